@@ -1,0 +1,60 @@
+"""create_app(): one FastAPI application serving the REST API, the OCPP endpoint and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from csms import __version__
+from csms.api import errors, health
+from csms.config import Settings
+from csms.db.engine import create_engine, create_session_factory
+from csms.db.migrate import upgrade_to_head
+from csms.ocpp.endpoint import ocpp_endpoint
+from csms.runtime import Runtime
+from csms.services.clock import utc_now
+from csms.services.message_log import MessageLog
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await start_runtime(settings)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await stop_runtime(runtime)
+
+    app = FastAPI(
+        title="csms",
+        version=__version__,
+        summary="Charging Station Management System: OCPP 1.6J central system and REST API",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
+    return app
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    engine = create_engine(settings.database_url)
+    await upgrade_to_head(engine)
+    session_factory = create_session_factory(engine)
+    message_log = MessageLog(
+        session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval
+    )
+    message_log.start()
+    return Runtime(settings=settings, engine=engine, session_factory=session_factory, message_log=message_log)
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    for session in runtime.registry.all():
+        await session.close(code=1001, reason="csms is shutting down")
+    await runtime.message_log.close()
+    await runtime.engine.dispose()

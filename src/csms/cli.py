@@ -1,0 +1,139 @@
+"""The `csms` command: serve, migrate, create-user, add-charger."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from csms.config import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace, Settings], int] = args.command
+    return command(args, Settings())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csms", description="Charging Station Management System")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the REST API, the OCPP endpoint and the pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(command=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(command=_migrate)
+
+    create_user = commands.add_parser("create-user", help="create an account")
+    create_user.add_argument("--username", required=True)
+    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--role", choices=["user", "admin", "root"], default="user")
+    create_user.set_defaults(command=_create_user)
+
+    add_charger = commands.add_parser("add-charger", help="register a charger and its Basic-auth password")
+    add_charger.add_argument("charge_point_id", metavar="CP_ID")
+    add_charger.add_argument("--password", required=True)
+    add_charger.set_defaults(command=_add_charger)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from csms.app import create_app
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level,
+        ws_max_size=settings.ocpp_max_frame_bytes * 16,
+        ws_ping_interval=None,
+    )
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from csms.db.engine import create_engine
+    from csms.db.migrate import upgrade_to_head
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return 0
+
+
+def _create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from csms.services import accounts
+
+    async def run(session: object) -> str:
+        user = await accounts.create_account(
+            session,  # type: ignore[arg-type]
+            username=args.username,
+            password=args.password,
+            role=args.role,
+            now=_now(),
+        )
+        return f"created {user.role} {user.username} (id {user.id})"
+
+    return _run_with_session(settings, run)
+
+
+def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
+    from csms.services import chargers
+
+    async def run(session: object) -> str:
+        charger = await chargers.register_charger(
+            session,  # type: ignore[arg-type]
+            charge_point_id=args.charge_point_id,
+            password=args.password,
+            now=_now(),
+        )
+        return f"registered charger {charger.charge_point_id}"
+
+    return _run_with_session(settings, run)
+
+
+def _run_with_session(settings: Settings, work: Callable[[object], Awaitable[str]]) -> int:
+    from csms.db.engine import create_engine, create_session_factory
+    from csms.db.migrate import upgrade_to_head
+    from csms.services.errors import DomainError
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade_to_head(engine)
+            async with create_session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        print(asyncio.run(run()))
+    except DomainError as error:
+        print(f"csms: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from csms.services.clock import utc_now
+
+    return utc_now()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

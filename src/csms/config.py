@@ -1,0 +1,52 @@
+"""Settings, read from ``CSMS_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///csms.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSMS_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    bus_url: str | None = None
+    jwt_secret: str | None = None
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    ocpp_call_timeout: float = 10.0
+    heartbeat_interval: int = 300
+    # OCPP-J frames larger than this are answered with a CallError instead of being parsed.
+    ocpp_max_frame_bytes: int = 64 * 1024
+    message_log_flush_interval: float = 0.2
+    log_level: str = "info"
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file for a file-backed SQLite URL, else None."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url.removeprefix(prefix).split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" else None
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or for development one generated once and kept beside the database."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        database_file = self.sqlite_path()
+        key_file = (database_file.parent if database_file else Path.cwd()) / ".csms-jwt-secret"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        secret = secrets.token_urlsafe(48)
+        key_file.write_text(secret)
+        key_file.chmod(0o600)
+        return secret

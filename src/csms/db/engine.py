@@ -1,0 +1,35 @@
+"""The async engine and session factory, tuned per backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    if database_url.startswith("sqlite"):
+        return _create_sqlite_engine(database_url)
+    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _create_sqlite_engine(database_url: str) -> AsyncEngine:
+    # SQLite has one writer at a time; a single pooled connection serialises writes in one place
+    # instead of letting several connections fight over the lock ("database is locked").
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

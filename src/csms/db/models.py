@@ -1,0 +1,230 @@
+"""The tables csms keeps. Times are stored and returned as timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime that is always aware UTC, also on SQLite, which keeps no zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; BigInteger elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class IdTag(Base):
+    """An OCPP idTag: the app's own token of an account, or an RFID card."""
+
+    __tablename__ = "id_tags"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_tag: Mapped[str] = mapped_column(String(20), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="Accepted")
+    expiry_date: Mapped[datetime | None]
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class Charger(Base):
+    __tablename__ = "chargers"
+
+    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    vendor: Mapped[str | None] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(20))
+    serial_number: Mapped[str | None] = mapped_column(String(25))
+    charge_box_serial_number: Mapped[str | None] = mapped_column(String(25))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    imsi: Mapped[str | None] = mapped_column(String(20))
+    meter_type: Mapped[str | None] = mapped_column(String(25))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(25))
+    registration_status: Mapped[str | None] = mapped_column(String(16))
+    last_boot_at: Mapped[datetime | None]
+    last_heartbeat_at: Mapped[datetime | None]
+    is_connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    connected_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
+    firmware_status: Mapped[str | None] = mapped_column(String(32))
+    firmware_status_at: Mapped[datetime | None]
+    diagnostics_status: Mapped[str | None] = mapped_column(String(32))
+    diagnostics_status_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Connector(Base):
+    """The latest known status of one connector (connector 0 is the charger itself)."""
+
+    __tablename__ = "connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    status_at: Mapped[datetime]
+
+
+class StatusNotification(Base):
+    """Every StatusNotification a charger sent: the history of its connectors."""
+
+    __tablename__ = "status_notifications"
+    __table_args__ = (Index("ix_status_notifications_charger_time", "charge_point_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    timestamp: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        Index("ix_transactions_charger_start", "charge_point_id", "connector_id", "start_timestamp"),
+        Index("ix_transactions_id_tag_open", "id_tag", "stop_timestamp"),
+        {"sqlite_autoincrement": True},
+    )
+
+    # Never reused, also after a restart: SQLite AUTOINCREMENT, a sequence elsewhere.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(20))
+    id_tag_status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    meter_start: Mapped[int] = mapped_column(BigInteger)
+    start_timestamp: Mapped[datetime]
+    meter_stop: Mapped[int | None] = mapped_column(BigInteger)
+    stop_timestamp: Mapped[datetime | None]
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class MeterValue(Base):
+    """One sampled value; a MeterValues message with several values yields several rows."""
+
+    __tablename__ = "meter_values"
+    __table_args__ = (Index("ix_meter_values_transaction_time", "transaction_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id", ondelete="SET NULL"))
+    timestamp: Mapped[datetime]
+    value: Mapped[str] = mapped_column(String(64))
+    measurand: Mapped[str] = mapped_column(String(64), default="Energy.Active.Import.Register")
+    unit: Mapped[str | None] = mapped_column(String(16))
+    phase: Mapped[str | None] = mapped_column(String(8))
+    context: Mapped[str | None] = mapped_column(String(32))
+    location: Mapped[str | None] = mapped_column(String(16))
+    format: Mapped[str | None] = mapped_column(String(16))
+
+
+class DataTransferMessage(Base):
+    __tablename__ = "data_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    vendor_id: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(50))
+    data: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class ChargerEvent(Base):
+    """Firmware and diagnostics progress reported by a charger, in order of arrival."""
+
+    __tablename__ = "charger_events"
+    __table_args__ = (Index("ix_charger_events_charger_time", "charge_point_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+
+
+class OcppMessage(Base):
+    """One OCPP-J frame in or out, kept for the operator's message log."""
+
+    __tablename__ = "ocpp_messages"
+    __table_args__ = (Index("ix_ocpp_messages_charger_id", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # No foreign key: frames of refused or since-deleted chargers are kept too.
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(3))
+    message_type: Mapped[int | None] = mapped_column(Integer)
+    unique_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    frame: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

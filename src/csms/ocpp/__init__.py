@@ -1,0 +1,1 @@
+"""The charger gateway: the OCPP 1.6J WebSocket endpoint, its handlers and outgoing commands."""

@@ -1,0 +1,325 @@
+"""One connected charger: routing of its frames and the handlers of every charger-initiated action.
+
+Handlers stay thin: they turn the payload into domain values, call a service function and build
+the `call_result`. They never `await self.call(...)`: the receive loop is waiting on them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Protocol
+
+import ocpp.messages
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+from ocpp.messages import Call
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.ocpp.frames import FrameError, parse_frame, to_ocpp16_call_error
+from csms.runtime import Runtime
+from csms.services import chargers, transactions
+from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
+from csms.services.id_tags import IdTagInfo, authorize_id_tag
+from csms.services.message_log import INCOMING, OUTGOING
+
+logger = logging.getLogger(__name__)
+# The package logs every frame at INFO; our message log keeps them instead.
+logging.getLogger("ocpp").setLevel(logging.WARNING)
+# By default the package validates each payload on the default thread pool; a schema check takes
+# microseconds, and the hop to a thread and back costs more than the check itself.
+ocpp.messages.ASYNC_VALIDATION = False
+
+
+class Connection(Protocol):
+    async def recv(self) -> str: ...
+
+    async def send(self, frame: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class ChargePointSession(ChargePoint):  # type: ignore[misc]
+    def __init__(self, charge_point_id: str, connection: Connection, runtime: Runtime) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=runtime.settings.ocpp_call_timeout)
+        self._runtime = runtime
+        self._connection: Connection = connection
+        # The action of each message id in flight, so the log can name the action of a result.
+        self._actions_in_flight: dict[str, str] = {}
+
+    async def close(self, *, code: int = 1000, reason: str = "") -> None:
+        await self._connection.close(code, reason)
+
+    # -- framing ---------------------------------------------------------------------------
+
+    async def route_message(self, raw_msg: str) -> None:
+        try:
+            parsed = parse_frame(raw_msg, max_bytes=self._runtime.settings.ocpp_max_frame_bytes)
+        except FrameError as error:
+            self._log(INCOMING, raw_msg, message_type=None, unique_id=None, action=None)
+            await self._send(error.call_error.to_json())
+            return
+        message = parsed.message
+        action = message.action if isinstance(message, Call) else self._actions_in_flight.pop(message.unique_id, None)
+        self._log(INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action)
+        if not isinstance(message, Call):
+            self._response_queue.put_nowait(message)
+            return
+        self._remember_action(message.unique_id, message.action)
+        try:
+            await self._handle_call(message)
+        except OCPPError as error:
+            await self._send(to_ocpp16_call_error(message.unique_id, error).to_json())
+
+    async def _send(self, message: str) -> None:
+        message_type, unique_id, action = _describe_outgoing(message)
+        if message_type == 2 and unique_id is not None and action is not None:
+            self._remember_action(unique_id, action)
+        elif unique_id is not None:
+            action = self._actions_in_flight.pop(unique_id, None)
+        self._log(OUTGOING, message, message_type=message_type, unique_id=unique_id, action=action)
+        await self._connection.send(message)
+
+    def _remember_action(self, unique_id: str, action: str) -> None:
+        if len(self._actions_in_flight) > 32:  # a peer that never answers must not grow this
+            self._actions_in_flight.clear()
+        self._actions_in_flight[unique_id] = action
+
+    def _log(
+        self, direction: str, frame: str, *, message_type: int | None, unique_id: str | None, action: str | None
+    ) -> None:
+        self._runtime.message_log.record(
+            self.id, direction, frame, message_type=message_type, unique_id=unique_id, action=action
+        )
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        async with self._runtime.session_factory() as session:
+            yield session
+
+    def _now(self) -> datetime:
+        return self._runtime.clock()
+
+    # -- Core profile ----------------------------------------------------------------------
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self,
+        charge_point_vendor: str,
+        charge_point_model: str,
+        charge_point_serial_number: str | None = None,
+        charge_box_serial_number: str | None = None,
+        firmware_version: str | None = None,
+        iccid: str | None = None,
+        imsi: str | None = None,
+        meter_type: str | None = None,
+        meter_serial_number: str | None = None,
+    ) -> call_result.BootNotification:
+        boot = chargers.BootInfo(
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=charge_point_serial_number,
+            charge_box_serial_number=charge_box_serial_number,
+            firmware_version=firmware_version,
+            iccid=iccid,
+            imsi=imsi,
+            meter_type=meter_type,
+            meter_serial_number=meter_serial_number,
+        )
+        now = self._now()
+        async with self._session() as session:
+            await chargers.record_boot(session, self.id, boot, now=now)
+        return call_result.BootNotification(
+            current_time=format_ocpp_timestamp(now),
+            interval=self._runtime.settings.heartbeat_interval,
+            status=RegistrationStatus.accepted,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self) -> call_result.Heartbeat:
+        now = self._now()
+        async with self._session() as session:
+            await chargers.record_heartbeat(session, self.id, now=now)
+        return call_result.Heartbeat(current_time=format_ocpp_timestamp(now))
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self,
+        connector_id: int,
+        error_code: str,
+        status: str,
+        timestamp: str | None = None,
+        info: str | None = None,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
+    ) -> call_result.StatusNotification:
+        _require_connector(connector_id, allow_zero=True)
+        now = self._now()
+        report = chargers.StatusReport(
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            timestamp=_timestamp(timestamp) if timestamp else now,
+            info=info,
+            vendor_id=vendor_id,
+            vendor_error_code=vendor_error_code,
+        )
+        async with self._session() as session:
+            await chargers.record_status(session, self.id, report, now=now)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        async with self._session() as session:
+            info = await authorize_id_tag(session, id_tag, now=self._now())
+        return call_result.Authorize(id_tag_info=_id_tag_info(info))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+    ) -> call_result.StartTransaction:
+        _require_connector(connector_id, allow_zero=False)
+        async with self._session() as session:
+            started = await transactions.start_transaction(
+                session,
+                charge_point_id=self.id,
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=_timestamp(timestamp),
+                reservation_id=reservation_id,
+                now=self._now(),
+            )
+        return call_result.StartTransaction(
+            transaction_id=started.transaction_id, id_tag_info=_id_tag_info(started.id_tag_info)
+        )
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        id_tag: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+    ) -> call_result.StopTransaction:
+        async with self._session() as session:
+            info = await transactions.stop_transaction(
+                session,
+                charge_point_id=self.id,
+                transaction_id=transaction_id,
+                meter_stop=meter_stop,
+                timestamp=_timestamp(timestamp),
+                reason=reason,
+                id_tag=id_tag,
+                transaction_data=_meter_samples(transaction_data or []),
+                now=self._now(),
+            )
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(info) if info else None)
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, meter_value: list[dict[str, Any]], transaction_id: int | None = None
+    ) -> call_result.MeterValues:
+        _require_connector(connector_id, allow_zero=True)
+        async with self._session() as session:
+            await transactions.add_meter_values(
+                session,
+                charge_point_id=self.id,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                samples=_meter_samples(meter_value),
+            )
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> call_result.DataTransfer:
+        async with self._session() as session:
+            await chargers.record_data_transfer(
+                session, self.id, vendor_id=vendor_id, message_id=message_id, data=data, now=self._now()
+            )
+        # Kept for the operator, but csms implements no vendor extension (OCPP 1.6 §4.3).
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    # -- Firmware Management profile -------------------------------------------------------
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
+        async with self._session() as session:
+            await chargers.record_charger_event(session, self.id, kind="firmware", status=status, now=self._now())
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status_notification(
+        self, status: str
+    ) -> call_result.DiagnosticsStatusNotification:
+        async with self._session() as session:
+            await chargers.record_charger_event(
+                session, self.id, kind="diagnostics", status=status, now=self._now()
+            )
+        return call_result.DiagnosticsStatusNotification()
+
+
+def _describe_outgoing(frame: str) -> tuple[int | None, str | None, str | None]:
+    try:
+        decoded = json.loads(frame)
+    except ValueError:
+        return None, None, None
+    action = decoded[2] if decoded[0] == 2 else None
+    return decoded[0], decoded[1], action
+
+
+def _id_tag_info(info: IdTagInfo) -> dict[str, Any]:
+    return {
+        "status": info.status,
+        "expiry_date": format_ocpp_timestamp(info.expiry_date) if info.expiry_date else None,
+        "parent_id_tag": info.parent_id_tag,
+    }
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        return parse_ocpp_timestamp(value)
+    except ValueError:
+        raise PropertyConstraintViolationError(details={"cause": f"{value!r} is not an RFC 3339 dateTime"}) from None
+
+
+def _require_connector(connector_id: int, *, allow_zero: bool) -> None:
+    lowest = 0 if allow_zero else 1
+    if connector_id < lowest:
+        raise PropertyConstraintViolationError(details={"cause": f"connectorId must be {lowest} or more"})
+
+
+def _meter_samples(meter_value: list[dict[str, Any]]) -> list[transactions.MeterSample]:
+    return [
+        transactions.MeterSample(
+            timestamp=_timestamp(sample["timestamp"]),
+            sampled_values=[_sampled_value(value) for value in sample["sampled_value"]],
+        )
+        for sample in meter_value
+    ]
+
+
+def _sampled_value(value: dict[str, Any]) -> transactions.SampledValue:
+    return transactions.SampledValue(
+        value=value["value"],
+        measurand=value.get("measurand", transactions.ENERGY_REGISTER),
+        unit=value.get("unit"),
+        phase=value.get("phase"),
+        context=value.get("context"),
+        location=value.get("location"),
+        format=value.get("format"),
+    )

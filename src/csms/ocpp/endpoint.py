@@ -1,0 +1,116 @@
+"""The OCPP-J WebSocket endpoint: authenticate before the upgrade, then run the charger's session."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from fastapi import WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+
+from csms.ocpp.charge_point import ChargePointSession
+from csms.runtime import Runtime
+from csms.services import chargers
+
+logger = logging.getLogger(__name__)
+
+OCPP16_SUBPROTOCOL = "ocpp1.6"
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_REPLACED = 4000  # application range: a newer connection of the same charger took over
+
+
+class WebSocketConnection:
+    """The receive/send/close face the `ocpp` package expects, over a Starlette WebSocket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    async def recv(self) -> str:
+        message = await self._websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is not None:
+            return str(text)
+        return bytes(message.get("bytes") or b"").decode("utf-8", "replace")
+
+    async def send(self, frame: str) -> None:
+        await self._websocket.send_text(frame)
+
+    async def close(self, code: int, reason: str) -> None:
+        try:
+            await self._websocket.close(code=code, reason=reason)
+        except RuntimeError:
+            pass  # already closed by the peer
+
+
+async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    refusal = await _authenticate(websocket, runtime, charge_point_id)
+    if refusal is not None:
+        await websocket.send_denial_response(refusal)
+        return
+    # OCPP-J 1.6 §3.1.2: without an agreed subprotocol, finish the handshake and close at once.
+    if OCPP16_SUBPROTOCOL not in websocket.scope.get("subprotocols", []):
+        await websocket.accept()
+        await websocket.close(code=CLOSE_PROTOCOL_ERROR, reason="subprotocol ocpp1.6 required")
+        return
+    await websocket.accept(subprotocol=OCPP16_SUBPROTOCOL)
+    await _serve(ChargePointSession(charge_point_id, WebSocketConnection(websocket), runtime), runtime)
+
+
+async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
+    previous = runtime.registry.register(session)
+    if previous is not None:
+        await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+    async with runtime.session_factory() as db:
+        await chargers.mark_connected(db, session.id, now=runtime.clock())
+    logger.info("charger %s connected", session.id)
+    try:
+        await session.start()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if runtime.registry.unregister(session):
+            async with runtime.session_factory() as db:
+                await chargers.mark_disconnected(db, session.id, now=runtime.clock())
+        logger.info("charger %s disconnected", session.id)
+
+
+async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:
+    username, password = _basic_credentials(websocket.headers.get("authorization"))
+    try:
+        async with runtime.session_factory() as db:
+            await chargers.authenticate_charger(
+                db,
+                charge_point_id=charge_point_id,
+                username=username,
+                password=password,
+                verifier=runtime.charger_verifier,
+            )
+    except chargers.ChargerAuthFailure as failure:
+        logger.warning("refused charger %s from %s: %s", charge_point_id, _peer(websocket), failure)
+        if failure.is_unknown:
+            return JSONResponse({"detail": f"unknown charger {charge_point_id}"}, status_code=404)
+        return JSONResponse(
+            {"detail": "invalid charger credentials"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="csms", charset="UTF-8"'},
+        )
+    return None
+
+
+def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
+    if not header or not header.lower().startswith("basic "):
+        return None, None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    username, separator, password = decoded.partition(":")
+    return (username, password) if separator else (None, None)
+
+
+def _peer(websocket: WebSocket) -> str:
+    return f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "unknown"

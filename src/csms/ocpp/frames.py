@@ -1,0 +1,124 @@
+"""Reading OCPP-J frames and turning every way they can be wrong into a 1.6 CallError.
+
+The `ocpp` package parses and validates messages; this module decides what a charger is told
+when that fails, because the package drops unparsable frames silently and names some errors with
+OCPP 2.0 codes that a 1.6 charger does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallError, CallResult, MessageType
+
+# OCPP-J 1.6 §4.1.3: the message id is a string of at most 36 characters.
+MAX_UNIQUE_ID_LENGTH = 36
+# OCPP-J 2.0.1 §4.2.3's convention for an error about a frame whose id cannot be read.
+UNKNOWN_UNIQUE_ID = "-1"
+
+FORMATION_VIOLATION = "FormationViolation"
+PROTOCOL_ERROR = "ProtocolError"
+
+# The OCPP 1.6 error codes (OCPP-J 1.6 §4.2.3), and the package's later spellings mapped onto them.
+OCPP16_ERROR_CODES = frozenset(
+    {
+        "NotImplemented",
+        "NotSupported",
+        "InternalError",
+        "ProtocolError",
+        "SecurityError",
+        "FormationViolation",
+        "PropertyConstraintViolation",
+        "OccurenceConstraintViolation",
+        "TypeConstraintViolation",
+        "GenericError",
+    }
+)
+_TO_OCPP16_CODE = {
+    "FormatViolation": FORMATION_VIOLATION,
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+
+_LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+
+
+class FrameError(Exception):
+    """A frame that cannot be handled; `call_error` is what the sender is told."""
+
+    def __init__(self, unique_id: str, code: str, description: str) -> None:
+        super().__init__(description)
+        self.call_error = CallError(unique_id, code, description, {})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFrame:
+    message: Call | CallResult | CallError
+
+    @property
+    def message_type(self) -> int:
+        return int(self.message.message_type_id)
+
+
+def to_ocpp16_call_error(unique_id: str, error: OCPPError) -> CallError:
+    code = _TO_OCPP16_CODE.get(error.code, error.code)
+    if code not in OCPP16_ERROR_CODES:
+        code = "GenericError"
+    cause = error.details.get("cause") if isinstance(error.details, dict) else None
+    return CallError(unique_id, code, error.description, {"cause": str(cause)} if cause else {})
+
+
+def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
+    """Parse one OCPP-J frame, or raise FrameError with the CallError to send back."""
+    size = len(raw)
+    if size > max_bytes:
+        raise FrameError(
+            _guess_unique_id(raw), FORMATION_VIOLATION, f"frame of {size} bytes exceeds the {max_bytes} byte limit"
+        )
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid JSON") from None
+    return ParsedFrame(_message_from_array(decoded))
+
+
+def _message_from_array(decoded: Any) -> Call | CallResult | CallError:
+    if not isinstance(decoded, list) or len(decoded) < 3:
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "an OCPP-J frame is a JSON array of 3 to 5 elements")
+    message_type, unique_id = decoded[0], decoded[1]
+    if not isinstance(unique_id, str) or not unique_id:
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "the message id must be a non-empty string")
+    if len(unique_id) > MAX_UNIQUE_ID_LENGTH:
+        raise FrameError(
+            unique_id[:MAX_UNIQUE_ID_LENGTH],
+            FORMATION_VIOLATION,
+            f"the message id is longer than {MAX_UNIQUE_ID_LENGTH} characters",
+        )
+    if message_type == MessageType.Call:
+        return _call(decoded, unique_id)
+    if message_type == MessageType.CallResult and len(decoded) == 3:
+        return CallResult(unique_id, decoded[2])
+    if message_type == MessageType.CallError and len(decoded) == 5:
+        return CallError(unique_id, decoded[2], decoded[3], decoded[4])
+    raise FrameError(unique_id, FORMATION_VIOLATION, f"unknown message type {message_type!r} or wrong length")
+
+
+def _call(decoded: list[Any], unique_id: str) -> Call:
+    if len(decoded) != 4:
+        raise FrameError(unique_id, FORMATION_VIOLATION, "a CALL is [2, messageId, action, payload]")
+    action, payload = decoded[2], decoded[3]
+    if not isinstance(action, str) or not action:
+        raise FrameError(unique_id, FORMATION_VIOLATION, "the action must be a non-empty string")
+    if not isinstance(payload, dict):
+        raise FrameError(unique_id, FORMATION_VIOLATION, "the payload of a CALL must be a JSON object")
+    return Call(unique_id, action, payload)
+
+
+def _guess_unique_id(raw: str | bytes) -> str:
+    head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
+    match = _LEADING_UNIQUE_ID.match(head)
+    return match.group(1) if match else UNKNOWN_UNIQUE_ID
+

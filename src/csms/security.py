@@ -1,0 +1,74 @@
+"""Password hashing for accounts and chargers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
+USER_PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+# Charger passwords (AuthorizationKey) are 16-40 characters handed out by the operator, not
+# memorised by people, and every reconnect of thousands of chargers checks one: a lighter argon2id
+# keeps a reconnect storm from pinning the CPU while staying a salted, memory-hard hash.
+CHARGER_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=4 * 1024, parallelism=1)
+
+# A hash of a real password that unknown accounts are checked against, so a login for an
+# unknown user costs as much as one with a wrong password.
+_DUMMY_USER_HASH = USER_PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_user_password(password: str) -> str:
+    return USER_PASSWORD_HASHER.hash(password)
+
+
+def verify_user_password(password_hash: str | None, password: str) -> bool:
+    """Check a password; with no hash (unknown user) do the same work and answer False."""
+    return _verify(USER_PASSWORD_HASHER, password_hash or _DUMMY_USER_HASH, password) and bool(
+        password_hash
+    )
+
+
+def user_password_needs_rehash(password_hash: str) -> bool:
+    return USER_PASSWORD_HASHER.check_needs_rehash(password_hash)
+
+
+def hash_charger_password(password: str) -> str:
+    return CHARGER_PASSWORD_HASHER.hash(password)
+
+
+class ChargerPasswordVerifier:
+    """Verifies charger passwords, remembering recent successes.
+
+    Chargers reconnect often (network drops, node restarts). After one argon2 check succeeds,
+    the pair (stored hash, password) is remembered as a keyed digest, so a reconnect with the same
+    credentials costs a HMAC instead of a memory-hard hash. A changed stored hash misses the cache.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._key = secrets.token_bytes(32)
+        self._verified: dict[str, bytes] = {}
+        self._max_entries = max_entries
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        digest = hmac.new(self._key, f"{password_hash}\0{password}".encode(), hashlib.sha256).digest()
+        remembered = self._verified.get(password_hash)
+        if remembered is not None and hmac.compare_digest(remembered, digest):
+            return True
+        if not _verify(CHARGER_PASSWORD_HASHER, password_hash, password):
+            return False
+        if len(self._verified) >= self._max_entries:
+            self._verified.clear()
+        self._verified[password_hash] = digest
+        return True
+
+
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

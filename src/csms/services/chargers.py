@@ -1,0 +1,256 @@
+"""Chargers: registration, credentials, boot data, connection state and connector status."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
+from csms.security import ChargerPasswordVerifier, hash_charger_password
+from csms.services.errors import AlreadyExists, InvalidInput
+
+# The charge point id is the last path segment of the OCPP URL and the Basic-auth username, so it
+# must survive both: no '/', no ':' (the user:password separator), no spaces or control characters.
+CHARGE_POINT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~\-]{1,64}$")
+CHARGER_PASSWORD_MIN_LENGTH = 16
+CHARGER_PASSWORD_MAX_LENGTH = 40
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    charge_box_serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    connector_id: int
+    status: str
+    error_code: str
+    timestamp: datetime
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+
+
+class ChargerAuthFailure(Exception):
+    """Why a charger's connection was refused; `is_unknown` decides 404 against 401."""
+
+    def __init__(self, reason: str, *, is_unknown: bool = False) -> None:
+        super().__init__(reason)
+        self.is_unknown = is_unknown
+
+
+def validate_charger_password(password: str) -> None:
+    if not CHARGER_PASSWORD_MIN_LENGTH <= len(password) <= CHARGER_PASSWORD_MAX_LENGTH:
+        raise InvalidInput(
+            f"a charger password has {CHARGER_PASSWORD_MIN_LENGTH} to {CHARGER_PASSWORD_MAX_LENGTH} characters"
+        )
+    if not password.isascii() or not password.isprintable():
+        raise InvalidInput("a charger password uses printable ASCII characters only")
+
+
+def validate_charge_point_id(charge_point_id: str) -> None:
+    if not CHARGE_POINT_ID_PATTERN.fullmatch(charge_point_id):
+        raise InvalidInput(
+            "a charge point id has 1 to 64 characters from A-Z, a-z, 0-9 and . _ ~ -"
+        )
+
+
+async def register_charger(
+    session: AsyncSession, *, charge_point_id: str, password: str, now: datetime
+) -> Charger:
+    validate_charge_point_id(charge_point_id)
+    validate_charger_password(password)
+    if await session.get(Charger, charge_point_id) is not None:
+        raise AlreadyExists(f"charger {charge_point_id} is already registered")
+    charger = Charger(
+        charge_point_id=charge_point_id,
+        password_hash=hash_charger_password(password),
+        is_connected=False,
+        created_at=now,
+    )
+    session.add(charger)
+    await session.commit()
+    return charger
+
+
+async def authenticate_charger(
+    session: AsyncSession,
+    *,
+    charge_point_id: str,
+    username: str | None,
+    password: str | None,
+    verifier: ChargerPasswordVerifier,
+) -> Charger:
+    """Check Basic-auth credentials for a charger (OCPP 1.6 security profile 1/2)."""
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
+        raise ChargerAuthFailure(f"unknown charger {charge_point_id}", is_unknown=True)
+    if username is None or password is None:
+        raise ChargerAuthFailure("Basic authentication required")
+    if username != charge_point_id:
+        raise ChargerAuthFailure("the username must be the charge point id")
+    if not verifier.verify(charger.password_hash, password):
+        raise ChargerAuthFailure("wrong password")
+    return charger
+
+
+async def mark_connected(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
+    await session.execute(
+        update(Charger)
+        .where(Charger.charge_point_id == charge_point_id)
+        .values(is_connected=True, connected_at=now)
+    )
+    await session.commit()
+
+
+async def mark_disconnected(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
+    await session.execute(
+        update(Charger)
+        .where(Charger.charge_point_id == charge_point_id)
+        .values(is_connected=False, disconnected_at=now)
+    )
+    await session.commit()
+
+
+async def record_boot(
+    session: AsyncSession, charge_point_id: str, boot: BootInfo, *, now: datetime
+) -> None:
+    await session.execute(
+        update(Charger)
+        .where(Charger.charge_point_id == charge_point_id)
+        .values(
+            vendor=boot.vendor,
+            model=boot.model,
+            serial_number=boot.serial_number,
+            charge_box_serial_number=boot.charge_box_serial_number,
+            firmware_version=boot.firmware_version,
+            iccid=boot.iccid,
+            imsi=boot.imsi,
+            meter_type=boot.meter_type,
+            meter_serial_number=boot.meter_serial_number,
+            registration_status="Accepted",
+            last_boot_at=now,
+            last_heartbeat_at=now,
+        )
+    )
+    await session.commit()
+
+
+async def record_heartbeat(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
+    await session.execute(
+        update(Charger).where(Charger.charge_point_id == charge_point_id).values(last_heartbeat_at=now)
+    )
+    await session.commit()
+
+
+async def record_status(
+    session: AsyncSession, charge_point_id: str, report: StatusReport, *, now: datetime
+) -> None:
+    """Keep the report in the history; make it the connector's current status unless a newer one is known.
+
+    Chargers queue notifications while offline and send them late, so arrival order is not event order.
+    """
+    session.add(
+        StatusNotification(
+            charge_point_id=charge_point_id,
+            connector_id=report.connector_id,
+            status=report.status,
+            error_code=report.error_code,
+            info=report.info,
+            vendor_id=report.vendor_id,
+            vendor_error_code=report.vendor_error_code,
+            timestamp=report.timestamp,
+            received_at=now,
+        )
+    )
+    connector = await session.get(Connector, (charge_point_id, report.connector_id))
+    if connector is None:
+        connector = Connector(charge_point_id=charge_point_id, connector_id=report.connector_id)
+        session.add(connector)
+    elif connector.status_at > report.timestamp:
+        await session.commit()
+        return
+    connector.status = report.status
+    connector.error_code = report.error_code
+    connector.info = report.info
+    connector.vendor_id = report.vendor_id
+    connector.vendor_error_code = report.vendor_error_code
+    connector.status_at = report.timestamp
+    await session.commit()
+
+
+async def record_charger_event(
+    session: AsyncSession, charge_point_id: str, *, kind: str, status: str, now: datetime
+) -> None:
+    """Store firmware or diagnostics progress (kind "firmware" or "diagnostics")."""
+    session.add(ChargerEvent(charge_point_id=charge_point_id, kind=kind, status=status, received_at=now))
+    values = (
+        {"firmware_status": status, "firmware_status_at": now}
+        if kind == "firmware"
+        else {"diagnostics_status": status, "diagnostics_status_at": now}
+    )
+    await session.execute(update(Charger).where(Charger.charge_point_id == charge_point_id).values(**values))
+    await session.commit()
+
+
+async def record_data_transfer(
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    vendor_id: str,
+    message_id: str | None,
+    data: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        DataTransferMessage(
+            charge_point_id=charge_point_id,
+            vendor_id=vendor_id,
+            message_id=message_id,
+            data=data,
+            received_at=now,
+        )
+    )
+    await session.commit()
+
+
+async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
+    return await session.get(Charger, charge_point_id)
+
+
+async def list_chargers(session: AsyncSession) -> list[Charger]:
+    return list((await session.scalars(select(Charger).order_by(Charger.charge_point_id))).all())
+
+
+async def list_connectors(session: AsyncSession, charge_point_id: str) -> list[Connector]:
+    query = (
+        select(Connector)
+        .where(Connector.charge_point_id == charge_point_id)
+        .order_by(Connector.connector_id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def list_status_history(
+    session: AsyncSession, charge_point_id: str, *, limit: int = 100
+) -> list[StatusNotification]:
+    query = (
+        select(StatusNotification)
+        .where(StatusNotification.charge_point_id == charge_point_id)
+        .order_by(StatusNotification.timestamp.desc(), StatusNotification.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,23 @@
+"""Errors the business rules raise; the transports translate them into HTTP answers or CallErrors."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request that the rules refuse. The message is safe to show to the caller."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class AlreadyExists(DomainError):
+    pass
+
+
+class InvalidInput(DomainError):
+    pass
+
+
+class PermissionDenied(DomainError):
+    pass

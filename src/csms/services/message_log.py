@@ -1,0 +1,131 @@
+"""The OCPP message log: every frame in and out, per charger, written in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from csms.db.models import OcppMessage
+
+logger = logging.getLogger(__name__)
+
+INCOMING = "in"
+OUTGOING = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFrame:
+    charge_point_id: str
+    direction: str
+    frame: str
+    message_type: int | None
+    unique_id: str | None
+    action: str | None
+    created_at: datetime
+
+
+class MessageLog:
+    """Collects frames in memory and writes them every `flush_interval` seconds in one INSERT.
+
+    One write per frame would double the database load of every OCPP message; a short delay in
+    the operator's log view is the better trade. `close()` writes what is still pending.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime],
+        flush_interval: float = 0.2,
+        max_pending: int = 100_000,
+    ) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._max_pending = max_pending
+        self._pending: list[LoggedFrame] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(
+        self,
+        charge_point_id: str,
+        direction: str,
+        frame: str,
+        *,
+        message_type: int | None = None,
+        unique_id: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        if len(self._pending) >= self._max_pending:
+            logger.warning("message log backlog full, dropping a frame of %s", charge_point_id)
+            return
+        self._pending.append(
+            LoggedFrame(
+                charge_point_id=charge_point_id,
+                direction=direction,
+                frame=frame,
+                message_type=message_type,
+                unique_id=unique_id[:64] if unique_id else unique_id,
+                action=action[:64] if action else action,
+                created_at=self._clock(),
+            )
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flush_periodically(), name="message-log-flush")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        rows = [
+            {
+                "charge_point_id": frame.charge_point_id,
+                "direction": frame.direction,
+                "frame": frame.frame,
+                "message_type": frame.message_type,
+                "unique_id": frame.unique_id,
+                "action": frame.action,
+                "created_at": frame.created_at,
+            }
+            for frame in batch
+        ]
+        try:
+            async with self._session_factory() as session:
+                await session.execute(insert(OcppMessage), rows)
+                await session.commit()
+        except Exception:
+            self._pending[:0] = batch[: self._max_pending - len(self._pending)]
+            raise
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("could not write the OCPP message log; will retry")
+
+
+async def list_messages(
+    session: AsyncSession, charge_point_id: str, *, limit: int = 100, before_id: int | None = None
+) -> list[OcppMessage]:
+    """The newest frames of a charger first; page backwards with `before_id`."""
+    query = select(OcppMessage).where(OcppMessage.charge_point_id == charge_point_id)
+    if before_id is not None:
+        query = query.where(OcppMessage.id < before_id)
+    query = query.order_by(OcppMessage.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,1 @@
+"""Simulated chargers: for tests, benchmarks, demos and `csms simulate`."""

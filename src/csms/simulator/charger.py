@@ -1,0 +1,200 @@
+"""A simulated OCPP 1.6J charger built on the `ocpp` package's ChargePoint over `websockets`.
+
+It sends what a real charger sends and answers the central system's calls; every call it receives
+is kept in `received`, so a test can assert on the exact payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
+
+Answer = Callable[[dict[str, Any]], Any]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def basic_auth_header(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@dataclass
+class ReceivedCall:
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class ChargerBehaviour:
+    """How the simulated charger answers the central system; override per test."""
+
+    remote_start_status: str = "Accepted"
+    remote_stop_status: str = "Accepted"
+    answer_delay: float = 0.0
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+
+class SimulatedCharger(ChargePoint):  # type: ignore[misc]
+    def __init__(self, charge_point_id: str, connection: Any, behaviour: ChargerBehaviour | None = None) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=30)
+        self.behaviour = behaviour or ChargerBehaviour()
+        self.received: list[ReceivedCall] = []
+        self.received_event = asyncio.Event()
+
+    # -- what a charger sends ----------------------------------------------------------------
+
+    async def boot(self, *, vendor: str = "csms-sim", model: str = "SimCharger", **extra: Any) -> Any:
+        return await self.call(call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, **extra))
+
+    async def heartbeat(self) -> Any:
+        return await self.call(call.Heartbeat())
+
+    async def status(self, connector_id: int, status: str, *, error_code: str = "NoError", **extra: Any) -> Any:
+        return await self.call(
+            call.StatusNotification(connector_id=connector_id, error_code=error_code, status=status, **extra)
+        )
+
+    async def authorize(self, id_tag: str) -> Any:
+        return await self.call(call.Authorize(id_tag=id_tag))
+
+    async def start_transaction(
+        self, connector_id: int, id_tag: str, *, meter_start: int = 0, timestamp: str | None = None, **extra: Any
+    ) -> Any:
+        return await self.call(
+            call.StartTransaction(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=timestamp or now_iso(),
+                **extra,
+            )
+        )
+
+    async def meter_values(
+        self, connector_id: int, transaction_id: int | None, energy_wh: int, *, timestamp: str | None = None
+    ) -> Any:
+        sample = {
+            "timestamp": timestamp or now_iso(),
+            "sampledValue": [
+                {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+            ],
+        }
+        return await self.call(
+            call.MeterValues(connector_id=connector_id, meter_value=[sample], transaction_id=transaction_id)
+        )
+
+    async def stop_transaction(
+        self, transaction_id: int, meter_stop: int, *, timestamp: str | None = None, **extra: Any
+    ) -> Any:
+        return await self.call(
+            call.StopTransaction(
+                transaction_id=transaction_id, meter_stop=meter_stop, timestamp=timestamp or now_iso(), **extra
+            )
+        )
+
+    # -- what a charger answers --------------------------------------------------------------
+
+    async def _answer(self, action: str, payload: dict[str, Any], default: Any) -> Any:
+        self.received.append(ReceivedCall(action, payload))
+        self.received_event.set()
+        if self.behaviour.answer_delay:
+            await asyncio.sleep(self.behaviour.answer_delay)
+        custom = self.behaviour.answers.get(action)
+        return custom(payload) if custom else default
+
+    async def wait_for_call(self, action: str, timeout: float = 5.0) -> ReceivedCall:
+        async def wait() -> ReceivedCall:
+            while True:
+                for received in self.received:
+                    if received.action == action:
+                        return received
+                self.received_event.clear()
+                await self.received_event.wait()
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    @on(Action.remote_start_transaction)
+    async def on_remote_start(self, **payload: Any) -> Any:
+        default = call_result.RemoteStartTransaction(status=self.behaviour.remote_start_status)
+        return await self._answer("RemoteStartTransaction", payload, default)
+
+    @on(Action.remote_stop_transaction)
+    async def on_remote_stop(self, **payload: Any) -> Any:
+        default = call_result.RemoteStopTransaction(status=self.behaviour.remote_stop_status)
+        return await self._answer("RemoteStopTransaction", payload, default)
+
+    @on(Action.reset)
+    async def on_reset(self, **payload: Any) -> Any:
+        return await self._answer("Reset", payload, call_result.Reset(status="Accepted"))
+
+    @on(Action.unlock_connector)
+    async def on_unlock_connector(self, **payload: Any) -> Any:
+        return await self._answer("UnlockConnector", payload, call_result.UnlockConnector(status="Unlocked"))
+
+    @on(Action.change_availability)
+    async def on_change_availability(self, **payload: Any) -> Any:
+        return await self._answer("ChangeAvailability", payload, call_result.ChangeAvailability(status="Accepted"))
+
+    @on(Action.get_configuration)
+    async def on_get_configuration(self, **payload: Any) -> Any:
+        default = call_result.GetConfiguration(
+            configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        )
+        return await self._answer("GetConfiguration", payload, default)
+
+    @on(Action.change_configuration)
+    async def on_change_configuration(self, **payload: Any) -> Any:
+        return await self._answer("ChangeConfiguration", payload, call_result.ChangeConfiguration(status="Accepted"))
+
+    @on(Action.trigger_message)
+    async def on_trigger_message(self, **payload: Any) -> Any:
+        return await self._answer("TriggerMessage", payload, call_result.TriggerMessage(status="Accepted"))
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, **payload: Any) -> Any:
+        return await self._answer("DataTransfer", payload, call_result.DataTransfer(status="Accepted"))
+
+    @on(Action.clear_cache)
+    async def on_clear_cache(self, **payload: Any) -> Any:
+        return await self._answer("ClearCache", payload, call_result.ClearCache(status="Accepted"))
+
+
+@contextlib.asynccontextmanager
+async def connect_charger(
+    base_url: str,
+    charge_point_id: str,
+    password: str | None,
+    *,
+    behaviour: ChargerBehaviour | None = None,
+    subprotocols: list[str] | None = None,
+) -> AsyncIterator[SimulatedCharger]:
+    """Connect a simulated charger to `base_url` (ws://host:port) and run its receive loop."""
+    headers = {"Authorization": basic_auth_header(charge_point_id, password)} if password is not None else {}
+    async with websockets.connect(
+        f"{base_url}/ocpp/{charge_point_id}",
+        subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=headers,
+        open_timeout=10,
+        ping_interval=None,
+    ) as websocket:
+        charger = SimulatedCharger(charge_point_id, websocket, behaviour)
+        receive_loop = asyncio.create_task(charger.start())
+        try:
+            yield charger
+        finally:
+            receive_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await receive_loop

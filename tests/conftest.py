@@ -1,0 +1,156 @@
+"""Fixtures: a real csms server on an ephemeral port, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.app import create_app
+from csms.config import Settings
+from csms.runtime import Runtime
+from csms.services import chargers
+from csms.services.clock import utc_now
+
+POSTGRES_ADMIN_URL = os.environ.get("CSMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHARGER_PASSWORD = "charger-secret-0123"
+
+
+def dependency_missing(what: str) -> None:
+    """Under CI a missing server fails the run; on a laptop it skips the tests that need it."""
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI", pytrace=False)
+    pytest.skip(f"{what} is not reachable")
+
+
+@dataclass
+class RunningServer:
+    app_runtime: Runtime
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def session(self) -> AsyncSession:
+        return self.app_runtime.session_factory()
+
+    async def add_charger(self, charge_point_id: str | None = None, password: str = CHARGER_PASSWORD) -> str:
+        charge_point_id = charge_point_id or new_charger_id()
+        async with self.session() as session:
+            await chargers.register_charger(
+                session, charge_point_id=charge_point_id, password=password, now=utc_now()
+            )
+        return charge_point_id
+
+    async def flush_message_log(self) -> None:
+        await self.app_runtime.message_log.flush()
+
+
+def new_charger_id() -> str:
+    return f"CP-{secrets.token_hex(4)}"
+
+
+async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws_ping_interval=None, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, RunningServer(app.state.runtime, port)
+
+
+async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.wait_for(task, 15)
+
+
+def _create_postgres_database() -> str:
+    """A fresh database on the real PostgreSQL server; returns its SQLAlchemy URL."""
+    name = f"csms_test_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(create())
+    except (OSError, asyncpg.PostgresError) as error:
+        dependency_missing(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({error})")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+def _drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
+
+
+def settings_for(database_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=database_url, jwt_secret="test-secret-" + "x" * 40, **overrides)
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Each storage backend in turn; tests that use it run once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'csms.db'}"
+        return
+    url = _create_postgres_database()
+    yield url
+    _drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+async def server(database_url: str) -> AsyncIterator[RunningServer]:
+    """A csms node on each storage backend."""
+    handle, task, running = await start_server(settings_for(database_url, ocpp_call_timeout=2))
+    yield running
+    await stop_server(handle, task)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
+    """A csms node on SQLite, for tests of behaviour that does not depend on the database."""
+    path: Path = tmp_path_factory.mktemp("db-api") / "csms.db"
+    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{path}", ocpp_call_timeout=2))
+    yield running
+    await stop_server(handle, task)
+
+
+@pytest.fixture
+async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        yield client

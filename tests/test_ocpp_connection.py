@@ -1,0 +1,98 @@
+"""Charger connection: Basic auth before the upgrade, the ocpp1.6 subprotocol, replaced sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from csms.db.models import Charger
+from csms.simulator.charger import basic_auth_header, connect_charger
+from tests.conftest import CHARGER_PASSWORD, RunningServer, new_charger_id
+
+
+async def refused_status(server: RunningServer, charge_point_id: str, headers: dict[str, str]) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(
+            f"{server.ws_url}/ocpp/{charge_point_id}", subprotocols=["ocpp1.6"], additional_headers=headers  # type: ignore[list-item]
+        ):
+            pass
+    return refused.value.response.status_code
+
+
+async def test_unknown_charger_is_refused_with_404_before_upgrade(server: RunningServer) -> None:
+    charge_point_id = new_charger_id()
+    headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
+    assert await refused_status(server, charge_point_id, headers) == 404
+
+
+async def test_wrong_charger_password_is_refused_with_401_before_upgrade(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    headers = {"Authorization": basic_auth_header(charge_point_id, "not-the-password-at-all")}
+    assert await refused_status(server, charge_point_id, headers) == 401
+
+
+async def test_missing_credentials_are_refused_with_401(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    assert await refused_status(server, charge_point_id, {}) == 401
+
+
+async def test_username_other_than_the_path_id_is_refused_with_401(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    other_id = await server.add_charger()
+    headers = {"Authorization": basic_auth_header(other_id, CHARGER_PASSWORD)}
+    assert await refused_status(server, charge_point_id, headers) == 401
+
+
+async def test_garbled_basic_header_is_refused_with_401(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    assert await refused_status(server, charge_point_id, {"Authorization": "Basic %%%not-base64"}) == 401
+
+
+async def test_charger_without_ocpp16_subprotocol_is_closed_after_handshake(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
+    async with websockets.connect(f"{server.ws_url}/ocpp/{charge_point_id}", additional_headers=headers) as ws:
+        assert ws.subprotocol is None
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1002
+
+
+async def test_accepted_charger_negotiates_ocpp16_and_shows_connected(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        assert charger._connection.subprotocol == "ocpp1.6"
+        await charger.heartbeat()
+        async with server.session() as session:
+            stored = await session.get(Charger, charge_point_id)
+            assert stored is not None and stored.is_connected
+    await asyncio.sleep(0.2)
+    async with server.session() as session:
+        stored = await session.get(Charger, charge_point_id)
+        assert stored is not None and not stored.is_connected and stored.disconnected_at is not None
+
+
+async def test_charger_password_is_stored_as_a_salted_argon2id_hash(server: RunningServer) -> None:
+    first = await server.add_charger()
+    second = await server.add_charger()
+    async with server.session() as session:
+        hashes = [(await session.get(Charger, cp_id)).password_hash for cp_id in (first, second)]  # type: ignore[union-attr]
+    assert all(h.startswith("$argon2id$") and CHARGER_PASSWORD not in h for h in hashes)
+    assert hashes[0] != hashes[1]
+
+
+async def test_reconnect_with_valid_credentials_replaces_and_closes_the_old_socket(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as old:
+        async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as new:
+            await asyncio.wait_for(old._connection.wait_closed(), 5)
+            assert old._connection.close_code == 4000
+            assert (await new.heartbeat()).current_time
+            assert server.app_runtime.registry.get(charge_point_id) is not None
+        await asyncio.sleep(0.2)
+        async with server.session() as session:
+            stored = await session.get(Charger, charge_point_id)
+            assert stored is not None and not stored.is_connected
