@@ -1,5 +1,8 @@
 """One connected charger: routing of its frames and the handlers of every charger-initiated action.
 
+Requests are checked against the package's 1.6 schemas in `route_message` (see frames.py for why
+not inside the package's router), so the handlers skip the package's own second check.
+
 Handlers stay thin: they turn the payload into domain values, call a service function and build
 the `call_result`. They never `await self.call(...)`: the receive loop is waiting on them.
 """
@@ -21,7 +24,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.ocpp.frames import FrameError, parse_frame, to_ocpp16_call_error
+from csms.ocpp.frames import FrameError, parse_frame, to_ocpp16_call_error, validate_call
 from csms.runtime import Runtime
 from csms.services import chargers, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
@@ -72,7 +75,11 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             return
         self._remember_action(message.unique_id, message.action)
         try:
+            if message.action in self.route_map:
+                validate_call(message)
             await self._handle_call(message)
+        except FrameError as error:
+            await self._send(error.call_error.to_json())
         except OCPPError as error:
             await self._send(to_ocpp16_call_error(message.unique_id, error).to_json())
 
@@ -107,7 +114,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
 
     # -- Core profile ----------------------------------------------------------------------
 
-    @on(Action.boot_notification)
+    @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(
         self,
         charge_point_vendor: str,
@@ -140,14 +147,14 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             status=RegistrationStatus.accepted,
         )
 
-    @on(Action.heartbeat)
+    @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self) -> call_result.Heartbeat:
         now = self._now()
         async with self._session() as session:
             await chargers.record_heartbeat(session, self.id, now=now)
         return call_result.Heartbeat(current_time=format_ocpp_timestamp(now))
 
-    @on(Action.status_notification)
+    @on(Action.status_notification, skip_schema_validation=True)
     async def on_status_notification(
         self,
         connector_id: int,
@@ -173,13 +180,13 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await chargers.record_status(session, self.id, report, now=now)
         return call_result.StatusNotification()
 
-    @on(Action.authorize)
+    @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
         async with self._session() as session:
             info = await authorize_id_tag(session, id_tag, now=self._now())
         return call_result.Authorize(id_tag_info=_id_tag_info(info))
 
-    @on(Action.start_transaction)
+    @on(Action.start_transaction, skip_schema_validation=True)
     async def on_start_transaction(
         self,
         connector_id: int,
@@ -204,7 +211,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             transaction_id=started.transaction_id, id_tag_info=_id_tag_info(started.id_tag_info)
         )
 
-    @on(Action.stop_transaction)
+    @on(Action.stop_transaction, skip_schema_validation=True)
     async def on_stop_transaction(
         self,
         meter_stop: int,
@@ -228,7 +235,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             )
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info) if info else None)
 
-    @on(Action.meter_values)
+    @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(
         self, connector_id: int, meter_value: list[dict[str, Any]], transaction_id: int | None = None
     ) -> call_result.MeterValues:
@@ -243,7 +250,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             )
         return call_result.MeterValues()
 
-    @on(Action.data_transfer)
+    @on(Action.data_transfer, skip_schema_validation=True)
     async def on_data_transfer(
         self, vendor_id: str, message_id: str | None = None, data: str | None = None
     ) -> call_result.DataTransfer:
@@ -256,13 +263,13 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
 
     # -- Firmware Management profile -------------------------------------------------------
 
-    @on(Action.firmware_status_notification)
+    @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
         async with self._session() as session:
             await chargers.record_charger_event(session, self.id, kind="firmware", status=status, now=self._now())
         return call_result.FirmwareStatusNotification()
 
-    @on(Action.diagnostics_status_notification)
+    @on(Action.diagnostics_status_notification, skip_schema_validation=True)
     async def on_diagnostics_status_notification(
         self, status: str
     ) -> call_result.DiagnosticsStatusNotification:

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from jsonschema.exceptions import best_match
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, CallResult, MessageType
+from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 
 # OCPP-J 1.6 §4.1.3: the message id is a string of at most 36 characters.
 MAX_UNIQUE_ID_LENGTH = 36
@@ -41,6 +42,23 @@ OCPP16_ERROR_CODES = frozenset(
 _TO_OCPP16_CODE = {
     "FormatViolation": FORMATION_VIOLATION,
     "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+
+# What each JSON-schema keyword means in OCPP-J 1.6 §4.2.3 terms.
+_CODE_FOR_SCHEMA_KEYWORD = {
+    "type": "TypeConstraintViolation",
+    "maxLength": "TypeConstraintViolation",  # CiStringN is a type
+    "minLength": "TypeConstraintViolation",
+    "format": "TypeConstraintViolation",
+    "required": PROTOCOL_ERROR,  # "Payload for Action is incomplete"
+    "additionalProperties": FORMATION_VIOLATION,
+    "enum": "PropertyConstraintViolation",
+    "minimum": "PropertyConstraintViolation",
+    "maximum": "PropertyConstraintViolation",
+    "multipleOf": "PropertyConstraintViolation",
+    "pattern": "PropertyConstraintViolation",
+    "minItems": "OccurenceConstraintViolation",
+    "maxItems": "OccurenceConstraintViolation",
 }
 
 _LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
@@ -83,6 +101,20 @@ def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
     except (ValueError, UnicodeDecodeError):
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid JSON") from None
     return ParsedFrame(_message_from_array(decoded))
+
+
+def validate_call(message: Call) -> None:
+    """Check a CALL's payload against the `ocpp` package's 1.6 schema, naming the field at fault."""
+    try:
+        validator = get_validator(MessageType.Call, message.action, "1.6")
+    except OSError:
+        return  # not a 1.6 action: routing answers NotSupported
+    error = best_match(validator.iter_errors(message.payload))
+    if error is None:
+        return
+    where = "/".join(str(part) for part in error.absolute_path) or "payload"
+    code = _CODE_FOR_SCHEMA_KEYWORD.get(str(error.validator), FORMATION_VIOLATION)
+    raise FrameError(message.unique_id, code, f"{where}: {error.message}")
 
 
 def _message_from_array(decoded: Any) -> Call | CallResult | CallError:
