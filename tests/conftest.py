@@ -154,3 +154,44 @@ async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
 async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
         yield client
+
+
+USER_PASSWORD = "a-long-user-password"
+
+
+def new_username(prefix: str = "user") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+async def signup(client: httpx.AsyncClient, username: str | None = None, password: str = USER_PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/signup", json={"username": username or new_username(), "password": password})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def create_account_with_role(server: RunningServer, role: str) -> tuple[str, str]:
+    """An account made the way an operator makes one (`csms create-user --role ...`)."""
+    from csms.services import accounts
+
+    username = new_username(role)
+    async with server.session() as session:
+        await accounts.create_account(session, username=username, password=USER_PASSWORD, role=role, now=utc_now())
+    return username, USER_PASSWORD
+
+
+async def login_as(client: httpx.AsyncClient, username: str, password: str = USER_PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+async def api(sqlite_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sqlite_server.http_url, timeout=10) as client:
+        yield client

@@ -270,7 +270,7 @@ async def test_late_meter_values_are_stored_in_timestamp_order(server: RunningSe
         transaction = await session.get(Transaction, started.transaction_id)
     energy = [v.value for v in values if v.measurand == "Energy.Active.Import.Register"]
     assert energy == ["100", "200", "300"]
-    assert transaction is not None and energy_wh(transaction, values) == 300
+    assert transaction is not None and energy_wh(transaction) == 300
 
 
 async def test_data_transfer_is_stored_and_answered_unknown_vendor(server: RunningServer, charger: SimulatedCharger) -> None:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from csms import __version__
-from csms.api import errors, health
+from csms.api import admin, auth, charging, errors, health
 from csms.config import Settings
 from csms.db.engine import create_engine, create_session_factory
 from csms.db.migrate import upgrade_to_head
 from csms.ocpp.endpoint import ocpp_endpoint
 from csms.runtime import Runtime
+from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
+from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 
 
@@ -38,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(charging.router)
+    app.include_router(admin.router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     return app
 
@@ -50,7 +56,18 @@ async def start_runtime(settings: Settings) -> Runtime:
         session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval
     )
     message_log.start()
-    return Runtime(settings=settings, engine=engine, session_factory=session_factory, message_log=message_log)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        message_log=message_log,
+        token_policy=TokenPolicy(
+            secret=settings.resolved_jwt_secret(),
+            access_ttl=timedelta(seconds=settings.access_token_ttl),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
+        ),
+        login_throttle=LoginThrottle(clock=utc_now),
+    )
 
 
 async def stop_runtime(runtime: Runtime) -> None:

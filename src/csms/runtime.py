@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from csms.config import Settings
 from csms.ocpp.registry import ConnectionRegistry
 from csms.security import ChargerPasswordVerifier
+from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
+from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 
 
@@ -21,6 +23,8 @@ class Runtime:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     message_log: MessageLog
+    token_policy: TokenPolicy
+    login_throttle: LoginThrottle
     registry: ConnectionRegistry = field(default_factory=lambda: ConnectionRegistry())
     charger_verifier: ChargerPasswordVerifier = field(default_factory=ChargerPasswordVerifier)
     clock: Callable[[], datetime] = utc_now

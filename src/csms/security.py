@@ -1,11 +1,15 @@
-"""Password hashing for accounts and chargers."""
+"""Password hashing for accounts and chargers, and the JWTs of app sessions."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -72,3 +76,66 @@ def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+JWT_ALGORITHM = "HS256"  # pinned: decode never trusts the token's own "alg" header
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+class InvalidToken(Exception):
+    """Expired, tampered, of the wrong type or otherwise unusable; the reason is safe to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    session_id: str
+    token_id: str
+    token_type: str
+    expires_at: datetime
+
+
+def encode_token(
+    *, secret: str, user_id: int, session_id: str, token_type: str, now: datetime, ttl: timedelta
+) -> tuple[str, TokenClaims]:
+    claims = TokenClaims(
+        user_id=user_id,
+        session_id=session_id,
+        token_id=str(uuid.uuid4()),
+        token_type=token_type,
+        expires_at=now + ttl,
+    )
+    payload = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "jti": claims.token_id,
+        "typ": token_type,
+        "iat": int(now.timestamp()),
+        "exp": int(claims.expires_at.timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), claims
+
+
+def decode_token(token: str, *, secret: str, expected_type: str, now: datetime) -> TokenClaims:
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "sid", "jti", "typ"], "verify_exp": False},
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"invalid token: {error}") from None
+    if payload["typ"] != expected_type:
+        raise InvalidToken(f"a {payload['typ']} token cannot be used here")
+    expires_at = datetime.fromtimestamp(payload["exp"], UTC)
+    if expires_at <= now:
+        raise InvalidToken("token has expired")
+    try:
+        user_id = int(payload["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken("invalid token subject") from None
+    return TokenClaims(user_id, str(payload["sid"]), str(payload["jti"]), expected_type, expires_at)

@@ -6,11 +6,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from csms.ocpp import commands
-from csms.services.errors import AlreadyExists, DomainError, InvalidInput, NotFound, PermissionDenied
+from csms.services.errors import AlreadyExists, Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 
 _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (AlreadyExists, 409),
+    (Conflict, 409),
     (InvalidInput, 422),
     (PermissionDenied, 403),
     (commands.UnknownAction, 404),

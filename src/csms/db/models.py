@@ -68,6 +68,39 @@ class User(Base):
     created_at: Mapped[datetime]
 
 
+class AuthSession(Base):
+    """One login: the family of refresh tokens it hands out. Revoking it ends every token of the family."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class IdempotentRequest(Base):
+    """The answer given to a request carrying an Idempotency-Key, replayed when it is retried."""
+
+    __tablename__ = "idempotent_requests"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class IdTag(Base):
     """An OCPP idTag: the app's own token of an account, or an RFID card."""
 
@@ -163,6 +196,9 @@ class Transaction(Base):
     meter_start: Mapped[int] = mapped_column(BigInteger)
     start_timestamp: Mapped[datetime]
     meter_stop: Mapped[int | None] = mapped_column(BigInteger)
+    # The newest energy register reading (Wh) seen in MeterValues, for "energy so far".
+    meter_last_wh: Mapped[int | None] = mapped_column(BigInteger)
+    meter_last_at: Mapped[datetime | None]
     stop_timestamp: Mapped[datetime | None]
     stop_reason: Mapped[str | None] = mapped_column(String(32))
     stop_id_tag: Mapped[str | None] = mapped_column(String(20))

@@ -21,3 +21,7 @@ class InvalidInput(DomainError):
 
 class PermissionDenied(DomainError):
     pass
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (already stopped, already in progress)."""

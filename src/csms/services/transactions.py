@@ -144,6 +144,8 @@ async def add_meter_values(
         transaction = await session.get(Transaction, transaction_id)
         if transaction is None or transaction.charge_point_id != charge_point_id:
             transaction_id = None
+        else:
+            _track_latest_register(transaction, samples)
     _add_meter_samples(
         session,
         charge_point_id=charge_point_id,
@@ -152,6 +154,29 @@ async def add_meter_values(
         samples=samples,
     )
     await session.commit()
+
+
+def _track_latest_register(transaction: Transaction, samples: list[MeterSample]) -> None:
+    """Remember the newest energy reading; late samples (older timestamps) never move it back."""
+    for sample in samples:
+        reading = _register_wh(sample.sampled_values)
+        if reading is None:
+            continue
+        if transaction.meter_last_at is None or sample.timestamp >= transaction.meter_last_at:
+            transaction.meter_last_wh = reading
+            transaction.meter_last_at = sample.timestamp
+
+
+def _register_wh(sampled_values: list[SampledValue]) -> int | None:
+    for sampled in sampled_values:
+        if sampled.measurand != ENERGY_REGISTER or sampled.phase is not None or sampled.format == "SignedData":
+            continue
+        try:
+            reading = Decimal(sampled.value)
+        except InvalidOperation:
+            return None
+        return int(reading * 1000) if sampled.unit == "kWh" else int(reading)
+    return None
 
 
 def _add_meter_samples(
@@ -194,25 +219,25 @@ async def list_meter_values(session: AsyncSession, transaction_id: int) -> list[
     return list((await session.scalars(query)).all())
 
 
-def energy_wh(transaction: Transaction, meter_values: list[MeterValue]) -> int:
-    """Energy delivered: meterStop − meterStart, or so far from the latest energy register reading."""
+def energy_wh(transaction: Transaction) -> int:
+    """Energy delivered: meterStop − meterStart, or so far from the newest energy register reading."""
     if transaction.meter_stop is not None:
         return transaction.meter_stop - transaction.meter_start
-    latest = _latest_register_wh(meter_values)
-    return max(0, latest - transaction.meter_start) if latest is not None else 0
+    if transaction.meter_last_wh is None:
+        return 0
+    return max(0, transaction.meter_last_wh - transaction.meter_start)
 
 
-def _latest_register_wh(meter_values: list[MeterValue]) -> int | None:
-    registers = [
-        value
-        for value in meter_values
-        if value.measurand == ENERGY_REGISTER and value.phase is None and value.format != "SignedData"
-    ]
-    if not registers:
-        return None
-    latest = max(registers, key=lambda value: (value.timestamp, value.id))
-    try:
-        reading = Decimal(latest.value)
-    except InvalidOperation:
-        return None
-    return int(reading * 1000) if latest.unit == "kWh" else int(reading)
+async def list_transactions(
+    session: AsyncSession,
+    *,
+    user_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Transaction]:
+    """Newest first; only `user_id`'s when given."""
+    query = select(Transaction)
+    if user_id is not None:
+        query = query.where(Transaction.user_id == user_id)
+    query = query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all())

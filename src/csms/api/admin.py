@@ -1,0 +1,98 @@
+"""Operator endpoints (roles admin and root): chargers, commands to chargers, users, all records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, status
+
+from csms.api.charging import transaction_out
+from csms.api.deps import AdminUser, RuntimeDep, SessionDep
+from csms.api.schemas import ChargerCreate, ChargerOut, ConnectorOut, ErrorBody, OcppMessageOut, TransactionOut
+from csms.ocpp import commands
+from csms.services import chargers, message_log, transactions
+from csms.services.errors import NotFound
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Not logged in"},
+    403: {"model": ErrorBody, "description": "Needs the role admin or root"},
+    404: {"model": ErrorBody, "description": "Unknown charger"},
+}
+
+
+@router.post("/chargers", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}})
+async def register_charger(body: ChargerCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep) -> ChargerOut:
+    """Register a charger and the password it authenticates with (HTTP Basic auth)."""
+    charger = await chargers.register_charger(
+        session, charge_point_id=body.charge_point_id, password=body.password, now=runtime.clock()
+    )
+    return ChargerOut.model_validate(charger)
+
+
+@router.get("/chargers", responses=_ERRORS)
+async def list_chargers(admin: AdminUser, session: SessionDep) -> list[ChargerOut]:
+    """Every charger with its boot data, connection state and connector status."""
+    found = await chargers.list_chargers(session)
+    return [await _charger_out(session, charger) for charger in found]
+
+
+@router.get("/chargers/{charge_point_id}", responses=_ERRORS)
+async def get_charger(charge_point_id: str, admin: AdminUser, session: SessionDep) -> ChargerOut:
+    """One charger with its boot data, connection state and connector status."""
+    return await _charger_out(session, await _require_charger(session, charge_point_id))
+
+
+@router.get("/chargers/{charge_point_id}/messages", responses=_ERRORS)
+async def charger_messages(
+    charge_point_id: str, admin: AdminUser, session: SessionDep, limit: int = 100, before_id: int | None = None
+) -> list[OcppMessageOut]:
+    """The charger's OCPP message log, newest first; page back with before_id."""
+    await _require_charger(session, charge_point_id)
+    found = await message_log.list_messages(session, charge_point_id, limit=min(max(limit, 1), 1000), before_id=before_id)
+    return [OcppMessageOut.model_validate(message) for message in found]
+
+
+@router.post(
+    "/chargers/{charge_point_id}/ocpp/{action}",
+    responses={
+        **_ERRORS,
+        409: {"model": ErrorBody, "description": "Charger not connected"},
+        422: {"description": "Payload breaks the OCPP 1.6 schema"},
+        502: {"model": ErrorBody, "description": "The charger answered with a CallError"},
+        504: {"model": ErrorBody, "description": "The charger did not answer in time"},
+    },
+)
+async def send_ocpp_call(
+    charge_point_id: str,
+    action: str,
+    admin: AdminUser,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    payload: dict[str, Any] = Body(default_factory=dict, examples=[{"type": "Soft"}]),  # noqa: B008
+) -> dict[str, Any]:
+    """Send any CSMS-initiated OCPP 1.6 call; the body is its payload (camelCase), the answer the charger's."""
+    await _require_charger(session, charge_point_id)
+    await session.close()  # not held while the charger answers
+    return await commands.send_call(runtime.registry, charge_point_id, action, payload)
+
+
+@router.get("/transactions", responses=_ERRORS)
+async def all_transactions(admin: AdminUser, session: SessionDep, limit: int = 50, offset: int = 0) -> list[TransactionOut]:
+    """Every charging record, newest first."""
+    found = await transactions.list_transactions(session, limit=min(max(limit, 1), 500), offset=max(offset, 0))
+    return [transaction_out(transaction) for transaction in found]
+
+
+async def _require_charger(session: SessionDep, charge_point_id: str) -> chargers.Charger:
+    charger = await chargers.get_charger(session, charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    return charger
+
+
+async def _charger_out(session: SessionDep, charger: chargers.Charger) -> ChargerOut:
+    out = ChargerOut.model_validate(charger)
+    out.connectors = [ConnectorOut.model_validate(c) for c in await chargers.list_connectors(session, charger.charge_point_id)]
+    return out

@@ -1,0 +1,154 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=256, examples=["alice"])
+    password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery"])
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Access-token lifetime in seconds")
+    id_tag: str = Field(alias="idTag", description="The OCPP idTag this account charges with")
+
+
+class IdTagOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id_tag: str
+    status: str
+    expiry_date: datetime | None
+    parent_id_tag: str | None
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: str
+    id_tags: list[IdTagOut]
+    vehicles: list[dict[str, Any]]
+
+
+class StartCharging(BaseModel):
+    evse_id: str = Field(min_length=1, max_length=64, description="The charge point id", examples=["CP001"])
+    connector_id: int = Field(ge=1, le=1000, examples=[1])
+
+
+class StopCharging(BaseModel):
+    transaction_id: int = Field(ge=1)
+
+
+class ChargerAnswer(BaseModel):
+    status: str = Field(description="The charger's answer: Accepted or Rejected", examples=["Accepted"])
+
+
+class MeterValueOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    timestamp: datetime
+    value: str
+    measurand: str
+    unit: str | None
+    phase: str | None
+    context: str | None
+
+
+class TransactionOut(BaseModel):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    user_id: int | None
+    start_timestamp: datetime
+    stop_timestamp: datetime | None
+    meter_start: int
+    meter_stop: int | None
+    stop_reason: str | None
+    energy_wh: int
+    is_active: bool
+    meter_values: list[MeterValueOut] | None = None
+
+
+class ChargerCreate(BaseModel):
+    charge_point_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
+    password: str = Field(min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth")
+
+
+class ConnectorOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_error_code: str | None
+    status_at: datetime
+
+
+class ChargerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    charge_point_id: str
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    charge_box_serial_number: str | None
+    firmware_version: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    registration_status: str | None
+    is_connected: bool
+    connected_at: datetime | None
+    disconnected_at: datetime | None
+    last_boot_at: datetime | None
+    last_heartbeat_at: datetime | None
+    firmware_status: str | None
+    diagnostics_status: str | None
+    created_at: datetime
+    connectors: list[ConnectorOut] = []
+
+
+class OcppMessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    direction: str
+    message_type: int | None
+    unique_id: str | None
+    action: str | None
+    frame: str
+    created_at: datetime
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+class UserUpdate(BaseModel):
+    role: str | None = Field(default=None, pattern="^(user|admin|root)$")
+    is_active: bool | None = None

@@ -1,0 +1,200 @@
+"""Accounts, their app idTag, and the sessions (refresh-token families) they log in with."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms import security
+from csms.db.models import AuthSession, IdTag, RefreshToken, User
+from csms.services.errors import AlreadyExists, InvalidInput
+from csms.services.id_tags import create_id_tag, new_app_id_tag
+
+ROLES = ("user", "admin", "root")
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@+-]{2,63}$")
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+
+
+class AuthenticationFailed(Exception):
+    """Wrong credentials or an unusable token; always shown to the caller as 401."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    user_id: int
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPolicy:
+    secret: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def validate_credentials(username: str, password: str) -> None:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput(
+            "a username has 3 to 64 characters: letters, digits and . _ @ + -, starting with a letter or digit"
+        )
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise InvalidInput(f"a password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters")
+    if password.lower() == username:
+        raise InvalidInput("the password must differ from the username")
+
+
+async def create_account(
+    session: AsyncSession, *, username: str, password: str, now: datetime, role: str = "user"
+) -> User:
+    """Create an account with its own app idTag."""
+    username = normalize_username(username)
+    validate_credentials(username, password)
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    if await session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AlreadyExists(f"username {username} is taken")
+    user = User(
+        username=username,
+        password_hash=security.hash_user_password(password),
+        role=role,
+        is_active=True,
+        created_at=now,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+        await create_id_tag(session, id_tag=new_app_id_tag(), user_id=user.id, now=now)
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise AlreadyExists(f"username {username} is taken") from None
+    return user
+
+
+async def verify_login(session: AsyncSession, *, username: str, password: str) -> User:
+    """The account for these credentials; unknown users cost the same time as wrong passwords."""
+    user = await session.scalar(select(User).where(User.username == normalize_username(username)))
+    is_valid = security.verify_user_password(user.password_hash if user else None, password)
+    if user is None or not is_valid:
+        raise AuthenticationFailed("wrong username or password")
+    if not user.is_active:
+        raise AuthenticationFailed("this account is blocked")
+    if security.user_password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_user_password(password)
+        await session.commit()
+    return user
+
+
+async def open_session(session: AsyncSession, user: User, *, policy: TokenPolicy, now: datetime) -> TokenPair:
+    auth_session = AuthSession(id=str(uuid.uuid4()), user_id=user.id, created_at=now)
+    session.add(auth_session)
+    pair = _issue_pair(session, user.id, auth_session.id, policy=policy, now=now)
+    await session.commit()
+    return pair
+
+
+async def refresh_session(session: AsyncSession, refresh_token: str, *, policy: TokenPolicy, now: datetime) -> TokenPair:
+    """Rotate a refresh token. Presenting one that was already used revokes its whole family:
+    either the client or a thief holds a copy, and we cannot tell which."""
+    claims = _decode(refresh_token, policy=policy, expected_type=security.REFRESH, now=now)
+    stored = await session.get(RefreshToken, claims.token_id)
+    auth_session = await session.get(AuthSession, claims.session_id)
+    if stored is None or auth_session is None or auth_session.revoked_at is not None:
+        raise AuthenticationFailed("this session has ended; log in again")
+    if stored.used_at is not None:
+        auth_session.revoked_at = now
+        await session.commit()
+        raise AuthenticationFailed("refresh token reuse detected; the session has been ended")
+    user = await session.get(User, auth_session.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("this account is blocked")
+    stored.used_at = now
+    pair = _issue_pair(session, user.id, auth_session.id, policy=policy, now=now)
+    await session.commit()
+    return pair
+
+
+async def end_session(session: AsyncSession, session_id: str, *, now: datetime) -> None:
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    await session.commit()
+
+
+async def end_all_sessions(session: AsyncSession, user_id: int, *, now: datetime) -> None:
+    await session.execute(
+        update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+async def authenticate_access_token(
+    session: AsyncSession, token: str, *, policy: TokenPolicy, now: datetime
+) -> tuple[User, str]:
+    """The active user behind an access token and its session id; revoked sessions are refused."""
+    claims = _decode(token, policy=policy, expected_type=security.ACCESS, now=now)
+    row = (
+        await session.execute(
+            select(User, AuthSession.revoked_at)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
+        )
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationFailed("this session has ended; log in again")
+    user: User = row[0]
+    if not user.is_active:
+        raise AuthenticationFailed("this account is blocked")
+    return user, claims.session_id
+
+
+async def list_id_tags(session: AsyncSession, user_id: int) -> list[IdTag]:
+    return list((await session.scalars(select(IdTag).where(IdTag.user_id == user_id).order_by(IdTag.id))).all())
+
+
+async def app_id_tag(session: AsyncSession, user_id: int) -> str:
+    """The idTag the app charges with: the account's first tag."""
+    tag = await session.scalar(select(IdTag.id_tag).where(IdTag.user_id == user_id).order_by(IdTag.id).limit(1))
+    if tag is None:
+        raise InvalidInput("this account has no idTag to charge with")
+    return tag
+
+
+def _issue_pair(session: AsyncSession, user_id: int, session_id: str, *, policy: TokenPolicy, now: datetime) -> TokenPair:
+    access, _ = security.encode_token(
+        secret=policy.secret,
+        user_id=user_id,
+        session_id=session_id,
+        token_type=security.ACCESS,
+        now=now,
+        ttl=policy.access_ttl,
+    )
+    refresh, refresh_claims = security.encode_token(
+        secret=policy.secret,
+        user_id=user_id,
+        session_id=session_id,
+        token_type=security.REFRESH,
+        now=now,
+        ttl=policy.refresh_ttl,
+    )
+    session.add(RefreshToken(jti=refresh_claims.token_id, session_id=session_id, expires_at=refresh_claims.expires_at))
+    return TokenPair(user_id, access, refresh, int(policy.access_ttl.total_seconds()))
+
+
+def _decode(token: str, *, policy: TokenPolicy, expected_type: str, now: datetime) -> security.TokenClaims:
+    try:
+        return security.decode_token(token, secret=policy.secret, expected_type=expected_type, now=now)
+    except security.InvalidToken as error:
+        raise AuthenticationFailed(str(error)) from None
