@@ -145,7 +145,9 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
 async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
     """A csms node on SQLite, for tests of behaviour that does not depend on the database."""
     path: Path = tmp_path_factory.mktemp("db-api") / "csms.db"
-    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{path}", ocpp_call_timeout=2))
+    handle, task, running = await start_server(
+        settings_for(f"sqlite+aiosqlite:///{path}", ocpp_call_timeout=2)
+    )
     yield running
     await stop_server(handle, task)
 
@@ -163,8 +165,12 @@ def new_username(prefix: str = "user") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-async def signup(client: httpx.AsyncClient, username: str | None = None, password: str = USER_PASSWORD) -> dict[str, Any]:
-    response = await client.post("/api/signup", json={"username": username or new_username(), "password": password})
+async def signup(
+    client: httpx.AsyncClient, username: str | None = None, password: str = USER_PASSWORD
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/signup", json={"username": username or new_username(), "password": password}
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -180,7 +186,9 @@ async def create_account_with_role(server: RunningServer, role: str) -> tuple[st
 
     username = new_username(role)
     async with server.session() as session:
-        await accounts.create_account(session, username=username, password=USER_PASSWORD, role=role, now=utc_now())
+        await accounts.create_account(
+            session, username=username, password=USER_PASSWORD, role=role, now=utc_now()
+        )
     return username, USER_PASSWORD
 
 

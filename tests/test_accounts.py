@@ -51,7 +51,9 @@ async def test_login_rehashes_a_password_stored_with_weaker_parameters(
         user = (await session.scalars(select(User).where(User.username == username))).one()
         user.password_hash = weak
         await session.commit()
-    assert (await api.post("/api/login", json={"username": username, "password": USER_PASSWORD})).status_code == 200
+    assert (
+        await api.post("/api/login", json={"username": username, "password": USER_PASSWORD})
+    ).status_code == 200
     async with sqlite_server.session() as session:
         user = (await session.scalars(select(User).where(User.username == username))).one()
     assert user.password_hash != weak
@@ -101,7 +103,9 @@ async def test_login_returns_a_working_token_pair(api: httpx.AsyncClient) -> Non
     assert (await api.get("/api/me", headers=bearer(tokens))).json()["username"] == username
 
 
-async def test_unknown_user_and_wrong_password_get_the_same_answer_in_similar_time(api: httpx.AsyncClient) -> None:
+async def test_unknown_user_and_wrong_password_get_the_same_answer_in_similar_time(
+    api: httpx.AsyncClient,
+) -> None:
     username = new_username()
     await signup(api, username)
 

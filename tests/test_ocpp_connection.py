@@ -16,7 +16,9 @@ from tests.conftest import CHARGER_PASSWORD, RunningServer, new_charger_id
 async def refused_status(server: RunningServer, charge_point_id: str, headers: dict[str, str]) -> int:
     with pytest.raises(InvalidStatus) as refused:
         async with websockets.connect(
-            f"{server.ws_url}/ocpp/{charge_point_id}", subprotocols=["ocpp1.6"], additional_headers=headers  # type: ignore[list-item]
+            f"{server.ws_url}/ocpp/{charge_point_id}",
+            subprotocols=["ocpp1.6"],
+            additional_headers=headers,  # type: ignore[list-item]
         ):
             pass
     return refused.value.response.status_code
@@ -54,7 +56,9 @@ async def test_garbled_basic_header_is_refused_with_401(server: RunningServer) -
 async def test_charger_without_ocpp16_subprotocol_is_closed_after_handshake(server: RunningServer) -> None:
     charge_point_id = await server.add_charger()
     headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
-    async with websockets.connect(f"{server.ws_url}/ocpp/{charge_point_id}", additional_headers=headers) as ws:
+    async with websockets.connect(
+        f"{server.ws_url}/ocpp/{charge_point_id}", additional_headers=headers
+    ) as ws:
         assert ws.subprotocol is None
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
@@ -84,7 +88,9 @@ async def test_charger_password_is_stored_as_a_salted_argon2id_hash(server: Runn
     assert hashes[0] != hashes[1]
 
 
-async def test_reconnect_with_valid_credentials_replaces_and_closes_the_old_socket(server: RunningServer) -> None:
+async def test_reconnect_with_valid_credentials_replaces_and_closes_the_old_socket(
+    server: RunningServer,
+) -> None:
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as old:
         async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as new:

@@ -66,20 +66,38 @@ async def assert_still_serving(websocket: ClientConnection) -> None:
         ('[2, "m4", "FlyToTheMoon", {}]', "m4", "NotSupported"),
         ('[2, "m5", "Reset", {"type": "Hard"}]', "m5", "NotImplemented"),
         ('[2, "m6", "BootNotification", {"chargePointVendor": "Acme"}]', "m6", "ProtocolError"),
-        ('[2, "m7", "BootNotification", {"chargePointVendor": 5, "chargePointModel": "X"}]', "m7", "TypeConstraintViolation"),
+        (
+            '[2, "m7", "BootNotification", {"chargePointVendor": 5, "chargePointModel": "X"}]',
+            "m7",
+            "TypeConstraintViolation",
+        ),
         (
             '[2, "m8", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X", "colour": "red"}]',
             "m8",
             "FormationViolation",
         ),
         (
-            '[2, "m9", "BootNotification", {"chargePointVendor": "' + "A" * 21 + '", "chargePointModel": "X"}]',
+            '[2, "m9", "BootNotification", {"chargePointVendor": "'
+            + "A" * 21
+            + '", "chargePointModel": "X"}]',
             "m9",
             "TypeConstraintViolation",
         ),
-        ('[2, "m10", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}]', "m10", "PropertyConstraintViolation"),
-        ('[2, "m11", "StartTransaction", {"connectorId": 0, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"}]', "m11", "PropertyConstraintViolation"),
-        ('[2, "m12", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "yesterday"}]', "m12", "PropertyConstraintViolation"),
+        (
+            '[2, "m10", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}]',
+            "m10",
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "m11", "StartTransaction", {"connectorId": 0, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"}]',
+            "m11",
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "m12", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "yesterday"}]',
+            "m12",
+            "PropertyConstraintViolation",
+        ),
         ('[2, "' + "x" * 37 + '", "Heartbeat", {}]', "x" * 36, "FormationViolation"),
     ],
 )
@@ -117,7 +135,9 @@ async def test_oversized_frame_gets_a_call_error_with_its_message_id(
     await assert_still_serving(raw)
 
 
-async def test_one_chargers_garbage_does_not_affect_another(server: RunningServer, raw: ClientConnection) -> None:
+async def test_one_chargers_garbage_does_not_affect_another(
+    server: RunningServer, raw: ClientConnection
+) -> None:
     other_id = await server.add_charger()
     async with connect_charger(server.ws_url, other_id, CHARGER_PASSWORD) as other:
         for index in range(20):

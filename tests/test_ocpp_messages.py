@@ -45,7 +45,9 @@ def unique_tag(prefix: str = "TAG") -> str:
     return f"{prefix}{datetime.now(UTC).strftime('%H%M%S%f')}"[:20]
 
 
-async def test_boot_notification_is_accepted_and_identity_stored(server: RunningServer, charger: SimulatedCharger) -> None:
+async def test_boot_notification_is_accepted_and_identity_stored(
+    server: RunningServer, charger: SimulatedCharger
+) -> None:
     answer = await charger.boot(
         vendor="Acme",
         model="Wallbox 22",
@@ -59,7 +61,13 @@ async def test_boot_notification_is_accepted_and_identity_stored(server: Running
     async with server.session() as session:
         stored = await session.get(Charger, charger.id)
     assert stored is not None
-    assert (stored.vendor, stored.model, stored.serial_number, stored.firmware_version, stored.meter_type) == (
+    assert (
+        stored.vendor,
+        stored.model,
+        stored.serial_number,
+        stored.firmware_version,
+        stored.meter_type,
+    ) == (
         "Acme",
         "Wallbox 22",
         "SN-1",
@@ -84,12 +92,16 @@ async def test_status_notification_keeps_history_and_current_status_per_connecto
     server: RunningServer, charger: SimulatedCharger
 ) -> None:
     await charger.status(1, "Available")
-    await charger.status(1, "Faulted", error_code="GroundFailure", info="RCD tripped", vendor_error_code="E42")
+    await charger.status(
+        1, "Faulted", error_code="GroundFailure", info="RCD tripped", vendor_error_code="E42"
+    )
     await charger.status(2, "Preparing")
     async with server.session() as session:
         current = {
             c.connector_id: c
-            for c in (await session.scalars(select(Connector).where(Connector.charge_point_id == charger.id))).all()
+            for c in (
+                await session.scalars(select(Connector).where(Connector.charge_point_id == charger.id))
+            ).all()
         }
         history = (
             await session.scalars(
@@ -105,7 +117,11 @@ async def test_status_notification_keeps_history_and_current_status_per_connecto
         "E42",
     )
     assert current[2].status == "Preparing"
-    assert [(h.connector_id, h.status) for h in history] == [(1, "Available"), (1, "Faulted"), (2, "Preparing")]
+    assert [(h.connector_id, h.status) for h in history] == [
+        (1, "Available"),
+        (1, "Faulted"),
+        (2, "Preparing"),
+    ]
 
 
 async def test_late_status_notification_is_kept_but_does_not_override_a_newer_status(
@@ -118,7 +134,9 @@ async def test_late_status_notification_is_kept_but_does_not_override_a_newer_st
         current = await session.get(Connector, (charger.id, 1))
         count = len(
             (
-                await session.scalars(select(StatusNotification).where(StatusNotification.charge_point_id == charger.id))
+                await session.scalars(
+                    select(StatusNotification).where(StatusNotification.charge_point_id == charger.id)
+                )
             ).all()
         )
     assert current is not None and current.status == "Charging"
@@ -164,17 +182,25 @@ async def test_transaction_lifecycle_stores_meter_values_and_energy(
     assert started.id_tag_info["status"] == "Accepted"
     await charger.meter_values(1, started.transaction_id, 1500)
     await charger.meter_values(1, started.transaction_id, 2200)
-    stopped = await charger.stop_transaction(started.transaction_id, 3000, id_tag=tag, reason="EVDisconnected")
+    stopped = await charger.stop_transaction(
+        started.transaction_id, 3000, id_tag=tag, reason="EVDisconnected"
+    )
     assert stopped.id_tag_info["status"] == "Accepted"
     async with server.session() as session:
         transaction = await session.get(Transaction, started.transaction_id)
         values = (
             await session.scalars(
-                select(MeterValue).where(MeterValue.transaction_id == started.transaction_id).order_by(MeterValue.id)
+                select(MeterValue)
+                .where(MeterValue.transaction_id == started.transaction_id)
+                .order_by(MeterValue.id)
             )
         ).all()
     assert transaction is not None
-    assert (transaction.meter_start, transaction.meter_stop, transaction.stop_reason) == (1000, 3000, "EVDisconnected")
+    assert (transaction.meter_start, transaction.meter_stop, transaction.stop_reason) == (
+        1000,
+        3000,
+        "EVDisconnected",
+    )
     assert transaction.meter_stop - transaction.meter_start == 2000
     assert [(v.value, v.measurand, v.unit) for v in values] == [
         ("1500", "Energy.Active.Import.Register", "Wh"),
@@ -184,7 +210,9 @@ async def test_transaction_lifecycle_stores_meter_values_and_energy(
     ]
 
 
-async def test_transaction_ids_are_unique_and_increasing(server: RunningServer, charger: SimulatedCharger) -> None:
+async def test_transaction_ids_are_unique_and_increasing(
+    server: RunningServer, charger: SimulatedCharger
+) -> None:
     ids = []
     for connector in (1, 2, 3):
         tag = await add_tag(server, unique_tag())
@@ -219,11 +247,18 @@ async def test_stop_transaction_with_transaction_data_stores_those_meter_values(
 ) -> None:
     started = await charger.start_transaction(1, await add_tag(server, unique_tag()), meter_start=0)
     data = [
-        {"timestamp": iso(utc_now()), "sampledValue": [{"value": "750", "context": "Transaction.End", "unit": "Wh"}]}
+        {
+            "timestamp": iso(utc_now()),
+            "sampledValue": [{"value": "750", "context": "Transaction.End", "unit": "Wh"}],
+        }
     ]
     await charger.stop_transaction(started.transaction_id, 750, transaction_data=data)
     async with server.session() as session:
-        values = (await session.scalars(select(MeterValue).where(MeterValue.transaction_id == started.transaction_id))).all()
+        values = (
+            await session.scalars(
+                select(MeterValue).where(MeterValue.transaction_id == started.transaction_id)
+            )
+        ).all()
     assert [(v.value, v.context) for v in values] == [("750", "Transaction.End")]
 
 
@@ -251,13 +286,21 @@ async def test_meter_values_naming_another_chargers_transaction_are_not_linked_t
     async with connect_charger(server.ws_url, intruder_id, CHARGER_PASSWORD) as intruder:
         await intruder.meter_values(1, started.transaction_id, 123456)
     async with server.session() as session:
-        linked = (await session.scalars(select(MeterValue).where(MeterValue.transaction_id == started.transaction_id))).all()
-        kept = (await session.scalars(select(MeterValue).where(MeterValue.charge_point_id == intruder_id))).all()
+        linked = (
+            await session.scalars(
+                select(MeterValue).where(MeterValue.transaction_id == started.transaction_id)
+            )
+        ).all()
+        kept = (
+            await session.scalars(select(MeterValue).where(MeterValue.charge_point_id == intruder_id))
+        ).all()
     assert linked == []
     assert [v.value for v in kept] == ["123456", "7400"]
 
 
-async def test_late_meter_values_are_stored_in_timestamp_order(server: RunningServer, charger: SimulatedCharger) -> None:
+async def test_late_meter_values_are_stored_in_timestamp_order(
+    server: RunningServer, charger: SimulatedCharger
+) -> None:
     started = await charger.start_transaction(1, await add_tag(server, unique_tag()))
     now = utc_now()
     await charger.meter_values(1, started.transaction_id, 300, timestamp=iso(now))
@@ -273,14 +316,18 @@ async def test_late_meter_values_are_stored_in_timestamp_order(server: RunningSe
     assert transaction is not None and energy_wh(transaction) == 300
 
 
-async def test_data_transfer_is_stored_and_answered_unknown_vendor(server: RunningServer, charger: SimulatedCharger) -> None:
+async def test_data_transfer_is_stored_and_answered_unknown_vendor(
+    server: RunningServer, charger: SimulatedCharger
+) -> None:
     from ocpp.v16 import call
 
     answer = await charger.call(call.DataTransfer(vendor_id="com.acme", message_id="diag", data='{"t": 41}'))
     assert answer.status == "UnknownVendorId"
     async with server.session() as session:
         stored = (
-            await session.scalars(select(DataTransferMessage).where(DataTransferMessage.charge_point_id == charger.id))
+            await session.scalars(
+                select(DataTransferMessage).where(DataTransferMessage.charge_point_id == charger.id)
+            )
         ).one()
     assert (stored.vendor_id, stored.message_id, stored.data) == ("com.acme", "diag", '{"t": 41}')
 
@@ -297,7 +344,9 @@ async def test_firmware_and_diagnostics_status_notifications_are_tracked(
         stored = await session.get(Charger, charger.id)
         events = (
             await session.scalars(
-                select(ChargerEvent).where(ChargerEvent.charge_point_id == charger.id).order_by(ChargerEvent.id)
+                select(ChargerEvent)
+                .where(ChargerEvent.charge_point_id == charger.id)
+                .order_by(ChargerEvent.id)
             )
         ).all()
     assert stored is not None

@@ -43,7 +43,9 @@ async def test_login_start_meter_stop_end_to_end(server: RunningServer, http: ht
         await charger.status(2, "Available")
 
         response = await http.post(
-            "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 2}, headers=bearer(tokens)
+            "/api/start_charging",
+            json={"evse_id": charge_point_id, "connector_id": 2},
+            headers=bearer(tokens),
         )
         assert response.status_code == 200
         assert response.json() == {"status": "Accepted"}
@@ -53,41 +55,63 @@ async def test_login_start_meter_stop_end_to_end(server: RunningServer, http: ht
         transaction_id = await start_as_charger_would(charger, tokens["idTag"], 2)
         await charger.meter_values(2, transaction_id, 1800)
         record = await wait_for_transaction(http, tokens)
-        assert (record["id"], record["charge_point_id"], record["connector_id"]) == (transaction_id, charge_point_id, 2)
+        assert (record["id"], record["charge_point_id"], record["connector_id"]) == (
+            transaction_id,
+            charge_point_id,
+            2,
+        )
         assert record["is_active"] and record["energy_wh"] == 800
 
-        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(tokens))
+        stop = await http.post(
+            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(tokens)
+        )
         assert stop.status_code == 200 and stop.json() == {"status": "Accepted"}
-        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {"transaction_id": transaction_id}
+        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {
+            "transaction_id": transaction_id
+        }
         await charger.stop_transaction(transaction_id, 2500, id_tag=tokens["idTag"], reason="Remote")
 
     detail = (await http.get(f"/api/transactions/{transaction_id}", headers=bearer(tokens))).json()
     assert not detail["is_active"] and detail["energy_wh"] == 1500 and detail["stop_reason"] == "Remote"
-    assert [v["value"] for v in detail["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"] == ["1800"]
+    assert [
+        v["value"] for v in detail["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"
+    ] == ["1800"]
 
 
-async def test_rejected_remote_start_is_returned_as_is(server: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_rejected_remote_start_is_returned_as_is(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     behaviour = ChargerBehaviour(remote_start_status="Rejected")
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour):
         response = await http.post(
-            "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=bearer(tokens)
+            "/api/start_charging",
+            json={"evse_id": charge_point_id, "connector_id": 1},
+            headers=bearer(tokens),
         )
     assert (response.status_code, response.json()) == (200, {"status": "Rejected"})
 
 
 async def test_start_on_an_unknown_charger_is_404(http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
-    response = await http.post("/api/start_charging", json={"evse_id": "NOPE-1", "connector_id": 1}, headers=bearer(tokens))
+    response = await http.post(
+        "/api/start_charging", json={"evse_id": "NOPE-1", "connector_id": 1}, headers=bearer(tokens)
+    )
     assert response.status_code == 404 and "unknown charger" in response.json()["detail"]
 
 
-async def test_start_on_a_charger_that_is_not_connected_is_409_at_once(server: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_start_on_a_charger_that_is_not_connected_is_409_at_once(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     response = await asyncio.wait_for(
-        http.post("/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=bearer(tokens)),
+        http.post(
+            "/api/start_charging",
+            json={"evse_id": charge_point_id, "connector_id": 1},
+            headers=bearer(tokens),
+        ),
         1.0,
     )
     assert response.status_code == 409 and "not connected" in response.json()["detail"]
@@ -99,7 +123,9 @@ async def test_start_on_an_unknown_connector_is_422(server: RunningServer, http:
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.status(1, "Available")
         response = await http.post(
-            "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 3}, headers=bearer(tokens)
+            "/api/start_charging",
+            json={"evse_id": charge_point_id, "connector_id": 3},
+            headers=bearer(tokens),
         )
         assert charger.received == []
     assert response.status_code == 422 and "no connector 3" in response.json()["detail"]
@@ -107,18 +133,24 @@ async def test_start_on_an_unknown_connector_is_422(server: RunningServer, http:
 
 async def test_start_with_connector_zero_is_422(http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
-    response = await http.post("/api/start_charging", json={"evse_id": "CP", "connector_id": 0}, headers=bearer(tokens))
+    response = await http.post(
+        "/api/start_charging", json={"evse_id": "CP", "connector_id": 0}, headers=bearer(tokens)
+    )
     assert response.status_code == 422
 
 
-async def test_charger_that_does_not_answer_in_time_is_504(server: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_charger_that_does_not_answer_in_time_is_504(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     timeout = server.app_runtime.settings.ocpp_call_timeout
     behaviour = ChargerBehaviour(answer_delay=timeout + 1)
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour):
         response = await http.post(
-            "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=bearer(tokens)
+            "/api/start_charging",
+            json={"evse_id": charge_point_id, "connector_id": 1},
+            headers=bearer(tokens),
         )
     assert response.status_code == 504 and "did not answer" in response.json()["detail"]
 
@@ -146,25 +178,33 @@ async def test_retried_start_with_the_same_idempotency_key_sends_one_remote_star
         assert [c.action for c in charger.received] == ["RemoteStartTransaction"] * 2
 
 
-async def test_idempotency_key_reused_with_another_body_is_422(server: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_idempotency_key_reused_with_another_body_is_422(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD):
         headers = {**bearer(tokens), "Idempotency-Key": "k-1"}
-        await http.post("/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=headers)
+        await http.post(
+            "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=headers
+        )
         other = await http.post(
             "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 2}, headers=headers
         )
     assert other.status_code == 422 and "different request" in other.json()["detail"]
 
 
-async def test_a_user_cannot_stop_or_see_another_users_transaction(server: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_a_user_cannot_stop_or_see_another_users_transaction(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
     alice = await signup(http)
     bob = await signup(http)
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         transaction_id = await start_as_charger_would(charger, alice["idTag"], 1)
-        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(bob))
+        stop = await http.post(
+            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(bob)
+        )
         peek = await http.get(f"/api/transactions/{transaction_id}", headers=bearer(bob))
         assert charger.received == []
     assert stop.status_code == 404 and peek.status_code == 404
@@ -177,9 +217,13 @@ async def test_an_admin_can_stop_any_transaction(server: RunningServer, http: ht
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         transaction_id = await start_as_charger_would(charger, alice["idTag"], 1)
-        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(admin))
+        stop = await http.post(
+            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(admin)
+        )
         assert stop.json() == {"status": "Accepted"}
-        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {"transaction_id": transaction_id}
+        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {
+            "transaction_id": transaction_id
+        }
 
 
 async def test_stopping_a_finished_transaction_is_409(server: RunningServer, http: httpx.AsyncClient) -> None:
@@ -188,11 +232,15 @@ async def test_stopping_a_finished_transaction_is_409(server: RunningServer, htt
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         transaction_id = await start_as_charger_would(charger, alice["idTag"], 1)
         await charger.stop_transaction(transaction_id, 1200)
-        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(alice))
+        stop = await http.post(
+            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(alice)
+        )
     assert stop.status_code == 409 and "already stopped" in stop.json()["detail"]
 
 
-async def test_many_users_start_at_once_without_blocking_each_other(server: RunningServer, http: httpx.AsyncClient) -> None:
+async def test_many_users_start_at_once_without_blocking_each_other(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
     users = [await signup(http) for _ in range(5)]
     charge_point_ids = [await server.add_charger() for _ in range(5)]
     behaviour = ChargerBehaviour(answer_delay=0.5)
@@ -200,7 +248,9 @@ async def test_many_users_start_at_once_without_blocking_each_other(server: Runn
         started = asyncio.get_running_loop().time()
         answers = await asyncio.gather(
             *(
-                http.post("/api/start_charging", json={"evse_id": cp, "connector_id": 1}, headers=bearer(user))
+                http.post(
+                    "/api/start_charging", json={"evse_id": cp, "connector_id": 1}, headers=bearer(user)
+                )
                 for cp, user in zip(charge_point_ids, users, strict=True)
             )
         )
@@ -217,7 +267,9 @@ def contextlib_chargers(server: RunningServer, ids: list[str], behaviour: Charge
     async def run() -> Any:
         async with contextlib.AsyncExitStack() as stack:
             yield [
-                await stack.enter_async_context(connect_charger(server.ws_url, cp, CHARGER_PASSWORD, behaviour=behaviour))
+                await stack.enter_async_context(
+                    connect_charger(server.ws_url, cp, CHARGER_PASSWORD, behaviour=behaviour)
+                )
                 for cp in ids
             ]
 

@@ -7,8 +7,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from csms.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +53,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from csms.app import create_app
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=args.host,
@@ -79,9 +86,9 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
 def _create_user(args: argparse.Namespace, settings: Settings) -> int:
     from csms.services import accounts
 
-    async def run(session: object) -> str:
+    async def run(session: AsyncSession) -> str:
         user = await accounts.create_account(
-            session,  # type: ignore[arg-type]
+            session,
             username=args.username,
             password=args.password,
             role=args.role,
@@ -95,9 +102,9 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
 def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
     from csms.services import chargers
 
-    async def run(session: object) -> str:
+    async def run(session: AsyncSession) -> str:
         charger = await chargers.register_charger(
-            session,  # type: ignore[arg-type]
+            session,
             charge_point_id=args.charge_point_id,
             password=args.password,
             now=_now(),
@@ -107,7 +114,7 @@ def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_session(settings, run)
 
 
-def _run_with_session(settings: Settings, work: Callable[[object], Awaitable[str]]) -> int:
+def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> int:
     from csms.db.engine import create_engine, create_session_factory
     from csms.db.migrate import upgrade_to_head
     from csms.services.errors import DomainError
@@ -129,7 +136,7 @@ def _run_with_session(settings: Settings, work: Callable[[object], Awaitable[str
     return 0
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now() -> datetime:
     from csms.services.clock import utc_now
 
     return utc_now()

@@ -32,9 +32,7 @@ def hash_user_password(password: str) -> str:
 
 def verify_user_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash (unknown user) do the same work and answer False."""
-    return _verify(USER_PASSWORD_HASHER, password_hash or _DUMMY_USER_HASH, password) and bool(
-        password_hash
-    )
+    return _verify(USER_PASSWORD_HASHER, password_hash or _DUMMY_USER_HASH, password) and bool(password_hash)
 
 
 def user_password_needs_rehash(password_hash: str) -> bool:

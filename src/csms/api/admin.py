@@ -8,7 +8,15 @@ from fastapi import APIRouter, Body, status
 
 from csms.api.charging import transaction_out
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
-from csms.api.schemas import ChargerCreate, ChargerOut, ConnectorOut, ErrorBody, OcppMessageOut, TransactionOut
+from csms.api.schemas import (
+    ChargerCreate,
+    ChargerOut,
+    ConnectorOut,
+    ErrorBody,
+    OcppMessageOut,
+    TransactionOut,
+)
+from csms.db.models import Charger
 from csms.ocpp import commands
 from csms.services import chargers, message_log, transactions
 from csms.services.errors import NotFound
@@ -22,8 +30,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/chargers", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}})
-async def register_charger(body: ChargerCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep) -> ChargerOut:
+@router.post(
+    "/chargers", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}}
+)
+async def register_charger(
+    body: ChargerCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> ChargerOut:
     """Register a charger and the password it authenticates with (HTTP Basic auth)."""
     charger = await chargers.register_charger(
         session, charge_point_id=body.charge_point_id, password=body.password, now=runtime.clock()
@@ -46,11 +58,17 @@ async def get_charger(charge_point_id: str, admin: AdminUser, session: SessionDe
 
 @router.get("/chargers/{charge_point_id}/messages", responses=_ERRORS)
 async def charger_messages(
-    charge_point_id: str, admin: AdminUser, session: SessionDep, limit: int = 100, before_id: int | None = None
+    charge_point_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    limit: int = 100,
+    before_id: int | None = None,
 ) -> list[OcppMessageOut]:
     """The charger's OCPP message log, newest first; page back with before_id."""
     await _require_charger(session, charge_point_id)
-    found = await message_log.list_messages(session, charge_point_id, limit=min(max(limit, 1), 1000), before_id=before_id)
+    found = await message_log.list_messages(
+        session, charge_point_id, limit=min(max(limit, 1), 1000), before_id=before_id
+    )
     return [OcppMessageOut.model_validate(message) for message in found]
 
 
@@ -72,27 +90,34 @@ async def send_ocpp_call(
     session: SessionDep,
     payload: dict[str, Any] = Body(default_factory=dict, examples=[{"type": "Soft"}]),  # noqa: B008
 ) -> dict[str, Any]:
-    """Send any CSMS-initiated OCPP 1.6 call; the body is its payload (camelCase), the answer the charger's."""
+    """Send any CSMS-initiated OCPP 1.6 call: the body is its camelCase payload, the answer the charger's."""
     await _require_charger(session, charge_point_id)
     await session.close()  # not held while the charger answers
     return await commands.send_call(runtime.registry, charge_point_id, action, payload)
 
 
 @router.get("/transactions", responses=_ERRORS)
-async def all_transactions(admin: AdminUser, session: SessionDep, limit: int = 50, offset: int = 0) -> list[TransactionOut]:
+async def all_transactions(
+    admin: AdminUser, session: SessionDep, limit: int = 50, offset: int = 0
+) -> list[TransactionOut]:
     """Every charging record, newest first."""
-    found = await transactions.list_transactions(session, limit=min(max(limit, 1), 500), offset=max(offset, 0))
+    found = await transactions.list_transactions(
+        session, limit=min(max(limit, 1), 500), offset=max(offset, 0)
+    )
     return [transaction_out(transaction) for transaction in found]
 
 
-async def _require_charger(session: SessionDep, charge_point_id: str) -> chargers.Charger:
+async def _require_charger(session: SessionDep, charge_point_id: str) -> Charger:
     charger = await chargers.get_charger(session, charge_point_id)
     if charger is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     return charger
 
 
-async def _charger_out(session: SessionDep, charger: chargers.Charger) -> ChargerOut:
+async def _charger_out(session: SessionDep, charger: Charger) -> ChargerOut:
     out = ChargerOut.model_validate(charger)
-    out.connectors = [ConnectorOut.model_validate(c) for c in await chargers.list_connectors(session, charger.charge_point_id)]
+    out.connectors = [
+        ConnectorOut.model_validate(c)
+        for c in await chargers.list_connectors(session, charger.charge_point_id)
+    ]
     return out

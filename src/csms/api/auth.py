@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from csms.api.deps import CurrentLogin, CurrentUser, RuntimeDep, SessionDep, unauthorized
@@ -11,13 +13,18 @@ from csms.services import accounts
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
-_UNAUTHORIZED = {401: {"model": ErrorBody, "description": "Wrong credentials or unusable token"}}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Wrong credentials or unusable token"}
+}
 
 
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorBody, "description": "Username taken"}, 422: {"description": "Rules not met"}},
+    responses={
+        409: {"model": ErrorBody, "description": "Username taken"},
+        422: {"description": "Rules not met"},
+    },
 )
 async def signup(body: Credentials, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
     """Create an account with its own idTag and log it in."""
@@ -30,13 +37,17 @@ async def signup(body: Credentials, runtime: RuntimeDep, session: SessionDep) ->
     "/login",
     responses={**_UNAUTHORIZED, 429: {"model": ErrorBody, "description": "Too many failed attempts"}},
 )
-async def login(body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
+async def login(
+    body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> TokenResponse:
     """Exchange a username and password for an access and a refresh token."""
     account = accounts.normalize_username(body.username)
     address = request.client.host if request.client else "unknown"
     wait = runtime.login_throttle.retry_after(account=account, address=address)
     if wait:
-        raise HTTPException(429, "too many failed logins; try again later", headers={"Retry-After": str(wait)})
+        raise HTTPException(
+            429, "too many failed logins; try again later", headers={"Retry-After": str(wait)}
+        )
     try:
         user = await accounts.verify_login(session, username=body.username, password=body.password)
     except accounts.AuthenticationFailed as error:
@@ -88,5 +99,5 @@ async def _response(session: SessionDep, pair: accounts.TokenPair) -> TokenRespo
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
-        idTag=await accounts.app_id_tag(session, pair.user_id),
+        id_tag=await accounts.app_id_tag(session, pair.user_id),
     )

@@ -6,7 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from csms.ocpp import commands
-from csms.services.errors import AlreadyExists, Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from csms.services.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 
 _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),

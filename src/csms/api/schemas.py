@@ -26,7 +26,7 @@ class TokenResponse(BaseModel):
 
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
     expires_in: int = Field(description="Access-token lifetime in seconds")
     id_tag: str = Field(alias="idTag", description="The OCPP idTag this account charges with")
 
@@ -90,7 +90,9 @@ class TransactionOut(BaseModel):
 
 class ChargerCreate(BaseModel):
     charge_point_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
-    password: str = Field(min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth")
+    password: str = Field(
+        min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth"
+    )
 
 
 class ConnectorOut(BaseModel):

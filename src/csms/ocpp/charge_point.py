@@ -68,8 +68,14 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await self._send(error.call_error.to_json())
             return
         message = parsed.message
-        action = message.action if isinstance(message, Call) else self._actions_in_flight.pop(message.unique_id, None)
-        self._log(INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action)
+        action = (
+            message.action
+            if isinstance(message, Call)
+            else self._actions_in_flight.pop(message.unique_id, None)
+        )
+        self._log(
+            INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action
+        )
         if not isinstance(message, Call):
             self._response_queue.put_nowait(message)
             return
@@ -98,7 +104,13 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self._actions_in_flight[unique_id] = action
 
     def _log(
-        self, direction: str, frame: str, *, message_type: int | None, unique_id: str | None, action: str | None
+        self,
+        direction: str,
+        frame: str,
+        *,
+        message_type: int | None,
+        unique_id: str | None,
+        action: str | None,
     ) -> None:
         self._runtime.message_log.record(
             self.id, direction, frame, message_type=message_type, unique_id=unique_id, action=action
@@ -266,7 +278,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
         async with self._session() as session:
-            await chargers.record_charger_event(session, self.id, kind="firmware", status=status, now=self._now())
+            await chargers.record_charger_event(
+                session, self.id, kind="firmware", status=status, now=self._now()
+            )
         return call_result.FirmwareStatusNotification()
 
     @on(Action.diagnostics_status_notification, skip_schema_validation=True)
@@ -301,7 +315,9 @@ def _timestamp(value: str) -> datetime:
     try:
         return parse_ocpp_timestamp(value)
     except ValueError:
-        raise PropertyConstraintViolationError(details={"cause": f"{value!r} is not an RFC 3339 dateTime"}) from None
+        raise PropertyConstraintViolationError(
+            details={"cause": f"{value!r} is not an RFC 3339 dateTime"}
+        ) from None
 
 
 def _require_connector(connector_id: int, *, allow_zero: bool) -> None:

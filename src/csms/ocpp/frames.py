@@ -94,7 +94,9 @@ def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
     size = len(raw)
     if size > max_bytes:
         raise FrameError(
-            _guess_unique_id(raw), FORMATION_VIOLATION, f"frame of {size} bytes exceeds the {max_bytes} byte limit"
+            _guess_unique_id(raw),
+            FORMATION_VIOLATION,
+            f"frame of {size} bytes exceeds the {max_bytes} byte limit",
         )
     try:
         decoded = json.loads(raw)
@@ -119,7 +121,9 @@ def validate_call(message: Call) -> None:
 
 def _message_from_array(decoded: Any) -> Call | CallResult | CallError:
     if not isinstance(decoded, list) or len(decoded) < 3:
-        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "an OCPP-J frame is a JSON array of 3 to 5 elements")
+        raise FrameError(
+            UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "an OCPP-J frame is a JSON array of 3 to 5 elements"
+        )
     message_type, unique_id = decoded[0], decoded[1]
     if not isinstance(unique_id, str) or not unique_id:
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "the message id must be a non-empty string")
@@ -153,4 +157,3 @@ def _guess_unique_id(raw: str | bytes) -> str:
     head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
     match = _LEADING_UNIQUE_ID.match(head)
     return match.group(1) if match else UNKNOWN_UNIQUE_ID
-

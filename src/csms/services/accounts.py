@@ -48,7 +48,7 @@ def normalize_username(username: str) -> str:
 def validate_credentials(username: str, password: str) -> None:
     if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
-            "a username has 3 to 64 characters: letters, digits and . _ @ + -, starting with a letter or digit"
+            "a username has 3 to 64 characters (letters, digits, . _ @ + -) and starts with a letter or digit"
         )
     if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
         raise InvalidInput(f"a password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters")
@@ -106,7 +106,9 @@ async def open_session(session: AsyncSession, user: User, *, policy: TokenPolicy
     return pair
 
 
-async def refresh_session(session: AsyncSession, refresh_token: str, *, policy: TokenPolicy, now: datetime) -> TokenPair:
+async def refresh_session(
+    session: AsyncSession, refresh_token: str, *, policy: TokenPolicy, now: datetime
+) -> TokenPair:
     """Rotate a refresh token. Presenting one that was already used revokes its whole family:
     either the client or a thief holds a copy, and we cannot tell which."""
     claims = _decode(refresh_token, policy=policy, expected_type=security.REFRESH, now=now)
@@ -129,14 +131,18 @@ async def refresh_session(session: AsyncSession, refresh_token: str, *, policy: 
 
 async def end_session(session: AsyncSession, session_id: str, *, now: datetime) -> None:
     await session.execute(
-        update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
     await session.commit()
 
 
 async def end_all_sessions(session: AsyncSession, user_id: int, *, now: datetime) -> None:
     await session.execute(
-        update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
 
 
@@ -161,18 +167,24 @@ async def authenticate_access_token(
 
 
 async def list_id_tags(session: AsyncSession, user_id: int) -> list[IdTag]:
-    return list((await session.scalars(select(IdTag).where(IdTag.user_id == user_id).order_by(IdTag.id))).all())
+    return list(
+        (await session.scalars(select(IdTag).where(IdTag.user_id == user_id).order_by(IdTag.id))).all()
+    )
 
 
 async def app_id_tag(session: AsyncSession, user_id: int) -> str:
     """The idTag the app charges with: the account's first tag."""
-    tag = await session.scalar(select(IdTag.id_tag).where(IdTag.user_id == user_id).order_by(IdTag.id).limit(1))
+    tag = await session.scalar(
+        select(IdTag.id_tag).where(IdTag.user_id == user_id).order_by(IdTag.id).limit(1)
+    )
     if tag is None:
         raise InvalidInput("this account has no idTag to charge with")
     return tag
 
 
-def _issue_pair(session: AsyncSession, user_id: int, session_id: str, *, policy: TokenPolicy, now: datetime) -> TokenPair:
+def _issue_pair(
+    session: AsyncSession, user_id: int, session_id: str, *, policy: TokenPolicy, now: datetime
+) -> TokenPair:
     access, _ = security.encode_token(
         secret=policy.secret,
         user_id=user_id,
@@ -189,7 +201,9 @@ def _issue_pair(session: AsyncSession, user_id: int, session_id: str, *, policy:
         now=now,
         ttl=policy.refresh_ttl,
     )
-    session.add(RefreshToken(jti=refresh_claims.token_id, session_id=session_id, expires_at=refresh_claims.expires_at))
+    session.add(
+        RefreshToken(jti=refresh_claims.token_id, session_id=session_id, expires_at=refresh_claims.expires_at)
+    )
     return TokenPair(user_id, access, refresh, int(policy.access_ttl.total_seconds()))
 
 

@@ -55,7 +55,8 @@ class ChargerAuthFailure(Exception):
 def validate_charger_password(password: str) -> None:
     if not CHARGER_PASSWORD_MIN_LENGTH <= len(password) <= CHARGER_PASSWORD_MAX_LENGTH:
         raise InvalidInput(
-            f"a charger password has {CHARGER_PASSWORD_MIN_LENGTH} to {CHARGER_PASSWORD_MAX_LENGTH} characters"
+            f"a charger password has {CHARGER_PASSWORD_MIN_LENGTH} to {CHARGER_PASSWORD_MAX_LENGTH} "
+            "characters"
         )
     if not password.isascii() or not password.isprintable():
         raise InvalidInput("a charger password uses printable ASCII characters only")
@@ -63,9 +64,7 @@ def validate_charger_password(password: str) -> None:
 
 def validate_charge_point_id(charge_point_id: str) -> None:
     if not CHARGE_POINT_ID_PATTERN.fullmatch(charge_point_id):
-        raise InvalidInput(
-            "a charge point id has 1 to 64 characters from A-Z, a-z, 0-9 and . _ ~ -"
-        )
+        raise InvalidInput("a charge point id has 1 to 64 characters from A-Z, a-z, 0-9 and . _ ~ -")
 
 
 async def register_charger(
@@ -125,9 +124,7 @@ async def mark_disconnected(session: AsyncSession, charge_point_id: str, *, now:
     await session.commit()
 
 
-async def record_boot(
-    session: AsyncSession, charge_point_id: str, boot: BootInfo, *, now: datetime
-) -> None:
+async def record_boot(session: AsyncSession, charge_point_id: str, boot: BootInfo, *, now: datetime) -> None:
     await session.execute(
         update(Charger)
         .where(Charger.charge_point_id == charge_point_id)
@@ -237,9 +234,7 @@ async def list_chargers(session: AsyncSession) -> list[Charger]:
 
 async def list_connectors(session: AsyncSession, charge_point_id: str) -> list[Connector]:
     query = (
-        select(Connector)
-        .where(Connector.charge_point_id == charge_point_id)
-        .order_by(Connector.connector_id)
+        select(Connector).where(Connector.charge_point_id == charge_point_id).order_by(Connector.connector_id)
     )
     return list((await session.scalars(query)).all())
 

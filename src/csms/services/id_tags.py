@@ -48,7 +48,9 @@ async def authorize_id_tag(
     """
     row = (
         await session.execute(
-            select(IdTag, User.is_active).outerjoin(User, IdTag.user_id == User.id).where(IdTag.id_tag == id_tag)
+            select(IdTag, User.is_active)
+            .outerjoin(User, IdTag.user_id == User.id)
+            .where(IdTag.id_tag == id_tag)
         )
     ).first()
     if row is None:
@@ -70,7 +72,9 @@ def _static_status(tag: IdTag, owner_is_active: bool | None, now: datetime) -> I
     return IdTagInfo(status=ACCEPTED, expiry_date=tag.expiry_date, parent_id_tag=tag.parent_id_tag)
 
 
-async def _has_open_transaction(session: AsyncSession, id_tag: str, ignore_transaction_id: int | None) -> bool:
+async def _has_open_transaction(
+    session: AsyncSession, id_tag: str, ignore_transaction_id: int | None
+) -> bool:
     query = select(Transaction.id).where(Transaction.id_tag == id_tag, Transaction.stop_timestamp.is_(None))
     if ignore_transaction_id is not None:
         query = query.where(Transaction.id != ignore_transaction_id)

@@ -169,7 +169,11 @@ def _track_latest_register(transaction: Transaction, samples: list[MeterSample])
 
 def _register_wh(sampled_values: list[SampledValue]) -> int | None:
     for sampled in sampled_values:
-        if sampled.measurand != ENERGY_REGISTER or sampled.phase is not None or sampled.format == "SignedData":
+        if (
+            sampled.measurand != ENERGY_REGISTER
+            or sampled.phase is not None
+            or sampled.format == "SignedData"
+        ):
             continue
         try:
             reading = Decimal(sampled.value)
@@ -220,7 +224,7 @@ async def list_meter_values(session: AsyncSession, transaction_id: int) -> list[
 
 
 def energy_wh(transaction: Transaction) -> int:
-    """Energy delivered: meterStop − meterStart, or so far from the newest energy register reading."""
+    """Energy delivered: meterStop - meterStart, or so far from the newest energy register reading."""
     if transaction.meter_stop is not None:
         return transaction.meter_stop - transaction.meter_start
     if transaction.meter_last_wh is None:
@@ -239,5 +243,7 @@ async def list_transactions(
     query = select(Transaction)
     if user_id is not None:
         query = query.where(Transaction.user_id == user_id)
-    query = query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
+    query = (
+        query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
+    )
     return list((await session.scalars(query)).all())

@@ -18,6 +18,7 @@ import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
+from websockets.typing import Subprotocol
 
 Answer = Callable[[dict[str, Any]], Any]
 
@@ -47,7 +48,9 @@ class ChargerBehaviour:
 
 
 class SimulatedCharger(ChargePoint):  # type: ignore[misc]
-    def __init__(self, charge_point_id: str, connection: Any, behaviour: ChargerBehaviour | None = None) -> None:
+    def __init__(
+        self, charge_point_id: str, connection: Any, behaviour: ChargerBehaviour | None = None
+    ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=30)
         self.behaviour = behaviour or ChargerBehaviour()
         self.received: list[ReceivedCall] = []
@@ -56,12 +59,16 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     # -- what a charger sends ----------------------------------------------------------------
 
     async def boot(self, *, vendor: str = "csms-sim", model: str = "SimCharger", **extra: Any) -> Any:
-        return await self.call(call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, **extra))
+        return await self.call(
+            call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, **extra)
+        )
 
     async def heartbeat(self) -> Any:
         return await self.call(call.Heartbeat())
 
-    async def status(self, connector_id: int, status: str, *, error_code: str = "NoError", **extra: Any) -> Any:
+    async def status(
+        self, connector_id: int, status: str, *, error_code: str = "NoError", **extra: Any
+    ) -> Any:
         return await self.call(
             call.StatusNotification(connector_id=connector_id, error_code=error_code, status=status, **extra)
         )
@@ -70,7 +77,13 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
         return await self.call(call.Authorize(id_tag=id_tag))
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, *, meter_start: int = 0, timestamp: str | None = None, **extra: Any
+        self,
+        connector_id: int,
+        id_tag: str,
+        *,
+        meter_start: int = 0,
+        timestamp: str | None = None,
+        **extra: Any,
     ) -> Any:
         return await self.call(
             call.StartTransaction(
@@ -101,7 +114,10 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     ) -> Any:
         return await self.call(
             call.StopTransaction(
-                transaction_id=transaction_id, meter_stop=meter_stop, timestamp=timestamp or now_iso(), **extra
+                transaction_id=transaction_id,
+                meter_stop=meter_stop,
+                timestamp=timestamp or now_iso(),
+                **extra,
             )
         )
 
@@ -115,16 +131,15 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
         custom = self.behaviour.answers.get(action)
         return custom(payload) if custom else default
 
-    async def wait_for_call(self, action: str, timeout: float = 5.0) -> ReceivedCall:
-        async def wait() -> ReceivedCall:
+    async def wait_for_call(self, action: str, *, within: float = 5.0) -> ReceivedCall:
+        """The first call of `action` received, waiting up to `within` seconds for it."""
+        async with asyncio.timeout(within):
             while True:
                 for received in self.received:
                     if received.action == action:
                         return received
                 self.received_event.clear()
                 await self.received_event.wait()
-
-        return await asyncio.wait_for(wait(), timeout)
 
     @on(Action.remote_start_transaction)
     async def on_remote_start(self, **payload: Any) -> Any:
@@ -146,7 +161,9 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
 
     @on(Action.change_availability)
     async def on_change_availability(self, **payload: Any) -> Any:
-        return await self._answer("ChangeAvailability", payload, call_result.ChangeAvailability(status="Accepted"))
+        return await self._answer(
+            "ChangeAvailability", payload, call_result.ChangeAvailability(status="Accepted")
+        )
 
     @on(Action.get_configuration)
     async def on_get_configuration(self, **payload: Any) -> Any:
@@ -157,7 +174,9 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
 
     @on(Action.change_configuration)
     async def on_change_configuration(self, **payload: Any) -> Any:
-        return await self._answer("ChangeConfiguration", payload, call_result.ChangeConfiguration(status="Accepted"))
+        return await self._answer(
+            "ChangeConfiguration", payload, call_result.ChangeConfiguration(status="Accepted")
+        )
 
     @on(Action.trigger_message)
     async def on_trigger_message(self, **payload: Any) -> Any:
@@ -185,7 +204,9 @@ async def connect_charger(
     headers = {"Authorization": basic_auth_header(charge_point_id, password)} if password is not None else {}
     async with websockets.connect(
         f"{base_url}/ocpp/{charge_point_id}",
-        subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[list-item]
+        subprotocols=[
+            Subprotocol(name) for name in (subprotocols if subprotocols is not None else ["ocpp1.6"])
+        ],
         additional_headers=headers,
         open_timeout=10,
         ping_interval=None,
