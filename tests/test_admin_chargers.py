@@ -1,0 +1,221 @@
+"""Operators: registering chargers, seeing their state, sending OCPP calls, reading the message log."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from csms.simulator.charger import ChargerBehaviour, connect_charger
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_account_with_role,
+    login_as,
+    new_charger_id,
+    signup,
+)
+
+
+@pytest.fixture
+async def admin(server: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:
+    username, _ = await create_account_with_role(server, "admin")
+    return bearer(await login_as(http, username))
+
+
+async def test_admin_registers_a_charger_that_can_then_connect(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = new_charger_id()
+    response = await http.post(
+        "/api/admin/chargers",
+        json={"charge_point_id": charge_point_id, "password": CHARGER_PASSWORD},
+        headers=admin,
+    )
+    assert response.status_code == 201
+    assert response.json()["charge_point_id"] == charge_point_id and "password" not in response.text
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        assert (await charger.heartbeat()).current_time
+
+
+async def test_registering_a_charger_twice_is_409(http: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    body = {"charge_point_id": new_charger_id(), "password": CHARGER_PASSWORD}
+    assert (await http.post("/api/admin/chargers", json=body, headers=admin)).status_code == 201
+    again = await http.post("/api/admin/chargers", json=body, headers=admin)
+    assert again.status_code == 409 and "already registered" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("charge_point_id", "password", "fragment"),
+    [
+        ("CP-ok", "too-short", "16 to 40"),
+        ("CP-ok", "x" * 41, "16 to 40"),
+        ("has/slash", CHARGER_PASSWORD, "charge point id"),
+        ("has:colon", CHARGER_PASSWORD, "charge point id"),
+    ],
+)
+async def test_charger_registration_rules_are_explained_with_422(
+    http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, password: str, fragment: str
+) -> None:
+    response = await http.post(
+        "/api/admin/chargers", json={"charge_point_id": charge_point_id, "password": password}, headers=admin
+    )
+    assert response.status_code == 422 and fragment in response.json()["detail"]
+
+
+async def test_charger_view_shows_boot_data_connection_and_connectors(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot(vendor="Acme", model="Duo", firmware_version="4.2")
+        await charger.status(0, "Available")
+        await charger.status(1, "Charging")
+        view = (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()
+        listed = (await http.get("/api/admin/chargers", headers=admin)).json()
+    assert (view["vendor"], view["model"], view["firmware_version"], view["is_connected"]) == (
+        "Acme",
+        "Duo",
+        "4.2",
+        True,
+    )
+    assert [(c["connector_id"], c["status"]) for c in view["connectors"]] == [
+        (0, "Available"),
+        (1, "Charging"),
+    ]
+    assert charge_point_id in [c["charge_point_id"] for c in listed]
+
+
+async def test_unknown_charger_view_is_404(http: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    response = await http.get("/api/admin/chargers/NOPE-404", headers=admin)
+    assert response.status_code == 404 and response.json() == {"detail": "unknown charger NOPE-404"}
+
+
+async def test_admin_sends_an_ocpp_call_and_gets_the_chargers_answer(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        reset = await http.post(
+            f"/api/admin/chargers/{charge_point_id}/ocpp/Reset", json={"type": "Soft"}, headers=admin
+        )
+        config = await http.post(
+            f"/api/admin/chargers/{charge_point_id}/ocpp/GetConfiguration",
+            json={"key": ["HeartbeatInterval"]},
+            headers=admin,
+        )
+        assert [(c.action, c.payload) for c in charger.received] == [
+            ("Reset", {"type": "Soft"}),
+            ("GetConfiguration", {"key": ["HeartbeatInterval"]}),
+        ]
+    assert (reset.status_code, reset.json()) == (200, {"status": "Accepted"})
+    assert config.json() == {
+        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "status", "fragment"),
+    [
+        ("Reset", {"type": "Sideways"}, 422, "invalid Reset payload"),
+        ("Reset", {}, 422, "invalid Reset payload"),
+        ("Heartbeat", {}, 404, "not an OCPP 1.6 call the central system sends"),
+        ("Teleport", {}, 404, "not an OCPP 1.6 call"),
+    ],
+)
+async def test_invalid_ocpp_calls_are_refused_before_they_leave(
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    action: str,
+    payload: dict[str, Any],
+    status: int,
+    fragment: str,
+) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        response = await http.post(
+            f"/api/admin/chargers/{charge_point_id}/ocpp/{action}", json=payload, headers=admin
+        )
+        assert charger.received == []
+    assert response.status_code == status and fragment in response.json()["detail"]
+
+
+async def test_ocpp_call_to_an_offline_charger_is_409(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    response = await http.post(
+        f"/api/admin/chargers/{charge_point_id}/ocpp/ClearCache", json={}, headers=admin
+    )
+    assert response.status_code == 409
+
+
+async def test_call_error_from_the_charger_is_502_with_its_code(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+
+    def refuse(_payload: dict[str, Any]) -> Any:
+        raise OcppNotImplemented(description="no resets today")
+
+    charge_point_id = await server.add_charger()
+    behaviour = ChargerBehaviour(answers={"Reset": refuse})
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour):
+        response = await http.post(
+            f"/api/admin/chargers/{charge_point_id}/ocpp/Reset", json={"type": "Hard"}, headers=admin
+        )
+    assert response.status_code == 502 and "NotImplemented" in response.json()["detail"]
+
+
+async def test_message_log_keeps_every_frame_in_and_out_in_order(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger._connection.send("not json")
+        await asyncio.sleep(0.1)
+        await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/ClearCache", json={}, headers=admin)
+    await server.flush_message_log()
+    log = (await http.get(f"/api/admin/chargers/{charge_point_id}/messages", headers=admin)).json()
+    oldest_first = [(m["direction"], m["message_type"], m["action"]) for m in reversed(log)]
+    assert oldest_first == [
+        ("in", 2, "BootNotification"),
+        ("out", 3, "BootNotification"),
+        ("in", None, None),
+        ("out", 4, None),
+        ("out", 2, "ClearCache"),
+        ("in", 3, "ClearCache"),
+    ]
+    assert log[-1]["frame"].startswith('[2,"') and "BootNotification" in log[-1]["frame"]
+    page = (
+        await http.get(
+            f"/api/admin/chargers/{charge_point_id}/messages?limit=2&before_id={log[1]['id']}", headers=admin
+        )
+    ).json()
+    assert [m["id"] for m in page] == [log[2]["id"], log[3]["id"]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/admin/chargers"),
+        ("POST", "/api/admin/chargers"),
+        ("GET", "/api/admin/chargers/CP1"),
+        ("GET", "/api/admin/chargers/CP1/messages"),
+        ("POST", "/api/admin/chargers/CP1/ocpp/Reset"),
+        ("GET", "/api/admin/transactions"),
+    ],
+)
+async def test_admin_endpoints_refuse_plain_users_with_403_and_strangers_with_401(
+    http: httpx.AsyncClient, method: str, path: str
+) -> None:
+    user = bearer(await signup(http))
+    as_user = await http.request(method, path, headers=user, json={})
+    anonymous = await http.request(method, path, json={})
+    assert as_user.status_code == 403 and "admin" in as_user.json()["detail"]
+    assert anonymous.status_code == 401
