@@ -50,7 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def start_runtime(settings: Settings) -> Runtime:
     engine = create_engine(settings.database_url)
-    await upgrade_to_head(engine)
+    try:
+        await upgrade_to_head(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     session_factory = create_session_factory(engine)
     message_log = MessageLog(
         session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval

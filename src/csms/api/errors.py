@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from csms.ocpp import commands
 from csms.services.errors import (
@@ -14,6 +18,8 @@ from csms.services.errors import (
     NotFound,
     PermissionDenied,
 )
+
+logger = logging.getLogger(__name__)
 
 _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
@@ -40,6 +46,20 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=status_for(error))
 
 
+async def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(error).__name__)
+    return JSONResponse(
+        {"detail": "the database is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(commands.CommandError, _domain_error)
+    # Connection-level failures only; a constraint violation is a bug and stays a 500.
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
