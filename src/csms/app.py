@@ -9,12 +9,13 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from csms import __version__
-from csms.api import admin, auth, charging, errors, health
+from csms.api import account, admin, admin_users, auth, charging, errors, health, pairing_codes, records
 from csms.config import Settings
 from csms.db.engine import create_engine, create_session_factory
 from csms.db.migrate import upgrade_to_head
 from csms.ocpp.endpoint import ocpp_endpoint
 from csms.runtime import Runtime
+from csms.services import pairing
 from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
 from csms.services.login_throttle import LoginThrottle
@@ -43,7 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(charging.router)
+    app.include_router(records.router)
+    app.include_router(account.router)
+    app.include_router(pairing_codes.router)
     app.include_router(admin.router)
+    app.include_router(admin_users.router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     return app
 
@@ -56,21 +61,21 @@ async def start_runtime(settings: Settings) -> Runtime:
         await engine.dispose()
         raise
     session_factory = create_session_factory(engine)
-    message_log = MessageLog(
-        session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval
-    )
+    message_log = MessageLog(session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval)
     message_log.start()
+    secret = settings.resolved_jwt_secret()
     return Runtime(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         message_log=message_log,
         token_policy=TokenPolicy(
-            secret=settings.resolved_jwt_secret(),
+            secret=secret,
             access_ttl=timedelta(seconds=settings.access_token_ttl),
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
         ),
         login_throttle=LoginThrottle(clock=utc_now),
+        sticker_key=pairing.sticker_key(secret),
     )
 
 

@@ -25,6 +25,7 @@ class Runtime:
     message_log: MessageLog
     token_policy: TokenPolicy
     login_throttle: LoginThrottle
+    sticker_key: bytes
     registry: ConnectionRegistry = field(default_factory=lambda: ConnectionRegistry())
     charger_verifier: ChargerPasswordVerifier = field(default_factory=ChargerPasswordVerifier)
     clock: Callable[[], datetime] = utc_now

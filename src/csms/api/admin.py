@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Body, status
 
-from csms.api.charging import transaction_out
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import (
     ChargerCreate,
@@ -14,11 +13,10 @@ from csms.api.schemas import (
     ConnectorOut,
     ErrorBody,
     OcppMessageOut,
-    TransactionOut,
 )
 from csms.db.models import Charger
 from csms.ocpp import commands
-from csms.services import chargers, message_log, transactions
+from csms.services import chargers, message_log
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -30,9 +28,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
-    "/chargers", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}}
-)
+@router.post("/chargers", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}})
 async def register_charger(
     body: ChargerCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> ChargerOut:
@@ -96,17 +92,6 @@ async def send_ocpp_call(
     return await commands.send_call(runtime.registry, charge_point_id, action, payload)
 
 
-@router.get("/transactions", responses=_ERRORS)
-async def all_transactions(
-    admin: AdminUser, session: SessionDep, limit: int = 50, offset: int = 0
-) -> list[TransactionOut]:
-    """Every charging record, newest first."""
-    found = await transactions.list_transactions(
-        session, limit=min(max(limit, 1), 500), offset=max(offset, 0)
-    )
-    return [transaction_out(transaction) for transaction in found]
-
-
 async def _require_charger(session: SessionDep, charge_point_id: str) -> Charger:
     charger = await chargers.get_charger(session, charge_point_id)
     if charger is None:
@@ -117,7 +102,6 @@ async def _require_charger(session: SessionDep, charge_point_id: str) -> Charger
 async def _charger_out(session: SessionDep, charger: Charger) -> ChargerOut:
     out = ChargerOut.model_validate(charger)
     out.connectors = [
-        ConnectorOut.model_validate(c)
-        for c in await chargers.list_connectors(session, charger.charge_point_id)
+        ConnectorOut.model_validate(c) for c in await chargers.list_connectors(session, charger.charge_point_id)
     ]
     return out

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from csms.api.deps import CurrentLogin, CurrentUser, RuntimeDep, SessionDep, unauthorized
-from csms.api.schemas import Credentials, ErrorBody, IdTagOut, Me, RefreshRequest, TokenResponse
+from csms.api.schemas import Credentials, ErrorBody, IdTagOut, Me, RefreshRequest, TokenResponse, VehicleOut
 from csms.db.models import User
-from csms.services import accounts
+from csms.services import accounts, vehicles
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -37,17 +37,13 @@ async def signup(body: Credentials, runtime: RuntimeDep, session: SessionDep) ->
     "/login",
     responses={**_UNAUTHORIZED, 429: {"model": ErrorBody, "description": "Too many failed attempts"}},
 )
-async def login(
-    body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep
-) -> TokenResponse:
+async def login(body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
     """Exchange a username and password for an access and a refresh token."""
     account = accounts.normalize_username(body.username)
     address = request.client.host if request.client else "unknown"
     wait = runtime.login_throttle.retry_after(account=account, address=address)
     if wait:
-        raise HTTPException(
-            429, "too many failed logins; try again later", headers={"Retry-After": str(wait)}
-        )
+        raise HTTPException(429, "too many failed logins; try again later", headers={"Retry-After": str(wait)})
     try:
         user = await accounts.verify_login(session, username=body.username, password=body.password)
     except accounts.AuthenticationFailed as error:
@@ -80,12 +76,13 @@ async def logout(login: CurrentLogin, runtime: RuntimeDep, session: SessionDep) 
 async def me(user: CurrentUser, session: SessionDep) -> Me:
     """The caller's account: username, role, idTags and vehicles."""
     tags = await accounts.list_id_tags(session, user.id)
+    owned_vehicles = await vehicles.list_vehicles(session, user.id)
     return Me(
         id=user.id,
         username=user.username,
         role=user.role,
         id_tags=[IdTagOut.model_validate(tag) for tag in tags],
-        vehicles=[],
+        vehicles=[VehicleOut.model_validate(vehicle) for vehicle in owned_vehicles],
     )
 
 

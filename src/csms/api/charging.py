@@ -10,15 +10,12 @@ from csms.api.deps import CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import (
     ChargerAnswer,
     ErrorBody,
-    MeterValueOut,
     StartCharging,
     StopCharging,
-    TransactionOut,
 )
-from csms.db.models import MeterValue, Transaction
 from csms.ocpp import commands
-from csms.services import charging, idempotency, transactions
-from csms.services.errors import DomainError, NotFound
+from csms.services import charging, idempotency, pairing
+from csms.services.errors import DomainError, InvalidInput
 
 router = APIRouter(prefix="/api", tags=["charging"])
 
@@ -39,13 +36,12 @@ async def start_charging(
     runtime: RuntimeDep,
     session: SessionDep,
     response: Response,
-    idempotency_key: Annotated[
-        str | None, Header(description="Makes a retried start send one command")
-    ] = None,
+    idempotency_key: Annotated[str | None, Header(description="Makes a retried start send one command")] = None,
 ) -> ChargerAnswer:
     """Ask a charger to start charging with the caller's idTag (RemoteStartTransaction)."""
+    charge_point_id, connector_id = _named_connector(body, runtime)
     plan = await charging.plan_remote_start(
-        session, user=user, charge_point_id=body.evse_id, connector_id=body.connector_id
+        session, user=user, charge_point_id=charge_point_id, connector_id=connector_id
     )
     if idempotency_key is None:
         return ChargerAnswer.model_validate(await _remote_start(runtime, session, plan))
@@ -64,15 +60,21 @@ async def start_charging(
     except (commands.CommandError, DomainError):
         await idempotency.release(session, user_id=user.id, key=idempotency_key)
         raise
-    await idempotency.store_answer(
-        session, user_id=user.id, key=idempotency_key, status_code=200, body=answer
-    )
+    await idempotency.store_answer(session, user_id=user.id, key=idempotency_key, status_code=200, body=answer)
     return ChargerAnswer.model_validate(answer)
 
 
-async def _remote_start(
-    runtime: RuntimeDep, session: SessionDep, plan: charging.RemoteStart
-) -> dict[str, Any]:
+def _named_connector(body: StartCharging, runtime: RuntimeDep) -> tuple[str, int]:
+    if body.qr is not None:
+        code = pairing.parse_code(body.qr, runtime.sticker_key)
+        return code.charge_point_id, code.connector_id
+    named = body.by_id()
+    if named is None:  # the schema's validator already refuses this
+        raise InvalidInput("give either evse_id and connector_id, or qr")
+    return named
+
+
+async def _remote_start(runtime: RuntimeDep, session: SessionDep, plan: charging.RemoteStart) -> dict[str, Any]:
     payload = {"idTag": plan.id_tag, "connectorId": plan.connector_id}
     return await _send(runtime, session, plan.charge_point_id, "RemoteStartTransaction", payload)
 
@@ -91,50 +93,6 @@ async def stop_charging(
         {"transactionId": plan.transaction_id},
     )
     return ChargerAnswer.model_validate(answer)
-
-
-@router.get("/transactions", responses={401: _COMMAND_ERRORS[401]})
-async def my_transactions(
-    user: CurrentUser, session: SessionDep, limit: int = 50, offset: int = 0
-) -> list[TransactionOut]:
-    """The caller's charging records, newest first."""
-    found = await transactions.list_transactions(
-        session, user_id=user.id, limit=min(max(limit, 1), 500), offset=max(offset, 0)
-    )
-    return [transaction_out(transaction) for transaction in found]
-
-
-@router.get(
-    "/transactions/{transaction_id}", responses={401: _COMMAND_ERRORS[401], 404: _COMMAND_ERRORS[404]}
-)
-async def my_transaction(transaction_id: int, user: CurrentUser, session: SessionDep) -> TransactionOut:
-    """One of the caller's charging records, with its meter values."""
-    transaction = await transactions.get_transaction(session, transaction_id)
-    if transaction is None or (transaction.user_id != user.id and user.role not in charging.STAFF_ROLES):
-        raise NotFound(f"transaction {transaction_id} not found")
-    return transaction_out(
-        transaction, meter_values=await transactions.list_meter_values(session, transaction.id)
-    )
-
-
-def transaction_out(transaction: Transaction, meter_values: list[MeterValue] | None = None) -> TransactionOut:
-    return TransactionOut(
-        id=transaction.id,
-        charge_point_id=transaction.charge_point_id,
-        connector_id=transaction.connector_id,
-        id_tag=transaction.id_tag,
-        user_id=transaction.user_id,
-        start_timestamp=transaction.start_timestamp,
-        stop_timestamp=transaction.stop_timestamp,
-        meter_start=transaction.meter_start,
-        meter_stop=transaction.meter_stop,
-        stop_reason=transaction.stop_reason,
-        energy_wh=transactions.energy_wh(transaction),
-        is_active=transaction.stop_timestamp is None,
-        meter_values=[MeterValueOut.model_validate(value) for value in meter_values]
-        if meter_values
-        else None,
-    )
 
 
 async def _send(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ErrorBody(BaseModel):
@@ -38,6 +38,50 @@ class IdTagOut(BaseModel):
     status: str
     expiry_date: datetime | None
     parent_id_tag: str | None
+    label: str | None
+    vehicle_id: int | None
+
+
+class AdminIdTagOut(IdTagOut):
+    user_id: int | None
+
+
+class IdTagCreate(BaseModel):
+    id_tag: str = Field(min_length=1, max_length=64, description="The card's idTag, OCPP CiString20")
+    label: str | None = Field(default=None, max_length=64, examples=["Blue key fob"])
+    vehicle_id: int | None = None
+
+
+class IdTagUpdate(BaseModel):
+    label: str | None = Field(default=None, max_length=64)
+    vehicle_id: int | None = None
+
+
+class AdminIdTagCreate(IdTagCreate):
+    user_id: int | None = None
+    status: str = "Accepted"
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(default=None, max_length=64)
+
+
+class AdminIdTagUpdate(BaseModel):
+    status: str | None = None
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(default=None, max_length=64)
+
+
+class VehicleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64, examples=["Family car"])
+    make: str | None = Field(default=None, max_length=64, examples=["Renault"])
+    model: str | None = Field(default=None, max_length=64, examples=["Zoe"])
+    plate: str | None = Field(default=None, max_length=16, examples=["AB-123-CD"])
+    battery_capacity_kwh: Decimal | None = Field(default=None, gt=0, le=10000, decimal_places=2)
+
+
+class VehicleOut(VehicleIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
 
 
 class Me(BaseModel):
@@ -45,12 +89,40 @@ class Me(BaseModel):
     username: str
     role: str
     id_tags: list[IdTagOut]
-    vehicles: list[dict[str, Any]]
+    vehicles: list[VehicleOut]
 
 
 class StartCharging(BaseModel):
-    evse_id: str = Field(min_length=1, max_length=64, description="The charge point id", examples=["CP001"])
-    connector_id: int = Field(ge=1, le=1000, examples=[1])
+    """Either `evse_id` and `connector_id`, or `qr`: the code scanned from the charger's sticker."""
+
+    evse_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The charge point id", examples=["CP001"]
+    )
+    connector_id: int | None = Field(default=None, ge=1, le=1000, examples=[1])
+    qr: str | None = Field(default=None, min_length=1, max_length=512, examples=["ocpp://CP001?connector=1"])
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_connector(self) -> StartCharging:
+        if (self.by_id() is not None) == (self.qr is not None):
+            raise ValueError("give either evse_id and connector_id, or qr")
+        return self
+
+    def by_id(self) -> tuple[str, int] | None:
+        if self.evse_id is None or self.connector_id is None:
+            return None
+        return self.evse_id, self.connector_id
+
+
+class PairRequest(BaseModel):
+    qr: str = Field(min_length=1, max_length=512, examples=["ocpp://CP001?connector=1"])
+
+
+class PairResult(BaseModel):
+    charge_point_id: str
+    connector_id: int
+    status: str = Field(description="The connector's live status, or Unknown before the charger reported it")
+    is_connected: bool
+    is_signed: bool = Field(description="Whether the code carried a valid csms signature")
 
 
 class StopCharging(BaseModel):
@@ -83,16 +155,17 @@ class TransactionOut(BaseModel):
     meter_start: int
     meter_stop: int | None
     stop_reason: str | None
+    vehicle_id: int | None
     energy_wh: int
+    energy_kwh: Decimal
+    duration_seconds: int | None
     is_active: bool
     meter_values: list[MeterValueOut] | None = None
 
 
 class ChargerCreate(BaseModel):
     charge_point_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
-    password: str = Field(
-        min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth"
-    )
+    password: str = Field(min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth")
 
 
 class ConnectorOut(BaseModel):

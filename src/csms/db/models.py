@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -101,6 +103,19 @@ class IdempotentRequest(Base):
     created_at: Mapped[datetime]
 
 
+class Vehicle(Base):
+    __tablename__ = "vehicles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    make: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    battery_capacity_kwh: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    created_at: Mapped[datetime]
+
+
 class IdTag(Base):
     """An OCPP idTag: the app's own token of an account, or an RFID card."""
 
@@ -109,6 +124,8 @@ class IdTag(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     id_tag: Mapped[str] = mapped_column(String(20), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id", ondelete="SET NULL"))
+    label: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="Accepted")
     expiry_date: Mapped[datetime | None]
     parent_id_tag: Mapped[str | None] = mapped_column(String(20))
@@ -192,6 +209,7 @@ class Transaction(Base):
     id_tag: Mapped[str] = mapped_column(String(20))
     id_tag_status: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id", ondelete="SET NULL"), index=True)
     reservation_id: Mapped[int | None] = mapped_column(Integer)
     meter_start: Mapped[int] = mapped_column(BigInteger)
     start_timestamp: Mapped[datetime]

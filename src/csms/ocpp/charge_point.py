@@ -68,14 +68,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await self._send(error.call_error.to_json())
             return
         message = parsed.message
-        action = (
-            message.action
-            if isinstance(message, Call)
-            else self._actions_in_flight.pop(message.unique_id, None)
-        )
-        self._log(
-            INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action
-        )
+        action = message.action if isinstance(message, Call) else self._actions_in_flight.pop(message.unique_id, None)
+        self._log(INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action)
         if not isinstance(message, Call):
             self._response_queue.put_nowait(message)
             return
@@ -278,19 +272,13 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
         async with self._session() as session:
-            await chargers.record_charger_event(
-                session, self.id, kind="firmware", status=status, now=self._now()
-            )
+            await chargers.record_charger_event(session, self.id, kind="firmware", status=status, now=self._now())
         return call_result.FirmwareStatusNotification()
 
     @on(Action.diagnostics_status_notification, skip_schema_validation=True)
-    async def on_diagnostics_status_notification(
-        self, status: str
-    ) -> call_result.DiagnosticsStatusNotification:
+    async def on_diagnostics_status_notification(self, status: str) -> call_result.DiagnosticsStatusNotification:
         async with self._session() as session:
-            await chargers.record_charger_event(
-                session, self.id, kind="diagnostics", status=status, now=self._now()
-            )
+            await chargers.record_charger_event(session, self.id, kind="diagnostics", status=status, now=self._now())
         return call_result.DiagnosticsStatusNotification()
 
 
@@ -315,9 +303,7 @@ def _timestamp(value: str) -> datetime:
     try:
         return parse_ocpp_timestamp(value)
     except ValueError:
-        raise PropertyConstraintViolationError(
-            details={"cause": f"{value!r} is not an RFC 3339 dateTime"}
-        ) from None
+        raise PropertyConstraintViolationError(details={"cause": f"{value!r} is not an RFC 3339 dateTime"}) from None
 
 
 def _require_connector(connector_id: int, *, allow_zero: bool) -> None:

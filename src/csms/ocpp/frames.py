@@ -121,9 +121,7 @@ def validate_call(message: Call) -> None:
 
 def _message_from_array(decoded: Any) -> Call | CallResult | CallError:
     if not isinstance(decoded, list) or len(decoded) < 3:
-        raise FrameError(
-            UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "an OCPP-J frame is a JSON array of 3 to 5 elements"
-        )
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "an OCPP-J frame is a JSON array of 3 to 5 elements")
     message_type, unique_id = decoded[0], decoded[1]
     if not isinstance(unique_id, str) or not unique_id:
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "the message id must be a non-empty string")

@@ -131,9 +131,7 @@ async def refresh_session(
 
 async def end_session(session: AsyncSession, session_id: str, *, now: datetime) -> None:
     await session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+        update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
     )
     await session.commit()
 
@@ -167,16 +165,12 @@ async def authenticate_access_token(
 
 
 async def list_id_tags(session: AsyncSession, user_id: int) -> list[IdTag]:
-    return list(
-        (await session.scalars(select(IdTag).where(IdTag.user_id == user_id).order_by(IdTag.id))).all()
-    )
+    return list((await session.scalars(select(IdTag).where(IdTag.user_id == user_id).order_by(IdTag.id))).all())
 
 
 async def app_id_tag(session: AsyncSession, user_id: int) -> str:
     """The idTag the app charges with: the account's first tag."""
-    tag = await session.scalar(
-        select(IdTag.id_tag).where(IdTag.user_id == user_id).order_by(IdTag.id).limit(1)
-    )
+    tag = await session.scalar(select(IdTag.id_tag).where(IdTag.user_id == user_id).order_by(IdTag.id).limit(1))
     if tag is None:
         raise InvalidInput("this account has no idTag to charge with")
     return tag
@@ -201,9 +195,7 @@ def _issue_pair(
         now=now,
         ttl=policy.refresh_ttl,
     )
-    session.add(
-        RefreshToken(jti=refresh_claims.token_id, session_id=session_id, expires_at=refresh_claims.expires_at)
-    )
+    session.add(RefreshToken(jti=refresh_claims.token_id, session_id=session_id, expires_at=refresh_claims.expires_at))
     return TokenPair(user_id, access, refresh, int(policy.access_ttl.total_seconds()))
 
 

@@ -55,8 +55,7 @@ class ChargerAuthFailure(Exception):
 def validate_charger_password(password: str) -> None:
     if not CHARGER_PASSWORD_MIN_LENGTH <= len(password) <= CHARGER_PASSWORD_MAX_LENGTH:
         raise InvalidInput(
-            f"a charger password has {CHARGER_PASSWORD_MIN_LENGTH} to {CHARGER_PASSWORD_MAX_LENGTH} "
-            "characters"
+            f"a charger password has {CHARGER_PASSWORD_MIN_LENGTH} to {CHARGER_PASSWORD_MAX_LENGTH} characters"
         )
     if not password.isascii() or not password.isprintable():
         raise InvalidInput("a charger password uses printable ASCII characters only")
@@ -67,9 +66,7 @@ def validate_charge_point_id(charge_point_id: str) -> None:
         raise InvalidInput("a charge point id has 1 to 64 characters from A-Z, a-z, 0-9 and . _ ~ -")
 
 
-async def register_charger(
-    session: AsyncSession, *, charge_point_id: str, password: str, now: datetime
-) -> Charger:
+async def register_charger(session: AsyncSession, *, charge_point_id: str, password: str, now: datetime) -> Charger:
     validate_charge_point_id(charge_point_id)
     validate_charger_password(password)
     if await session.get(Charger, charge_point_id) is not None:
@@ -108,9 +105,7 @@ async def authenticate_charger(
 
 async def mark_connected(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
     await session.execute(
-        update(Charger)
-        .where(Charger.charge_point_id == charge_point_id)
-        .values(is_connected=True, connected_at=now)
+        update(Charger).where(Charger.charge_point_id == charge_point_id).values(is_connected=True, connected_at=now)
     )
     await session.commit()
 
@@ -153,9 +148,7 @@ async def record_heartbeat(session: AsyncSession, charge_point_id: str, *, now: 
     await session.commit()
 
 
-async def record_status(
-    session: AsyncSession, charge_point_id: str, report: StatusReport, *, now: datetime
-) -> None:
+async def record_status(session: AsyncSession, charge_point_id: str, report: StatusReport, *, now: datetime) -> None:
     """Keep the report in the history; make it the connector's current status unless a newer one is known.
 
     Chargers queue notifications while offline and send them late, so arrival order is not event order.
@@ -233,10 +226,12 @@ async def list_chargers(session: AsyncSession) -> list[Charger]:
 
 
 async def list_connectors(session: AsyncSession, charge_point_id: str) -> list[Connector]:
-    query = (
-        select(Connector).where(Connector.charge_point_id == charge_point_id).order_by(Connector.connector_id)
-    )
+    query = select(Connector).where(Connector.charge_point_id == charge_point_id).order_by(Connector.connector_id)
     return list((await session.scalars(query)).all())
+
+
+async def get_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> Connector | None:
+    return await session.get(Connector, (charge_point_id, connector_id))
 
 
 async def list_status_history(

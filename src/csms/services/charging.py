@@ -35,11 +35,11 @@ async def plan_remote_start(
         raise PermissionDenied("this account is blocked")
     if await session.get(Charger, charge_point_id) is None:
         raise NotFound(f"unknown charger {charge_point_id}")
-    await _require_known_connector(session, charge_point_id, connector_id)
+    await require_known_connector(session, charge_point_id, connector_id)
     return RemoteStart(charge_point_id, connector_id, await app_id_tag(session, user.id))
 
 
-async def _require_known_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> None:
+async def require_known_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> None:
     """A connector must be one the charger reported, once it has reported any (connector 0 is the charger)."""
     if connector_id < 1:
         raise InvalidInput("connector_id must be 1 or more")

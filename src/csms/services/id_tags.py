@@ -6,12 +6,16 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import IdTag, Transaction, User
+from csms.services.errors import AlreadyExists, InvalidInput, NotFound
 
+TAG_STATUSES = ("Accepted", "Blocked", "Expired")
 ACCEPTED = "Accepted"
 BLOCKED = "Blocked"
 EXPIRED = "Expired"
@@ -48,9 +52,7 @@ async def authorize_id_tag(
     """
     row = (
         await session.execute(
-            select(IdTag, User.is_active)
-            .outerjoin(User, IdTag.user_id == User.id)
-            .where(IdTag.id_tag == id_tag)
+            select(IdTag, User.is_active).outerjoin(User, IdTag.user_id == User.id).where(IdTag.id_tag == id_tag)
         )
     ).first()
     if row is None:
@@ -72,9 +74,7 @@ def _static_status(tag: IdTag, owner_is_active: bool | None, now: datetime) -> I
     return IdTagInfo(status=ACCEPTED, expiry_date=tag.expiry_date, parent_id_tag=tag.parent_id_tag)
 
 
-async def _has_open_transaction(
-    session: AsyncSession, id_tag: str, ignore_transaction_id: int | None
-) -> bool:
+async def _has_open_transaction(session: AsyncSession, id_tag: str, ignore_transaction_id: int | None) -> bool:
     query = select(Transaction.id).where(Transaction.id_tag == id_tag, Transaction.stop_timestamp.is_(None))
     if ignore_transaction_id is not None:
         query = query.where(Transaction.id != ignore_transaction_id)
@@ -104,5 +104,87 @@ async def create_id_tag(
     return tag
 
 
-async def owner_of_id_tag(session: AsyncSession, id_tag: str) -> int | None:
-    return await session.scalar(select(IdTag.user_id).where(IdTag.id_tag == id_tag))
+async def find_id_tag(session: AsyncSession, id_tag: str) -> IdTag | None:
+    return await session.scalar(select(IdTag).where(IdTag.id_tag == id_tag))
+
+
+def validate_id_tag(id_tag: str) -> None:
+    """OCPP CiString20: 1 to 20 printable ASCII characters."""
+    if not 1 <= len(id_tag) <= ID_TAG_MAX_LENGTH or not id_tag.isascii() or not id_tag.isprintable():
+        raise InvalidInput(f"an idTag has 1 to {ID_TAG_MAX_LENGTH} printable ASCII characters")
+
+
+def validate_status(status: str) -> None:
+    if status not in TAG_STATUSES:
+        raise InvalidInput(f"an idTag status is one of {', '.join(TAG_STATUSES)}")
+
+
+async def register_id_tag(
+    session: AsyncSession,
+    *,
+    id_tag: str,
+    now: datetime,
+    owner_id: int | None = None,
+    label: str | None = None,
+    vehicle_id: int | None = None,
+    status: str = ACCEPTED,
+    expiry_date: datetime | None = None,
+    parent_id_tag: str | None = None,
+) -> IdTag:
+    """Register an RFID card or other token. A tag that exists already, whoever has it, is refused."""
+    validate_id_tag(id_tag)
+    validate_status(status)
+    if parent_id_tag is not None:
+        validate_id_tag(parent_id_tag)
+    if await find_id_tag(session, id_tag) is not None:
+        raise AlreadyExists(f"idTag {id_tag} is already registered")
+    tag = await create_id_tag(
+        session,
+        id_tag=id_tag,
+        now=now,
+        user_id=owner_id,
+        status=status,
+        expiry_date=expiry_date,
+        parent_id_tag=parent_id_tag,
+    )
+    tag.label = label
+    tag.vehicle_id = vehicle_id
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise AlreadyExists(f"idTag {id_tag} is already registered") from None
+    return tag
+
+
+async def owned_id_tag(session: AsyncSession, *, owner_id: int, id_tag: str) -> IdTag:
+    """The owner's tag; someone else's looks exactly like one that does not exist."""
+    tag = await find_id_tag(session, id_tag)
+    if tag is None or tag.user_id != owner_id:
+        raise NotFound(f"idTag {id_tag} not found")
+    return tag
+
+
+async def list_all_id_tags(
+    session: AsyncSession, *, owner_id: int | None = None, limit: int = 100, offset: int = 0
+) -> list[IdTag]:
+    query = select(IdTag)
+    if owner_id is not None:
+        query = query.where(IdTag.user_id == owner_id)
+    query = query.order_by(IdTag.id).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all())
+
+
+async def update_id_tag(session: AsyncSession, tag: IdTag, *, changes: dict[str, Any]) -> IdTag:
+    """Apply an operator's changes: status, expiry_date, parent_id_tag."""
+    if "status" in changes:
+        validate_status(changes["status"])
+        tag.status = changes["status"]
+    if "expiry_date" in changes:
+        tag.expiry_date = changes["expiry_date"]
+    if "parent_id_tag" in changes:
+        if changes["parent_id_tag"] is not None:
+            validate_id_tag(changes["parent_id_tag"])
+        tag.parent_id_tag = changes["parent_id_tag"]
+    await session.commit()
+    return tag

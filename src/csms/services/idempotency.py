@@ -37,9 +37,7 @@ async def claim(
     """
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters")
-    session.add(
-        IdempotentRequest(user_id=user_id, key=key, request_fingerprint=request_fingerprint, created_at=now)
-    )
+    session.add(IdempotentRequest(user_id=user_id, key=key, request_fingerprint=request_fingerprint, created_at=now))
     try:
         await session.commit()
         return None

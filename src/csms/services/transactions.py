@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import MeterValue, Transaction
-from csms.services.id_tags import IdTagInfo, authorize_id_tag, owner_of_id_tag
+from csms.services.id_tags import IdTagInfo, authorize_id_tag, find_id_tag
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 
@@ -54,19 +55,19 @@ async def start_transaction(
     A charger that lost our answer sends the same StartTransaction again after reconnecting; it gets
     the transaction id it was given the first time, so no transaction is recorded twice.
     """
-    duplicate = await _find_identical_start(
-        session, charge_point_id, connector_id, id_tag, meter_start, timestamp
-    )
+    duplicate = await _find_identical_start(session, charge_point_id, connector_id, id_tag, meter_start, timestamp)
     if duplicate is not None:
         info = await authorize_id_tag(session, id_tag, now=now, ignore_transaction_id=duplicate.id)
         return StartedTransaction(duplicate.id, info)
     info = await authorize_id_tag(session, id_tag, now=now)
+    tag = await find_id_tag(session, id_tag)
     transaction = Transaction(
         charge_point_id=charge_point_id,
         connector_id=connector_id,
         id_tag=id_tag,
         id_tag_status=info.status,
-        user_id=await owner_of_id_tag(session, id_tag),
+        user_id=tag.user_id if tag else None,
+        vehicle_id=tag.vehicle_id if tag else None,
         reservation_id=reservation_id,
         meter_start=meter_start,
         start_timestamp=timestamp,
@@ -169,11 +170,7 @@ def _track_latest_register(transaction: Transaction, samples: list[MeterSample])
 
 def _register_wh(sampled_values: list[SampledValue]) -> int | None:
     for sampled in sampled_values:
-        if (
-            sampled.measurand != ENERGY_REGISTER
-            or sampled.phase is not None
-            or sampled.format == "SignedData"
-        ):
+        if sampled.measurand != ENERGY_REGISTER or sampled.phase is not None or sampled.format == "SignedData":
             continue
         try:
             reading = Decimal(sampled.value)
@@ -232,18 +229,37 @@ def energy_wh(transaction: Transaction) -> int:
     return max(0, transaction.meter_last_wh - transaction.meter_start)
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    user_id: int | None = None
+    charge_point_id: str | None = None
+    vehicle_id: int | None = None
+    started_from: datetime | None = None
+    started_before: datetime | None = None
+
+
+def _filtered(query: Select[Any], where: TransactionFilter) -> Select[Any]:
+    if where.user_id is not None:
+        query = query.where(Transaction.user_id == where.user_id)
+    if where.charge_point_id is not None:
+        query = query.where(Transaction.charge_point_id == where.charge_point_id)
+    if where.vehicle_id is not None:
+        query = query.where(Transaction.vehicle_id == where.vehicle_id)
+    if where.started_from is not None:
+        query = query.where(Transaction.start_timestamp >= where.started_from)
+    if where.started_before is not None:
+        query = query.where(Transaction.start_timestamp < where.started_before)
+    return query
+
+
 async def list_transactions(
-    session: AsyncSession,
-    *,
-    user_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    session: AsyncSession, where: TransactionFilter, *, limit: int = 50, offset: int = 0
 ) -> list[Transaction]:
-    """Newest first; only `user_id`'s when given."""
-    query = select(Transaction)
-    if user_id is not None:
-        query = query.where(Transaction.user_id == user_id)
-    query = (
-        query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
-    )
+    """Newest first."""
+    query = _filtered(select(Transaction), where)
+    query = query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
+
+
+async def count_transactions(session: AsyncSession, where: TransactionFilter) -> int:
+    return int(await session.scalar(_filtered(select(func.count(Transaction.id)), where)) or 0)

@@ -48,9 +48,7 @@ class ChargerBehaviour:
 
 
 class SimulatedCharger(ChargePoint):  # type: ignore[misc]
-    def __init__(
-        self, charge_point_id: str, connection: Any, behaviour: ChargerBehaviour | None = None
-    ) -> None:
+    def __init__(self, charge_point_id: str, connection: Any, behaviour: ChargerBehaviour | None = None) -> None:
         super().__init__(charge_point_id, connection, response_timeout=30)
         self.behaviour = behaviour or ChargerBehaviour()
         self.received: list[ReceivedCall] = []
@@ -59,16 +57,12 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     # -- what a charger sends ----------------------------------------------------------------
 
     async def boot(self, *, vendor: str = "csms-sim", model: str = "SimCharger", **extra: Any) -> Any:
-        return await self.call(
-            call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, **extra)
-        )
+        return await self.call(call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, **extra))
 
     async def heartbeat(self) -> Any:
         return await self.call(call.Heartbeat())
 
-    async def status(
-        self, connector_id: int, status: str, *, error_code: str = "NoError", **extra: Any
-    ) -> Any:
+    async def status(self, connector_id: int, status: str, *, error_code: str = "NoError", **extra: Any) -> Any:
         return await self.call(
             call.StatusNotification(connector_id=connector_id, error_code=error_code, status=status, **extra)
         )
@@ -161,9 +155,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
 
     @on(Action.change_availability)
     async def on_change_availability(self, **payload: Any) -> Any:
-        return await self._answer(
-            "ChangeAvailability", payload, call_result.ChangeAvailability(status="Accepted")
-        )
+        return await self._answer("ChangeAvailability", payload, call_result.ChangeAvailability(status="Accepted"))
 
     @on(Action.get_configuration)
     async def on_get_configuration(self, **payload: Any) -> Any:
@@ -174,9 +166,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
 
     @on(Action.change_configuration)
     async def on_change_configuration(self, **payload: Any) -> Any:
-        return await self._answer(
-            "ChangeConfiguration", payload, call_result.ChangeConfiguration(status="Accepted")
-        )
+        return await self._answer("ChangeConfiguration", payload, call_result.ChangeConfiguration(status="Accepted"))
 
     @on(Action.trigger_message)
     async def on_trigger_message(self, **payload: Any) -> Any:
@@ -204,9 +194,7 @@ async def connect_charger(
     headers = {"Authorization": basic_auth_header(charge_point_id, password)} if password is not None else {}
     async with websockets.connect(
         f"{base_url}/ocpp/{charge_point_id}",
-        subprotocols=[
-            Subprotocol(name) for name in (subprotocols if subprotocols is not None else ["ocpp1.6"])
-        ],
+        subprotocols=[Subprotocol(name) for name in (subprotocols if subprotocols is not None else ["ocpp1.6"])],
         additional_headers=headers,
         open_timeout=10,
         ping_interval=None,

@@ -102,9 +102,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_charger_events")),
     )
     with op.batch_alter_table("charger_events", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_charger_events_charger_time", ["charge_point_id", "received_at"], unique=False
-        )
+        batch_op.create_index("ix_charger_events_charger_time", ["charge_point_id", "received_at"], unique=False)
 
     op.create_table(
         "connectors",
@@ -149,9 +147,7 @@ def upgrade() -> None:
         sa.Column("expiry_date", csms.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("parent_id_tag", sa.String(length=20), nullable=True),
         sa.Column("created_at", csms.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_id_tags_user_id_users"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_id_tags_user_id_users"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_id_tags")),
         sa.UniqueConstraint("id_tag", name=op.f("uq_id_tags_id_tag")),
     )
@@ -192,9 +188,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_status_notifications")),
     )
     with op.batch_alter_table("status_notifications", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_status_notifications_charger_time", ["charge_point_id", "timestamp"], unique=False
-        )
+        batch_op.create_index("ix_status_notifications_charger_time", ["charge_point_id", "timestamp"], unique=False)
 
     op.create_table(
         "transactions",
@@ -264,9 +258,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meter_values")),
     )
     with op.batch_alter_table("meter_values", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_meter_values_transaction_time", ["transaction_id", "timestamp"], unique=False
-        )
+        batch_op.create_index("ix_meter_values_transaction_time", ["transaction_id", "timestamp"], unique=False)
 
     op.create_table(
         "refresh_tokens",

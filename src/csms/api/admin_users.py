@@ -1,0 +1,106 @@
+"""Account and idTag management for operators."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from csms.api.deps import AdminUser, RuntimeDep, SessionDep
+from csms.api.schemas import AdminIdTagCreate, AdminIdTagOut, AdminIdTagUpdate, ErrorBody, UserOut, UserUpdate
+from csms.services import id_tags, users
+from csms.services.errors import NotFound
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Not logged in"},
+    403: {"model": ErrorBody, "description": "Needs admin, or root for root accounts and roles"},
+    404: {"model": ErrorBody, "description": "Unknown user or idTag"},
+}
+
+
+@router.get("/users", responses=_ERRORS)
+async def list_users(
+    admin: AdminUser,
+    session: SessionDep,
+    response: Response,
+    q: Annotated[str | None, Query(max_length=64, description="Part of the username")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UserOut]:
+    """Accounts, searched and paginated; the total is in X-Total-Count."""
+    found, total = await users.list_users(session, search=q, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    return [UserOut.model_validate(user) for user in found]
+
+
+@router.get("/users/{user_id}", responses=_ERRORS)
+async def get_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
+    """One account."""
+    return UserOut.model_validate(await users.managed_user(session, actor=admin, user_id=user_id))
+
+
+@router.patch("/users/{user_id}", responses={**_ERRORS, 409: {"model": ErrorBody}})
+async def update_user(
+    user_id: int, body: UserUpdate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> UserOut:
+    """Block or unblock an account (its tags answer Blocked, its tokens end); root changes roles."""
+    user = await users.update_user(
+        session, actor=admin, user_id=user_id, role=body.role, is_active=body.is_active, now=runtime.clock()
+    )
+    return UserOut.model_validate(user)
+
+
+@router.delete(
+    "/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**_ERRORS, 409: {"model": ErrorBody}}
+)
+async def delete_user(user_id: int, admin: AdminUser, session: SessionDep) -> Response:
+    """Delete an account; its charging records stay, anonymised."""
+    await users.delete_user(session, actor=admin, user_id=user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/id_tags", responses=_ERRORS)
+async def list_id_tags(
+    admin: AdminUser,
+    session: SessionDep,
+    user_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AdminIdTagOut]:
+    """Every idTag, or one account's."""
+    found = await id_tags.list_all_id_tags(session, owner_id=user_id, limit=limit, offset=offset)
+    return [AdminIdTagOut.model_validate(tag) for tag in found]
+
+
+@router.post("/id_tags", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}})
+async def register_id_tag(
+    body: AdminIdTagCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> AdminIdTagOut:
+    """Register an RFID card, for an account or unassigned, with status, expiry and parent (group)."""
+    if body.user_id is not None:
+        await users.managed_user(session, actor=admin, user_id=body.user_id)
+    tag = await id_tags.register_id_tag(
+        session,
+        id_tag=body.id_tag,
+        owner_id=body.user_id,
+        label=body.label,
+        status=body.status,
+        expiry_date=body.expiry_date,
+        parent_id_tag=body.parent_id_tag,
+        now=runtime.clock(),
+    )
+    return AdminIdTagOut.model_validate(tag)
+
+
+@router.patch("/id_tags/{id_tag}", responses=_ERRORS)
+async def update_id_tag(id_tag: str, body: AdminIdTagUpdate, admin: AdminUser, session: SessionDep) -> AdminIdTagOut:
+    """Block, unblock, expire or regroup a tag; fields left out stay as they are."""
+    tag = await id_tags.find_id_tag(session, id_tag)
+    if tag is None:
+        raise NotFound(f"idTag {id_tag} not found")
+    if tag.user_id is not None:
+        await users.managed_user(session, actor=admin, user_id=tag.user_id)
+    await id_tags.update_id_tag(session, tag, changes=body.model_dump(exclude_unset=True))
+    return AdminIdTagOut.model_validate(tag)

@@ -1,0 +1,130 @@
+"""QR pairing: scanning a charger's sticker in the app, and drawing stickers for operators."""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse
+
+from csms.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
+from csms.api.schemas import ErrorBody, PairRequest, PairResult
+from csms.services import chargers, charging, pairing
+from csms.services.errors import NotFound
+
+router = APIRouter(prefix="/api", tags=["pairing"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Not logged in"},
+    404: {"model": ErrorBody, "description": "Unknown charger"},
+    422: {"description": "Malformed code, wrong signature or unknown connector"},
+}
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 403: {"model": ErrorBody, "description": "Needs admin"}}
+
+
+@router.post("/pair", responses=_ERRORS)
+async def pair(body: PairRequest, user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PairResult:
+    """Read a scanned sticker code and answer with the charger, the connector and its live status."""
+    code = pairing.parse_code(body.qr, runtime.sticker_key)
+    charger = await chargers.get_charger(session, code.charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {code.charge_point_id}")
+    await charging.require_known_connector(session, code.charge_point_id, code.connector_id)
+    connector = await chargers.get_connector(session, code.charge_point_id, code.connector_id)
+    return PairResult(
+        charge_point_id=code.charge_point_id,
+        connector_id=code.connector_id,
+        status=connector.status if connector else "Unknown",
+        is_connected=runtime.registry.is_connected(code.charge_point_id) or charger.is_connected,
+        is_signed=code.is_signed,
+    )
+
+
+@router.get(
+    "/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.svg",
+    responses={**_ADMIN_ERRORS, 200: {"content": {"image/svg+xml": {}}, "description": "The QR code"}},
+    response_class=Response,
+    tags=["admin"],
+)
+async def sticker_svg(
+    charge_point_id: str, connector_id: int, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """The connector's signed QR code as SVG."""
+    code = await _sticker_code(session, runtime, charge_point_id, connector_id)
+    return Response(_qr(code, kind="svg"), media_type="image/svg+xml")
+
+
+@router.get(
+    "/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.png",
+    responses={**_ADMIN_ERRORS, 200: {"content": {"image/png": {}}, "description": "The QR code"}},
+    response_class=Response,
+    tags=["admin"],
+)
+async def sticker_png(
+    charge_point_id: str, connector_id: int, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """The connector's signed QR code as PNG."""
+    code = await _sticker_code(session, runtime, charge_point_id, connector_id)
+    return Response(_qr(code, kind="png"), media_type="image/png")
+
+
+@router.get(
+    "/admin/chargers/{charge_point_id}/stickers", response_class=HTMLResponse, responses=_ADMIN_ERRORS, tags=["admin"]
+)
+async def sticker_sheet(
+    charge_point_id: str,
+    admin: AdminUser,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    connectors: Annotated[int | None, Query(ge=1, le=64, description="How many, if the charger never said")] = None,
+) -> HTMLResponse:
+    """A printable page with one signed sticker per connector."""
+    if await chargers.get_charger(session, charge_point_id) is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    numbers = await _connector_numbers(session, charge_point_id, connectors)
+    cells = "".join(
+        _sticker_cell(pairing.signed_code(runtime.sticker_key, charge_point_id, n), charge_point_id, n) for n in numbers
+    )
+    return HTMLResponse(_STICKER_PAGE.format(title=html.escape(charge_point_id), cells=cells))
+
+
+async def _sticker_code(session: SessionDep, runtime: RuntimeDep, charge_point_id: str, connector_id: int) -> str:
+    if await chargers.get_charger(session, charge_point_id) is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    await charging.require_known_connector(session, charge_point_id, connector_id)
+    return pairing.signed_code(runtime.sticker_key, charge_point_id, connector_id)
+
+
+async def _connector_numbers(session: SessionDep, charge_point_id: str, count: int | None) -> list[int]:
+    if count is not None:
+        return list(range(1, count + 1))
+    known = [c.connector_id for c in await chargers.list_connectors(session, charge_point_id) if c.connector_id > 0]
+    return known or [1]
+
+
+def _qr(code: str, *, kind: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(code, error="m").save(buffer, kind=kind, scale=8, border=4)
+    return buffer.getvalue()
+
+
+def _sticker_cell(code: str, charge_point_id: str, connector_id: int) -> str:
+    svg = _qr(code, kind="svg").decode()
+    label = f"{html.escape(charge_point_id)} &middot; connector {connector_id}"
+    return f"<figure>{svg}<figcaption>{label}</figcaption></figure>"
+
+
+_STICKER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Stickers for {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; }}
+main {{ display: grid; grid-template-columns: repeat(auto-fill, 6cm); gap: 1cm; }}
+figure {{ margin: 0; text-align: center; border: 1px dashed #999; padding: .4cm; break-inside: avoid; }}
+figure svg {{ width: 5cm; height: 5cm; }}
+figcaption {{ font-size: 12pt; }}
+</style></head>
+<body><h1>Scan to charge: {title}</h1><main>{cells}</main></body></html>
+"""

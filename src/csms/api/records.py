@@ -1,0 +1,197 @@
+"""Charging records: the caller's own, and every record for operators; JSON pages and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
+
+from csms.api.deps import AdminUser, CurrentUser, SessionDep
+from csms.api.schemas import ErrorBody, MeterValueOut, TransactionOut
+from csms.db.models import MeterValue, Transaction
+from csms.services import transactions
+from csms.services.charging import STAFF_ROLES
+from csms.services.errors import NotFound
+
+router = APIRouter(prefix="/api", tags=["charging records"])
+
+MAX_PAGE = 500
+CSV_COLUMNS = (
+    "id",
+    "charge_point_id",
+    "connector_id",
+    "id_tag",
+    "user_id",
+    "vehicle_id",
+    "start_timestamp",
+    "stop_timestamp",
+    "duration_seconds",
+    "meter_start",
+    "meter_stop",
+    "energy_kwh",
+    "stop_reason",
+)
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody, "description": "Not logged in"}}
+_ADMIN: dict[int | str, dict[str, Any]] = {**_UNAUTHORIZED, 403: {"model": ErrorBody, "description": "Needs admin"}}
+
+
+class Page:
+    """limit/offset query parameters, bounded."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+class RecordQuery:
+    """Filters shared by every listing of charging records."""
+
+    def __init__(
+        self,
+        charge_point_id: Annotated[str | None, Query(max_length=64)] = None,
+        vehicle_id: int | None = None,
+        started_from: Annotated[datetime | None, Query(alias="from", description="Started at or after")] = None,
+        started_before: Annotated[datetime | None, Query(alias="to", description="Started before")] = None,
+    ) -> None:
+        self.charge_point_id = charge_point_id
+        self.vehicle_id = vehicle_id
+        self.started_from = started_from
+        self.started_before = started_before
+
+    def where(self, *, user_id: int | None) -> transactions.TransactionFilter:
+        return transactions.TransactionFilter(
+            user_id=user_id,
+            charge_point_id=self.charge_point_id,
+            vehicle_id=self.vehicle_id,
+            started_from=self.started_from,
+            started_before=self.started_before,
+        )
+
+
+PageDep = Annotated[Page, Depends()]
+RecordQueryDep = Annotated[RecordQuery, Depends()]
+
+
+@router.get("/transactions", responses=_UNAUTHORIZED)
+async def my_transactions(
+    user: CurrentUser, session: SessionDep, filters: RecordQueryDep, page: PageDep, response: Response
+) -> list[TransactionOut]:
+    """The caller's charging records, newest first; the total is in X-Total-Count."""
+    return await _page(session, filters.where(user_id=user.id), page, response)
+
+
+@router.get("/transactions.csv", responses=_UNAUTHORIZED, response_class=StreamingResponse)
+async def my_transactions_csv(user: CurrentUser, session: SessionDep, filters: RecordQueryDep) -> StreamingResponse:
+    """The caller's charging records as CSV."""
+    return await _csv(session, filters.where(user_id=user.id), "my-charging-records.csv")
+
+
+@router.get("/transactions/{transaction_id}", responses={**_UNAUTHORIZED, 404: {"model": ErrorBody}})
+async def my_transaction(transaction_id: int, user: CurrentUser, session: SessionDep) -> TransactionOut:
+    """One of the caller's charging records (admins: any), with its meter values."""
+    transaction = await transactions.get_transaction(session, transaction_id)
+    if transaction is None or (transaction.user_id != user.id and user.role not in STAFF_ROLES):
+        raise NotFound(f"transaction {transaction_id} not found")
+    return transaction_out(transaction, meter_values=await transactions.list_meter_values(session, transaction.id))
+
+
+@router.get("/admin/transactions", responses=_ADMIN, tags=["admin"])
+async def all_transactions(
+    admin: AdminUser,
+    session: SessionDep,
+    filters: RecordQueryDep,
+    page: PageDep,
+    response: Response,
+    user_id: int | None = None,
+) -> list[TransactionOut]:
+    """Every charging record, newest first, filtered; the total is in X-Total-Count."""
+    return await _page(session, filters.where(user_id=user_id), page, response)
+
+
+@router.get("/admin/transactions.csv", responses=_ADMIN, tags=["admin"], response_class=StreamingResponse)
+async def all_transactions_csv(
+    admin: AdminUser, session: SessionDep, filters: RecordQueryDep, user_id: int | None = None
+) -> StreamingResponse:
+    """Every charging record matching the filters, as CSV."""
+    return await _csv(session, filters.where(user_id=user_id), "charging-records.csv")
+
+
+def transaction_out(transaction: Transaction, meter_values: list[MeterValue] | None = None) -> TransactionOut:
+    energy = transactions.energy_wh(transaction)
+    return TransactionOut(
+        id=transaction.id,
+        charge_point_id=transaction.charge_point_id,
+        connector_id=transaction.connector_id,
+        id_tag=transaction.id_tag,
+        user_id=transaction.user_id,
+        vehicle_id=transaction.vehicle_id,
+        start_timestamp=transaction.start_timestamp,
+        stop_timestamp=transaction.stop_timestamp,
+        meter_start=transaction.meter_start,
+        meter_stop=transaction.meter_stop,
+        stop_reason=transaction.stop_reason,
+        energy_wh=energy,
+        energy_kwh=Decimal(energy) / 1000,
+        duration_seconds=_duration(transaction),
+        is_active=transaction.stop_timestamp is None,
+        meter_values=[MeterValueOut.model_validate(value) for value in meter_values] if meter_values else None,
+    )
+
+
+def _duration(transaction: Transaction) -> int | None:
+    if transaction.stop_timestamp is None:
+        return None
+    return max(0, int((transaction.stop_timestamp - transaction.start_timestamp).total_seconds()))
+
+
+async def _page(
+    session: SessionDep, where: transactions.TransactionFilter, page: Page, response: Response
+) -> list[TransactionOut]:
+    found = await transactions.list_transactions(session, where, limit=page.limit, offset=page.offset)
+    response.headers["X-Total-Count"] = str(await transactions.count_transactions(session, where))
+    return [transaction_out(transaction) for transaction in found]
+
+
+async def _csv(session: SessionDep, where: transactions.TransactionFilter, filename: str) -> StreamingResponse:
+    rows: list[Transaction] = []
+    offset = 0
+    while batch := await transactions.list_transactions(session, where, limit=MAX_PAGE, offset=offset):
+        rows.extend(batch)
+        offset += MAX_PAGE
+    return StreamingResponse(
+        _csv_lines(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _csv_lines(rows: Iterable[Transaction]) -> Iterable[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for transaction in rows:
+        record = transaction_out(transaction).model_dump()
+        writer.writerow(_csv_safe(record[column]) for column in CSV_COLUMNS)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _csv_safe(value: object) -> object:
+    """Stop spreadsheet formula injection through text a charger or user chose (an idTag, a reason)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,67 @@
+"""QR pairing codes on charger stickers: `ocpp://CP001?connector=1`, optionally signed by csms.
+
+A signed code (`&sig=...`) proves csms printed that sticker for that connector, so a sticker moved
+onto another charger is caught. Unsigned codes printed elsewhere are still accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from csms.services.chargers import CHARGE_POINT_ID_PATTERN
+from csms.services.errors import InvalidInput
+
+SCHEME = "ocpp"
+MAX_CODE_LENGTH = 512
+_SIGNATURE_LENGTH = 22  # 132 bits of an HMAC-SHA256, base64url
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCode:
+    charge_point_id: str
+    connector_id: int
+    is_signed: bool
+
+
+def sticker_key(server_secret: str) -> bytes:
+    """A key for stickers only, derived from the server secret so it never doubles as a token key."""
+    return hmac.new(server_secret.encode(), b"csms qr sticker v1", hashlib.sha256).digest()
+
+
+def sign(key: bytes, charge_point_id: str, connector_id: int) -> str:
+    digest = hmac.new(key, f"{charge_point_id}\0{connector_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:_SIGNATURE_LENGTH]
+
+
+def signed_code(key: bytes, charge_point_id: str, connector_id: int) -> str:
+    return f"{SCHEME}://{charge_point_id}?connector={connector_id}&sig={sign(key, charge_point_id, connector_id)}"
+
+
+def parse_code(code: str, key: bytes) -> PairingCode:
+    """Read a scanned code; a malformed code or a wrong signature raises InvalidInput."""
+    if len(code) > MAX_CODE_LENGTH:
+        raise InvalidInput("this is not a csms charger code: too long")
+    parts = urlsplit(code.strip())
+    if parts.scheme != SCHEME or not parts.netloc or parts.path not in ("", "/"):
+        raise InvalidInput("this is not a charger code: expected ocpp://CHARGER?connector=N")
+    charge_point_id = parts.netloc
+    if not CHARGE_POINT_ID_PATTERN.fullmatch(charge_point_id):
+        raise InvalidInput("this charger code names an invalid charge point id")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    connector_id = _connector(query.get("connector", []))
+    signatures = query.get("sig", [])
+    if len(signatures) > 1:
+        raise InvalidInput("this charger code has more than one signature")
+    if signatures and not hmac.compare_digest(signatures[0], sign(key, charge_point_id, connector_id)):
+        raise InvalidInput("this sticker does not belong to this charger and connector; it may have been swapped")
+    return PairingCode(charge_point_id, connector_id, is_signed=bool(signatures))
+
+
+def _connector(values: list[str]) -> int:
+    if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= 1000:
+        raise InvalidInput("this charger code needs exactly one connector=N with N from 1 to 1000")
+    return int(values[0])
