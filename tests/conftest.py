@@ -53,9 +53,7 @@ class RunningServer:
     async def add_charger(self, charge_point_id: str | None = None, password: str = CHARGER_PASSWORD) -> str:
         charge_point_id = charge_point_id or new_charger_id()
         async with self.session() as session:
-            await chargers.register_charger(
-                session, charge_point_id=charge_point_id, password=password, now=utc_now()
-            )
+            await chargers.register_charger(session, charge_point_id=charge_point_id, password=password, now=utc_now())
         return charge_point_id
 
     async def flush_message_log(self) -> None:
@@ -68,9 +66,7 @@ def new_charger_id() -> str:
 
 async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws_ping_interval=None, lifespan="on"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws_ping_interval=None, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -145,9 +141,7 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
 async def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
     """A csms node on SQLite, for tests of behaviour that does not depend on the database."""
     path: Path = tmp_path_factory.mktemp("db-api") / "csms.db"
-    handle, task, running = await start_server(
-        settings_for(f"sqlite+aiosqlite:///{path}", ocpp_call_timeout=2)
-    )
+    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{path}", ocpp_call_timeout=2))
     yield running
     await stop_server(handle, task)
 
@@ -168,9 +162,7 @@ def new_username(prefix: str = "user") -> str:
 async def signup(
     client: httpx.AsyncClient, username: str | None = None, password: str = USER_PASSWORD
 ) -> dict[str, Any]:
-    response = await client.post(
-        "/api/signup", json={"username": username or new_username(), "password": password}
-    )
+    response = await client.post("/api/signup", json={"username": username or new_username(), "password": password})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -186,9 +178,7 @@ async def create_account_with_role(server: RunningServer, role: str) -> tuple[st
 
     username = new_username(role)
     async with server.session() as session:
-        await accounts.create_account(
-            session, username=username, password=USER_PASSWORD, role=role, now=utc_now()
-        )
+        await accounts.create_account(session, username=username, password=USER_PASSWORD, role=role, now=utc_now())
     return username, USER_PASSWORD
 
 

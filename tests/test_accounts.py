@@ -51,9 +51,7 @@ async def test_login_rehashes_a_password_stored_with_weaker_parameters(
         user = (await session.scalars(select(User).where(User.username == username))).one()
         user.password_hash = weak
         await session.commit()
-    assert (
-        await api.post("/api/login", json={"username": username, "password": USER_PASSWORD})
-    ).status_code == 200
+    assert (await api.post("/api/login", json={"username": username, "password": USER_PASSWORD})).status_code == 200
     async with sqlite_server.session() as session:
         user = (await session.scalars(select(User).where(User.username == username))).one()
     assert user.password_hash != weak

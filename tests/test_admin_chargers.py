@@ -112,9 +112,7 @@ async def test_admin_sends_an_ocpp_call_and_gets_the_chargers_answer(
             ("GetConfiguration", {"key": ["HeartbeatInterval"]}),
         ]
     assert (reset.status_code, reset.json()) == (200, {"status": "Accepted"})
-    assert config.json() == {
-        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
-    }
+    assert config.json() == {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]}
 
 
 @pytest.mark.parametrize(
@@ -137,9 +135,7 @@ async def test_invalid_ocpp_calls_are_refused_before_they_leave(
 ) -> None:
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
-        response = await http.post(
-            f"/api/admin/chargers/{charge_point_id}/ocpp/{action}", json=payload, headers=admin
-        )
+        response = await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/{action}", json=payload, headers=admin)
         assert charger.received == []
     assert response.status_code == status and fragment in response.json()["detail"]
 
@@ -148,9 +144,7 @@ async def test_ocpp_call_to_an_offline_charger_is_409(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     charge_point_id = await server.add_charger()
-    response = await http.post(
-        f"/api/admin/chargers/{charge_point_id}/ocpp/ClearCache", json={}, headers=admin
-    )
+    response = await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/ClearCache", json={}, headers=admin)
     assert response.status_code == 409
 
 

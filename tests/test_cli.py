@@ -18,9 +18,7 @@ CSMS = shutil.which("csms", path=str(Path(sys.executable).parent)) or "csms"
 
 def run_csms(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"}
-    return subprocess.run(
-        [CSMS, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False
-    )
+    return subprocess.run([CSMS, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
 
 
 def free_port() -> int:

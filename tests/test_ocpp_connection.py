@@ -56,9 +56,7 @@ async def test_garbled_basic_header_is_refused_with_401(server: RunningServer) -
 async def test_charger_without_ocpp16_subprotocol_is_closed_after_handshake(server: RunningServer) -> None:
     charge_point_id = await server.add_charger()
     headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
-    async with websockets.connect(
-        f"{server.ws_url}/ocpp/{charge_point_id}", additional_headers=headers
-    ) as ws:
+    async with websockets.connect(f"{server.ws_url}/ocpp/{charge_point_id}", additional_headers=headers) as ws:
         assert ws.subprotocol is None
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)

@@ -77,9 +77,7 @@ async def assert_still_serving(websocket: ClientConnection) -> None:
             "FormationViolation",
         ),
         (
-            '[2, "m9", "BootNotification", {"chargePointVendor": "'
-            + "A" * 21
-            + '", "chargePointModel": "X"}]',
+            '[2, "m9", "BootNotification", {"chargePointVendor": "' + "A" * 21 + '", "chargePointModel": "X"}]',
             "m9",
             "TypeConstraintViolation",
         ),
@@ -135,9 +133,7 @@ async def test_oversized_frame_gets_a_call_error_with_its_message_id(
     await assert_still_serving(raw)
 
 
-async def test_one_chargers_garbage_does_not_affect_another(
-    server: RunningServer, raw: ClientConnection
-) -> None:
+async def test_one_chargers_garbage_does_not_affect_another(server: RunningServer, raw: ClientConnection) -> None:
     other_id = await server.add_charger()
     async with connect_charger(server.ws_url, other_id, CHARGER_PASSWORD) as other:
         for index in range(20):

@@ -92,16 +92,12 @@ async def test_status_notification_keeps_history_and_current_status_per_connecto
     server: RunningServer, charger: SimulatedCharger
 ) -> None:
     await charger.status(1, "Available")
-    await charger.status(
-        1, "Faulted", error_code="GroundFailure", info="RCD tripped", vendor_error_code="E42"
-    )
+    await charger.status(1, "Faulted", error_code="GroundFailure", info="RCD tripped", vendor_error_code="E42")
     await charger.status(2, "Preparing")
     async with server.session() as session:
         current = {
             c.connector_id: c
-            for c in (
-                await session.scalars(select(Connector).where(Connector.charge_point_id == charger.id))
-            ).all()
+            for c in (await session.scalars(select(Connector).where(Connector.charge_point_id == charger.id))).all()
         }
         history = (
             await session.scalars(
@@ -182,17 +178,13 @@ async def test_transaction_lifecycle_stores_meter_values_and_energy(
     assert started.id_tag_info["status"] == "Accepted"
     await charger.meter_values(1, started.transaction_id, 1500)
     await charger.meter_values(1, started.transaction_id, 2200)
-    stopped = await charger.stop_transaction(
-        started.transaction_id, 3000, id_tag=tag, reason="EVDisconnected"
-    )
+    stopped = await charger.stop_transaction(started.transaction_id, 3000, id_tag=tag, reason="EVDisconnected")
     assert stopped.id_tag_info["status"] == "Accepted"
     async with server.session() as session:
         transaction = await session.get(Transaction, started.transaction_id)
         values = (
             await session.scalars(
-                select(MeterValue)
-                .where(MeterValue.transaction_id == started.transaction_id)
-                .order_by(MeterValue.id)
+                select(MeterValue).where(MeterValue.transaction_id == started.transaction_id).order_by(MeterValue.id)
             )
         ).all()
     assert transaction is not None
@@ -210,9 +202,7 @@ async def test_transaction_lifecycle_stores_meter_values_and_energy(
     ]
 
 
-async def test_transaction_ids_are_unique_and_increasing(
-    server: RunningServer, charger: SimulatedCharger
-) -> None:
+async def test_transaction_ids_are_unique_and_increasing(server: RunningServer, charger: SimulatedCharger) -> None:
     ids = []
     for connector in (1, 2, 3):
         tag = await add_tag(server, unique_tag())
@@ -255,9 +245,7 @@ async def test_stop_transaction_with_transaction_data_stores_those_meter_values(
     await charger.stop_transaction(started.transaction_id, 750, transaction_data=data)
     async with server.session() as session:
         values = (
-            await session.scalars(
-                select(MeterValue).where(MeterValue.transaction_id == started.transaction_id)
-            )
+            await session.scalars(select(MeterValue).where(MeterValue.transaction_id == started.transaction_id))
         ).all()
     assert [(v.value, v.context) for v in values] == [("750", "Transaction.End")]
 
@@ -287,13 +275,9 @@ async def test_meter_values_naming_another_chargers_transaction_are_not_linked_t
         await intruder.meter_values(1, started.transaction_id, 123456)
     async with server.session() as session:
         linked = (
-            await session.scalars(
-                select(MeterValue).where(MeterValue.transaction_id == started.transaction_id)
-            )
+            await session.scalars(select(MeterValue).where(MeterValue.transaction_id == started.transaction_id))
         ).all()
-        kept = (
-            await session.scalars(select(MeterValue).where(MeterValue.charge_point_id == intruder_id))
-        ).all()
+        kept = (await session.scalars(select(MeterValue).where(MeterValue.charge_point_id == intruder_id))).all()
     assert linked == []
     assert [v.value for v in kept] == ["123456", "7400"]
 
@@ -325,9 +309,7 @@ async def test_data_transfer_is_stored_and_answered_unknown_vendor(
     assert answer.status == "UnknownVendorId"
     async with server.session() as session:
         stored = (
-            await session.scalars(
-                select(DataTransferMessage).where(DataTransferMessage.charge_point_id == charger.id)
-            )
+            await session.scalars(select(DataTransferMessage).where(DataTransferMessage.charge_point_id == charger.id))
         ).one()
     assert (stored.vendor_id, stored.message_id, stored.data) == ("com.acme", "diag", '{"t": 41}')
 
@@ -344,9 +326,7 @@ async def test_firmware_and_diagnostics_status_notifications_are_tracked(
         stored = await session.get(Charger, charger.id)
         events = (
             await session.scalars(
-                select(ChargerEvent)
-                .where(ChargerEvent.charge_point_id == charger.id)
-                .order_by(ChargerEvent.id)
+                select(ChargerEvent).where(ChargerEvent.charge_point_id == charger.id).order_by(ChargerEvent.id)
             )
         ).all()
     assert stored is not None

@@ -62,25 +62,17 @@ async def test_login_start_meter_stop_end_to_end(server: RunningServer, http: ht
         )
         assert record["is_active"] and record["energy_wh"] == 800
 
-        stop = await http.post(
-            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(tokens)
-        )
+        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(tokens))
         assert stop.status_code == 200 and stop.json() == {"status": "Accepted"}
-        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {
-            "transaction_id": transaction_id
-        }
+        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {"transaction_id": transaction_id}
         await charger.stop_transaction(transaction_id, 2500, id_tag=tokens["idTag"], reason="Remote")
 
     detail = (await http.get(f"/api/transactions/{transaction_id}", headers=bearer(tokens))).json()
     assert not detail["is_active"] and detail["energy_wh"] == 1500 and detail["stop_reason"] == "Remote"
-    assert [
-        v["value"] for v in detail["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"
-    ] == ["1800"]
+    assert [v["value"] for v in detail["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"] == ["1800"]
 
 
-async def test_rejected_remote_start_is_returned_as_is(
-    server: RunningServer, http: httpx.AsyncClient
-) -> None:
+async def test_rejected_remote_start_is_returned_as_is(server: RunningServer, http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     behaviour = ChargerBehaviour(remote_start_status="Rejected")
@@ -133,15 +125,11 @@ async def test_start_on_an_unknown_connector_is_422(server: RunningServer, http:
 
 async def test_start_with_connector_zero_is_422(http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
-    response = await http.post(
-        "/api/start_charging", json={"evse_id": "CP", "connector_id": 0}, headers=bearer(tokens)
-    )
+    response = await http.post("/api/start_charging", json={"evse_id": "CP", "connector_id": 0}, headers=bearer(tokens))
     assert response.status_code == 422
 
 
-async def test_charger_that_does_not_answer_in_time_is_504(
-    server: RunningServer, http: httpx.AsyncClient
-) -> None:
+async def test_charger_that_does_not_answer_in_time_is_504(server: RunningServer, http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     timeout = server.app_runtime.settings.ocpp_call_timeout
@@ -178,16 +166,12 @@ async def test_retried_start_with_the_same_idempotency_key_sends_one_remote_star
         assert [c.action for c in charger.received] == ["RemoteStartTransaction"] * 2
 
 
-async def test_idempotency_key_reused_with_another_body_is_422(
-    server: RunningServer, http: httpx.AsyncClient
-) -> None:
+async def test_idempotency_key_reused_with_another_body_is_422(server: RunningServer, http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD):
         headers = {**bearer(tokens), "Idempotency-Key": "k-1"}
-        await http.post(
-            "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=headers
-        )
+        await http.post("/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=headers)
         other = await http.post(
             "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 2}, headers=headers
         )
@@ -202,9 +186,7 @@ async def test_a_user_cannot_stop_or_see_another_users_transaction(
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         transaction_id = await start_as_charger_would(charger, alice["idTag"], 1)
-        stop = await http.post(
-            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(bob)
-        )
+        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(bob))
         peek = await http.get(f"/api/transactions/{transaction_id}", headers=bearer(bob))
         assert charger.received == []
     assert stop.status_code == 404 and peek.status_code == 404
@@ -217,13 +199,9 @@ async def test_an_admin_can_stop_any_transaction(server: RunningServer, http: ht
     charge_point_id = await server.add_charger()
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         transaction_id = await start_as_charger_would(charger, alice["idTag"], 1)
-        stop = await http.post(
-            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(admin)
-        )
+        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(admin))
         assert stop.json() == {"status": "Accepted"}
-        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {
-            "transaction_id": transaction_id
-        }
+        assert (await charger.wait_for_call("RemoteStopTransaction")).payload == {"transaction_id": transaction_id}
 
 
 async def test_stopping_a_finished_transaction_is_409(server: RunningServer, http: httpx.AsyncClient) -> None:
@@ -232,9 +210,7 @@ async def test_stopping_a_finished_transaction_is_409(server: RunningServer, htt
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         transaction_id = await start_as_charger_would(charger, alice["idTag"], 1)
         await charger.stop_transaction(transaction_id, 1200)
-        stop = await http.post(
-            "/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(alice)
-        )
+        stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(alice))
     assert stop.status_code == 409 and "already stopped" in stop.json()["detail"]
 
 
@@ -248,9 +224,7 @@ async def test_many_users_start_at_once_without_blocking_each_other(
         started = asyncio.get_running_loop().time()
         answers = await asyncio.gather(
             *(
-                http.post(
-                    "/api/start_charging", json={"evse_id": cp, "connector_id": 1}, headers=bearer(user)
-                )
+                http.post("/api/start_charging", json={"evse_id": cp, "connector_id": 1}, headers=bearer(user))
                 for cp, user in zip(charge_point_ids, users, strict=True)
             )
         )

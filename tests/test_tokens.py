@@ -109,9 +109,7 @@ async def test_reusing_an_old_refresh_token_revokes_the_whole_family(api: httpx.
     rotated = (await api.post("/api/token/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
     reuse = await api.post("/api/token/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert reuse.status_code == 401 and "reuse" in reuse.json()["detail"]
-    assert (
-        await api.post("/api/token/refresh", json={"refresh_token": rotated["refresh_token"]})
-    ).status_code == 401
+    assert (await api.post("/api/token/refresh", json={"refresh_token": rotated["refresh_token"]})).status_code == 401
     assert (await api.get("/api/me", headers=bearer(rotated))).status_code == 401
 
 
@@ -121,9 +119,7 @@ async def test_logout_ends_the_session_but_not_other_sessions(api: httpx.AsyncCl
     laptop = (await api.post("/api/login", json={"username": username, "password": USER_PASSWORD})).json()
     assert (await api.post("/api/logout", headers=bearer(phone))).status_code == 204
     assert (await api.get("/api/me", headers=bearer(phone))).status_code == 401
-    assert (
-        await api.post("/api/token/refresh", json={"refresh_token": phone["refresh_token"]})
-    ).status_code == 401
+    assert (await api.post("/api/token/refresh", json={"refresh_token": phone["refresh_token"]})).status_code == 401
     assert (await api.get("/api/me", headers=bearer(laptop))).status_code == 200
 
 
@@ -154,9 +150,7 @@ async def test_failed_logins_across_many_accounts_from_one_address_are_throttled
     fresh_api: httpx.AsyncClient,
 ) -> None:
     for _ in range(20):
-        failed = await fresh_api.post(
-            "/api/login", json={"username": new_username(), "password": "wrong-password"}
-        )
+        failed = await fresh_api.post("/api/login", json={"username": new_username(), "password": "wrong-password"})
         assert failed.status_code == 401
     victim = new_username()
     await signup(fresh_api, victim)
@@ -164,9 +158,7 @@ async def test_failed_logins_across_many_accounts_from_one_address_are_throttled
     assert throttled.status_code == 429
 
 
-async def test_blocked_account_tokens_stop_working(
-    api: httpx.AsyncClient, sqlite_server: RunningServer
-) -> None:
+async def test_blocked_account_tokens_stop_working(api: httpx.AsyncClient, sqlite_server: RunningServer) -> None:
     from sqlalchemy import update
 
     from csms.db.models import User

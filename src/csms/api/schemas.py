@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ErrorBody(BaseModel):
@@ -76,6 +76,11 @@ class VehicleIn(BaseModel):
     model: str | None = Field(default=None, max_length=64, examples=["Zoe"])
     plate: str | None = Field(default=None, max_length=16, examples=["AB-123-CD"])
     battery_capacity_kwh: Decimal | None = Field(default=None, gt=0, le=10000, decimal_places=2)
+
+    @field_validator("battery_capacity_kwh")
+    @classmethod
+    def _two_decimals(cls, value: Decimal | None) -> Decimal | None:
+        return value.quantize(Decimal("0.01")) if value is not None else None
 
 
 class VehicleOut(VehicleIn):

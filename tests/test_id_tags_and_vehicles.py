@@ -1,0 +1,183 @@
+"""idTags (the app's own and RFID cards) and vehicles, as users, operators and chargers see them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from csms.simulator.charger import connect_charger
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_account_with_role,
+    login_as,
+    signup,
+)
+
+
+@pytest.fixture
+async def admin(server: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:
+    return bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
+
+
+def card() -> str:
+    return "RFID" + datetime.now(UTC).strftime("%H%M%S%f")
+
+
+async def authorize(server: RunningServer, id_tag: str) -> dict[str, Any]:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        info: dict[str, Any] = (await charger.authorize(id_tag)).id_tag_info
+    return info
+
+
+async def test_user_registers_an_rfid_card_that_chargers_then_accept(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    user = bearer(await signup(http))
+    tag = card()
+    response = await http.post("/api/me/id_tags", json={"id_tag": tag, "label": "key fob"}, headers=user)
+    assert response.status_code == 201 and response.json()["label"] == "key fob"
+    assert tag in [t["id_tag"] for t in (await http.get("/api/me", headers=user)).json()["id_tags"]]
+    assert (await authorize(server, tag))["status"] == "Accepted"
+
+
+async def test_a_user_cannot_bind_a_tag_that_belongs_to_someone_else(http: httpx.AsyncClient) -> None:
+    alice = await signup(http)
+    bob = bearer(await signup(http))
+    taken = await http.post("/api/me/id_tags", json={"id_tag": alice["idTag"]}, headers=bob)
+    assert taken.status_code == 409 and "already registered" in taken.json()["detail"]
+    tag = card()
+    assert (await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=bearer(alice))).status_code == 201
+    assert (await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=bob)).status_code == 409
+
+
+async def test_id_tag_longer_than_ciString20_is_422(http: httpx.AsyncClient) -> None:
+    user = bearer(await signup(http))
+    response = await http.post("/api/me/id_tags", json={"id_tag": "X" * 21}, headers=user)
+    assert response.status_code == 422 and "1 to 20" in response.json()["detail"]
+
+
+async def test_the_apps_own_tag_cannot_be_removed_but_a_card_can(http: httpx.AsyncClient) -> None:
+    tokens = await signup(http)
+    user = bearer(tokens)
+    tag = card()
+    await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=user)
+    assert (await http.delete(f"/api/me/id_tags/{tokens['idTag']}", headers=user)).status_code == 409
+    assert (await http.delete(f"/api/me/id_tags/{tag}", headers=user)).status_code == 204
+    assert [t["id_tag"] for t in (await http.get("/api/me/id_tags", headers=user)).json()] == [tokens["idTag"]]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"status": "Blocked"}, "Blocked"),
+        ({"status": "Expired"}, "Expired"),
+        ({"status": "Accepted", "expiry_date": "2020-01-01T00:00:00Z"}, "Expired"),
+        ({"status": "Accepted", "expiry_date": None}, "Accepted"),
+    ],
+)
+async def test_admin_tag_changes_decide_what_authorize_answers(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], changes: dict[str, Any], expected: str
+) -> None:
+    tag = card()
+    created = await http.post("/api/admin/id_tags", json={"id_tag": tag, "status": "Blocked"}, headers=admin)
+    assert created.status_code == 201
+    updated = await http.patch(f"/api/admin/id_tags/{tag}", json=changes, headers=admin)
+    assert updated.status_code == 200
+    assert (await authorize(server, tag))["status"] == expected
+
+
+async def test_tag_with_future_expiry_is_accepted_with_its_expiry_and_parent(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    tag = card()
+    expiry = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    body = {"id_tag": tag, "expiry_date": expiry.isoformat(), "parent_id_tag": "FAMILY-7"}
+    assert (await http.post("/api/admin/id_tags", json=body, headers=admin)).status_code == 201
+    info = await authorize(server, tag)
+    assert info["status"] == "Accepted" and info["parent_id_tag"] == "FAMILY-7"
+    assert datetime.fromisoformat(info["expiry_date"]) == expiry
+
+
+async def test_blocking_a_user_blocks_their_tags_and_ends_their_tokens(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    tokens = await signup(http)
+    me = (await http.get("/api/me", headers=bearer(tokens))).json()
+    blocked = await http.patch(f"/api/admin/users/{me['id']}", json={"is_active": False}, headers=admin)
+    assert blocked.status_code == 200 and blocked.json()["is_active"] is False
+    assert (await authorize(server, tokens["idTag"]))["status"] == "Blocked"
+    assert (await http.get("/api/me", headers=bearer(tokens))).status_code == 401
+    assert (await http.post("/api/token/refresh", json={"refresh_token": tokens["refresh_token"]})).status_code == 401
+    await http.patch(f"/api/admin/users/{me['id']}", json={"is_active": True}, headers=admin)
+    assert (await authorize(server, tokens["idTag"]))["status"] == "Accepted"
+
+
+async def test_vehicles_belong_to_their_owner_and_show_on_the_transactions_they_charge(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    user = bearer(tokens)
+    created = await http.post(
+        "/api/me/vehicles",
+        json={
+            "name": "Family car",
+            "make": "Renault",
+            "model": "Zoe",
+            "plate": "AB-123-CD",
+            "battery_capacity_kwh": "52",
+        },
+        headers=user,
+    )
+    assert created.status_code == 201
+    vehicle = created.json()
+    assert vehicle["battery_capacity_kwh"] == "52.00"
+    bound = await http.patch(f"/api/me/id_tags/{tokens['idTag']}", json={"vehicle_id": vehicle["id"]}, headers=user)
+    assert bound.json()["vehicle_id"] == vehicle["id"]
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        started = await charger.start_transaction(1, tokens["idTag"])
+    record = (await http.get(f"/api/transactions/{started.transaction_id}", headers=user)).json()
+    assert record["vehicle_id"] == vehicle["id"]
+    assert [v["id"] for v in (await http.get("/api/me", headers=user)).json()["vehicles"]] == [vehicle["id"]]
+
+
+async def test_vehicle_input_rules_are_422(http: httpx.AsyncClient) -> None:
+    user = bearer(await signup(http))
+    for body in ({"name": ""}, {"name": "x", "battery_capacity_kwh": -5}, {"name": "x", "plate": "P" * 17}):
+        assert (await http.post("/api/me/vehicles", json=body, headers=user)).status_code == 422
+
+
+async def test_curious_users_get_404_for_other_peoples_tags_vehicles_and_records(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    alice_tokens = await signup(http)
+    alice = bearer(alice_tokens)
+    mallory = bearer(await signup(http))
+    vehicle_id = (await http.post("/api/me/vehicles", json={"name": "Alice's"}, headers=alice)).json()["id"]
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        transaction_id = (await charger.start_transaction(1, alice_tokens["idTag"])).transaction_id
+    attempts = [
+        ("GET", f"/api/me/vehicles/{vehicle_id}", None),
+        ("PUT", f"/api/me/vehicles/{vehicle_id}", {"name": "mine now"}),
+        ("DELETE", f"/api/me/vehicles/{vehicle_id}", None),
+        ("PATCH", f"/api/me/id_tags/{alice_tokens['idTag']}", {"label": "mine"}),
+        ("DELETE", f"/api/me/id_tags/{alice_tokens['idTag']}", None),
+        ("GET", f"/api/transactions/{transaction_id}", None),
+        ("POST", "/api/stop_charging", {"transaction_id": transaction_id}),
+    ]
+    for method, path, body in attempts:
+        response = await http.request(method, path, json=body, headers=mallory)
+        assert response.status_code == 404, (method, path, response.status_code)
+    own_tag = (await http.get("/api/me", headers=mallory)).json()["id_tags"][0]["id_tag"]
+    bind = await http.patch(f"/api/me/id_tags/{own_tag}", json={"vehicle_id": vehicle_id}, headers=mallory)
+    assert bind.status_code == 404
+    assert (await http.get("/api/transactions", params={"vehicle_id": vehicle_id}, headers=mallory)).json() == []
+    still_there = await http.get(f"/api/me/vehicles/{vehicle_id}", headers=alice)
+    assert still_there.json()["name"] == "Alice's"

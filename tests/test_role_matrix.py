@@ -1,0 +1,102 @@
+"""Every role against every endpoint. A new endpoint must be added here, or this test fails."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer, create_account_with_role, login_as
+
+PUBLIC, USER, STAFF = "public", "any account", "admin or root"
+
+# (method, path template) → who may call it.
+ACCESS: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("POST", "/api/signup"): PUBLIC,
+    ("POST", "/api/login"): PUBLIC,
+    ("POST", "/api/token/refresh"): PUBLIC,
+    ("POST", "/api/logout"): USER,
+    ("GET", "/api/me"): USER,
+    ("GET", "/api/me/id_tags"): USER,
+    ("POST", "/api/me/id_tags"): USER,
+    ("PATCH", "/api/me/id_tags/{id_tag}"): USER,
+    ("DELETE", "/api/me/id_tags/{id_tag}"): USER,
+    ("GET", "/api/me/vehicles"): USER,
+    ("POST", "/api/me/vehicles"): USER,
+    ("GET", "/api/me/vehicles/{vehicle_id}"): USER,
+    ("PUT", "/api/me/vehicles/{vehicle_id}"): USER,
+    ("DELETE", "/api/me/vehicles/{vehicle_id}"): USER,
+    ("POST", "/api/start_charging"): USER,
+    ("POST", "/api/stop_charging"): USER,
+    ("POST", "/api/pair"): USER,
+    ("GET", "/api/transactions"): USER,
+    ("GET", "/api/transactions.csv"): USER,
+    ("GET", "/api/transactions/{transaction_id}"): USER,
+    ("GET", "/api/admin/transactions"): STAFF,
+    ("GET", "/api/admin/transactions.csv"): STAFF,
+    ("POST", "/api/admin/chargers"): STAFF,
+    ("GET", "/api/admin/chargers"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/messages"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/ocpp/{action}"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.svg"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.png"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/stickers"): STAFF,
+    ("GET", "/api/admin/users"): STAFF,
+    ("GET", "/api/admin/users/{user_id}"): STAFF,
+    ("PATCH", "/api/admin/users/{user_id}"): STAFF,
+    ("DELETE", "/api/admin/users/{user_id}"): STAFF,
+    ("GET", "/api/admin/id_tags"): STAFF,
+    ("POST", "/api/admin/id_tags"): STAFF,
+    ("PATCH", "/api/admin/id_tags/{id_tag}"): STAFF,
+}
+
+PLACEHOLDERS = {
+    "{charge_point_id}": "CP-MATRIX",
+    "{connector_id}": "1",
+    "{transaction_id}": "999999",
+    "{user_id}": "999999",
+    "{vehicle_id}": "999999",
+    "{id_tag}": "NO-SUCH-TAG",
+    "{action}": "ClearCache",
+}
+
+ALLOWED = {
+    PUBLIC: {"anonymous", "user", "admin", "root"},
+    USER: {"user", "admin", "root"},
+    STAFF: {"admin", "root"},
+}
+
+
+def concrete(path: str) -> str:
+    for placeholder, value in PLACEHOLDERS.items():
+        path = path.replace(placeholder, value)
+    return path
+
+
+async def test_every_endpoint_has_an_access_rule(api: httpx.AsyncClient) -> None:
+    schema = (await api.get("/openapi.json")).json()
+    served = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
+    assert served - set(ACCESS) == set(), "new endpoints need a row in ACCESS"
+    assert set(ACCESS) - served == set(), "ACCESS lists endpoints that no longer exist"
+
+
+@pytest.mark.parametrize("role", ["anonymous", "user", "admin", "root"])
+async def test_each_role_gets_the_expected_answer_from_every_endpoint(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, role: str
+) -> None:
+    username = None if role == "anonymous" else (await create_account_with_role(sqlite_server, role))[0]
+    refused = []
+    for (method, path), rule in ACCESS.items():
+        headers = {}
+        if username:  # a fresh session each time, since /api/logout ends one
+            headers = {"Authorization": f"Bearer {(await login_as(api, username))['access_token']}"}
+        response = await api.request(method, concrete(path), headers=headers, json={})
+        may_call = role in ALLOWED[rule]
+        expected_refusal = 401 if role == "anonymous" else 403
+        if may_call and response.status_code in (401, 403):
+            refused.append((method, path, response.status_code))
+        if not may_call and response.status_code != expected_refusal:
+            refused.append((method, path, response.status_code))
+    assert refused == []
