@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -10,10 +11,17 @@ from fastapi import FastAPI
 
 from csms import __version__
 from csms.api import account, admin, admin_users, auth, charging, errors, health, pairing_codes, records
+from csms.bus import Bus
+from csms.bus.events import Events
+from csms.bus.memory import MemoryBus
+from csms.bus.nats import NatsBus
 from csms.config import Settings
 from csms.db.engine import create_engine, create_session_factory
 from csms.db.migrate import upgrade_to_head
+from csms.ocpp.commands import CommandRouter
 from csms.ocpp.endpoint import ocpp_endpoint
+from csms.ocpp.registry import ConnectionRegistry
+from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
 from csms.services import pairing
 from csms.services.accounts import TokenPolicy
@@ -60,11 +68,15 @@ async def start_runtime(settings: Settings) -> Runtime:
     except BaseException:
         await engine.dispose()
         raise
+    bus = _create_bus(settings)
+    await bus.start()
     session_factory = create_session_factory(engine)
     message_log = MessageLog(session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval)
     message_log.start()
     secret = settings.resolved_jwt_secret()
-    return Runtime(
+    node_id = uuid.uuid4().hex[:12]
+    registry = ConnectionRegistry()
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
@@ -76,11 +88,27 @@ async def start_runtime(settings: Settings) -> Runtime:
         ),
         login_throttle=LoginThrottle(clock=utc_now),
         sticker_key=pairing.sticker_key(secret),
+        bus=bus,
+        events=Events(bus, node_id=node_id, clock=utc_now),
+        commands=CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout),
+        registry=registry,
+        takeover=TakeoverWatcher(registry, bus, node_id=node_id),
+        node_id=node_id,
     )
+    await runtime.takeover.start()
+    return runtime
+
+
+def _create_bus(settings: Settings) -> Bus:
+    if settings.bus_url:
+        return NatsBus(settings.bus_url)
+    return MemoryBus()
 
 
 async def stop_runtime(runtime: Runtime) -> None:
     for session in runtime.registry.all():
         await session.close(code=1001, reason="csms is shutting down")
+    await runtime.takeover.close()
     await runtime.message_log.close()
+    await runtime.bus.close()
     await runtime.engine.dispose()

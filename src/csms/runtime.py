@@ -1,15 +1,20 @@
-"""Everything one running csms node holds: settings, database, message log, connected chargers."""
+"""Everything one running csms node holds: settings, database, bus, message log, connected chargers."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from csms.bus import Bus
+from csms.bus.events import Events
 from csms.config import Settings
+from csms.ocpp.commands import CommandRouter
 from csms.ocpp.registry import ConnectionRegistry
+from csms.ocpp.takeover import TakeoverWatcher
 from csms.security import ChargerPasswordVerifier
 from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
@@ -26,6 +31,11 @@ class Runtime:
     token_policy: TokenPolicy
     login_throttle: LoginThrottle
     sticker_key: bytes
-    registry: ConnectionRegistry = field(default_factory=lambda: ConnectionRegistry())
+    bus: Bus
+    events: Events
+    commands: CommandRouter
+    registry: ConnectionRegistry
+    takeover: TakeoverWatcher
+    node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     charger_verifier: ChargerPasswordVerifier = field(default_factory=ChargerPasswordVerifier)
     clock: Callable[[], datetime] = utc_now

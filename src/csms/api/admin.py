@@ -15,7 +15,6 @@ from csms.api.schemas import (
     OcppMessageOut,
 )
 from csms.db.models import Charger
-from csms.ocpp import commands
 from csms.services import chargers, message_log
 from csms.services.errors import NotFound
 
@@ -89,7 +88,7 @@ async def send_ocpp_call(
     """Send any CSMS-initiated OCPP 1.6 call: the body is its camelCase payload, the answer the charger's."""
     await _require_charger(session, charge_point_id)
     await session.close()  # not held while the charger answers
-    return await commands.send_call(runtime.registry, charge_point_id, action, payload)
+    return await runtime.commands.send(charge_point_id, action, payload)
 
 
 async def _require_charger(session: SessionDep, charge_point_id: str) -> Charger:

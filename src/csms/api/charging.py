@@ -101,4 +101,4 @@ async def _send(
     # Give the database connection back while the charger thinks: it may take seconds, and
     # holding a pooled connection that long would serialise everyone else's requests.
     await session.close()
-    return await commands.send_call(runtime.registry, charge_point_id, action, payload)
+    return await runtime.commands.send(charge_point_id, action, payload)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -54,6 +55,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self._connection: Connection = connection
         # The action of each message id in flight, so the log can name the action of a result.
         self._actions_in_flight: dict[str, str] = {}
+        # Tells this socket apart from an older or newer one of the same charger, across nodes.
+        self.connection_id = uuid.uuid4().hex
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         await self._connection.close(code, reason)

@@ -12,6 +12,7 @@ from ocpp.messages import Call, validate_payload
 from ocpp.v16 import call
 from ocpp.v16.enums import Action
 
+from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
 from csms.ocpp.registry import ConnectionRegistry
 
 # Calls the central system may send to a charger (OCPP 1.6 and the security whitepaper's additions).
@@ -63,6 +64,7 @@ class ChargerRejected(CommandError):
     def __init__(self, error_code: str, description: str) -> None:
         super().__init__(f"the charger answered {error_code}: {description}")
         self.error_code = error_code
+        self.description = description
 
 
 async def build_call(action: str, payload: dict[str, Any]) -> Any:
@@ -79,19 +81,76 @@ async def build_call(action: str, payload: dict[str, Any]) -> Any:
         raise InvalidPayload(f"invalid {action} payload: {error}") from None
 
 
-async def send_call(
-    registry: ConnectionRegistry, charge_point_id: str, action: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """Send one call to a charger connected to this node and return its answer, camelCase."""
-    request = await build_call(action, payload)
-    session = registry.get(charge_point_id)
-    if session is None:
-        raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
-    try:
-        result = await session.call(request, suppress=False)
-    except TimeoutError:
-        raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
-    except OCPPError as error:
-        # A CallError from the charger, or an answer that breaks the schema.
-        raise ChargerRejected(error.code, error.description) from None
-    return dict(snake_to_camel_case(remove_nones(asdict(result))))
+class CommandRouter:
+    """The one place that sends a call to a charger, on this node or through the bus to the node holding it."""
+
+    def __init__(self, registry: ConnectionRegistry, bus: Bus, *, call_timeout: float) -> None:
+        self._registry = registry
+        self._bus = bus
+        self._call_timeout = call_timeout
+
+    async def send(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one call and return the charger's answer (camelCase), or raise a CommandError."""
+        request = await build_call(action, payload)
+        if self._registry.get(charge_point_id) is not None:
+            return await self._send_here(charge_point_id, action, request)
+        message = {"action": action, "payload": payload}
+        try:
+            # A little longer than the charger's own timeout, so the holding node reports it first.
+            reply = await self._bus.request(command_subject(charge_point_id), message, within=self._call_timeout + 2)
+        except NoResponders:
+            raise ChargerNotConnected(f"charger {charge_point_id} is not connected") from None
+        except RequestTimeout:
+            raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
+        except BusUnavailable as error:
+            raise CommandError(f"the message bus is unavailable: {error}") from error
+        return _unpack(reply)
+
+    async def serve(self, charge_point_id: str) -> ResponderHandle:
+        """Answer other nodes' calls for a charger connected here."""
+
+        async def answer(message: Message) -> Message:
+            try:
+                request = await build_call(str(message["action"]), dict(message["payload"]))
+                return {"result": await self._send_here(charge_point_id, str(message["action"]), request)}
+            except CommandError as error:
+                return {"error": _pack(error)}
+
+        return await self._bus.serve(command_subject(charge_point_id), answer)
+
+    async def _send_here(self, charge_point_id: str, action: str, request: Any) -> dict[str, Any]:
+        session = self._registry.get(charge_point_id)
+        if session is None:
+            raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
+        try:
+            result = await session.call(request, suppress=False)
+        except TimeoutError:
+            raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
+        except OCPPError as error:
+            # A CallError from the charger, or an answer that breaks the schema.
+            raise ChargerRejected(error.code, error.description) from None
+        return dict(snake_to_camel_case(remove_nones(asdict(result))))
+
+
+_ERROR_KINDS: dict[str, type[CommandError]] = {
+    "not_connected": ChargerNotConnected,
+    "timeout": ChargerTimeout,
+    "invalid_payload": InvalidPayload,
+    "unknown_action": UnknownAction,
+}
+
+
+def _pack(error: CommandError) -> dict[str, str]:
+    if isinstance(error, ChargerRejected):
+        return {"kind": "rejected", "code": error.error_code, "detail": error.description}
+    kind = next((name for name, kind in _ERROR_KINDS.items() if isinstance(error, kind)), "failed")
+    return {"kind": kind, "detail": str(error)}
+
+
+def _unpack(reply: Message) -> dict[str, Any]:
+    if "result" in reply:
+        return dict(reply["result"])
+    error = reply.get("error", {})
+    if error.get("kind") == "rejected":
+        raise ChargerRejected(str(error.get("code")), str(error.get("detail")))
+    raise _ERROR_KINDS.get(str(error.get("kind")), CommandError)(str(error.get("detail", "the command failed")))

@@ -9,7 +9,9 @@ import logging
 from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
+from csms.bus import ResponderHandle
 from csms.ocpp.charge_point import ChargePointSession
+from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
 from csms.services import chargers
 
@@ -17,7 +19,6 @@ logger = logging.getLogger(__name__)
 
 OCPP16_SUBPROTOCOL = "ocpp1.6"
 CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_REPLACED = 4000  # application range: a newer connection of the same charger took over
 
 
 class WebSocketConnection:
@@ -64,18 +65,28 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
     previous = runtime.registry.register(session)
     if previous is not None:
         await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+    await runtime.takeover.announce(session.id, session.connection_id)
+    responder = await runtime.commands.serve(session.id)
     async with runtime.session_factory() as db:
         await chargers.mark_connected(db, session.id, now=runtime.clock())
+    await runtime.events.publish("charger_connected", charge_point_id=session.id)
     logger.info("charger %s connected", session.id)
     try:
         await session.start()
     except WebSocketDisconnect:
         pass
     finally:
-        if runtime.registry.unregister(session):
-            async with runtime.session_factory() as db:
-                await chargers.mark_disconnected(db, session.id, now=runtime.clock())
-        logger.info("charger %s disconnected", session.id)
+        await _forget(session, runtime, responder)
+
+
+async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle) -> None:
+    if not runtime.registry.unregister(session):
+        return  # replaced by a newer connection of the same charger, which now owns its state
+    await responder.close()
+    async with runtime.session_factory() as db:
+        await chargers.mark_disconnected(db, session.id, now=runtime.clock())
+    await runtime.events.publish("charger_disconnected", charge_point_id=session.id)
+    logger.info("charger %s disconnected", session.id)
 
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:

@@ -1,0 +1,136 @@
+"""The NATS bus: several csms nodes share events and route charger commands through a NATS server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsNativeSubscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from csms.bus import BusUnavailable, Message, NoResponders, RequestTimeout, Responder
+
+logger = logging.getLogger(__name__)
+
+
+def _encode(message: Message) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=str).encode()
+
+
+def _decode(data: bytes) -> Message:
+    decoded: Any = json.loads(data) if data else {}
+    return decoded if isinstance(decoded, dict) else {"value": decoded}
+
+
+class NatsSubscription:
+    def __init__(self, native: NatsNativeSubscription) -> None:
+        self._native = native
+
+    async def __aiter__(self) -> AsyncIterator[tuple[str, Message]]:
+        async for message in self._native.messages:
+            yield message.subject, _decode(message.data)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._native.unsubscribe()
+
+
+class NatsResponder:
+    def __init__(self, native: NatsNativeSubscription) -> None:
+        self._native = native
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._native.unsubscribe()
+
+
+class NatsBus:
+    def __init__(self, url: str, *, name: str = "csms") -> None:
+        self._url = url
+        self._name = name
+        self._client: Client | None = None
+        self._answering: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        try:
+            self._client = await nats.connect(
+                self._url,
+                name=self._name,
+                connect_timeout=5,
+                max_reconnect_attempts=-1,  # keep trying for ever: NATS restarts must not need a csms restart
+                reconnect_time_wait=1,
+                error_cb=self._log_error,
+                disconnected_cb=self._log_disconnected,
+                reconnected_cb=self._log_reconnected,
+            )
+        except (OSError, nats.errors.NoServersError) as error:
+            raise BusUnavailable(f"cannot reach NATS at {self._url}: {error}") from error
+
+    async def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.drain()
+            self._client = None
+
+    async def publish(self, subject: str, message: Message) -> None:
+        try:
+            await self._connected().publish(subject, _encode(message))
+        except nats.errors.Error as error:
+            logger.warning("could not publish %s: %s", subject, error)
+
+    async def subscribe(self, pattern: str) -> NatsSubscription:
+        return NatsSubscription(await self._connected().subscribe(pattern, pending_msgs_limit=10_000))
+
+    async def request(self, subject: str, message: Message, *, within: float) -> Message:
+        try:
+            reply = await self._connected().request(subject, _encode(message), timeout=within)
+        except NoRespondersError:
+            raise NoResponders(subject) from None
+        except NatsTimeout:
+            raise RequestTimeout(subject) from None
+        except nats.errors.Error as error:
+            raise BusUnavailable(str(error)) from error
+        return _decode(reply.data)
+
+    async def serve(self, subject: str, responder: Responder) -> NatsResponder:
+        async def answer(request: Msg) -> None:
+            # Answered in a task: a slow charger must not hold up this subscription's other requests.
+            task = asyncio.get_running_loop().create_task(self._answer(request, responder))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+
+        return NatsResponder(await self._connected().subscribe(subject, cb=answer))
+
+    async def is_healthy(self) -> bool:
+        return self._client is not None and self._client.is_connected
+
+    async def _answer(self, request: Msg, responder: Responder) -> None:
+        try:
+            reply = await responder(_decode(request.data))
+        except Exception as error:
+            logger.exception("responder for %s failed", request.subject)
+            reply = {"error": {"kind": "internal", "detail": type(error).__name__}}
+        with contextlib.suppress(nats.errors.Error):
+            await request.respond(_encode(reply))
+
+    def _connected(self) -> Client:
+        if self._client is None:
+            raise BusUnavailable("the NATS bus is not started")
+        return self._client
+
+    async def _log_error(self, error: Exception) -> None:
+        logger.warning("NATS error: %s", error)
+
+    async def _log_disconnected(self) -> None:
+        logger.warning("disconnected from NATS; reconnecting")
+
+    async def _log_reconnected(self) -> None:
+        logger.info("reconnected to NATS")

@@ -1,0 +1,56 @@
+"""One socket per charger across all nodes: a charger that connects anywhere closes its older socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from csms.bus import Bus, Message, Subscription, connected_subject
+from csms.ocpp.registry import ConnectionRegistry
+
+logger = logging.getLogger(__name__)
+
+CLOSE_REPLACED = 4000  # application range: a newer connection of the same charger took over
+
+
+class TakeoverWatcher:
+    """Tells other nodes when a charger connects here, and closes local sockets that others replaced."""
+
+    def __init__(self, registry: ConnectionRegistry, bus: Bus, *, node_id: str) -> None:
+        self._registry = registry
+        self._bus = bus
+        self._node_id = node_id
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._subscription = await self._bus.subscribe("csms.connections.*")
+        self._task = asyncio.create_task(self._watch(self._subscription), name="charger-takeover")
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def announce(self, charge_point_id: str, connection_id: str) -> None:
+        message = {"charge_point_id": charge_point_id, "node": self._node_id, "connection": connection_id}
+        await self._bus.publish(connected_subject(charge_point_id), message)
+
+    async def _watch(self, subscription: Subscription) -> None:
+        async for _subject, message in subscription:
+            try:
+                await self._close_if_replaced(message)
+            except Exception:
+                logger.exception("could not handle a connection announcement")
+
+    async def _close_if_replaced(self, message: Message) -> None:
+        if message.get("node") == self._node_id:
+            return  # a reconnect to this node replaced its socket in the registry already
+        session = self._registry.get(str(message.get("charge_point_id")))
+        if session is not None and session.connection_id != message.get("connection"):
+            logger.info("charger %s reconnected on node %s; closing its socket here", session.id, message.get("node"))
+            await session.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
