@@ -31,6 +31,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/stop_charging"): USER,
     ("POST", "/api/pair"): USER,
     ("GET", "/api/transactions"): USER,
+    ("GET", "/api/events"): USER,
     ("GET", "/api/transactions.csv"): USER,
     ("GET", "/api/transactions/{transaction_id}"): USER,
     ("GET", "/api/admin/transactions"): STAFF,
@@ -92,11 +93,13 @@ async def test_each_role_gets_the_expected_answer_from_every_endpoint(
         headers = {}
         if username:  # a fresh session each time, since /api/logout ends one
             headers = {"Authorization": f"Bearer {(await login_as(api, username))['access_token']}"}
-        response = await api.request(method, concrete(path), headers=headers, json={})
+        # Streamed, so a live event stream answers its status without being read to the end.
+        async with api.stream(method, concrete(path), headers=headers, json={}) as response:
+            status = response.status_code
         may_call = role in ALLOWED[rule]
         expected_refusal = 401 if role == "anonymous" else 403
-        if may_call and response.status_code in (401, 403):
-            refused.append((method, path, response.status_code))
-        if not may_call and response.status_code != expected_refusal:
-            refused.append((method, path, response.status_code))
+        if may_call and status in (401, 403):
+            refused.append((method, path, status))
+        if not may_call and status != expected_refusal:
+            refused.append((method, path, status))
     assert refused == []

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from csms import __version__
-from csms.api import account, admin, admin_users, auth, charging, errors, health, pairing_codes, records
+from csms.api import account, admin, admin_users, auth, charging, errors, health, live, pairing_codes, records
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(charging.router)
     app.include_router(records.router)
+    app.include_router(live.router)
     app.include_router(account.router)
     app.include_router(pairing_codes.router)
     app.include_router(admin.router)
