@@ -83,6 +83,7 @@ async def test_heartbeat_answers_current_time_and_updates_last_seen(
     before = utc_now()
     answer = await charger.heartbeat()
     assert datetime.fromisoformat(answer.current_time) >= before - timedelta(seconds=1)
+    await server.app_runtime.writer.flush()  # last seen is written in the background
     async with server.session() as session:
         stored = await session.get(Charger, charger.id)
     assert stored is not None and stored.last_heartbeat_at is not None and stored.last_heartbeat_at >= before

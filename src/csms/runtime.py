@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.config import Settings
+from csms.db.batch_writer import BatchWriter
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
@@ -28,6 +29,7 @@ class Runtime:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     message_log: MessageLog
+    writer: BatchWriter
     token_policy: TokenPolicy
     login_throttle: LoginThrottle
     sticker_key: bytes

@@ -57,6 +57,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self._actions_in_flight: dict[str, str] = {}
         # Tells this socket apart from an older or newer one of the same charger, across nodes.
         self.connection_id = uuid.uuid4().hex
+        # This charger's transactions seen on this connection: MeterValues link to them without a read.
+        self._transactions: dict[int, transactions.TransactionRef] = {}
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         await self._connection.close(code, reason)
@@ -121,6 +123,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     def _now(self) -> datetime:
         return self._runtime.clock()
 
+    async def _publish(self, kind: str, **fields: Any) -> None:
+        await self._runtime.events.publish(kind, charge_point_id=self.id, **fields)
+
     # -- Core profile ----------------------------------------------------------------------
 
     @on(Action.boot_notification, skip_schema_validation=True)
@@ -150,6 +155,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         now = self._now()
         async with self._session() as session:
             await chargers.record_boot(session, self.id, boot, now=now)
+        await self._publish(
+            "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
+        )
         return call_result.BootNotification(
             current_time=format_ocpp_timestamp(now),
             interval=self._runtime.settings.heartbeat_interval,
@@ -159,8 +167,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self) -> call_result.Heartbeat:
         now = self._now()
-        async with self._session() as session:
-            await chargers.record_heartbeat(session, self.id, now=now)
+        chargers.record_heartbeat(self._runtime.writer, self.id, now=now)
         return call_result.Heartbeat(current_time=format_ocpp_timestamp(now))
 
     @on(Action.status_notification, skip_schema_validation=True)
@@ -185,8 +192,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             vendor_id=vendor_id,
             vendor_error_code=vendor_error_code,
         )
-        async with self._session() as session:
-            await chargers.record_status(session, self.id, report, now=now)
+        await chargers.record_status(self._runtime.writer, self.id, report, now=now)
+        await self._publish("connector_status", connector_id=connector_id, status=status, error_code=error_code)
         return call_result.StatusNotification()
 
     @on(Action.authorize, skip_schema_validation=True)
@@ -216,6 +223,11 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 reservation_id=reservation_id,
                 now=self._now(),
             )
+        ref = transactions.transaction_ref(started.transaction)
+        self._transactions[ref.id] = ref
+        await self._publish(
+            "transaction_started", connector_id=connector_id, transaction_id=ref.id, user_id=ref.user_id
+        )
         return call_result.StartTransaction(
             transaction_id=started.transaction_id, id_tag_info=_id_tag_info(started.id_tag_info)
         )
@@ -231,7 +243,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         transaction_data: list[dict[str, Any]] | None = None,
     ) -> call_result.StopTransaction:
         async with self._session() as session:
-            info = await transactions.stop_transaction(
+            stopped = await transactions.stop_transaction(
                 session,
                 charge_point_id=self.id,
                 transaction_id=transaction_id,
@@ -242,6 +254,16 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 transaction_data=_meter_samples(transaction_data or []),
                 now=self._now(),
             )
+        self._transactions.pop(transaction_id, None)
+        if stopped.transaction is not None:
+            await self._publish(
+                "transaction_stopped",
+                connector_id=stopped.transaction.connector_id,
+                transaction_id=transaction_id,
+                user_id=stopped.transaction.user_id,
+                energy_wh=transactions.energy_wh(stopped.transaction),
+            )
+        info = stopped.id_tag_info
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info) if info else None)
 
     @on(Action.meter_values, skip_schema_validation=True)
@@ -249,15 +271,34 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self, connector_id: int, meter_value: list[dict[str, Any]], transaction_id: int | None = None
     ) -> call_result.MeterValues:
         _require_connector(connector_id, allow_zero=True)
-        async with self._session() as session:
-            await transactions.add_meter_values(
-                session,
-                charge_point_id=self.id,
+        samples = _meter_samples(meter_value)
+        transaction = await self._transaction(transaction_id) if transaction_id is not None else None
+        await transactions.add_meter_values(
+            self._runtime.writer,
+            charge_point_id=self.id,
+            connector_id=connector_id,
+            transaction=transaction,
+            samples=samples,
+        )
+        if transaction is not None and transaction.charge_point_id == self.id:
+            await self._publish(
+                "meter_values",
                 connector_id=connector_id,
-                transaction_id=transaction_id,
-                samples=_meter_samples(meter_value),
+                transaction_id=transaction.id,
+                user_id=transaction.user_id,
+                energy_wh=transaction.energy_wh,
+                power_w=transactions.latest_power_w(samples),
             )
         return call_result.MeterValues()
+
+    async def _transaction(self, transaction_id: int) -> transactions.TransactionRef | None:
+        ref = self._transactions.get(transaction_id)
+        if ref is None:
+            async with self._session() as session:
+                ref = await transactions.find_transaction_ref(session, transaction_id)
+            if ref is not None and ref.charge_point_id == self.id:
+                self._transactions[transaction_id] = ref
+        return ref
 
     @on(Action.data_transfer, skip_schema_validation=True)
     async def on_data_transfer(
@@ -276,12 +317,14 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
         async with self._session() as session:
             await chargers.record_charger_event(session, self.id, kind="firmware", status=status, now=self._now())
+        await self._publish("firmware_status", status=status)
         return call_result.FirmwareStatusNotification()
 
     @on(Action.diagnostics_status_notification, skip_schema_validation=True)
     async def on_diagnostics_status_notification(self, status: str) -> call_result.DiagnosticsStatusNotification:
         async with self._session() as session:
             await chargers.record_charger_event(session, self.id, kind="diagnostics", status=status, now=self._now())
+        await self._publish("diagnostics_status", status=status)
         return call_result.DiagnosticsStatusNotification()
 
 

@@ -6,9 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.batch_writer import BatchWriter
 from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
 from csms.security import ChargerPasswordVerifier, hash_charger_password
 from csms.services.errors import AlreadyExists, InvalidInput
@@ -141,45 +144,58 @@ async def record_boot(session: AsyncSession, charge_point_id: str, boot: BootInf
     await session.commit()
 
 
-async def record_heartbeat(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
-    await session.execute(
-        update(Charger).where(Charger.charge_point_id == charge_point_id).values(last_heartbeat_at=now)
-    )
-    await session.commit()
+_HEARTBEAT = (
+    update(Charger)
+    .where(Charger.charge_point_id == bindparam("cp"))
+    .values(last_heartbeat_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+_STATUS_HISTORY = insert(StatusNotification)
 
 
-async def record_status(session: AsyncSession, charge_point_id: str, report: StatusReport, *, now: datetime) -> None:
+def record_heartbeat(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
+    """Last seen: written in the background, since losing it on a crash costs nothing."""
+    writer.write_soon((_HEARTBEAT, [{"cp": charge_point_id, "at": now}]))
+
+
+async def record_status(writer: BatchWriter, charge_point_id: str, report: StatusReport, *, now: datetime) -> None:
     """Keep the report in the history; make it the connector's current status unless a newer one is known.
 
     Chargers queue notifications while offline and send them late, so arrival order is not event order.
     """
-    session.add(
-        StatusNotification(
-            charge_point_id=charge_point_id,
-            connector_id=report.connector_id,
-            status=report.status,
-            error_code=report.error_code,
-            info=report.info,
-            vendor_id=report.vendor_id,
-            vendor_error_code=report.vendor_error_code,
-            timestamp=report.timestamp,
-            received_at=now,
-        )
+    row = {
+        "charge_point_id": charge_point_id,
+        "connector_id": report.connector_id,
+        "status": report.status,
+        "error_code": report.error_code,
+        "info": report.info,
+        "vendor_id": report.vendor_id,
+        "vendor_error_code": report.vendor_error_code,
+    }
+    await writer.write(
+        (_STATUS_HISTORY, [{**row, "timestamp": report.timestamp, "received_at": now}]),
+        (_current_status_upsert(writer.dialect_name), [{**row, "status_at": report.timestamp}]),
     )
-    connector = await session.get(Connector, (charge_point_id, report.connector_id))
-    if connector is None:
-        connector = Connector(charge_point_id=charge_point_id, connector_id=report.connector_id)
-        session.add(connector)
-    elif connector.status_at > report.timestamp:
-        await session.commit()
-        return
-    connector.status = report.status
-    connector.error_code = report.error_code
-    connector.info = report.info
-    connector.vendor_id = report.vendor_id
-    connector.vendor_error_code = report.vendor_error_code
-    connector.status_at = report.timestamp
-    await session.commit()
+
+
+_UPSERTS: dict[str, Executable] = {}
+
+
+def _current_status_upsert(dialect_name: str) -> Executable:
+    """INSERT ... ON CONFLICT DO UPDATE, only when the report is not older than the stored status."""
+    if dialect_name not in _UPSERTS:
+        dialect_insert = sqlite_insert if dialect_name == "sqlite" else postgresql_insert
+        statement = dialect_insert(Connector)
+        newer = {column: statement.excluded[column] for column in _STATUS_COLUMNS}
+        _UPSERTS[dialect_name] = statement.on_conflict_do_update(
+            index_elements=[Connector.charge_point_id, Connector.connector_id],
+            set_=newer,
+            where=statement.excluded.status_at >= Connector.status_at,
+        )
+    return _UPSERTS[dialect_name]
+
+
+_STATUS_COLUMNS = ("status", "error_code", "info", "vendor_id", "vendor_error_code", "status_at")
 
 
 async def record_charger_event(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select
@@ -15,19 +14,10 @@ from csms.db.models import OcppMessage
 
 logger = logging.getLogger(__name__)
 
+_INSERT_FRAME = insert(OcppMessage)
+
 INCOMING = "in"
 OUTGOING = "out"
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedFrame:
-    charge_point_id: str
-    direction: str
-    frame: str
-    message_type: int | None
-    unique_id: str | None
-    action: str | None
-    created_at: datetime
 
 
 class MessageLog:
@@ -49,7 +39,7 @@ class MessageLog:
         self._clock = clock
         self._flush_interval = flush_interval
         self._max_pending = max_pending
-        self._pending: list[LoggedFrame] = []
+        self._pending: list[dict[str, object]] = []
         self._task: asyncio.Task[None] | None = None
 
     def record(
@@ -66,15 +56,15 @@ class MessageLog:
             logger.warning("message log backlog full, dropping a frame of %s", charge_point_id)
             return
         self._pending.append(
-            LoggedFrame(
-                charge_point_id=charge_point_id,
-                direction=direction,
-                frame=frame,
-                message_type=message_type,
-                unique_id=unique_id[:64] if unique_id else unique_id,
-                action=action[:64] if action else action,
-                created_at=self._clock(),
-            )
+            {
+                "charge_point_id": charge_point_id,
+                "direction": direction,
+                "frame": frame,
+                "message_type": message_type,
+                "unique_id": unique_id[:64] if unique_id else unique_id,
+                "action": action[:64] if action else action,
+                "created_at": self._clock(),
+            }
         )
 
     def start(self) -> None:
@@ -91,21 +81,9 @@ class MessageLog:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        rows = [
-            {
-                "charge_point_id": frame.charge_point_id,
-                "direction": frame.direction,
-                "frame": frame.frame,
-                "message_type": frame.message_type,
-                "unique_id": frame.unique_id,
-                "action": frame.action,
-                "created_at": frame.created_at,
-            }
-            for frame in batch
-        ]
         try:
             async with self._session_factory() as session:
-                await session.execute(insert(OcppMessage), rows)
+                await session.execute(_INSERT_FRAME, batch)
                 await session.commit()
         except Exception:
             self._pending[:0] = batch[: self._max_pending - len(self._pending)]

@@ -7,9 +7,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction
 from csms.services.id_tags import IdTagInfo, authorize_id_tag, find_id_tag
 
@@ -35,8 +36,19 @@ class MeterSample:
 
 @dataclass(frozen=True, slots=True)
 class StartedTransaction:
-    transaction_id: int
+    transaction: Transaction
     id_tag_info: IdTagInfo
+
+    @property
+    def transaction_id(self) -> int:
+        return self.transaction.id
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedTransaction:
+    id_tag_info: IdTagInfo | None
+    transaction: Transaction | None
+    """The transaction this StopTransaction closed; None when it named none of this charger's open ones."""
 
 
 async def start_transaction(
@@ -58,7 +70,7 @@ async def start_transaction(
     duplicate = await _find_identical_start(session, charge_point_id, connector_id, id_tag, meter_start, timestamp)
     if duplicate is not None:
         info = await authorize_id_tag(session, id_tag, now=now, ignore_transaction_id=duplicate.id)
-        return StartedTransaction(duplicate.id, info)
+        return StartedTransaction(duplicate, info)
     info = await authorize_id_tag(session, id_tag, now=now)
     tag = await find_id_tag(session, id_tag)
     transaction = Transaction(
@@ -75,7 +87,7 @@ async def start_transaction(
     )
     session.add(transaction)
     await session.commit()
-    return StartedTransaction(transaction.id, info)
+    return StartedTransaction(transaction, info)
 
 
 async def _find_identical_start(
@@ -107,7 +119,7 @@ async def stop_transaction(
     id_tag: str | None,
     transaction_data: list[MeterSample],
     now: datetime,
-) -> IdTagInfo | None:
+) -> StoppedTransaction:
     """Close a transaction of this charger. Unknown ids and other chargers' transactions change nothing.
 
     The charger is still answered normally (OCPP 1.6 §6.51: the Central System must always answer
@@ -115,7 +127,9 @@ async def stop_transaction(
     """
     transaction = await session.get(Transaction, transaction_id)
     is_ours = transaction is not None and transaction.charge_point_id == charge_point_id
+    closed = None
     if transaction is not None and is_ours and transaction.stop_timestamp is None:
+        closed = transaction
         transaction.meter_stop = meter_stop
         transaction.stop_timestamp = timestamp
         transaction.stop_reason = reason or "Local"
@@ -129,43 +143,120 @@ async def stop_transaction(
         )
     info = await authorize_id_tag(session, id_tag, now=now) if id_tag else None
     await session.commit()
-    return info
+    return StoppedTransaction(info, closed)
+
+
+@dataclass(slots=True)
+class TransactionRef:
+    """What a charger's connection remembers of one of its transactions, to link meter values cheaply."""
+
+    id: int
+    charge_point_id: str
+    connector_id: int
+    user_id: int | None
+    meter_start: int
+    meter_last_wh: int | None = None
+    meter_last_at: datetime | None = None
+
+    @property
+    def energy_wh(self) -> int:
+        return max(0, self.meter_last_wh - self.meter_start) if self.meter_last_wh is not None else 0
+
+
+def transaction_ref(transaction: Transaction) -> TransactionRef:
+    return TransactionRef(
+        id=transaction.id,
+        charge_point_id=transaction.charge_point_id,
+        connector_id=transaction.connector_id,
+        user_id=transaction.user_id,
+        meter_start=transaction.meter_start,
+        meter_last_wh=transaction.meter_last_wh,
+        meter_last_at=transaction.meter_last_at,
+    )
+
+
+async def find_transaction_ref(session: AsyncSession, transaction_id: int) -> TransactionRef | None:
+    transaction = await session.get(Transaction, transaction_id)
+    return transaction_ref(transaction) if transaction is not None else None
+
+
+_INSERT_METER_VALUE = insert(MeterValue)
+_ADVANCE_METER = (
+    update(Transaction)
+    .where(
+        Transaction.id == bindparam("transaction"),
+        or_(Transaction.meter_last_at.is_(None), Transaction.meter_last_at <= bindparam("at")),
+    )
+    .values(meter_last_wh=bindparam("wh"), meter_last_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
 
 
 async def add_meter_values(
-    session: AsyncSession,
+    writer: BatchWriter,
     *,
     charge_point_id: str,
     connector_id: int,
-    transaction_id: int | None,
+    transaction: TransactionRef | None,
     samples: list[MeterSample],
 ) -> None:
-    """Store every sampled value; a transaction id of another charger is not linked to."""
-    if transaction_id is not None:
-        transaction = await session.get(Transaction, transaction_id)
-        if transaction is None or transaction.charge_point_id != charge_point_id:
-            transaction_id = None
-        else:
-            _track_latest_register(transaction, samples)
-    _add_meter_samples(
-        session,
-        charge_point_id=charge_point_id,
-        connector_id=connector_id,
-        transaction_id=transaction_id,
-        samples=samples,
-    )
-    await session.commit()
+    """Store every sampled value, linked to `transaction` when it is this charger's.
+
+    The newest energy register reading moves the transaction's "energy so far"; late samples (older
+    timestamps) never move it back.
+    """
+    if transaction is not None and transaction.charge_point_id != charge_point_id:
+        transaction = None
+    rows = [
+        _meter_row(charge_point_id, connector_id, transaction.id if transaction else None, sample, sampled)
+        for sample in samples
+        for sampled in sample.sampled_values
+    ]
+    advance = _newest_reading(transaction, samples) if transaction else None
+    await writer.write((_INSERT_METER_VALUE, rows), (_ADVANCE_METER, [advance] if advance else []))
+    if transaction is not None and advance is not None:
+        transaction.meter_last_wh, transaction.meter_last_at = advance["wh"], advance["at"]
 
 
-def _track_latest_register(transaction: Transaction, samples: list[MeterSample]) -> None:
-    """Remember the newest energy reading; late samples (older timestamps) never move it back."""
+def _newest_reading(transaction: TransactionRef, samples: list[MeterSample]) -> dict[str, Any] | None:
+    newest: dict[str, Any] | None = None
     for sample in samples:
         reading = _register_wh(sample.sampled_values)
-        if reading is None:
-            continue
-        if transaction.meter_last_at is None or sample.timestamp >= transaction.meter_last_at:
-            transaction.meter_last_wh = reading
-            transaction.meter_last_at = sample.timestamp
+        is_newer = transaction.meter_last_at is None or sample.timestamp >= transaction.meter_last_at
+        if reading is not None and is_newer and (newest is None or sample.timestamp >= newest["at"]):
+            newest = {"transaction": transaction.id, "wh": reading, "at": sample.timestamp}
+    return newest
+
+
+def _meter_row(
+    charge_point_id: str, connector_id: int, transaction_id: int | None, sample: MeterSample, sampled: SampledValue
+) -> dict[str, Any]:
+    return {
+        "charge_point_id": charge_point_id,
+        "connector_id": connector_id,
+        "transaction_id": transaction_id,
+        "timestamp": sample.timestamp,
+        "value": sampled.value,
+        "measurand": sampled.measurand,
+        "unit": sampled.unit,
+        "phase": sampled.phase,
+        "context": sampled.context,
+        "location": sampled.location,
+        "format": sampled.format,
+    }
+
+
+def latest_power_w(samples: list[MeterSample]) -> float | None:
+    """The newest total active import power in W, if the charger sampled it."""
+    for sample in sorted(samples, key=lambda sample: sample.timestamp, reverse=True):
+        for sampled in sample.sampled_values:
+            if sampled.measurand == "Power.Active.Import" and sampled.phase is None:
+                try:
+                    watts = float(sampled.value)
+                except ValueError:
+                    return None
+                return watts * 1000 if sampled.unit == "kW" else watts
+    return None
 
 
 def _register_wh(sampled_values: list[SampledValue]) -> int | None:
