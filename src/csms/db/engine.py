@@ -15,9 +15,11 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 
 def _create_sqlite_engine(database_url: str) -> AsyncEngine:
-    # SQLite has one writer at a time; a single pooled connection serialises writes in one place
-    # instead of letting several connections fight over the lock ("database is locked").
-    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=60)
+    # WAL lets readers run beside the one writer. Most writes go through the BatchWriter's single
+    # transaction stream; the few others (boot, account changes) wait their turn via busy_timeout.
+    # pysqlite begins a transaction only at the first write, so a read never holds a stale snapshot
+    # that a later write in the same session would have to upgrade.
+    engine = create_async_engine(database_url, pool_size=4, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

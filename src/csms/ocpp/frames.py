@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import fastjsonschema
 from jsonschema.exceptions import best_match
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
@@ -106,17 +108,35 @@ def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
 
 
 def validate_call(message: Call) -> None:
-    """Check a CALL's payload against the `ocpp` package's 1.6 schema, naming the field at fault."""
+    """Check a CALL's payload against the `ocpp` package's 1.6 schema, naming the field at fault.
+
+    The schema is compiled to Python once (fastjsonschema, ~20x faster than jsonschema's walk); only
+    a payload it refuses is walked again with jsonschema, to name the field and the 1.6 error code.
+    """
     try:
         validator = get_validator(MessageType.Call, message.action, "1.6")
     except OSError:
         return  # not a 1.6 action: routing answers NotSupported
+    try:
+        _compiled(message.action, validator.schema)(message.payload)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
     error = best_match(validator.iter_errors(message.payload))
     if error is None:
         return
     where = "/".join(str(part) for part in error.absolute_path) or "payload"
     code = _CODE_FOR_SCHEMA_KEYWORD.get(str(error.validator), FORMATION_VIOLATION)
     raise FrameError(message.unique_id, code, f"{where}: {error.message}")
+
+
+_COMPILED: dict[str, Callable[[Any], Any]] = {}
+
+
+def _compiled(action: str, schema: dict[str, Any]) -> Callable[[Any], Any]:
+    if action not in _COMPILED:
+        _COMPILED[action] = fastjsonschema.compile(schema)
+    return _COMPILED[action]
 
 
 def _message_from_array(decoded: Any) -> Call | CallResult | CallError:
