@@ -82,7 +82,7 @@ async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
     await asyncio.wait_for(task, 15)
 
 
-def _create_postgres_database() -> str:
+def create_postgres_database() -> str:
     """A fresh database on the real PostgreSQL server; returns its SQLAlchemy URL."""
     name = f"csms_test_{secrets.token_hex(4)}"
 
@@ -101,7 +101,7 @@ def _create_postgres_database() -> str:
     return f"{base}/{name}"
 
 
-def _drop_postgres_database(url: str) -> None:
+def drop_postgres_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
 
     async def drop() -> None:
@@ -124,9 +124,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'csms.db'}"
         return
-    url = _create_postgres_database()
+    url = create_postgres_database()
     yield url
-    _drop_postgres_database(url)
+    drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

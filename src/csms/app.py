@@ -53,6 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(health.router)
+    if settings.node_role in ("all", "api"):
+        _include_api_and_pages(app)
+    if settings.node_role in ("all", "ocpp"):
+        app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
+    return app
+
+
+def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(charging.router)
     app.include_router(records.router)
@@ -61,8 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pairing_codes.router)
     app.include_router(admin.router)
     app.include_router(admin_users.router)
-    app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
-    return app
 
 
 async def start_runtime(settings: Settings) -> Runtime:

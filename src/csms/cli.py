@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the REST API, the OCPP endpoint and the pages")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--role",
+        choices=["all", "api", "ocpp"],
+        default=None,
+        help="what this node serves: all (default), api (REST and pages) or ocpp (the charger endpoint)",
+    )
     serve.set_defaults(command=_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
@@ -53,6 +59,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from csms.app import create_app
 
+    if args.role is not None:
+        settings = settings.model_copy(update={"node_role": args.role})
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         create_app(settings),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,6 +16,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CSMS_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # all: REST, pages and the OCPP endpoint; api: REST and pages only; ocpp: the OCPP endpoint only.
+    node_role: Literal["all", "api", "ocpp"] = "all"
     bus_url: str | None = None
     jwt_secret: str | None = None
     access_token_ttl: int = 900

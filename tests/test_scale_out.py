@@ -1,0 +1,155 @@
+"""Several csms nodes on one PostgreSQL database and one NATS server, as an operator scales out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from csms.config import Settings
+from csms.simulator.charger import connect_charger
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_postgres_database,
+    dependency_missing,
+    drop_postgres_database,
+    settings_for,
+    signup,
+    start_server,
+    stop_server,
+)
+from tests.test_bus import NATS_URL
+
+pytestmark = [pytest.mark.postgres, pytest.mark.nats]
+
+Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
+
+
+@pytest.fixture(scope="module")
+def shared_database() -> Any:
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
+def node_settings(database_url: str, role: str) -> Settings:
+    return settings_for(database_url, bus_url=NATS_URL, node_role=role, ocpp_call_timeout=3)
+
+
+@pytest.fixture
+async def nodes(shared_database: str) -> AsyncIterator[list[Node]]:
+    """Node A serves chargers only, B the API only, C both."""
+    started: list[Node] = []
+    try:
+        for role in ("ocpp", "api", "all"):
+            started.append(await start_server(node_settings(shared_database, role)))
+    except Exception as error:
+        dependency_missing(f"NATS at {NATS_URL} ({error})")
+    yield started
+    for handle, task, _running in started:
+        if not task.done():
+            await stop_server(handle, task)
+
+
+async def collect_events(url: str, token: dict[str, Any], into: list[dict[str, Any]]) -> None:
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10, read=None)) as client,
+        client.stream("GET", "/api/events", headers=bearer(token)) as stream,
+    ):
+        event = ""
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                into.append({"event": event, **json.loads(line.removeprefix("data: "))})
+
+
+async def wait_until(condition: Any, within: float = 5.0) -> None:
+    """Poll a condition on data another task fills in (events arrive over HTTP, not through an Event)."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_charger_on_one_node_app_on_another_events_on_a_third(nodes: list[Node]) -> None:
+    node_a, node_b, node_c = (running for _, _, running in nodes)
+    charge_point_id = await node_a.add_charger()
+    events: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=node_b.http_url, timeout=10) as app:
+        tokens = await signup(app)
+        watcher = asyncio.create_task(collect_events(node_c.http_url, tokens, events))
+        async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            await charger.status(1, "Available")
+            started = await app.post(
+                "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=bearer(tokens)
+            )
+            assert started.json() == {"status": "Accepted"}
+            assert (await charger.wait_for_call("RemoteStartTransaction")).payload["id_tag"] == tokens["idTag"]
+            transaction = await charger.start_transaction(1, tokens["idTag"], meter_start=0)
+            await charger.meter_values(1, transaction.transaction_id, 4200)
+            stopped = await app.post(
+                "/api/stop_charging", json={"transaction_id": transaction.transaction_id}, headers=bearer(tokens)
+            )
+            assert stopped.json() == {"status": "Accepted"}
+            await charger.stop_transaction(transaction.transaction_id, 5000)
+            await wait_until(lambda: any(e["event"] == "transaction_stopped" for e in events))
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    kinds = [e["event"] for e in events]
+    assert kinds.index("transaction_started") < kinds.index("meter_values") < kinds.index("transaction_stopped")
+    meter = next(e for e in events if e["event"] == "meter_values")
+    assert (meter["energy_wh"], meter["charge_point_id"]) == (4200, charge_point_id)
+    assert next(e for e in events if e["event"] == "transaction_stopped")["energy_wh"] == 5000
+
+
+async def test_a_charger_connected_nowhere_is_409_at_once_from_any_node(nodes: list[Node]) -> None:
+    node_a, node_b, _ = (running for _, _, running in nodes)
+    charge_point_id = await node_a.add_charger()
+    async with httpx.AsyncClient(base_url=node_b.http_url, timeout=10) as app:
+        tokens = await signup(app)
+        response = await asyncio.wait_for(
+            app.post(
+                "/api/start_charging", json={"evse_id": charge_point_id, "connector_id": 1}, headers=bearer(tokens)
+            ),
+            1.5,
+        )
+    assert response.status_code == 409 and "not connected" in response.json()["detail"]
+
+
+async def test_reconnecting_on_another_node_closes_the_old_socket(nodes: list[Node]) -> None:
+    node_a, _, node_c = (running for _, _, running in nodes)
+    charge_point_id = await node_a.add_charger()
+    async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as old:
+        await old.heartbeat()
+        async with connect_charger(node_c.ws_url, charge_point_id, CHARGER_PASSWORD) as new:
+            await asyncio.wait_for(old._connection.wait_closed(), 5)
+            assert old._connection.close_code == 4000
+            assert (await new.heartbeat()).current_time
+    assert node_a.app_runtime.registry.get(charge_point_id) is None
+
+
+async def test_a_node_stopped_mid_session_loses_no_transaction(nodes: list[Node]) -> None:
+    (handle_a, task_a, node_a), (_, _, node_b), (_, _, node_c) = nodes
+    charge_point_id = await node_a.add_charger()
+    async with httpx.AsyncClient(base_url=node_b.http_url, timeout=10) as app:
+        tokens = await signup(app)
+        async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            transaction_id = (await charger.start_transaction(1, tokens["idTag"], meter_start=100)).transaction_id
+            await charger.meter_values(1, transaction_id, 900)
+            await stop_server(handle_a, task_a)
+        async with connect_charger(node_c.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            await charger.meter_values(1, transaction_id, 1500)
+            await charger.stop_transaction(transaction_id, 1700, reason="EVDisconnected")
+        record = (await app.get(f"/api/transactions/{transaction_id}", headers=bearer(tokens))).json()
+    assert (record["meter_start"], record["meter_stop"], record["energy_wh"]) == (100, 1700, 1600)
+    energy = [v["value"] for v in record["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"]
+    assert energy == ["900", "1500"]
