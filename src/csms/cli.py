@@ -47,6 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("--role", choices=["user", "admin", "root"], default="user")
     create_user.set_defaults(command=_create_user)
 
+    simulate = commands.add_parser("simulate", help="run simulated chargers against a csms (demos and load)")
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the csms to connect to")
+    simulate.add_argument("--chargers", type=int, default=10)
+    simulate.add_argument("--password", default="simulated-charger-pw", help="every simulated charger's password")
+    simulate.add_argument("--prefix", default="SIM", help="charge point ids are PREFIX00001, PREFIX00002, ...")
+    simulate.add_argument("--connectors", type=int, default=2)
+    simulate.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
+    simulate.add_argument("--meter-interval", type=float, default=5.0)
+    simulate.add_argument("--session-seconds", type=float, default=60.0)
+    simulate.add_argument("--idle-seconds", type=float, default=30.0)
+    simulate.add_argument("--heartbeat-interval", type=float, default=30.0)
+    simulate.add_argument("--id-tag", default="SIMTAG", help="the RFID tag sessions started at the charger use")
+    simulate.add_argument(
+        "--register-as", metavar="USER:PASSWORD", help="an admin account to register missing chargers with first"
+    )
+    simulate.set_defaults(command=_simulate)
+
     add_charger = commands.add_parser("add-charger", help="register a charger and its Basic-auth password")
     add_charger.add_argument("charge_point_id", metavar="CP_ID")
     add_charger.add_argument("--password", required=True)
@@ -118,6 +135,37 @@ def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
         return f"registered charger {charger.charge_point_id}"
 
     return _run_with_session(settings, run)
+
+
+def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
+    from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
+
+    options = FleetOptions(
+        url=args.url,
+        chargers=args.chargers,
+        password=args.password,
+        prefix=args.prefix,
+        connectors=args.connectors,
+        duration=args.duration,
+        heartbeat_interval=args.heartbeat_interval,
+        meter_interval=args.meter_interval,
+        session_seconds=args.session_seconds,
+        idle_seconds=args.idle_seconds,
+        id_tag=args.id_tag,
+    )
+
+    async def run() -> None:
+        if args.register_as:
+            username, _, password = args.register_as.partition(":")
+            print(f"registered {await register_chargers(options, username, password)} new chargers")
+        stats = await run_fleet(options)
+        print("\n" + stats.line(options.chargers))
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        print()
+    return 0
 
 
 def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> int:

@@ -90,13 +90,19 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
         )
 
     async def meter_values(
-        self, connector_id: int, transaction_id: int | None, energy_wh: int, *, timestamp: str | None = None
+        self,
+        connector_id: int,
+        transaction_id: int | None,
+        energy_wh: int,
+        *,
+        timestamp: str | None = None,
+        power_w: float = 7400,
     ) -> Any:
         sample = {
             "timestamp": timestamp or now_iso(),
             "sampledValue": [
                 {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+                {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
             ],
         }
         return await self.call(
@@ -189,6 +195,7 @@ async def connect_charger(
     *,
     behaviour: ChargerBehaviour | None = None,
     subprotocols: list[str] | None = None,
+    charger_class: type[SimulatedCharger] = SimulatedCharger,
 ) -> AsyncIterator[SimulatedCharger]:
     """Connect a simulated charger to `base_url` (ws://host:port) and run its receive loop."""
     headers = {"Authorization": basic_auth_header(charge_point_id, password)} if password is not None else {}
@@ -199,7 +206,7 @@ async def connect_charger(
         open_timeout=10,
         ping_interval=None,
     ) as websocket:
-        charger = SimulatedCharger(charge_point_id, websocket, behaviour)
+        charger = charger_class(charge_point_id, websocket, behaviour)
         receive_loop = asyncio.create_task(charger.start())
         try:
             yield charger

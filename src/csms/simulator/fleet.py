@@ -1,0 +1,262 @@
+"""`csms simulate`: a fleet of realistic chargers for demos and load.
+
+Each charger boots, reports its connectors, sends heartbeats, runs charging sessions (Authorize,
+StartTransaction, MeterValues with a rising energy register, StopTransaction), starts a session when
+the central system sends RemoteStartTransaction, stops when told to, and now and then drops its
+connection and reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httpx
+import websockets
+from ocpp.routing import after
+from ocpp.v16.enums import Action
+
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+
+
+@dataclass
+class FleetOptions:
+    url: str
+    chargers: int
+    password: str
+    prefix: str = "SIM"
+    connectors: int = 2
+    duration: float = 0.0  # 0: until interrupted
+    heartbeat_interval: float = 30.0
+    meter_interval: float = 5.0
+    session_seconds: float = 60.0
+    idle_seconds: float = 30.0
+    reconnect_probability: float = 0.01
+    id_tag: str = "SIMTAG"
+    power_w: float = 7400.0
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("https://", "wss://").replace("http://", "ws://").rstrip("/")
+
+    def charge_point_id(self, index: int) -> str:
+        return f"{self.prefix}{index + 1:05d}"
+
+
+@dataclass
+class FleetStats:
+    started_at: float = field(default_factory=time.monotonic)
+    connected: int = 0
+    charging: int = 0
+    messages: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def record(self, seconds: float) -> None:
+        self.messages += 1
+        self.latencies_ms.append(seconds * 1000)
+        if len(self.latencies_ms) > 100_000:
+            del self.latencies_ms[:50_000]
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+    def line(self, total: int) -> str:
+        elapsed = max(time.monotonic() - self.started_at, 1e-6)
+        return (
+            f"chargers {self.connected}/{total} connected, {self.charging} charging | "
+            f"{self.messages} messages ({self.messages / elapsed:.0f}/s) | errors {self.errors} | "
+            f"reconnects {self.reconnects} | p50 {self.percentile(0.5):.1f} ms p99 {self.percentile(0.99):.1f} ms"
+        )
+
+
+class FleetCharger(SimulatedCharger):
+    """A simulated charger that acts on remote start and stop like real hardware."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.remote_starts: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        self.remote_stops: asyncio.Queue[int] = asyncio.Queue()
+
+    @after(Action.remote_start_transaction)
+    def after_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
+        self.remote_starts.put_nowait((id_tag, connector_id or 1))
+
+    @after(Action.remote_stop_transaction)
+    def after_remote_stop(self, transaction_id: int, **_: Any) -> None:
+        self.remote_stops.put_nowait(transaction_id)
+
+
+class SimulatedStation:
+    """One charger of the fleet, for as long as the fleet runs."""
+
+    def __init__(self, options: FleetOptions, index: int, stats: FleetStats) -> None:
+        self.options = options
+        self.charge_point_id = options.charge_point_id(index)
+        self.stats = stats
+        self.register_wh = float(random.randint(0, 50_000))  # the meter, in fractions of a Wh
+
+    @property
+    def energy_wh(self) -> int:
+        return int(self.register_wh)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._one_connection(stop)
+            except (OSError, websockets.WebSocketException, TimeoutError) as error:
+                self.stats.errors += 1
+                print(f"\n{self.charge_point_id}: {type(error).__name__}: {error}", file=sys.stderr)
+            if not stop.is_set():
+                self.stats.reconnects += 1
+                await asyncio.sleep(random.uniform(1, 5))
+
+    async def _one_connection(self, stop: asyncio.Event) -> None:
+        async with connect_charger(
+            self.options.ws_url,
+            self.charge_point_id,
+            self.options.password,
+            behaviour=ChargerBehaviour(),
+            charger_class=FleetCharger,
+        ) as connected:
+            charger = cast(FleetCharger, connected)
+            self.stats.connected += 1
+            try:
+                await self._timed(charger.boot(vendor="csms-sim", model="SimCharger", firmware_version="1.0.0"))
+                for connector in range(1, self.options.connectors + 1):
+                    await self._timed(charger.status(connector, "Available"))
+                await self._live(charger, stop)
+            finally:
+                self.stats.connected -= 1
+
+    async def _live(self, charger: FleetCharger, stop: asyncio.Event) -> None:
+        heartbeats = asyncio.create_task(self._heartbeats(charger))
+        try:
+            while not stop.is_set():
+                if random.random() < self.options.reconnect_probability:
+                    return  # drop the connection, as flaky mobile links do
+                id_tag, connector = await self._next_session(charger, stop)
+                if id_tag is not None:
+                    await self._session(charger, id_tag, connector, stop)
+        finally:
+            heartbeats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeats
+
+    async def _next_session(self, charger: FleetCharger, stop: asyncio.Event) -> tuple[str | None, int]:
+        """Wait for a remote start, or start a local (RFID) session after the idle time."""
+        try:
+            async with asyncio.timeout(random.uniform(0.5, 1.5) * self.options.idle_seconds):
+                return await charger.remote_starts.get()
+        except TimeoutError:
+            pass
+        if stop.is_set():
+            return None, 1
+        answer = await self._timed(charger.authorize(self.options.id_tag))
+        is_accepted = answer is not None and answer.id_tag_info.get("status") == "Accepted"
+        return (self.options.id_tag if is_accepted else None), random.randint(1, self.options.connectors)
+
+    async def _session(self, charger: FleetCharger, id_tag: str, connector: int, stop: asyncio.Event) -> None:
+        await self._timed(charger.status(connector, "Preparing"))
+        started = await self._timed(charger.start_transaction(connector, id_tag, meter_start=self.energy_wh))
+        if started is None:
+            return
+        if started.id_tag_info.get("status") != "Accepted":
+            await self._timed(charger.stop_transaction(started.transaction_id, self.energy_wh, reason="DeAuthorized"))
+            await self._timed(charger.status(connector, "Available"))
+            return
+        transaction_id = started.transaction_id
+        self.stats.charging += 1
+        try:
+            await self._timed(charger.status(connector, "Charging"))
+            reason = await self._charge(charger, connector, transaction_id, stop)
+            await self._timed(charger.stop_transaction(transaction_id, self.energy_wh, reason=reason))
+            await self._timed(charger.status(connector, "Available"))
+        finally:
+            self.stats.charging -= 1
+
+    async def _charge(self, charger: FleetCharger, connector: int, transaction_id: int, stop: asyncio.Event) -> str:
+        ends_at = time.monotonic() + random.uniform(0.5, 1.5) * self.options.session_seconds
+        while time.monotonic() < ends_at and not stop.is_set():
+            try:
+                async with asyncio.timeout(self.options.meter_interval):
+                    if await charger.remote_stops.get() == transaction_id:
+                        return "Remote"
+            except TimeoutError:
+                pass
+            power = self.options.power_w * random.uniform(0.9, 1.05)
+            self.register_wh += power * self.options.meter_interval / 3600
+            await self._timed(charger.meter_values(connector, transaction_id, self.energy_wh, power_w=power))
+        return "Local"
+
+    async def _heartbeats(self, charger: FleetCharger) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_interval)
+            await self._timed(charger.heartbeat())
+
+    async def _timed(self, call: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            result = await call
+        except Exception as error:
+            self.stats.errors += 1
+            print(f"\n{self.charge_point_id}: {type(error).__name__}: {error}", file=sys.stderr)
+            return None
+        self.stats.record(time.perf_counter() - started)
+        return result
+
+
+async def register_chargers(options: FleetOptions, username: str, password: str) -> int:
+    """Register the fleet's chargers through the admin API (those that exist already are skipped)."""
+    registered = 0
+    async with httpx.AsyncClient(base_url=options.url, timeout=30) as client:
+        login = await client.post("/api/login", json={"username": username, "password": password})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        for index in range(options.chargers):
+            body = {"charge_point_id": options.charge_point_id(index), "password": options.password}
+            response = await client.post("/api/admin/chargers", json=body, headers=headers)
+            if response.status_code == 201:
+                registered += 1
+            elif response.status_code != 409:
+                response.raise_for_status()
+    return registered
+
+
+async def run_fleet(options: FleetOptions, *, ramp_per_second: float = 200.0) -> FleetStats:
+    stats = FleetStats()
+    stop = asyncio.Event()
+    stations = [SimulatedStation(options, index, stats) for index in range(options.chargers)]
+    tasks = []
+    progress = asyncio.create_task(_show_progress(stats, options.chargers, stop))
+    try:
+        for station in stations:
+            tasks.append(asyncio.create_task(station.run(stop)))
+            await asyncio.sleep(1 / ramp_per_second)
+        if options.duration:
+            await asyncio.sleep(max(0.0, options.duration - (time.monotonic() - stats.started_at)))
+        else:
+            await asyncio.Event().wait()
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)
+    return stats
+
+
+async def _show_progress(stats: FleetStats, total: int, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        print("\r" + stats.line(total), end="", flush=True)
+        await asyncio.sleep(1)
