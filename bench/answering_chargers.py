@@ -1,0 +1,110 @@
+"""Lean chargers that only answer: hold N OCPP 1.6J connections and accept every call at once.
+
+Raw `websockets` connections and a hand-built `[3, id, {"status": "Accepted"}]` answer, so the load
+side spends almost nothing per call. Prints one line `ready N` when all N are connected, and a JSON
+line with the answered and lost counts on SIGTERM. Run as a process of its own, pinned to the load core:
+
+    python bench/answering_chargers.py --url ws://127.0.0.1:8000/ocpp --chargers 500 --password ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import signal
+import sys
+from dataclasses import dataclass
+
+import uvloop
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+OCPP16 = Subprotocol("ocpp1.6")
+CONNECT_BATCH = 100
+_CALL = 2
+
+
+@dataclass
+class Tally:
+    answered: int = 0
+    lost: int = 0
+
+
+def charge_point_ids(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}{number:05d}" for number in range(1, count + 1)]
+
+
+def accepted_frame(raw: str | bytes) -> str | None:
+    """The CallResult that accepts a Call; None for anything else (results, errors)."""
+    message = json.loads(raw)
+    if message[0] != _CALL:
+        return None
+    return f'[3,{json.dumps(message[1])},{{"status":"Accepted"}}]'
+
+
+async def answer_calls(connection: ClientConnection, tally: Tally) -> None:
+    try:
+        async for raw in connection:
+            answer = accepted_frame(raw)
+            if answer is not None:
+                await connection.send(answer)
+                tally.answered += 1
+    except ConnectionClosed:
+        pass
+    tally.lost += 1
+
+
+async def connect_charger(url: str, charge_point_id: str, password: str) -> ClientConnection:
+    credentials = base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
+    return await connect(
+        f"{url}/{charge_point_id}",
+        subprotocols=[OCPP16],
+        additional_headers={"Authorization": f"Basic {credentials}"},
+        compression=None,
+        proxy=None,
+        open_timeout=60,
+        ping_interval=None,
+        close_timeout=1,
+    )
+
+
+async def connect_all(url: str, ids: list[str], password: str) -> list[ClientConnection]:
+    connections: list[ClientConnection] = []
+    for start in range(0, len(ids), CONNECT_BATCH):
+        batch = ids[start : start + CONNECT_BATCH]
+        connections += await asyncio.gather(*(connect_charger(url, cp_id, password) for cp_id in batch))
+    return connections
+
+
+async def run(url: str, ids: list[str], password: str) -> Tally:
+    connections = await connect_all(url, ids, password)
+    tally = Tally()
+    tasks = [asyncio.create_task(answer_calls(connection, tally)) for connection in connections]
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"ready {len(connections)}", flush=True)
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(connection.close() for connection in connections), return_exceptions=True)
+    return tally
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the OCPP endpoint without the charge point id")
+    parser.add_argument("--chargers", type=int, required=True)
+    parser.add_argument("--prefix", default="CP")
+    parser.add_argument("--password", required=True)
+    args = parser.parse_args()
+    ids = charge_point_ids(args.prefix, args.chargers)
+    tally = uvloop.run(run(args.url, ids, args.password))
+    print(json.dumps({"answered": tally.answered, "lost": tally.lost}), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
