@@ -11,7 +11,19 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from csms import __version__
-from csms.api import account, admin, admin_users, auth, charging, errors, health, live, pairing_codes, records
+from csms.api import (
+    account,
+    admin,
+    admin_stats,
+    admin_users,
+    auth,
+    charging,
+    errors,
+    health,
+    live,
+    pairing_codes,
+    records,
+)
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
@@ -69,6 +81,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(pairing_codes.router)
     app.include_router(admin.router)
     app.include_router(admin_users.router)
+    app.include_router(admin_stats.router)
 
 
 async def start_runtime(settings: Settings) -> Runtime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -232,3 +232,16 @@ class UserOut(BaseModel):
 class UserUpdate(BaseModel):
     role: str | None = Field(default=None, pattern="^(user|admin|root)$")
     is_active: bool | None = None
+
+
+class ChargerCountsOut(BaseModel):
+    total: int
+    online: int = Field(description="Connected now")
+    offline: int
+    charging: int = Field(description="Connected, with at least one connector reporting Charging")
+
+
+class EnergyDayOut(BaseModel):
+    day: date = Field(description="The local day, in the time zone asked for")
+    energy_wh: int = Field(description="Energy of the sessions that started that day (so far, if still running)")
+    sessions: int
