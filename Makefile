@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format bench clean
+.PHONY: install install-dev browser run test screenshots lint format bench clean
 
 install: $(STAMP)
 
@@ -25,8 +25,16 @@ run: install
 	$(BIN)/csms migrate
 	$(BIN)/csms serve --host 127.0.0.1 --port 8000
 
-test: install-dev
+# The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser here.
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: install-dev browser
 	$(BIN)/python -m pytest
+
+# Screenshots of every page at 360 px and desktop width, for the README.
+screenshots: install-dev browser
+	CSMS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_admin.py tests/test_web_app.py
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

@@ -42,6 +42,7 @@ from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
+from csms.web import pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -82,6 +83,8 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(admin_users.router)
     app.include_router(admin_stats.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
 
 
 async def start_runtime(settings: Settings) -> Runtime:

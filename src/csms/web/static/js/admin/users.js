@@ -1,0 +1,52 @@
+// Users: search, roles (root only, the server decides) and blocking.
+
+import { $, el, fill, onSubmit, pager, say, when } from "../ui.js";
+
+const LIMIT = 20;
+const ROLES = ["user", "admin", "root"];
+let api;
+let query = { q: "", offset: 0 };
+
+export function init(context) {
+  api = context.api;
+  onSubmit($("#user-search"), $("#users-message"), async ({ q }) => {
+    query = { q: q.trim(), offset: 0 };
+    await show();
+  });
+}
+
+export async function show() {
+  const params = new URLSearchParams({ limit: LIMIT, offset: query.offset });
+  if (query.q) params.set("q", query.q);
+  const { items, total } = await api.page(`/api/admin/users?${params}`);
+  fill($("#users-table tbody"), ...items.map(userRow));
+  pager($("#users-pager"), { offset: query.offset, limit: LIMIT, total, go: (offset) => { query.offset = offset; show(); } });
+}
+
+function userRow(user) {
+  const role = el("select", { "aria-label": `Role of ${user.username}` }, ...ROLES.map((name) => el("option", { value: name, text: name, selected: name === user.role })));
+  role.addEventListener("change", () => update(user, { role: role.value }));
+  const blockLabel = user.is_active ? "Block" : "Unblock";
+  return el(
+    "tr",
+    { "data-user": user.username },
+    el("td", { text: user.username }),
+    el("td", {}, role),
+    el("td", {}, el("span", { class: `badge ${user.is_active ? "online" : "offline"}`, text: user.is_active ? "Active" : "Blocked" })),
+    el("td", { text: when(user.created_at) }),
+    el("td", {}, el("button", {
+      type: "button", class: user.is_active ? "danger" : "secondary", text: blockLabel,
+      "aria-label": `${blockLabel} ${user.username}`, onclick: () => update(user, { is_active: !user.is_active }),
+    })),
+  );
+}
+
+async function update(user, changes) {
+  try {
+    await api.patch(`/api/admin/users/${user.id}`, changes);
+    say($("#users-message"), `${user.username} updated.`);
+  } catch (error) {
+    say($("#users-message"), error.message, { error: true });
+  }
+  await show();
+}

@@ -1,0 +1,52 @@
+// The charging web app: signup and login, then charge, follow the session, history, vehicles and cards.
+
+import { Api, EventHub } from "../api.js";
+import { $, $$, bindLogin, startRouter } from "../ui.js";
+import * as charge from "./charge.js";
+import * as garage from "./garage.js";
+import * as history from "./history.js";
+import * as session from "./session.js";
+
+const api = new Api(localStorage, "csms.app.tokens");
+const hub = new EventHub(api);
+const context = { api, hub };
+
+const routes = [
+  { path: "login", view: "login", title: "Log in", public: true, show: () => {} },
+  { path: "charge", view: "charge", title: "Start charging", show: charge.show },
+  { path: "session", view: "session", title: "Charging", show: session.show },
+  { path: "history", view: "history", title: "History", show: history.show },
+  { path: "history/:id", view: "record", title: "Charging session", show: history.showOne },
+  { path: "garage", view: "garage", title: "Vehicles and cards", show: garage.show },
+];
+
+function showSession(me) {
+  $$("[data-when='logged-in']").forEach((node) => { node.hidden = !me; });
+  $("#who").textContent = me ? me.username : "";
+  if (me) hub.start();
+  else hub.stop();
+}
+
+async function enter() {
+  showSession(await api.get("/api/me"));
+  location.hash = "#/charge";
+}
+
+function init() {
+  for (const module of [charge, session, history, garage]) module.init(context);
+  api.onLogout = () => {
+    showSession(null);
+    location.hash = "#/login";
+  };
+  bindLogin($("#app-login"), $("#app-login-message"), (u, p) => api.login(u, p), enter);
+  bindLogin($("#app-signup"), $("#app-signup-message"), (u, p) => api.signup(u, p), enter);
+  $("#logout").addEventListener("click", () => api.logout());
+  startRouter(routes, {
+    fallback: () => (api.isLoggedIn ? "charge" : "login"),
+    guard: (route) => (route.public ? !api.isLoggedIn : api.isLoggedIn),
+  });
+  if (api.isLoggedIn) api.get("/api/me").then(showSession, () => {});
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch(() => {});
+}
+
+init();

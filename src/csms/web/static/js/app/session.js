@@ -1,0 +1,81 @@
+// The running session, live: energy, power and duration follow the charger's MeterValues.
+
+import { $, duration, isShown, kw, kwh, say, secondsSince } from "../ui.js";
+
+let api;
+let active = null;
+let waitingSince = 0;
+let ticker = null;
+// The newest meter_values event: it may arrive while the session is still being loaded.
+let lastMeter = null;
+
+/** The charger accepted a start: its StartTransaction is on the way. */
+export function expectStart() {
+  waitingSince = Date.now();
+}
+
+export function init(context) {
+  api = context.api;
+  context.hub.on("open", () => isShown("session") && show());
+  context.hub.on("transaction_started", () => isShown("session") && show());
+  context.hub.on("meter_values", onMeterValues);
+  context.hub.on("transaction_stopped", onStopped);
+  $("#stop").addEventListener("click", () => stop().catch((error) => say($("#session-message"), error.message, { error: true })));
+}
+
+export async function show() {
+  const { items } = await api.page("/api/transactions?limit=5");
+  active = items.find((transaction) => transaction.is_active) || null;
+  if (active) waitingSince = 0;
+  render();
+}
+
+function render() {
+  const waiting = !active && Date.now() - waitingSince < 120000;
+  $("#live").hidden = !active;
+  $("#no-session").hidden = Boolean(active) || waiting;
+  if (waiting) say($("#session-message"), "Waiting for the charger to start…");
+  else if (active) say($("#session-message"), "");
+  clearInterval(ticker);
+  if (!active) return;
+  $("#live-where").textContent = `${active.charge_point_id} · connector ${active.connector_id}`;
+  $("#live-energy").textContent = kwh(active.energy_wh);
+  $("#live-power").textContent = "–";
+  if (lastMeter?.transaction_id === active.id) showMeter(lastMeter);
+  $("#stop").disabled = false;
+  tick();
+  ticker = setInterval(tick, 1000);
+}
+
+function tick() {
+  if (active) $("#live-duration").textContent = duration(secondsSince(active.start_timestamp));
+}
+
+function onMeterValues(event) {
+  lastMeter = event;
+  if (active && event.transaction_id === active.id) showMeter(event);
+}
+
+function showMeter(event) {
+  $("#live-energy").textContent = kwh(event.energy_wh);
+  $("#live-power").textContent = kw(event.power_w);
+}
+
+function onStopped(event) {
+  if (!active || event.transaction_id !== active.id) return;
+  clearInterval(ticker);
+  active = null;
+  $("#live").hidden = true;
+  $("#no-session").hidden = false;
+  say($("#session-message"), `Charging finished: ${kwh(event.energy_wh)}. The session is in your history.`);
+}
+
+async function stop() {
+  $("#stop").disabled = true;
+  const answer = await api.post("/api/stop_charging", { transaction_id: active.id });
+  if (answer.status !== "Accepted") {
+    $("#stop").disabled = false;
+    throw new Error(`The charger refused to stop (${answer.status}).`);
+  }
+  say($("#session-message"), "Stopping…");
+}

@@ -1,0 +1,48 @@
+// One charging record in detail, with its energy and power charts: shown by the dashboard and the app.
+
+import { lineChart } from "./chart.js";
+import { duration, el, kw, kwh, when } from "./ui.js";
+
+const ENERGY = "Energy.Active.Import.Register";
+const POWER = "Power.Active.Import";
+
+/** Values of one measurand in base units (Wh, W), whole-charger readings only (no phase). */
+function series(meterValues, measurand) {
+  return meterValues
+    .filter((value) => value.measurand === measurand && !value.phase)
+    .map((value) => {
+      const scale = value.unit && value.unit.startsWith("k") ? 1000 : 1;
+      return { x: new Date(value.timestamp), y: Number(value.value) * scale };
+    })
+    .filter((point) => Number.isFinite(point.y));
+}
+
+export function transactionFacts(transaction) {
+  const facts = [
+    ["Charger", `${transaction.charge_point_id} · connector ${transaction.connector_id}`],
+    ["Started", when(transaction.start_timestamp)],
+    ["Stopped", transaction.is_active ? "still charging" : when(transaction.stop_timestamp)],
+    ["Duration", duration(transaction.duration_seconds)],
+    ["Energy", kwh(transaction.energy_wh)],
+    ["idTag", transaction.id_tag],
+    ["Stop reason", transaction.stop_reason || "–"],
+  ];
+  return el("dl", { class: "facts" }, ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
+}
+
+export function transactionCharts(transaction) {
+  const meterValues = transaction.meter_values || [];
+  const energy = series(meterValues, ENERGY).map((point) => ({ x: point.x, y: point.y - transaction.meter_start }));
+  const power = series(meterValues, POWER);
+  if (energy.length === 0 && power.length === 0) {
+    return el("p", { class: "muted", text: "No meter values were sent for this session." });
+  }
+  return el(
+    "div",
+    { class: "stack" },
+    el("figure", { class: "chart" }, el("figcaption", { text: "Energy (kWh)" }),
+      lineChart(energy, { label: "Energy delivered over time", format: (wh) => (wh / 1000).toFixed(1) })),
+    el("figure", { class: "chart" }, el("figcaption", { text: "Power (kW)" }),
+      lineChart(power, { label: "Charging power over time", format: (w) => kw(w).replace(" kW", "") })),
+  );
+}

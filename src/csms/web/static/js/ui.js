@@ -1,0 +1,168 @@
+// Small DOM, formatting and routing helpers both front ends share. Text always goes in as text,
+// never as HTML: charger ids, idTags and OCPP frames come from outside.
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+/** el("td", {class: "num", text: "3"}, child...) — attributes, text, event handlers (onclick) and children. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+export function fill(node, ...children) {
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+export function badge(text, kind = text) {
+  return el("span", { class: `badge ${kind}`, text });
+}
+
+/** Show a result or an error in an aria-live element. */
+export function say(node, text, { error = false } = {}) {
+  node.textContent = text;
+  node.classList.toggle("error", error);
+}
+
+export function formData(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+/** Run `action` on submit with the button disabled; its error goes to `output`. */
+export function onSubmit(form, output, action) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const buttons = $$("button", form);
+    buttons.forEach((button) => { button.disabled = true; });
+    say(output, "");
+    try {
+      await action(formData(form), event.submitter);
+    } catch (error) {
+      say(output, error.message, { error: true });
+    } finally {
+      buttons.forEach((button) => { button.disabled = false; });
+    }
+  });
+}
+
+export const kwh = (wh) => `${(Number(wh || 0) / 1000).toFixed(2)} kWh`;
+export const kw = (w) => (w === null || w === undefined ? "–" : `${(Number(w) / 1000).toFixed(1)} kW`);
+export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
+export const day = (iso) => new Date(`${iso}T00:00:00`).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  const s = Math.max(0, Math.floor(seconds));
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+}
+
+export const secondsSince = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
+
+/**
+ * Hash routing between the <section data-view> of a shell: "#/chargers/CP1" shows the section
+ * "chargers" ... routes map a path pattern ("chargers/:id") to {view, title, show(params)}.
+ */
+export function startRouter(routes, { fallback, guard }) {
+  const compiled = routes.map((route) => ({ ...route, pattern: compile(route.path) }));
+
+  async function render() {
+    const path = location.hash.replace(/^#\/?/, "");
+    const match = findRoute(compiled, path);
+    if (match && (!guard || guard(match.route))) return show(match);
+    const target = fallback();
+    if (path !== target) location.hash = `#/${target}`;
+  }
+
+  async function show({ route, params }) {
+    $$("[data-view]").forEach((section) => { section.hidden = section.dataset.view !== route.view; });
+    $$("nav a[href^='#/']").forEach((link) => {
+      const active = link.getAttribute("href").slice(2).split("/")[0] === route.path.split("/")[0];
+      if (active) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    });
+    document.title = `${route.title} · ${document.body.dataset.product}`;
+    const problem = $("#page-error");
+    say(problem, "");
+    const main = $("main");
+    main.setAttribute("aria-busy", "true");
+    try {
+      await route.show(params);
+    } catch (error) {
+      say(problem, error.message, { error: true });
+    } finally {
+      main.removeAttribute("aria-busy");
+    }
+  }
+
+  window.addEventListener("hashchange", render);
+  render();
+  return { render };
+}
+
+function compile(path) {
+  const names = [];
+  const source = path.replace(/:(\w+)/g, (_, name) => { names.push(name); return "([^/]+)"; });
+  return { regex: new RegExp(`^${source}$`), names };
+}
+
+function findRoute(routes, path) {
+  for (const route of routes) {
+    const found = route.pattern.regex.exec(path);
+    if (found) {
+      const params = Object.fromEntries(route.pattern.names.map((name, i) => [name, decodeURIComponent(found[i + 1])]));
+      return { route, params };
+    }
+  }
+  return null;
+}
+
+/** Call `fn` at most once per `wait` ms, trailing: many events in a burst cause one reload. */
+export function debounce(fn, wait) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), wait);
+  };
+}
+
+/** Bind a login (or signup) form: on success call `done`. */
+export function bindLogin(form, output, login, done) {
+  onSubmit(form, output, async ({ username, password }) => {
+    await login(username.trim(), password);
+    form.reset();
+    await done();
+  });
+}
+
+/** Download a Blob under `filename` (the CSV export needs the bearer token, so no plain link). */
+export function download(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = el("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** Previous / next buttons for a limit-offset listing. */
+export function pager(container, { offset, limit, total, go }) {
+  const last = Math.min(offset + limit, total);
+  fill(
+    container,
+    el("span", { class: "muted", text: total ? `${offset + 1}–${last} of ${total}` : "Nothing found" }),
+    el("button", { type: "button", class: "secondary", text: "Previous", disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) }),
+    el("button", { type: "button", class: "secondary", text: "Next", disabled: last >= total, onclick: () => go(offset + limit) }),
+  );
+}
+
+/** Whether the section of `view` is on screen: live events only touch what is shown. */
+export const isShown = (view) => !$(`[data-view="${view}"]`).hidden;

@@ -1,0 +1,141 @@
+"""The admin dashboard in a real browser: login, live charger status, commands, users, transactions."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from csms.simulator.charger import SimulatedCharger, connect_charger
+from tests.conftest import CHARGER_PASSWORD, RunningServer, create_account_with_role
+from tests.screens import check_page, snap
+
+pytest_plugins = ["tests.browser"]
+
+
+async def log_in_as_admin(page: Page, server: RunningServer, role: str = "admin") -> str:
+    username, password = await create_account_with_role(server, role)
+    await page.goto("/admin")
+    await page.get_by_label("Username", exact=True).fill(username)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    return username
+
+
+async def open_chargers(page: Page, charge_point_id: str) -> None:
+    await page.get_by_role("link", name="Chargers", exact=True).click()
+    await expect(page.get_by_role("link", name=charge_point_id)).to_be_visible()
+
+
+async def test_an_admin_sees_a_charger_go_from_available_to_charging_live(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    charge_point_id = await sqlite_server.add_charger()
+    await log_in_as_admin(page, sqlite_server)
+    await open_chargers(page, charge_point_id)
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await expect(page.locator(f'[data-connection="{charge_point_id}"]')).to_have_text("Online")
+        connector = page.locator(f'[data-connector="{charge_point_id}/1"]')
+        await charger.status(1, "Available")
+        await expect(connector).to_have_text("Available")
+        await charger.status(1, "Charging")
+        await expect(connector).to_have_text("Charging")
+        await snap(page, "admin-chargers")
+
+
+async def charge_once(charger: SimulatedCharger, *, id_tag: str, readings: list[int]) -> int:
+    """A whole session started at the charger: Charging, meter values, stop, Available."""
+    await charger.status(1, "Preparing")
+    started = await charger.start_transaction(1, id_tag, meter_start=readings[0])
+    await charger.status(1, "Charging")
+    for reading in readings[1:]:
+        await charger.meter_values(1, started.transaction_id, reading)
+    await charger.stop_transaction(started.transaction_id, readings[-1])
+    await charger.status(1, "Available")
+    return int(started.transaction_id)
+
+
+async def test_every_dashboard_page_fits_a_phone_and_a_desktop(screen: Page, sqlite_server: RunningServer) -> None:
+    page = screen
+    charge_point_id = await sqlite_server.add_charger()
+    await page.goto("/admin")
+    await check_page(page, "Sign in to the csms dashboard", "admin-login")
+    await log_in_as_admin(page, sqlite_server)
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot(firmware_version="1.4.2", charge_point_serial_number="SN-0042")
+        await charger.status(1, "Available")
+        await charger.status(2, "Available")
+        transaction_id = await charge_once(charger, id_tag="RFID-0001", readings=[0, 2_000, 5_500, 9_000])
+        await charger.status(2, "Charging")
+        await sqlite_server.flush_message_log()
+        await page.reload()
+        await check_page(page, "Overview", "admin-overview")
+        await page.goto(f"/admin#/chargers/{charge_point_id}")
+        await check_page(page, f"Charger {charge_point_id}", "admin-charger")
+        await page.goto("/admin#/chargers")
+        await check_page(page, "Chargers", "admin-chargers")
+        await page.goto("/admin#/users")
+        await check_page(page, "Users", "admin-users")
+        await page.goto("/admin#/transactions")
+        await check_page(page, "Transactions", "admin-transactions")
+        await page.goto(f"/admin#/transactions/{transaction_id}")
+        await check_page(page, f"Charging session {transaction_id}", "admin-transaction")
+
+
+async def test_an_account_without_an_operator_role_is_kept_out(page: Page, sqlite_server: RunningServer) -> None:
+    username, password = await create_account_with_role(sqlite_server, "user")
+    await page.goto("/admin")
+    await page.get_by_label("Username", exact=True).fill(username)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#admin-login-message")).to_contain_text("not an operator account")
+    await expect(page.get_by_role("heading", name="Overview")).to_be_hidden()
+
+
+async def test_the_charger_page_sends_commands_and_reads_configuration(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    charge_point_id = await sqlite_server.add_charger()
+    await log_in_as_admin(page, sqlite_server)
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.status(1, "Available")
+        await page.goto(f"/admin#/chargers/{charge_point_id}")
+        await page.get_by_label("Reset type").select_option("Hard")
+        await page.get_by_role("button", name="Reset").click()
+        await expect(page.locator("#command-result")).to_have_text("Reset: Accepted")
+        assert (await charger.wait_for_call("Reset")).payload == {"type": "Hard"}
+        await page.get_by_role("button", name="Unlock").click()
+        await expect(page.locator("#command-result")).to_have_text("UnlockConnector: Unlocked")
+        await page.get_by_role("button", name="Read configuration").click()
+        await expect(page.locator("#configuration")).to_contain_text("HeartbeatInterval")
+
+
+async def test_an_admin_blocks_a_user_from_the_users_page(page: Page, sqlite_server: RunningServer) -> None:
+    driver, _ = await create_account_with_role(sqlite_server, "user")
+    await log_in_as_admin(page, sqlite_server)
+    await page.get_by_role("link", name="Users").click()
+    await page.get_by_label("Search by username").fill(driver)
+    await page.get_by_role("button", name="Search").click()
+    row = page.locator(f'tr[data-user="{driver}"]')
+    await row.get_by_role("button", name=f"Block {driver}").click()
+    await expect(row.locator(".badge")).to_have_text("Blocked")
+
+
+async def test_transactions_are_exported_as_csv(page: Page, sqlite_server: RunningServer) -> None:
+    charge_point_id = await sqlite_server.add_charger()
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.status(1, "Available")
+        transaction_id = await charge_once(charger, id_tag="RFID-CSV", readings=[0, 1_234])
+    await log_in_as_admin(page, sqlite_server)
+    await page.get_by_role("link", name="Transactions").click()
+    await page.locator("#transaction-filters").get_by_label("Charger").fill(charge_point_id)
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("#transactions-table tbody tr")).to_have_count(1)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export CSV").click()
+    path = await (await download_info.value).path()
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("id,charge_point_id")
+    assert [line.split(",")[0] for line in lines[1:]] == [str(transaction_id)]
