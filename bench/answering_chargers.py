@@ -57,9 +57,15 @@ async def answer_calls(connection: ClientConnection, tally: Tally) -> None:
     tally.lost += 1
 
 
+# What a charger says right after connecting (OCPP 1.6 §4.9): its connectors and their state.
+_CONNECTOR_AVAILABLE = json.dumps(
+    [2, "boot-status", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}]
+)
+
+
 async def connect_charger(url: str, charge_point_id: str, password: str) -> ClientConnection:
     credentials = base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
-    return await connect(
+    connection = await connect(
         f"{url}/{charge_point_id}",
         subprotocols=[OCPP16],
         additional_headers={"Authorization": f"Basic {credentials}"},
@@ -69,6 +75,9 @@ async def connect_charger(url: str, charge_point_id: str, password: str) -> Clie
         ping_interval=None,
         close_timeout=1,
     )
+    await connection.send(_CONNECTOR_AVAILABLE)
+    await connection.recv()  # the answer (a CallError from a reference that does not handle it is fine)
+    return connection
 
 
 async def connect_all(url: str, ids: list[str], password: str) -> list[ClientConnection]:

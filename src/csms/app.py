@@ -40,6 +40,7 @@ from csms.runtime import Runtime
 from csms.services import pairing
 from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
+from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 from csms.web import pages
@@ -116,6 +117,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
         ),
         login_throttle=LoginThrottle(clock=utc_now),
+        logins=LoginCache(bus, clock=utc_now),
         sticker_key=pairing.sticker_key(secret),
         bus=bus,
         events=Events(bus, node_id=node_id, clock=utc_now),
@@ -125,6 +127,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         node_id=node_id,
     )
     await runtime.takeover.start()
+    await runtime.logins.start()
     return runtime
 
 
@@ -151,6 +154,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     for session in runtime.registry.all():
         await session.close(code=1001, reason="csms is shutting down")
     await runtime.takeover.close()
+    await runtime.logins.close()
     await runtime.writer.close()
     await runtime.message_log.close()
     await runtime.bus.close()

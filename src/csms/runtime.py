@@ -19,6 +19,7 @@ from csms.ocpp.takeover import TakeoverWatcher
 from csms.security import ChargerPasswordVerifier
 from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
+from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 
@@ -32,6 +33,7 @@ class Runtime:
     writer: BatchWriter
     token_policy: TokenPolicy
     login_throttle: LoginThrottle
+    logins: LoginCache
     sticker_key: bytes
     bus: Bus
     events: Events

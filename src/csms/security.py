@@ -8,6 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -117,7 +118,24 @@ def encode_token(
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), claims
 
 
+_VERIFIED_TOKENS: dict[tuple[str, str], dict[str, Any]] = {}
+_MAX_VERIFIED_TOKENS = 50_000
+
+
 def decode_token(token: str, *, secret: str, expected_type: str, now: datetime) -> TokenClaims:
+    # The claims of a token whose signature was verified once are remembered by the exact token
+    # string: the same string carries the same signature, so checking it again proves nothing new.
+    # Expiry and type are still checked on every use.
+    payload = _VERIFIED_TOKENS.get((secret, token))
+    if payload is None:
+        payload = _verified_payload(token, secret)
+        if len(_VERIFIED_TOKENS) >= _MAX_VERIFIED_TOKENS:
+            _VERIFIED_TOKENS.clear()
+        _VERIFIED_TOKENS[(secret, token)] = payload
+    return _claims(payload, expected_type=expected_type, now=now)
+
+
+def _verified_payload(token: str, secret: str) -> dict[str, Any]:
     try:
         payload = jwt.decode(
             token,
@@ -127,6 +145,10 @@ def decode_token(token: str, *, secret: str, expected_type: str, now: datetime) 
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(f"invalid token: {error}") from None
+    return dict(payload)
+
+
+def _claims(payload: dict[str, Any], *, expected_type: str, now: datetime) -> TokenClaims:
     if payload["typ"] != expected_type:
         raise InvalidToken(f"a {payload['typ']} token cannot be used here")
     expires_at = datetime.fromtimestamp(payload["exp"], UTC)

@@ -58,7 +58,7 @@ async def refresh(body: RefreshRequest, runtime: RuntimeDep, session: SessionDep
     """Trade a refresh token for a new pair; the old refresh token stops working."""
     try:
         pair = await accounts.refresh_session(
-            session, body.refresh_token, policy=runtime.token_policy, now=runtime.clock()
+            session, body.refresh_token, policy=runtime.token_policy, now=runtime.clock(), cache=runtime.logins
         )
     except accounts.AuthenticationFailed as error:
         raise unauthorized(str(error)) from None
@@ -69,6 +69,7 @@ async def refresh(body: RefreshRequest, runtime: RuntimeDep, session: SessionDep
 async def logout(login: CurrentLogin, runtime: RuntimeDep, session: SessionDep) -> Response:
     """End this session: its access and refresh tokens stop working."""
     await accounts.end_session(session, login.session_id, now=runtime.clock())
+    await runtime.logins.forget_session(login.session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.api.deps import CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import (
@@ -14,6 +15,7 @@ from csms.api.schemas import (
     StopCharging,
 )
 from csms.ocpp import commands
+from csms.runtime import Runtime
 from csms.services import charging, idempotency, pairing
 from csms.services.errors import DomainError, InvalidInput
 
@@ -34,33 +36,48 @@ async def start_charging(
     body: StartCharging,
     user: CurrentUser,
     runtime: RuntimeDep,
-    session: SessionDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(description="Makes a retried start send one command")] = None,
 ) -> ChargerAnswer:
     """Ask a charger to start charging with the caller's idTag (RemoteStartTransaction)."""
     charge_point_id, connector_id = _named_connector(body, runtime)
+    live = runtime.registry.get(charge_point_id)
     plan = await charging.plan_remote_start(
-        session, user=user, charge_point_id=charge_point_id, connector_id=connector_id
+        runtime.session_factory,
+        user=user,
+        charge_point_id=charge_point_id,
+        connector_id=connector_id,
+        live_connectors=live.reported_connectors if live is not None else (),
     )
     if idempotency_key is None:
-        return ChargerAnswer.model_validate(await _remote_start(runtime, session, plan))
+        return ChargerAnswer.model_validate(await _remote_start(runtime, plan))
+    async with runtime.session_factory() as session:
+        return await _remote_start_once(runtime, session, plan, body, idempotency_key, response)
+
+
+async def _remote_start_once(
+    runtime: Runtime,
+    session: AsyncSession,
+    plan: charging.RemoteStart,
+    body: StartCharging,
+    key: str,
+    response: Response,
+) -> ChargerAnswer:
+    """Send the start at most once per Idempotency-Key; a retry gets the first answer back."""
+    request_fingerprint = idempotency.fingerprint(body.model_dump())
     stored = await idempotency.claim(
-        session,
-        user_id=user.id,
-        key=idempotency_key,
-        request_fingerprint=idempotency.fingerprint(body.model_dump()),
-        now=runtime.clock(),
+        session, user_id=plan.user_id, key=key, request_fingerprint=request_fingerprint, now=runtime.clock()
     )
     if stored is not None:
         response.headers["Idempotent-Replayed"] = "true"
         return ChargerAnswer.model_validate(stored.body)
+    await session.close()  # not held while the charger answers
     try:
-        answer = await _remote_start(runtime, session, plan)
+        answer = await _remote_start(runtime, plan)
     except (commands.CommandError, DomainError):
-        await idempotency.release(session, user_id=user.id, key=idempotency_key)
+        await idempotency.release(session, user_id=plan.user_id, key=key)
         raise
-    await idempotency.store_answer(session, user_id=user.id, key=idempotency_key, status_code=200, body=answer)
+    await idempotency.store_answer(session, user_id=plan.user_id, key=key, status_code=200, body=answer)
     return ChargerAnswer.model_validate(answer)
 
 
@@ -74,9 +91,9 @@ def _named_connector(body: StartCharging, runtime: RuntimeDep) -> tuple[str, int
     return named
 
 
-async def _remote_start(runtime: RuntimeDep, session: SessionDep, plan: charging.RemoteStart) -> dict[str, Any]:
+async def _remote_start(runtime: Runtime, plan: charging.RemoteStart) -> dict[str, Any]:
     payload = {"idTag": plan.id_tag, "connectorId": plan.connector_id}
-    return await _send(runtime, session, plan.charge_point_id, "RemoteStartTransaction", payload)
+    return await runtime.commands.send(plan.charge_point_id, "RemoteStartTransaction", payload)
 
 
 @router.post("/stop_charging", responses=_COMMAND_ERRORS)

@@ -14,8 +14,8 @@ from csms.api.deps import CurrentUser, RuntimeDep
 from csms.api.schemas import ErrorBody
 from csms.bus import Message
 from csms.bus.events import EVENTS_PATTERN
-from csms.db.models import User
 from csms.services.charging import STAFF_ROLES
+from csms.services.login_cache import Principal
 
 router = APIRouter(prefix="/api", tags=["live"])
 
@@ -56,7 +56,7 @@ async def live_events(request: Request, user: CurrentUser, runtime: RuntimeDep) 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
 
-def may_see(user: User, message: Message | dict[str, Any]) -> bool:
+def may_see(user: Principal, message: Message | dict[str, Any]) -> bool:
     if user.role in STAFF_ROLES:
         return True
     return message.get("user_id") is not None and message.get("user_id") == user.id

@@ -59,6 +59,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self.connection_id = uuid.uuid4().hex
         # This charger's transactions seen on this connection: MeterValues link to them without a read.
         self._transactions: dict[int, transactions.TransactionRef] = {}
+        # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
+        self.reported_connectors: set[int] = set()
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         await self._connection.close(code, reason)
@@ -193,6 +195,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             vendor_error_code=vendor_error_code,
         )
         await chargers.record_status(self._runtime.writer, self.id, report, now=now)
+        if connector_id > 0:
+            self.reported_connectors.add(connector_id)
         await self._publish("connector_status", connector_id=connector_id, status=status, error_code=error_code)
         return call_result.StatusNotification()
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import asdict
 from typing import Any
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, validate_payload
+from ocpp.messages import Call, CallResult, MessageType, validate_payload
 from ocpp.v16 import call
 from ocpp.v16.enums import Action
 
 from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
+from csms.ocpp.frames import passes_compiled_schema
 from csms.ocpp.registry import ConnectionRegistry
 
 # Calls the central system may send to a charger (OCPP 1.6 and the security whitepaper's additions).
@@ -72,13 +74,29 @@ async def build_call(action: str, payload: dict[str, Any]) -> Any:
     if action not in CENTRAL_SYSTEM_ACTIONS:
         raise UnknownAction(f"{action} is not an OCPP 1.6 call the central system sends")
     try:
-        await validate_payload(Call("check", action, copy.deepcopy(payload)), "1.6")
-        return getattr(call, action)(**camel_to_snake_case(payload))
+        if not passes_compiled_schema(MessageType.Call, action, payload):
+            await validate_payload(Call("check", action, copy.deepcopy(payload)), "1.6")
+        return getattr(call, action)(**_snake_case_keys(payload))
     except OCPPError as error:
         cause = error.details.get("cause") if isinstance(error.details, dict) else None
         raise InvalidPayload(f"invalid {action} payload: {cause or error.description}") from None
     except TypeError as error:
         raise InvalidPayload(f"invalid {action} payload: {error}") from None
+
+
+def _snake_case_keys(payload: Any) -> Any:
+    """The package's camelCase-to-snake_case conversion, with each key converted once per process."""
+    if isinstance(payload, dict):
+        return {_snake_case_key(key): _snake_case_keys(value) for key, value in payload.items()}
+    if isinstance(payload, list):
+        return [_snake_case_keys(value) for value in payload]
+    return payload
+
+
+@functools.lru_cache(maxsize=4096)
+def _snake_case_key(key: str) -> str:
+    converted: dict[str, Any] = camel_to_snake_case({key: None})
+    return next(iter(converted))
 
 
 class CommandRouter:
@@ -123,13 +141,29 @@ class CommandRouter:
         if session is None:
             raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
         try:
-            result = await session.call(request, suppress=False)
+            # The request was checked in build_call; the answer is checked below, once.
+            result = await session.call(request, suppress=False, skip_schema_validation=True)
         except TimeoutError:
             raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
         except OCPPError as error:
-            # A CallError from the charger, or an answer that breaks the schema.
             raise ChargerRejected(error.code, error.description) from None
-        return dict(snake_to_camel_case(remove_nones(asdict(result))))
+        except TypeError:
+            missing = f"the charger's {action} answer lacks required fields"
+            raise ChargerRejected("FormationViolation", missing) from None
+        answer = dict(snake_to_camel_case(remove_nones(asdict(result))))
+        await _check_answer(action, answer)
+        return answer
+
+
+async def _check_answer(action: str, answer: dict[str, Any]) -> None:
+    if passes_compiled_schema(MessageType.CallResult, action, answer):
+        return
+    checked = CallResult("check", copy.deepcopy(answer))
+    checked.action = action
+    try:
+        await validate_payload(checked, "1.6")
+    except OCPPError as error:
+        raise ChargerRejected(error.code, f"the charger's {action} answer breaks the schema") from None
 
 
 _ERROR_KINDS: dict[str, type[CommandError]] = {

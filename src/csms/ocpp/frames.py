@@ -117,11 +117,8 @@ def validate_call(message: Call) -> None:
         validator = get_validator(MessageType.Call, message.action, "1.6")
     except OSError:
         return  # not a 1.6 action: routing answers NotSupported
-    try:
-        _compiled(message.action, validator.schema)(message.payload)
+    if passes_compiled_schema(MessageType.Call, message.action, message.payload):
         return
-    except fastjsonschema.JsonSchemaException:
-        pass
     error = best_match(validator.iter_errors(message.payload))
     if error is None:
         return
@@ -130,13 +127,33 @@ def validate_call(message: Call) -> None:
     raise FrameError(message.unique_id, code, f"{where}: {error.message}")
 
 
-_COMPILED: dict[str, Callable[[Any], Any]] = {}
+_COMPILED: dict[tuple[int, str], Callable[[Any], Any]] = {}
 
 
-def _compiled(action: str, schema: dict[str, Any]) -> Callable[[Any], Any]:
-    if action not in _COMPILED:
-        _COMPILED[action] = fastjsonschema.compile(schema)
-    return _COMPILED[action]
+def _compiled(message_type: int, action: str, schema: dict[str, Any]) -> Callable[[Any], Any]:
+    key = (message_type, action)
+    if key not in _COMPILED:
+        _COMPILED[key] = fastjsonschema.compile(schema)
+    return _COMPILED[key]
+
+
+def passes_compiled_schema(message_type: int, action: str, payload: Any) -> bool:
+    """The fast check of a payload against the package's 1.6 schema (a CALL's or its CallResult's).
+
+    False means "look closer": a few schemas use multipleOf on decimals, which only the package's
+    own Decimal-aware check judges right.
+    """
+    check = _COMPILED.get((message_type, action))
+    if check is None:
+        try:
+            check = _compiled(message_type, action, get_validator(message_type, action, "1.6").schema)
+        except OSError:
+            return False
+    try:
+        check(payload)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def _message_from_array(decoded: Any) -> Call | CallResult | CallError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from csms import security
 from csms.db.models import AuthSession, IdTag, RefreshToken, User
 from csms.services.errors import AlreadyExists, InvalidInput
 from csms.services.id_tags import create_id_tag, new_app_id_tag
+from csms.services.login_cache import LoginCache, Principal
 
 ROLES = ("user", "admin", "root")
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@+-]{2,63}$")
@@ -107,7 +109,7 @@ async def open_session(session: AsyncSession, user: User, *, policy: TokenPolicy
 
 
 async def refresh_session(
-    session: AsyncSession, refresh_token: str, *, policy: TokenPolicy, now: datetime
+    session: AsyncSession, refresh_token: str, *, policy: TokenPolicy, now: datetime, cache: LoginCache
 ) -> TokenPair:
     """Rotate a refresh token. Presenting one that was already used revokes its whole family:
     either the client or a thief holds a copy, and we cannot tell which."""
@@ -119,6 +121,7 @@ async def refresh_session(
     if stored.used_at is not None:
         auth_session.revoked_at = now
         await session.commit()
+        await cache.forget_session(auth_session.id)
         raise AuthenticationFailed("refresh token reuse detected; the session has been ended")
     user = await session.get(User, auth_session.user_id)
     if user is None or not user.is_active:
@@ -145,23 +148,46 @@ async def end_all_sessions(session: AsyncSession, user_id: int, *, now: datetime
 
 
 async def authenticate_access_token(
-    session: AsyncSession, token: str, *, policy: TokenPolicy, now: datetime
-) -> tuple[User, str]:
-    """The active user behind an access token and its session id; revoked sessions are refused."""
+    open_session: Callable[[], AsyncSession],
+    token: str,
+    *,
+    policy: TokenPolicy,
+    now: datetime,
+    cache: LoginCache,
+) -> Principal:
+    """The active account behind an access token; revoked sessions and blocked accounts are refused."""
     claims = _decode(token, policy=policy, expected_type=security.ACCESS, now=now)
+    principal = cache.get(claims.session_id)
+    if principal is None or principal.id != claims.user_id:
+        async with open_session() as session:
+            principal = await _load_principal(session, claims.user_id, claims.session_id, now=now)
+        cache.remember(principal)
+    if not principal.is_active:
+        raise AuthenticationFailed("this account is blocked")
+    return principal
+
+
+async def _load_principal(session: AsyncSession, user_id: int, session_id: str, *, now: datetime) -> Principal:
     row = (
         await session.execute(
             select(User, AuthSession.revoked_at)
             .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
+            .where(AuthSession.id == session_id, User.id == user_id)
         )
     ).first()
     if row is None or row.revoked_at is not None:
         raise AuthenticationFailed("this session has ended; log in again")
     user: User = row[0]
-    if not user.is_active:
-        raise AuthenticationFailed("this account is blocked")
-    return user, claims.session_id
+    app_tag = await session.scalar(select(IdTag.id_tag).where(IdTag.user_id == user.id).order_by(IdTag.id).limit(1))
+    return Principal(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        is_active=user.is_active,
+        session_id=session_id,
+        app_id_tag=app_tag,
+        checked_at=now,
+    )
 
 
 async def list_id_tags(session: AsyncSession, user_id: int) -> list[IdTag]:

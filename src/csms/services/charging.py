@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import Charger, Connector, Transaction, User
-from csms.services.accounts import app_id_tag
+from csms.db.models import Charger, Connector, Transaction
+from csms.services.login_cache import Principal
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 STAFF_ROLES = ("admin", "root")
@@ -19,6 +20,7 @@ class RemoteStart:
     charge_point_id: str
     connector_id: int
     id_tag: str
+    user_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,36 +30,49 @@ class RemoteStop:
 
 
 async def plan_remote_start(
-    session: AsyncSession, *, user: User, charge_point_id: str, connector_id: int
+    open_session: Callable[[], AsyncSession],
+    *,
+    user: Principal,
+    charge_point_id: str,
+    connector_id: int,
+    live_connectors: Collection[int] = (),
 ) -> RemoteStart:
-    """Check that the charger and connector exist and pick the user's idTag."""
+    """Check the charger and connector and pick the user's idTag.
+
+    `live_connectors` are those the charger reported on a connection to this node; when there are
+    any, the charger is known to exist and no database read is needed.
+    """
     if not user.is_active:
         raise PermissionDenied("this account is blocked")
-    if await session.get(Charger, charge_point_id) is None:
-        raise NotFound(f"unknown charger {charge_point_id}")
-    await require_known_connector(session, charge_point_id, connector_id)
-    return RemoteStart(charge_point_id, connector_id, await app_id_tag(session, user.id))
+    if user.app_id_tag is None:
+        raise InvalidInput("this account has no idTag to charge with")
+    if live_connectors:
+        check_connector(charge_point_id, connector_id, live_connectors)
+    else:
+        async with open_session() as session:
+            if await session.get(Charger, charge_point_id) is None:
+                raise NotFound(f"unknown charger {charge_point_id}")
+            await require_known_connector(session, charge_point_id, connector_id)
+    return RemoteStart(charge_point_id, connector_id, user.app_id_tag, user.id)
 
 
-async def require_known_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> None:
+def check_connector(charge_point_id: str, connector_id: int, known: Collection[int]) -> None:
     """A connector must be one the charger reported, once it has reported any (connector 0 is the charger)."""
     if connector_id < 1:
         raise InvalidInput("connector_id must be 1 or more")
-    known = set(
-        (
-            await session.scalars(
-                select(Connector.connector_id).where(
-                    Connector.charge_point_id == charge_point_id, Connector.connector_id > 0
-                )
-            )
-        ).all()
-    )
     if known and connector_id not in known:
         listed = ", ".join(str(number) for number in sorted(known))
         raise InvalidInput(f"charger {charge_point_id} has no connector {connector_id} (it has {listed})")
 
 
-async def plan_remote_stop(session: AsyncSession, *, user: User, transaction_id: int) -> RemoteStop:
+async def require_known_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> None:
+    query = select(Connector.connector_id).where(
+        Connector.charge_point_id == charge_point_id, Connector.connector_id > 0
+    )
+    check_connector(charge_point_id, connector_id, set((await session.scalars(query)).all()))
+
+
+async def plan_remote_stop(session: AsyncSession, *, user: Principal, transaction_id: int) -> RemoteStop:
     """A user may stop their own transactions; admins any. Others' transactions look unknown."""
     transaction = await session.get(Transaction, transaction_id)
     may_see = transaction is not None and (user.role in STAFF_ROLES or transaction.user_id == user.id)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import IdTag, Transaction, User
 from csms.services.accounts import ROLES, end_all_sessions
+from csms.services.login_cache import Principal
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 
@@ -24,7 +25,7 @@ async def list_users(
     return list(page.all()), total
 
 
-async def managed_user(session: AsyncSession, *, actor: User, user_id: int) -> User:
+async def managed_user(session: AsyncSession, *, actor: Principal, user_id: int) -> User:
     """An account the actor may manage: admins manage everyone but root accounts; root manages all."""
     target = await session.get(User, user_id)
     if target is None:
@@ -37,7 +38,7 @@ async def managed_user(session: AsyncSession, *, actor: User, user_id: int) -> U
 async def update_user(
     session: AsyncSession,
     *,
-    actor: User,
+    actor: Principal,
     user_id: int,
     role: str | None,
     is_active: bool | None,
@@ -57,7 +58,7 @@ async def update_user(
     return target
 
 
-async def _change_role(session: AsyncSession, *, actor: User, target: User, role: str) -> None:
+async def _change_role(session: AsyncSession, *, actor: Principal, target: User, role: str) -> None:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
     if actor.role != "root":
@@ -67,7 +68,7 @@ async def _change_role(session: AsyncSession, *, actor: User, target: User, role
     target.role = role
 
 
-async def delete_user(session: AsyncSession, *, actor: User, user_id: int) -> None:
+async def delete_user(session: AsyncSession, *, actor: Principal, user_id: int) -> None:
     """Delete an account. Its charging records stay, no longer linked to anyone (anonymised)."""
     target = await managed_user(session, actor=actor, user_id=user_id)
     if target.id == actor.id:

@@ -1,0 +1,89 @@
+"""Who is behind an access token, remembered briefly so most requests need no database read.
+
+Tokens are checked against their session on every request (logout and blocking must bite at once),
+which cost a query per request. The answer is kept here for `ttl` seconds; every change that ends
+or alters a login (logout, refresh-token reuse, blocking, a role change, deletion) drops the entry
+on this node at once and, through the bus, on every other node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from csms.bus import Bus, Message, Subscription
+
+logger = logging.getLogger(__name__)
+
+INVALIDATIONS = "csms.logins.invalidate"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: an active account behind a valid access token, as of `checked_at`."""
+
+    id: int
+    username: str
+    role: str
+    is_active: bool
+    session_id: str
+    app_id_tag: str | None
+    checked_at: datetime
+
+
+class LoginCache:
+    def __init__(self, bus: Bus, *, clock: Callable[[], datetime], ttl: timedelta = timedelta(seconds=30)) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._ttl = ttl
+        self._by_session: dict[str, Principal] = {}
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def get(self, session_id: str) -> Principal | None:
+        principal = self._by_session.get(session_id)
+        if principal is not None and self._clock() - principal.checked_at > self._ttl:
+            del self._by_session[session_id]
+            return None
+        return principal
+
+    def remember(self, principal: Principal) -> None:
+        if len(self._by_session) > 100_000:
+            self._by_session.clear()
+        self._by_session[principal.session_id] = principal
+
+    async def forget_session(self, session_id: str) -> None:
+        self._drop({"session_id": session_id})
+        await self._bus.publish(INVALIDATIONS, {"session_id": session_id})
+
+    async def forget_user(self, user_id: int) -> None:
+        self._drop({"user_id": user_id})
+        await self._bus.publish(INVALIDATIONS, {"user_id": user_id})
+
+    async def start(self) -> None:
+        self._subscription = await self._bus.subscribe(INVALIDATIONS)
+        self._task = asyncio.create_task(self._follow(self._subscription), name="login-invalidations")
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _follow(self, subscription: Subscription) -> None:
+        async for _subject, message in subscription:
+            self._drop(message)
+
+    def _drop(self, message: Message) -> None:
+        if "session_id" in message:
+            self._by_session.pop(str(message["session_id"]), None)
+        if "user_id" in message:
+            stale = [key for key, value in self._by_session.items() if value.id == message["user_id"]]
+            for key in stale:
+                del self._by_session[key]
