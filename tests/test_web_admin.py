@@ -116,7 +116,7 @@ async def test_an_admin_blocks_a_user_from_the_users_page(page: Page, sqlite_ser
     await log_in_as_admin(page, sqlite_server)
     await page.get_by_role("link", name="Users").click()
     await page.get_by_label("Search by username").fill(driver)
-    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("button", name="Search", exact=True).click()
     row = page.locator(f'tr[data-user="{driver}"]')
     await row.get_by_role("button", name=f"Block {driver}").click()
     await expect(row.locator(".badge")).to_have_text("Blocked")

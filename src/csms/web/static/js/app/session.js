@@ -72,10 +72,11 @@ function onStopped(event) {
 
 async function stop() {
   $("#stop").disabled = true;
+  say($("#session-message"), "Stopping…");
+  // The charger may stop (and transaction_stopped arrive) before this answer does.
   const answer = await api.post("/api/stop_charging", { transaction_id: active.id });
   if (answer.status !== "Accepted") {
     $("#stop").disabled = false;
     throw new Error(`The charger refused to stop (${answer.status}).`);
   }
-  say($("#session-message"), "Stopping…");
 }
