@@ -19,10 +19,13 @@ from csms.api import (
     auth,
     charging,
     errors,
+    files,
     health,
     live,
+    operations,
     pairing_codes,
     records,
+    reservations,
 )
 from csms.bus import Bus
 from csms.bus.events import Events
@@ -37,9 +40,11 @@ from csms.ocpp.endpoint import ocpp_endpoint
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
-from csms.services import pairing
+from csms.services import pairing, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.clock import utc_now
+from csms.services.file_store import FileStore
+from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
@@ -83,6 +88,9 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(pairing_codes.router)
     app.include_router(admin.router)
     app.include_router(admin_users.router)
+    app.include_router(operations.router)
+    app.include_router(reservations.router)
+    app.include_router(files.router)
     app.include_router(admin_stats.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
@@ -105,6 +113,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
     registry = ConnectionRegistry()
+    commands = CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -119,15 +128,21 @@ async def start_runtime(settings: Settings) -> Runtime:
         login_throttle=LoginThrottle(clock=utc_now),
         logins=LoginCache(bus, clock=utc_now),
         sticker_key=pairing.sticker_key(secret),
+        file_url_key=signed_urls.file_url_key(secret),
+        files=FileStore(settings.resolved_files_dir()),
+        local_lists=LocalListPusher(session_factory, commands.send, clock=utc_now),
         bus=bus,
         events=Events(bus, node_id=node_id, clock=utc_now),
-        commands=CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout),
+        commands=commands,
         registry=registry,
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
         node_id=node_id,
     )
     await runtime.takeover.start()
     await runtime.logins.start()
+    runtime.background.spawn(
+        runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
+    )
     return runtime
 
 
@@ -153,6 +168,7 @@ def _create_bus(settings: Settings) -> Bus:
 async def stop_runtime(runtime: Runtime) -> None:
     for session in runtime.registry.all():
         await session.close(code=1001, reason="csms is shutting down")
+    await runtime.background.close()
     await runtime.takeover.close()
     await runtime.logins.close()
     await runtime.writer.close()

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the REST API, the OCPP endpoint and the pages")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--ssl-certfile", help="serve HTTPS and wss:// (OCPP security profile 2) with this certificate")
+    serve.add_argument("--ssl-keyfile", help="the certificate's private key")
     serve.add_argument(
         "--role",
         choices=["all", "api", "ocpp"],
@@ -86,6 +88,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         ws_max_size=settings.ocpp_max_frame_bytes * 16,
         ws_ping_interval=None,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     return 0
 

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     ocpp_max_frame_bytes: int = 64 * 1024
     message_log_flush_interval: float = 0.2
     log_level: str = "info"
+    # Firmware images and diagnostics uploads; default: a `csms-files` folder beside the SQLite database.
+    files_dir: str | None = None
+    # The address chargers reach this node at, for the signed firmware and diagnostics links.
+    public_url: str = "http://127.0.0.1:8000"
+    signed_url_ttl: int = 24 * 3600
+    firmware_max_bytes: int = 256 * 1024 * 1024
+    diagnostics_max_bytes: int = 64 * 1024 * 1024
+    # How often chargers' local authorization lists are compared with the idTags (catches expiry).
+    local_list_sync_interval: float = 60.0
 
     @cached_property
     def is_sqlite(self) -> bool:
@@ -40,6 +49,12 @@ class Settings(BaseSettings):
             return None
         path = self.database_url.removeprefix(prefix).split("?", 1)[0]
         return Path(path) if path and path != ":memory:" else None
+
+    def resolved_files_dir(self) -> Path:
+        if self.files_dir:
+            return Path(self.files_dir)
+        database_file = self.sqlite_path()
+        return (database_file.parent if database_file else Path.cwd()) / "csms-files"
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or for development one generated once and kept beside the database."""

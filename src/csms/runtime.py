@@ -18,7 +18,10 @@ from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.security import ChargerPasswordVerifier
 from csms.services.accounts import TokenPolicy
+from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
+from csms.services.file_store import FileStore
+from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
@@ -35,6 +38,10 @@ class Runtime:
     login_throttle: LoginThrottle
     logins: LoginCache
     sticker_key: bytes
+    # Signs the firmware and diagnostics links chargers get (services/signed_urls.py).
+    file_url_key: bytes
+    files: FileStore
+    local_lists: LocalListPusher
     bus: Bus
     events: Events
     commands: CommandRouter
@@ -43,3 +50,4 @@ class Runtime:
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     charger_verifier: ChargerPasswordVerifier = field(default_factory=ChargerPasswordVerifier)
     clock: Callable[[], datetime] = utc_now
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, status
 
+from csms.api.commanding import send_and_record
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import (
     ChargerCreate,
@@ -88,7 +89,7 @@ async def send_ocpp_call(
     """Send any CSMS-initiated OCPP 1.6 call: the body is its camelCase payload, the answer the charger's."""
     await _require_charger(session, charge_point_id)
     await session.close()  # not held while the charger answers
-    return await runtime.commands.send(charge_point_id, action, payload)
+    return await send_and_record(runtime, charge_point_id, action, payload)
 
 
 async def _require_charger(session: SessionDep, charge_point_id: str) -> Charger:

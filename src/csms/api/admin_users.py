@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from csms.api.commanding import push_local_lists_soon
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import AdminIdTagCreate, AdminIdTagOut, AdminIdTagUpdate, ErrorBody, UserOut, UserUpdate
 from csms.services import id_tags, users
@@ -97,12 +98,15 @@ async def register_id_tag(
 
 
 @router.patch("/id_tags/{id_tag}", responses=_ERRORS)
-async def update_id_tag(id_tag: str, body: AdminIdTagUpdate, admin: AdminUser, session: SessionDep) -> AdminIdTagOut:
-    """Block, unblock, expire or regroup a tag; fields left out stay as they are."""
+async def update_id_tag(
+    id_tag: str, body: AdminIdTagUpdate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> AdminIdTagOut:
+    """Block, unblock, expire or regroup a tag; chargers holding a local list get the change."""
     tag = await id_tags.find_id_tag(session, id_tag)
     if tag is None:
         raise NotFound(f"idTag {id_tag} not found")
     if tag.user_id is not None:
         await users.managed_user(session, actor=admin, user_id=tag.user_id)
     await id_tags.update_id_tag(session, tag, changes=body.model_dump(exclude_unset=True))
+    push_local_lists_soon(runtime)
     return AdminIdTagOut.model_validate(tag)

@@ -16,6 +16,7 @@ from csms.services.errors import (
     DomainError,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     PermissionDenied,
 )
 
@@ -27,6 +28,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (Conflict, 409),
     (InvalidInput, 422),
     (PermissionDenied, 403),
+    (PayloadTooLarge, 413),
     (commands.UnknownAction, 404),
     (commands.InvalidPayload, 422),
     (commands.ChargerNotConnected, 409),

@@ -282,3 +282,141 @@ class OcppMessage(Base):
     action: Mapped[str | None] = mapped_column(String(64))
     frame: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+class ChargerConfigurationKey(Base):
+    """A configuration key as the charger last reported it in a GetConfiguration answer."""
+
+    __tablename__ = "charger_configuration_keys"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(500))
+    readonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+
+class LocalListEntry(Base):
+    """One idTag in a charger's local authorization list, as csms last sent it."""
+
+    __tablename__ = "local_list_entries"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    expiry_date: Mapped[datetime | None]
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+
+
+class LocalListState(Base):
+    """The version of the local list a charger holds, as its last accepted SendLocalList set it."""
+
+    __tablename__ = "local_list_states"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    list_version: Mapped[int] = mapped_column(Integer)
+    reported_version: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class Reservation(Base):
+    """A connector held for an idTag until `expires_at`; its id is the OCPP reservationId."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_charger_connector", "charge_point_id", "connector_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime]
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ChargingProfile(Base):
+    """A charging profile a charger accepted in SetChargingProfile, kept until it is cleared or replaced."""
+
+    __tablename__ = "charging_profiles"
+    __table_args__ = (Index("ix_charging_profiles_charger_connector", "charge_point_id", "connector_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    charging_profile_id: Mapped[int] = mapped_column(Integer)
+    stack_level: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class StoredFile(Base):
+    """A firmware image an operator uploaded or a diagnostics file a charger uploaded."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(50))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    charge_point_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class FirmwareRollout(Base):
+    """One firmware image sent to a set of chargers with UpdateFirmware."""
+
+    __tablename__ = "firmware_rollouts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="CASCADE"))
+    retrieve_date: Mapped[datetime]
+    retries: Mapped[int | None] = mapped_column(Integer)
+    retry_interval: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class FirmwareUpdate(Base):
+    """One charger's progress in a rollout: the answer to UpdateFirmware, then its status notifications."""
+
+    __tablename__ = "firmware_updates"
+    __table_args__ = (Index("ix_firmware_updates_charger", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("firmware_rollouts.id", ondelete="CASCADE"), index=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(255))
+    reported_version: Mapped[str | None] = mapped_column(String(50))
+    updated_at: Mapped[datetime]
+
+
+class DiagnosticsRequest(Base):
+    """A GetDiagnostics sent to a charger, the upload link it got, and what came of it."""
+
+    __tablename__ = "diagnostics_requests"
+    __table_args__ = (Index("ix_diagnostics_requests_charger", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id", ondelete="SET NULL"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.ocpp.frames import FrameError, parse_frame, to_ocpp16_call_error, validate_call
 from csms.runtime import Runtime
-from csms.services import chargers, transactions
+from csms.services import chargers, diagnostics, firmware, reservations, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import IdTagInfo, authorize_id_tag
 from csms.services.message_log import INCOMING, OUTGOING
@@ -157,6 +157,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         now = self._now()
         async with self._session() as session:
             await chargers.record_boot(session, self.id, boot, now=now)
+            await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
         await self._publish(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
         )
@@ -227,6 +228,14 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 reservation_id=reservation_id,
                 now=self._now(),
             )
+            if reservation_id is not None:
+                await reservations.consume_reservation(
+                    session,
+                    charge_point_id=self.id,
+                    reservation_id=reservation_id,
+                    transaction_id=started.transaction_id,
+                    now=self._now(),
+                )
         ref = transactions.transaction_ref(started.transaction)
         self._transactions[ref.id] = ref
         await self._publish(
@@ -321,6 +330,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
         async with self._session() as session:
             await chargers.record_charger_event(session, self.id, kind="firmware", status=status, now=self._now())
+            await firmware.record_progress(session, self.id, status, now=self._now())
         await self._publish("firmware_status", status=status)
         return call_result.FirmwareStatusNotification()
 
@@ -328,6 +338,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     async def on_diagnostics_status_notification(self, status: str) -> call_result.DiagnosticsStatusNotification:
         async with self._session() as session:
             await chargers.record_charger_event(session, self.id, kind="diagnostics", status=status, now=self._now())
+            await diagnostics.record_progress(session, self.id, status, now=self._now())
         await self._publish("diagnostics_status", status=status)
         return call_result.DiagnosticsStatusNotification()
 

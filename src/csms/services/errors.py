@@ -25,3 +25,7 @@ class PermissionDenied(DomainError):
 
 class Conflict(DomainError):
     """The request clashes with the current state (already stopped, already in progress)."""
+
+
+class PayloadTooLarge(DomainError):
+    """An upload larger than its limit."""

@@ -66,6 +66,11 @@ async def authorize_id_tag(
     return info
 
 
+def tag_status(tag: IdTag, owner_is_active: bool | None, *, now: datetime) -> IdTagInfo:
+    """What the tag itself is worth now, open transactions aside (what a charger's local list holds)."""
+    return _static_status(tag, owner_is_active, now)
+
+
 def _static_status(tag: IdTag, owner_is_active: bool | None, now: datetime) -> IdTagInfo:
     if tag.status == BLOCKED or owner_is_active is False:
         return IdTagInfo(status=BLOCKED, parent_id_tag=tag.parent_id_tag)

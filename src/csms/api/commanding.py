@@ -1,0 +1,26 @@
+"""Calls from the REST layer to chargers: checked, sent, and what the answer changes recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms.runtime import Runtime
+from csms.services import charger_calls
+
+
+async def send_and_record(
+    runtime: Runtime, charge_point_id: str, action: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Send one call (see CommandRouter.send for its errors) and keep what the charger's answer changed."""
+    charger_calls.check_request(action, payload)
+    answer = await runtime.commands.send(charge_point_id, action, payload)
+    async with runtime.session_factory() as session:
+        await charger_calls.record_answer(
+            session, charge_point_id=charge_point_id, action=action, payload=payload, answer=answer, now=runtime.clock()
+        )
+    return answer
+
+
+def push_local_lists_soon(runtime: Runtime) -> None:
+    """After an idTag changes: every charger holding a local list gets the change, without holding up the request."""
+    runtime.background.spawn(runtime.local_lists.push_changes(), name="local-list-push")

@@ -1,0 +1,136 @@
+"""Bodies of the charger-operations API: configuration, local lists, reservations, profiles, files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConfigurationKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    value: str | None
+    readonly: bool
+    updated_at: datetime
+
+
+class PasswordChange(BaseModel):
+    password: str = Field(min_length=16, max_length=40, description="The charger's new Basic-auth password")
+
+
+class CallStatusOut(BaseModel):
+    status: str = Field(description="The charger's answer")
+
+
+class LocalListEntryOut(BaseModel):
+    id_tag: str
+    status: str
+    expiry_date: datetime | None
+    parent_id_tag: str | None
+
+
+class LocalListOut(BaseModel):
+    list_version: int = Field(description="The version csms last saw the charger accept (0: none)")
+    reported_version: int | None = Field(description="What the charger last answered to GetLocalListVersion")
+    entries: list[LocalListEntryOut]
+
+
+class LocalListSend(BaseModel):
+    update_type: str = Field(default="Differential", pattern="^(Full|Differential)$")
+
+
+class LocalListSendOut(BaseModel):
+    status: str = Field(description="The charger's answer to SendLocalList")
+    list_version: int
+    update_type: str
+    entries: int = Field(description="Entries sent, removals included")
+
+
+class ChargingProfileOut(BaseModel):
+    connector_id: int
+    charging_profile_id: int
+    stack_level: int
+    purpose: str
+    profile: dict[str, Any] = Field(description="csChargingProfiles as sent, camelCase")
+    created_at: datetime
+
+
+class ReservationCreate(BaseModel):
+    evse_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
+    connector_id: int = Field(ge=1, examples=[1])
+    minutes: int = Field(default=15, ge=1, le=24 * 60, description="How long the connector is held")
+
+
+class ReservationOut(BaseModel):
+    id: int = Field(description="The OCPP reservationId")
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    status: str = Field(
+        description="Pending, Accepted, Faulted, Occupied, Rejected, Unavailable, Cancelled, Used, Expired"
+    )
+    expires_at: datetime
+    transaction_id: int | None
+    created_at: datetime
+
+
+class StoredFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    size: int
+    sha256: str
+    version: str | None
+    uploaded_by: int | None
+    created_at: datetime
+
+
+class RolloutCreate(BaseModel):
+    charge_point_ids: list[str] = Field(min_length=1, max_length=10_000)
+    retrieve_date: datetime | None = Field(default=None, description="When chargers may fetch it; default now")
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_interval: int | None = Field(default=None, ge=0, le=86_400, description="Seconds")
+
+
+class FirmwareUpdateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    charge_point_id: str
+    status: str = Field(description="Pending, Sent, SendFailed, a FirmwareStatus, Confirmed or VersionMismatch")
+    detail: str | None
+    reported_version: str | None
+    updated_at: datetime
+
+
+class RolloutOut(BaseModel):
+    id: int
+    firmware: StoredFileOut
+    retrieve_date: datetime
+    retries: int | None
+    retry_interval: int | None
+    created_at: datetime
+    counts: dict[str, int] = Field(description="How many chargers are in each status")
+    chargers: list[FirmwareUpdateOut]
+
+
+class DiagnosticsCreate(BaseModel):
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_interval: int | None = Field(default=None, ge=0, le=86_400)
+    start_time: datetime | None = None
+    stop_time: datetime | None = None
+
+
+class DiagnosticsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    charge_point_id: str
+    status: str = Field(description="Requested, Accepted, NoDiagnostics, SendFailed, Uploading, Uploaded, UploadFailed")
+    file_name: str | None = Field(description="The name the charger gave in its answer")
+    file_id: int | None = Field(description="Set once the charger's upload has arrived")
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,9 @@
+"""How business rules send a call to a charger without knowing the gateway (CommandRouter.send)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+# (charge_point_id, action, camelCase payload) → the charger's camelCase answer; raises when it cannot.
+Send = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]

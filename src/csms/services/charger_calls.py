@@ -1,0 +1,105 @@
+"""What csms keeps from its calls to chargers, whichever way they were sent.
+
+An operator may send any call through the generic endpoint; when the charger accepts one that
+changes state csms tracks (its configuration, local list, reservations, charging profiles), the
+change is recorded here, so the dedicated flows and the generic endpoint agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.services import charging_profiles, configuration, local_list, reservations
+
+Recorder = Callable[[AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[None]]
+
+
+def check_request(action: str, payload: dict[str, Any]) -> None:
+    """Refuse, before it leaves, a call whose effect csms could not record (InvalidInput)."""
+    if action == "ChangeConfiguration" and payload.get("key") == configuration.AUTHORIZATION_KEY:
+        configuration.password_from_authorization_key(str(payload.get("value", "")))
+
+
+async def record_answer(
+    session: AsyncSession,
+    *,
+    charge_point_id: str,
+    action: str,
+    payload: dict[str, Any],
+    answer: dict[str, Any],
+    now: datetime,
+) -> None:
+    recorder = _RECORDERS.get(action)
+    if recorder is not None:
+        await recorder(session, charge_point_id, payload, answer, now)
+
+
+async def _get_configuration(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    await configuration.record_configuration(session, charge_point_id, answer.get("configurationKey", []), now=now)
+
+
+async def _change_configuration(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") in configuration.APPLIED_STATUSES:
+        await configuration.record_change(session, charge_point_id, key=payload["key"], value=payload["value"], now=now)
+
+
+async def _send_local_list(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await local_list.record_accepted(session, charge_point_id, local_list.update_from_payload(payload), now=now)
+
+
+async def _get_local_list_version(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    await local_list.record_reported_version(session, charge_point_id, int(answer["listVersion"]), now=now)
+
+
+async def _reserve_now(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    await reservations.record_reserve_now(session, charge_point_id, payload, status=str(answer["status"]), now=now)
+
+
+async def _cancel_reservation(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await reservations.record_cancelled(session, charge_point_id, int(payload["reservationId"]), now=now)
+
+
+async def _set_charging_profile(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await charging_profiles.record_set(
+            session, charge_point_id, int(payload["connectorId"]), payload["csChargingProfiles"], now=now
+        )
+
+
+async def _clear_charging_profile(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await charging_profiles.record_clear(session, charge_point_id, charging_profiles.criteria(payload))
+
+
+_RECORDERS: dict[str, Recorder] = {
+    "GetConfiguration": _get_configuration,
+    "ChangeConfiguration": _change_configuration,
+    "SendLocalList": _send_local_list,
+    "GetLocalListVersion": _get_local_list_version,
+    "ReserveNow": _reserve_now,
+    "CancelReservation": _cancel_reservation,
+    "SetChargingProfile": _set_charging_profile,
+    "ClearChargingProfile": _clear_charging_profile,
+}

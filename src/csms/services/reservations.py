@@ -1,0 +1,157 @@
+"""Reservations (OCPP 1.6 §3.12, §5.13): a connector held for an idTag until it expires.
+
+The reservation's id is the reservationId the charger is given; a StartTransaction that names it
+consumes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.db.models import Charger, Reservation, User
+from csms.services.accounts import app_id_tag
+from csms.services.charging import STAFF_ROLES, require_known_connector
+from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
+from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+PENDING = "Pending"
+ACCEPTED = "Accepted"
+CANCELLED = "Cancelled"
+USED = "Used"
+EXPIRED = "Expired"
+MAX_DURATION = timedelta(hours=24)
+
+
+async def plan_reservation(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    charge_point_id: str,
+    connector_id: int,
+    duration: timedelta,
+    now: datetime,
+) -> Reservation:
+    """A pending reservation with the user's app idTag, stored so its id can be the reservationId."""
+    if not await session.scalar(select(User.is_active).where(User.id == user_id)):
+        raise PermissionDenied("this account is blocked")
+    if not timedelta(minutes=1) <= duration <= MAX_DURATION:
+        raise InvalidInput("a reservation lasts from 1 minute to 24 hours")
+    if await session.get(Charger, charge_point_id) is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    await require_known_connector(session, charge_point_id, connector_id)
+    if await _holding(session, charge_point_id, connector_id, now=now) is not None:
+        raise Conflict(f"connector {connector_id} of {charge_point_id} is already reserved")
+    reservation = Reservation(
+        charge_point_id=charge_point_id,
+        connector_id=connector_id,
+        id_tag=await app_id_tag(session, user_id),
+        user_id=user_id,
+        status=PENDING,
+        expires_at=now + duration,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(reservation)
+    await session.commit()
+    return reservation
+
+
+def reserve_now_payload(reservation: Reservation) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "connectorId": reservation.connector_id,
+        "expiryDate": format_ocpp_timestamp(reservation.expires_at),
+        "idTag": reservation.id_tag,
+        "reservationId": reservation.id,
+    }
+    if reservation.parent_id_tag:
+        payload["parentIdTag"] = reservation.parent_id_tag
+    return payload
+
+
+async def record_status(session: AsyncSession, reservation: Reservation, status: str, *, now: datetime) -> None:
+    """The charger's answer to ReserveNow (Accepted, Faulted, Occupied, Rejected, Unavailable) or a cancellation."""
+    reservation.status, reservation.updated_at = status, now
+    await session.commit()
+
+
+async def record_reserve_now(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], *, status: str, now: datetime
+) -> None:
+    """An operator's own ReserveNow call: kept like one made from the app."""
+    reservation = await session.get(Reservation, int(payload["reservationId"]))
+    if reservation is None:
+        reservation = Reservation(id=int(payload["reservationId"]), created_at=now)
+        session.add(reservation)
+    elif reservation.charge_point_id != charge_point_id:
+        return  # an id csms gave another charger; that reservation stays as it is
+    reservation.charge_point_id = charge_point_id
+    reservation.connector_id = int(payload["connectorId"])
+    reservation.id_tag = str(payload["idTag"])
+    reservation.parent_id_tag = payload.get("parentIdTag")
+    reservation.expires_at = parse_ocpp_timestamp(str(payload["expiryDate"]))
+    await record_status(session, reservation, status, now=now)
+
+
+async def record_cancelled(session: AsyncSession, charge_point_id: str, reservation_id: int, *, now: datetime) -> None:
+    reservation = await session.get(Reservation, reservation_id)
+    if reservation is not None and reservation.charge_point_id == charge_point_id:
+        await record_status(session, reservation, CANCELLED, now=now)
+
+
+async def consume_reservation(
+    session: AsyncSession, *, charge_point_id: str, reservation_id: int, transaction_id: int, now: datetime
+) -> bool:
+    """A StartTransaction named this reservation: it is used up. False when it was not this charger's or not held."""
+    reservation = await session.get(Reservation, reservation_id)
+    if reservation is None or reservation.charge_point_id != charge_point_id or reservation.status != ACCEPTED:
+        return False
+    reservation.status, reservation.transaction_id, reservation.updated_at = USED, transaction_id, now
+    await session.commit()
+    return True
+
+
+async def reservation_for(session: AsyncSession, *, user_id: int, role: str, reservation_id: int) -> Reservation:
+    """A user's own reservation, or any for staff; others' look unknown."""
+    reservation = await session.get(Reservation, reservation_id)
+    if reservation is None or (role not in STAFF_ROLES and reservation.user_id != user_id):
+        raise NotFound(f"reservation {reservation_id} not found")
+    return reservation
+
+
+def require_cancellable(reservation: Reservation, *, now: datetime) -> None:
+    if effective_status(reservation, now=now) != ACCEPTED:
+        raise Conflict(f"reservation {reservation.id} is {effective_status(reservation, now=now)}, not held")
+
+
+def effective_status(reservation: Reservation, *, now: datetime) -> str:
+    """Accepted reservations past their expiry are Expired, without anyone having to write it."""
+    if reservation.status == ACCEPTED and reservation.expires_at <= now:
+        return EXPIRED
+    return reservation.status
+
+
+async def list_reservations(
+    session: AsyncSession, *, user_id: int | None = None, charge_point_id: str | None = None, limit: int = 100
+) -> list[Reservation]:
+    query = select(Reservation)
+    if user_id is not None:
+        query = query.where(Reservation.user_id == user_id)
+    if charge_point_id is not None:
+        query = query.where(Reservation.charge_point_id == charge_point_id)
+    return list((await session.scalars(query.order_by(Reservation.id.desc()).limit(limit))).all())
+
+
+async def _holding(
+    session: AsyncSession, charge_point_id: str, connector_id: int, *, now: datetime
+) -> Reservation | None:
+    query = select(Reservation).where(
+        Reservation.charge_point_id == charge_point_id,
+        Reservation.connector_id == connector_id,
+        Reservation.status.in_((PENDING, ACCEPTED)),
+        Reservation.expires_at > now,
+    )
+    return (await session.scalars(query.limit(1))).first()
