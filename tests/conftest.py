@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,9 @@ async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task
             task.result()
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, RunningServer(app.state.runtime, port)
+    running = RunningServer(app.state.runtime, port)
+    running.app_runtime.settings.public_url = running.http_url  # the links chargers get lead back here
+    return server, task, running
 
 
 async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
@@ -115,6 +118,7 @@ def drop_postgres_database(url: str) -> None:
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("files_dir", tempfile.mkdtemp(prefix="csms-test-files-"))
     return Settings(database_url=database_url, jwt_secret="test-secret-" + "x" * 40, **overrides)
 
 

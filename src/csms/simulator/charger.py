@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ssl import SSLContext
 from typing import Any
 
 import websockets
@@ -109,6 +110,12 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
             call.MeterValues(connector_id=connector_id, meter_value=[sample], transaction_id=transaction_id)
         )
 
+    async def firmware_status(self, status: str) -> Any:
+        return await self.call(call.FirmwareStatusNotification(status=status))
+
+    async def diagnostics_status(self, status: str) -> Any:
+        return await self.call(call.DiagnosticsStatusNotification(status=status))
+
     async def stop_transaction(
         self, transaction_id: int, meter_stop: int, *, timestamp: str | None = None, **extra: Any
     ) -> Any:
@@ -186,6 +193,43 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     async def on_clear_cache(self, **payload: Any) -> Any:
         return await self._answer("ClearCache", payload, call_result.ClearCache(status="Accepted"))
 
+    @on(Action.reserve_now)
+    async def on_reserve_now(self, **payload: Any) -> Any:
+        return await self._answer("ReserveNow", payload, call_result.ReserveNow(status="Accepted"))
+
+    @on(Action.cancel_reservation)
+    async def on_cancel_reservation(self, **payload: Any) -> Any:
+        return await self._answer("CancelReservation", payload, call_result.CancelReservation(status="Accepted"))
+
+    @on(Action.send_local_list)
+    async def on_send_local_list(self, **payload: Any) -> Any:
+        return await self._answer("SendLocalList", payload, call_result.SendLocalList(status="Accepted"))
+
+    @on(Action.get_local_list_version)
+    async def on_get_local_list_version(self, **payload: Any) -> Any:
+        return await self._answer("GetLocalListVersion", payload, call_result.GetLocalListVersion(list_version=0))
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, **payload: Any) -> Any:
+        return await self._answer("SetChargingProfile", payload, call_result.SetChargingProfile(status="Accepted"))
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, **payload: Any) -> Any:
+        return await self._answer("ClearChargingProfile", payload, call_result.ClearChargingProfile(status="Accepted"))
+
+    @on(Action.get_composite_schedule)
+    async def on_get_composite_schedule(self, **payload: Any) -> Any:
+        default = call_result.GetCompositeSchedule(status="Rejected")
+        return await self._answer("GetCompositeSchedule", payload, default)
+
+    @on(Action.update_firmware)
+    async def on_update_firmware(self, **payload: Any) -> Any:
+        return await self._answer("UpdateFirmware", payload, call_result.UpdateFirmware())
+
+    @on(Action.get_diagnostics)
+    async def on_get_diagnostics(self, **payload: Any) -> Any:
+        return await self._answer("GetDiagnostics", payload, call_result.GetDiagnostics(file_name="diagnostics.log"))
+
 
 @contextlib.asynccontextmanager
 async def connect_charger(
@@ -196,8 +240,9 @@ async def connect_charger(
     behaviour: ChargerBehaviour | None = None,
     subprotocols: list[str] | None = None,
     charger_class: type[SimulatedCharger] = SimulatedCharger,
+    ssl: SSLContext | None = None,
 ) -> AsyncIterator[SimulatedCharger]:
-    """Connect a simulated charger to `base_url` (ws://host:port) and run its receive loop."""
+    """Connect a simulated charger to `base_url` (ws://host:port, or wss:// with `ssl`) and run its receive loop."""
     headers = {"Authorization": basic_auth_header(charge_point_id, password)} if password is not None else {}
     async with websockets.connect(
         f"{base_url}/ocpp/{charge_point_id}",
@@ -205,6 +250,7 @@ async def connect_charger(
         additional_headers=headers,
         open_timeout=10,
         ping_interval=None,
+        ssl=ssl,
     ) as websocket:
         charger = charger_class(charge_point_id, websocket, behaviour)
         receive_loop = asyncio.create_task(charger.start())

@@ -1,0 +1,44 @@
+"""Helpers for the tests of operating chargers: an admin, a connected simulated charger, OCPP calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from ocpp.charge_point import snake_to_camel_case
+
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
+
+
+@pytest.fixture
+async def admin(server: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:
+    username, _ = await create_account_with_role(server, "admin")
+    return bearer(await login_as(http, username))
+
+
+@asynccontextmanager
+async def online_charger(
+    server: RunningServer, behaviour: ChargerBehaviour | None = None, *, connectors: int = 1
+) -> AsyncIterator[SimulatedCharger]:
+    """A registered charger, connected, booted and with its connectors reported Available."""
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour) as charger:
+        await charger.boot()
+        for connector_id in range(1, connectors + 1):
+            await charger.status(connector_id, "Available")
+        yield charger
+
+
+async def ocpp_call(
+    http: httpx.AsyncClient, headers: dict[str, str], charge_point_id: str, action: str, payload: dict[str, Any]
+) -> httpx.Response:
+    return await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/{action}", json=payload, headers=headers)
+
+
+def payloads_received(charger: SimulatedCharger, action: str) -> list[dict[str, Any]]:
+    """The payloads of `action` the charger received, spelled as on the wire (the package hands them over in snake_case)."""
+    return [snake_to_camel_case(received.payload) for received in charger.received if received.action == action]

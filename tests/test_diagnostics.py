@@ -1,0 +1,116 @@
+"""Diagnostics: GetDiagnostics carries an upload link csms serves; the charger really uploads, and an
+admin downloads the same bytes back."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import httpx
+
+from tests.conftest import RunningServer
+from tests.operating import admin, online_charger
+
+__all__ = ["admin"]
+
+
+async def request_diagnostics(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:
+    response = await http.post(
+        f"/api/admin/chargers/{charge_point_id}/diagnostics", json={"retries": 1, "retry_interval": 10}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def latest_request(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await http.get(f"/api/admin/chargers/{charge_point_id}/diagnostics", headers=admin)).json()[
+        0
+    ]
+    return body
+
+
+async def test_an_uploaded_diagnostics_file_downloads_back_byte_for_byte(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    content = secrets.token_bytes(300_000)
+    async with online_charger(server) as charger:
+        requested = await request_diagnostics(http, admin, charger.id)
+        location = (await charger.wait_for_call("GetDiagnostics")).payload["location"]
+        await charger.diagnostics_status("Uploading")
+        async with httpx.AsyncClient() as plain:  # the charger: only the signed link
+            uploaded = await plain.put(location, content=content, headers={"X-Filename": "cp.log"})
+        assert uploaded.status_code == 201, uploaded.text
+        await charger.diagnostics_status("Uploaded")
+    assert (requested["status"], requested["file_name"]) == ("Accepted", "diagnostics.log")
+    request = await latest_request(http, admin, charger.id)
+    assert (request["status"], request["file_id"]) == ("Uploaded", uploaded.json()["id"])
+    download = await http.get(f"/api/admin/diagnostics/{request['id']}/file", headers=admin)
+    assert download.status_code == 200 and download.content == content
+
+
+async def test_a_multipart_post_upload_is_accepted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        await request_diagnostics(http, admin, charger.id)
+        location = (await charger.wait_for_call("GetDiagnostics")).payload["location"]
+    async with httpx.AsyncClient() as plain:
+        uploaded = await plain.post(location, files={"file": ("trace.zip", b"PK\x03\x04 zipped bytes")})
+    assert uploaded.status_code == 201 and uploaded.json()["name"] == "trace.zip"
+    request = await latest_request(http, admin, charger.id)
+    download = await http.get(f"/api/admin/diagnostics/{request['id']}/file", headers=admin)
+    assert download.content == b"PK\x03\x04 zipped bytes"
+
+
+async def test_an_upload_failure_reported_by_the_charger_is_tracked(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        await request_diagnostics(http, admin, charger.id)
+        await charger.diagnostics_status("UploadFailed")
+    assert (await latest_request(http, admin, charger.id))["status"] == "UploadFailed"
+
+
+async def test_an_upload_without_a_valid_signature_is_403(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        requested = await request_diagnostics(http, admin, charger.id)
+    unsigned = await http.put(f"/files/diagnostics/{requested['id']}", content=b"data")
+    forged = await http.put(f"/files/diagnostics/{requested['id']}?expires=9999999999&signature=abc", content=b"data")
+    assert [unsigned.status_code, forged.status_code] == [403, 403]
+    assert forged.json() == {"detail": "this link's signature is not valid"}
+
+
+async def test_an_upload_over_the_limit_is_413_and_keeps_nothing(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    settings = server.app_runtime.settings
+    async with online_charger(server) as charger:
+        await request_diagnostics(http, admin, charger.id)
+        location = (await charger.wait_for_call("GetDiagnostics")).payload["location"]
+    limit, settings.diagnostics_max_bytes = settings.diagnostics_max_bytes, 1000
+
+    async def chunks() -> Any:  # no Content-Length: the limit is enforced while streaming
+        for _ in range(3):
+            yield b"x" * 600
+            await asyncio.sleep(0)
+
+    try:
+        async with httpx.AsyncClient() as plain:
+            response = await plain.put(location, content=chunks())
+    finally:
+        settings.diagnostics_max_bytes = limit
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    assert (await latest_request(http, admin, charger.id))["file_id"] is None
+
+
+async def test_diagnostics_of_an_offline_charger_is_409(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    response = await http.post(f"/api/admin/chargers/{charge_point_id}/diagnostics", json={}, headers=admin)
+    assert response.status_code == 409
+    assert (await latest_request(http, admin, charge_point_id))["status"] == "SendFailed"

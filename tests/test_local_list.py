@@ -1,0 +1,113 @@
+"""Local authorization lists built from csms's idTags: Full and Differential updates, the version per
+charger, and changes pushed by csms itself when a tag is blocked, expires or is unblocked."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from csms.simulator.charger import SimulatedCharger
+from tests.conftest import RunningServer
+from tests.operating import admin, ocpp_call, online_charger, payloads_received
+
+__all__ = ["admin"]
+
+
+async def new_tag(http: httpx.AsyncClient, admin: dict[str, str], **fields: Any) -> str:
+    id_tag = "LL" + secrets.token_hex(6).upper()
+    response = await http.post("/api/admin/id_tags", json={"id_tag": id_tag, **fields}, headers=admin)
+    assert response.status_code == 201, response.text
+    return id_tag
+
+
+async def send_list(
+    http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, update_type: str
+) -> dict[str, Any]:
+    response = await http.post(
+        f"/api/admin/chargers/{charge_point_id}/local_list", json={"update_type": update_type}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def nth_local_list(charger: SimulatedCharger, count: int) -> dict[str, Any]:
+    for _ in range(250):
+        sent = payloads_received(charger, "SendLocalList")
+        if len(sent) >= count:
+            return sent[count - 1]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the charger got {len(sent)} SendLocalList calls, expected {count}")
+
+
+async def test_a_full_update_carries_every_idtag_with_its_status(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    accepted = await new_tag(http, admin, parent_id_tag="FLEET")
+    blocked = await new_tag(http, admin, status="Blocked")
+    async with online_charger(server) as charger:
+        answer = await send_list(http, admin, charger.id, "Full")
+        sent = await nth_local_list(charger, 1)
+    entries = {entry["idTag"]: entry.get("idTagInfo") for entry in sent["localAuthorizationList"]}
+    assert (sent["listVersion"], sent["updateType"], answer["status"]) == (1, "Full", "Accepted")
+    assert entries[accepted] == {"status": "Accepted", "parentIdTag": "FLEET"}
+    assert entries[blocked] == {"status": "Blocked"}
+    held = (await http.get(f"/api/admin/chargers/{charger.id}/local_list", headers=admin)).json()
+    assert held["list_version"] == 1 and {accepted, blocked} <= {entry["id_tag"] for entry in held["entries"]}
+
+
+async def test_blocking_and_unblocking_a_tag_is_pushed_as_differential_updates(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    id_tag = await new_tag(http, admin)
+    async with online_charger(server) as charger:
+        await send_list(http, admin, charger.id, "Full")
+        await http.patch(f"/api/admin/id_tags/{id_tag}", json={"status": "Blocked"}, headers=admin)
+        blocked = await nth_local_list(charger, 2)
+        await http.patch(f"/api/admin/id_tags/{id_tag}", json={"status": "Accepted"}, headers=admin)
+        unblocked = await nth_local_list(charger, 3)
+    assert blocked == {
+        "listVersion": 2,
+        "updateType": "Differential",
+        "localAuthorizationList": [{"idTag": id_tag, "idTagInfo": {"status": "Blocked"}}],
+    }
+    assert unblocked["listVersion"] == 3
+    assert unblocked["localAuthorizationList"] == [{"idTag": id_tag, "idTagInfo": {"status": "Accepted"}}]
+
+
+async def test_a_tag_that_expires_is_pushed_as_expired(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    expiry = datetime.now(UTC) + timedelta(seconds=1)
+    id_tag = await new_tag(http, admin, expiry_date=expiry.isoformat())
+    async with online_charger(server) as charger:
+        await send_list(http, admin, charger.id, "Full")
+        await asyncio.sleep(1.1)
+        await server.app_runtime.local_lists.push_changes()  # what the periodic sync does
+        expired = await nth_local_list(charger, 2)
+    assert [entry["idTag"] for entry in expired["localAuthorizationList"]] == [id_tag]
+    assert expired["localAuthorizationList"][0]["idTagInfo"]["status"] == "Expired"
+
+
+async def test_a_differential_update_with_nothing_changed_sends_an_empty_list(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        await send_list(http, admin, charger.id, "Full")
+        answer = await send_list(http, admin, charger.id, "Differential")
+        sent = await nth_local_list(charger, 2)
+    assert (answer["list_version"], answer["entries"]) == (2, 0)
+    assert sent == {"listVersion": 2, "updateType": "Differential", "localAuthorizationList": []}
+
+
+async def test_the_version_a_charger_reports_is_kept(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        response = await ocpp_call(http, admin, charger.id, "GetLocalListVersion", {})
+    held = (await http.get(f"/api/admin/chargers/{charger.id}/local_list", headers=admin)).json()
+    assert response.json() == {"listVersion": 0} and held["reported_version"] == 0
