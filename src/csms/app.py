@@ -22,6 +22,7 @@ from csms.api import (
     files,
     health,
     live,
+    metrics_endpoint,
     operations,
     pairing_codes,
     records,
@@ -35,6 +36,8 @@ from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
 from csms.db.engine import create_engine, create_session_factory
 from csms.db.migrate import upgrade_to_head
+from csms.observability.metrics import Metrics
+from csms.observability.middleware import HttpMetricsMiddleware, RequestIdMiddleware
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.endpoint import ocpp_endpoint
 from csms.ocpp.registry import ConnectionRegistry
@@ -53,10 +56,11 @@ from csms.web import pages
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime(settings)
+        runtime = await start_runtime(settings, metrics=metrics)
         app.state.runtime = runtime
         _tune_garbage_collector()
         try:
@@ -76,7 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _include_api_and_pages(app)
     if settings.node_role in ("all", "ocpp"):
         app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
+    _observe(app, metrics)  # last, so its middleware is outermost and its request id is in every log line
     return app
+
+
+def _observe(app: FastAPI, metrics: Metrics) -> None:
+    app.include_router(metrics_endpoint.router)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)
 
 
 def _include_api_and_pages(app: FastAPI) -> None:
@@ -96,7 +107,8 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.mount("/static", pages.static_files(), name="static")
 
 
-async def start_runtime(settings: Settings) -> Runtime:
+async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
+    metrics = metrics or Metrics()
     engine = create_engine(settings.database_url)
     try:
         await upgrade_to_head(engine)
@@ -113,7 +125,8 @@ async def start_runtime(settings: Settings) -> Runtime:
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
     registry = ConnectionRegistry()
-    commands = CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout)
+    commands = CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout, metrics=metrics)
+    metrics.watch_connected_chargers(registry.__len__)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -137,6 +150,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         registry=registry,
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
         node_id=node_id,
+        metrics=metrics,
     )
     await runtime.takeover.start()
     await runtime.logins.start()

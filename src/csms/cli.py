@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -77,15 +76,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from csms.app import create_app
+    from csms.observability.logs import configure_logging
 
     if args.role is not None:
         settings = settings.model_copy(update={"node_role": args.role})
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level=settings.log_level,
+        # In JSON mode uvicorn's own loggers go through the root handler too, so every line is JSON.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         ws_max_size=settings.ocpp_max_frame_bytes * 16,
         ws_ping_interval=None,
         ssl_certfile=args.ssl_certfile,

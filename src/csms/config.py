@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     ocpp_max_frame_bytes: int = 64 * 1024
     message_log_flush_interval: float = 0.2
     log_level: str = "info"
+    # text for a terminal; json (one object per line, with request_id / charge_point_id) for log collectors.
+    log_format: Literal["text", "json"] = "text"
     # Firmware images and diagnostics uploads; default: a `csms-files` folder beside the SQLite database.
     files_dir: str | None = None
     # The address chargers reach this node at, for the signed firmware and diagnostics links.

@@ -13,6 +13,7 @@ from csms.bus import Bus
 from csms.bus.events import Events
 from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
+from csms.observability.metrics import Metrics
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
@@ -51,3 +52,4 @@ class Runtime:
     charger_verifier: ChargerPasswordVerifier = field(default_factory=ChargerPasswordVerifier)
     clock: Callable[[], datetime] = utc_now
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    metrics: Metrics = field(default_factory=Metrics)

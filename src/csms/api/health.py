@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -10,6 +12,9 @@ from csms.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
 
+# A dependency that takes longer than this to answer counts as down: the probe must answer in time.
+_CHECK_TIMEOUT = 3.0
+
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
@@ -17,13 +22,32 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
+@router.get("/readyz", responses={503: {"description": "The database or the bus is unreachable"}})
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers, so this node can take traffic."""
+    """The database and the message bus answer, so this node can take traffic."""
     runtime: Runtime = request.app.state.runtime
+    database, bus = await asyncio.gather(_database_problem(runtime), _bus_problem(runtime))
+    problems = {name: problem for name, problem in (("database", database), ("bus", bus)) if problem}
+    body = {"database": database or "ok", "bus": bus or "ok"}
+    if problems:
+        detail = "; ".join(f"{name}: {problem}" for name, problem in problems.items())
+        return JSONResponse({"status": "unavailable", "detail": detail, **body}, 503)
+    return JSONResponse({"status": "ok", **body})
+
+
+async def _database_problem(runtime: Runtime) -> str | None:
     try:
-        async with runtime.engine.connect() as connection:
+        async with asyncio.timeout(_CHECK_TIMEOUT), runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:
-        return JSONResponse({"status": "unavailable", "detail": f"database: {type(error).__name__}"}, 503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        return type(error).__name__
+    return None
+
+
+async def _bus_problem(runtime: Runtime) -> str | None:
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT):
+            healthy = await runtime.bus.is_healthy()
+    except Exception as error:
+        return type(error).__name__
+    return None if healthy else "unreachable"

@@ -25,6 +25,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_label
 from csms.ocpp.frames import FrameError, parse_frame, to_ocpp16_call_error, validate_call
 from csms.runtime import Runtime
 from csms.services import chargers, diagnostics, firmware, reservations, transactions
@@ -78,6 +79,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         action = message.action if isinstance(message, Call) else self._actions_in_flight.pop(message.unique_id, None)
         self._log(INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action)
         if not isinstance(message, Call):
+            self._count_answer(CSMS_CALL, action, parsed.message_type, getattr(message, "error_code", None))
             self._response_queue.put_nowait(message)
             return
         self._remember_action(message.unique_id, message.action)
@@ -91,13 +93,20 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await self._send(to_ocpp16_call_error(message.unique_id, error).to_json())
 
     async def _send(self, message: str) -> None:
-        message_type, unique_id, action = _describe_outgoing(message)
+        message_type, unique_id, action_or_code = _describe_outgoing(message)
+        action = action_or_code if message_type == 2 else None
         if message_type == 2 and unique_id is not None and action is not None:
             self._remember_action(unique_id, action)
         elif unique_id is not None:
             action = self._actions_in_flight.pop(unique_id, None)
+        if message_type in (3, 4):
+            self._count_answer(CHARGER_CALL, action, message_type, action_or_code)
         self._log(OUTGOING, message, message_type=message_type, unique_id=unique_id, action=action)
         await self._connection.send(message)
+
+    def _count_answer(self, origin: str, action: str | None, message_type: int | None, error_code: object) -> None:
+        result = ocpp_result_label(message_type, error_code)
+        self._runtime.metrics.count_ocpp_answer(origin=origin, action=action, result=result)
 
     def _remember_action(self, unique_id: str, action: str) -> None:
         if len(self._actions_in_flight) > 32:  # a peer that never answers must not grow this
@@ -344,12 +353,13 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
 
 
 def _describe_outgoing(frame: str) -> tuple[int | None, str | None, str | None]:
+    """The message type, id, and the action of a CALL or the error code of a CallError."""
     try:
         decoded = json.loads(frame)
     except ValueError:
         return None, None, None
-    action = decoded[2] if decoded[0] == 2 else None
-    return decoded[0], decoded[1], action
+    action_or_code = decoded[2] if decoded[0] in (2, 4) else None
+    return decoded[0], decoded[1], action_or_code
 
 
 def _id_tag_info(info: IdTagInfo) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -14,6 +15,7 @@ from ocpp.v16 import call
 from ocpp.v16.enums import Action
 
 from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
+from csms.observability.metrics import Metrics
 from csms.ocpp.frames import passes_compiled_schema
 from csms.ocpp.registry import ConnectionRegistry
 
@@ -102,10 +104,13 @@ def _snake_case_key(key: str) -> str:
 class CommandRouter:
     """The one place that sends a call to a charger, on this node or through the bus to the node holding it."""
 
-    def __init__(self, registry: ConnectionRegistry, bus: Bus, *, call_timeout: float) -> None:
+    def __init__(
+        self, registry: ConnectionRegistry, bus: Bus, *, call_timeout: float, metrics: Metrics | None = None
+    ) -> None:
         self._registry = registry
         self._bus = bus
         self._call_timeout = call_timeout
+        self._metrics = metrics or Metrics()
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send one call and return the charger's answer (camelCase), or raise a CommandError."""
@@ -140,16 +145,20 @@ class CommandRouter:
         session = self._registry.get(charge_point_id)
         if session is None:
             raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
+        started = time.perf_counter()
         try:
             # The request was checked in build_call; the answer is checked below, once.
             result = await session.call(request, suppress=False, skip_schema_validation=True)
         except TimeoutError:
+            self._metrics.observe_call(action, "timeout", time.perf_counter() - started)
             raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
         except OCPPError as error:
+            self._metrics.observe_call(action, "call_error", time.perf_counter() - started)
             raise ChargerRejected(error.code, error.description) from None
         except TypeError:
             missing = f"the charger's {action} answer lacks required fields"
             raise ChargerRejected("FormationViolation", missing) from None
+        self._metrics.observe_call(action, "answered", time.perf_counter() - started)
         answer = dict(snake_to_camel_case(remove_nones(asdict(result))))
         await _check_answer(action, answer)
         return answer

@@ -10,6 +10,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from csms.bus import ResponderHandle
+from csms.observability import logs
 from csms.ocpp.charge_point import ChargePointSession
 from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
@@ -48,6 +49,7 @@ class WebSocketConnection:
 
 async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
     runtime: Runtime = websocket.app.state.runtime
+    logs.charge_point_id.set(charge_point_id)  # this task serves only this charger: every log line names it
     refusal = await _authenticate(websocket, runtime, charge_point_id)
     if refusal is not None:
         await websocket.send_denial_response(refusal)

@@ -29,6 +29,12 @@ class EnergyDay:
     sessions: int
 
 
+async def count_open_transactions(session: AsyncSession) -> int:
+    """Transactions started and not yet stopped, on every charger."""
+    query = select(func.count()).select_from(Transaction).where(Transaction.stop_timestamp.is_(None))
+    return await _count(session, query)
+
+
 async def count_chargers(session: AsyncSession) -> ChargerCounts:
     """Charging = connected with at least one connector (not connector 0) reporting Charging."""
     total = await _count(session, select(func.count()).select_from(Charger))

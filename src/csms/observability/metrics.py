@@ -1,0 +1,91 @@
+"""Prometheus metrics of one csms node, in a registry of its own (several apps may share a process).
+
+Labels come from closed sets only: an action a charger sends or an error code it answers is kept
+as itself when OCPP 1.6 knows it and as "other" otherwise, so a misbehaving charger cannot grow the
+number of series. Nothing is labelled per charger or per user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ocpp.v16.enums import Action
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from csms.ocpp.frames import OCPP16_ERROR_CODES
+
+CALL_RESULT = "CallResult"
+OTHER = "other"
+UNKNOWN = "unknown"
+# Who sent the call that a counted answer belongs to.
+CHARGER_CALL = "charger"
+CSMS_CALL = "csms"
+
+_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+_CALL_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The node's counters, gauges and histograms; `render()` is what `/metrics` answers."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.ocpp_messages = Counter(
+            "csms_ocpp_messages",
+            "OCPP calls answered, by who called, the action and the answer (CallResult or the CallError code)",
+            ["origin", "action", "result"],
+            registry=self.registry,
+        )
+        self.ocpp_call_seconds = Histogram(
+            "csms_ocpp_call_seconds",
+            "Time a charger takes to answer a call csms sends it, by action and outcome",
+            ["action", "outcome"],
+            buckets=_CALL_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.connected_chargers = Gauge(
+            "csms_connected_chargers", "Chargers holding a WebSocket on this node", registry=self.registry
+        )
+        self.active_transactions = Gauge(
+            "csms_active_transactions", "Transactions started and not yet stopped (all nodes)", registry=self.registry
+        )
+        self.http_requests = Counter(
+            "csms_http_requests",
+            "HTTP requests served, by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_request_seconds = Histogram(
+            "csms_http_request_seconds", "HTTP request duration by route template", ["route"], registry=self.registry
+        )
+
+    def watch_connected_chargers(self, count: Callable[[], int]) -> None:
+        self.connected_chargers.set_function(lambda: float(count()))
+
+    def count_ocpp_answer(self, *, origin: str, action: str | None, result: str) -> None:
+        self.ocpp_messages.labels(origin, ocpp_action_label(action), result).inc()
+
+    def observe_call(self, action: str, outcome: str, seconds: float) -> None:
+        self.ocpp_call_seconds.labels(ocpp_action_label(action), outcome).observe(seconds)
+
+    def count_http_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_request_seconds.labels(route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def ocpp_action_label(action: str | None) -> str:
+    if action is None:
+        return UNKNOWN
+    return action if action in _KNOWN_ACTIONS else OTHER
+
+
+def ocpp_result_label(message_type: int | None, error_code: object) -> str:
+    """CallResult, an OCPP 1.6 error code, or "other" for a code 1.6 does not define."""
+    if message_type == 3:
+        return CALL_RESULT
+    return error_code if isinstance(error_code, str) and error_code in OCPP16_ERROR_CODES else OTHER
