@@ -16,10 +16,12 @@ from csms.api import (
     admin,
     admin_stats,
     admin_users,
+    audit,
     auth,
     charging,
     errors,
     files,
+    headers,
     health,
     live,
     metrics_endpoint,
@@ -75,9 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    headers.install(app, cors_origins=settings.cors_origins)
     app.include_router(health.router)
     if settings.node_role in ("all", "api"):
         _include_api_and_pages(app)
+        app.add_middleware(audit.AuditMiddleware)
     if settings.node_role in ("all", "ocpp"):
         app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     _observe(app, metrics)  # last, so its middleware is outermost and its request id is in every log line
@@ -92,6 +96,7 @@ def _observe(app: FastAPI, metrics: Metrics) -> None:
 
 def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(auth.router)
+    app.include_router(audit.router)
     app.include_router(charging.router)
     app.include_router(records.router)
     app.include_router(live.router)
@@ -139,6 +144,12 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
         ),
         login_throttle=LoginThrottle(clock=utc_now),
+        charger_auth_throttle=LoginThrottle(
+            clock=utc_now,
+            per_account=settings.charger_auth_failures_per_id,
+            per_address=settings.charger_auth_failures_per_address,
+            window=timedelta(minutes=5),
+        ),
         logins=LoginCache(bus, clock=utc_now),
         sticker_key=pairing.sticker_key(secret),
         file_url_key=signed_urls.file_url_key(secret),

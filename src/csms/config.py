@@ -26,10 +26,18 @@ class Settings(BaseSettings):
     heartbeat_interval: int = 300
     # OCPP-J frames larger than this are answered with a CallError instead of being parsed.
     ocpp_max_frame_bytes: int = 64 * 1024
+    # Calls a charger may send: `ocpp_message_rate` a second on average, bursts of `ocpp_message_burst`.
+    ocpp_message_rate: float = 20.0
+    ocpp_message_burst: int = 200
+    # Failed Basic-auth attempts before a charger id (or an address) must wait.
+    charger_auth_failures_per_id: int = 10
+    charger_auth_failures_per_address: int = 50
     message_log_flush_interval: float = 0.2
     log_level: str = "info"
     # text for a terminal; json (one object per line, with request_id / charge_point_id) for log collectors.
     log_format: Literal["text", "json"] = "text"
+    # Origins allowed to call the API from a browser (CORS); none unless configured.
+    cors_origins: list[str] = []
     # Firmware images and diagnostics uploads; default: a `csms-files` folder beside the SQLite database.
     files_dir: str | None = None
     # The address chargers reach this node at, for the signed firmware and diagnostics links.

@@ -37,6 +37,7 @@ class Runtime:
     writer: BatchWriter
     token_policy: TokenPolicy
     login_throttle: LoginThrottle
+    charger_auth_throttle: LoginThrottle
     logins: LoginCache
     sticker_key: bytes
     # Signs the firmware and diagnostics links chargers get (services/signed_urls.py).

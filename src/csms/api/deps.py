@@ -37,12 +37,14 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 async def get_current_user(
-    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise unauthorized("missing bearer token")
     try:
-        return await accounts.authenticate_access_token(
+        principal = await accounts.authenticate_access_token(
             runtime.session_factory,
             credentials.credentials,
             policy=runtime.token_policy,
@@ -51,6 +53,8 @@ async def get_current_user(
         )
     except accounts.AuthenticationFailed as error:
         raise unauthorized(str(error)) from None
+    request.state.principal = principal  # for the audit log
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

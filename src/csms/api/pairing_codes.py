@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import segno
 from fastapi import APIRouter, Query, Response
@@ -43,32 +43,29 @@ async def pair(body: PairRequest, user: CurrentUser, runtime: RuntimeDep, sessio
     )
 
 
-@router.get(
-    "/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.svg",
-    responses={**_ADMIN_ERRORS, 200: {"content": {"image/svg+xml": {}}, "description": "The QR code"}},
-    response_class=Response,
-    tags=["admin"],
-)
-async def sticker_svg(
-    charge_point_id: str, connector_id: int, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
-) -> Response:
-    """The connector's signed QR code as SVG."""
-    code = await _sticker_code(session, runtime, charge_point_id, connector_id)
-    return Response(_qr(code, kind="svg"), media_type="image/svg+xml")
+_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 
 
 @router.get(
-    "/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.png",
-    responses={**_ADMIN_ERRORS, 200: {"content": {"image/png": {}}, "description": "The QR code"}},
+    "/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.{kind}",
+    responses={
+        **_ADMIN_ERRORS,
+        200: {"content": {media: {} for media in _IMAGE_TYPES.values()}, "description": "The QR code"},
+    },
     response_class=Response,
     tags=["admin"],
 )
-async def sticker_png(
-    charge_point_id: str, connector_id: int, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+async def sticker_image(
+    charge_point_id: str,
+    connector_id: int,
+    kind: Literal["svg", "png"],
+    admin: AdminUser,
+    runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:
-    """The connector's signed QR code as PNG."""
+    """The connector's signed QR code as SVG (qr.svg) or PNG (qr.png)."""
     code = await _sticker_code(session, runtime, charge_point_id, connector_id)
-    return Response(_qr(code, kind="png"), media_type="image/png")
+    return Response(_qr(code, kind=kind), media_type=_IMAGE_TYPES[kind])
 
 
 @router.get(

@@ -283,6 +283,7 @@ class OcppMessage(Base):
     frame: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
 
+
 class ChargerConfigurationKey(Base):
     """A configuration key as the charger last reported it in a GetConfiguration answer."""
 
@@ -420,3 +421,34 @@ class DiagnosticsRequest(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+
+class SecurityEvent(Base):
+    """Something security-relevant, such as a refused or throttled charger connection."""
+
+    __tablename__ = "security_events"
+    __table_args__ = (Index("ix_security_events_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), default="csms")
+    kind: Mapped[str] = mapped_column(String(64))
+    charge_point_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    remote_address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AuditRecord(Base):
+    """An operator's change: who, what, when, from where. Kept when the account is deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    status_code: Mapped[int] = mapped_column(Integer)
+    remote_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]

@@ -26,7 +26,14 @@ from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_label
-from csms.ocpp.frames import FrameError, parse_frame, to_ocpp16_call_error, validate_call
+from csms.ocpp.frames import (
+    FrameError,
+    parse_frame,
+    rate_limited,
+    to_ocpp16_call_error,
+    validate_call,
+)
+from csms.ocpp.limits import TokenBucket
 from csms.runtime import Runtime
 from csms.services import chargers, diagnostics, firmware, reservations, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
@@ -62,6 +69,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self._transactions: dict[int, transactions.TransactionRef] = {}
         # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
         self.reported_connectors: set[int] = set()
+        settings = runtime.settings
+        self._call_budget = TokenBucket(rate=settings.ocpp_message_rate, burst=settings.ocpp_message_burst)
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         await self._connection.close(code, reason)
@@ -83,6 +92,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             self._response_queue.put_nowait(message)
             return
         self._remember_action(message.unique_id, message.action)
+        if not self._call_budget.take():
+            await self._send(rate_limited(message.unique_id).to_json())
+            return
         try:
             if message.action in self.route_map:
                 validate_call(message)

@@ -14,7 +14,7 @@ from csms.observability import logs
 from csms.ocpp.charge_point import ChargePointSession
 from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
-from csms.services import chargers
+from csms.services import chargers, security_log
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
         return
     # OCPP-J 1.6 §3.1.2: without an agreed subprotocol, finish the handshake and close at once.
     if OCPP16_SUBPROTOCOL not in websocket.scope.get("subprotocols", []):
+        _security_event(runtime, "subprotocol_refused", charge_point_id, websocket, "no ocpp1.6 offered")
         await websocket.accept()
         await websocket.close(code=CLOSE_PROTOCOL_ERROR, reason="subprotocol ocpp1.6 required")
         return
@@ -92,6 +93,13 @@ async def _forget(session: ChargePointSession, runtime: Runtime, responder: Resp
 
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:
+    address = _address(websocket)
+    wait = runtime.charger_auth_throttle.retry_after(account=charge_point_id, address=address)
+    if wait:
+        _security_event(runtime, "charger_auth_throttled", charge_point_id, websocket, f"retry after {wait} s")
+        return JSONResponse(
+            {"detail": "too many failed attempts; try again later"}, status_code=429, headers={"Retry-After": str(wait)}
+        )
     username, password = _basic_credentials(websocket.headers.get("authorization"))
     try:
         async with runtime.session_factory() as db:
@@ -104,6 +112,8 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             )
     except chargers.ChargerAuthFailure as failure:
         logger.warning("refused charger %s from %s: %s", charge_point_id, _peer(websocket), failure)
+        runtime.charger_auth_throttle.record_failure(account=charge_point_id, address=address)
+        _security_event(runtime, "charger_auth_refused", charge_point_id, websocket, str(failure))
         if failure.is_unknown:
             return JSONResponse({"detail": f"unknown charger {charge_point_id}"}, status_code=404)
         return JSONResponse(
@@ -111,6 +121,7 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             status_code=401,
             headers={"WWW-Authenticate": 'Basic realm="csms", charset="UTF-8"'},
         )
+    runtime.charger_auth_throttle.record_success(account=charge_point_id)
     return None
 
 
@@ -123,6 +134,21 @@ def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
         return None, None
     username, separator, password = decoded.partition(":")
     return (username, password) if separator else (None, None)
+
+
+def _security_event(runtime: Runtime, kind: str, charge_point_id: str, websocket: WebSocket, detail: str) -> None:
+    security_log.record_security_event(
+        runtime.writer,
+        kind=kind,
+        now=runtime.clock(),
+        charge_point_id=charge_point_id[:64],
+        remote_address=_address(websocket),
+        detail=detail,
+    )
+
+
+def _address(websocket: WebSocket) -> str:
+    return websocket.client.host if websocket.client else "unknown"
 
 
 def _peer(websocket: WebSocket) -> str:

@@ -7,16 +7,20 @@ OCPP 2.0 codes that a 1.6 charger does not know.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import ocpp
+from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
+from ocpp.messages import Call, CallError, CallResult, MessageType
 
 # OCPP-J 1.6 §4.1.3: the message id is a string of at most 36 characters.
 MAX_UNIQUE_ID_LENGTH = 36
@@ -63,6 +67,7 @@ _CODE_FOR_SCHEMA_KEYWORD = {
     "maxItems": "OccurenceConstraintViolation",
 }
 
+_SAFE_ACTION = re.compile(r"[A-Za-z]{1,64}")  # an action names a schema file: no paths
 _LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
 
 
@@ -91,6 +96,11 @@ def to_ocpp16_call_error(unique_id: str, error: OCPPError) -> CallError:
     return CallError(unique_id, code, error.description, {"cause": str(cause)} if cause else {})
 
 
+def rate_limited(unique_id: str) -> CallError:
+    """The answer to a call beyond the charger's message budget; it may send it again later."""
+    return CallError(unique_id, "SecurityError", "too many messages; slow down and send this again later", {})
+
+
 def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
     """Parse one OCPP-J frame, or raise FrameError with the CallError to send back."""
     size = len(raw)
@@ -113,13 +123,12 @@ def validate_call(message: Call) -> None:
     The schema is compiled to Python once (fastjsonschema, ~20x faster than jsonschema's walk); only
     a payload it refuses is walked again with jsonschema, to name the field and the 1.6 error code.
     """
-    try:
-        validator = get_validator(MessageType.Call, message.action, "1.6")
-    except OSError:
+    schema = _schema(MessageType.Call, message.action)
+    if schema is None:
         return  # not a 1.6 action: routing answers NotSupported
     if passes_compiled_schema(MessageType.Call, message.action, message.payload):
         return
-    error = best_match(validator.iter_errors(message.payload))
+    error = best_match(Draft4Validator(schema).iter_errors(message.payload))
     if error is None:
         return
     where = "/".join(str(part) for part in error.absolute_path) or "payload"
@@ -127,14 +136,26 @@ def validate_call(message: Call) -> None:
     raise FrameError(message.unique_id, code, f"{where}: {error.message}")
 
 
-_COMPILED: dict[tuple[int, str], Callable[[Any], Any]] = {}
+# The package's schema files, read here rather than through ocpp.messages.get_validator: that cache
+# keys a schema by name only, and filling it with a float-parsed schema breaks the package's own
+# Decimal-parsed check of SetChargingProfile and RemoteStartTransaction (multipleOf 0.1).
+_SCHEMA_DIR = Path(ocpp.__file__).parent / "v16" / "schemas"
 
 
-def _compiled(message_type: int, action: str, schema: dict[str, Any]) -> Callable[[Any], Any]:
-    key = (message_type, action)
-    if key not in _COMPILED:
-        _COMPILED[key] = fastjsonschema.compile(schema)
-    return _COMPILED[key]
+@functools.lru_cache(maxsize=256)
+def _schema(message_type: int, action: str) -> dict[str, Any] | None:
+    name = f"{action}Response" if message_type == MessageType.CallResult else action
+    path = _SCHEMA_DIR / f"{name}.json"
+    if not _SAFE_ACTION.fullmatch(action) or not path.is_file():
+        return None
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8-sig"))
+    return schema
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(message_type: int, action: str) -> Callable[[Any], Any] | None:
+    schema = _schema(message_type, action)
+    return fastjsonschema.compile(schema) if schema is not None else None
 
 
 def passes_compiled_schema(message_type: int, action: str, payload: Any) -> bool:
@@ -143,12 +164,9 @@ def passes_compiled_schema(message_type: int, action: str, payload: Any) -> bool
     False means "look closer": a few schemas use multipleOf on decimals, which only the package's
     own Decimal-aware check judges right.
     """
-    check = _COMPILED.get((message_type, action))
+    check = _compiled(message_type, action)
     if check is None:
-        try:
-            check = _compiled(message_type, action, get_validator(message_type, action, "1.6").schema)
-        except OSError:
-            return False
+        return False
     try:
         check(payload)
     except fastjsonschema.JsonSchemaException:
@@ -192,3 +210,6 @@ def _guess_unique_id(raw: str | bytes) -> str:
     head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
     match = _LEADING_UNIQUE_ID.match(head)
     return match.group(1) if match else UNKNOWN_UNIQUE_ID
+
+
+# OCPP 1.6 defines `integer` as 32 bits (31 + a sign); the JSON schemas leave it unbounded.

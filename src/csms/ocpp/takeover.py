@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
-from csms.bus import Bus, Message, Subscription, connected_subject
+from csms.bus import Bus, Message, connected_subject
+from csms.bus.follower import Follower
 from csms.ocpp.registry import ConnectionRegistry
 
 logger = logging.getLogger(__name__)
@@ -21,31 +20,17 @@ class TakeoverWatcher:
         self._registry = registry
         self._bus = bus
         self._node_id = node_id
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Follower(bus, "csms.connections.*", self._close_if_replaced)
 
     async def start(self) -> None:
-        self._subscription = await self._bus.subscribe("csms.connections.*")
-        self._task = asyncio.create_task(self._watch(self._subscription), name="charger-takeover")
+        await self._follower.start()
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._follower.close()
 
     async def announce(self, charge_point_id: str, connection_id: str) -> None:
         message = {"charge_point_id": charge_point_id, "node": self._node_id, "connection": connection_id}
         await self._bus.publish(connected_subject(charge_point_id), message)
-
-    async def _watch(self, subscription: Subscription) -> None:
-        async for _subject, message in subscription:
-            try:
-                await self._close_if_replaced(message)
-            except Exception:
-                logger.exception("could not handle a connection announcement")
 
     async def _close_if_replaced(self, message: Message) -> None:
         if message.get("node") == self._node_id:

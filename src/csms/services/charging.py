@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, Connector, Transaction
-from csms.services.login_cache import Principal
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from csms.services.login_cache import Principal
 
 STAFF_ROLES = ("admin", "root")
 

@@ -8,14 +8,13 @@ on this node at once and, through the bus, on every other node.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from csms.bus import Bus, Message, Subscription
+from csms.bus import Bus, Message
+from csms.bus.follower import Follower
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +40,7 @@ class LoginCache:
         self._clock = clock
         self._ttl = ttl
         self._by_session: dict[str, Principal] = {}
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Follower(bus, INVALIDATIONS, self._drop_announced)
 
     def get(self, session_id: str) -> Principal | None:
         principal = self._by_session.get(session_id)
@@ -65,20 +63,13 @@ class LoginCache:
         await self._bus.publish(INVALIDATIONS, {"user_id": user_id})
 
     async def start(self) -> None:
-        self._subscription = await self._bus.subscribe(INVALIDATIONS)
-        self._task = asyncio.create_task(self._follow(self._subscription), name="login-invalidations")
+        await self._follower.start()
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._follower.close()
 
-    async def _follow(self, subscription: Subscription) -> None:
-        async for _subject, message in subscription:
-            self._drop(message)
+    async def _drop_announced(self, message: Message) -> None:
+        self._drop(message)
 
     def _drop(self, message: Message) -> None:
         if "session_id" in message:

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import IdTag, Transaction, User
 from csms.services.accounts import ROLES, end_all_sessions
-from csms.services.login_cache import Principal
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from csms.services.login_cache import Principal
 
 
 async def list_users(

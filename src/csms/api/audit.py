@@ -1,0 +1,119 @@
+"""The operators' audit log (who changed what, when, from where) and the security event log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from csms.api.deps import AdminUser, SessionDep
+from csms.api.schemas import ErrorBody
+from csms.runtime import Runtime
+from csms.services import security_log
+from csms.services.login_cache import Principal
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Not logged in"},
+    403: {"model": ErrorBody, "description": "Needs admin"},
+}
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class AuditRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int | None
+    username: str | None
+    role: str | None
+    method: str
+    path: str
+    status_code: int
+    remote_address: str | None
+    created_at: Any
+
+
+class SecurityEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: str
+    kind: str
+    charge_point_id: str | None
+    remote_address: str | None
+    detail: str | None
+    created_at: Any
+
+
+@router.get("/audit_log", responses=_ERRORS)
+async def audit_log(
+    admin: AdminUser,
+    session: SessionDep,
+    user_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: int | None = None,
+) -> list[AuditRecordOut]:
+    """Operators' changes, newest first: who, what, when, from where, and how it ended."""
+    found = await security_log.list_audit_records(session, user_id=user_id, limit=limit, before_id=before_id)
+    return [AuditRecordOut.model_validate(record) for record in found]
+
+
+@router.get("/security_events", responses=_ERRORS)
+async def security_events(
+    admin: AdminUser,
+    session: SessionDep,
+    charge_point_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: int | None = None,
+) -> list[SecurityEventOut]:
+    """Refused and throttled charger connections and other security events, newest first."""
+    found = await security_log.list_security_events(
+        session, charge_point_id=charge_point_id, limit=limit, before_id=before_id
+    )
+    return [SecurityEventOut.model_validate(event) for event in found]
+
+
+class AuditMiddleware:
+    """Records every change requested under /api/admin/ with the caller and the answer's status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _READ_ONLY or not scope["path"].startswith("/api/admin/"):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def remember_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            _record(scope, status)
+
+
+def _record(scope: Scope, status: int) -> None:
+    runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
+    if runtime is None:
+        return
+    principal: Principal | None = scope.get("state", {}).get("principal")
+    client = scope.get("client")
+    entry = security_log.AuditEntry(
+        user_id=principal.id if principal else None,
+        username=principal.username if principal else None,
+        role=principal.role if principal else None,
+        method=scope["method"],
+        path=scope["path"],
+        status_code=status,
+        remote_address=client[0] if client else None,
+    )
+    security_log.record_audit(runtime.writer, entry, now=runtime.clock())

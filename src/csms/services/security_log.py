@@ -1,0 +1,84 @@
+"""The security event log and the operators' audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.db.batch_writer import BatchWriter
+from csms.db.models import AuditRecord, SecurityEvent
+
+_INSERT_EVENT = insert(SecurityEvent)
+_INSERT_AUDIT = insert(AuditRecord)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    user_id: int | None
+    username: str | None
+    role: str | None
+    method: str
+    path: str
+    status_code: int
+    remote_address: str | None
+
+
+def record_security_event(
+    writer: BatchWriter,
+    *,
+    kind: str,
+    now: datetime,
+    charge_point_id: str | None = None,
+    remote_address: str | None = None,
+    detail: str | None = None,
+    source: str = "csms",
+) -> None:
+    """Kept in the background: a flood of refused connections must not queue up behind the database."""
+    row = {
+        "source": source,
+        "kind": kind,
+        "charge_point_id": charge_point_id,
+        "remote_address": remote_address,
+        "detail": detail,
+        "created_at": now,
+    }
+    writer.write_soon((_INSERT_EVENT, [row]))
+
+
+def record_audit(writer: BatchWriter, entry: AuditEntry, *, now: datetime) -> None:
+    row = {
+        "user_id": entry.user_id,
+        "username": entry.username,
+        "role": entry.role,
+        "method": entry.method,
+        "path": entry.path[:512],
+        "status_code": entry.status_code,
+        "remote_address": entry.remote_address,
+        "created_at": now,
+    }
+    writer.write_soon((_INSERT_AUDIT, [row]))
+
+
+async def list_security_events(
+    session: AsyncSession, *, charge_point_id: str | None = None, limit: int = 100, before_id: int | None = None
+) -> list[SecurityEvent]:
+    query = select(SecurityEvent)
+    if charge_point_id is not None:
+        query = query.where(SecurityEvent.charge_point_id == charge_point_id)
+    if before_id is not None:
+        query = query.where(SecurityEvent.id < before_id)
+    return list((await session.scalars(query.order_by(SecurityEvent.id.desc()).limit(limit))).all())
+
+
+async def list_audit_records(
+    session: AsyncSession, *, user_id: int | None = None, limit: int = 100, before_id: int | None = None
+) -> list[AuditRecord]:
+    query = select(AuditRecord)
+    if user_id is not None:
+        query = query.where(AuditRecord.user_id == user_id)
+    if before_id is not None:
+        query = query.where(AuditRecord.id < before_id)
+    return list((await session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit))).all())

@@ -1,0 +1,153 @@
+"""Attacks on the charger side and the operator side: throttling, limits, logs, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from csms.simulator.charger import basic_auth_header
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_account_with_role,
+    login_as,
+    new_charger_id,
+    settings_for,
+    start_server,
+    stop_server,
+)
+
+
+@pytest.fixture
+async def strict_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A node of its own with low limits, so tripping them cannot disturb other tests."""
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+        charger_auth_failures_per_id=3,
+        charger_auth_failures_per_address=6,
+        ocpp_message_rate=1.0,
+        ocpp_message_burst=5,
+    )
+    handle, task, running = await start_server(settings)
+    yield running
+    await stop_server(handle, task)
+
+
+async def connect_status(server: RunningServer, charge_point_id: str, password: str) -> int:
+    headers = {"Authorization": basic_auth_header(charge_point_id, password)}
+    try:
+        async with websockets.connect(
+            f"{server.ws_url}/ocpp/{charge_point_id}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=headers,
+        ):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def security_events(server: RunningServer, http: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    await server.app_runtime.writer.flush()
+    admin = bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
+    events: list[dict[str, Any]] = (await http.get("/api/admin/security_events", params=params, headers=admin)).json()
+    return events
+
+
+async def test_failed_charger_logins_are_throttled_even_with_the_right_password_afterwards(
+    strict_server: RunningServer,
+) -> None:
+    charge_point_id = await strict_server.add_charger()
+    statuses = [await connect_status(strict_server, charge_point_id, "guessing-password-0") for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    assert await connect_status(strict_server, charge_point_id, CHARGER_PASSWORD) == 429
+
+
+async def test_scanning_many_charger_ids_from_one_address_is_throttled(strict_server: RunningServer) -> None:
+    statuses = [await connect_status(strict_server, new_charger_id(), CHARGER_PASSWORD) for _ in range(6)]
+    assert statuses == [404] * 6
+    real = await strict_server.add_charger()
+    assert await connect_status(strict_server, real, CHARGER_PASSWORD) == 429
+
+
+async def test_each_refused_connection_leaves_a_security_event(server: RunningServer, http: httpx.AsyncClient) -> None:
+    charge_point_id = await server.add_charger()
+    assert await connect_status(server, charge_point_id, "wrong-password-here") == 401
+    events = await security_events(server, http, charge_point_id=charge_point_id)
+    assert [(e["kind"], e["remote_address"], e["detail"]) for e in events] == [
+        ("charger_auth_refused", "127.0.0.1", "wrong password")
+    ]
+    assert "wrong-password-here" not in json.dumps(events)
+
+
+async def test_a_charger_sending_too_fast_gets_security_errors_and_keeps_its_connection(
+    strict_server: RunningServer,
+) -> None:
+    charge_point_id = await strict_server.add_charger()
+    headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
+    async with websockets.connect(
+        f"{strict_server.ws_url}/ocpp/{charge_point_id}",
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as websocket:
+        answers = []
+        for index in range(8):
+            await websocket.send(f'[2, "hb-{index}", "Heartbeat", {{}}]')
+            answers.append(json.loads(await asyncio.wait_for(websocket.recv(), 5)))
+        assert [answer[0] for answer in answers] == [3] * 5 + [4] * 3
+        assert {answer[2] for answer in answers[5:]} == {"SecurityError"}
+        await asyncio.sleep(1.1)
+        await websocket.send('[2, "after-pause", "Heartbeat", {}]')
+        assert json.loads(await asyncio.wait_for(websocket.recv(), 5))[0] == 3
+
+
+async def test_operator_changes_are_in_the_audit_log_with_who_and_from_where(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    username, _ = await create_account_with_role(server, "admin")
+    admin = bearer(await login_as(http, username))
+    charge_point_id = new_charger_id()
+    created = await http.post(
+        "/api/admin/chargers", json={"charge_point_id": charge_point_id, "password": CHARGER_PASSWORD}, headers=admin
+    )
+    refused = await http.post(
+        "/api/admin/chargers", json={"charge_point_id": charge_point_id, "password": "x"}, headers=admin
+    )
+    await http.get("/api/admin/chargers", headers=admin)
+    await server.app_runtime.writer.flush()
+    log = (await http.get("/api/admin/audit_log", headers=admin)).json()
+    mine = [e for e in log if e["username"] == username]
+    assert [(e["method"], e["path"], e["status_code"]) for e in mine] == [
+        ("POST", "/api/admin/chargers", refused.status_code),
+        ("POST", "/api/admin/chargers", created.status_code),
+    ]
+    assert mine[0]["remote_address"] == "127.0.0.1" and mine[0]["role"] == "admin"
+
+
+async def test_answers_carry_security_headers_and_no_cors_by_default(api: httpx.AsyncClient) -> None:
+    response = await api.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_cors_allows_only_configured_origins(tmp_path: Path) -> None:
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", cors_origins=["https://app.example"])
+    handle, task, running = await start_server(settings)
+    try:
+        async with httpx.AsyncClient(base_url=running.http_url) as client:
+            allowed = await client.get("/healthz", headers={"Origin": "https://app.example"})
+            other = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    finally:
+        await stop_server(handle, task)
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in other.headers
