@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from csms.ocpp import commands
@@ -57,7 +61,41 @@ async def _database_unavailable(_request: Request, error: Exception) -> JSONResp
     )
 
 
+async def _value_not_storable(request: Request, error: Exception) -> JSONResponse:
+    """A number beyond what the database stores (SQLite: 64 bits, PostgreSQL: the column's size) or
+    text it refuses: the caller's input is invalid, so 422 in FastAPI's own validation shape."""
+    if not _is_unstorable_value(error):
+        raise error
+    problem = {"type": "value_error", "loc": ["request"], "msg": f"a value cannot be stored: {type(error).__name__}"}
+    return await request_validation_exception_handler(request, RequestValidationError([problem]))
+
+
+def _is_unstorable_value(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, OverflowError | asyncpg.DataError):
+            return True
+        error = error.__cause__ or getattr(error, "orig", None)
+    return False
+
+
+def _document_string_details(app: FastAPI) -> None:
+    """Our own 422s (a rule of the domain, not a malformed field) carry `{"detail": "..."}`; FastAPI's
+    schema only knows its list of field errors, so the documented 422 says either."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if error is not None:
+                error["properties"]["detail"] = {"anyOf": [error["properties"]["detail"], {"type": "string"}]}
+        return build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_string_details(app)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(commands.CommandError, _domain_error)
     # Connection-level failures only; a constraint violation is a bug and stays a 500.
@@ -65,3 +103,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(OverflowError, _value_not_storable)
+    app.add_exception_handler(DBAPIError, _value_not_storable)

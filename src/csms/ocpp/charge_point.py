@@ -30,6 +30,7 @@ from csms.ocpp.frames import (
     FrameError,
     parse_frame,
     rate_limited,
+    require_32_bit_integers,
     to_ocpp16_call_error,
     validate_call,
 )
@@ -98,6 +99,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         try:
             if message.action in self.route_map:
                 validate_call(message)
+                require_32_bit_integers(message)
             await self._handle_call(message)
         except FrameError as error:
             await self._send(error.call_error.to_json())

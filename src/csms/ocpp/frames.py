@@ -213,3 +213,26 @@ def _guess_unique_id(raw: str | bytes) -> str:
 
 
 # OCPP 1.6 defines `integer` as 32 bits (31 + a sign); the JSON schemas leave it unbounded.
+_INT32_RANGE = range(-(2**31), 2**31)
+
+
+def require_32_bit_integers(message: Call) -> None:
+    """Refuse a CALL holding an integer beyond 32 bits, before a handler hands it to the database."""
+    where = _oversized_integer(message.payload, "")
+    if where is not None:
+        raise FrameError(message.unique_id, "TypeConstraintViolation", f"{where or 'payload'}: not a 32-bit integer")
+
+
+def _oversized_integer(value: Any, path: str) -> str | None:
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        is_oversized = isinstance(value, int) and not isinstance(value, bool) and value not in _INT32_RANGE
+        return path if is_oversized else None
+    for key, item in items:
+        found = _oversized_integer(item, f"{path}/{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
