@@ -90,6 +90,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         ws_max_size=settings.ocpp_max_frame_bytes * 16,
         ws_ping_interval=None,
+        ws_per_message_deflate=settings.websocket_compression,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
     )

@@ -57,7 +57,55 @@ class Connection(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+class _SharedRoutes:
+    """The package's `route_map`, built once per class instead of once per connection.
+
+    The package gives every ChargePoint its own dict of per-action dicts of bound methods: some
+    kilobytes a socket, which adds up with tens of thousands of chargers on a node. This descriptor
+    ignores the per-instance map the package's __init__ assigns and answers lookups from a map of
+    method names shared by the class, binding the handler only when a call arrives.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[type, dict[str, str]] = {}
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return self
+        return _BoundRoutes(instance, self._names_for(owner))
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        pass  # the package's own per-instance map is not kept
+
+    def _names_for(self, owner: type) -> dict[str, str]:
+        if owner not in self._names:
+            self._names[owner] = {
+                str(function._on_action): name
+                for klass in reversed(owner.__mro__)
+                for name, function in vars(klass).items()
+                if hasattr(function, "_on_action")
+            }
+        return self._names[owner]
+
+
+class _BoundRoutes:
+    __slots__ = ("_instance", "_names")
+
+    def __init__(self, instance: Any, names: dict[str, str]) -> None:
+        self._instance = instance
+        self._names = names
+
+    def __contains__(self, action: object) -> bool:
+        return action in self._names
+
+    def __getitem__(self, action: str) -> dict[str, Any]:
+        # Every handler here skips the package's schema check: route_message checks calls itself.
+        return {"_on_action": getattr(self._instance, self._names[action]), "_skip_schema_validation": True}
+
+
 class ChargePointSession(ChargePoint):  # type: ignore[misc]
+    route_map = _SharedRoutes()
+
     def __init__(self, charge_point_id: str, connection: Connection, runtime: Runtime) -> None:
         super().__init__(charge_point_id, connection, response_timeout=runtime.settings.ocpp_call_timeout)
         self._runtime = runtime
