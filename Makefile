@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev browser run test screenshots lint format bench clean
+.PHONY: install install-dev browser tools postman run test screenshots lint format bench clean
 
 install: $(STAMP)
 
@@ -29,7 +29,19 @@ run: install
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: install-dev browser
+# newman (npm) runs the Postman collection's Flow in tests/test_postman.py; kept in .tools/, installed once.
+NEWMAN := .tools/node_modules/.bin/newman
+
+tools: $(NEWMAN)
+
+$(NEWMAN):
+	npm install --prefix .tools --no-save --no-audit --no-fund newman
+
+# Regenerates docs/postman/csms.postman_collection.json from the OpenAPI document.
+postman: install-dev
+	$(BIN)/python docs/postman/generate.py
+
+test: install-dev browser tools
 	$(BIN)/python -m pytest
 
 # Screenshots of every page at 360 px and desktop width, for the README.
