@@ -37,6 +37,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (commands.InvalidPayload, 422),
     (commands.ChargerNotConnected, 409),
     (commands.ChargerTimeout, 504),
+    (commands.MessageBusDown, 503),
     (commands.ChargerRejected, 502),
 ]
 

@@ -90,6 +90,8 @@ class NatsBus:
         return NatsSubscription(await self._connected().subscribe(pattern, pending_msgs_limit=10_000))
 
     async def request(self, subject: str, message: Message, *, within: float) -> Message:
+        if not await self.is_healthy():
+            raise BusUnavailable("not connected to NATS")
         try:
             reply = await self._connected().request(subject, _encode(message), timeout=within)
         except NoRespondersError:

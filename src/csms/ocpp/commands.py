@@ -62,6 +62,10 @@ class ChargerTimeout(CommandError):
     pass
 
 
+class MessageBusDown(CommandError):
+    """The bus to the other nodes is unreachable, so a charger connected elsewhere cannot be reached."""
+
+
 class ChargerRejected(CommandError):
     """The charger answered with a CallError."""
 
@@ -126,7 +130,7 @@ class CommandRouter:
         except RequestTimeout:
             raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
         except BusUnavailable as error:
-            raise CommandError(f"the message bus is unavailable: {error}") from error
+            raise MessageBusDown(f"the message bus is unavailable ({error}); try again shortly") from error
         return _unpack(reply)
 
     async def serve(self, charge_point_id: str) -> ResponderHandle:

@@ -1,0 +1,161 @@
+"""Outages and storms: NATS going away and coming back, hundreds of chargers reconnecting at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from csms.simulator.charger import connect_charger
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_postgres_database,
+    dependency_missing,
+    drop_postgres_database,
+    settings_for,
+    signup,
+    start_server,
+    stop_server,
+)
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class OwnNats:
+    """A NATS server of this test's own, so stopping it disturbs nobody else."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        dependency_missing(f"nats-server at {NATS_SERVER} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def own_nats() -> Iterator[OwnNats]:
+    if not Path(NATS_SERVER).exists():
+        dependency_missing("the nats-server binary")
+    nats = OwnNats(free_port())
+    nats.start()
+    yield nats
+    nats.stop()
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
+async def start_charging(app: httpx.AsyncClient, tokens: dict[str, Any], charge_point_id: str) -> httpx.Response:
+    body = {"evse_id": charge_point_id, "connector_id": 1}
+    return await app.post("/api/start_charging", json=body, headers=bearer(tokens))
+
+
+@pytest.mark.nats
+@pytest.mark.postgres
+async def test_nats_outage_answers_503_and_recovers_without_a_restart(own_nats: OwnNats, own_database: str) -> None:
+    nodes = [
+        await start_server(settings_for(own_database, bus_url=own_nats.url, node_role=role)) for role in ("ocpp", "api")
+    ]
+    charger_node, api_node = nodes[0][2], nodes[1][2]
+    try:
+        charge_point_id = await charger_node.add_charger()
+        async with (
+            httpx.AsyncClient(base_url=api_node.http_url, timeout=10) as app,
+            connect_charger(charger_node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+        ):
+            tokens = await signup(app)
+            await charger.status(1, "Available")
+            assert (await start_charging(app, tokens, charge_point_id)).json() == {"status": "Accepted"}
+
+            own_nats.stop()
+            await asyncio.sleep(0.5)
+            during = await start_charging(app, tokens, charge_point_id)
+            assert during.status_code == 503 and "bus" in during.json()["detail"]
+            assert (await charger.heartbeat()).current_time  # chargers keep getting answers meanwhile
+            assert (await app.get("/readyz")).status_code == 503
+
+            own_nats.start()
+            recovered = None
+            for _ in range(60):
+                recovered = await start_charging(app, tokens, charge_point_id)
+                if recovered.status_code == 200:
+                    break
+                await asyncio.sleep(0.25)
+            assert recovered is not None and recovered.json() == {"status": "Accepted"}
+            assert (await app.get("/readyz")).status_code == 200
+    finally:
+        for handle, task, _ in nodes:
+            await stop_server(handle, task)
+
+
+@pytest.fixture
+async def storm_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"))
+    yield running
+    await stop_server(handle, task)
+
+
+async def test_a_reconnect_storm_of_hundreds_of_chargers_is_served(storm_server: RunningServer) -> None:
+    count = 300
+    ids = [f"STORM{index:04d}" for index in range(count)]
+    async with storm_server.session() as session:
+        from csms.services import chargers
+        from csms.services.clock import utc_now
+
+        for charge_point_id in ids:  # one hash for all: registration cost is not what is measured here
+            await chargers.register_charger(
+                session, charge_point_id=charge_point_id, password=CHARGER_PASSWORD, now=utc_now()
+            )
+
+    async def boot(charge_point_id: str) -> str:
+        async with connect_charger(storm_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            answer = await charger.boot()
+            await charger.status(1, "Available")
+            return str(answer.status)
+
+    for _ in range(2):  # connect all at once, then all again, as after a csms restart
+        answers = await asyncio.wait_for(asyncio.gather(*(boot(cp) for cp in ids)), 120)
+        assert answers == ["Accepted"] * count
+    await storm_server.app_runtime.writer.flush()
+    assert len(storm_server.app_runtime.registry) == 0
