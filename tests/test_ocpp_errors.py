@@ -144,6 +144,10 @@ async def test_one_chargers_garbage_does_not_affect_another(server: RunningServe
     await assert_still_serving(raw)
 
 
-async def test_unsolicited_call_result_is_ignored(raw: ClientConnection) -> None:
-    await raw.send('[3, "never-asked", {}]')
+async def test_unsolicited_answers_are_ignored_and_not_kept(server: RunningServer, raw: ClientConnection) -> None:
+    for index in range(50):
+        await raw.send(f'[3, "never-asked-{index}", {{}}]')
+        await raw.send(f'[4, "never-asked-err-{index}", "GenericError", "", {{}}]')
     await assert_still_serving(raw)
+    sessions = server.app_runtime.registry.all()
+    assert all(session._response_queue.qsize() == 0 for session in sessions)

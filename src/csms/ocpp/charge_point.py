@@ -138,7 +138,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self._log(INCOMING, raw_msg, message_type=parsed.message_type, unique_id=message.unique_id, action=action)
         if not isinstance(message, Call):
             self._count_answer(CSMS_CALL, action, parsed.message_type, getattr(message, "error_code", None))
-            self._response_queue.put_nowait(message)
+            if action is not None:  # an answer to nothing we asked is dropped, not queued for ever
+                self._response_queue.put_nowait(message)
             return
         self._remember_action(message.unique_id, message.action)
         if not self._call_budget.take():
