@@ -159,3 +159,83 @@ async def test_a_reconnect_storm_of_hundreds_of_chargers_is_served(storm_server:
         assert answers == ["Accepted"] * count
     await storm_server.app_runtime.writer.flush()
     assert len(storm_server.app_runtime.registry) == 0
+
+
+class CuttableProxy:
+    """A TCP proxy in front of PostgreSQL that the test cuts and restores, like a network outage."""
+
+    def __init__(self, target_port: int = 5432) -> None:
+        self.port = free_port()
+        self._target_port = target_port
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
+        self._writers.update({client_writer, upstream_writer})
+        for source, sink in ((client_reader, upstream_writer), (upstream_reader, client_writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        sink.close()
+
+
+@pytest.mark.postgres
+async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_their_data_later(
+    own_database: str,
+) -> None:
+    proxy = CuttableProxy()
+    await proxy.start()
+    through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    handle, task, node = await start_server(settings_for(through_proxy))
+    try:
+        charge_point_id = await node.add_charger()
+        async with (
+            httpx.AsyncClient(base_url=node.http_url, timeout=10) as app,
+            connect_charger(node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+        ):
+            tokens = await signup(app)
+            transaction_id = (await charger.start_transaction(1, tokens["idTag"], meter_start=0)).transaction_id
+
+            await proxy.cut()
+            during = await app.get("/api/transactions", headers=bearer(tokens))
+            assert during.status_code == 503 and "database" in during.json()["detail"]
+            assert (await app.get("/readyz")).status_code == 503
+            assert (await charger.heartbeat()).current_time
+            await charger.status(1, "SuspendedEV")
+            await charger.meter_values(1, transaction_id, 4321)
+
+            await proxy.start()
+            record: dict[str, Any] = {}
+            for _ in range(80):
+                response = await app.get(f"/api/transactions/{transaction_id}", headers=bearer(tokens))
+                record = response.json() if response.status_code == 200 else {}
+                if record.get("energy_wh") == 4321:
+                    break
+                await asyncio.sleep(0.25)
+            assert record.get("energy_wh") == 4321
+            assert [v["value"] for v in record["meter_values"] if v["measurand"].startswith("Energy")] == ["4321"]
+            assert (await app.get("/readyz")).status_code == 200
+        assert not node.app_runtime.writer.is_holding
+    finally:
+        await stop_server(handle, task)
+        await proxy.cut()

@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Executable
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 logger = logging.getLogger(__name__)
 
 Rows = list[dict[str, Any]]
+
+# Failures that mean "the database cannot be reached now", not "this data is wrong".
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, OSError)
 
 
 Part = tuple[Executable, Rows]
@@ -30,11 +35,22 @@ class _Write:
 
 
 class BatchWriter:
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 2000) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, max_batch: int = 2000, max_held_rows: int = 500_000, retry_after: float = 1.0
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()  # None: stop after what came before
         self._task: asyncio.Task[None] | None = None
+        # Writes accepted while the database was unreachable, oldest first, written before anything newer.
+        self._held: list[_Write] = []
+        self._max_held_rows = max_held_rows
+        self._retry_after = retry_after
+
+    @property
+    def is_holding(self) -> bool:
+        """True while the database is unreachable and accepted writes wait in memory."""
+        return bool(self._held)
 
     @property
     def dialect_name(self) -> str:
@@ -79,26 +95,59 @@ class BatchWriter:
         is_stopping = False
         while not is_stopping:
             batch: list[_Write] = []
-            item = await self._queue.get()
+            item = await self._next_or_retry()
             while item is not None:
                 batch.append(item)
                 if len(batch) >= self._max_batch or self._queue.empty():
                     break
                 item = self._queue.get_nowait()
             is_stopping = item is None
-            if batch:
+            if batch or self._held:
                 await self._write_batch(batch)
+        if self._held:
+            logger.error("stopping with the database unreachable: %d held writes are lost", len(self._held))
+
+    async def _next_or_retry(self) -> _Write | None:
+        """The next queued write; while writes are held, wake up now and then to retry them."""
+        if not self._held:
+            return await self._queue.get()
+        try:
+            return await asyncio.wait_for(self._queue.get(), self._retry_after)
+        except TimeoutError:
+            return _Write(())  # nothing new: just retry what is held
 
     async def _write_batch(self, batch: list[_Write]) -> None:
+        pending = [*self._held, *batch]
         try:
             async with self._engine.begin() as connection:
-                await _execute_grouped(connection, batch)
+                await _execute_grouped(connection, pending)
+        except DATABASE_UNREACHABLE as error:
+            self._hold(pending, batch, error)
+            return
         except Exception:
             # One bad write must not fail its neighbours: try each on its own.
-            for write in batch:
+            self._held = []
+            for write in pending:
                 await self._write_alone(write)
             return
-        for write in batch:
+        if self._held:
+            logger.warning("database reachable again: wrote %d held writes", len(self._held))
+        self._held = []
+        for write in pending:
+            _resolve(write, None)
+
+    def _hold(self, pending: list[_Write], batch: list[_Write], error: Exception) -> None:
+        """Keep writes in memory while the database is away, and answer their waiters: the data is safe
+        unless this node dies before the database returns. Past the limit, new writes fail instead."""
+        held_rows = sum(len(rows) for write in pending for _statement, rows in write.parts)
+        if held_rows > self._max_held_rows:
+            for write in batch:
+                _resolve(write, error)
+            pending = pending[: len(self._held)]
+        elif not self._held:
+            logger.warning("database unreachable (%s); holding writes until it returns", type(error).__name__)
+        self._held = pending
+        for write in pending:
             _resolve(write, None)
 
     async def _write_alone(self, write: _Write) -> None:
