@@ -36,7 +36,7 @@ from csms.ocpp.frames import (
 )
 from csms.ocpp.limits import TokenBucket
 from csms.runtime import Runtime
-from csms.services import chargers, diagnostics, firmware, reservations, transactions
+from csms.services import chargers, diagnostics, firmware, reservations, security_log, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import IdTagInfo, authorize_id_tag
 from csms.services.message_log import INCOMING, OUTGOING
@@ -413,6 +413,25 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await diagnostics.record_progress(session, self.id, status, now=self._now())
         await self._publish("diagnostics_status", status=status)
         return call_result.DiagnosticsStatusNotification()
+
+    # -- Security extensions (OCPP 1.6 Security Whitepaper) ---------------------------------
+
+    @on(Action.security_event_notification, skip_schema_validation=True)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None
+    ) -> call_result.SecurityEventNotification:
+        is_critical = security_log.record_charger_event(
+            self._runtime.writer,
+            charge_point_id=self.id,
+            kind=type,
+            tech_info=tech_info,
+            timestamp=_timestamp(timestamp),
+        )
+        if is_critical:
+            logger.warning("critical security event from charger %s: %s (%s)", self.id, type, tech_info)
+        await self._publish("security_event", type=type, tech_info=tech_info, critical=is_critical)
+        return call_result.SecurityEventNotification()
+
 
 
 def _describe_outgoing(frame: str) -> tuple[int | None, str | None, str | None]:

@@ -14,6 +14,21 @@ from csms.db.models import AuditRecord, SecurityEvent
 _INSERT_EVENT = insert(SecurityEvent)
 _INSERT_AUDIT = insert(AuditRecord)
 
+CHARGER = "charger"
+# The security whitepaper's events that it marks critical (OCPP 1.6 Security Whitepaper ed. 3, appendix 1):
+# the charger pushes these at once, and csms raises them to the operators.
+CRITICAL_CHARGER_EVENTS = frozenset(
+    {
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "SecurityLogWasCleared",
+        "MemoryExhaustion",
+        "TamperDetectionActivated",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
@@ -46,6 +61,16 @@ def record_security_event(
         "created_at": now,
     }
     writer.write_soon((_INSERT_EVENT, [row]))
+
+
+def record_charger_event(
+    writer: BatchWriter, *, charge_point_id: str, kind: str, tech_info: str | None, timestamp: datetime
+) -> bool:
+    """A charger's SecurityEventNotification, kept with the charger's own timestamp; True if it is critical."""
+    record_security_event(
+        writer, kind=kind, now=timestamp, charge_point_id=charge_point_id, detail=tech_info, source=CHARGER
+    )
+    return kind in CRITICAL_CHARGER_EVENTS
 
 
 def record_audit(writer: BatchWriter, entry: AuditEntry, *, now: datetime) -> None:

@@ -116,6 +116,20 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     async def diagnostics_status(self, status: str) -> Any:
         return await self.call(call.DiagnosticsStatusNotification(status=status))
 
+    async def security_event(self, type: str, *, tech_info: str | None = None, timestamp: str | None = None) -> Any:
+        return await self.call(
+            call.SecurityEventNotification(type=type, timestamp=timestamp or now_iso(), tech_info=tech_info)
+        )
+
+    async def signed_firmware_status(self, status: str, request_id: int) -> Any:
+        return await self.call(call.SignedFirmwareStatusNotification(status=status, request_id=request_id))
+
+    async def log_status(self, status: str, request_id: int) -> Any:
+        return await self.call(call.LogStatusNotification(status=status, request_id=request_id))
+
+    async def sign_certificate(self, csr: str) -> Any:
+        return await self.call(call.SignCertificate(csr=csr))
+
     async def stop_transaction(
         self, transaction_id: int, meter_stop: int, *, timestamp: str | None = None, **extra: Any
     ) -> Any:
@@ -229,6 +243,39 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     @on(Action.get_diagnostics)
     async def on_get_diagnostics(self, **payload: Any) -> Any:
         return await self._answer("GetDiagnostics", payload, call_result.GetDiagnostics(file_name="diagnostics.log"))
+
+    # -- the security whitepaper's calls ------------------------------------------------------
+
+    @on(Action.extended_trigger_message)
+    async def on_extended_trigger_message(self, **payload: Any) -> Any:
+        default = call_result.ExtendedTriggerMessage(status="Accepted")
+        return await self._answer("ExtendedTriggerMessage", payload, default)
+
+    @on(Action.signed_update_firmware)
+    async def on_signed_update_firmware(self, **payload: Any) -> Any:
+        default = call_result.SignedUpdateFirmware(status="Accepted")
+        return await self._answer("SignedUpdateFirmware", payload, default)
+
+    @on(Action.get_log)
+    async def on_get_log(self, **payload: Any) -> Any:
+        return await self._answer("GetLog", payload, call_result.GetLog(status="Accepted", filename="security.log"))
+
+    @on(Action.certificate_signed)
+    async def on_certificate_signed(self, **payload: Any) -> Any:
+        return await self._answer("CertificateSigned", payload, call_result.CertificateSigned(status="Accepted"))
+
+    @on(Action.install_certificate)
+    async def on_install_certificate(self, **payload: Any) -> Any:
+        return await self._answer("InstallCertificate", payload, call_result.InstallCertificate(status="Accepted"))
+
+    @on(Action.delete_certificate)
+    async def on_delete_certificate(self, **payload: Any) -> Any:
+        return await self._answer("DeleteCertificate", payload, call_result.DeleteCertificate(status="Accepted"))
+
+    @on(Action.get_installed_certificate_ids)
+    async def on_get_installed_certificate_ids(self, **payload: Any) -> Any:
+        default = call_result.GetInstalledCertificateIds(status="NotFound")
+        return await self._answer("GetInstalledCertificateIds", payload, default)
 
 
 @contextlib.asynccontextmanager
