@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms import __version__
 from csms.api import (
@@ -29,7 +30,10 @@ from csms.api import (
     pairing_codes,
     records,
     reservations,
+    tariffs,
+    webhooks,
 )
+from csms.api import budgets as budget_routes
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
@@ -47,12 +51,16 @@ from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
 from csms.services import pairing, signed_urls
 from csms.services.accounts import TokenPolicy
+from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
 from csms.services.file_store import FileStore
+from csms.services.live_costs import LiveCosts
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
+from csms.services.session_watch import SessionWatch
+from csms.services.webhooks import WebhookDispatcher
 from csms.web import pages
 
 
@@ -108,6 +116,9 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(reservations.router)
     app.include_router(files.router)
     app.include_router(admin_stats.router)
+    app.include_router(tariffs.router)
+    app.include_router(budget_routes.router)
+    app.include_router(webhooks.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
@@ -132,6 +143,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     registry = ConnectionRegistry()
     commands = CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout, metrics=metrics)
     metrics.watch_connected_chargers(registry.__len__)
+    events = Events(bus, node_id=node_id, clock=utc_now)
+    background = BackgroundTasks()
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -156,7 +169,9 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         files=FileStore(settings.resolved_files_dir()),
         local_lists=LocalListPusher(session_factory, commands.send, clock=utc_now),
         bus=bus,
-        events=Events(bus, node_id=node_id, clock=utc_now),
+        events=events,
+        background=background,
+        session_watch=_session_watch(settings, session_factory, events, commands, background),
         commands=commands,
         registry=registry,
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
@@ -168,7 +183,40 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     runtime.background.spawn(
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
+    _start_session_watch(runtime)
     return runtime
+
+
+def _session_watch(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    events: Events,
+    commands: CommandRouter,
+    background: BackgroundTasks,
+) -> SessionWatch:
+    live = LiveCosts(session_factory, send=commands.send, publish=events.publish, background=background, clock=utc_now)
+    dispatcher = WebhookDispatcher(
+        session_factory,
+        clock=utc_now,
+        retry_base=settings.webhook_retry_base,
+        max_attempts=settings.webhook_max_attempts,
+    )
+    return SessionWatch(
+        session_factory, live=live, dispatcher=dispatcher, publish=events.publish, background=background, clock=utc_now
+    )
+
+
+def _start_session_watch(runtime: Runtime) -> None:
+    settings, watch = runtime.settings, runtime.session_watch
+    runtime.background.spawn(watch.dispatcher.run(settings.webhook_poll_interval), name="webhook-deliveries")
+    runtime.background.spawn(
+        watch.watch_heartbeats(
+            check_interval=settings.offline_check_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            connected=lambda: [session.id for session in runtime.registry.all()],
+        ),
+        name="heartbeat-watch",
+    )
 
 
 def _tune_garbage_collector() -> None:

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     diagnostics_max_bytes: int = 64 * 1024 * 1024
     # How often chargers' local authorization lists are compared with the idTags (catches expiry).
     local_list_sync_interval: float = 60.0
+    # Webhooks: a failed delivery is retried after base * 2**(attempts - 1) seconds, up to max attempts.
+    webhook_retry_base: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_poll_interval: float = 5.0
+    # How often connected chargers are checked for missed heartbeats (charger_offline webhooks).
+    offline_check_interval: float = 60.0
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -26,6 +26,7 @@ from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
+from csms.services.session_watch import SessionWatch
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Runtime:
     commands: CommandRouter
     registry: ConnectionRegistry
     takeover: TakeoverWatcher
+    # Cost so far, budgets and notifications that follow chargers' messages (services/session_watch.py).
+    session_watch: SessionWatch
     node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     charger_verifier: ChargerPasswordVerifier = field(default_factory=ChargerPasswordVerifier)
     clock: Callable[[], datetime] = utc_now

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
-from csms.api.deps import AdminUser, CurrentUser, SessionDep
+from csms.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody, MeterValueOut, TransactionOut
 from csms.db.models import MeterValue, Transaction
-from csms.services import transactions
+from csms.services import session_costs, transactions
 from csms.services.charging import STAFF_ROLES
+from csms.services.clock import utc_now
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["charging records"])
@@ -36,6 +37,8 @@ CSV_COLUMNS = (
     "meter_stop",
     "energy_kwh",
     "stop_reason",
+    "cost",
+    "currency",
 )
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody, "description": "Not logged in"}}
 _ADMIN: dict[int | str, dict[str, Any]] = {**_UNAUTHORIZED, 403: {"model": ErrorBody, "description": "Needs admin"}}
@@ -97,12 +100,16 @@ async def my_transactions_csv(user: CurrentUser, session: SessionDep, filters: R
 
 
 @router.get("/transactions/{transaction_id}", responses={**_UNAUTHORIZED, 404: {"model": ErrorBody}})
-async def my_transaction(transaction_id: int, user: CurrentUser, session: SessionDep) -> TransactionOut:
-    """One of the caller's charging records (admins: any), with its meter values."""
+async def my_transaction(
+    transaction_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> TransactionOut:
+    """One of the caller's charging records (admins: any), with its meter values and cost."""
     transaction = await transactions.get_transaction(session, transaction_id)
     if transaction is None or (transaction.user_id != user.id and user.role not in STAFF_ROLES):
         raise NotFound(f"transaction {transaction_id} not found")
-    return transaction_out(transaction, meter_values=await transactions.list_meter_values(session, transaction.id))
+    costs = await session_costs.costs_of(session, [transaction], now=runtime.clock())
+    meter_values = await transactions.list_meter_values(session, transaction.id)
+    return transaction_out(transaction, meter_values=meter_values, cost=costs.get(transaction.id))
 
 
 @router.get("/admin/transactions", responses=_ADMIN, tags=["admin"])
@@ -126,7 +133,11 @@ async def all_transactions_csv(
     return await _csv(session, filters.where(user_id=user_id), "charging-records.csv")
 
 
-def transaction_out(transaction: Transaction, meter_values: list[MeterValue] | None = None) -> TransactionOut:
+def transaction_out(
+    transaction: Transaction,
+    meter_values: list[MeterValue] | None = None,
+    cost: session_costs.PricedSession | None = None,
+) -> TransactionOut:
     energy = transactions.energy_wh(transaction)
     return TransactionOut(
         id=transaction.id,
@@ -145,6 +156,9 @@ def transaction_out(transaction: Transaction, meter_values: list[MeterValue] | N
         duration_seconds=_duration(transaction),
         is_active=transaction.stop_timestamp is None,
         meter_values=[MeterValueOut.model_validate(value) for value in meter_values] if meter_values else None,
+        cost=cost.total if cost else None,
+        currency=cost.currency if cost else None,
+        cost_breakdown=cost.breakdown if cost else None,
     )
 
 
@@ -159,7 +173,8 @@ async def _page(
 ) -> list[TransactionOut]:
     found = await transactions.list_transactions(session, where, limit=page.limit, offset=page.offset)
     response.headers["X-Total-Count"] = str(await transactions.count_transactions(session, where))
-    return [transaction_out(transaction) for transaction in found]
+    costs = await session_costs.costs_of(session, found, now=utc_now())
+    return [transaction_out(transaction, cost=costs.get(transaction.id)) for transaction in found]
 
 
 async def _csv(session: SessionDep, where: transactions.TransactionFilter, filename: str) -> StreamingResponse:
@@ -168,19 +183,20 @@ async def _csv(session: SessionDep, where: transactions.TransactionFilter, filen
     while batch := await transactions.list_transactions(session, where, limit=MAX_PAGE, offset=offset):
         rows.extend(batch)
         offset += MAX_PAGE
+    costs = await session_costs.costs_of(session, rows, now=utc_now())
     return StreamingResponse(
-        _csv_lines(rows),
+        _csv_lines(rows, costs),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
-def _csv_lines(rows: Iterable[Transaction]) -> Iterable[str]:
+def _csv_lines(rows: Iterable[Transaction], costs: dict[int, session_costs.PricedSession]) -> Iterable[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for transaction in rows:
-        record = transaction_out(transaction).model_dump()
+        record = transaction_out(transaction, cost=costs.get(transaction.id)).model_dump()
         writer.writerow(_csv_safe(record[column]) for column in CSV_COLUMNS)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -166,6 +167,13 @@ class TransactionOut(BaseModel):
     duration_seconds: int | None
     is_active: bool
     meter_values: list[MeterValueOut] | None = None
+    cost: Decimal | None = Field(
+        default=None, description="Total with tax (so far, while active), exact to the cent; null without a tariff"
+    )
+    currency: str | None = None
+    cost_breakdown: dict[str, Any] | None = Field(
+        default=None, description="energy, charging_time, idle_time, session_fee, net, tax, total and the slices"
+    )
 
 
 class ChargerCreate(BaseModel):

@@ -452,3 +452,92 @@ class AuditRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     remote_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class Tariff(Base):
+    """Prices for charging, net of tax. Never edited: a price change is a new tariff and assignment."""
+
+    __tablename__ = "tariffs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    price_per_kwh: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    price_per_charging_minute: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    price_per_idle_minute: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    session_fee: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    # A fraction: 0.2 is 20 %.
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4))
+    created_at: Mapped[datetime]
+
+
+class TariffAssignment(Base):
+    """Where and when a tariff applies: a connector, a charger or everywhere; optionally only to a group."""
+
+    __tablename__ = "tariff_assignments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tariff_id: Mapped[int] = mapped_column(ForeignKey("tariffs.id", ondelete="CASCADE"), index=True)
+    charge_point_id: Mapped[str | None] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    connector_id: Mapped[int | None] = mapped_column(Integer)
+    # The group: sessions whose idTag has this parent idTag (a fleet, a family).
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    valid_from: Mapped[datetime | None]
+    valid_to: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class TransactionCost(Base):
+    """The cost of a finished transaction, frozen when it stopped."""
+
+    __tablename__ = "transaction_costs"
+
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    breakdown: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime]
+
+
+class Budget(Base):
+    """A user's limit per charging session, in energy or money (or both: the first reached stops it)."""
+
+    __tablename__ = "budgets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    max_energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    max_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    updated_at: Mapped[datetime]
+
+
+class Webhook(Base):
+    """An operator's endpoint that csms posts events to, signed with its own secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    # Comma-separated event kinds; empty: every kind.
+    events: Mapped[str] = mapped_column(String(512), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: pending until delivered, retried with backoff, kept as the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    event_kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -270,6 +270,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         await chargers.record_status(self._runtime.writer, self.id, report, now=now)
         if connector_id > 0:
             self.reported_connectors.add(connector_id)
+        self._runtime.session_watch.status_changed(self.id, report)
         await self._publish("connector_status", connector_id=connector_id, status=status, error_code=error_code)
         return call_result.StatusNotification()
 
@@ -310,6 +311,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 )
         ref = transactions.transaction_ref(started.transaction)
         self._transactions[ref.id] = ref
+        self._runtime.session_watch.transaction_started(ref)
         await self._publish(
             "transaction_started", connector_id=connector_id, transaction_id=ref.id, user_id=ref.user_id
         )
@@ -341,6 +343,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             )
         self._transactions.pop(transaction_id, None)
         if stopped.transaction is not None:
+            self._runtime.session_watch.transaction_stopped(stopped.transaction)
             await self._publish(
                 "transaction_stopped",
                 connector_id=stopped.transaction.connector_id,
@@ -373,6 +376,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 user_id=transaction.user_id,
                 energy_wh=transaction.energy_wh,
                 power_w=transactions.latest_power_w(samples),
+                cost_so_far=self._runtime.session_watch.meter_values(transaction, samples),
             )
         return call_result.MeterValues()
 

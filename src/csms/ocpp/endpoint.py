@@ -89,6 +89,7 @@ async def _forget(session: ChargePointSession, runtime: Runtime, responder: Resp
     async with runtime.session_factory() as db:
         await chargers.mark_disconnected(db, session.id, now=runtime.clock())
     await runtime.events.publish("charger_disconnected", charge_point_id=session.id)
+    runtime.session_watch.charger_disconnected(session.id)
     logger.info("charger %s disconnected", session.id)
 
 

@@ -1,0 +1,118 @@
+"""Tariffs for operators: define prices, assign them to connectors, chargers, everywhere or a group."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from csms.api.deps import AdminUser, RuntimeDep, SessionDep
+from csms.api.schemas import ErrorBody
+from csms.services import tariffs
+from csms.services.session_costs import load_tariff_book
+
+router = APIRouter(prefix="/api/admin", tags=["tariffs"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Not logged in"},
+    403: {"model": ErrorBody, "description": "Needs admin"},
+    404: {"model": ErrorBody, "description": "Unknown tariff, assignment or charger"},
+}
+Price = Annotated[Decimal, Field(ge=0, le=100_000, max_digits=12, decimal_places=4)]
+
+
+class TariffIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64, examples=["Public AC"])
+    currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
+    price_per_kwh: Price = Field(default=Decimal(0), examples=["0.3900"])
+    price_per_charging_minute: Price = Decimal(0)
+    price_per_idle_minute: Price = Field(
+        default=Decimal(0), description="After the car stops drawing power (SuspendedEV, Finishing, ~0 W)"
+    )
+    session_fee: Price = Decimal(0)
+    tax_rate: Decimal = Field(default=Decimal(0), ge=0, lt=1, max_digits=6, decimal_places=4, examples=["0.2000"])
+
+
+class TariffOut(TariffIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+
+
+class AssignmentIn(BaseModel):
+    tariff_id: int = Field(ge=1)
+    charge_point_id: str | None = Field(default=None, max_length=64, description="None: every charger")
+    connector_id: int | None = Field(default=None, ge=1, le=1000, description="Needs charge_point_id")
+    parent_id_tag: str | None = Field(
+        default=None, max_length=20, description="Only for idTags with this parent idTag (a fleet, a family)"
+    )
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+
+class AssignmentOut(AssignmentIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+
+
+@router.post("/tariffs", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+async def create_tariff(body: TariffIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> TariffOut:
+    """Define a tariff. Tariffs are never edited: a price change is a new tariff and assignment."""
+    tariff = await tariffs.create_tariff(session, tariffs.TariffSpec(**body.model_dump()), now=runtime.clock())
+    return TariffOut.model_validate(tariff)
+
+
+@router.get("/tariffs", responses=_ERRORS)
+async def list_tariffs(admin: AdminUser, session: SessionDep) -> list[TariffOut]:
+    """Every tariff."""
+    return [TariffOut.model_validate(tariff) for tariff in await tariffs.list_tariffs(session)]
+
+
+@router.get("/tariffs/{tariff_id}", responses=_ERRORS)
+async def get_tariff(tariff_id: int, admin: AdminUser, session: SessionDep) -> TariffOut:
+    """One tariff."""
+    return TariffOut.model_validate(await tariffs.get_tariff(session, tariff_id))
+
+
+@router.post("/tariff_assignments", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+async def assign_tariff(
+    body: AssignmentIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> AssignmentOut:
+    """Apply a tariff to a connector, a charger or everywhere, optionally to a group and a period."""
+    assignment = await tariffs.assign_tariff(session, tariffs.AssignmentSpec(**body.model_dump()), now=runtime.clock())
+    return AssignmentOut.model_validate(assignment)
+
+
+@router.get("/tariff_assignments", responses=_ERRORS)
+async def list_assignments(admin: AdminUser, session: SessionDep) -> list[AssignmentOut]:
+    """Every tariff assignment."""
+    return [AssignmentOut.model_validate(assignment) for assignment in await tariffs.list_assignments(session)]
+
+
+@router.delete("/tariff_assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+async def remove_assignment(assignment_id: int, admin: AdminUser, session: SessionDep) -> None:
+    """Remove an assignment (finished sessions keep the cost they were given when they stopped)."""
+    await tariffs.remove_assignment(session, assignment_id)
+
+
+@router.get("/tariff_for", responses=_ERRORS)
+async def tariff_for(
+    admin: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    charge_point_id: str = Query(max_length=64),
+    connector_id: int = Query(ge=1, le=1000),
+    id_tag: str = Query(max_length=20),
+    at: datetime | None = None,
+) -> TariffOut | None:
+    """The tariff a session would start with: on this connector, with this idTag, at this time (default now)."""
+    place = await tariffs.place_of(session, charge_point_id=charge_point_id, connector_id=connector_id, id_tag=id_tag)
+    book = await load_tariff_book(session)
+    chosen = tariffs.assignment_in_force(book.assignments, place, at or runtime.clock())
+    return TariffOut.model_validate(book.by_id[chosen.tariff_id]) if chosen is not None else None

@@ -1,0 +1,151 @@
+"""Running sessions on this node: cost so far from memory, and budgets enforced as meter values arrive.
+
+The node holding a charger's socket sees its MeterValues, so it keeps each open transaction's
+readings, activity, tariffs and budget in memory: pricing a meter value costs no database read.
+A session is loaded once (its stored history, tariffs and the user's budget) in the background when
+first seen; until then its cost so far is unknown (None).
+
+Budgets are enforced with RemoteStopTransaction, sent once per session from a background task,
+never from the handler that saw the meter value (the charger's receive loop waits on it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from csms.db.models import Transaction
+from csms.services import budgets, session_costs
+from csms.services.background import BackgroundTasks
+from csms.services.calls import Send
+from csms.services.costing import CostingError, Sampled, TariffPeriod, UsageLog, session_cost
+from csms.services.transactions import MeterSample, TransactionRef
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[..., Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Running:
+    ref: TransactionRef
+    log: UsageLog | None = None
+    periods: list[TariffPeriod] = field(default_factory=list)
+    limit: budgets.Limit | None = None
+    early: list[tuple[datetime, Sampled | str]] = field(default_factory=list)
+    stop_requested: bool = False
+
+    def add(self, at: datetime, sampled_or_status: Sampled | str) -> None:
+        if self.log is None:
+            self.early.append((at, sampled_or_status))
+        elif isinstance(sampled_or_status, str):
+            self.log.add_status(at, sampled_or_status)
+        else:
+            self.log.add_sampled(at, sampled_or_status)
+
+
+class LiveCosts:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        send: Send,
+        publish: Publish,
+        background: BackgroundTasks,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._session_factory = session_factory
+        self._send = send
+        self._publish = publish
+        self._background = background
+        self._clock = clock
+        self._running: dict[int, _Running] = {}
+
+    def track(self, ref: TransactionRef) -> None:
+        if ref.id not in self._running:
+            self._running[ref.id] = _Running(ref)
+            self._background.spawn(self._load(ref.id), name=f"live-cost-{ref.id}")
+
+    def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> Decimal | None:
+        """Note the samples; the cost so far (None while unknown). Starts a budget stop when reached."""
+        self.track(ref)
+        running = self._running[ref.id]
+        for sample in samples:
+            for sampled in sample.sampled_values:
+                running.add(sample.timestamp, sampled)
+        return self._check(running)
+
+    def status(self, charge_point_id: str, connector_id: int, status: str, *, at: datetime) -> None:
+        for running in self._running.values():
+            if running.ref.charge_point_id == charge_point_id and running.ref.connector_id == connector_id:
+                running.add(at, status)
+
+    def stopped(self, transaction_id: int) -> None:
+        self._running.pop(transaction_id, None)
+
+    def limit_changed(self, user_id: int, limit: budgets.Limit | None) -> None:
+        for running in self._running.values():
+            if running.ref.user_id == user_id:
+                running.limit = limit
+                self._check(running)
+
+    def cost_so_far(self, transaction_id: int) -> Decimal | None:
+        running = self._running.get(transaction_id)
+        return self._cost(running) if running is not None else None
+
+    def _cost(self, running: _Running) -> Decimal | None:
+        if running.log is None or not running.periods:
+            return None
+        try:
+            cost = session_cost(running.log.usage(end=max(self._clock(), running.log.start)), running.periods)
+        except CostingError:
+            return None
+        return cost.total if cost is not None else None
+
+    def _check(self, running: _Running) -> Decimal | None:
+        cost = self._cost(running)
+        limit = running.limit
+        if limit is not None and not running.stop_requested and running.log is not None:
+            if limit.is_reached(energy_wh=running.ref.energy_wh, cost=cost):
+                running.stop_requested = True
+                self._background.spawn(self._stop(running, cost), name=f"budget-stop-{running.ref.id}")
+        return cost
+
+    async def _load(self, transaction_id: int) -> None:
+        async with self._session_factory() as session:
+            transaction = await session.get(Transaction, transaction_id)
+            running = self._running.get(transaction_id)
+            if transaction is None or running is None:
+                return
+            log = await session_costs.usage_log(session, transaction, until=self._clock())
+            book = await session_costs.load_tariff_book(session)
+            place = await session_costs.place_of(session, transaction)
+            limit = await budgets.get_limit(session, transaction.user_id) if transaction.user_id else None
+        running.periods = book.periods(place, start=transaction.start_timestamp, end=None)
+        running.limit = limit
+        running.log = log
+        for at, early in running.early:
+            running.add(at, early)
+        running.early.clear()
+        self._check(running)
+
+    async def _stop(self, running: _Running, cost: Decimal | None) -> None:
+        ref = running.ref
+        await self._publish(
+            "budget_reached",
+            charge_point_id=ref.charge_point_id,
+            connector_id=ref.connector_id,
+            transaction_id=ref.id,
+            user_id=ref.user_id,
+            energy_wh=ref.energy_wh,
+            cost_so_far=str(cost) if cost is not None else None,
+        )
+        payload = {"transactionId": ref.id}
+        answer: dict[str, Any] = await self._send(ref.charge_point_id, "RemoteStopTransaction", payload)
+        logger.info("budget of transaction %s reached: RemoteStopTransaction %s", ref.id, answer.get("status"))

@@ -1,0 +1,180 @@
+"""What follows a charger's messages for drivers and operators: cost, budgets and notifications.
+
+The OCPP handlers call one method here after their own service call. Every method returns at once:
+the work (database reads, webhook deliveries, commands) runs as background tasks, so a charger's
+answer never waits on it.
+
+Drivers are told, on the live stream (their `user_id`) and through webhooks, when charging starts
+(`charging_started`), is suspended by the car (`charging_suspended`: SuspendedEV on the connector of
+their open transaction), finishes (`charging_finished`, with its cost) or fails (`charging_failed`: the
+connector Faulted during the transaction, or it stopped for EmergencyStop, PowerLoss, Reboot,
+HardReset or SoftReset). Operators get `charger_fault` (Faulted, or an errorCode other than NoError)
+and `charger_offline` (the socket closed, or no heartbeat for MISSED_HEARTBEATS intervals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from csms.db.models import Charger, Transaction
+from csms.services import session_costs, webhooks
+from csms.services.background import BackgroundTasks
+from csms.services.chargers import StatusReport
+from csms.services.live_costs import LiveCosts, Publish
+from csms.services.transactions import MeterSample, TransactionRef, energy_wh
+
+logger = logging.getLogger(__name__)
+
+FAILURE_STOP_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot", "HardReset", "SoftReset"})
+MISSED_HEARTBEATS = 3
+
+
+class SessionWatch:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        live: LiveCosts,
+        dispatcher: webhooks.WebhookDispatcher,
+        publish: Publish,
+        background: BackgroundTasks,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._session_factory = session_factory
+        self.live = live
+        self.dispatcher = dispatcher
+        self._publish = publish
+        self._background = background
+        self._clock = clock
+        self._silent: set[str] = set()
+
+    # -- hooks of the OCPP handlers ---------------------------------------------------------
+
+    def transaction_started(self, ref: TransactionRef) -> None:
+        self.live.track(ref)
+        self._notify("charging_started", **_about(ref))
+
+    def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> str | None:
+        """The cost so far as a decimal string (None while unknown), for the meter_values event."""
+        cost = self.live.meter_values(ref, samples)
+        return str(cost) if cost is not None else None
+
+    def status_changed(self, charge_point_id: str, report: StatusReport) -> None:
+        self.live.status(charge_point_id, report.connector_id, report.status, at=report.timestamp)
+        if report.status == "Faulted" or report.error_code != "NoError":
+            self._notify("charger_fault", **_status_fields(charge_point_id, report))
+        if report.status in ("SuspendedEV", "Faulted") and report.connector_id > 0:
+            self._background.spawn(self._tell_driver(charge_point_id, report), name="notify-driver")
+
+    def transaction_stopped(self, transaction: Transaction) -> None:
+        self.live.stopped(transaction.id)
+        self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
+
+    def charger_disconnected(self, charge_point_id: str) -> None:
+        self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")
+
+    # -- periodic ---------------------------------------------------------------------------
+
+    async def watch_heartbeats(
+        self, *, check_interval: float, heartbeat_interval: float, connected: Callable[[], Iterable[str]]
+    ) -> None:
+        """Report connected chargers silent for MISSED_HEARTBEATS heartbeat intervals, once per silence."""
+        while True:
+            await asyncio.sleep(check_interval)
+            try:
+                await self.report_silent_chargers(list(connected()), heartbeat_interval=heartbeat_interval)
+            except Exception:  # the database may be away for a while: check again next time
+                logger.warning("could not check chargers' heartbeats", exc_info=True)
+
+    async def report_silent_chargers(self, charge_point_ids: list[str], *, heartbeat_interval: float) -> None:
+        deadline = self._clock() - timedelta(seconds=heartbeat_interval * MISSED_HEARTBEATS)
+        async with self._session_factory() as session:
+            found = await session.scalars(select(Charger).where(Charger.charge_point_id.in_(charge_point_ids)))
+            seen = {charger.charge_point_id: _last_seen(charger) for charger in found}
+        for charge_point_id, last_seen in seen.items():
+            if last_seen is not None and last_seen >= deadline:
+                self._silent.discard(charge_point_id)
+            elif charge_point_id not in self._silent:
+                self._silent.add(charge_point_id)
+                self._notify("charger_offline", charge_point_id=charge_point_id, reason="no heartbeat")
+
+    # -- work in the background -------------------------------------------------------------
+
+    def _notify(self, kind: str, **fields: Any) -> None:
+        self._background.spawn(self.notify(kind, **fields), name=f"notify-{kind}")
+
+    async def notify(self, kind: str, **fields: Any) -> None:
+        """Publish a live event and queue it for the webhooks subscribed to its kind."""
+        await self._publish(kind, **fields)
+        message = {"kind": kind, "at": self._clock().isoformat(), **fields}
+        async with self._session_factory() as session:
+            queued = await webhooks.enqueue(session, kind, message, now=self._clock())
+        if queued:
+            self.dispatcher.wake()
+
+    async def _tell_driver(self, charge_point_id: str, report: StatusReport) -> None:
+        async with self._session_factory() as session:
+            transaction = await _open_transaction(session, charge_point_id, report.connector_id)
+        if transaction is None:
+            return
+        kind = "charging_suspended" if report.status == "SuspendedEV" else "charging_failed"
+        await self.notify(kind, **_about(transaction), status=report.status, error_code=report.error_code)
+
+    async def _finished(self, transaction: Transaction) -> None:
+        async with self._session_factory() as session:
+            priced = await session_costs.freeze_cost(session, transaction.id, now=self._clock())
+        failed = transaction.stop_reason in FAILURE_STOP_REASONS
+        await self.notify(
+            "charging_failed" if failed else "charging_finished",
+            **_about(transaction),
+            reason=transaction.stop_reason,
+            energy_wh=energy_wh(transaction),
+            cost=str(priced.total) if priced else None,
+            currency=priced.currency if priced else None,
+        )
+
+
+def _about(transaction: TransactionRef | Transaction) -> dict[str, Any]:
+    return {
+        "charge_point_id": transaction.charge_point_id,
+        "connector_id": transaction.connector_id,
+        "transaction_id": transaction.id,
+        "user_id": transaction.user_id,
+    }
+
+
+def _status_fields(charge_point_id: str, report: StatusReport) -> dict[str, Any]:
+    return {
+        "charge_point_id": charge_point_id,
+        "connector_id": report.connector_id,
+        "status": report.status,
+        "error_code": report.error_code,
+        "info": report.info,
+        "vendor_error_code": report.vendor_error_code,
+    }
+
+
+def _last_seen(charger: Charger) -> datetime | None:
+    moments = [moment for moment in (charger.last_heartbeat_at, charger.connected_at) if moment is not None]
+    return max(moments, default=None)
+
+
+async def _open_transaction(session: AsyncSession, charge_point_id: str, connector_id: int) -> Transaction | None:
+    query = (
+        select(Transaction)
+        .where(
+            Transaction.charge_point_id == charge_point_id,
+            Transaction.connector_id == connector_id,
+            Transaction.stop_timestamp.is_(None),
+        )
+        .order_by(Transaction.start_timestamp.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
