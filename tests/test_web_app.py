@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import secrets
 
+import httpx
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
-from tests.conftest import CHARGER_PASSWORD, USER_PASSWORD, RunningServer, new_username
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    USER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_account_with_role,
+    login_as,
+    new_username,
+)
 from tests.screens import check_page, snap
 
 pytest_plugins = ["tests.browser"]
@@ -40,10 +49,21 @@ async def begin_transaction(charger: SimulatedCharger, *, meter_start: int) -> i
     return int(started.transaction_id)
 
 
+async def price_charger_at_forty_cents_a_kwh(server: RunningServer, charge_point_id: str) -> None:
+    username, password = await create_account_with_role(server, "admin")
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        admin = bearer(await login_as(http, username, password))
+        body = {"name": "web test", "currency": "EUR", "price_per_kwh": "0.40"}
+        tariff = (await http.post("/api/admin/tariffs", json=body, headers=admin)).json()
+        assignment = {"tariff_id": tariff["id"], "charge_point_id": charge_point_id}
+        assert (await http.post("/api/admin/tariff_assignments", json=assignment, headers=admin)).status_code == 201
+
+
 async def test_a_driver_signs_up_charges_watches_the_kwh_rise_stops_and_finds_the_record(
     page: Page, sqlite_server: RunningServer
 ) -> None:
     charge_point_id = await sqlite_server.add_charger()
+    await price_charger_at_forty_cents_a_kwh(sqlite_server, charge_point_id)
     async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.boot()
         await charger.status(1, "Available")
@@ -58,8 +78,10 @@ async def test_a_driver_signs_up_charges_watches_the_kwh_rise_stops_and_finds_th
         await charger.meter_values(1, transaction_id, 10_500)
         await expect(energy).to_have_text("0.50 kWh")
         await expect(page.locator("#live-power")).to_have_text("7.4 kW")
+        await expect(page.locator("#live-cost")).to_have_text("0.20 EUR")
         await charger.meter_values(1, transaction_id, 12_250)
         await expect(energy).to_have_text("2.25 kWh")
+        await expect(page.locator("#live-cost")).to_have_text("0.90 EUR")
 
         await page.get_by_role("button", name="Stop charging").click()
         await charger.wait_for_call("RemoteStopTransaction")

@@ -41,6 +41,7 @@ function render() {
   $("#live-where").textContent = `${active.charge_point_id} · connector ${active.connector_id}`;
   $("#live-energy").textContent = kwh(active.energy_wh);
   $("#live-power").textContent = "–";
+  $("#live-cost").textContent = money(active.cost, active.currency);
   if (lastMeter?.transaction_id === active.id) showMeter(lastMeter);
   $("#stop").disabled = false;
   tick();
@@ -59,6 +60,12 @@ function onMeterValues(event) {
 function showMeter(event) {
   $("#live-energy").textContent = kwh(event.energy_wh);
   $("#live-power").textContent = kw(event.power_w);
+  if (event.cost_so_far != null) $("#live-cost").textContent = money(event.cost_so_far, active?.currency);
+}
+
+// Amounts come as exact decimal strings; they are shown as they are, never through a float.
+function money(amount, currency) {
+  return amount == null ? "–" : `${amount}${currency ? ` ${currency}` : ""}`;
 }
 
 function onStopped(event) {
