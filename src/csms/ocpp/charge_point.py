@@ -437,7 +437,6 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         return call_result.SecurityEventNotification()
 
 
-
 def _describe_outgoing(frame: str) -> tuple[int | None, str | None, str | None]:
     """The message type, id, and the action of a CALL or the error code of a CallError."""
     try:
