@@ -69,6 +69,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/firmware"): STAFF,
     ("POST", "/api/admin/firmware/{file_id}/rollouts"): STAFF,
     ("GET", "/api/admin/firmware/rollouts/{rollout_id}"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/certificates"): STAFF,
+    ("GET", "/api/admin/certificates/expiring"): STAFF,
     ("POST", "/api/reservations"): USER,
     ("GET", "/api/reservations"): USER,
     ("DELETE", "/api/reservations/{reservation_id}"): USER,

@@ -28,7 +28,7 @@ async def next_security_event(subscription: Any, charge_point_id: str) -> Messag
     async with asyncio.timeout(5):
         async for _, message in subscription:
             if message["charge_point_id"] == charge_point_id:
-                return message
+                return dict(message)
     raise AssertionError("no security_event was published")
 
 

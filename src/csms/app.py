@@ -34,6 +34,7 @@ from csms.api import (
     webhooks,
 )
 from csms.api import budgets as budget_routes
+from csms.api import certificates as certificate_routes
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
@@ -115,6 +116,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(operations.router)
     app.include_router(reservations.router)
     app.include_router(files.router)
+    app.include_router(certificate_routes.router)
     app.include_router(admin_stats.router)
     app.include_router(tariffs.router)
     app.include_router(budget_routes.router)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from csms.config import Settings
 
@@ -31,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--ssl-certfile", help="serve HTTPS and wss:// (OCPP security profile 2) with this certificate")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key")
+    serve.add_argument(
+        "--ssl-ca-certs",
+        help="the operator's CA (PEM): chargers presenting a client certificate it signed connect with "
+        "security profile 3; chargers without one still use Basic auth",
+    )
     serve.add_argument(
         "--role",
         choices=["all", "api", "ocpp"],
@@ -93,8 +99,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=settings.websocket_compression,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        **_tls_options(args),
     )
     return 0
+
+
+def _tls_options(args: argparse.Namespace) -> dict[str, Any]:
+    """TLS 1.2 or newer only; with a client CA, client certificates are verified when presented and
+    reach the OCPP endpoint through the ASGI TLS extension (ocpp/tls.py)."""
+    if not args.ssl_certfile:
+        return {}
+    from csms.ocpp import tls
+
+    options: dict[str, Any] = {"ssl_context_factory": tls.server_context, "ws": tls.PROTOCOL}
+    if args.ssl_ca_certs:
+        options |= {"ssl_ca_certs": args.ssl_ca_certs, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    return options
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:

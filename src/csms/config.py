@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     # How often connected chargers are checked for missed heartbeats (charger_offline webhooks).
     offline_check_interval: float = 60.0
 
+    # The operator's CA (PEM files) that signs chargers' CSRs (SignCertificate); unset: csms signs none.
+    ca_certfile: str | None = None
+    ca_keyfile: str | None = None
+    charger_certificate_days: int = 365
+    # Security profile 3: what a charger's client certificate names as its common name.
+    charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
+
     @cached_property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

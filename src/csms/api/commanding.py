@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from csms.runtime import Runtime
-from csms.services import charger_calls
+from csms.services import charger_calls, security_profiles
 
 
 async def send_and_record(
@@ -13,6 +13,9 @@ async def send_and_record(
 ) -> dict[str, Any]:
     """Send one call (see CommandRouter.send for its errors) and keep what the charger's answer changed."""
     charger_calls.check_request(action, payload)
+    if security_profiles.is_profile_change(action, payload):
+        async with runtime.session_factory() as session:
+            await security_profiles.refuse_lowering(session, charge_point_id, payload)
     answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
         await charger_calls.record_answer(

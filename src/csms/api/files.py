@@ -99,7 +99,9 @@ async def start_firmware_rollout(
     """Send UpdateFirmware to many chargers at once; follow their progress at the rollout's address."""
     image = await file_store.get_file(session, file_id, kind=file_store.FIRMWARE)
     now = runtime.clock()
-    plan = firmware.RolloutPlan(body.retrieve_date or now, body.retries, body.retry_interval)
+    plan = firmware.RolloutPlan(
+        body.retrieve_date or now, body.retries, body.retry_interval, body.signing_certificate, body.signature
+    )
     rollout = await firmware.start_rollout(
         session, firmware=image, charge_point_ids=body.charge_point_ids, plan=plan, created_by=admin.id, now=now
     )
@@ -127,17 +129,19 @@ async def firmware_rollout(rollout_id: int, admin: AdminUser, session: SessionDe
 async def request_diagnostics(
     charge_point_id: str, body: DiagnosticsCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> DiagnosticsOut:
-    """Send GetDiagnostics with an upload link csms serves; the file arrives later at the request's address."""
-    request = await diagnostics.create_request(session, charge_point_id, requested_by=admin.id, now=runtime.clock())
-    payload = diagnostics.get_diagnostics_payload(
-        diagnostics_upload_url(runtime, request.id), _diagnostics_options(body)
+    """Send GetDiagnostics (GetLog with a log_type) with an upload link csms serves; the file arrives later."""
+    request = await diagnostics.create_request(
+        session, charge_point_id, requested_by=admin.id, now=runtime.clock(), log_type=body.log_type
+    )
+    action, payload = diagnostics.diagnostics_call(
+        request, diagnostics_upload_url(runtime, request.id), _diagnostics_options(body)
     )
     try:
-        answer = await runtime.commands.send(charge_point_id, "GetDiagnostics", payload)
+        answer = await runtime.commands.send(charge_point_id, action, payload)
     except Exception:
         await diagnostics.record_send_failure(session, request, now=runtime.clock())
         raise
-    await diagnostics.record_answer(session, request, file_name=answer.get("fileName"), now=runtime.clock())
+    await diagnostics.record_answer(session, request, answer, now=runtime.clock())
     return DiagnosticsOut.model_validate(request)
 
 
@@ -301,6 +305,7 @@ async def _rollout_out(session: SessionDep, rollout_id: int) -> RolloutOut:
         retrieve_date=rollout.retrieve_date,
         retries=rollout.retries,
         retry_interval=rollout.retry_interval,
+        signed=rollout.signature is not None,
         created_at=rollout.created_at,
         counts=summary.counts,
         chargers=[FirmwareUpdateOut.model_validate(update) for update in summary.updates],

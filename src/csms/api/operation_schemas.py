@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ConfigurationKeyOut(BaseModel):
@@ -94,6 +94,16 @@ class RolloutCreate(BaseModel):
     retrieve_date: datetime | None = Field(default=None, description="When chargers may fetch it; default now")
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_interval: int | None = Field(default=None, ge=0, le=86_400, description="Seconds")
+    signing_certificate: str | None = Field(
+        default=None, max_length=5500, description="PEM; with `signature`, sent as SignedUpdateFirmware"
+    )
+    signature: str | None = Field(default=None, max_length=800, description="Base64 signature of the image")
+
+    @model_validator(mode="after")
+    def _signed_needs_both(self) -> RolloutCreate:
+        if (self.signing_certificate is None) != (self.signature is None):
+            raise ValueError("a signed rollout needs both signing_certificate and signature")
+        return self
 
 
 class FirmwareUpdateOut(BaseModel):
@@ -112,6 +122,7 @@ class RolloutOut(BaseModel):
     retrieve_date: datetime
     retries: int | None
     retry_interval: int | None
+    signed: bool = Field(description="Sent as SignedUpdateFirmware (requestId = this id)")
     created_at: datetime
     counts: dict[str, int] = Field(description="How many chargers are in each status")
     chargers: list[FirmwareUpdateOut]
@@ -122,6 +133,9 @@ class DiagnosticsCreate(BaseModel):
     retry_interval: int | None = Field(default=None, ge=0, le=86_400)
     start_time: datetime | None = None
     stop_time: datetime | None = None
+    log_type: Literal["DiagnosticsLog", "SecurityLog"] | None = Field(
+        default=None, description="Set: sent as GetLog (requestId = the request's id) instead of GetDiagnostics"
+    )
 
 
 class DiagnosticsOut(BaseModel):
@@ -129,8 +143,28 @@ class DiagnosticsOut(BaseModel):
 
     id: int
     charge_point_id: str
-    status: str = Field(description="Requested, Accepted, NoDiagnostics, SendFailed, Uploading, Uploaded, UploadFailed")
+    status: str = Field(
+        description="Requested, Accepted, NoDiagnostics, SendFailed, Uploading, Uploaded, UploadFailed; "
+        "for GetLog also Rejected, UploadFailure, BadMessage, NotSupportedOperation, PermissionDenied"
+    )
+    log_type: str | None = Field(description="DiagnosticsLog or SecurityLog for GetLog; null for GetDiagnostics")
     file_name: str | None = Field(description="The name the charger gave in its answer")
     file_id: int | None = Field(description="Set once the charger's upload has arrived")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CertificateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    charge_point_id: str
+    certificate_type: str = Field(
+        description="ChargePointCertificate (signed by csms), CentralSystemRootCertificate, ManufacturerRootCertificate"
+    )
+    status: str = Field(description="Issued, Accepted, Rejected, SendFailed (signed by csms) or Installed")
+    serial_number: str = Field(description="Hexadecimal, as in CertificateHashData")
+    subject: str | None
+    not_after: datetime | None = Field(description="Unknown for those only reported by GetInstalledCertificateIds")
     created_at: datetime
     updated_at: datetime

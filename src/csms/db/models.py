@@ -157,6 +157,8 @@ class Charger(Base):
     diagnostics_status: Mapped[str | None] = mapped_column(String(32))
     diagnostics_status_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The highest OCPP security profile it has connected with (1-3); connections below it are refused.
+    security_profile: Mapped[int | None] = mapped_column(Integer)
 
 
 class Connector(Base):
@@ -389,6 +391,9 @@ class FirmwareRollout(Base):
     retry_interval: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+    # Set for SignedUpdateFirmware: the manufacturer's signing certificate (PEM) and signature (Base64).
+    signing_certificate: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 class FirmwareUpdate(Base):
@@ -420,6 +425,8 @@ class DiagnosticsRequest(Base):
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Set for GetLog (DiagnosticsLog or SecurityLog); None for GetDiagnostics.
+    log_type: Mapped[str | None] = mapped_column(String(32))
 
 
 class SecurityEvent(Base):
@@ -541,3 +548,30 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class ChargerCertificate(Base):
+    """A certificate on a charger: one csms signed for it (SignCertificate), or one installed with
+    InstallCertificate or reported by GetInstalledCertificateIds; `not_after` drives renewal reminders."""
+
+    __tablename__ = "charger_certificates"
+    __table_args__ = (Index("ix_charger_certificates_not_after", "not_after"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), index=True
+    )
+    # ChargePointCertificate (signed by csms), CentralSystemRootCertificate or ManufacturerRootCertificate.
+    certificate_type: Mapped[str] = mapped_column(String(40))
+    # Issued, Accepted, Rejected or SendFailed for what csms signed; Installed for the others.
+    status: Mapped[str] = mapped_column(String(16))
+    # CertificateHashData (Security Whitepaper): how DeleteCertificate and GetInstalledCertificateIds name it.
+    hash_algorithm: Mapped[str] = mapped_column(String(8))
+    issuer_name_hash: Mapped[str] = mapped_column(String(128))
+    issuer_key_hash: Mapped[str] = mapped_column(String(128))
+    serial_number: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    not_after: Mapped[datetime | None]
+    certificate: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

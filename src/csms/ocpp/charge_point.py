@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import ocpp.messages
@@ -22,7 +22,7 @@ from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.messages import Call
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
-from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_label
@@ -36,7 +36,8 @@ from csms.ocpp.frames import (
 )
 from csms.ocpp.limits import TokenBucket
 from csms.runtime import Runtime
-from csms.services import chargers, diagnostics, firmware, reservations, security_log, transactions
+from csms.services import certificates, chargers, diagnostics, firmware, reservations, security_log, transactions
+from csms.services.certificate_authority import CertificateRequestRefused, load_authority
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import IdTagInfo, authorize_id_tag
 from csms.services.message_log import INCOMING, OUTGOING
@@ -435,6 +436,54 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             logger.warning("critical security event from charger %s: %s (%s)", self.id, type, tech_info)
         await self._publish("security_event", type=type, tech_info=tech_info, critical=is_critical)
         return call_result.SecurityEventNotification()
+
+    @on(Action.signed_firmware_status_notification, skip_schema_validation=True)
+    async def on_signed_firmware_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.SignedFirmwareStatusNotification:
+        await self._record_request_progress("firmware", status, request_id)
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.log_status_notification, skip_schema_validation=True)
+    async def on_log_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.LogStatusNotification:
+        await self._record_request_progress("diagnostics", status, request_id)
+        return call_result.LogStatusNotification()
+
+    async def _record_request_progress(self, kind: str, status: str, request_id: int | None) -> None:
+        """Signed firmware or log progress: the charger's status, and the rollout or request it names."""
+        record_progress = firmware.record_progress if kind == "firmware" else diagnostics.record_progress
+        async with self._session() as session:
+            await chargers.record_charger_event(session, self.id, kind=kind, status=status, now=self._now())
+            await record_progress(session, self.id, status, now=self._now(), request_id=request_id)
+        await self._publish(f"{kind}_status", status=status, request_id=request_id)
+
+    @on(Action.sign_certificate, skip_schema_validation=True)
+    async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
+        runtime = self._runtime
+        try:
+            async with self._session() as session:
+                certificate_id = await certificates.sign_for_charger(
+                    session,
+                    self.id,
+                    csr,
+                    authority=load_authority(runtime.settings.ca_certfile, runtime.settings.ca_keyfile),
+                    identity=runtime.settings.charger_certificate_identity,
+                    valid_for=timedelta(days=runtime.settings.charger_certificate_days),
+                    now=self._now(),
+                )
+        except CertificateRequestRefused as refused:
+            security_log.record_security_event(
+                runtime.writer, kind="csr_refused", now=self._now(), charge_point_id=self.id, detail=str(refused)
+            )
+            return call_result.SignCertificate(status=GenericStatus.rejected)
+        # Sent once this answer is on its way: never awaited here, where the receive loop waits.
+        delivery = certificates.deliver_signed(
+            runtime.session_factory, runtime.commands.send, certificate_id, clock=runtime.clock
+        )
+        runtime.background.spawn(delivery, name=f"certificate-signed-{self.id}")
+        return call_result.SignCertificate(status=GenericStatus.accepted)
 
 
 def _describe_outgoing(frame: str) -> tuple[int | None, str | None, str | None]:

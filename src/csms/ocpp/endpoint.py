@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 
 from csms.bus import ResponderHandle
 from csms.observability import logs
+from csms.ocpp import tls
 from csms.ocpp.charge_point import ChargePointSession
 from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
-from csms.services import chargers, security_log
+from csms.services import chargers, security_log, security_profiles
+from csms.services.errors import NotFound, PermissionDenied
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,9 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
         return JSONResponse(
             {"detail": "too many failed attempts; try again later"}, status_code=429, headers={"Retry-After": str(wait)}
         )
+    certificate = tls.client_certificate(websocket.scope)
+    if certificate is not None:
+        return await _authenticate_certificate(websocket, runtime, charge_point_id, certificate)
     username, password = _basic_credentials(websocket.headers.get("authorization"))
     try:
         async with runtime.session_factory() as db:
@@ -123,6 +128,52 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             headers={"WWW-Authenticate": 'Basic realm="csms", charset="UTF-8"'},
         )
     runtime.charger_auth_throttle.record_success(account=charge_point_id)
+    return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=False)
+
+
+async def _authenticate_certificate(
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, certificate: str
+) -> JSONResponse | None:
+    """Security profile 3: the TLS layer verified the chain against the operator's CA; here the certificate
+    must name this charger, so a certificate of one charger never connects as another."""
+    identity = runtime.settings.charger_certificate_identity
+    try:
+        async with runtime.session_factory() as db:
+            expected = await security_profiles.certificate_identity(db, charge_point_id, identity=identity)
+    except NotFound:
+        return _certificate_refused(websocket, runtime, charge_point_id, "unknown charger", status_code=404)
+    except PermissionDenied as error:
+        return _certificate_refused(websocket, runtime, charge_point_id, str(error), status_code=403)
+    named = security_profiles.common_name(certificate)
+    if named != expected:
+        detail = f"the client certificate names {named!r}, not this charger"
+        return _certificate_refused(websocket, runtime, charge_point_id, detail, status_code=403)
+    runtime.charger_auth_throttle.record_success(account=charge_point_id)
+    return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=True)
+
+
+def _certificate_refused(
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, detail: str, *, status_code: int
+) -> JSONResponse:
+    logger.warning("refused charger %s from %s: %s", charge_point_id, _peer(websocket), detail)
+    runtime.charger_auth_throttle.record_failure(account=charge_point_id, address=_address(websocket))
+    _security_event(runtime, "client_certificate_refused", charge_point_id, websocket, detail)
+    return JSONResponse({"detail": detail}, status_code=status_code)
+
+
+async def _check_profile(
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, *, has_client_certificate: bool
+) -> JSONResponse | None:
+    """A charger never connects below the security profile it has reached (Security Whitepaper §2.1)."""
+    profile = security_profiles.connection_profile(
+        is_tls=tls.is_tls(websocket.scope), has_client_certificate=has_client_certificate
+    )
+    try:
+        async with runtime.session_factory() as db:
+            await security_profiles.record_connection(db, charge_point_id, profile)
+    except security_profiles.ProfileDowngrade as refused:
+        _security_event(runtime, "security_profile_refused", charge_point_id, websocket, str(refused))
+        return JSONResponse({"detail": str(refused)}, status_code=403)
     return None
 
 

@@ -1,8 +1,8 @@
 """What csms keeps from its calls to chargers, whichever way they were sent.
 
 An operator may send any call through the generic endpoint; when the charger accepts one that
-changes state csms tracks (its configuration, local list, reservations, charging profiles), the
-change is recorded here, so the dedicated flows and the generic endpoint agree.
+changes state csms tracks (its configuration, local list, reservations, charging profiles, installed
+certificates), the change is recorded here, so the dedicated flows and the generic endpoint agree.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.services import charging_profiles, configuration, local_list, reservations
+from csms.services import (
+    certificate_authority,
+    certificates,
+    charging_profiles,
+    configuration,
+    local_list,
+    reservations,
+)
 
 Recorder = Callable[[AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[None]]
 
@@ -22,6 +29,8 @@ def check_request(action: str, payload: dict[str, Any]) -> None:
     """Refuse, before it leaves, a call whose effect csms could not record (InvalidInput)."""
     if action == "ChangeConfiguration" and payload.get("key") == configuration.AUTHORIZATION_KEY:
         configuration.password_from_authorization_key(str(payload.get("value", "")))
+    if action == "InstallCertificate":
+        certificate_authority.read_certificate(str(payload.get("certificate", "")))
 
 
 async def record_answer(
@@ -93,6 +102,29 @@ async def _clear_charging_profile(
         await charging_profiles.record_clear(session, charge_point_id, charging_profiles.criteria(payload))
 
 
+async def _install_certificate(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await certificates.record_installed(
+            session, charge_point_id, payload["certificateType"], payload["certificate"], now=now
+        )
+
+
+async def _delete_certificate(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await certificates.record_deleted(session, charge_point_id, payload["certificateHashData"])
+
+
+async def _get_installed_certificate_ids(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    reported = answer.get("certificateHashData", []) if answer.get("status") == "Accepted" else []
+    await certificates.record_reported(session, charge_point_id, payload["certificateType"], reported, now=now)
+
+
 _RECORDERS: dict[str, Recorder] = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
@@ -102,4 +134,7 @@ _RECORDERS: dict[str, Recorder] = {
     "CancelReservation": _cancel_reservation,
     "SetChargingProfile": _set_charging_profile,
     "ClearChargingProfile": _clear_charging_profile,
+    "InstallCertificate": _install_certificate,
+    "DeleteCertificate": _delete_certificate,
+    "GetInstalledCertificateIds": _get_installed_certificate_ids,
 }

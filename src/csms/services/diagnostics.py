@@ -1,4 +1,9 @@
-"""Diagnostics retrieval (OCPP 1.6 §3.8, §5.9): GetDiagnostics with an upload link csms serves."""
+"""Diagnostics retrieval (OCPP 1.6 §3.8, §5.9): GetDiagnostics with an upload link csms serves.
+
+A request with a log type goes out as the security whitepaper's GetLog instead (requestId = the
+request's id, DiagnosticsLog or SecurityLog), to the same upload link; its progress arrives in
+LogStatusNotification.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +20,31 @@ REQUESTED = "Requested"
 ACCEPTED = "Accepted"
 NO_DIAGNOSTICS = "NoDiagnostics"
 SEND_FAILED = "SendFailed"
+REJECTED = "Rejected"
 # Reported by the charger (DiagnosticsStatus, OCPP 1.6 §7.24); Idle answers a TriggerMessage.
 REPORTED = ("Uploading", "Uploaded", "UploadFailed")
+# What LogStatusNotification reports (Security Whitepaper, UploadLogStatusEnumType), Idle aside.
+REPORTED_LOG = ("Uploading", "Uploaded", "UploadFailure", "BadMessage", "NotSupportedOperation", "PermissionDenied")
+LOG_TYPES = ("DiagnosticsLog", "SecurityLog")
 
 
 async def create_request(
-    session: AsyncSession, charge_point_id: str, *, requested_by: int | None, now: datetime
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    requested_by: int | None,
+    now: datetime,
+    log_type: str | None = None,
 ) -> DiagnosticsRequest:
     if await session.get(Charger, charge_point_id) is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     request = DiagnosticsRequest(
-        charge_point_id=charge_point_id, status=REQUESTED, requested_by=requested_by, created_at=now, updated_at=now
+        charge_point_id=charge_point_id,
+        status=REQUESTED,
+        log_type=log_type,
+        requested_by=requested_by,
+        created_at=now,
+        updated_at=now,
     )
     session.add(request)
     await session.commit()
@@ -34,14 +53,38 @@ async def create_request(
 
 def get_diagnostics_payload(location: str, options: dict[str, Any]) -> dict[str, Any]:
     """GetDiagnostics for `location`, with the optional retries, retryInterval, startTime, stopTime."""
-    return {"location": location, **{name: value for name, value in options.items() if value is not None}}
+    return {"location": location, **_present(options)}
+
+
+def diagnostics_call(request: DiagnosticsRequest, location: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """GetDiagnostics, or GetLog for a request with a log type (its time window becomes the log's)."""
+    if request.log_type is None:
+        return "GetDiagnostics", get_diagnostics_payload(location, options)
+    window = {"oldestTimestamp": options.get("startTime"), "latestTimestamp": options.get("stopTime")}
+    retry = {"retries": options.get("retries"), "retryInterval": options.get("retryInterval")}
+    payload = {
+        "requestId": request.id,
+        "logType": request.log_type,
+        "log": {"remoteLocation": location, **_present(window)},
+        **_present(retry),
+    }
+    return "GetLog", payload
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 async def record_answer(
-    session: AsyncSession, request: DiagnosticsRequest, *, file_name: str | None, now: datetime
+    session: AsyncSession, request: DiagnosticsRequest, answer: dict[str, Any], *, now: datetime
 ) -> None:
-    """No fileName in the answer means the charger has no diagnostics to send (§6.21)."""
-    request.status = ACCEPTED if file_name else NO_DIAGNOSTICS
+    """GetDiagnostics: no fileName means the charger has no diagnostics to send (§6.21). GetLog: its status."""
+    if request.log_type is None:
+        file_name = answer.get("fileName")
+        request.status = ACCEPTED if file_name else NO_DIAGNOSTICS
+    else:
+        file_name = answer.get("filename")
+        request.status = ACCEPTED if answer.get("status") in ("Accepted", "AcceptedCanceled") else REJECTED
     request.file_name, request.updated_at = file_name, now
     await session.commit()
 
@@ -58,17 +101,19 @@ async def record_upload(
     await session.commit()
 
 
-async def record_progress(session: AsyncSession, charge_point_id: str, status: str, *, now: datetime) -> None:
-    """A DiagnosticsStatusNotification: it moves the charger's latest request."""
-    if status not in REPORTED:
+async def record_progress(
+    session: AsyncSession, charge_point_id: str, status: str, *, now: datetime, request_id: int | None = None
+) -> None:
+    """A DiagnosticsStatusNotification moves the charger's latest request; a LogStatusNotification
+    moves the request whose id it gives."""
+    if status not in REPORTED and status not in REPORTED_LOG:
         return
-    query = (
-        select(DiagnosticsRequest)
-        .where(DiagnosticsRequest.charge_point_id == charge_point_id, DiagnosticsRequest.status != SEND_FAILED)
-        .order_by(DiagnosticsRequest.id.desc())
-        .limit(1)
+    query = select(DiagnosticsRequest).where(
+        DiagnosticsRequest.charge_point_id == charge_point_id, DiagnosticsRequest.status != SEND_FAILED
     )
-    request = (await session.scalars(query)).first()
+    if request_id is not None:
+        query = query.where(DiagnosticsRequest.id == request_id)
+    request = (await session.scalars(query.order_by(DiagnosticsRequest.id.desc()).limit(1))).first()
     if request is not None:
         request.status, request.updated_at = status, now
         await session.commit()

@@ -1,5 +1,9 @@
 """Firmware rollouts (OCPP 1.6 §3.9, §5.19): UpdateFirmware to many chargers, and their progress.
 
+A rollout with the manufacturer's signing certificate and signature goes out as the security
+whitepaper's SignedUpdateFirmware instead (requestId = the rollout's id), and its progress arrives in
+SignedFirmwareStatusNotification.
+
 Each charger's row moves through the answer to UpdateFirmware (Sent or SendFailed), the statuses
 it reports in FirmwareStatusNotification, and finally Confirmed (or VersionMismatch) when its next
 BootNotification reports a firmware version.
@@ -29,8 +33,21 @@ CONFIRMED = "Confirmed"
 VERSION_MISMATCH = "VersionMismatch"
 # Reported by the charger (FirmwareStatus, OCPP 1.6 §7.25); Idle answers a TriggerMessage and changes nothing.
 REPORTED = ("Downloading", "Downloaded", "Installing", "Installed", "DownloadFailed", "InstallationFailed")
+# What SignedFirmwareStatusNotification adds (Security Whitepaper, FirmwareStatusEnumType).
+REPORTED_SIGNED = (
+    *REPORTED,
+    "DownloadScheduled",
+    "DownloadPaused",
+    "InstallRebooting",
+    "InstallScheduled",
+    "InstallVerificationFailed",
+    "InvalidSignature",
+    "SignatureVerified",
+)
 # States after which a reboot may report the new version (some chargers reboot before saying Installed).
-AWAITING_BOOT = ("Downloaded", "Installing", "Installed")
+AWAITING_BOOT = ("Downloaded", "Installing", "Installed", "InstallRebooting", "SignatureVerified")
+# SignedUpdateFirmware answers that mean the charger took the request.
+SIGNED_ACCEPTED = ("Accepted", "AcceptedCanceled")
 FINISHED = (CONFIRMED, VERSION_MISMATCH, SEND_FAILED)
 MAX_CHARGERS_PER_ROLLOUT = 10_000
 
@@ -40,6 +57,9 @@ class RolloutPlan:
     retrieve_date: datetime
     retries: int | None = None
     retry_interval: int | None = None
+    # Both set: the rollout goes out as SignedUpdateFirmware (PEM certificate, Base64 signature).
+    signing_certificate: str | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +93,8 @@ async def start_rollout(
         retrieve_date=plan.retrieve_date,
         retries=plan.retries,
         retry_interval=plan.retry_interval,
+        signing_certificate=plan.signing_certificate,
+        signature=plan.signature,
         created_by=created_by,
         created_at=now,
     )
@@ -86,13 +108,23 @@ async def start_rollout(
     return rollout
 
 
-def update_firmware_payload(rollout: FirmwareRollout, *, location: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {"location": location, "retrieveDate": format_ocpp_timestamp(rollout.retrieve_date)}
-    if rollout.retries is not None:
-        payload["retries"] = rollout.retries
-    if rollout.retry_interval is not None:
-        payload["retryInterval"] = rollout.retry_interval
-    return payload
+def firmware_call(rollout: FirmwareRollout, *, location: str) -> tuple[str, dict[str, Any]]:
+    """The action and payload of the rollout: UpdateFirmware, or SignedUpdateFirmware when it is signed."""
+    retrieve_date = format_ocpp_timestamp(rollout.retrieve_date)
+    if rollout.signature and rollout.signing_certificate:
+        image = {
+            "location": location,
+            "retrieveDateTime": retrieve_date,
+            "signingCertificate": rollout.signing_certificate,
+            "signature": rollout.signature,
+        }
+        return "SignedUpdateFirmware", {"requestId": rollout.id, "firmware": image, **_retry_fields(rollout)}
+    return "UpdateFirmware", {"location": location, "retrieveDate": retrieve_date, **_retry_fields(rollout)}
+
+
+def _retry_fields(rollout: FirmwareRollout) -> dict[str, int]:
+    fields = {"retries": rollout.retries, "retryInterval": rollout.retry_interval}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 async def send_rollout(
@@ -108,7 +140,7 @@ async def send_rollout(
         rollout = await session.get(FirmwareRollout, rollout_id)
         if rollout is None:
             return
-        payload = update_firmware_payload(rollout, location=location)
+        action, payload = firmware_call(rollout, location=location)
         pending = (
             await session.scalars(
                 select(FirmwareUpdate).where(FirmwareUpdate.rollout_id == rollout_id, FirmwareUpdate.status == PENDING)
@@ -117,7 +149,7 @@ async def send_rollout(
         targets = [(update.id, update.charge_point_id) for update in pending]
     await asyncio.gather(
         *(
-            _send_one(session_factory, send, update_id, charge_point_id, payload, clock=clock)
+            _send_one(session_factory, send, update_id, charge_point_id, (action, payload), clock=clock)
             for update_id, charge_point_id in targets
         )
     )
@@ -128,13 +160,13 @@ async def _send_one(
     send: Send,
     update_id: int,
     charge_point_id: str,
-    payload: dict[str, Any],
+    request: tuple[str, dict[str, Any]],
     *,
     clock: Callable[[], datetime],
 ) -> None:
     try:
-        await send(charge_point_id, "UpdateFirmware", payload)
-        status, detail = SENT, None
+        answer = await send(charge_point_id, *request)
+        status, detail = _outcome(answer.get("status"))
     except Exception as error:  # offline, timeout, CallError: this charger's row says why
         status, detail = SEND_FAILED, str(error)[:255]
     async with session_factory() as session:
@@ -144,11 +176,21 @@ async def _send_one(
             await session.commit()
 
 
-async def record_progress(session: AsyncSession, charge_point_id: str, status: str, *, now: datetime) -> None:
-    """A FirmwareStatusNotification: it moves the charger's latest unfinished rollout row."""
-    if status not in REPORTED:
+def _outcome(answered_status: object) -> tuple[str, str | None]:
+    """UpdateFirmware has an empty answer; a SignedUpdateFirmware answer says whether the charger took it."""
+    if answered_status is None or answered_status in SIGNED_ACCEPTED:
+        return SENT, None
+    return SEND_FAILED, f"the charger answered {answered_status}"
+
+
+async def record_progress(
+    session: AsyncSession, charge_point_id: str, status: str, *, now: datetime, request_id: int | None = None
+) -> None:
+    """A (Signed)FirmwareStatusNotification: it moves the charger's latest unfinished rollout row, or
+    the row of the rollout whose id the charger gave as requestId."""
+    if status not in REPORTED_SIGNED:  # each notification's schema admits only its own statuses
         return
-    update = await _latest_update(session, charge_point_id)
+    update = await _latest_update(session, charge_point_id, rollout_id=request_id)
     if update is not None and update.status not in FINISHED:
         update.status, update.updated_at = status, now
         await session.commit()
@@ -192,11 +234,12 @@ async def rollout_summary(session: AsyncSession, rollout_id: int) -> RolloutSumm
     return RolloutSummary(rollout, firmware, dict(Counter(update.status for update in updates)), updates)
 
 
-async def _latest_update(session: AsyncSession, charge_point_id: str) -> FirmwareUpdate | None:
-    query = (
-        select(FirmwareUpdate)
-        .where(FirmwareUpdate.charge_point_id == charge_point_id, FirmwareUpdate.status != PENDING)
-        .order_by(FirmwareUpdate.id.desc())
-        .limit(1)
+async def _latest_update(
+    session: AsyncSession, charge_point_id: str, *, rollout_id: int | None = None
+) -> FirmwareUpdate | None:
+    query = select(FirmwareUpdate).where(
+        FirmwareUpdate.charge_point_id == charge_point_id, FirmwareUpdate.status != PENDING
     )
-    return (await session.scalars(query)).first()
+    if rollout_id is not None:
+        query = query.where(FirmwareUpdate.rollout_id == rollout_id)
+    return (await session.scalars(query.order_by(FirmwareUpdate.id.desc()).limit(1))).first()

@@ -1,9 +1,10 @@
 // Overview: chargers online, offline and charging; energy today and per day.
 
 import { barChart } from "../chart.js";
-import { $, day, debounce, fill, isShown, kwh } from "../ui.js";
+import { $, day, debounce, el, fill, isShown, kwh, when } from "../ui.js";
 
 const DAYS = 14;
+const RENEWAL_DAYS = 30;
 let api;
 
 export function init(context) {
@@ -16,10 +17,12 @@ export function init(context) {
 
 export async function show() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const [counts, energy] = await Promise.all([
+  const [counts, energy, expiring] = await Promise.all([
     api.get("/api/admin/stats/chargers"),
     api.get(`/api/admin/stats/energy?days=${DAYS}&tz=${encodeURIComponent(zone)}`),
+    api.get(`/api/admin/certificates/expiring?within_days=${RENEWAL_DAYS}`),
   ]);
+  showExpiring(expiring);
   $("#stat-online").textContent = counts.online;
   $("#stat-offline").textContent = counts.offline;
   $("#stat-charging").textContent = counts.charging;
@@ -32,4 +35,17 @@ export async function show() {
   }));
   const chart = barChart(bars, { label: `Energy delivered per day over the last ${DAYS} days`, format: (wh) => (wh / 1000).toFixed(0) });
   fill($("#energy-chart"), chart);
+}
+
+function showExpiring(certificates) {
+  $("#expiring-certificates-card").hidden = certificates.length === 0;
+  const items = certificates.map((certificate) =>
+    el(
+      "li",
+      {},
+      el("a", { href: `#/chargers/${encodeURIComponent(certificate.charge_point_id)}`, text: certificate.charge_point_id }),
+      ` ${certificate.certificate_type} ${certificate.subject || certificate.serial_number}: expires ${when(certificate.not_after)}`,
+    ),
+  );
+  fill($("#expiring-certificates"), ...items);
 }

@@ -1,0 +1,80 @@
+"""OCPP 1.6 security profiles (Security Whitepaper §2): the profile each charger has reached, which
+OCPP can never lower, and the binding of a profile 3 client certificate to its charger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.db.models import Charger
+from csms.services.errors import InvalidInput, NotFound, PermissionDenied
+
+BASIC_AUTH, TLS_BASIC_AUTH, TLS_CLIENT_CERTIFICATE = 1, 2, 3
+SECURITY_PROFILE_KEY = "SecurityProfile"
+
+
+class ProfileDowngrade(PermissionDenied):
+    """A charger connecting with less than the profile it has reached."""
+
+
+def connection_profile(*, is_tls: bool, has_client_certificate: bool) -> int:
+    if has_client_certificate:
+        return TLS_CLIENT_CERTIFICATE
+    return TLS_BASIC_AUTH if is_tls else BASIC_AUTH
+
+
+async def record_connection(session: AsyncSession, charge_point_id: str, profile: int) -> None:
+    """Refuse a connection below the charger's recorded profile; remember a higher one."""
+    recorded = await recorded_profile(session, charge_point_id)
+    if profile < recorded:
+        raise ProfileDowngrade(
+            f"charger {charge_point_id} is at security profile {recorded}; a profile {profile} connection is refused"
+        )
+    if profile > recorded:
+        await session.execute(
+            update(Charger).where(Charger.charge_point_id == charge_point_id).values(security_profile=profile)
+        )
+        await session.commit()
+
+
+async def recorded_profile(session: AsyncSession, charge_point_id: str) -> int:
+    query = select(Charger.security_profile).where(Charger.charge_point_id == charge_point_id)
+    return int(await session.scalar(query) or 0)
+
+
+def is_profile_change(action: str, payload: dict[str, Any]) -> bool:
+    return action == "ChangeConfiguration" and payload.get("key") == SECURITY_PROFILE_KEY
+
+
+async def refuse_lowering(session: AsyncSession, charge_point_id: str, payload: dict[str, Any]) -> None:
+    """ChangeConfiguration(SecurityProfile) may only raise the charger's profile (Security Whitepaper §2.1)."""
+    requested = str(payload.get("value", ""))
+    if requested not in ("1", "2", "3"):
+        raise InvalidInput("SecurityProfile is 1, 2 or 3")
+    recorded = await recorded_profile(session, charge_point_id)
+    if int(requested) < recorded:
+        raise InvalidInput(f"charger {charge_point_id} is at security profile {recorded}; it cannot be lowered")
+
+
+async def certificate_identity(session: AsyncSession, charge_point_id: str, *, identity: str) -> str:
+    """What a charger's certificate must name as its common name: its id, or its serial number."""
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    if identity == "serial_number":
+        if not charger.serial_number:
+            raise PermissionDenied(
+                f"charger {charge_point_id} has reported no serial number to bind its certificate to"
+            )
+        return charger.serial_number
+    return charge_point_id
+
+
+def common_name(certificate_pem: str) -> str | None:
+    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if len(names) == 1 else None

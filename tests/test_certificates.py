@@ -1,0 +1,180 @@
+"""Certificate management (Security Whitepaper): a charger's CSR signed end to end by the operator's CA,
+InstallCertificate / DeleteCertificate / GetInstalledCertificateIds tracked per charger, expiry reminders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
+from ocpp.v16 import call_result
+
+from csms.simulator.charger import ChargerBehaviour
+from tests.certificates import Issued, issue, make_ca, make_csr
+from tests.conftest import RunningServer
+from tests.operating import admin, ocpp_call, online_charger, payloads_received
+
+__all__ = ["admin"]
+
+
+@pytest.fixture
+def operator_ca(server: RunningServer, tmp_path: Path) -> Iterator[Issued]:
+    """The operator's CA, as the PEM files csms is configured with."""
+    ca = make_ca()
+    settings = server.app_runtime.settings
+    settings.ca_certfile, settings.ca_keyfile = (str(path) for path in ca.write(tmp_path, "operator-ca"))
+    yield ca
+    settings.ca_certfile = settings.ca_keyfile = None
+
+
+def hash_data(certificate: x509.Certificate, issuer: x509.Certificate) -> dict[str, Any]:
+    """CertificateHashData as an OCSP request computes it."""
+    request = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256()).build()
+    return {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": request.issuer_name_hash.hex(),
+        "issuerKeyHash": request.issuer_key_hash.hex(),
+        "serialNumber": format(certificate.serial_number, "x"),
+    }
+
+
+async def charger_certificates(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> Any:
+    """The charger's certificates, once csms has the charger's answer to any CertificateSigned in flight."""
+    for _ in range(100):
+        rows = (await http.get(f"/api/admin/chargers/{charge_point_id}/certificates", headers=admin)).json()
+        if all(row["status"] != "Issued" for row in rows):
+            return rows
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"a certificate of {charge_point_id} stayed Issued")
+
+
+async def security_events(server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], cp: str) -> Any:
+    await server.app_runtime.writer.flush()
+    return (await http.get("/api/admin/security_events", params={"charge_point_id": cp}, headers=admin)).json()
+
+
+async def test_a_charger_csr_is_signed_by_the_operator_ca_and_delivered_with_certificate_signed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        csr, key = make_csr(charger.id)
+        answer = await charger.sign_certificate(csr)
+        assert answer.status == "Accepted"
+        chain = (await charger.wait_for_call("CertificateSigned")).payload["certificate_chain"]
+        listed = await charger_certificates(http, admin, charger.id)
+    certificate = x509.load_pem_x509_certificate(chain.encode())
+    certificate.verify_directly_issued_by(operator_ca.certificate)  # raises unless the operator CA signed it
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == charger.id
+    assert certificate.issuer == operator_ca.certificate.subject
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert certificate.public_key().public_bytes(serialization.Encoding.DER, spki) == key.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    )
+    assert [(row["certificate_type"], row["status"], row["serial_number"]) for row in listed] == [
+        ("ChargePointCertificate", "Accepted", format(certificate.serial_number, "x"))
+    ]
+    days_left = (datetime.fromisoformat(listed[0]["not_after"]) - datetime.now(UTC)).days
+    assert 363 <= days_left <= 365
+
+
+async def test_a_csr_naming_another_charger_is_rejected_and_logged(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        answer = await charger.sign_certificate(make_csr("CP-SOMEONE-ELSE")[0])
+        await asyncio.sleep(0.2)
+        assert payloads_received(charger, "CertificateSigned") == []
+    assert answer.status == "Rejected"
+    events = await security_events(server, http, admin, charger.id)
+    assert [(e["kind"], e["detail"]) for e in events] == [
+        ("csr_refused", f"the CSR's common name must be {charger.id!r}")
+    ]
+
+
+@pytest.mark.parametrize(
+    "csr", ["not a CSR", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----"]
+)
+async def test_an_unreadable_csr_is_rejected(server: RunningServer, operator_ca: Issued, csr: str) -> None:
+    async with online_charger(server) as charger:
+        answer = await charger.sign_certificate(csr)
+    assert answer.status == "Rejected"
+
+
+async def test_without_an_operator_ca_every_csr_is_rejected(server: RunningServer) -> None:
+    async with online_charger(server) as charger:
+        answer = await charger.sign_certificate(make_csr(charger.id)[0])
+    assert answer.status == "Rejected"
+
+
+async def test_a_certificate_the_charger_refuses_is_kept_as_rejected(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    refusing = ChargerBehaviour(
+        answers={"CertificateSigned": lambda _: call_result.CertificateSigned(status="Rejected")}
+    )
+    async with online_charger(server, refusing) as charger:
+        await charger.sign_certificate(make_csr(charger.id)[0])
+        await charger.wait_for_call("CertificateSigned")
+        listed = await charger_certificates(http, admin, charger.id)
+    assert [row["status"] for row in listed] == ["Rejected"]
+
+
+async def test_installed_reported_and_deleted_certificates_are_tracked_per_charger(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    root, other = make_ca("Central System Root"), make_ca("Another Root")
+    reported = [hash_data(root.certificate, root.certificate), hash_data(other.certificate, other.certificate)]
+    answers = {
+        "GetInstalledCertificateIds": lambda _: call_result.GetInstalledCertificateIds(
+            status="Accepted", certificate_hash_data=reported
+        )
+    }
+    async with online_charger(server, ChargerBehaviour(answers=answers)) as charger:
+        payload = {"certificateType": "CentralSystemRootCertificate", "certificate": root.pem}
+        assert (await ocpp_call(http, admin, charger.id, "InstallCertificate", payload)).json() == {
+            "status": "Accepted"
+        }
+        installed = await charger_certificates(http, admin, charger.id)
+        asked = {"certificateType": "CentralSystemRootCertificate"}
+        assert (await ocpp_call(http, admin, charger.id, "GetInstalledCertificateIds", asked)).status_code == 200
+        after_report = await charger_certificates(http, admin, charger.id)
+        deleted = {"certificateHashData": reported[0]}
+        assert (await ocpp_call(http, admin, charger.id, "DeleteCertificate", deleted)).json() == {"status": "Accepted"}
+        after_delete = await charger_certificates(http, admin, charger.id)
+    assert [(row["subject"], row["status"]) for row in installed] == [("CN=Central System Root", "Installed")]
+    assert {row["serial_number"] for row in after_report} == {item["serialNumber"] for item in reported}
+    assert [row["serial_number"] for row in after_delete] == [reported[1]["serialNumber"]]
+
+
+async def test_a_certificate_that_is_not_pem_is_refused_before_it_leaves(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        payload = {"certificateType": "ManufacturerRootCertificate", "certificate": "not a certificate"}
+        response = await ocpp_call(http, admin, charger.id, "InstallCertificate", payload)
+        assert payloads_received(charger, "InstallCertificate") == []
+    assert response.status_code == 422
+
+
+async def test_certificates_expiring_soon_are_listed_for_renewal(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    soon = issue(make_ca(), "Expiring Root", valid_for=timedelta(days=10), starts=timedelta(0))
+    async with online_charger(server) as charger:
+        payload = {"certificateType": "ManufacturerRootCertificate", "certificate": soon.pem}
+        assert (await ocpp_call(http, admin, charger.id, "InstallCertificate", payload)).status_code == 200
+
+    async def expiring(days: int) -> list[str]:
+        response = await http.get("/api/admin/certificates/expiring", params={"within_days": days}, headers=admin)
+        return [row["charge_point_id"] for row in response.json()]
+
+    assert charger.id in await expiring(30)
+    assert charger.id not in await expiring(5)

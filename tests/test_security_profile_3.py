@@ -1,0 +1,140 @@
+"""Security profile 3: `csms serve --ssl-ca-certs` as a real process with certificates the test makes (an
+operator CA, chargers' certificates, a wrong CA's and an expired one); a real OCPP client over TLS."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from csms.ocpp import tls
+from csms.simulator.charger import SimulatedCharger, connect_charger
+from tests.certificates import Issued, issue, make_ca
+from tests.test_cli import CSMS, free_port, run_csms
+from tests.test_tls import _wait_until_serving
+
+PASSWORD = "profile-3-charger-password"
+ADMIN_PASSWORD = "a long admin password 3"
+
+
+@dataclass
+class Profile3Server:
+    address: str
+    directory: Path
+    ca: Issued
+
+    def context(self, client: Issued | None = None) -> ssl.SSLContext:
+        """A charger's TLS context: trusts the operator CA, presents `client` if given."""
+        context = ssl.create_default_context(cadata=self.ca.pem)
+        if client is not None:
+            context.load_cert_chain(*client.write(self.directory, f"client-{id(client)}"))
+        return context
+
+
+@pytest.fixture(scope="module")
+def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
+    directory = tmp_path_factory.mktemp("profile3")
+    ca = make_ca()
+    certfile, keyfile = issue(ca, "csms", server_ip="127.0.0.1").write(directory, "server")
+    ca_file, _ = ca.write(directory, "operator-ca")
+    for charge_point_id in ("CP-A", "CP-B", "CP-C"):
+        assert run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD).returncode == 0
+    created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
+    assert created.returncode == 0, created.stderr
+    port = free_port()
+    env = {**os.environ, "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'csms.db'}"}
+    tls_files = ["--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile), "--ssl-ca-certs", str(ca_file)]
+    command = [CSMS, "serve", "--port", str(port), *tls_files]
+    process = subprocess.Popen(command, env=env, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Profile3Server(f"127.0.0.1:{port}", directory, ca)
+    try:
+        _wait_until_serving(f"https://{server.address}", server.context())
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def charger(
+    server: Profile3Server, charge_point_id: str, client: Issued | None, password: str | None = None
+) -> AbstractAsyncContextManager[SimulatedCharger]:
+    context = server.context(client)
+    return connect_charger(f"wss://{server.address}", charge_point_id, password, ssl=context)
+
+
+async def refused_status(
+    server: Profile3Server, charge_point_id: str, client: Issued | None, password: str | None
+) -> int:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with charger(server, charge_point_id, client, password):
+            pass
+    return refused.value.response.status_code
+
+
+async def test_a_charger_with_its_certificate_connects_without_a_password(profile3: Profile3Server) -> None:
+    async with charger(profile3, "CP-A", issue(profile3.ca, "CP-A")) as connected:
+        booted = await connected.boot()
+    assert booted.status == "Accepted"
+
+
+async def test_the_certificate_of_one_charger_never_connects_as_another(profile3: Profile3Server) -> None:
+    assert await refused_status(profile3, "CP-B", issue(profile3.ca, "CP-A"), PASSWORD) == 403
+
+
+@pytest.mark.parametrize(
+    "make_client",
+    [
+        lambda ca: issue(make_ca("Someone Else's CA"), "CP-B"),
+        lambda ca: issue(ca, "CP-B", starts=timedelta(days=-30), valid_for=timedelta(days=1)),
+    ],
+    ids=["wrong-ca", "expired"],
+)
+async def test_a_certificate_the_operator_ca_does_not_vouch_for_fails_the_tls_handshake(
+    profile3: Profile3Server, make_client: object
+) -> None:
+    client = make_client(profile3.ca)  # type: ignore[operator]
+    with pytest.raises((ssl.SSLError, websockets.ConnectionClosedError, websockets.InvalidMessage, ConnectionError)):
+        async with charger(profile3, "CP-B", client, PASSWORD) as connected:
+            await connected.boot()
+
+
+async def test_a_charger_at_profile_3_is_refused_with_basic_auth_only(profile3: Profile3Server) -> None:
+    async with charger(profile3, "CP-C", issue(profile3.ca, "CP-C")) as connected:
+        await connected.boot()
+    assert await refused_status(profile3, "CP-C", None, PASSWORD) == 403
+
+
+async def test_a_charger_without_a_certificate_still_connects_with_basic_auth(profile3: Profile3Server) -> None:
+    async with charger(profile3, "CP-B", None, PASSWORD) as connected:
+        booted = await connected.boot()
+    assert booted.status == "Accepted"
+
+
+async def test_lowering_the_security_profile_is_refused_before_it_leaves(profile3: Profile3Server) -> None:
+    async with (
+        httpx.AsyncClient(base_url=f"https://{profile3.address}", verify=profile3.context()) as http,
+        charger(profile3, "CP-A", issue(profile3.ca, "CP-A")) as connected,
+    ):
+        await connected.boot()
+        login = await http.post("/api/login", json={"username": "ops", "password": ADMIN_PASSWORD})
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        path = "/api/admin/chargers/CP-A/ocpp/ChangeConfiguration"
+        lowered = await http.post(path, json={"key": "SecurityProfile", "value": "2"}, headers=admin)
+        kept = await http.post(path, json={"key": "SecurityProfile", "value": "3"}, headers=admin)
+        received = [call.payload["value"] for call in connected.received if call.action == "ChangeConfiguration"]
+    assert lowered.status_code == 422 and "cannot be lowered" in lowered.json()["detail"]
+    assert (kept.status_code, received) == (200, ["3"])
+
+
+def test_the_server_context_refuses_tls_older_than_1_2() -> None:
+    context = tls.server_context(None, lambda: ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))  # type: ignore[arg-type]
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
