@@ -215,6 +215,9 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
         ):
             tokens = await signup(app)
             transaction_id = (await charger.start_transaction(1, tokens["idTag"], meter_start=0)).transaction_id
+            card = "OUTAGE-CARD"
+            await app.post("/api/me/id_tags", json={"id_tag": card}, headers=bearer(tokens))
+            ending_id = (await charger.start_transaction(2, card, meter_start=100)).transaction_id
 
             await proxy.cut()
             during = await app.get("/api/transactions", headers=bearer(tokens))
@@ -223,6 +226,8 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
             assert (await charger.heartbeat()).current_time
             await charger.status(1, "SuspendedEV")
             await charger.meter_values(1, transaction_id, 4321)
+            stopped = await charger.stop_transaction(ending_id, 900, reason="EVDisconnected")
+            assert stopped.id_tag_info is None  # answered at once; the idTag check needs the database
 
             await proxy.start()
             record: dict[str, Any] = {}
@@ -235,6 +240,8 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
             assert record.get("energy_wh") == 4321
             assert [v["value"] for v in record["meter_values"] if v["measurand"].startswith("Energy")] == ["4321"]
             assert (await app.get("/readyz")).status_code == 200
+            ended = (await app.get(f"/api/transactions/{ending_id}", headers=bearer(tokens))).json()
+            assert (ended["meter_stop"], ended["energy_wh"], ended["stop_reason"]) == (900, 800, "EVDisconnected")
         assert not node.app_runtime.writer.is_holding
     finally:
         await stop_server(handle, task)

@@ -25,6 +25,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_label
 from csms.ocpp.frames import (
     FrameError,
@@ -330,18 +331,24 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         id_tag: str | None = None,
         transaction_data: list[dict[str, Any]] | None = None,
     ) -> call_result.StopTransaction:
-        async with self._session() as session:
-            stopped = await transactions.stop_transaction(
-                session,
-                charge_point_id=self.id,
-                transaction_id=transaction_id,
-                meter_stop=meter_stop,
-                timestamp=_timestamp(timestamp),
-                reason=reason,
-                id_tag=id_tag,
-                transaction_data=_meter_samples(transaction_data or []),
-                now=self._now(),
-            )
+        stop = {
+            "charge_point_id": self.id,
+            "transaction_id": transaction_id,
+            "meter_stop": meter_stop,
+            "timestamp": _timestamp(timestamp),
+            "reason": reason,
+            "id_tag": id_tag,
+            "transaction_data": _meter_samples(transaction_data or []),
+        }
+        try:
+            async with self._session() as session:
+                stopped = await transactions.stop_transaction(session, **stop, now=self._now())
+        except DATABASE_UNREACHABLE:
+            # The charger must get its answer (OCPP 1.6 §6.51) and the stop must not be lost: it is
+            # written when the database returns; the answer carries no idTagInfo, which needs a read.
+            known = self._transactions.pop(transaction_id, None)
+            await transactions.stop_transaction_later(self._runtime.writer, **stop, known=known)
+            return call_result.StopTransaction()
         self._transactions.pop(transaction_id, None)
         if stopped.transaction is not None:
             self._runtime.session_watch.transaction_stopped(stopped.transaction)

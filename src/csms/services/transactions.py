@@ -298,6 +298,58 @@ def _add_meter_samples(
     )
 
 
+_CLOSE_LATER = (
+    update(Transaction)
+    .where(
+        Transaction.id == bindparam("transaction"),
+        Transaction.charge_point_id == bindparam("charger"),
+        Transaction.stop_timestamp.is_(None),
+    )
+    .values(
+        meter_stop=bindparam("stop_meter"),
+        stop_timestamp=bindparam("stop_at"),
+        stop_reason=bindparam("stop_why"),
+        stop_id_tag=bindparam("stop_tag"),
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
+async def stop_transaction_later(
+    writer: BatchWriter,
+    *,
+    charge_point_id: str,
+    transaction_id: int,
+    known: TransactionRef | None,
+    meter_stop: int,
+    timestamp: datetime,
+    reason: str | None,
+    id_tag: str | None,
+    transaction_data: list[MeterSample],
+) -> None:
+    """Close a transaction without reading first, for when the database cannot be read right now.
+
+    The write waits with the others until the database returns; the update only touches an open
+    transaction of this charger, and meter values are linked only to a transaction this connection knows.
+    """
+    close = {
+        "transaction": transaction_id,
+        "charger": charge_point_id,
+        "stop_meter": meter_stop,
+        "stop_at": timestamp,
+        "stop_why": reason or "Local",
+        "stop_tag": id_tag,
+    }
+    is_ours = known is not None and known.charge_point_id == charge_point_id
+    connector_id = known.connector_id if known is not None and is_ours else 0
+    rows = [
+        _meter_row(charge_point_id, connector_id, transaction_id if is_ours else None, sample, sampled)
+        for sample in transaction_data
+        for sampled in sample.sampled_values
+    ]
+    await writer.write((_CLOSE_LATER, [close]), (_INSERT_METER_VALUE, rows))
+
+
 async def get_transaction(session: AsyncSession, transaction_id: int) -> Transaction | None:
     return await session.get(Transaction, transaction_id)
 
