@@ -1,4 +1,4 @@
-"""Remote charging from the app: start and stop, and the caller's charging records."""
+"""Remote charging from the app: start and stop charging on a charger, wherever it is connected."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The charger is not connected, or the request conflicts"},
     422: {"description": "Invalid body, or a connector the charger does not have"},
     502: {"model": ErrorBody, "description": "The charger answered with an OCPP CallError"},
+    503: {"model": ErrorBody, "description": "The database or the bus to other nodes is unavailable"},
     504: {"model": ErrorBody, "description": "The charger did not answer in time"},
 }
 
