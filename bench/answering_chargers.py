@@ -2,7 +2,8 @@
 
 Raw `websockets` connections and a hand-built `[3, id, {"status": "Accepted"}]` answer, so the load
 side spends almost nothing per call. Prints one line `ready N` when all N are connected, and a JSON
-line with the answered and lost counts on SIGTERM. Run as a process of its own, pinned to the load core:
+line with the answered and lost counts on SIGTERM. Run as a process of its own, pinned to the load core
+(`spawn_answering_chargers` does that); with several `--url`s, the chargers are dealt round robin:
 
     python bench/answering_chargers.py --url ws://127.0.0.1:8000/ocpp --chargers 500 --password ...
 """
@@ -13,9 +14,12 @@ import argparse
 import asyncio
 import base64
 import json
+import select
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
@@ -80,16 +84,18 @@ async def connect_charger(url: str, charge_point_id: str, password: str) -> Clie
     return connection
 
 
-async def connect_all(url: str, ids: list[str], password: str) -> list[ClientConnection]:
+async def connect_all(urls: list[str], ids: list[str], password: str) -> list[ClientConnection]:
     connections: list[ClientConnection] = []
     for start in range(0, len(ids), CONNECT_BATCH):
-        batch = ids[start : start + CONNECT_BATCH]
-        connections += await asyncio.gather(*(connect_charger(url, cp_id, password) for cp_id in batch))
+        batch = range(start, min(start + CONNECT_BATCH, len(ids)))
+        connections += await asyncio.gather(
+            *(connect_charger(urls[index % len(urls)], ids[index], password) for index in batch)
+        )
     return connections
 
 
-async def run(url: str, ids: list[str], password: str) -> Tally:
-    connections = await connect_all(url, ids, password)
+async def run(urls: list[str], ids: list[str], password: str) -> Tally:
+    connections = await connect_all(urls, ids, password)
     tally = Tally()
     tasks = [asyncio.create_task(answer_calls(connection, tally)) for connection in connections]
     stop = asyncio.Event()
@@ -102,9 +108,45 @@ async def run(url: str, ids: list[str], password: str) -> Tally:
     return tally
 
 
+# -- as a child process of a benchmark ----------------------------------------------------------
+
+
+def spawn_answering_chargers(
+    *, urls: list[str], count: int, prefix: str, password: str, core: int, timeout: float = 120.0
+) -> subprocess.Popen[str]:
+    """Start this script pinned to `core` and wait until its `count` chargers are connected."""
+    command = [
+        "taskset", "-c", str(core), sys.executable, str(Path(__file__).resolve()),
+        *(argument for url in urls for argument in ("--url", url)),
+        "--chargers", str(count), "--prefix", prefix, "--password", password,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline() if ready else ""
+    if line.strip() != f"ready {count}":
+        process.kill()
+        raise RuntimeError(f"answering chargers did not all connect to {urls} ({line.strip() or 'no answer'})")
+    return process
+
+
+def stop_answering_chargers(process: subprocess.Popen[str]) -> tuple[int, int]:
+    """Stop the chargers; how many calls they answered and how many connections they lost."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return 0, -1
+    tally = json.loads(output.strip().splitlines()[-1])
+    return int(tally["answered"]), int(tally["lost"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the OCPP endpoint without the charge point id")
+    parser.add_argument(
+        "--url", action="append", required=True, help="an OCPP endpoint without the charge point id (repeatable)"
+    )
     parser.add_argument("--chargers", type=int, required=True)
     parser.add_argument("--prefix", default="CP")
     parser.add_argument("--password", required=True)

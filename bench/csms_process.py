@@ -15,9 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from machine import process_cpu_seconds
+
 LOOPBACK = "127.0.0.1"
 CSMS_EXECUTABLE = Path(sys.executable).with_name("csms")
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def use_csms_source(source: Path | None) -> dict[str, str]:
@@ -89,9 +90,7 @@ class ServerProcess:
         raise RuntimeError(f"no VmRSS for process {self.pid}")
 
     def cpu_seconds(self) -> float:
-        # Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return process_cpu_seconds(self.pid)
 
     def stop(self, timeout: float = 60.0) -> None:
         if self.process.poll() is not None:
@@ -113,15 +112,32 @@ def start_server(
     log_path: Path,
     log_level: str,
     environment: dict[str, str],
+    role: str = "all",
 ) -> ServerProcess:
-    command = [
+    command = [str(CSMS_EXECUTABLE), "serve", "--host", LOOPBACK, "--port", str(port), "--role", role]
+    environment = {**environment, "CSMS_DATABASE_URL": url, "CSMS_LOG_LEVEL": log_level}
+    return start_pinned(
+        command, port=port, core=core, max_open_files=max_open_files, log_path=log_path, environment=environment
+    )
+
+
+def start_pinned(
+    command: list[str],
+    *,
+    port: int,
+    core: int,
+    max_open_files: int,
+    log_path: Path,
+    environment: dict[str, str],
+) -> ServerProcess:
+    """Start a server process pinned to `core`, with its open-file limit raised, logging to `log_path`."""
+    pinned = [
         "taskset", "-c", str(core),
         "prlimit", f"--nofile={max_open_files}:{max_open_files}", "--",
-        str(CSMS_EXECUTABLE), "serve", "--host", LOOPBACK, "--port", str(port),
+        *command,
     ]  # fmt: skip
-    environment = {**os.environ, **environment, "CSMS_DATABASE_URL": url, "CSMS_LOG_LEVEL": log_level}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(pinned, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT)
     return ServerProcess(process=process, port=port, log_path=log_path)
 
 

@@ -39,6 +39,16 @@ class LatencyBook:
         return table
 
 
+def merge_books(books: list[LatencyBook]) -> LatencyBook:
+    """One book with every latency and error of `books` (say, one book per node)."""
+    merged = LatencyBook()
+    for book in books:
+        for action, samples in book.latencies.items():
+            merged.latencies[action].extend(samples)
+        merged.errors.update(book.errors)
+    return merged
+
+
 def _percentiles(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {"count": 0, "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}

@@ -46,6 +46,7 @@ from lean_charger import (
     send_step,
 )
 from load_stats import ALL_ACTIONS, LatencyBook, format_latency_table
+from machine import describe
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 CHARGER_PASSWORD = "bench-password-0123456789"  # a throwaway database
@@ -245,12 +246,7 @@ def _raise_open_file_limit() -> int:
 
 
 def _machine() -> dict[str, Any]:
-    model = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return {"nproc": os.cpu_count(), "cpu_model": model, "load_average_at_start": os.getloadavg()}
+    return {**describe(), "load_average_at_start": os.getloadavg()}
 
 
 # -- output -----------------------------------------------------------------------------------

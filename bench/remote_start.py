@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import select
-import signal
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from answering_chargers import spawn_answering_chargers, stop_answering_chargers
+from machine import busy_fraction, core_times, describe
 from remote_start_targets import (
     CHARGER_PASSWORD,
-    PYTHON,
     TARGET_LABELS,
     Server,
     sign_up_users,
@@ -39,7 +36,6 @@ from remote_start_targets import (
 )
 from wrk_load import WrkResult, run_wrk, write_lua_script
 
-CHARGERS_SCRIPT = Path(__file__).resolve().parent / "answering_chargers.py"
 CHARGER_PREFIX = "CP"
 TARGETS = ("tutorial", "floor", "csms")
 MAX_DURATION, MAX_USERS, MAX_CHARGERS, MAX_CONNECTIONS = 300, 5000, 5000, 1024
@@ -104,15 +100,21 @@ def measure_target(name: str, options: Options, workdir: Path, csms_environment:
         wait_until_ready(server)
         tokens = sign_up_users(server, options.users)
         script = write_lua_script(workdir / f"{name}.lua", tokens=tokens, evse_ids=evse_ids)
-        chargers = _start_chargers(server, options)
+        chargers = spawn_answering_chargers(
+            urls=[server.ocpp_url],
+            count=options.chargers,
+            prefix=CHARGER_PREFIX,
+            password=CHARGER_PASSWORD,
+            core=options.load_core,
+        )
         try:
             if options.warmup:
                 _run_wrk(server, script, options, options.warmup)
-            before = (server.cpu_seconds(), _core_times(options.load_core), time.monotonic())
+            before = (server.cpu_seconds(), core_times(options.load_core), time.monotonic())
             result = _run_wrk(server, script, options, options.duration)
-            after = (server.cpu_seconds(), _core_times(options.load_core), time.monotonic())
+            after = (server.cpu_seconds(), core_times(options.load_core), time.monotonic())
         finally:
-            answered, lost = _stop_chargers(chargers)
+            answered, lost = stop_answering_chargers(chargers)
     finally:
         server.stop()
     wall = after[2] - before[2]
@@ -120,7 +122,7 @@ def measure_target(name: str, options: Options, workdir: Path, csms_environment:
         name,
         result,
         server_core_busy=(after[0] - before[0]) / wall,
-        load_core_busy=_busy_fraction(before[1], after[1]),
+        load_core_busy=busy_fraction(before[1], after[1]),
         answered=answered,
         lost=lost,
     )
@@ -157,55 +159,6 @@ def _measurement(
     )
 
 
-# -- the chargers ---------------------------------------------------------------------------------
-
-
-def _start_chargers(server: Server, options: Options, timeout: float = 120.0) -> subprocess.Popen[str]:
-    command = [
-        "taskset", "-c", str(options.load_core), str(PYTHON), str(CHARGERS_SCRIPT),
-        "--url", server.ocpp_url, "--chargers", str(options.chargers),
-        "--prefix", CHARGER_PREFIX, "--password", CHARGER_PASSWORD,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    line = process.stdout.readline() if ready else ""
-    if line.strip() != f"ready {options.chargers}":
-        process.kill()
-        raise RuntimeError(f"chargers did not all connect to {server.name} ({line.strip() or 'no answer'})")
-    return process
-
-
-def _stop_chargers(process: subprocess.Popen[str]) -> tuple[int, int]:
-    """Stop the chargers; how many calls they answered and how many connections they lost."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return 0, -1
-    tally = json.loads(output.strip().splitlines()[-1])
-    return int(tally["answered"]), int(tally["lost"])
-
-
-# -- core usage -----------------------------------------------------------------------------------
-
-
-def _core_times(core: int) -> tuple[int, int]:
-    """(busy, total) jiffies of one core from /proc/stat."""
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith(f"cpu{core} "):
-            values = [int(value) for value in line.split()[1:]]
-            idle = values[3] + values[4]  # idle and iowait
-            return sum(values) - idle, sum(values)
-    raise RuntimeError(f"no cpu{core} in /proc/stat")
-
-
-def _busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float:
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total else 0.0
-
-
 # -- report ---------------------------------------------------------------------------------------
 
 
@@ -213,7 +166,7 @@ def _report(options: Options, measurements: list[Measurement]) -> dict[str, obje
     return {
         "benchmark": "remote_start",
         "options": {**asdict(options), "csms_src": str(options.csms_src) if options.csms_src else None},
-        "machine": {"nproc": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()},
+        "machine": describe(),
         "results": {m.target: asdict(m) for m in measurements},
         "ratios": _ratios({m.target: m for m in measurements}),
         "targets": TARGETS_TO_MEET,
@@ -243,13 +196,6 @@ def _format_table(measurements: list[Measurement], ratios: dict[str, float]) -> 
         verdict = "meets" if value >= TARGETS_TO_MEET[name] else "misses"
         lines.append(f"  {name:<30} {value:>6.2f}  ({verdict} target {TARGETS_TO_MEET[name]})")
     return "\n".join(lines)
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def _parse_options() -> Options:

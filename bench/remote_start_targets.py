@@ -21,6 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from machine import process_cpu_seconds
+
 LOOPBACK = "127.0.0.1"
 PYTHON = Path(sys.executable)
 REFERENCES = Path(__file__).resolve().parent / "references"
@@ -30,7 +32,6 @@ TARGET_LABELS = {
     "floor": "(b) floor: uvicorn + ocpp, no auth, no DB",
     "csms": "csms",
 }
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -50,9 +51,7 @@ class Server:
         return f"ws://{LOOPBACK}:{self.ocpp_port}/ocpp"
 
     def cpu_seconds(self) -> float:
-        # Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -144,7 +143,7 @@ def wait_until_ready(server: Server, timeout: float = 60.0) -> None:
             tail = "\n".join(server.log_path.read_text(errors="replace").splitlines()[-15:])
             raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{tail}")
         try:
-            if _request(server, "GET", "/healthz")[0] == 200:
+            if _request(server.http_port, "GET", "/healthz")[0] == 200:
                 return
         except OSError:
             pass
@@ -154,18 +153,23 @@ def wait_until_ready(server: Server, timeout: float = 60.0) -> None:
 
 def sign_up_users(server: Server, count: int) -> list[str]:
     """Sign up `count` app users through the API; their access tokens."""
+    return sign_up_users_at(server.http_port, count, name=server.name)
+
+
+def sign_up_users_at(port: int, count: int, *, name: str = "server") -> list[str]:
+    """Sign up `count` app users through the API of the server at `port`; their access tokens."""
     tokens = []
     for number in range(1, count + 1):
         body = {"username": f"driver{number:05d}", "password": f"bench-password-{number}"}
-        status, answer = _request(server, "POST", "/api/signup", body)
+        status, answer = _request(port, "POST", "/api/signup", body)
         if status != 201:
-            raise RuntimeError(f"{server.name}: signup answered {status}: {answer}")
+            raise RuntimeError(f"{name}: signup answered {status}: {answer}")
         tokens.append(str(answer["access_token"]))
     return tokens
 
 
-def _request(server: Server, method: str, path: str, body: object = None) -> tuple[int, dict[str, object]]:
-    connection = http.client.HTTPConnection(LOOPBACK, server.http_port, timeout=30)
+def _request(port: int, method: str, path: str, body: object = None) -> tuple[int, dict[str, object]]:
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
     try:
         payload = json.dumps(body) if body is not None else None
         connection.request(method, path, body=payload, headers={"Content-Type": "application/json"})
