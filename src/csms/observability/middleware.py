@@ -38,7 +38,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket gets its id for its log lines, but its frames are not wrapped one by one.
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             logs.request_id.reset(token)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import functools
 import time
 from dataclasses import asdict
 from typing import Any
 
-from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
+from ocpp.charge_point import remove_nones, snake_to_camel_case
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, MessageType, validate_payload
 from ocpp.v16 import call
@@ -17,6 +16,7 @@ from ocpp.v16.enums import Action
 from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
 from csms.observability.metrics import Metrics
 from csms.ocpp.frames import passes_compiled_schema
+from csms.ocpp.keys import snake_case_keys
 from csms.ocpp.registry import ConnectionRegistry
 
 # Calls the central system may send to a charger (OCPP 1.6 and the security whitepaper's additions).
@@ -82,27 +82,12 @@ async def build_call(action: str, payload: dict[str, Any]) -> Any:
     try:
         if not passes_compiled_schema(MessageType.Call, action, payload):
             await validate_payload(Call("check", action, copy.deepcopy(payload)), "1.6")
-        return getattr(call, action)(**_snake_case_keys(payload))
+        return getattr(call, action)(**snake_case_keys(payload))
     except OCPPError as error:
         cause = error.details.get("cause") if isinstance(error.details, dict) else None
         raise InvalidPayload(f"invalid {action} payload: {cause or error.description}") from None
     except TypeError as error:
         raise InvalidPayload(f"invalid {action} payload: {error}") from None
-
-
-def _snake_case_keys(payload: Any) -> Any:
-    """The package's camelCase-to-snake_case conversion, with each key converted once per process."""
-    if isinstance(payload, dict):
-        return {_snake_case_key(key): _snake_case_keys(value) for key, value in payload.items()}
-    if isinstance(payload, list):
-        return [_snake_case_keys(value) for value in payload]
-    return payload
-
-
-@functools.lru_cache(maxsize=4096)
-def _snake_case_key(key: str) -> str:
-    converted: dict[str, Any] = camel_to_snake_case({key: None})
-    return next(iter(converted))
 
 
 class CommandRouter:
