@@ -173,7 +173,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         bus=bus,
         events=events,
         background=background,
-        session_watch=_session_watch(settings, session_factory, events, commands, background),
+        session_watch=_session_watch(settings, session_factory, events, commands, background, bus),
         commands=commands,
         registry=registry,
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
@@ -182,6 +182,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     )
     await runtime.takeover.start()
     await runtime.logins.start()
+    await runtime.session_watch.start()
     runtime.background.spawn(
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
@@ -195,8 +196,11 @@ def _session_watch(
     events: Events,
     commands: CommandRouter,
     background: BackgroundTasks,
+    bus: Bus,
 ) -> SessionWatch:
-    live = LiveCosts(session_factory, send=commands.send, publish=events.publish, background=background, clock=utc_now)
+    live = LiveCosts(
+        session_factory, send=commands.send, publish=events.publish, background=background, clock=utc_now, bus=bus
+    )
     dispatcher = WebhookDispatcher(
         session_factory,
         clock=utc_now,
@@ -204,7 +208,13 @@ def _session_watch(
         max_attempts=settings.webhook_max_attempts,
     )
     return SessionWatch(
-        session_factory, live=live, dispatcher=dispatcher, publish=events.publish, background=background, clock=utc_now
+        session_factory,
+        live=live,
+        dispatcher=dispatcher,
+        publish=events.publish,
+        background=background,
+        clock=utc_now,
+        bus=bus,
     )
 
 
@@ -246,6 +256,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.background.close()
     await runtime.takeover.close()
     await runtime.logins.close()
+    await runtime.session_watch.close()
     await runtime.writer.close()
     await runtime.message_log.close()
     await runtime.bus.close()

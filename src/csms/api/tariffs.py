@@ -65,6 +65,7 @@ class AssignmentOut(AssignmentIn):
 async def create_tariff(body: TariffIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> TariffOut:
     """Define a tariff. Tariffs are never edited: a price change is a new tariff and assignment."""
     tariff = await tariffs.create_tariff(session, tariffs.TariffSpec(**body.model_dump()), now=runtime.clock())
+    await runtime.session_watch.live.tariff_book.changed()
     return TariffOut.model_validate(tariff)
 
 
@@ -86,6 +87,7 @@ async def assign_tariff(
 ) -> AssignmentOut:
     """Apply a tariff to a connector, a charger or everywhere, optionally to a group and a period."""
     assignment = await tariffs.assign_tariff(session, tariffs.AssignmentSpec(**body.model_dump()), now=runtime.clock())
+    await runtime.session_watch.live.tariff_book.changed()
     return AssignmentOut.model_validate(assignment)
 
 
@@ -96,9 +98,10 @@ async def list_assignments(admin: AdminUser, session: SessionDep) -> list[Assign
 
 
 @router.delete("/tariff_assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-async def remove_assignment(assignment_id: int, admin: AdminUser, session: SessionDep) -> None:
+async def remove_assignment(assignment_id: int, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> None:
     """Remove an assignment (finished sessions keep the cost they were given when they stopped)."""
     await tariffs.remove_assignment(session, assignment_id)
+    await runtime.session_watch.live.tariff_book.changed()
 
 
 @router.get("/tariff_for", responses=_ERRORS)

@@ -60,6 +60,7 @@ class DeliveryOut(BaseModel):
 async def create_webhook(body: WebhookIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> CreatedWebhook:
     """Register an endpoint for events; the answer carries its signing secret, shown only here."""
     webhook = await webhooks.create_webhook(session, url=body.url, events=body.events, now=runtime.clock())
+    await runtime.session_watch.webhook_list.changed()
     return CreatedWebhook(**_out(webhook).model_dump(), secret=webhook.secret)
 
 
@@ -70,9 +71,10 @@ async def list_webhooks(admin: AdminUser, session: SessionDep) -> list[WebhookOu
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-async def delete_webhook(webhook_id: int, admin: AdminUser, session: SessionDep) -> None:
+async def delete_webhook(webhook_id: int, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> None:
     """Remove a webhook and its delivery log."""
     await webhooks.delete_webhook(session, webhook_id)
+    await runtime.session_watch.webhook_list.changed()
 
 
 @router.get("/{webhook_id}/deliveries", responses=_ERRORS)

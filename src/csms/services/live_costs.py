@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from csms.bus import Bus
 from csms.db.models import Transaction
 from csms.services import budgets, session_costs
 from csms.services.background import BackgroundTasks
 from csms.services.calls import Send
 from csms.services.costing import CostingError, Sampled, TariffPeriod, UsageLog, session_cost
+from csms.services.shared_cache import SharedTable
 from csms.services.transactions import MeterSample, TransactionRef
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class LiveCosts:
         publish: Publish,
         background: BackgroundTasks,
         clock: Callable[[], datetime],
+        bus: Bus,
     ) -> None:
         self._session_factory = session_factory
         self._send = send
@@ -66,6 +69,11 @@ class LiveCosts:
         self._background = background
         self._clock = clock
         self._running: dict[int, _Running] = {}
+        self.tariff_book: SharedTable[session_costs.TariffBook] = SharedTable("tariffs", bus, self._read_book)
+
+    async def _read_book(self) -> session_costs.TariffBook:
+        async with self._session_factory() as session:
+            return await session_costs.load_tariff_book(session)
 
     def track(self, ref: TransactionRef) -> None:
         if ref.id not in self._running:
@@ -118,16 +126,16 @@ class LiveCosts:
         return cost
 
     async def _load(self, transaction_id: int) -> None:
+        book = await self.tariff_book.get()  # before taking a connection: its own read needs one too
         async with self._session_factory() as session:
             transaction = await session.get(Transaction, transaction_id)
             running = self._running.get(transaction_id)
             if transaction is None or running is None:
                 return
             log = await session_costs.usage_log(session, transaction, until=self._clock())
-            book = await session_costs.load_tariff_book(session)
-            place = await session_costs.place_of(session, transaction)
+            place = await session_costs.place_of(session, transaction) if book.assignments else None
             limit = await budgets.get_limit(session, transaction.user_id) if transaction.user_id else None
-        running.periods = book.periods(place, start=transaction.start_timestamp, end=None)
+        running.periods = book.periods(place, start=transaction.start_timestamp, end=None) if place else []
         running.limit = limit
         running.log = log
         for at, early in running.early:

@@ -66,15 +66,19 @@ async def costs_of(
     return costs
 
 
-async def freeze_cost(session: AsyncSession, transaction_id: int, *, now: datetime) -> PricedSession | None:
+async def freeze_cost(
+    session: AsyncSession, transaction_id: int, *, now: datetime, book: TariffBook | None = None
+) -> PricedSession | None:
     """Price a stopped transaction once and keep the result; None while it runs or without a tariff."""
+    if book is not None and not book.assignments:
+        return None  # no tariff anywhere: nothing to price, no need to read the transaction
     transaction = await session.get(Transaction, transaction_id)
     if transaction is None or transaction.stop_timestamp is None:
         return None
     frozen = await _frozen_costs(session, [transaction_id])
     if transaction_id in frozen:
         return frozen[transaction_id]
-    cost = await _price(session, transaction, await load_tariff_book(session), now=now)
+    cost = await _price(session, transaction, book or await load_tariff_book(session), now=now)
     if cost is None:
         return None
     priced = PricedSession.of(cost)

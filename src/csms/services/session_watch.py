@@ -23,11 +23,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from csms.db.models import Charger, Transaction
+from csms.bus import Bus
+from csms.db.models import Charger, Transaction, Webhook
 from csms.services import session_costs, webhooks
 from csms.services.background import BackgroundTasks
 from csms.services.chargers import StatusReport
 from csms.services.live_costs import LiveCosts, Publish
+from csms.services.shared_cache import SharedTable
 from csms.services.transactions import MeterSample, TransactionRef, energy_wh
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class SessionWatch:
         publish: Publish,
         background: BackgroundTasks,
         clock: Callable[[], datetime],
+        bus: Bus,
     ) -> None:
         self._session_factory = session_factory
         self.live = live
@@ -54,6 +57,19 @@ class SessionWatch:
         self._background = background
         self._clock = clock
         self._silent: set[str] = set()
+        self.webhook_list: SharedTable[list[Webhook]] = SharedTable("webhooks", bus, self._read_webhooks)
+
+    async def _read_webhooks(self) -> list[Webhook]:
+        async with self._session_factory() as session:
+            return await webhooks.active_webhooks(session)
+
+    async def start(self) -> None:
+        await self.webhook_list.start()
+        await self.live.tariff_book.start()
+
+    async def close(self) -> None:
+        await self.webhook_list.close()
+        await self.live.tariff_book.close()
 
     # -- hooks of the OCPP handlers ---------------------------------------------------------
 
@@ -113,11 +129,13 @@ class SessionWatch:
     async def notify(self, kind: str, **fields: Any) -> None:
         """Publish a live event and queue it for the webhooks subscribed to its kind."""
         await self._publish(kind, **fields)
+        wanted = webhooks.subscribers(await self.webhook_list.get(), kind)
+        if not wanted:
+            return
         message = {"kind": kind, "at": self._clock().isoformat(), **fields}
         async with self._session_factory() as session:
-            queued = await webhooks.enqueue(session, kind, message, now=self._clock())
-        if queued:
-            self.dispatcher.wake()
+            await webhooks.enqueue(session, wanted, kind, message, now=self._clock())
+        self.dispatcher.wake()
 
     async def _tell_driver(self, charge_point_id: str, report: StatusReport) -> None:
         async with self._session_factory() as session:
@@ -128,8 +146,9 @@ class SessionWatch:
         await self.notify(kind, **_about(transaction), status=report.status, error_code=report.error_code)
 
     async def _finished(self, transaction: Transaction) -> None:
+        book = await self.live.tariff_book.get()  # before taking a connection: its own read needs one too
         async with self._session_factory() as session:
-            priced = await session_costs.freeze_cost(session, transaction.id, now=self._clock())
+            priced = await session_costs.freeze_cost(session, transaction.id, now=self._clock(), book=book)
         failed = transaction.stop_reason in FAILURE_STOP_REASONS
         await self.notify(
             "charging_failed" if failed else "charging_finished",

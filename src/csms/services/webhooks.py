@@ -98,11 +98,19 @@ def subscribed_kinds(webhook: Webhook) -> set[str]:
     return {kind for kind in webhook.events.split(",") if kind}
 
 
-async def enqueue(session: AsyncSession, kind: str, message: dict[str, Any], *, now: datetime) -> int:
-    """One pending delivery of `message` per active webhook subscribed to `kind`; how many."""
+async def active_webhooks(session: AsyncSession) -> list[Webhook]:
+    return list((await session.scalars(select(Webhook).where(Webhook.is_active.is_(True)))).all())
+
+
+def subscribers(webhooks: list[Webhook], kind: str) -> list[Webhook]:
+    return [webhook for webhook in webhooks if not subscribed_kinds(webhook) or kind in subscribed_kinds(webhook)]
+
+
+async def enqueue(
+    session: AsyncSession, wanted: list[Webhook], kind: str, message: dict[str, Any], *, now: datetime
+) -> int:
+    """One pending delivery of `message` per webhook in `wanted`; how many."""
     body = json.dumps(message, default=str)
-    webhooks = (await session.scalars(select(Webhook).where(Webhook.is_active.is_(True)))).all()
-    wanted = [webhook for webhook in webhooks if not subscribed_kinds(webhook) or kind in subscribed_kinds(webhook)]
     session.add_all(
         WebhookDelivery(
             webhook_id=webhook.id,
