@@ -558,9 +558,7 @@ class ChargerCertificate(Base):
     __table_args__ = (Index("ix_charger_certificates_not_after", "not_after"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), index=True
-    )
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), index=True)
     # ChargePointCertificate (signed by csms), CentralSystemRootCertificate or ManufacturerRootCertificate.
     certificate_type: Mapped[str] = mapped_column(String(40))
     # Issued, Accepted, Rejected or SendFailed for what csms signed; Installed for the others.
