@@ -17,10 +17,10 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.conftest import (
+    BACKENDS,
     RunningServer,
     create_account_with_role,
-    create_postgres_database,
-    drop_postgres_database,
+    fresh_database,
     login_as,
     settings_for,
     start_server,
@@ -32,15 +32,11 @@ EXAMPLES_PER_OPERATION = 25
 SKIPPED_PATHS = r"^/api/(logout|events)$"
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def database_of_its_own(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh database on each backend: the run leaves random accounts, chargers and tags behind."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db-schemathesis') / 'csms.db'}"
-        return
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
+    with fresh_database(request.param, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
