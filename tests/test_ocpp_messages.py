@@ -337,3 +337,17 @@ async def test_firmware_and_diagnostics_status_notifications_are_tracked(
         ("firmware", "Installed"),
         ("diagnostics", "Uploaded"),
     ]
+
+
+async def test_transaction_ids_are_never_reused_even_after_the_newest_is_deleted(
+    server: RunningServer, charger: SimulatedCharger
+) -> None:
+    from sqlalchemy import delete
+
+    newest = (await charger.start_transaction(1, "REUSE-CHECK")).transaction_id
+    async with server.session() as session:
+        await session.execute(delete(MeterValue).where(MeterValue.transaction_id == newest))
+        await session.execute(delete(Transaction).where(Transaction.id == newest))
+        await session.commit()
+    again = (await charger.start_transaction(2, "REUSE-CHECK-2")).transaction_id
+    assert again > newest
