@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call
 
 from csms.simulator.charger import connect_charger
+from csms.simulator.charger import now_iso as utc_iso
 from tests.conftest import (
     CHARGER_PASSWORD,
     RunningServer,
@@ -228,6 +231,16 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
             await charger.meter_values(1, transaction_id, 4321)
             stopped = await charger.stop_transaction(ending_id, 900, reason="EVDisconnected")
             assert stopped.id_tag_info is None  # answered at once; the idTag check needs the database
+            # A tag this node saw start a transaction gets a reserved id; a tag it never saw is not guessed.
+            during_outage = await charger.start_transaction(3, tokens["idTag"], meter_start=50)
+            assert during_outage.id_tag_info["status"] == "Accepted"
+            await charger.meter_values(3, during_outage.transaction_id, 650)
+            with pytest.raises(OCPPError) as refused:
+                await charger.call(
+                    call.StartTransaction(connector_id=2, id_tag="NEVER-SEEN", meter_start=0, timestamp=utc_iso()),
+                    suppress=False,
+                )
+            assert refused.value.code == "InternalError"
 
             await proxy.start()
             record: dict[str, Any] = {}
@@ -242,6 +255,12 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
             assert (await app.get("/readyz")).status_code == 200
             ended = (await app.get(f"/api/transactions/{ending_id}", headers=bearer(tokens))).json()
             assert (ended["meter_stop"], ended["energy_wh"], ended["stop_reason"]) == (900, 800, "EVDisconnected")
+            started_away = (
+                await app.get(f"/api/transactions/{during_outage.transaction_id}", headers=bearer(tokens))
+            ).json()
+            assert (started_away["connector_id"], started_away["energy_wh"]) == (3, 600)
+            after = await charger.start_transaction(4, tokens["idTag"], meter_start=0)
+            assert after.transaction_id not in (transaction_id, ending_id, during_outage.transaction_id)
         assert not node.app_runtime.writer.is_holding
     finally:
         await stop_server(handle, task)

@@ -183,6 +183,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await runtime.takeover.start()
     await runtime.logins.start()
     await runtime.session_watch.start()
+    runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
     runtime.background.spawn(
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )

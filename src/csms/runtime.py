@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.config import Settings
-from csms.db.batch_writer import BatchWriter
+from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
 from csms.observability.metrics import Metrics
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.registry import ConnectionRegistry
@@ -26,7 +27,10 @@ from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
+from csms.services.outage_reserves import RecentTags, TransactionIdReserve
 from csms.services.session_watch import SessionWatch
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,3 +61,14 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     metrics: Metrics = field(default_factory=Metrics)
+    # For starting transactions while the database is unreachable (services/outage_reserves.py).
+    transaction_ids: TransactionIdReserve = field(default_factory=TransactionIdReserve)
+    recent_tags: RecentTags = field(default_factory=RecentTags)
+
+    async def refill_transaction_ids(self) -> None:
+        """Top up the reserve of transaction ids; if the database is away, the next start tries again."""
+        try:
+            async with self.session_factory() as session:
+                await self.transaction_ids.refill(session)
+        except DATABASE_UNREACHABLE as error:
+            logger.warning("could not reserve transaction ids: %s", type(error).__name__)

@@ -15,12 +15,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import ocpp.messages
 from ocpp.charge_point import _raise_key_error, remove_nones
-from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+from ocpp.exceptions import InternalError, OCPPError, PropertyConstraintViolationError
 from ocpp.messages import Call
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
@@ -43,8 +44,9 @@ from csms.runtime import Runtime
 from csms.services import certificates, chargers, diagnostics, firmware, reservations, security_log, transactions
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
-from csms.services.id_tags import IdTagInfo, authorize_id_tag
+from csms.services.id_tags import ACCEPTED, CONCURRENT_TX, IdTagInfo, authorize_id_tag
 from csms.services.message_log import INCOMING, OUTGOING
+from csms.services.outage_reserves import RememberedTag
 
 logger = logging.getLogger(__name__)
 # The package logs every frame at INFO; our message log keeps them instead.
@@ -317,34 +319,70 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         reservation_id: int | None = None,
     ) -> call_result.StartTransaction:
         _require_connector(connector_id, allow_zero=False)
-        async with self._session() as session:
-            started = await transactions.start_transaction(
+        start = {
+            "charge_point_id": self.id,
+            "connector_id": connector_id,
+            "id_tag": id_tag,
+            "meter_start": meter_start,
+            "timestamp": _timestamp(timestamp),
+            "reservation_id": reservation_id,
+            "now": self._now(),
+        }
+        try:
+            async with self._session() as session:
+                started = await transactions.start_transaction(session, **start)
+                await self._consume_reservation(session, reservation_id, started.transaction_id)
+        except DATABASE_UNREACHABLE:
+            return await self._start_while_the_database_is_away(start)
+        self._remember_start(started)
+        ref = transactions.transaction_ref(started.transaction)
+        return await self._started(ref, started.id_tag_info)
+
+    async def _consume_reservation(
+        self, session: AsyncSession, reservation_id: int | None, transaction_id: int
+    ) -> None:
+        if reservation_id is not None:
+            await reservations.consume_reservation(
                 session,
                 charge_point_id=self.id,
-                connector_id=connector_id,
-                id_tag=id_tag,
-                meter_start=meter_start,
-                timestamp=_timestamp(timestamp),
                 reservation_id=reservation_id,
+                transaction_id=transaction_id,
                 now=self._now(),
             )
-            if reservation_id is not None:
-                await reservations.consume_reservation(
-                    session,
-                    charge_point_id=self.id,
-                    reservation_id=reservation_id,
-                    transaction_id=started.transaction_id,
-                    now=self._now(),
-                )
-        ref = transactions.transaction_ref(started.transaction)
+
+    async def _started(self, ref: transactions.TransactionRef, info: IdTagInfo) -> call_result.StartTransaction:
         self._transactions[ref.id] = ref
         self._runtime.session_watch.transaction_started(ref)
         await self._publish(
-            "transaction_started", connector_id=connector_id, transaction_id=ref.id, user_id=ref.user_id
+            "transaction_started", connector_id=ref.connector_id, transaction_id=ref.id, user_id=ref.user_id
         )
-        return call_result.StartTransaction(
-            transaction_id=started.transaction_id, id_tag_info=_id_tag_info(started.id_tag_info)
+        return call_result.StartTransaction(transaction_id=ref.id, id_tag_info=_id_tag_info(info))
+
+    def _remember_start(self, started: transactions.StartedTransaction) -> None:
+        """Keep what this start taught us, for starts while the database is away; top up the id reserve."""
+        transaction, info = started.transaction, started.id_tag_info
+        valid = replace(info, status=ACCEPTED) if info.status == CONCURRENT_TX else info
+        remembered = RememberedTag(valid, transaction.user_id, transaction.vehicle_id, self._now())
+        self._runtime.recent_tags.remember(transaction.id_tag, remembered)
+        if self._runtime.transaction_ids.needs_refill:
+            self._runtime.background.spawn(self._runtime.refill_transaction_ids(), name="transaction-id-reserve")
+
+    async def _start_while_the_database_is_away(self, start: dict[str, Any]) -> call_result.StartTransaction:
+        """Answer a start with a reserved id when this node saw the tag recently; otherwise the charger
+        gets InternalError and sends the start again later (OCPP 1.6 §4.10)."""
+        remembered = self._runtime.recent_tags.recall(start["id_tag"], now=start["now"])
+        transaction_id = self._runtime.transaction_ids.take() if remembered is not None else None
+        if remembered is None or transaction_id is None:
+            raise InternalError(details={"cause": "the database is unreachable; send this again later"})
+        ref = await transactions.start_transaction_later(
+            self._runtime.writer,
+            transaction_id=transaction_id,
+            id_tag_status=remembered.info.status,
+            user_id=remembered.user_id,
+            vehicle_id=remembered.vehicle_id,
+            **start,
         )
+        return await self._started(ref, remembered.info)
 
     @on(Action.stop_transaction, skip_schema_validation=True)
     async def on_stop_transaction(

@@ -298,6 +298,45 @@ def _add_meter_samples(
     )
 
 
+_INSERT_TRANSACTION = insert(Transaction)
+
+
+async def start_transaction_later(
+    writer: BatchWriter,
+    *,
+    transaction_id: int,
+    charge_point_id: str,
+    connector_id: int,
+    id_tag: str,
+    id_tag_status: str,
+    user_id: int | None,
+    vehicle_id: int | None,
+    meter_start: int,
+    timestamp: datetime,
+    reservation_id: int | None,
+    now: datetime,
+) -> TransactionRef:
+    """Record a start with an id reserved in advance, for when the database cannot be read right now.
+
+    The row waits with the other held writes until the database returns.
+    """
+    row = {
+        "id": transaction_id,
+        "charge_point_id": charge_point_id,
+        "connector_id": connector_id,
+        "id_tag": id_tag,
+        "id_tag_status": id_tag_status,
+        "user_id": user_id,
+        "vehicle_id": vehicle_id,
+        "reservation_id": reservation_id,
+        "meter_start": meter_start,
+        "start_timestamp": timestamp,
+        "created_at": now,
+    }
+    await writer.write((_INSERT_TRANSACTION, [row]))
+    return TransactionRef(transaction_id, charge_point_id, connector_id, user_id, meter_start)
+
+
 _CLOSE_LATER = (
     update(Transaction)
     .where(
