@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import ocpp.messages
 from ocpp.charge_point import _raise_key_error, remove_nones
 from ocpp.exceptions import InternalError, OCPPError, PropertyConstraintViolationError
-from ocpp.messages import Call
+from ocpp.messages import Call, CallError, MessageType
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, RegistrationStatus
@@ -138,7 +138,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             parsed = parse_frame(raw_msg, max_bytes=self._runtime.settings.ocpp_max_frame_bytes)
         except FrameError as error:
             self._log(INCOMING, raw_msg, message_type=None, unique_id=None, action=None)
-            await self._send(error.call_error.to_json())
+            await self._send_error(error.call_error)
             return
         message = parsed.message
         action = message.action if isinstance(message, Call) else self._actions_in_flight.pop(message.unique_id, None)
@@ -150,7 +150,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             return
         self._remember_action(message.unique_id, message.action)
         if not self._call_budget.take():
-            await self._send(rate_limited(message.unique_id).to_json())
+            await self._send_error(rate_limited(message.unique_id))
             return
         try:
             if message.action in self.route_map:
@@ -158,9 +158,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 require_32_bit_integers(message)
             await self._handle_call(message)
         except FrameError as error:
-            await self._send(error.call_error.to_json())
+            await self._send_error(error.call_error)
         except OCPPError as error:
-            await self._send(to_ocpp16_call_error(message.unique_id, error).to_json())
+            await self._send_error(to_ocpp16_call_error(message.unique_id, error))
 
     async def _handle_call(self, message: Call) -> None:
         """Run the handler of a CALL and answer it: the package's own steps, minus its per-call costs.
@@ -179,13 +179,38 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             response = await handler(**snake_case_keys(message.payload))
         except Exception as error:
             logger.exception("could not handle %s from %s", message.action, self.id)
-            await self._send(message.create_call_error(error).to_json())
+            await self._send_error(message.create_call_error(error))
             return
         fields = {field.name: getattr(response, field.name) for field in dataclasses.fields(response)}
-        await self._send(message.create_call_result(camel_case_keys(remove_nones(fields))).to_json())
+        answer = message.create_call_result(camel_case_keys(remove_nones(fields)))
+        await self._send_frame(answer.to_json(), 3, answer.unique_id, None)
+
+    async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a call of the central system and return the charger's answer payload, camelCase as sent.
+
+        The package's `call` turns the payload into snake_case dataclasses and the answer back; csms
+        holds both in camelCase already, so this skips the round trip. The caller checks the payload
+        and the answer against the schemas. Raises TimeoutError, or the OCPPError of a CallError.
+        """
+        unique_id = str(uuid.uuid4())
+        frame = Call(unique_id, action, payload).to_json()
+        async with self._call_lock:
+            await self._send_frame(frame, 2, unique_id, action)
+            answer = await self._get_specific_response(unique_id, self._response_timeout)
+        if answer.message_type_id == MessageType.CallError:
+            raise answer.to_exception()
+        return dict(answer.payload)
 
     async def _send(self, message: str) -> None:
-        message_type, unique_id, action_or_code = _describe_outgoing(message)
+        """The package's way out; csms's own frames go through _send_frame, which need not parse them."""
+        await self._send_frame(message, *_describe_outgoing(message))
+
+    async def _send_error(self, error: CallError) -> None:
+        await self._send_frame(error.to_json(), 4, error.unique_id, error.error_code)
+
+    async def _send_frame(
+        self, message: str, message_type: int | None, unique_id: str | None, action_or_code: str | None
+    ) -> None:
         action = action_or_code if message_type == 2 else None
         if message_type == 2 and unique_id is not None and action is not None:
             self._remember_action(unique_id, action)
