@@ -37,10 +37,9 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 async def get_current_user(
-    request: Request,
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    runtime: Runtime = request.app.state.runtime  # read here, not as one more dependency: on every request
     if credentials is None:
         raise unauthorized("missing bearer token")
     try:

@@ -10,11 +10,12 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from csms.db.models import OcppMessage
+from csms.db.models import Base, OcppMessage
 
 logger = logging.getLogger(__name__)
 
-_INSERT_FRAME = insert(OcppMessage)
+# The table, not the mapped class: a plain executemany instead of the ORM's bulk insert.
+_INSERT_FRAME = insert(Base.metadata.tables[OcppMessage.__tablename__])
 
 INCOMING = "in"
 OUTGOING = "out"
