@@ -58,7 +58,7 @@ async def authorize_id_tag(
     if row is None:
         return IdTagInfo(status=INVALID)
     tag, owner_is_active = row
-    info = _static_status(tag, owner_is_active, now)
+    info = tag_status(tag, owner_is_active, now=now)
     if info.status != ACCEPTED:
         return info
     if await _has_open_transaction(session, id_tag, ignore_transaction_id):
@@ -68,10 +68,6 @@ async def authorize_id_tag(
 
 def tag_status(tag: IdTag, owner_is_active: bool | None, *, now: datetime) -> IdTagInfo:
     """What the tag itself is worth now, open transactions aside (what a charger's local list holds)."""
-    return _static_status(tag, owner_is_active, now)
-
-
-def _static_status(tag: IdTag, owner_is_active: bool | None, now: datetime) -> IdTagInfo:
     if tag.status == BLOCKED or owner_is_active is False:
         return IdTagInfo(status=BLOCKED, parent_id_tag=tag.parent_id_tag)
     if tag.status == EXPIRED or (tag.expiry_date is not None and tag.expiry_date <= now):

@@ -207,11 +207,7 @@ async def add_meter_values(
     """
     if transaction is not None and transaction.charge_point_id != charge_point_id:
         transaction = None
-    rows = [
-        _meter_row(charge_point_id, connector_id, transaction.id if transaction else None, sample, sampled)
-        for sample in samples
-        for sampled in sample.sampled_values
-    ]
+    rows = _meter_rows(charge_point_id, connector_id, transaction.id if transaction else None, samples)
     advance = _newest_reading(transaction, samples) if transaction else None
     await writer.write((_INSERT_METER_VALUE, rows), (_ADVANCE_METER, [advance] if advance else []))
     if transaction is not None and advance is not None:
@@ -226,6 +222,17 @@ def _newest_reading(transaction: TransactionRef, samples: list[MeterSample]) -> 
         if reading is not None and is_newer and (newest is None or sample.timestamp >= newest["at"]):
             newest = {"transaction": transaction.id, "wh": reading, "at": sample.timestamp}
     return newest
+
+
+def _meter_rows(
+    charge_point_id: str, connector_id: int, transaction_id: int | None, samples: list[MeterSample]
+) -> list[dict[str, Any]]:
+    """One row of `meter_values` per sampled value."""
+    return [
+        _meter_row(charge_point_id, connector_id, transaction_id, sample, sampled)
+        for sample in samples
+        for sampled in sample.sampled_values
+    ]
 
 
 def _meter_row(
@@ -279,23 +286,7 @@ def _add_meter_samples(
     transaction_id: int | None,
     samples: list[MeterSample],
 ) -> None:
-    session.add_all(
-        MeterValue(
-            charge_point_id=charge_point_id,
-            connector_id=connector_id,
-            transaction_id=transaction_id,
-            timestamp=sample.timestamp,
-            value=sampled.value,
-            measurand=sampled.measurand,
-            unit=sampled.unit,
-            phase=sampled.phase,
-            context=sampled.context,
-            location=sampled.location,
-            format=sampled.format,
-        )
-        for sample in samples
-        for sampled in sample.sampled_values
-    )
+    session.add_all(MeterValue(**row) for row in _meter_rows(charge_point_id, connector_id, transaction_id, samples))
 
 
 _INSERT_TRANSACTION = insert(Transaction)
@@ -381,11 +372,7 @@ async def stop_transaction_later(
     }
     is_ours = known is not None and known.charge_point_id == charge_point_id
     connector_id = known.connector_id if known is not None and is_ours else 0
-    rows = [
-        _meter_row(charge_point_id, connector_id, transaction_id if is_ours else None, sample, sampled)
-        for sample in transaction_data
-        for sampled in sample.sampled_values
-    ]
+    rows = _meter_rows(charge_point_id, connector_id, transaction_id if is_ours else None, transaction_data)
     await writer.write((_CLOSE_LATER, [close]), (_INSERT_METER_VALUE, rows))
 
 
