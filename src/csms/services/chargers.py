@@ -248,15 +248,3 @@ async def list_connectors(session: AsyncSession, charge_point_id: str) -> list[C
 
 async def get_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> Connector | None:
     return await session.get(Connector, (charge_point_id, connector_id))
-
-
-async def list_status_history(
-    session: AsyncSession, charge_point_id: str, *, limit: int = 100
-) -> list[StatusNotification]:
-    query = (
-        select(StatusNotification)
-        .where(StatusNotification.charge_point_id == charge_point_id)
-        .order_by(StatusNotification.timestamp.desc(), StatusNotification.id.desc())
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
