@@ -18,9 +18,11 @@ from tests.conftest import (
     CHARGER_PASSWORD,
     RunningServer,
     bearer,
+    create_account_with_role,
     create_postgres_database,
     dependency_missing,
     drop_postgres_database,
+    login_as,
     settings_for,
     signup,
     start_server,
@@ -153,3 +155,27 @@ async def test_a_node_stopped_mid_session_loses_no_transaction(nodes: list[Node]
     assert (record["meter_start"], record["meter_stop"], record["energy_wh"]) == (100, 1700, 1600)
     energy = [v["value"] for v in record["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"]
     assert energy == ["900", "1500"]
+
+
+async def test_a_tag_blocked_through_one_node_is_blocked_at_once_on_the_node_that_remembers_it(
+    nodes: list[Node],
+) -> None:
+    node_a, node_b, _ = (running for _, _, running in nodes)
+    charge_point_id = await node_a.add_charger()
+    async with httpx.AsyncClient(base_url=node_b.http_url, timeout=10) as app:
+        tokens = await signup(app)
+        admin = bearer(await login_as(app, (await create_account_with_role(node_b, "admin"))[0]))
+        me = (await app.get("/api/me", headers=bearer(tokens))).json()
+        async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            assert (await charger.authorize(tokens["idTag"])).id_tag_info["status"] == "Accepted"
+            blocked = await app.patch(f"/api/admin/users/{me['id']}", json={"is_active": False}, headers=admin)
+            assert blocked.status_code == 200
+            answers: list[str] = []
+
+            async def blocked_on_node_a() -> bool:
+                answers.append((await charger.authorize(tokens["idTag"])).id_tag_info["status"])
+                return answers[-1] == "Blocked"
+
+            async with asyncio.timeout(2):  # the bus carries the change in milliseconds
+                while not await blocked_on_node_a():  # noqa: ASYNC110 (the change arrives over NATS, not an Event)
+                    await asyncio.sleep(0.02)

@@ -61,6 +61,7 @@ from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 from csms.services.session_watch import SessionWatch
+from csms.services.tag_directory import TagDirectory, watch_commits
 from csms.services.webhooks import WebhookDispatcher
 from csms.web import pages
 
@@ -136,6 +137,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     bus = _create_bus(settings)
     await bus.start()
     session_factory = create_session_factory(engine)
+    tags = TagDirectory(engine, bus)
+    watch_commits(session_factory, tags)
     message_log = MessageLog(session_factory, clock=utc_now, flush_interval=settings.message_log_flush_interval)
     message_log.start()
     writer = BatchWriter(engine)
@@ -166,6 +169,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             window=timedelta(minutes=5),
         ),
         logins=LoginCache(bus, clock=utc_now),
+        tags=tags,
         sticker_key=pairing.sticker_key(secret),
         file_url_key=signed_urls.file_url_key(secret),
         files=FileStore(settings.resolved_files_dir()),
@@ -182,6 +186,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     )
     await runtime.takeover.start()
     await runtime.logins.start()
+    await runtime.tags.start()
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
     runtime.background.spawn(
@@ -257,6 +262,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.background.close()
     await runtime.takeover.close()
     await runtime.logins.close()
+    await runtime.tags.close()
     await runtime.session_watch.close()
     await runtime.writer.close()
     await runtime.message_log.close()

@@ -29,6 +29,7 @@ from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 from csms.services.outage_reserves import RecentTags, TransactionIdReserve
 from csms.services.session_watch import SessionWatch
+from csms.services.tag_directory import TagDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,22 @@ class Runtime:
     # For starting transactions while the database is unreachable (services/outage_reserves.py).
     transaction_ids: TransactionIdReserve = field(default_factory=TransactionIdReserve)
     recent_tags: RecentTags = field(default_factory=RecentTags)
+    # idTags as Authorize and StartTransaction need them, kept in memory (services/tag_directory.py).
+    tags: TagDirectory = field(kw_only=True)
+
+    async def next_transaction_id(self) -> int:
+        """A new transaction id from this node's reserve, topped up in the background before it runs out.
+
+        Raises one of DATABASE_UNREACHABLE when the reserve is empty and the database cannot fill it.
+        """
+        transaction_id = self.transaction_ids.take()
+        while transaction_id is None:
+            async with self.session_factory() as session:
+                await self.transaction_ids.refill(session)
+            transaction_id = self.transaction_ids.take()
+        if self.transaction_ids.needs_refill:
+            self.background.spawn(self.refill_transaction_ids(), name="transaction-id-reserve")
+        return transaction_id
 
     async def refill_transaction_ids(self) -> None:
         """Top up the reserve of transaction ids; if the database is away, the next start tries again."""

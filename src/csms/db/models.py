@@ -199,7 +199,16 @@ class StatusNotification(Base):
 class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
-        Index("ix_transactions_charger_start", "charge_point_id", "connector_id", "start_timestamp"),
+        # One row per start: a charger repeating a StartTransaction gets the first one's id (services/transactions.py).
+        Index(
+            "ux_transactions_start",
+            "charge_point_id",
+            "connector_id",
+            "start_timestamp",
+            "id_tag",
+            "meter_start",
+            unique=True,
+        ),
         Index("ix_transactions_id_tag_open", "id_tag", "stop_timestamp"),
         {"sqlite_autoincrement": True},
     )

@@ -330,8 +330,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
 
     @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        async with self._session() as session:
-            info = await authorize_id_tag(session, id_tag, now=self._now())
+        info = await authorize_id_tag(self._runtime.tags, id_tag, now=self._now())
         return call_result.Authorize(id_tag_info=_id_tag_info(info))
 
     @on(Action.start_transaction, skip_schema_validation=True)
@@ -353,20 +352,21 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             "reservation_id": reservation_id,
             "now": self._now(),
         }
+        runtime = self._runtime
         try:
-            async with self._session() as session:
-                started = await transactions.start_transaction(session, **start)
-                await self._consume_reservation(session, reservation_id, started.transaction_id)
+            transaction_id = await runtime.next_transaction_id()
+            started = await transactions.start_transaction(
+                runtime.engine, runtime.writer, runtime.tags, transaction_id=transaction_id, **start
+            )
+            if reservation_id is not None:
+                await self._consume_reservation(reservation_id, started.transaction.id)
         except DATABASE_UNREACHABLE:
             return await self._start_while_the_database_is_away(start)
-        self._remember_start(started)
-        ref = transactions.transaction_ref(started.transaction)
-        return await self._started(ref, started.id_tag_info)
+        self._remember_start(id_tag, started)
+        return await self._started(started.transaction, started.id_tag_info)
 
-    async def _consume_reservation(
-        self, session: AsyncSession, reservation_id: int | None, transaction_id: int
-    ) -> None:
-        if reservation_id is not None:
+    async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
+        async with self._session() as session:
             await reservations.consume_reservation(
                 session,
                 charge_point_id=self.id,
@@ -383,14 +383,12 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         )
         return call_result.StartTransaction(transaction_id=ref.id, id_tag_info=_id_tag_info(info))
 
-    def _remember_start(self, started: transactions.StartedTransaction) -> None:
-        """Keep what this start taught us, for starts while the database is away; top up the id reserve."""
-        transaction, info = started.transaction, started.id_tag_info
+    def _remember_start(self, id_tag: str, started: transactions.StartedTransaction) -> None:
+        """Keep what this start taught us, for starts while the database is away."""
+        info = started.id_tag_info
         valid = replace(info, status=ACCEPTED) if info.status == CONCURRENT_TX else info
-        remembered = RememberedTag(valid, transaction.user_id, transaction.vehicle_id, self._now())
-        self._runtime.recent_tags.remember(transaction.id_tag, remembered)
-        if self._runtime.transaction_ids.needs_refill:
-            self._runtime.background.spawn(self._runtime.refill_transaction_ids(), name="transaction-id-reserve")
+        remembered = RememberedTag(valid, started.transaction.user_id, started.vehicle_id, self._now())
+        self._runtime.recent_tags.remember(id_tag, remembered)
 
     async def _start_while_the_database_is_away(self, start: dict[str, Any]) -> call_result.StartTransaction:
         """Answer a start with a reserved id when this node saw the tag recently; otherwise the charger
@@ -399,7 +397,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         transaction_id = self._runtime.transaction_ids.take() if remembered is not None else None
         if remembered is None or transaction_id is None:
             raise InternalError(details={"cause": "the database is unreachable; send this again later"})
-        ref = await transactions.start_transaction_later(
+        ref = await transactions.record_start(
             self._runtime.writer,
             transaction_id=transaction_id,
             id_tag_status=remembered.info.status,
@@ -428,27 +426,38 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             "id_tag": id_tag,
             "transaction_data": _meter_samples(transaction_data or []),
         }
+        known = self._transactions.pop(transaction_id, None)
         try:
-            async with self._session() as session:
-                stopped = await transactions.stop_transaction(session, **stop, now=self._now())
+            info = await self._stop_tag_info(id_tag, transaction_id) if id_tag else None
+            closed = await self._close(known, stop)
         except DATABASE_UNREACHABLE:
             # The charger must get its answer (OCPP 1.6 §6.51) and the stop must not be lost: it is
             # written when the database returns; the answer carries no idTagInfo, which needs a read.
-            known = self._transactions.pop(transaction_id, None)
-            await transactions.stop_transaction_later(self._runtime.writer, **stop, known=known)
+            await transactions.record_stop(self._runtime.writer, **stop, known=known)
             return call_result.StopTransaction()
-        self._transactions.pop(transaction_id, None)
-        if stopped.transaction is not None:
-            self._runtime.session_watch.transaction_stopped(stopped.transaction)
+        if closed is not None:
+            self._runtime.session_watch.transaction_stopped(closed)
             await self._publish(
                 "transaction_stopped",
-                connector_id=stopped.transaction.connector_id,
+                connector_id=closed.connector_id,
                 transaction_id=transaction_id,
-                user_id=stopped.transaction.user_id,
-                energy_wh=transactions.energy_wh(stopped.transaction),
+                user_id=closed.user_id,
+                energy_wh=closed.energy_wh,
             )
-        info = stopped.id_tag_info
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info) if info else None)
+
+    async def _stop_tag_info(self, id_tag: str, transaction_id: int) -> IdTagInfo:
+        """The tag's status as if this transaction were closed already: ConcurrentTx only for another one."""
+        return await authorize_id_tag(self._runtime.tags, id_tag, now=self._now(), ignore_transaction_id=transaction_id)
+
+    async def _close(
+        self, known: transactions.TransactionRef | None, stop: dict[str, Any]
+    ) -> transactions.ClosedTransaction | None:
+        """Close without a read a transaction this connection knows open; read first for any other."""
+        if known is not None and known.is_open:
+            return await transactions.record_stop(self._runtime.writer, **stop, known=known)
+        async with self._session() as session:
+            return await transactions.stop_transaction(session, **stop)
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(
@@ -479,8 +488,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     async def _transaction(self, transaction_id: int) -> transactions.TransactionRef | None:
         ref = self._transactions.get(transaction_id)
         if ref is None:
-            async with self._session() as session:
-                ref = await transactions.find_transaction_ref(session, transaction_id)
+            ref = await transactions.find_transaction_ref(self._runtime.engine, transaction_id)
             if ref is not None and ref.charge_point_id == self.id:
                 self._transactions[transaction_id] = ref
         return ref

@@ -6,14 +6,15 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import IdTag, Transaction, User
+from csms.db.models import IdTag
 from csms.services.errors import AlreadyExists, InvalidInput, NotFound
+from csms.services.tag_directory import TagDirectory
 
 TAG_STATUSES = ("Accepted", "Blocked", "Expired")
 ACCEPTED = "Accepted"
@@ -38,8 +39,21 @@ def new_app_id_tag() -> str:
     return "APP" + "".join(secrets.choice(_APP_TAG_ALPHABET) for _ in range(16))
 
 
+class TagFields(Protocol):
+    """What a tag's status depends on: an `IdTag` row or a `KnownTag` kept in memory."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def expiry_date(self) -> datetime | None: ...
+
+    @property
+    def parent_id_tag(self) -> str | None: ...
+
+
 async def authorize_id_tag(
-    session: AsyncSession,
+    tags: TagDirectory,
     id_tag: str,
     *,
     now: datetime,
@@ -50,36 +64,22 @@ async def authorize_id_tag(
     ConcurrentTx when the tag is already charging somewhere (a transaction is open with it),
     except for the transaction named by `ignore_transaction_id`.
     """
-    row = (
-        await session.execute(
-            select(IdTag, User.is_active).outerjoin(User, IdTag.user_id == User.id).where(IdTag.id_tag == id_tag)
-        )
-    ).first()
-    if row is None:
+    known = await tags.lookup(id_tag)
+    if known is None:
         return IdTagInfo(status=INVALID)
-    tag, owner_is_active = row
-    info = tag_status(tag, owner_is_active, now=now)
-    if info.status != ACCEPTED:
-        return info
-    if await _has_open_transaction(session, id_tag, ignore_transaction_id):
+    info = tag_status(known, known.owner_is_active, now=now)
+    if info.status == ACCEPTED and await tags.has_open_transaction(id_tag, except_id=ignore_transaction_id):
         return IdTagInfo(status=CONCURRENT_TX, expiry_date=info.expiry_date, parent_id_tag=info.parent_id_tag)
     return info
 
 
-def tag_status(tag: IdTag, owner_is_active: bool | None, *, now: datetime) -> IdTagInfo:
+def tag_status(tag: TagFields, owner_is_active: bool | None, *, now: datetime) -> IdTagInfo:
     """What the tag itself is worth now, open transactions aside (what a charger's local list holds)."""
     if tag.status == BLOCKED or owner_is_active is False:
         return IdTagInfo(status=BLOCKED, parent_id_tag=tag.parent_id_tag)
     if tag.status == EXPIRED or (tag.expiry_date is not None and tag.expiry_date <= now):
         return IdTagInfo(status=EXPIRED, expiry_date=tag.expiry_date, parent_id_tag=tag.parent_id_tag)
     return IdTagInfo(status=ACCEPTED, expiry_date=tag.expiry_date, parent_id_tag=tag.parent_id_tag)
-
-
-async def _has_open_transaction(session: AsyncSession, id_tag: str, ignore_transaction_id: int | None) -> bool:
-    query = select(Transaction.id).where(Transaction.id_tag == id_tag, Transaction.stop_timestamp.is_(None))
-    if ignore_transaction_id is not None:
-        query = query.where(Transaction.id != ignore_transaction_id)
-    return (await session.scalar(query.limit(1))) is not None
 
 
 async def create_id_tag(

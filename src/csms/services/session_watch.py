@@ -30,7 +30,7 @@ from csms.services.background import BackgroundTasks
 from csms.services.chargers import StatusReport
 from csms.services.live_costs import LiveCosts, Publish
 from csms.services.shared_cache import SharedTable
-from csms.services.transactions import MeterSample, TransactionRef, energy_wh
+from csms.services.transactions import ClosedTransaction, MeterSample, TransactionRef
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class SessionWatch:
         if report.status in ("SuspendedEV", "Faulted") and report.connector_id > 0:
             self._background.spawn(self._tell_driver(charge_point_id, report), name="notify-driver")
 
-    def transaction_stopped(self, transaction: Transaction) -> None:
+    def transaction_stopped(self, transaction: ClosedTransaction) -> None:
         self.live.stopped(transaction.id)
         self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
 
@@ -145,7 +145,7 @@ class SessionWatch:
         kind = "charging_suspended" if report.status == "SuspendedEV" else "charging_failed"
         await self.notify(kind, **_about(transaction), status=report.status, error_code=report.error_code)
 
-    async def _finished(self, transaction: Transaction) -> None:
+    async def _finished(self, transaction: ClosedTransaction) -> None:
         book = await self.live.tariff_book.get()  # before taking a connection: its own read needs one too
         async with self._session_factory() as session:
             priced = await session_costs.freeze_cost(session, transaction.id, now=self._clock(), book=book)
@@ -154,13 +154,13 @@ class SessionWatch:
             "charging_failed" if failed else "charging_finished",
             **_about(transaction),
             reason=transaction.stop_reason,
-            energy_wh=energy_wh(transaction),
+            energy_wh=transaction.energy_wh,
             cost=str(priced.total) if priced else None,
             currency=priced.currency if priced else None,
         )
 
 
-def _about(transaction: TransactionRef | Transaction) -> dict[str, Any]:
+def _about(transaction: TransactionRef | ClosedTransaction | Transaction) -> dict[str, Any]:
     return {
         "charge_point_id": transaction.charge_point_id,
         "connector_id": transaction.connector_id,

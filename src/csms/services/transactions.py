@@ -8,11 +8,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction
-from csms.services.id_tags import IdTagInfo, authorize_id_tag, find_id_tag
+from csms.services.id_tags import IdTagInfo, authorize_id_tag
+from csms.services.tag_directory import TagDirectory
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 
@@ -36,24 +38,34 @@ class MeterSample:
 
 @dataclass(frozen=True, slots=True)
 class StartedTransaction:
-    transaction: Transaction
+    transaction: TransactionRef
     id_tag_info: IdTagInfo
-
-    @property
-    def transaction_id(self) -> int:
-        return self.transaction.id
+    vehicle_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
-class StoppedTransaction:
-    id_tag_info: IdTagInfo | None
-    transaction: Transaction | None
-    """The transaction this StopTransaction closed; None when it named none of this charger's open ones."""
+class ClosedTransaction:
+    """A transaction a StopTransaction just closed."""
+
+    id: int
+    charge_point_id: str
+    connector_id: int
+    user_id: int | None
+    meter_start: int
+    meter_stop: int
+    stop_reason: str
+
+    @property
+    def energy_wh(self) -> int:
+        return self.meter_stop - self.meter_start
 
 
 async def start_transaction(
-    session: AsyncSession,
+    engine: AsyncEngine,
+    writer: BatchWriter,
+    tags: TagDirectory,
     *,
+    transaction_id: int,
     charge_point_id: str,
     connector_id: int,
     id_tag: str,
@@ -62,50 +74,57 @@ async def start_transaction(
     reservation_id: int | None,
     now: datetime,
 ) -> StartedTransaction:
-    """Record a StartTransaction and check its idTag again on the server.
+    """Record a StartTransaction as `transaction_id` and check its idTag again on the server.
 
-    A charger that lost our answer sends the same StartTransaction again after reconnecting; it gets
-    the transaction id it was given the first time, so no transaction is recorded twice.
+    A charger that lost our answer sends the same StartTransaction again after reconnecting. The
+    database refuses the second row (a start is unique per charger, connector, time, idTag and meter
+    reading), and the charger gets the id it was given the first time: no transaction is recorded twice.
     """
-    duplicate = await _find_identical_start(session, charge_point_id, connector_id, id_tag, meter_start, timestamp)
-    if duplicate is not None:
-        info = await authorize_id_tag(session, id_tag, now=now, ignore_transaction_id=duplicate.id)
-        return StartedTransaction(duplicate, info)
-    info = await authorize_id_tag(session, id_tag, now=now)
-    tag = await find_id_tag(session, id_tag)
-    transaction = Transaction(
-        charge_point_id=charge_point_id,
-        connector_id=connector_id,
-        id_tag=id_tag,
-        id_tag_status=info.status,
-        user_id=tag.user_id if tag else None,
-        vehicle_id=tag.vehicle_id if tag else None,
-        reservation_id=reservation_id,
-        meter_start=meter_start,
-        start_timestamp=timestamp,
-        created_at=now,
-    )
-    session.add(transaction)
-    await session.commit()
-    return StartedTransaction(transaction, info)
+    info = await authorize_id_tag(tags, id_tag, now=now)
+    known = await tags.lookup(id_tag)  # kept in memory by now
+    user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
+    try:
+        started = await record_start(
+            writer,
+            transaction_id=transaction_id,
+            charge_point_id=charge_point_id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            id_tag_status=info.status,
+            user_id=user_id,
+            vehicle_id=vehicle_id,
+            meter_start=meter_start,
+            timestamp=timestamp,
+            reservation_id=reservation_id,
+            now=now,
+        )
+    except IntegrityError:
+        duplicate = await _find_identical_start(engine, charge_point_id, connector_id, id_tag, meter_start, timestamp)
+        if duplicate is None:
+            raise
+        info = await authorize_id_tag(tags, id_tag, now=now, ignore_transaction_id=duplicate.id)
+        return StartedTransaction(duplicate, info, vehicle_id)
+    return StartedTransaction(started, info, vehicle_id)
 
 
 async def _find_identical_start(
-    session: AsyncSession,
+    engine: AsyncEngine,
     charge_point_id: str,
     connector_id: int,
     id_tag: str,
     meter_start: int,
     timestamp: datetime,
-) -> Transaction | None:
-    query = select(Transaction).where(
+) -> TransactionRef | None:
+    query = select(*_REF_COLUMNS).where(
         Transaction.charge_point_id == charge_point_id,
         Transaction.connector_id == connector_id,
         Transaction.start_timestamp == timestamp,
         Transaction.id_tag == id_tag,
         Transaction.meter_start == meter_start,
     )
-    return (await session.scalars(query.limit(1))).first()
+    async with engine.connect() as connection:
+        row = (await connection.execute(query.limit(1))).first()
+    return TransactionRef(*row) if row is not None else None
 
 
 async def stop_transaction(
@@ -118,32 +137,41 @@ async def stop_transaction(
     reason: str | None,
     id_tag: str | None,
     transaction_data: list[MeterSample],
-    now: datetime,
-) -> StoppedTransaction:
-    """Close a transaction of this charger. Unknown ids and other chargers' transactions change nothing.
+) -> ClosedTransaction | None:
+    """Close a transaction of this charger, reading it first: for a transaction the connection does not know.
 
-    The charger is still answered normally (OCPP 1.6 §6.51: the Central System must always answer
-    StopTransaction, or the charger keeps it queued forever).
+    Unknown ids and other chargers' transactions change nothing, and give None. The charger is still
+    answered normally (OCPP 1.6 §6.51: the Central System must always answer StopTransaction, or the
+    charger keeps it queued forever).
     """
     transaction = await session.get(Transaction, transaction_id)
-    is_ours = transaction is not None and transaction.charge_point_id == charge_point_id
-    closed = None
-    if transaction is not None and is_ours and transaction.stop_timestamp is None:
-        closed = transaction
-        transaction.meter_stop = meter_stop
-        transaction.stop_timestamp = timestamp
-        transaction.stop_reason = reason or "Local"
-        transaction.stop_id_tag = id_tag
-        _add_meter_samples(
-            session,
-            charge_point_id=charge_point_id,
-            connector_id=transaction.connector_id,
-            transaction_id=transaction.id,
-            samples=transaction_data,
-        )
-    info = await authorize_id_tag(session, id_tag, now=now) if id_tag else None
+    if transaction is None or transaction.charge_point_id != charge_point_id or transaction.stop_timestamp is not None:
+        return None
+    transaction.meter_stop = meter_stop
+    transaction.stop_timestamp = timestamp
+    transaction.stop_reason = reason or "Local"
+    transaction.stop_id_tag = id_tag
+    _add_meter_samples(
+        session,
+        charge_point_id=charge_point_id,
+        connector_id=transaction.connector_id,
+        transaction_id=transaction.id,
+        samples=transaction_data,
+    )
     await session.commit()
-    return StoppedTransaction(info, closed)
+    return _closed(transaction_ref(transaction), meter_stop, transaction.stop_reason)
+
+
+def _closed(ref: TransactionRef, meter_stop: int, reason: str) -> ClosedTransaction:
+    return ClosedTransaction(
+        id=ref.id,
+        charge_point_id=ref.charge_point_id,
+        connector_id=ref.connector_id,
+        user_id=ref.user_id,
+        meter_start=ref.meter_start,
+        meter_stop=meter_stop,
+        stop_reason=reason,
+    )
 
 
 @dataclass(slots=True)
@@ -157,6 +185,7 @@ class TransactionRef:
     meter_start: int
     meter_last_wh: int | None = None
     meter_last_at: datetime | None = None
+    is_open: bool = True
 
     @property
     def energy_wh(self) -> int:
@@ -172,12 +201,26 @@ def transaction_ref(transaction: Transaction) -> TransactionRef:
         meter_start=transaction.meter_start,
         meter_last_wh=transaction.meter_last_wh,
         meter_last_at=transaction.meter_last_at,
+        is_open=transaction.stop_timestamp is None,
     )
 
 
-async def find_transaction_ref(session: AsyncSession, transaction_id: int) -> TransactionRef | None:
-    transaction = await session.get(Transaction, transaction_id)
-    return transaction_ref(transaction) if transaction is not None else None
+_REF_COLUMNS = (
+    Transaction.id,
+    Transaction.charge_point_id,
+    Transaction.connector_id,
+    Transaction.user_id,
+    Transaction.meter_start,
+    Transaction.meter_last_wh,
+    Transaction.meter_last_at,
+    Transaction.stop_timestamp.is_(None),
+)
+
+
+async def find_transaction_ref(engine: AsyncEngine, transaction_id: int) -> TransactionRef | None:
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(*_REF_COLUMNS).where(Transaction.id == transaction_id))).first()
+    return TransactionRef(*row) if row is not None else None
 
 
 _INSERT_METER_VALUE = insert(MeterValue)
@@ -292,7 +335,7 @@ def _add_meter_samples(
 _INSERT_TRANSACTION = insert(Transaction)
 
 
-async def start_transaction_later(
+async def record_start(
     writer: BatchWriter,
     *,
     transaction_id: int,
@@ -307,9 +350,9 @@ async def start_transaction_later(
     reservation_id: int | None,
     now: datetime,
 ) -> TransactionRef:
-    """Record a start with an id reserved in advance, for when the database cannot be read right now.
+    """Write a start under an id reserved in advance, with its idTag already checked; no read.
 
-    The row waits with the other held writes until the database returns.
+    While the database is unreachable the row waits with the other held writes until it returns.
     """
     row = {
         "id": transaction_id,
@@ -328,7 +371,7 @@ async def start_transaction_later(
     return TransactionRef(transaction_id, charge_point_id, connector_id, user_id, meter_start)
 
 
-_CLOSE_LATER = (
+_CLOSE = (
     update(Transaction)
     .where(
         Transaction.id == bindparam("transaction"),
@@ -345,7 +388,7 @@ _CLOSE_LATER = (
 )
 
 
-async def stop_transaction_later(
+async def record_stop(
     writer: BatchWriter,
     *,
     charge_point_id: str,
@@ -356,24 +399,27 @@ async def stop_transaction_later(
     reason: str | None,
     id_tag: str | None,
     transaction_data: list[MeterSample],
-) -> None:
-    """Close a transaction without reading first, for when the database cannot be read right now.
+) -> ClosedTransaction | None:
+    """Close a transaction without reading first: one this connection knows, or any while the database
+    is unreachable (the write then waits with the others until it returns).
 
-    The write waits with the others until the database returns; the update only touches an open
-    transaction of this charger, and meter values are linked only to a transaction this connection knows.
+    The update only touches an open transaction of this charger, and meter values are linked only to a
+    transaction this connection knows. Gives the closed transaction when the connection knew it.
     """
+    stop_reason = reason or "Local"
     close = {
         "transaction": transaction_id,
         "charger": charge_point_id,
         "stop_meter": meter_stop,
         "stop_at": timestamp,
-        "stop_why": reason or "Local",
+        "stop_why": stop_reason,
         "stop_tag": id_tag,
     }
     is_ours = known is not None and known.charge_point_id == charge_point_id
     connector_id = known.connector_id if known is not None and is_ours else 0
     rows = _meter_rows(charge_point_id, connector_id, transaction_id if is_ours else None, transaction_data)
-    await writer.write((_CLOSE_LATER, [close]), (_INSERT_METER_VALUE, rows))
+    await writer.write((_CLOSE, [close]), (_INSERT_METER_VALUE, rows))
+    return _closed(known, meter_stop, stop_reason) if known is not None and is_ours else None
 
 
 async def get_transaction(session: AsyncSession, transaction_id: int) -> Transaction | None:

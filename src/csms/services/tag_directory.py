@@ -1,0 +1,148 @@
+"""What every idTag is worth, kept in memory: Authorize and StartTransaction answer without a read.
+
+Chargers ask about idTags far more often than anyone changes one, and a read per Authorize and
+StartTransaction was a large share of a node's work. Each tag is read once (unknown tags too) and kept
+until a committed session adds, changes or deletes an idTag, or changes whether an account is active.
+Such a commit drops the copy on this node at once and, through the bus, on every other node; the next
+question reads the tag again. Expiry needs no dropping: it is compared with the clock at every answer.
+
+The sessions to watch are those of `watch_commits(session_factory, directory)`; every write to idTags
+and accounts goes through the ORM there, so no write site has to remember the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, event, inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from csms.bus import Bus, Message
+from csms.bus.follower import Follower
+from csms.db.models import IdTag, Transaction, User, Vehicle
+from csms.services.background import BackgroundTasks
+
+CHANGES = "csms.id_tags.changed"
+_DIRECTORY = "csms.tag_directory"
+_CHANGED_TAGS = "csms.tag_directory.changed"
+_EVERY_TAG = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownTag:
+    """An idTag as the database holds it, with whether its owner's account is active."""
+
+    status: str
+    expiry_date: datetime | None
+    parent_id_tag: str | None
+    user_id: int | None
+    vehicle_id: int | None
+    owner_is_active: bool | None
+
+
+class TagDirectory:
+    def __init__(self, engine: AsyncEngine, bus: Bus, *, max_entries: int = 200_000) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._max_entries = max_entries
+        self._tags: dict[str, KnownTag | None] = {}  # None: no such tag
+        self._generation = 0  # a change while a read is under way must win over that read
+        self._follower = Follower(bus, CHANGES, self._drop_announced)
+        self._announcements = BackgroundTasks()
+
+    async def lookup(self, id_tag: str) -> KnownTag | None:
+        """The tag, or None when no such tag exists."""
+        try:
+            return self._tags[id_tag]
+        except KeyError:
+            pass
+        generation = self._generation
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(_READ_TAG, {"id_tag": id_tag})).first()
+        known = KnownTag(*row) if row is not None else None
+        if generation == self._generation:
+            if len(self._tags) >= self._max_entries:
+                self._tags.clear()
+            self._tags[id_tag] = known
+        return known
+
+    async def has_open_transaction(self, id_tag: str, *, except_id: int | None = None) -> bool:
+        """Whether a transaction with this tag is open. Never cached: it changes with every start and stop."""
+        query = _OPEN_TRANSACTION if except_id is None else _OPEN_TRANSACTION.where(Transaction.id != except_id)
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query, {"id_tag": id_tag})).first() is not None
+
+    def changed(self, id_tags: set[str]) -> None:
+        """Drop these tags (`{"*"}`: every tag) here at once, and on the other nodes through the bus."""
+        self._drop(id_tags)
+        self._announcements.spawn(self._bus.publish(CHANGES, {"id_tags": sorted(id_tags)}), name="id-tags-changed")
+
+    async def start(self) -> None:
+        await self._follower.start()
+
+    async def close(self) -> None:
+        await self._follower.close()
+        await self._announcements.wait()
+
+    async def _drop_announced(self, message: Message) -> None:
+        self._drop(set(message.get("id_tags", [_EVERY_TAG])))
+
+    def _drop(self, id_tags: set[str]) -> None:
+        self._generation += 1
+        if _EVERY_TAG in id_tags:
+            self._tags.clear()
+            return
+        for id_tag in id_tags:
+            self._tags.pop(id_tag, None)
+
+
+_READ_TAG = (
+    select(IdTag.status, IdTag.expiry_date, IdTag.parent_id_tag, IdTag.user_id, IdTag.vehicle_id, User.is_active)
+    .outerjoin(User, IdTag.user_id == User.id)
+    .where(IdTag.id_tag == bindparam("id_tag"))
+)
+
+_OPEN_TRANSACTION = (
+    select(Transaction.id)
+    .where(Transaction.id_tag == bindparam("id_tag"), Transaction.stop_timestamp.is_(None))
+    .limit(1)
+)
+
+
+def watch_commits(session_factory: async_sessionmaker[AsyncSession], directory: TagDirectory) -> None:
+    """Sessions of this factory tell `directory` which tags their commits changed."""
+    session_factory.configure(info={_DIRECTORY: directory})
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changed_tags(session: Session, _flush_context: Any) -> None:
+    if _DIRECTORY not in session.info:
+        return
+    changed: set[str] = session.info.setdefault(_CHANGED_TAGS, set())
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, IdTag):
+            changed.add(row.id_tag)
+        elif _drops_tags_of_others(session, row):
+            changed.add(_EVERY_TAG)  # the tags it touches are not at hand here; this is rare
+
+
+def _drops_tags_of_others(session: Session, row: object) -> bool:
+    """An account blocked, unblocked or deleted, or a vehicle deleted (its tags lose it)."""
+    if isinstance(row, User):
+        return row in session.deleted or inspect(row).attrs.is_active.history.has_changes()
+    return isinstance(row, Vehicle) and row in session.deleted
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_changed_tags(session: Session) -> None:
+    changed = session.info.pop(_CHANGED_TAGS, None)
+    if changed:
+        session.info[_DIRECTORY].changed(changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_CHANGED_TAGS, None)
