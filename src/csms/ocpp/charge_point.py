@@ -363,7 +363,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         except DATABASE_UNREACHABLE:
             return await self._start_while_the_database_is_away(start)
         self._remember_start(id_tag, started)
-        return await self._started(started.transaction, started.id_tag_info)
+        return await self._started(started.transaction, started.id_tag_info, start, is_repeat=started.is_repeat)
 
     async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
         async with self._session() as session:
@@ -375,9 +375,14 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 now=self._now(),
             )
 
-    async def _started(self, ref: transactions.TransactionRef, info: IdTagInfo) -> call_result.StartTransaction:
+    async def _started(
+        self, ref: transactions.TransactionRef, info: IdTagInfo, start: dict[str, Any], *, is_repeat: bool = False
+    ) -> call_result.StartTransaction:
         self._transactions[ref.id] = ref
-        self._runtime.session_watch.transaction_started(ref)
+        if is_repeat:
+            self._runtime.session_watch.transaction_seen(ref)
+        else:
+            self._runtime.session_watch.transaction_started(ref, id_tag=start["id_tag"], started_at=start["timestamp"])
         await self._publish(
             "transaction_started", connector_id=ref.connector_id, transaction_id=ref.id, user_id=ref.user_id
         )
@@ -405,7 +410,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             vehicle_id=remembered.vehicle_id,
             **start,
         )
-        return await self._started(ref, remembered.info)
+        return await self._started(ref, remembered.info, start)
 
     @on(Action.stop_transaction, skip_schema_validation=True)
     async def on_stop_transaction(

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.bus import Bus
 from csms.db.models import Transaction
-from csms.services import budgets, session_costs
+from csms.services import budgets, session_costs, tariffs
 from csms.services.background import BackgroundTasks
 from csms.services.calls import Send
 from csms.services.costing import CostingError, Sampled, TariffPeriod, UsageLog, session_cost
@@ -76,9 +76,18 @@ class LiveCosts:
             return await session_costs.load_tariff_book(session)
 
     def track(self, ref: TransactionRef) -> None:
+        """Follow a transaction first seen here mid-way (a reconnect, a restart): its history is read."""
         if ref.id not in self._running:
             self._running[ref.id] = _Running(ref)
             self._background.spawn(self._load(ref.id), name=f"live-cost-{ref.id}")
+
+    def started(self, ref: TransactionRef, *, id_tag: str, started_at: datetime) -> None:
+        """Follow a transaction that starts now: it has no history yet, so only its tariff and budget are read,
+        and only when there are tariffs, or a user who might have a budget."""
+        if ref.id not in self._running:
+            self._running[ref.id] = _Running(ref)
+            work = self._load_started(ref, id_tag, started_at)
+            self._background.spawn(work, name=f"live-cost-{ref.id}")
 
     def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> Decimal | None:
         """Note the samples; the cost so far (None while unknown). Starts a budget stop when reached."""
@@ -136,6 +145,26 @@ class LiveCosts:
             place = await session_costs.place_of(session, transaction) if book.assignments else None
             limit = await budgets.get_limit(session, transaction.user_id) if transaction.user_id else None
         running.periods = book.periods(place, start=transaction.start_timestamp, end=None) if place else []
+        self._begin(running, log, limit)
+
+    async def _load_started(self, ref: TransactionRef, id_tag: str, started_at: datetime) -> None:
+        book = await self.tariff_book.get()
+        place, limit = None, None
+        if book.assignments or ref.user_id is not None:
+            async with self._session_factory() as session:
+                if book.assignments:
+                    place = await tariffs.place_of(
+                        session, charge_point_id=ref.charge_point_id, connector_id=ref.connector_id, id_tag=id_tag
+                    )
+                limit = await budgets.get_limit(session, ref.user_id) if ref.user_id is not None else None
+        running = self._running.get(ref.id)
+        if running is None:
+            return
+        running.periods = book.periods(place, start=started_at, end=None) if place else []
+        self._begin(running, UsageLog.starting(started_at, ref.meter_start), limit)
+
+    def _begin(self, running: _Running, log: UsageLog, limit: budgets.Limit | None) -> None:
+        """Price from now on, with what arrived while the session was being loaded."""
         running.limit = limit
         running.log = log
         for at, early in running.early:

@@ -73,9 +73,13 @@ class SessionWatch:
 
     # -- hooks of the OCPP handlers ---------------------------------------------------------
 
-    def transaction_started(self, ref: TransactionRef) -> None:
-        self.live.track(ref)
+    def transaction_started(self, ref: TransactionRef, *, id_tag: str, started_at: datetime) -> None:
+        self.live.started(ref, id_tag=id_tag, started_at=started_at)
         self._notify("charging_started", **_about(ref))
+
+    def transaction_seen(self, ref: TransactionRef) -> None:
+        """A transaction that started before (a repeated StartTransaction): followed, not announced again."""
+        self.live.track(ref)
 
     def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> str | None:
         """The cost so far as a decimal string (None while unknown), for the meter_values event."""

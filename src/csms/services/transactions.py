@@ -41,6 +41,8 @@ class StartedTransaction:
     transaction: TransactionRef
     id_tag_info: IdTagInfo
     vehicle_id: int | None
+    is_repeat: bool = False
+    """The charger sent this start before: `transaction` is the one recorded then, with its history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,7 @@ async def start_transaction(
         if duplicate is None:
             raise
         info = await authorize_id_tag(tags, id_tag, now=now, ignore_transaction_id=duplicate.id)
-        return StartedTransaction(duplicate, info, vehicle_id)
+        return StartedTransaction(duplicate, info, vehicle_id, is_repeat=True)
     return StartedTransaction(started, info, vehicle_id)
 
 
