@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.app import create_app
 from csms.config import Settings
+from csms.ocpp import transport
 from csms.runtime import Runtime
 from csms.services import chargers
 from csms.services.clock import utc_now
@@ -68,7 +69,9 @@ def new_charger_id() -> str:
 
 async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws_ping_interval=None, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws_ping_interval=None, lifespan="on", ws=transport.PROTOCOL
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

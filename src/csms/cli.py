@@ -83,6 +83,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from csms.app import create_app
     from csms.observability.logs import configure_logging
+    from csms.ocpp import transport
 
     if args.role is not None:
         settings = settings.model_copy(update={"node_role": args.role})
@@ -99,7 +100,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=settings.websocket_compression,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
-        **_tls_options(args),
+        **({"ws": transport.PROTOCOL} | _tls_options(args)),
     )
     return 0
 

@@ -9,11 +9,12 @@ the `call_result`. They never `await self.call(...)`: the receive loop is waitin
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -110,8 +111,41 @@ class _BoundRoutes:
         return {"_on_action": getattr(self._instance, self._names[action]), "_skip_schema_validation": True}
 
 
+class _MadeOnFirstUse:
+    """A per-connection asyncio object of the package, made when first used rather than in __init__.
+
+    The package's __init__ gives every ChargePoint an `asyncio.Queue` for answers to its calls (four
+    deques, ~3 KiB) and an `asyncio.Lock`; most chargers go hours without a call from csms. The
+    package's eager object is dropped (as `_SharedRoutes` drops its route map) and one is made on the
+    first access, kept in the instance under a private name; `release` forgets it again.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._attribute = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._attribute = f"_made{name}"
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return self
+        made = instance.__dict__.get(self._attribute)
+        if made is None:
+            made = instance.__dict__[self._attribute] = self._factory()
+        return made
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        pass  # the package's eager object is not kept
+
+    def release(self, instance: Any) -> None:
+        instance.__dict__.pop(self._attribute, None)
+
+
 class ChargePointSession(ChargePoint):  # type: ignore[misc]
     route_map = _SharedRoutes()
+    _response_queue = _MadeOnFirstUse(asyncio.Queue)
+    _call_lock = _MadeOnFirstUse(asyncio.Lock)
 
     def __init__(self, charge_point_id: str, connection: Connection, runtime: Runtime) -> None:
         super().__init__(charge_point_id, connection, response_timeout=runtime.settings.ocpp_call_timeout)
@@ -194,12 +228,21 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         """
         unique_id = str(uuid.uuid4())
         frame = Call(unique_id, action, payload).to_json()
-        async with self._call_lock:
-            await self._send_frame(frame, 2, unique_id, action)
-            answer = await self._get_specific_response(unique_id, self._response_timeout)
+        try:
+            async with self._call_lock:
+                await self._send_frame(frame, 2, unique_id, action)
+                answer = await self._get_specific_response(unique_id, self._response_timeout)
+        finally:
+            self._release_idle_response_queue()
         if answer.message_type_id == MessageType.CallError:
             raise answer.to_exception()
         return dict(answer.payload)
+
+    def _release_idle_response_queue(self) -> None:
+        # Only a call holding the lock waits on the queue; a late answer makes a new one, as it would
+        # have waited in the old one, and the next call's wait skips it the same way.
+        if not self._call_lock.locked() and self._response_queue.empty():
+            ChargePointSession._response_queue.release(self)
 
     async def _send(self, message: str) -> None:
         """The package's way out; csms's own frames go through _send_frame, which need not parse them."""

@@ -27,6 +27,8 @@ CLOSE_PROTOCOL_ERROR = 1002
 class WebSocketConnection:
     """The receive/send/close face the `ocpp` package expects, over a Starlette WebSocket."""
 
+    __slots__ = ("_websocket",)
+
     def __init__(self, websocket: WebSocket) -> None:
         self._websocket = websocket
 
@@ -67,13 +69,12 @@ async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
 
 
 async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
-    previous = runtime.registry.register(session)
-    if previous is not None:
-        await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+    # This frame lives as long as the socket: what only the start needs is kept in helpers' frames, so a
+    # replaced session or a database session is not held for the socket's life.
+    await _replace_previous(session, runtime)
     await runtime.takeover.announce(session.id, session.connection_id)
     responder = await runtime.commands.serve(session.id)
-    async with runtime.session_factory() as db:
-        await chargers.mark_connected(db, session.id, now=runtime.clock())
+    await _mark_connected(session, runtime)
     await runtime.events.publish("charger_connected", charge_point_id=session.id)
     logger.info("charger %s connected", session.id)
     try:
@@ -82,6 +83,17 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
         pass
     finally:
         await _forget(session, runtime, responder)
+
+
+async def _replace_previous(session: ChargePointSession, runtime: Runtime) -> None:
+    previous = runtime.registry.register(session)
+    if previous is not None:
+        await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+
+
+async def _mark_connected(session: ChargePointSession, runtime: Runtime) -> None:
+    async with runtime.session_factory() as db:
+        await chargers.mark_connected(db, session.id, now=runtime.clock())
 
 
 async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle) -> None:

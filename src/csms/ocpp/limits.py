@@ -13,6 +13,8 @@ class TokenBucket:
     lets such a burst through and only stops a charger that keeps sending faster than `rate`.
     """
 
+    __slots__ = ("_burst", "_clock", "_rate", "_tokens", "_updated")
+
     def __init__(self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._rate = rate
         self._burst = float(burst)

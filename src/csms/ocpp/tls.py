@@ -13,16 +13,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.config import Config
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+
+from csms.ocpp.transport import LeanWebSockets
 
 PROTOCOL = "csms.ocpp.tls:ClientCertificateWebSockets"
 # The ASGI TLS extension spells versions as the protocol's numbers.
 _TLS_VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
 
-class ClientCertificateWebSockets(WebSocketsSansIOProtocol):
-    """uvicorn's websockets (sans-I/O) protocol, with the ASGI TLS extension in the scope."""
+class ClientCertificateWebSockets(LeanWebSockets):
+    """csms's WebSocket protocol (transport.py), with the ASGI TLS extension in the scope."""
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
