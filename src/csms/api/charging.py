@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.api.deps import CurrentUser, RuntimeDep, SessionDep
@@ -32,15 +32,21 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/start_charging", responses=_COMMAND_ERRORS)
+# The hottest route: the runtime comes from the request rather than one more dependency to solve, and
+# the answer is rendered here rather than by FastAPI's response-model pass (its schema is declared below).
+@router.post(
+    "/start_charging",
+    response_model=None,
+    responses={200: {"model": ChargerAnswer, "description": "The charger's answer"}, **_COMMAND_ERRORS},
+)
 async def start_charging(
     body: StartCharging,
     user: CurrentUser,
-    runtime: RuntimeDep,
-    response: Response,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(description="Makes a retried start send one command")] = None,
-) -> ChargerAnswer:
+) -> Response:
     """Ask a charger to start charging with the caller's idTag (RemoteStartTransaction)."""
+    runtime: Runtime = request.app.state.runtime
     charge_point_id, connector_id = _named_connector(body, runtime)
     live = runtime.registry.get(charge_point_id)
     plan = await charging.plan_remote_start(
@@ -51,9 +57,9 @@ async def start_charging(
         live_connectors=live.reported_connectors if live is not None else (),
     )
     if idempotency_key is None:
-        return ChargerAnswer.model_validate(await _remote_start(runtime, plan))
+        return _answer(await _remote_start(runtime, plan))
     async with runtime.session_factory() as session:
-        return await _remote_start_once(runtime, session, plan, body, idempotency_key, response)
+        return await _remote_start_once(runtime, session, plan, body, idempotency_key)
 
 
 async def _remote_start_once(
@@ -62,16 +68,14 @@ async def _remote_start_once(
     plan: charging.RemoteStart,
     body: StartCharging,
     key: str,
-    response: Response,
-) -> ChargerAnswer:
+) -> Response:
     """Send the start at most once per Idempotency-Key; a retry gets the first answer back."""
     request_fingerprint = idempotency.fingerprint(body.model_dump())
     stored = await idempotency.claim(
         session, user_id=plan.user_id, key=key, request_fingerprint=request_fingerprint, now=runtime.clock()
     )
     if stored is not None:
-        response.headers["Idempotent-Replayed"] = "true"
-        return ChargerAnswer.model_validate(stored.body)
+        return _answer(stored.body, headers={"Idempotent-Replayed": "true"})
     await session.close()  # not held while the charger answers
     try:
         answer = await _remote_start(runtime, plan)
@@ -79,7 +83,12 @@ async def _remote_start_once(
         await idempotency.release(session, user_id=plan.user_id, key=key)
         raise
     await idempotency.store_answer(session, user_id=plan.user_id, key=key, status_code=200, body=answer)
-    return ChargerAnswer.model_validate(answer)
+    return _answer(answer)
+
+
+def _answer(answer: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
+    body = ChargerAnswer.model_validate(answer).model_dump_json()
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _named_connector(body: StartCharging, runtime: RuntimeDep) -> tuple[str, int]:

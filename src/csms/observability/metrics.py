@@ -60,6 +60,10 @@ class Metrics:
         self.http_request_seconds = Histogram(
             "csms_http_request_seconds", "HTTP request duration by route template", ["route"], registry=self.registry
         )
+        # `labels()` takes a lock and builds a key on every call; the label sets are closed, so their
+        # children are looked up once and kept.
+        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._call_children: dict[tuple[str, str], Histogram] = {}
 
     def watch_connected_chargers(self, count: Callable[[], int]) -> None:
         self.connected_chargers.set_function(lambda: float(count()))
@@ -68,11 +72,19 @@ class Metrics:
         self.ocpp_messages.labels(origin, ocpp_action_label(action), result).inc()
 
     def observe_call(self, action: str, outcome: str, seconds: float) -> None:
-        self.ocpp_call_seconds.labels(ocpp_action_label(action), outcome).observe(seconds)
+        child = self._call_children.get((action, outcome))
+        if child is None:
+            child = self.ocpp_call_seconds.labels(ocpp_action_label(action), outcome)
+            self._call_children[(action, outcome)] = child
+        child.observe(seconds)
 
     def count_http_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_request_seconds.labels(route).observe(seconds)
+        children = self._http_children.get((method, route, status))
+        if children is None:
+            children = (self.http_requests.labels(method, route, str(status)), self.http_request_seconds.labels(route))
+            self._http_children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

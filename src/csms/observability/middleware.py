@@ -19,54 +19,48 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 UNMATCHED_ROUTE = "unmatched"
 
 
-class RequestIdMiddleware:
-    """Every request and WebSocket gets an id (the caller's `X-Request-ID` or a new one) in its log lines."""
+class ObservationMiddleware:
+    """Every request and WebSocket gets an id (the caller's `X-Request-ID` or a new one) in its log lines;
+    HTTP requests are counted by method, route template (never the raw path) and status.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        value = _request_id(scope)
-        token = logs.request_id.set(value)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, value)
-            await send(message)
-
-        try:
-            # A WebSocket gets its id for its log lines, but its frames are not wrapped one by one.
-            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
-        finally:
-            logs.request_id.reset(token)
-
-
-class HttpMetricsMiddleware:
-    """Counts HTTP requests by method, route template (never the raw path) and status."""
+    One middleware for both: each layer of ASGI middleware is one more coroutine and send wrapper per
+    request, on every request.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self._observe_request(scope, receive, send)
+        elif scope["type"] == "websocket":
+            # A WebSocket gets its id for its log lines, but its frames are not wrapped one by one.
+            token = logs.request_id.set(_request_id(scope))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                logs.request_id.reset(token)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def _observe_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        value = _request_id(scope)
+        token = logs.request_id.set(value)
         status = 500  # what the client sees when the app raises before answering
 
-        async def send_and_note_status(message: Message) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, value)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note_status)
+            await self.app(scope, receive, send_with_id)
         finally:
+            logs.request_id.reset(token)
             method = scope["method"] if scope["method"] in _METHODS else OTHER
             seconds = time.perf_counter() - started
             self.metrics.count_http_request(method=method, route=_route(scope), status=status, seconds=seconds)
