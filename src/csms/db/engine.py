@@ -28,6 +28,11 @@ def _create_sqlite_engine(database_url: str) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # Under load these gave ~10 % more OCPP messages/s (docs/benchmarks.md): a larger page cache, WAL
+        # checkpoints every ~32 MB instead of every 4 MB, temporary tables in memory.
+        cursor.execute("PRAGMA cache_size=-16384")
+        cursor.execute("PRAGMA wal_autocheckpoint=8000")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     return engine
