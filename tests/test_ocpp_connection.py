@@ -100,3 +100,20 @@ async def test_reconnect_with_valid_credentials_replaces_and_closes_the_old_sock
         async with server.session() as session:
             stored = await session.get(Charger, charge_point_id)
             assert stored is not None and not stored.is_connected
+
+
+@pytest.mark.parametrize("path", ["/ocpp/", "/ocpp/CP1/extra", "/ocpp", "/chargers/CP1"])
+async def test_a_websocket_to_any_other_path_is_refused_without_touching_a_charger(
+    server: RunningServer, path: str
+) -> None:
+    charge_point_id = await server.add_charger()
+    headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(
+            f"{server.ws_url}{path}",
+            subprotocols=["ocpp1.6"],
+            additional_headers=headers,  # type: ignore[list-item]
+        ):
+            pass
+    assert refused.value.response.status_code in (403, 404)
+    assert server.app_runtime.registry.get(charge_point_id) is None

@@ -46,7 +46,7 @@ from csms.db.migrate import upgrade_to_head
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
 from csms.ocpp.commands import CommandRouter
-from csms.ocpp.endpoint import ocpp_endpoint
+from csms.ocpp.endpoint import ChargerSockets
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
@@ -95,9 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.node_role in ("all", "api"):
         _include_api_and_pages(app)
         app.add_middleware(audit.AuditMiddleware)
+    _observe(app, metrics)  # its middleware outermost but one: its request id is in every log line
     if settings.node_role in ("all", "ocpp"):
-        app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
-    _observe(app, metrics)  # last, so its middleware is outermost and its request id is in every log line
+        app.add_middleware(ChargerSockets)  # outermost: chargers' sockets skip the HTTP stack
     return app
 
 

@@ -36,7 +36,7 @@ class ObservationMiddleware:
             await self._observe_request(scope, receive, send)
         elif scope["type"] == "websocket":
             # A WebSocket gets its id for its log lines, but its frames are not wrapped one by one.
-            token = logs.request_id.set(_request_id(scope))
+            token = logs.request_id.set(request_id_of(scope))
             try:
                 await self.app(scope, receive, send)
             finally:
@@ -46,7 +46,7 @@ class ObservationMiddleware:
 
     async def _observe_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        value = _request_id(scope)
+        value = request_id_of(scope)
         token = logs.request_id.set(value)
         status = 500  # what the client sees when the app raises before answering
 
@@ -66,7 +66,8 @@ class ObservationMiddleware:
             self.metrics.count_http_request(method=method, route=_route(scope), status=status, seconds=seconds)
 
 
-def _request_id(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
+    """The caller's `X-Request-ID` when it is acceptable, else a new id."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate = bytes(value).decode("latin-1")

@@ -8,9 +8,11 @@ import logging
 
 from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csms.bus import ResponderHandle
 from csms.observability import logs
+from csms.observability.middleware import request_id_of
 from csms.ocpp import tls
 from csms.ocpp.charge_point import ChargePointSession
 from csms.ocpp.takeover import CLOSE_REPLACED
@@ -49,6 +51,46 @@ class WebSocketConnection:
             await self._websocket.close(code=code, reason=reason)
         except RuntimeError:
             pass  # already closed by the peer
+
+
+class ChargerSockets:
+    """ASGI middleware: WebSocket upgrades of `/ocpp/{charge_point_id}` go straight to `ocpp_endpoint`.
+
+    A charger's socket lives for days. Routed through FastAPI, a dozen coroutine frames of its routing,
+    exception and exit-stack layers and of csms's HTTP middlewares stayed suspended under every socket
+    (~15 KiB each at tens of thousands of chargers), and each frame sent passed their send wrappers. None
+    of them does anything for a charger, so this, the outermost middleware, hands the socket over first.
+    Everything else, other WebSocket paths included, goes on to the app.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        charge_point_id = _charge_point_id(scope) if scope["type"] == "websocket" else None
+        if charge_point_id is None:
+            await self.app(scope, receive, send)
+            return
+        token = logs.request_id.set(request_id_of(scope))
+        try:
+            await ocpp_endpoint(WebSocket(scope, receive, send), charge_point_id)
+        finally:
+            logs.request_id.reset(token)
+
+
+OCPP_PATH_PREFIX = "/ocpp/"
+
+
+def _charge_point_id(scope: Scope) -> str | None:
+    """The id in `/ocpp/{id}` (one path segment, as a route would match it), or None for any other path."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
+    charge_point_id = path.removeprefix(OCPP_PATH_PREFIX)
+    if charge_point_id == path or not charge_point_id or "/" in charge_point_id:
+        return None
+    return charge_point_id
 
 
 async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
