@@ -59,6 +59,7 @@ _FAILURES = (CallFailed, TimeoutError, OSError, WebSocketException)
 class Options:
     chargers: int
     duration: float
+    warmup: float
     concurrency: int
     rate: float
     port: int
@@ -150,21 +151,27 @@ async def _run_sessions(charger: LeanCharger, *, deadline: float, interval: floa
         charger.book.record_error(f"session: {type(error).__name__}")
 
 
-async def throughput_phase(options: Options, server: ServerProcess, chargers: list[LeanCharger]) -> dict[str, Any]:
-    book = LatencyBook()
-    active = chargers[: options.concurrency]
+async def _drive(active: list[LeanCharger], book: LatencyBook, *, seconds: float, rate: float) -> None:
     for charger in active:
         charger.book = book
-    interval = len(active) / options.rate if options.rate else 0.0
-    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
-    started = time.perf_counter()
-    deadline = started + options.duration
+    interval = len(active) / rate if rate else 0.0
+    deadline = time.perf_counter() + seconds
     await asyncio.gather(
         *(
             _run_sessions(charger, deadline=deadline, interval=interval, offset=interval * index / len(active))
             for index, charger in enumerate(active)
         )
     )
+
+
+async def throughput_phase(options: Options, server: ServerProcess, chargers: list[LeanCharger]) -> dict[str, Any]:
+    active = chargers[: options.concurrency]
+    if options.warmup > 0:  # the same load, not measured: the server settles after the connection storm
+        await _drive(active, LatencyBook(), seconds=options.warmup, rate=options.rate)
+    book = LatencyBook()
+    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+    started = time.perf_counter()
+    await _drive(active, book, seconds=options.duration, rate=options.rate)
     elapsed = time.perf_counter() - started
     return {
         "seconds": round(elapsed, 2),
@@ -295,6 +302,9 @@ def _parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chargers", type=int, default=10_000, help="chargers connected and held (default 10000)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the throughput phase (0 skips it)")
+    parser.add_argument(
+        "--warmup", type=float, default=0.0, help="seconds of the same load before the measured phase (default 0)"
+    )
     parser.add_argument("--concurrency", type=int, default=200, help="chargers sending in the throughput phase")
     parser.add_argument("--rate", type=float, default=0.0, help="total messages/s to pace at (0: back to back)")
     parser.add_argument("--port", type=int, default=0, help="port for csms (default: a free one)")
@@ -308,11 +318,14 @@ def _parse(argv: list[str] | None) -> Options:
         parser.error(f"--chargers must be 1 to {MAX_CHARGERS}")
     if not 0 <= args.duration <= MAX_DURATION:
         parser.error(f"--duration must be 0 to {MAX_DURATION:.0f} seconds")
+    if not 0 <= args.warmup <= MAX_DURATION:
+        parser.error(f"--warmup must be 0 to {MAX_DURATION:.0f} seconds")
     if not 1 <= args.concurrency:
         parser.error("--concurrency must be at least 1")
     return Options(
         chargers=args.chargers,
         duration=args.duration,
+        warmup=args.warmup,
         concurrency=min(args.concurrency, args.chargers),
         rate=max(args.rate, 0.0),
         port=args.port or free_port(),
