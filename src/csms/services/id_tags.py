@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import IdTag
 from csms.services.errors import AlreadyExists, InvalidInput, NotFound
-from csms.services.tag_directory import TagDirectory
+from csms.services.tag_directory import KnownTag, TagDirectory
 
 TAG_STATUSES = ("Accepted", "Blocked", "Expired")
 ACCEPTED = "Accepted"
@@ -65,6 +65,18 @@ async def authorize_id_tag(
     except for the transaction named by `ignore_transaction_id`.
     """
     known = await tags.lookup(id_tag)
+    return await answer_for_tag(tags, id_tag, known, now=now, ignore_transaction_id=ignore_transaction_id)
+
+
+async def answer_for_tag(
+    tags: TagDirectory,
+    id_tag: str,
+    known: KnownTag | None,
+    *,
+    now: datetime,
+    ignore_transaction_id: int | None = None,
+) -> IdTagInfo:
+    """`authorize_id_tag` for a tag already looked up (`known`, None when there is no such tag)."""
     if known is None:
         return IdTagInfo(status=INVALID)
     info = tag_status(known, known.owner_is_active, now=now)

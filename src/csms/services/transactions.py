@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction
-from csms.services.id_tags import IdTagInfo, authorize_id_tag
+from csms.services.id_tags import IdTagInfo, answer_for_tag
 from csms.services.tag_directory import TagDirectory
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -82,8 +82,8 @@ async def start_transaction(
     database refuses the second row (a start is unique per charger, connector, time, idTag and meter
     reading), and the charger gets the id it was given the first time: no transaction is recorded twice.
     """
-    info = await authorize_id_tag(tags, id_tag, now=now)
-    known = await tags.lookup(id_tag)  # kept in memory by now
+    known = await tags.lookup(id_tag)
+    info = await answer_for_tag(tags, id_tag, known, now=now)
     user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
     try:
         started = await record_start(
@@ -104,7 +104,7 @@ async def start_transaction(
         duplicate = await _find_identical_start(engine, charge_point_id, connector_id, id_tag, meter_start, timestamp)
         if duplicate is None:
             raise
-        info = await authorize_id_tag(tags, id_tag, now=now, ignore_transaction_id=duplicate.id)
+        info = await answer_for_tag(tags, id_tag, known, now=now, ignore_transaction_id=duplicate.id)
         return StartedTransaction(duplicate, info, vehicle_id, is_repeat=True)
     return StartedTransaction(started, info, vehicle_id)
 
