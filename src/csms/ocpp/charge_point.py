@@ -529,7 +529,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 user_id=transaction.user_id,
                 energy_wh=transaction.energy_wh,
                 power_w=transactions.latest_power_w(samples),
-                cost_so_far=self._runtime.session_watch.meter_values(transaction, samples),
+                cost_so_far=await self._runtime.session_watch.meter_values(transaction, samples),
             )
         return call_result.MeterValues()
 

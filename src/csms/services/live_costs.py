@@ -11,6 +11,7 @@ never from the handler that saw the meter value (the charger's receive loop wait
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class _Running:
     limit: budgets.Limit | None = None
     early: list[tuple[datetime, Sampled | str]] = field(default_factory=list)
     stop_requested: bool = False
+    loading: asyncio.Task[None] | None = None
 
     def add(self, at: datetime, sampled_or_status: Sampled | str) -> None:
         if self.log is None:
@@ -78,24 +80,31 @@ class LiveCosts:
     def track(self, ref: TransactionRef) -> None:
         """Follow a transaction first seen here mid-way (a reconnect, a restart): its history is read."""
         if ref.id not in self._running:
-            self._running[ref.id] = _Running(ref)
-            self._background.spawn(self._load(ref.id), name=f"live-cost-{ref.id}")
+            running = self._running[ref.id] = _Running(ref)
+            running.loading = self._background.spawn(self._load(ref.id), name=f"live-cost-{ref.id}")
 
     def started(self, ref: TransactionRef, *, id_tag: str, started_at: datetime) -> None:
         """Follow a transaction that starts now: it has no history yet, so only its tariff and budget are read,
         and only when there are tariffs, or a user who might have a budget."""
         if ref.id not in self._running:
-            self._running[ref.id] = _Running(ref)
+            running = self._running[ref.id] = _Running(ref)
             work = self._load_started(ref, id_tag, started_at)
-            self._background.spawn(work, name=f"live-cost-{ref.id}")
+            running.loading = self._background.spawn(work, name=f"live-cost-{ref.id}")
 
-    def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> Decimal | None:
-        """Note the samples; the cost so far (None while unknown). Starts a budget stop when reached."""
+    async def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> Decimal | None:
+        """Note the samples; the cost so far (None when it cannot be known). Starts a budget stop when reached.
+
+        A reading that arrives while the session is still being loaded waits for the load (a few ms at
+        the start of a session): otherwise its cost would be published as unknown, and the app would
+        show no cost until the next reading.
+        """
         self.track(ref)
         running = self._running[ref.id]
         for sample in samples:
             for sampled in sample.sampled_values:
                 running.add(sample.timestamp, sampled)
+        if running.log is None and running.loading is not None:
+            await asyncio.wait([running.loading])
         return self._check(running)
 
     def status(self, charge_point_id: str, connector_id: int, status: str, *, at: datetime) -> None:

@@ -81,9 +81,9 @@ class SessionWatch:
         """A transaction that started before (a repeated StartTransaction): followed, not announced again."""
         self.live.track(ref)
 
-    def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> str | None:
-        """The cost so far as a decimal string (None while unknown), for the meter_values event."""
-        cost = self.live.meter_values(ref, samples)
+    async def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> str | None:
+        """The cost so far as a decimal string (None when unknown), for the meter_values event."""
+        cost = await self.live.meter_values(ref, samples)
         return str(cost) if cost is not None else None
 
     def status_changed(self, charge_point_id: str, report: StatusReport) -> None:
