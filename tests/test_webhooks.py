@@ -171,6 +171,24 @@ async def test_operators_hear_of_a_connected_charger_that_stops_sending_heartbea
         assert [event["reason"] for event in receiver.events(charge_point_id)] == ["no heartbeat"]
 
 
+async def test_any_message_is_a_sign_of_life_and_each_silence_is_reported_once(
+    quick: RunningServer, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    await subscribe(quick, client, receiver.url, ["charger_offline"])
+    charge_point_id = await quick.add_charger()
+    async with connect_charger(quick.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        # Status reports every half second and no Heartbeat for four heartbeat intervals: alive.
+        for _ in range(8):
+            await charger.status(1, "Available")
+            await asyncio.sleep(0.5)
+        assert receiver.events(charge_point_id) == []
+        await wait_until(lambda: len(receiver.events(charge_point_id)) == 1, within=6)
+        # Heard again, then silent again: a second report.
+        await charger.status(1, "Available")
+        await wait_until(lambda: len(receiver.events(charge_point_id)) == 2, within=6)
+    assert [event["reason"] for event in receiver.events(charge_point_id)][:2] == ["no heartbeat"] * 2
+
+
 async def test_webhooks_refuse_unknown_event_kinds_and_are_listed_without_secrets(
     quick: RunningServer, client: httpx.AsyncClient, receiver: Receiver
 ) -> None:

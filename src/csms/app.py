@@ -232,7 +232,7 @@ def _start_session_watch(runtime: Runtime) -> None:
         watch.watch_heartbeats(
             check_interval=settings.offline_check_interval,
             heartbeat_interval=settings.heartbeat_interval,
-            connected=lambda: [session.id for session in runtime.registry.all()],
+            connected=lambda: [(session.id, session.seconds_silent()) for session in runtime.registry.all()],
         ),
         name="heartbeat-watch",
     )

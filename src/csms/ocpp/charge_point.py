@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -159,15 +160,22 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self._transactions: dict[int, transactions.TransactionRef] = {}
         # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
         self.reported_connectors: set[int] = set()
+        # When the last frame arrived (time.monotonic): any message is a sign of life (OCPP 1.6 §4.6).
+        self._last_heard = time.monotonic()
         settings = runtime.settings
         self._call_budget = TokenBucket(rate=settings.ocpp_message_rate, burst=settings.ocpp_message_burst)
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         await self._connection.close(code, reason)
 
+    def seconds_silent(self) -> float:
+        """Seconds since the charger's last frame, or since it connected."""
+        return time.monotonic() - self._last_heard
+
     # -- framing ---------------------------------------------------------------------------
 
     async def route_message(self, raw_msg: str) -> None:
+        self._last_heard = time.monotonic()
         try:
             parsed = parse_frame(raw_msg, max_bytes=self._runtime.settings.ocpp_max_frame_bytes)
         except FrameError as error:
