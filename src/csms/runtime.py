@@ -75,8 +75,7 @@ class Runtime:
         """
         transaction_id = self.transaction_ids.take()
         while transaction_id is None:
-            async with self.session_factory() as session:
-                await self.transaction_ids.refill(session)
+            await self.transaction_ids.refill(self.writer.transaction)
             transaction_id = self.transaction_ids.take()
         if self.transaction_ids.needs_refill:
             self.background.spawn(self.refill_transaction_ids(), name="transaction-id-reserve")
@@ -85,7 +84,6 @@ class Runtime:
     async def refill_transaction_ids(self) -> None:
         """Top up the reserve of transaction ids; if the database is away, the next start tries again."""
         try:
-            async with self.session_factory() as session:
-                await self.transaction_ids.refill(session)
+            await self.transaction_ids.refill(self.writer.transaction)
         except DATABASE_UNREACHABLE as error:
             logger.warning("could not reserve transaction ids: %s", type(error).__name__)

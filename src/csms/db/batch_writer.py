@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,8 @@ class BatchWriter:
         self._held: list[_Write] = []
         self._max_held_rows = max_held_rows
         self._retry_after = retry_after
+        # Held while a transaction of this writer runs: batches and `transaction()` take turns.
+        self._turn = asyncio.Lock()
 
     @property
     def is_holding(self) -> bool:
@@ -85,6 +89,18 @@ class BatchWriter:
         self._queue.put_nowait(_Write(parts, done))
         await done
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction of its own, run between the writer's batches, committed on leaving the block.
+
+        For a small write that needs its result at once (reserving ids). On SQLite one connection at a
+        time may write, and a second writer waits for the lock in the database's busy handler, which
+        sleeps in steps of up to 100 ms while the writer's batches follow each other; taking turns here
+        never waits longer than the batch under way.
+        """
+        async with self._turn, self._engine.begin() as connection:
+            yield connection
+
     def write_soon(self, *parts: Part) -> None:
         """Queue parts without waiting: for bookkeeping whose loss on a crash costs nothing (last seen)."""
         parts = tuple(part for part in parts if part[1])
@@ -119,7 +135,7 @@ class BatchWriter:
     async def _write_batch(self, batch: list[_Write]) -> None:
         pending = [*self._held, *batch]
         try:
-            async with self._engine.begin() as connection:
+            async with self._turn, self._engine.begin() as connection:
                 await _execute_grouped(connection, pending)
         except DATABASE_UNREACHABLE as error:
             self._hold(pending, batch, error)
@@ -152,7 +168,7 @@ class BatchWriter:
 
     async def _write_alone(self, write: _Write) -> None:
         try:
-            async with self._engine.begin() as connection:
+            async with self._turn, self._engine.begin() as connection:
                 for statement, rows in write.parts:
                     await connection.execute(statement, rows)
         except Exception as error:

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.batch_writer import BatchWriter
 from csms.db.models import Base, OcppMessage
 
 logger = logging.getLogger(__name__)
@@ -22,21 +23,24 @@ OUTGOING = "out"
 
 
 class MessageLog:
-    """Collects frames in memory and writes them every `flush_interval` seconds in one INSERT.
+    """Collects frames in memory and hands them to the BatchWriter every `flush_interval` seconds.
 
     One write per frame would double the database load of every OCPP message; a short delay in
-    the operator's log view is the better trade. `close()` writes what is still pending.
+    the operator's log view is the better trade. The rows ride the writer's transactions rather
+    than a connection of their own: on SQLite a second writer waits for the lock in the database's
+    busy handler, which sleeps in steps of up to 100 ms, and every charger's answer waited with it.
+    `close()` hands over what is still pending.
     """
 
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        writer: BatchWriter,
         *,
         clock: Callable[[], datetime],
         flush_interval: float = 0.2,
         max_pending: int = 100_000,
     ) -> None:
-        self._session_factory = session_factory
+        self._writer = writer
         self._clock = clock
         self._flush_interval = flush_interval
         self._max_pending = max_pending
@@ -72,31 +76,29 @@ class MessageLog:
         self._task = asyncio.create_task(self._flush_periodically(), name="message-log-flush")
 
     async def close(self) -> None:
+        """Stop the periodic flush and hand over the rest; the writer, closed after this, writes it."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        await self.flush()
+        self._hand_over()
 
     async def flush(self) -> None:
+        """Write what is pending now and wait until it is committed."""
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        try:
-            async with self._session_factory() as session:
-                await session.execute(_INSERT_FRAME, batch)
-                await session.commit()
-        except Exception:
-            self._pending[:0] = batch[: self._max_pending - len(self._pending)]
-            raise
+        await self._writer.write((_INSERT_FRAME, batch))
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._writer.write_soon((_INSERT_FRAME, batch))
 
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self._flush_interval)
-            try:
-                await self.flush()
-            except Exception:
-                logger.exception("could not write the OCPP message log; will retry")
+            self._hand_over()
 
 
 async def list_messages(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.services.id_tags import IdTagInfo
 
@@ -45,21 +47,23 @@ class TransactionIdReserve:
     def needs_refill(self) -> bool:
         return len(self._ids) < self._size // 2
 
-    async def refill(self, session: AsyncSession) -> None:
+    async def refill(self, transaction: Callable[[], AbstractAsyncContextManager[AsyncConnection]]) -> None:
+        """Top up in a transaction of `transaction()`, committed before the ids are handed out."""
         async with self._refilling:
-            await self._refill(session)
+            wanted = self._size - len(self._ids)
+            if wanted <= self._size // 2:
+                return
+            async with transaction() as connection:
+                reserved = await _reserve(connection, wanted)
+            self._ids.extend(reserved)
 
-    async def _refill(self, session: AsyncSession) -> None:
-        wanted = self._size - len(self._ids)
-        if wanted <= self._size // 2:
-            return
-        if session.get_bind().dialect.name == "postgresql":
-            self._ids.extend(int(row[0]) for row in await session.execute(_POSTGRES_RESERVE, {"n": wanted}))
-        else:
-            await session.execute(_SQLITE_COUNTER_ROW)
-            last = int((await session.execute(_SQLITE_RESERVE, {"n": wanted})).scalar_one())
-            self._ids.extend(range(last - wanted + 1, last + 1))
-        await session.commit()
+
+async def _reserve(connection: AsyncConnection, wanted: int) -> list[int]:
+    if connection.dialect.name == "postgresql":
+        return [int(row[0]) for row in await connection.execute(_POSTGRES_RESERVE, {"n": wanted})]
+    await connection.execute(_SQLITE_COUNTER_ROW)
+    last = int((await connection.execute(_SQLITE_RESERVE, {"n": wanted})).scalar_one())
+    return list(range(last - wanted + 1, last + 1))
 
 
 @dataclass(frozen=True, slots=True)
