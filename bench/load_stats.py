@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +17,12 @@ class LatencyBook:
 
     latencies: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter[str] = field(default_factory=Counter)
+    # (time.perf_counter() at the answer, seconds waited) of every answer: pauses show up per second.
+    answers: list[tuple[float, float]] = field(default_factory=list)
 
     def record(self, action: str, seconds: float) -> None:
         self.latencies[action].append(seconds)
+        self.answers.append((time.perf_counter(), seconds))
 
     def record_error(self, kind: str) -> None:
         self.errors[kind] += 1
@@ -38,6 +42,16 @@ class LatencyBook:
         table[ALL_ACTIONS] = _percentiles(every)
         return table
 
+    def per_second(self) -> list[dict[str, float]]:
+        """Answers, p99 and max answer latency (ms) per second of the run, in order."""
+        if not self.answers:
+            return []
+        first = min(at for at, _seconds in self.answers)
+        seconds: defaultdict[int, list[float]] = defaultdict(list)
+        for at, waited in self.answers:
+            seconds[int(at - first)].append(waited)
+        return [{"second": second, **_percentiles(seconds[second])} for second in sorted(seconds)]
+
 
 def merge_books(books: list[LatencyBook]) -> LatencyBook:
     """One book with every latency and error of `books` (say, one book per node)."""
@@ -46,6 +60,7 @@ def merge_books(books: list[LatencyBook]) -> LatencyBook:
         for action, samples in book.latencies.items():
             merged.latencies[action].extend(samples)
         merged.errors.update(book.errors)
+        merged.answers.extend(book.answers)
     return merged
 
 
@@ -71,4 +86,12 @@ def format_latency_table(summary: dict[str, dict[str, Any]]) -> str:
     for action, row in summary.items():
         figures = f"{row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f} {row['max_ms']:>9.2f}"
         lines.append(f"  {action:<20} {row['count']:>9} {figures}")
+    return "\n".join(lines)
+
+
+def format_timeline(rows: list[dict[str, Any]]) -> str:
+    lines = [f"  {'second':>6} {'answers':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}"]
+    for row in rows:
+        figures = f"{row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f} {row['max_ms']:>9.2f}"
+        lines.append(f"  {row['second']:>6} {row['count']:>8} {figures}")
     return "\n".join(lines)

@@ -45,7 +45,7 @@ from lean_charger import (
     connect_charger,
     send_step,
 )
-from load_stats import ALL_ACTIONS, LatencyBook, format_latency_table
+from load_stats import ALL_ACTIONS, LatencyBook, format_latency_table, format_timeline
 from machine import describe
 
 SERVER_CORE, CLIENT_CORE = 0, 1
@@ -65,6 +65,7 @@ class Options:
     port: int
     batch: int
     keep_db: bool
+    timeline: bool
     compression: str | None
     server_log_level: str
     csms_src: Path | None
@@ -170,10 +171,12 @@ async def throughput_phase(options: Options, server: ServerProcess, chargers: li
         await _drive(active, LatencyBook(), seconds=options.warmup, rate=options.rate)
     book = LatencyBook()
     server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+    started_at = time.time()  # wall clock: lines up the timeline with the server's log
     started = time.perf_counter()
     await _drive(active, book, seconds=options.duration, rate=options.rate)
     elapsed = time.perf_counter() - started
     return {
+        "started_at": round(started_at, 3),
         "seconds": round(elapsed, 2),
         "active_chargers": len(active),
         "target_rate": options.rate or None,
@@ -185,6 +188,7 @@ async def throughput_phase(options: Options, server: ServerProcess, chargers: li
         "client_cpu_percent": round(100 * (time.process_time() - client_cpu) / elapsed, 1),
         "connections_held_after": _count_open(chargers),
         "latency": book.summary(),
+        "per_second": book.per_second(),
     }
 
 
@@ -203,7 +207,7 @@ async def run_load(options: Options, server: ServerProcess, ids: list[str], repo
     try:
         if options.duration > 0 and chargers:
             report.phases["throughput"] = await throughput_phase(options, server, chargers)
-            _print_throughput(report.phases["throughput"])
+            _print_throughput(report.phases["throughput"], options)
     finally:
         await close_all(chargers)
 
@@ -270,7 +274,7 @@ def _print_connect(phase: dict[str, Any], options: Options) -> None:
     print(format_latency_table(phase["latency"]))
 
 
-def _print_throughput(phase: dict[str, Any]) -> None:
+def _print_throughput(phase: dict[str, Any], options: Options) -> None:
     print(f"\nPhase 2: {phase['active_chargers']} chargers run transactions for {phase['seconds']} s")
     print(f"  messages answered          {phase['messages']}")
     print(f"  messages/s                 {phase['messages_per_s']}")
@@ -281,6 +285,9 @@ def _print_throughput(phase: dict[str, Any]) -> None:
     print(format_latency_table(phase["latency"]))
     overall = phase["latency"][ALL_ACTIONS]
     print(f"  overall p50 {overall['p50_ms']} ms, p99 {overall['p99_ms']} ms, max {overall['max_ms']} ms")
+    if options.timeline:
+        print("  per second of the phase:")
+        print(format_timeline(phase["per_second"]))
 
 
 def _json_line(report: Report) -> str:
@@ -310,6 +317,7 @@ def _parse(argv: list[str] | None) -> Options:
     parser.add_argument("--port", type=int, default=0, help="port for csms (default: a free one)")
     parser.add_argument("--batch", type=int, default=500, help="chargers connecting at once")
     parser.add_argument("--keep-db", action="store_true", help="keep the database and server log")
+    parser.add_argument("--timeline", action="store_true", help="print answers, p99 and max per second of phase 2")
     parser.add_argument("--compression", choices=["deflate", "none"], default="none", help="permessage-deflate")
     parser.add_argument("--server-log-level", default="info", help="CSMS_LOG_LEVEL of the server")
     parser.add_argument("--csms-src", type=Path, help="run csms from this src directory (default: installed)")
@@ -331,6 +339,7 @@ def _parse(argv: list[str] | None) -> Options:
         port=args.port or free_port(),
         batch=max(args.batch, 1),
         keep_db=args.keep_db,
+        timeline=args.timeline,
         compression=None if args.compression == "none" else args.compression,
         server_log_level=args.server_log_level,
         csms_src=args.csms_src.resolve() if args.csms_src else None,
