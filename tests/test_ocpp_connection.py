@@ -73,11 +73,14 @@ async def test_accepted_charger_negotiates_ocpp16_and_shows_connected(server: Ru
         await charger.heartbeat()
         async with server.session() as session:
             stored = await session.get(Charger, charge_point_id)
-            assert stored is not None and stored.is_connected
+            assert stored is not None and stored.is_connected and stored.disconnected_at is None
+            connected_at = stored.connected_at
     await asyncio.sleep(0.2)
     async with server.session() as session:
         stored = await session.get(Charger, charge_point_id)
         assert stored is not None and not stored.is_connected and stored.disconnected_at is not None
+        # The disconnect keeps when it connected: the admin view shows both.
+        assert connected_at is not None and stored.connected_at == connected_at
 
 
 async def test_charger_password_is_stored_as_a_salted_argon2id_hash(server: RunningServer) -> None:

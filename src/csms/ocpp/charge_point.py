@@ -332,8 +332,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             meter_serial_number=meter_serial_number,
         )
         now = self._now()
+        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now)
         async with self._session() as session:
-            await chargers.record_boot(session, self.id, boot, now=now)
             await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
         await self._publish(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version

@@ -116,7 +116,7 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
     await _replace_previous(session, runtime)
     await runtime.takeover.announce(session.id, session.connection_id)
     responder = await runtime.commands.serve(session.id)
-    await _mark_connected(session, runtime)
+    await chargers.mark_connected(runtime.writer, session.id, now=runtime.clock())
     await runtime.events.publish("charger_connected", charge_point_id=session.id)
     logger.info("charger %s connected", session.id)
     try:
@@ -133,17 +133,11 @@ async def _replace_previous(session: ChargePointSession, runtime: Runtime) -> No
         await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
 
 
-async def _mark_connected(session: ChargePointSession, runtime: Runtime) -> None:
-    async with runtime.session_factory() as db:
-        await chargers.mark_connected(db, session.id, now=runtime.clock())
-
-
 async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle) -> None:
     if not runtime.registry.unregister(session):
         return  # replaced by a newer connection of the same charger, which now owns its state
     await responder.close()
-    async with runtime.session_factory() as db:
-        await chargers.mark_disconnected(db, session.id, now=runtime.clock())
+    await chargers.mark_disconnected(runtime.writer, session.id, now=runtime.clock())
     await runtime.events.publish("charger_disconnected", charge_point_id=session.id)
     runtime.session_watch.charger_disconnected(session.id)
     logger.info("charger %s disconnected", session.id)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Executable, bindparam, insert, select, update
+from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,44 +107,45 @@ async def authenticate_charger(
     return charger
 
 
-async def mark_connected(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
-    await session.execute(
-        update(Charger).where(Charger.charge_point_id == charge_point_id).values(is_connected=True, connected_at=now)
+async def mark_connected(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
+    """Connection state rides the group commit: a reconnecting fleet costs one transaction per batch."""
+    await writer.write((_CONNECTION_STATE, [{"cp": charge_point_id, "connected": True, "on": now, "off": None}]))
+
+
+async def mark_disconnected(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
+    await writer.write((_CONNECTION_STATE, [{"cp": charge_point_id, "connected": False, "on": None, "off": now}]))
+
+
+async def record_boot(writer: BatchWriter, charge_point_id: str, boot: BootInfo, *, now: datetime) -> None:
+    row = {f"boot_{name}": getattr(boot, name) for name in _BOOT_FIELDS}
+    await writer.write((_BOOT, [{**row, "cp": charge_point_id, "at": now}]))
+
+
+# Connects and disconnects of one charger share a statement, so a batch applies them in their order.
+_CONNECTION_STATE = (
+    update(Charger)
+    .where(Charger.charge_point_id == bindparam("cp"))
+    .values(
+        is_connected=bindparam("connected"),
+        connected_at=func.coalesce(bindparam("on", type_=Charger.connected_at.type), Charger.connected_at),
+        disconnected_at=func.coalesce(bindparam("off", type_=Charger.disconnected_at.type), Charger.disconnected_at),
     )
-    await session.commit()
-
-
-async def mark_disconnected(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
-    await session.execute(
-        update(Charger)
-        .where(Charger.charge_point_id == charge_point_id)
-        .values(is_connected=False, disconnected_at=now)
+    .execution_options(synchronize_session=False)
+)
+_BOOT_FIELDS = tuple(field.name for field in dataclasses.fields(BootInfo))
+_BOOT = (
+    update(Charger)
+    .where(Charger.charge_point_id == bindparam("cp"))
+    .values(
+        {
+            **{name: bindparam(f"boot_{name}") for name in _BOOT_FIELDS},
+            "registration_status": "Accepted",
+            "last_boot_at": bindparam("at"),
+            "last_heartbeat_at": bindparam("at"),
+        }
     )
-    await session.commit()
-
-
-async def record_boot(session: AsyncSession, charge_point_id: str, boot: BootInfo, *, now: datetime) -> None:
-    await session.execute(
-        update(Charger)
-        .where(Charger.charge_point_id == charge_point_id)
-        .values(
-            vendor=boot.vendor,
-            model=boot.model,
-            serial_number=boot.serial_number,
-            charge_box_serial_number=boot.charge_box_serial_number,
-            firmware_version=boot.firmware_version,
-            iccid=boot.iccid,
-            imsi=boot.imsi,
-            meter_type=boot.meter_type,
-            meter_serial_number=boot.meter_serial_number,
-            registration_status="Accepted",
-            last_boot_at=now,
-            last_heartbeat_at=now,
-        )
-    )
-    await session.commit()
-
-
+    .execution_options(synchronize_session=False)
+)
 _HEARTBEAT = (
     update(Charger)
     .where(Charger.charge_point_id == bindparam("cp"))
