@@ -26,6 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from machine import freeze_heap
+
 OCPP16 = Subprotocol("ocpp1.6")
 CONNECT_BATCH = 100
 _CALL = 2
@@ -98,6 +100,7 @@ async def run(urls: list[str], ids: list[str], password: str) -> Tally:
     connections = await connect_all(urls, ids, password)
     tally = Tally()
     tasks = [asyncio.create_task(answer_calls(connection, tally)) for connection in connections]
+    freeze_heap()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print(f"ready {len(connections)}", flush=True)

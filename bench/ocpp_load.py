@@ -46,7 +46,7 @@ from lean_charger import (
     send_step,
 )
 from load_stats import ALL_ACTIONS, LatencyBook, format_latency_table, format_timeline
-from machine import describe
+from machine import describe, freeze_heap
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 CHARGER_PASSWORD = "bench-password-0123456789"  # a throwaway database
@@ -204,6 +204,7 @@ async def close_all(chargers: list[LeanCharger]) -> None:
 async def run_load(options: Options, server: ServerProcess, ids: list[str], report: Report) -> None:
     chargers, report.phases["connect"] = await connect_phase(options, server, ids)
     _print_connect(report.phases["connect"], options)
+    freeze_heap()
     try:
         if options.duration > 0 and chargers:
             report.phases["throughput"] = await throughput_phase(options, server, chargers)

@@ -40,7 +40,7 @@ import uvloop
 from answering_chargers import charge_point_ids, spawn_answering_chargers, stop_answering_chargers
 from csms_process import use_csms_source
 from load_stats import ALL_ACTIONS, LatencyBook
-from machine import busy_fraction, core_times, describe, wait_until_quiet
+from machine import busy_fraction, core_times, describe, freeze_heap, wait_until_quiet
 from remote_start_targets import sign_up_users_at
 from scale_out_nodes import (
     TARGETS,
@@ -230,6 +230,7 @@ async def _hold(run: Run, cluster: Cluster, options: Options, ids: list[str]) ->
     rss_before = cluster.rss_bytes()
     started = time.perf_counter()
     fleet = await connect_fleet(ports=cluster.ports, ids=ids, password=CHARGER_PASSWORD, batch=options.batch, book=book)
+    freeze_heap()
     seconds = time.perf_counter() - started
     await asyncio.sleep(3)  # let the servers settle (message log flushed, group commits done)
     rss_after, held = cluster.rss_bytes(), fleet.open_count()
