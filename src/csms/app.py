@@ -142,8 +142,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     watch_commits(session_factory, tags)
     writer = BatchWriter(engine)
     writer.start()
-    message_log = MessageLog(writer, clock=utc_now, flush_interval=settings.message_log_flush_interval)
-    message_log.start()
+    message_log = MessageLog(writer, clock=utc_now)
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
     registry = ConnectionRegistry()
@@ -265,7 +264,6 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.logins.close()
     await runtime.tags.close()
     await runtime.session_watch.close()
-    await runtime.message_log.close()
     await runtime.writer.close()
     await runtime.bus.close()
     await runtime.engine.dispose()

@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     # Failed Basic-auth attempts before a charger id (or an address) must wait.
     charger_auth_failures_per_id: int = 10
     charger_auth_failures_per_address: int = 50
-    message_log_flush_interval: float = 0.2
     log_level: str = "info"
     # text for a terminal; json (one object per line, with request_id / charge_point_id) for log collectors.
     log_format: Literal["text", "json"] = "text"
