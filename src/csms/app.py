@@ -41,7 +41,7 @@ from csms.bus.memory import MemoryBus
 from csms.bus.nats import NatsBus
 from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
-from csms.db.engine import create_engine, create_session_factory
+from csms.db.engine import checkpoint_sqlite_periodically, create_engine, create_session_factory
 from csms.db.migrate import upgrade_to_head
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
@@ -189,6 +189,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await runtime.tags.start()
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
+    if engine.dialect.name == "sqlite":
+        runtime.background.spawn(checkpoint_sqlite_periodically(engine), name="sqlite-checkpoints")
     runtime.background.spawn(
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
