@@ -50,6 +50,9 @@ class BatchWriter:
         self._retry_after = retry_after
         # Held while a transaction of this writer runs: batches and `transaction()` take turns.
         self._turn = asyncio.Lock()
+        # Parts of `write_soon`, joined to the next batch; a single marker in the queue wakes the writer.
+        self._soon: list[Part] = []
+        self._soon_is_signalled = False
 
     @property
     def is_holding(self) -> bool:
@@ -102,10 +105,20 @@ class BatchWriter:
             yield connection
 
     def write_soon(self, *parts: Part) -> None:
-        """Queue parts without waiting: for bookkeeping whose loss on a crash costs nothing (last seen)."""
-        parts = tuple(part for part in parts if part[1])
-        if parts:
-            self._queue.put_nowait(_Write(parts))
+        """Add parts to the next batch without waiting: for what no one waits on (last seen, message log).
+
+        Called for every frame a node sees, so it only appends; the queue gets one marker per batch.
+        """
+        self._soon.extend(part for part in parts if part[1])
+        if self._soon and not self._soon_is_signalled:
+            self._soon_is_signalled = True
+            self._queue.put_nowait(_Write(()))
+
+    def _take_soon(self, batch: list[_Write]) -> None:
+        if self._soon:
+            batch.append(_Write(tuple(self._soon)))
+            self._soon = []
+        self._soon_is_signalled = False
 
     async def _run(self) -> None:
         is_stopping = False
@@ -118,7 +131,8 @@ class BatchWriter:
                     break
                 item = self._queue.get_nowait()
             is_stopping = item is None
-            if batch or self._held:
+            self._take_soon(batch)
+            if any(write.parts or write.done for write in batch) or self._held:
                 await self._write_batch(batch)
         if self._held:
             logger.error("stopping with the database unreachable: %d held writes are lost", len(self._held))
