@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from csms.ids import unique_uuid
 from csms.observability import logs
 from csms.observability.metrics import OTHER, Metrics
 
@@ -77,7 +77,7 @@ def request_id_of(scope: Scope) -> str:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return unique_uuid().hex
 
 
 def _route(scope: Scope) -> str:

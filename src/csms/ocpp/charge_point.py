@@ -14,7 +14,6 @@ import dataclasses
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -31,6 +30,7 @@ from ocpp.v16.enums import Action, DataTransferStatus, GenericStatus, Registrati
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import DATABASE_UNREACHABLE
+from csms.ids import unique_uuid
 from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_label
 from csms.ocpp.frames import (
     FrameError,
@@ -155,7 +155,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         # The action of each message id in flight, so the log can name the action of a result.
         self._actions_in_flight: dict[str, str] = {}
         # Tells this socket apart from an older or newer one of the same charger, across nodes.
-        self.connection_id = uuid.uuid4().hex
+        self.connection_id = unique_uuid().hex
         # This charger's transactions seen on this connection: MeterValues link to them without a read.
         self._transactions: dict[int, transactions.TransactionRef] = {}
         # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
@@ -234,7 +234,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         holds both in camelCase already, so this skips the round trip. The caller checks the payload
         and the answer against the schemas. Raises TimeoutError, or the OCPPError of a CallError.
         """
-        unique_id = str(uuid.uuid4())
+        unique_id = str(unique_uuid())
         frame = Call(unique_id, action, payload).to_json()
         try:
             async with self._call_lock:
