@@ -4,8 +4,8 @@
 request id, its OCPP message id); a native py-spy profile put 7 % of the node's samples in that system
 call on the benchmark VM (the req/s change it made was within that machine's noise). These come from
 Python's own generator instead, which the kernel seeds once per process (and again after a fork), in
-the same UUID4 format. Tokens and session ids, which must not be
-guessable, still use `uuid.uuid4()` / `secrets`.
+the same UUID4 format. Tokens and session ids, which must not be guessable, still use `uuid.uuid4()`
+or `secrets`.
 """
 
 from __future__ import annotations

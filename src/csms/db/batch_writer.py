@@ -48,7 +48,7 @@ class BatchWriter:
         self._held: list[_Write] = []
         self._max_held_rows = max_held_rows
         self._retry_after = retry_after
-        # Held while a transaction of this writer runs: batches and `transaction()` take turns.
+        # Held while a transaction of this writer runs (`transaction()`): batches and others take turns.
         self._turn = asyncio.Lock()
         # Parts of `write_soon`, joined to the next batch; a single marker in the queue wakes the writer.
         self._soon: list[Part] = []
@@ -94,12 +94,13 @@ class BatchWriter:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction of its own, run between the writer's batches, committed on leaving the block.
+        """A transaction of this writer, committed on leaving the block; one at a time.
 
-        For a small write that needs its result at once (reserving ids). On SQLite one connection at a
-        time may write, and a second writer waits for the lock in the database's busy handler, which
-        sleeps in steps of up to 100 ms while the writer's batches follow each other; taking turns here
-        never waits longer than the batch under way.
+        The writer's batches run in it, and so may a small write that needs its result at once
+        (reserving ids), between two batches. On SQLite one connection at a time may write, and a
+        second writer waits for the lock in the database's busy handler, which sleeps in steps of up to
+        100 ms while the writer's batches follow each other; taking turns here never waits longer than
+        the batch under way.
         """
         async with self._turn, self._engine.begin() as connection:
             yield connection
@@ -149,7 +150,7 @@ class BatchWriter:
     async def _write_batch(self, batch: list[_Write]) -> None:
         pending = [*self._held, *batch]
         try:
-            async with self._turn, self._engine.begin() as connection:
+            async with self.transaction() as connection:
                 await _execute_grouped(connection, pending)
         except DATABASE_UNREACHABLE as error:
             self._hold(pending, batch, error)
@@ -182,7 +183,7 @@ class BatchWriter:
 
     async def _write_alone(self, write: _Write) -> None:
         try:
-            async with self._turn, self._engine.begin() as connection:
+            async with self.transaction() as connection:
                 for statement, rows in write.parts:
                     await connection.execute(statement, rows)
         except Exception as error:

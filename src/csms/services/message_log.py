@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -11,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Base, OcppMessage
-
-logger = logging.getLogger(__name__)
 
 # The table, not the mapped class: a plain executemany instead of the ORM's bulk insert.
 _INSERT_FRAME = insert(Base.metadata.tables[OcppMessage.__tablename__])
