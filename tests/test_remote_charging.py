@@ -6,7 +6,9 @@ import asyncio
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from csms.api.schemas import StartCharging
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
@@ -129,6 +131,45 @@ async def test_start_with_connector_zero_is_422(http: httpx.AsyncClient) -> None
     assert response.status_code == 422
 
 
+# Bodies FastAPI refuses in different ways: start_charging's own handler (StartChargingRoute) must
+# refuse each exactly as FastAPI's solver would, in the same order (a body that is not JSON before the token).
+_REFUSED_BODIES: list[tuple[str, dict[str, Any]]] = [
+    ("no body", {}),
+    ("not JSON", {"content": b'{"evse_id": ', "headers": {"content-type": "application/json"}}),
+    (
+        "not declared JSON",
+        {"content": b'{"evse_id": "CP", "connector_id": 1}', "headers": {"content-type": "text/plain"}},
+    ),
+    ("no content type", {"content": b'{"evse_id": "CP", "connector_id": 1}'}),
+    ("a list", {"json": [1, 2]}),
+    ("empty object", {"json": {}}),
+    ("both ways of naming", {"json": {"evse_id": "CP", "connector_id": 1, "qr": "ocpp://CP?connector=1"}}),
+    ("wrong types", {"json": {"evse_id": 5, "connector_id": "x"}}),
+    ("connector 0", {"json": {"evse_id": "CP", "connector_id": 0}}),
+]
+
+
+async def test_start_refuses_bad_bodies_exactly_as_fastapi_would(http: httpx.AsyncClient) -> None:
+    fastapi_itself = FastAPI()
+
+    @fastapi_itself.post("/api/start_charging")
+    async def documented_body_only(body: StartCharging) -> None:
+        raise AssertionError("every case here is refused")
+
+    tokens = await signup(http)
+    transport = httpx.ASGITransport(app=fastapi_itself)
+    async with httpx.AsyncClient(transport=transport, base_url="http://oracle") as oracle:
+        for case, request in _REFUSED_BODIES:
+            headers = {**request.pop("headers", {}), **bearer(tokens)}
+            ours = await http.post("/api/start_charging", headers=headers, **request)
+            expected = await oracle.post("/api/start_charging", headers=headers, **request)
+            assert (ours.status_code, ours.json()) == (422, expected.json()), case
+        without_token = await http.post(
+            "/api/start_charging", content=b"{", headers={"content-type": "application/json"}
+        )
+        assert (without_token.status_code, without_token.json()["detail"][0]["type"]) == (422, "json_invalid")
+
+
 async def test_charger_that_does_not_answer_in_time_is_504(server: RunningServer, http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
     charge_point_id = await server.add_charger()
@@ -145,7 +186,9 @@ async def test_charger_that_does_not_answer_in_time_is_504(server: RunningServer
 
 async def test_start_without_a_token_is_401(http: httpx.AsyncClient) -> None:
     response = await http.post("/api/start_charging", json={"evse_id": "CP001", "connector_id": 1})
-    assert response.status_code == 401
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    refused = await http.post("/api/start_charging", json={}, headers={"Authorization": "Bearer not.a.token"})
+    assert refused.status_code == 401  # the token is checked before the body's fields
 
 
 async def test_retried_start_with_the_same_idempotency_key_sends_one_remote_start(
