@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -102,3 +103,35 @@ async def test_drivers_do_not_hear_of_other_drivers_sessions(
         await charger.stop_transaction(transaction_id, 500)
     await asyncio.sleep(0.5)
     assert kinds(driver["events"], transaction_id) == []
+
+
+def minutes_ago(minutes: int) -> str:
+    moment = datetime.now(UTC) - timedelta(minutes=minutes)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def test_a_connectors_status_prices_only_the_session_on_that_connector(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, driver: dict[str, Any]
+) -> None:
+    username, password = await create_account_with_role(sqlite_server, "admin")
+    staff = bearer(await login_as(api, username, password))
+    charge_point_id = await sqlite_server.add_charger()
+    tariff = {"name": "idle", "currency": "EUR", "price_per_idle_minute": "0.01"}
+    tariff_id = (await api.post("/api/admin/tariffs", json=tariff, headers=staff)).json()["id"]
+    body = {"tariff_id": tariff_id, "charge_point_id": charge_point_id}
+    assert (await api.post("/api/admin/tariff_assignments", json=body, headers=staff)).status_code == 201
+    neighbour = await signup(api)
+    events = driver["events"]
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        mine, theirs = [
+            int((await charger.start_transaction(connector, tokens["idTag"], timestamp=minutes_ago(60))).transaction_id)
+            for connector, tokens in ((1, driver["tokens"]), (2, neighbour))
+        ]
+        await asyncio.sleep(0.2)  # the sessions' tariffs are loaded in the background
+        await charger.status(2, "SuspendedEV", timestamp=minutes_ago(60))  # the neighbour's car idles an hour
+        await charger.status(1, "SuspendedEV", timestamp=minutes_ago(30))  # mine half an hour
+        await charger.meter_values(1, mine, 0)
+        await wait_until(lambda: "meter_values" in kinds(events, mine))
+    assert theirs != mine
+    meter = next(e for e in events if e["event"] == "meter_values" and e["transaction_id"] == mine)
+    assert meter["cost_so_far"] == "0.30"  # 30 idle minutes x 0.01, none of the neighbour's hour

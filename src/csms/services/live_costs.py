@@ -71,6 +71,9 @@ class LiveCosts:
         self._background = background
         self._clock = clock
         self._running: dict[int, _Running] = {}
+        # The same sessions by (charger, connector): a StatusNotification finds its session at once
+        # rather than by a scan of every session running on the node.
+        self._on_connector: dict[tuple[str, int], list[_Running]] = {}
         self.tariff_book: SharedTable[session_costs.TariffBook] = SharedTable("tariffs", bus, self._read_book)
 
     async def _read_book(self) -> session_costs.TariffBook:
@@ -80,14 +83,14 @@ class LiveCosts:
     def track(self, ref: TransactionRef) -> None:
         """Follow a transaction first seen here mid-way (a reconnect, a restart): its history is read."""
         if ref.id not in self._running:
-            running = self._running[ref.id] = _Running(ref)
+            running = self._follow(ref)
             running.loading = self._background.spawn(self._load(ref.id), name=f"live-cost-{ref.id}")
 
     def started(self, ref: TransactionRef, *, id_tag: str, started_at: datetime) -> None:
         """Follow a transaction that starts now: it has no history yet, so only its tariff and budget are read,
         and only when there are tariffs, or a user who might have a budget."""
         if ref.id not in self._running:
-            running = self._running[ref.id] = _Running(ref)
+            running = self._follow(ref)
             work = self._load_started(ref, id_tag, started_at)
             running.loading = self._background.spawn(work, name=f"live-cost-{ref.id}")
 
@@ -107,13 +110,24 @@ class LiveCosts:
             await asyncio.wait([running.loading])
         return self._check(running)
 
+    def _follow(self, ref: TransactionRef) -> _Running:
+        running = self._running[ref.id] = _Running(ref)
+        self._on_connector.setdefault((ref.charge_point_id, ref.connector_id), []).append(running)
+        return running
+
     def status(self, charge_point_id: str, connector_id: int, status: str, *, at: datetime) -> None:
-        for running in self._running.values():
-            if running.ref.charge_point_id == charge_point_id and running.ref.connector_id == connector_id:
-                running.add(at, status)
+        for running in self._on_connector.get((charge_point_id, connector_id), ()):
+            running.add(at, status)
 
     def stopped(self, transaction_id: int) -> None:
-        self._running.pop(transaction_id, None)
+        running = self._running.pop(transaction_id, None)
+        if running is None:
+            return
+        connector = (running.ref.charge_point_id, running.ref.connector_id)
+        sessions = self._on_connector[connector]
+        sessions.remove(running)
+        if not sessions:
+            del self._on_connector[connector]
 
     def limit_changed(self, user_id: int, limit: budgets.Limit | None) -> None:
         for running in self._running.values():
