@@ -144,10 +144,18 @@ async def test_one_chargers_garbage_does_not_affect_another(server: RunningServe
     await assert_still_serving(raw)
 
 
-async def test_unsolicited_answers_are_ignored_and_not_kept(server: RunningServer, raw: ClientConnection) -> None:
+async def test_unsolicited_and_stale_answers_are_ignored_and_not_kept(
+    server: RunningServer, raw: ClientConnection
+) -> None:
     for index in range(50):
         await raw.send(f'[3, "never-asked-{index}", {{}}]')
         await raw.send(f'[4, "never-asked-err-{index}", "GenericError", "", {{}}]')
     await assert_still_serving(raw)
-    sessions = server.app_runtime.registry.all()
-    assert all(session._response_queue.qsize() == 0 for session in sessions)
+    [session] = server.app_runtime.registry.all()
+    sending = asyncio.create_task(server.app_runtime.commands.send(session.id, "ClearCache", {}))
+    call = json.loads(await asyncio.wait_for(raw.recv(), 5))
+    assert call[0] == 2 and call[2] == "ClearCache"
+    await raw.send(json.dumps([3, "an-older-call", {"status": "Rejected"}]))  # e.g. one that timed out
+    await raw.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+    assert await asyncio.wait_for(sending, 5) == {"status": "Accepted"}
+    assert session._awaited_answer is None
