@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.bus import Bus
@@ -145,7 +145,7 @@ class SessionWatch:
 
     async def _tell_driver(self, charge_point_id: str, report: StatusReport) -> None:
         async with self._session_factory() as session:
-            transaction = await _open_transaction(session, charge_point_id, report.connector_id)
+            transaction = await _transaction_at(session, charge_point_id, report.connector_id, report.timestamp)
         if transaction is None:
             return
         kind = "charging_suspended" if report.status == "SuspendedEV" else "charging_failed"
@@ -186,13 +186,17 @@ def _status_fields(charge_point_id: str, report: StatusReport) -> dict[str, Any]
     }
 
 
-async def _open_transaction(session: AsyncSession, charge_point_id: str, connector_id: int) -> Transaction | None:
+async def _transaction_at(
+    session: AsyncSession, charge_point_id: str, connector_id: int, at: datetime
+) -> Transaction | None:
+    """The newest transaction on the connector that had not stopped at `at`: a status report is read
+    in the background, and a StopTransaction right behind it may already have closed its session."""
     query = (
         select(Transaction)
         .where(
             Transaction.charge_point_id == charge_point_id,
             Transaction.connector_id == connector_id,
-            Transaction.stop_timestamp.is_(None),
+            or_(Transaction.stop_timestamp.is_(None), Transaction.stop_timestamp >= at),
         )
         .order_by(Transaction.start_timestamp.desc())
         .limit(1)
