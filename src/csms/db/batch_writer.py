@@ -12,22 +12,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Executable
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-logger = logging.getLogger(__name__)
+from csms.db.sqlite_thread import Part, SqliteWriterThread
 
-Rows = list[dict[str, Any]]
+logger = logging.getLogger(__name__)
 
 # Failures that mean "the database cannot be reached now", not "this data is wrong".
 DATABASE_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, OSError)
-
-
-Part = tuple[Executable, Rows]
 
 
 @dataclass(slots=True)
@@ -41,6 +36,8 @@ class BatchWriter:
         self, engine: AsyncEngine, *, max_batch: int = 2000, max_held_rows: int = 500_000, retry_after: float = 1.0
     ) -> None:
         self._engine = engine
+        # On a SQLite file the batches run in a thread of their own, one trip per batch (sqlite_thread.py).
+        self._sqlite_thread = SqliteWriterThread.for_engine(engine)
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()  # None: stop after what came before
         self._task: asyncio.Task[None] | None = None
@@ -73,6 +70,8 @@ class BatchWriter:
         self._queue.put_nowait(None)
         await self._task
         self._task = None
+        if self._sqlite_thread is not None:
+            await self._sqlite_thread.close()
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -104,6 +103,16 @@ class BatchWriter:
         """
         async with self._turn, self._engine.begin() as connection:
             yield connection
+
+    async def _commit(self, parts: list[Part]) -> None:
+        """Execute each part with executemany in one transaction of this writer, and commit it."""
+        if self._sqlite_thread is not None:
+            async with self._turn:
+                await self._sqlite_thread.commit(parts)
+            return
+        async with self.transaction() as connection:
+            for statement, rows in parts:
+                await connection.execute(statement, rows)
 
     def write_soon(self, *parts: Part) -> None:
         """Add parts to the next batch without waiting: for what no one waits on (last seen, message log).
@@ -150,8 +159,7 @@ class BatchWriter:
     async def _write_batch(self, batch: list[_Write]) -> None:
         pending = [*self._held, *batch]
         try:
-            async with self.transaction() as connection:
-                await _execute_grouped(connection, pending)
+            await self._commit(_grouped(pending))
         except DATABASE_UNREACHABLE as error:
             self._hold(pending, batch, error)
             return
@@ -183,9 +191,7 @@ class BatchWriter:
 
     async def _write_alone(self, write: _Write) -> None:
         try:
-            async with self.transaction() as connection:
-                for statement, rows in write.parts:
-                    await connection.execute(statement, rows)
+            await self._commit(list(write.parts))
         except Exception as error:
             if write.done is None:
                 logger.warning("dropped a background write: %s", error)
@@ -194,14 +200,13 @@ class BatchWriter:
         _resolve(write, None)
 
 
-async def _execute_grouped(connection: AsyncConnection, batch: list[_Write]) -> None:
-    """One executemany per statement, in the order statements first appear (inserts before updates)."""
-    grouped: dict[int, tuple[Executable, Rows]] = {}
+def _grouped(batch: list[_Write]) -> list[Part]:
+    """One part per statement, in the order statements first appear (inserts before updates)."""
+    grouped: dict[int, Part] = {}
     for write in batch:
         for statement, rows in write.parts:
             grouped.setdefault(id(statement), (statement, []))[1].extend(rows)
-    for statement, rows in grouped.values():
-        await connection.execute(statement, rows)
+    return list(grouped.values())
 
 
 def _resolve(write: _Write, error: Exception | None) -> None:
