@@ -35,12 +35,16 @@ async def start(charger: SimulatedCharger, id_tag: str) -> int:
     return int((await charger.start_transaction(1, id_tag, meter_start=0)).transaction_id)
 
 
-async def priced_charger(sqlite_server: RunningServer, api: httpx.AsyncClient) -> str:
-    """A charger with a tariff of 0.50 EUR per kWh, nothing else."""
+KWH_AT_50_CENTS = {"name": "kWh", "currency": "EUR", "price_per_kwh": "0.50"}
+
+
+async def priced_charger(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, tariff: dict[str, str] = KWH_AT_50_CENTS
+) -> str:
+    """A charger with the tariff assigned to it, by default 0.50 EUR per kWh, nothing else."""
     username, password = await create_account_with_role(sqlite_server, "admin")
     staff = bearer(await login_as(api, username, password))
     charge_point_id = await sqlite_server.add_charger()
-    tariff = {"name": "kWh", "currency": "EUR", "price_per_kwh": "0.50"}
     tariff_id = (await api.post("/api/admin/tariffs", json=tariff, headers=staff)).json()["id"]
     body = {"tariff_id": tariff_id, "charge_point_id": charge_point_id}
     assert (await api.post("/api/admin/tariff_assignments", json=body, headers=staff)).status_code == 201
@@ -113,13 +117,8 @@ def minutes_ago(minutes: int) -> str:
 async def test_a_connectors_status_prices_only_the_session_on_that_connector(
     sqlite_server: RunningServer, api: httpx.AsyncClient, driver: dict[str, Any]
 ) -> None:
-    username, password = await create_account_with_role(sqlite_server, "admin")
-    staff = bearer(await login_as(api, username, password))
-    charge_point_id = await sqlite_server.add_charger()
-    tariff = {"name": "idle", "currency": "EUR", "price_per_idle_minute": "0.01"}
-    tariff_id = (await api.post("/api/admin/tariffs", json=tariff, headers=staff)).json()["id"]
-    body = {"tariff_id": tariff_id, "charge_point_id": charge_point_id}
-    assert (await api.post("/api/admin/tariff_assignments", json=body, headers=staff)).status_code == 201
+    idle_tariff = {"name": "idle", "currency": "EUR", "price_per_idle_minute": "0.01"}
+    charge_point_id = await priced_charger(sqlite_server, api, idle_tariff)
     neighbour = await signup(api)
     events = driver["events"]
     async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
