@@ -82,9 +82,16 @@ async def test_a_bad_write_fails_alone_and_its_neighbours_are_kept(engine: Async
 
 
 async def test_closing_the_writer_stops_its_thread(engine: AsyncEngine) -> None:
+    running_before = set(threading.enumerate())  # other tests' servers have writers of their own
     writer = BatchWriter(engine)
     writer.start()
     writer.write_soon((_INSERT_FRAME, [frame_row("SOON", "[2]")]))
+    await writer.flush()
+    started = [
+        thread for thread in set(threading.enumerate()) - running_before if thread.name.startswith("csms-sqlite")
+    ]
+    assert len(started) == (1 if engine.dialect.name == "sqlite" else 0)
+    writer.write_soon((_INSERT_FRAME, [frame_row("SOON", "[3]")]))
     await writer.close()  # what was handed over before closing is written
-    assert await frames_of(engine, "SOON") == 1
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("csms-sqlite-writer")]
+    assert await frames_of(engine, "SOON") == 2
+    assert not [thread for thread in started if thread.is_alive()]
