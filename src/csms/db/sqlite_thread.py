@@ -36,6 +36,10 @@ class SqliteWriterThread:
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return None
         synchronous = create_sync_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
+        # Many rows of an INSERT as one multi-row statement (SQLAlchemy's "insertmanyvalues"), not one
+        # execution per row: Python's sqlite3 lets go of the interpreter lock around each execution, and
+        # while the event loop is busy getting it back can take up to the 5 ms switch interval, per row.
+        synchronous.dialect.use_insertmanyvalues_wo_returning = True
         event.listen(synchronous, "connect", set_sqlite_pragmas)
         return cls(synchronous)
 
