@@ -1,11 +1,11 @@
 """Identifiers that must be unique but need not be secret: request ids, OCPP message and connection ids.
 
 `uuid.uuid4()` reads the kernel's random source on every call, and a remote start made two (its
-request id, its OCPP message id); a native py-spy profile put 7 % of the node's samples in that system
-call on the benchmark VM (the req/s change it made was within that machine's noise). These come from
-Python's own generator instead, which the kernel seeds once per process (and again after a fork), in
-the same UUID4 format. Tokens and session ids, which must not be guessable, still use `uuid.uuid4()`
-or `secrets`.
+request id, its OCPP message id). These come from Python's own generator instead, which the kernel
+seeds once per process (and again after a fork), in the same UUID4 format. The measured gain was
+within noise: the native py-spy profile that put 7 % of the samples in that system call over-reports
+system calls (docs/benchmarks.md). Tokens and session ids, which must not be guessable, still use
+`uuid.uuid4()` or `secrets`.
 """
 
 from __future__ import annotations

@@ -95,11 +95,11 @@ class BatchWriter:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A transaction of this writer, committed on leaving the block; one at a time.
 
-        The writer's batches run in it, and so may a small write that needs its result at once
-        (reserving ids), between two batches. On SQLite one connection at a time may write, and a
-        second writer waits for the lock in the database's busy handler, which sleeps in steps of up to
-        100 ms while the writer's batches follow each other; taking turns here never waits longer than
-        the batch under way.
+        For a small write that needs its result at once (reserving ids), between two batches: they
+        take the same turn (`_commit`). On SQLite one connection at a time may write, and a second
+        writer waits for the lock in the database's busy handler, which sleeps in steps of up to 100 ms
+        while the writer's batches follow each other; taking turns here never waits longer than the
+        batch under way.
         """
         async with self._turn, self._engine.begin() as connection:
             yield connection
