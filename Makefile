@@ -1,5 +1,7 @@
 # csms: the two commands that matter are `make run` and `make test`.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -23,7 +25,7 @@ $(DEV_STAMP): $(STAMP) pyproject.toml
 
 run: install
 	$(BIN)/csms migrate
-	$(BIN)/csms serve --host 127.0.0.1 --port 8000
+	$(BIN)/csms serve --host $(HOST) --port $(PORT)
 
 # The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser here.
 browser:
@@ -48,10 +50,13 @@ test: install-dev browser tools
 screenshots: install-dev browser
 	CSMS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_admin.py tests/test_web_app.py
 
+# ruff (lint and format), mypy strict, and deptry: an import under src/ that is not a runtime dependency
+# (or a runtime dependency nothing uses) fails here rather than in a user's `make run`.
 lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/deptry src
 
 format: install-dev
 	$(BIN)/ruff format src tests bench

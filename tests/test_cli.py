@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-CSMS = shutil.which("csms", path=str(Path(sys.executable).parent)) or "csms"
-
-
-def run_csms(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"}
-    return subprocess.run([CSMS, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.processes import CSMS, free_port, run_csms, sqlite_env, wait_until_serving
 
 
 def test_migrate_creates_the_database(tmp_path: Path) -> None:
@@ -51,18 +34,17 @@ def test_create_user_with_a_role(tmp_path: Path) -> None:
 
 def test_serve_answers_health_and_keeps_secrets_out_of_its_log(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"}
     process = subprocess.Popen(
         [CSMS, "serve", "--port", str(port)],
-        env=env,
+        env=sqlite_env(tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        body = _wait_for_health(f"http://127.0.0.1:{port}")
-        assert body == {"status": "ok"}
+        wait_until_serving(f"http://127.0.0.1:{port}", process)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
         signup = httpx.post(
             f"http://127.0.0.1:{port}/api/signup",
             json={"username": "logcheck", "password": "secret-password-42"},
@@ -77,13 +59,3 @@ def test_serve_answers_health_and_keeps_secrets_out_of_its_log(tmp_path: Path) -
     assert "Application shutdown complete" in output
     assert "secret-password-42" not in output
     assert (tmp_path / ".csms-jwt-secret").exists()
-
-
-def _wait_for_health(base_url: str) -> object:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            return httpx.get(f"{base_url}/healthz", timeout=1).json()
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("csms serve did not come up")

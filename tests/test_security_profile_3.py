@@ -3,7 +3,6 @@ operator CA, chargers' certificates, a wrong CA's and an expired one); a real OC
 
 from __future__ import annotations
 
-import os
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -19,8 +18,7 @@ import websockets
 from csms.ocpp import tls
 from csms.simulator.charger import SimulatedCharger, connect_charger
 from tests.certificates import Issued, issue, make_ca
-from tests.test_cli import CSMS, free_port, run_csms
-from tests.test_tls import _wait_until_serving
+from tests.support.processes import CSMS, free_port, run_csms, sqlite_env, wait_until_serving
 
 PASSWORD = "profile-3-charger-password"
 ADMIN_PASSWORD = "a long admin password 3"
@@ -51,13 +49,14 @@ def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Serve
     created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
     assert created.returncode == 0, created.stderr
     port = free_port()
-    env = {**os.environ, "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'csms.db'}"}
     tls_files = ["--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile), "--ssl-ca-certs", str(ca_file)]
     command = [CSMS, "serve", "--port", str(port), *tls_files]
-    process = subprocess.Popen(command, env=env, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=sqlite_env(directory), cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     server = Profile3Server(f"127.0.0.1:{port}", directory, ca)
     try:
-        _wait_until_serving(f"https://{server.address}", server.context())
+        wait_until_serving(f"https://{server.address}", process, verify=server.context())
         yield server
     finally:
         process.terminate()

@@ -4,10 +4,8 @@ test makes itself; a charger connects over TLS with Basic auth."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from csms.simulator.charger import connect_charger
-from tests.test_cli import CSMS, free_port, run_csms
+from tests.support.processes import CSMS, free_port, run_csms, sqlite_env, wait_until_serving
 
 PASSWORD = "tls-charger-password-01"
 
@@ -56,26 +54,17 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
     certfile, keyfile = make_certificate(tmp_path)
     assert run_csms(tmp_path, "add-charger", "CP-TLS", "--password", PASSWORD).returncode == 0
     port = free_port()
-    env = {**os.environ, "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"}
     command = [CSMS, "serve", "--port", str(port), "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)]
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=sqlite_env(tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     context = ssl.create_default_context(cafile=str(certfile))
     try:
-        _wait_until_serving(f"https://127.0.0.1:{port}", context)
+        wait_until_serving(f"https://127.0.0.1:{port}", process, verify=context)
         yield f"127.0.0.1:{port}", context
     finally:
         process.terminate()
         process.wait(timeout=15)
-
-
-def _wait_until_serving(base_url: str, context: ssl.SSLContext) -> None:
-    for _ in range(300):
-        try:
-            httpx.get(f"{base_url}/healthz", verify=context, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("csms serve over TLS did not come up")
 
 
 async def test_a_charger_connects_over_wss_with_basic_auth(tls_server: tuple[str, ssl.SSLContext]) -> None:

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: processes, waiting, clients. Tests import from here, never from each other."""
