@@ -1,5 +1,5 @@
 # csms: one process serving the REST API, the OCPP endpoint and the pages.
-# docker build -t csms . && docker compose up   (see README: Docker)
+# docker build -t csms . && docker compose up   (see docs/operations.md: Docker)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

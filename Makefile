@@ -46,7 +46,7 @@ postman: install-dev
 test: install-dev browser tools
 	$(BIN)/python -m pytest
 
-# Screenshots of every page at 360 px and desktop width, for the README.
+# Screenshots of every page at 360 px and desktop width, for docs/screens.md.
 screenshots: install-dev browser
 	CSMS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_admin.py tests/test_web_app.py
 

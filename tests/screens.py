@@ -1,4 +1,4 @@
-"""Helpers for the browser tests: screenshots for the README, and page-layout checks.
+"""Helpers for the browser tests: screenshots for docs/screens.md, and page-layout checks.
 
 Set CSMS_SCREENSHOTS=docs/screenshots (make screenshots) to save a screenshot of every page the tests
 name with `snap`.
