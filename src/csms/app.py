@@ -245,7 +245,7 @@ def _tune_garbage_collector() -> None:
     Everything alive after start-up (modules, app, metadata) is frozen out of the collector's scans,
     and the young generation is collected less often: each charger keeps a few hundred long-lived
     objects, and with the default thresholds full collections rescanned them every few seconds,
-    pausing every charger for up to a second.
+    pausing every charger on the node while they ran.
     """
     gc.collect()
     gc.freeze()

@@ -25,10 +25,10 @@ class Settings(BaseSettings):
     heartbeat_interval: int = 300
     # OCPP-J frames larger than this are answered with a CallError instead of being parsed.
     ocpp_max_frame_bytes: int = 64 * 1024
-    # Calls a charger may send: `ocpp_message_rate` a second on average, bursts of `ocpp_message_burst`.
-    # permessage-deflate keeps zlib state of some hundred KiB per socket; OCPP frames are small, so
-    # thousands of chargers are better served without it.
+    # permessage-deflate keeps zlib state for every socket; OCPP frames are small, so thousands of
+    # chargers are better served without it.
     websocket_compression: bool = False
+    # Calls a charger may send: `ocpp_message_rate` a second on average, bursts of `ocpp_message_burst`.
     ocpp_message_rate: float = 20.0
     ocpp_message_burst: int = 200
     # Failed Basic-auth attempts before a charger id (or an address) must wait.

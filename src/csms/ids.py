@@ -1,11 +1,9 @@
 """Identifiers that must be unique but need not be secret: request ids, OCPP message and connection ids.
 
-`uuid.uuid4()` reads the kernel's random source on every call, and a remote start made two (its
+`uuid.uuid4()` reads the kernel's random source on every call, and a remote start makes two (its
 request id, its OCPP message id). These come from Python's own generator instead, which the kernel
-seeds once per process (and again after a fork), in the same UUID4 format. The measured gain was
-within noise: the native py-spy profile that put 7 % of the samples in that system call over-reports
-system calls (docs/benchmarks.md). Tokens and session ids, which must not be guessable, still use
-`uuid.uuid4()` or `secrets`.
+seeds once per process (and again after a fork), in the same UUID4 format: no system call per id.
+Tokens and session ids, which must not be guessable, still use `uuid.uuid4()` or `secrets`.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ class _MadeOnFirstUse:
 class _NotKept:
     """An attribute the package's __init__ assigns and csms never uses: the assignment is dropped.
 
-    The package's answer queue (four deques, ~3 KiB a socket) is one: csms waits for an answer with
+    The package's answer queue (four deques for every socket) is one: csms waits for an answer with
     a future of its own (`ChargePointSession.request`).
     """
 
@@ -246,7 +246,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
 
         The package's `call` turns the payload into snake_case dataclasses and the answer back, and
         waits on a queue with `wait_for`; csms holds both in camelCase already and waits on one future
-        with one timer, which costs 2 µs instead of 5 on the remote-start path. The caller checks the
+        with one timer, which is cheaper on the remote-start path. The caller checks the
         payload and the answer against the schemas. Raises TimeoutError, or the OCPPError of a CallError.
         """
         unique_id = str(unique_uuid())

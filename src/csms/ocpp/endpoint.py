@@ -58,8 +58,9 @@ class ChargerSockets:
 
     A charger's socket lives for days. Routed through FastAPI, a dozen coroutine frames of its routing,
     exception and exit-stack layers and of csms's HTTP middlewares stayed suspended under every socket
-    (~15 KiB each at tens of thousands of chargers), and each frame sent passed their send wrappers. None
-    of them does anything for a charger, so this, the outermost middleware, hands the socket over first.
+    (memory that adds up over tens of thousands of chargers), and each frame sent passed their send
+    wrappers. None of them does anything for a charger, so this, the outermost middleware, hands the
+    socket over first.
     Everything else, other WebSocket paths included, goes on to the app.
     """
 

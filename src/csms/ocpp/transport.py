@@ -1,11 +1,11 @@
 """uvicorn's WebSocket protocol with less kept per socket: a node holds tens of thousands of idle chargers.
 
 uvicorn's websockets (sans-I/O) protocol keeps, for a socket's whole life, the handshake request and
-response with their headers, an `asyncio.Queue` (four deques, ~3 KiB) for the ASGI events of which one at
-most is usually waiting, an `asyncio.Event` (one more deque) for write pauses, and 37 attributes in an
-instance dict, which past 30 keys stops sharing its keys with the class and grows to 1.6 KiB. Here the
-attributes live in slots, the queue and the event keep plain lists (56 bytes empty) instead of deques, and the
-handshake and its headers are dropped once the socket is open.
+response with their headers, an `asyncio.Queue` (four deques) for the ASGI events of which one at most
+is usually waiting, an `asyncio.Event` (one more deque) for write pauses, and dozens of attributes in an
+instance dict, which past 30 keys stops sharing its keys with the class and grows. Here the attributes
+live in slots, the queue and the event keep plain lists instead of deques, and the handshake and its
+headers are dropped once the socket is open.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ class MessageLog:
 
     The rows ride the writer's transactions rather than a connection of their own: on SQLite a second
     writer waits for the lock in the database's busy handler, which sleeps in steps of up to 100 ms.
-    And they go over one by one rather than as a periodic flush: 0.2 s of frames (over a thousand rows
-    under load) in one batch held up every charger's answer in that batch for tens of milliseconds.
+    And they go over one by one rather than as a periodic flush: a flush puts many frames' rows into one
+    batch under load, and every charger's answer in that batch waits for all of them.
     """
 
     def __init__(self, writer: BatchWriter, *, clock: Callable[[], datetime]) -> None:

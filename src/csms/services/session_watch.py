@@ -113,8 +113,8 @@ class SessionWatch:
         """Report connected chargers silent for MISSED_HEARTBEATS heartbeat intervals, once per silence.
 
         `connected` gives each charger connected to this node with the seconds since it was last heard:
-        the node that holds a socket sees every frame on it, so no database read is needed (one read of
-        every charger's row every minute cost a node with 10,000 sockets two seconds of its loop).
+        the node that holds a socket sees every frame on it, so no database read is needed (reading every
+        charger's row would stall the loop of a node with many sockets, and leave garbage to collect).
         """
         while True:
             await asyncio.sleep(check_interval)

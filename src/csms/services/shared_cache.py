@@ -1,7 +1,8 @@
 """Small tables that every charging session consults (tariffs, webhooks), read once and kept until changed.
 
-Reading them for every transaction cost a node half its throughput. A change through the API drops the
-copy on this node at once and, through the bus, on every other node; the next use reads it again.
+Reading them for every transaction would put database reads on the path of every charger's messages. A
+change through the API drops the copy on this node at once and, through the bus, on every other node; the
+next use reads it again.
 """
 
 from __future__ import annotations
