@@ -26,6 +26,7 @@ from csms.services import chargers
 from csms.services.clock import utc_now
 
 POSTGRES_ADMIN_URL = os.environ.get("CSMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NATS_URL = os.environ.get("CSMS_TEST_NATS_URL", "nats://127.0.0.1:4222")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHARGER_PASSWORD = "charger-secret-0123"
 

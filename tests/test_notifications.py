@@ -12,7 +12,8 @@ import pytest
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
-from tests.test_scale_out import collect_events, wait_until
+from tests.support.events import collect_events
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -262,19 +262,21 @@ async def test_many_users_start_at_once_without_blocking_each_other(
 ) -> None:
     users = [await signup(http) for _ in range(5)]
     charge_point_ids = [await server.add_charger() for _ in range(5)]
-    behaviour = ChargerBehaviour(answer_delay=0.5)
+    # Each charger holds its answer until all five have their call: started one after another, the
+    # first call would time out before the second charger ever heard of its own.
+    everyone_asked = asyncio.Event()
+    behaviour = ChargerBehaviour(answer_after=everyone_asked)
     async with contextlib_chargers(server, charge_point_ids, behaviour) as chargers:
-        started = asyncio.get_running_loop().time()
-        answers = await asyncio.gather(
-            *(
+        starts = [
+            asyncio.create_task(
                 http.post("/api/start_charging", json={"evse_id": cp, "connector_id": 1}, headers=bearer(user))
-                for cp, user in zip(charge_point_ids, users, strict=True)
             )
-        )
-        elapsed = asyncio.get_running_loop().time() - started
-        assert all(charger.received for charger in chargers)
+            for cp, user in zip(charge_point_ids, users, strict=True)
+        ]
+        await asyncio.gather(*(charger.wait_for_call("RemoteStartTransaction") for charger in chargers))
+        everyone_asked.set()
+        answers = await asyncio.gather(*starts)
     assert [a.json() for a in answers] == [{"status": "Accepted"}] * 5
-    assert elapsed < 2.0  # five half-second answers in parallel, not in series
 
 
 def contextlib_chargers(server: RunningServer, ids: list[str], behaviour: ChargerBehaviour) -> Any:

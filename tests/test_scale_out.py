@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from csms.config import Settings
 from csms.simulator.charger import connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
+    NATS_URL,
     RunningServer,
     bearer,
     create_account_with_role,
@@ -28,7 +28,8 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.test_bus import NATS_URL
+from tests.support.events import collect_events
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
@@ -59,26 +60,6 @@ async def nodes(shared_database: str) -> AsyncIterator[list[Node]]:
     for handle, task, _running in started:
         if not task.done():
             await stop_server(handle, task)
-
-
-async def collect_events(url: str, token: dict[str, Any], into: list[dict[str, Any]]) -> None:
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10, read=None)) as client,
-        client.stream("GET", "/api/events", headers=bearer(token)) as stream,
-    ):
-        event = ""
-        async for line in stream.aiter_lines():
-            if line.startswith("event: "):
-                event = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                into.append({"event": event, **json.loads(line.removeprefix("data: "))})
-
-
-async def wait_until(condition: Any, within: float = 5.0) -> None:
-    """Poll a condition on data another task fills in (events arrive over HTTP, not through an Event)."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def test_charger_on_one_node_app_on_another_events_on_a_third(nodes: list[Node]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, settings_for, start_server, stop_server
-from tests.test_scale_out import wait_until
+from tests.support.waiting import wait_until
 
 
 def vendor_in_main_file(database: Path, copy: Path, charge_point_id: str) -> str | None:

@@ -32,7 +32,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.test_scale_out import wait_until
+from tests.support.waiting import wait_until
 
 
 @dataclass

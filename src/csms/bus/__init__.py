@@ -51,7 +51,8 @@ class Bus(Protocol):
         """Send an event to every current subscriber; nobody listening is fine."""
 
     async def subscribe(self, pattern: str) -> Subscription:
-        """Events whose subject matches `pattern` (NATS wildcards: `*` one token, `>` the rest)."""
+        """Events whose subject matches `pattern` (NATS wildcards: `*` one token, `>` the rest), from
+        every node, published once this returns."""
 
     async def request(self, subject: str, message: Message, *, within: float) -> Message:
         """Ask the one responder of `subject`; NoResponders at once when there is none."""

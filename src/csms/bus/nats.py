@@ -87,7 +87,16 @@ class NatsBus:
             logger.warning("could not publish %s: %s", subject, error)
 
     async def subscribe(self, pattern: str) -> NatsSubscription:
-        return NatsSubscription(await self._connected().subscribe(pattern, pending_msgs_limit=10_000))
+        client = self._connected()
+        subscription = NatsSubscription(await client.subscribe(pattern, pending_msgs_limit=10_000))
+        # The SUB travels on this node's connection; an event another node publishes right after
+        # subscribe() returns must not be missed, so wait for the server's PONG. During an outage the
+        # client registers the subscription on reconnect instead.
+        try:
+            await client.flush(timeout=2)
+        except nats.errors.Error as error:
+            logger.warning("subscribed to %s while NATS is unreachable: %s", pattern, error)
+        return subscription
 
     async def request(self, subject: str, message: Message, *, within: float) -> Message:
         if not await self.is_healthy():

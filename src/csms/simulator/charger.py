@@ -45,6 +45,7 @@ class ChargerBehaviour:
     remote_start_status: str = "Accepted"
     remote_stop_status: str = "Accepted"
     answer_delay: float = 0.0
+    answer_after: asyncio.Event | None = None  # hold every answer until this is set
     answers: dict[str, Answer] = field(default_factory=dict)
 
 
@@ -149,6 +150,8 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
         self.received_event.set()
         if self.behaviour.answer_delay:
             await asyncio.sleep(self.behaviour.answer_delay)
+        if self.behaviour.answer_after is not None:
+            await self.behaviour.answer_after.wait()
         custom = self.behaviour.answers.get(action)
         return custom(payload) if custom else default
 
