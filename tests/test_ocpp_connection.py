@@ -116,6 +116,30 @@ async def test_reconnect_with_valid_credentials_replaces_and_closes_the_old_sock
         await wait_for_disconnect(server, charge_point_id)
 
 
+async def test_chargers_reconnecting_while_their_old_sockets_close_end_up_offline_and_forgotten(
+    server: RunningServer,
+) -> None:
+    """A new socket closes the charger's previous one; when that one is already gone, closing it fails.
+    That failure once left the new session registered for ever and the charger shown online."""
+    charge_point_ids = [await server.add_charger() for _ in range(10)]
+
+    async def flap(charge_point_id: str) -> None:
+        headers = {"Authorization": basic_auth_header(charge_point_id, CHARGER_PASSWORD)}
+        for _ in range(10):
+            async with websockets.connect(
+                f"{server.ws_url}/ocpp/{charge_point_id}", subprotocols=["ocpp1.6"], additional_headers=headers
+            ) as websocket:
+                await websocket.send(
+                    '[2, "boot", "BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}]'
+                )
+            # leaving the block closes the socket at once, often before csms has answered
+
+    await asyncio.gather(*(flap(charge_point_id) for charge_point_id in charge_point_ids))
+    for charge_point_id in charge_point_ids:
+        await wait_for_disconnect(server, charge_point_id)
+    assert [cp for cp in charge_point_ids if server.app_runtime.registry.get(cp) is not None] == []
+
+
 @pytest.mark.parametrize("path", ["/ocpp/", "/ocpp/CP1/extra", "/ocpp", "/chargers/CP1"])
 async def test_a_websocket_to_any_other_path_is_refused_without_touching_a_charger(
     server: RunningServer, path: str

@@ -49,8 +49,8 @@ class WebSocketConnection:
     async def close(self, code: int, reason: str) -> None:
         try:
             await self._websocket.close(code=code, reason=reason)
-        except RuntimeError:
-            pass  # already closed by the peer
+        except (RuntimeError, WebSocketDisconnect):
+            pass  # already closed, or the peer is gone: either way the socket is closed
 
 
 class ChargerSockets:
@@ -114,13 +114,16 @@ async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
 async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
     # This frame lives as long as the socket: what only the start needs is kept in helpers' frames, so a
     # replaced session or a database session is not held for the socket's life.
-    await _replace_previous(session, runtime)
-    await runtime.takeover.announce(session.id, session.connection_id)
-    responder = await runtime.commands.serve(session.id)
-    await chargers.mark_connected(runtime.writer, session.id, now=runtime.clock())
-    await runtime.events.publish("charger_connected", charge_point_id=session.id)
-    logger.info("charger %s connected", session.id)
-    try:
+    previous = runtime.registry.register(session)
+    responder: ResponderHandle | None = None
+    try:  # from here on the registry holds this session: whatever happens, _forget must run
+        if previous is not None:
+            await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+        await runtime.takeover.announce(session.id, session.connection_id)
+        responder = await runtime.commands.serve(session.id)
+        await chargers.mark_connected(runtime.writer, session.id, now=runtime.clock())
+        await runtime.events.publish("charger_connected", charge_point_id=session.id)
+        logger.info("charger %s connected", session.id)
         await session.start()
     except WebSocketDisconnect:
         pass
@@ -128,16 +131,11 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
         await _forget(session, runtime, responder)
 
 
-async def _replace_previous(session: ChargePointSession, runtime: Runtime) -> None:
-    previous = runtime.registry.register(session)
-    if previous is not None:
-        await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
-
-
-async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle) -> None:
+async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle | None) -> None:
     if not runtime.registry.unregister(session):
         return  # replaced by a newer connection of the same charger, which now owns its state
-    await responder.close()
+    if responder is not None:
+        await responder.close()
     await chargers.mark_disconnected(runtime.writer, session.id, now=runtime.clock())
     await runtime.events.publish("charger_disconnected", charge_point_id=session.id)
     runtime.session_watch.charger_disconnected(session.id)
