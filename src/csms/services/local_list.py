@@ -183,13 +183,14 @@ class LocalListPusher:
         self._clock = clock
         self._lock = asyncio.Lock()
 
-    async def push_changes(self) -> None:
+    async def push_changes(self, *, now: datetime | None = None) -> None:
+        """Send every charger holding a list what changed since its version, tags judged at `now`."""
         async with self._lock:
             async with self._session_factory() as session:
                 holders = list((await session.scalars(select(LocalListState.charge_point_id))).all())
             for charge_point_id in holders:
                 try:
-                    await _push_to(self._session_factory, self._send, charge_point_id, now=self._clock())
+                    await _push_to(self._session_factory, self._send, charge_point_id, now=now or self._clock())
                 except Exception as error:  # one charger's failure never stops the others'
                     logger.info("local list of %s not updated: %s", charge_point_id, error)
 
