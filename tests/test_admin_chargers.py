@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from tests.conftest import (
     new_charger_id,
     signup,
 )
+from tests.support.waiting import wait_for_true
 
 
 @pytest.fixture
@@ -172,7 +172,13 @@ async def test_message_log_keeps_every_frame_in_and_out_in_order(
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.boot()
         await charger._connection.send("not json")
-        await asyncio.sleep(0.1)
+
+        async def bad_frame_answered() -> bool:
+            await server.flush_message_log()
+            log = (await http.get(f"/api/admin/chargers/{charge_point_id}/messages", headers=admin)).json()
+            return any(m["message_type"] == 4 for m in log)
+
+        await wait_for_true(bad_frame_answered)  # the CallError is out before csms calls the charger
         await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/ClearCache", json={}, headers=admin)
     await server.flush_message_log()
     log = (await http.get(f"/api/admin/chargers/{charge_point_id}/messages", headers=admin)).json()
