@@ -21,6 +21,7 @@ from csms.simulator.charger import ChargerBehaviour
 from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import RunningServer
 from tests.operating import admin, ocpp_call, online_charger, payloads_received
+from tests.support.waiting import poll
 
 __all__ = ["admin"]
 
@@ -48,12 +49,11 @@ def hash_data(certificate: x509.Certificate, issuer: x509.Certificate) -> dict[s
 
 async def charger_certificates(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> Any:
     """The charger's certificates, once csms has the charger's answer to any CertificateSigned in flight."""
-    for _ in range(100):
-        rows = (await http.get(f"/api/admin/chargers/{charge_point_id}/certificates", headers=admin)).json()
-        if all(row["status"] != "Issued" for row in rows):
-            return rows
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"a certificate of {charge_point_id} stayed Issued")
+
+    async def rows() -> Any:
+        return (await http.get(f"/api/admin/chargers/{charge_point_id}/certificates", headers=admin)).json()
+
+    return await poll(rows, until=lambda found: all(row["status"] != "Issued" for row in found))
 
 
 async def security_events(server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], cp: str) -> Any:

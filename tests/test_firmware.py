@@ -3,7 +3,6 @@ charger really downloads it, reports progress, and its next boot confirms the ve
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.operating import admin, online_charger
+from tests.support.waiting import poll
 
 __all__ = ["admin"]
 
@@ -38,12 +38,9 @@ async def rollout_status(http: httpx.AsyncClient, admin: dict[str, str], rollout
 async def wait_for_counts(
     http: httpx.AsyncClient, admin: dict[str, str], rollout_id: int, expected: dict[str, int]
 ) -> dict[str, Any]:
-    for _ in range(200):
-        summary = await rollout_status(http, admin, rollout_id)
-        if summary["counts"] == expected:
-            return summary
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"rollout counts stayed {summary['counts']}, expected {expected}")
+    return await poll(
+        lambda: rollout_status(http, admin, rollout_id), until=lambda summary: summary["counts"] == expected
+    )
 
 
 async def test_an_uploaded_image_is_kept_with_its_size_and_sha256(

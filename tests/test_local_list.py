@@ -3,7 +3,6 @@ charger, and changes pushed by csms itself when a tag is blocked, expires or is 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 from csms.simulator.charger import SimulatedCharger
 from tests.conftest import RunningServer
 from tests.operating import admin, ocpp_call, online_charger, payloads_received
+from tests.support.waiting import poll
 
 __all__ = ["admin"]
 
@@ -36,12 +36,10 @@ async def send_list(
 
 
 async def nth_local_list(charger: SimulatedCharger, count: int) -> dict[str, Any]:
-    for _ in range(250):
-        sent = payloads_received(charger, "SendLocalList")
-        if len(sent) >= count:
-            return sent[count - 1]
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"the charger got {len(sent)} SendLocalList calls, expected {count}")
+    async def sent() -> list[dict[str, Any]]:
+        return payloads_received(charger, "SendLocalList")
+
+    return (await poll(sent, until=lambda lists: len(lists) >= count))[count - 1]
 
 
 async def test_a_full_update_carries_every_idtag_with_its_status(

@@ -18,15 +18,15 @@ from tests.conftest import (
     login_as,
     signup,
 )
+from tests.support.waiting import poll
 
 
 async def wait_for_transaction(http: httpx.AsyncClient, tokens: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(50):
-        found = (await http.get("/api/transactions", headers=bearer(tokens))).json()
-        if found:
-            return dict(found[0])
-        await asyncio.sleep(0.05)
-    raise AssertionError("no transaction appeared")
+    async def transactions() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await http.get("/api/transactions", headers=bearer(tokens))).json()
+        return found
+
+    return (await poll(transactions, until=bool))[0]
 
 
 async def start_as_charger_would(charger: SimulatedCharger, id_tag: str, connector_id: int) -> int:

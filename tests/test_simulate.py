@@ -8,6 +8,7 @@ import httpx
 
 from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
 from tests.conftest import USER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.support.waiting import poll
 
 
 def fleet_options(server: RunningServer, prefix: str, **overrides: float) -> FleetOptions:
@@ -52,17 +53,16 @@ async def test_fleet_charger_starts_a_session_when_the_app_asks(
     sqlite_server: RunningServer, api: httpx.AsyncClient
 ) -> None:
     admin_name, _ = await create_account_with_role(sqlite_server, "admin")
-    options = fleet_options(sqlite_server, "FLEETB", chargers=1, idle_seconds=60, session_seconds=1.5, duration=5)
+    options = fleet_options(sqlite_server, "FLEETB", chargers=1, idle_seconds=60, session_seconds=1.5, duration=10)
     await register_chargers(options, admin_name, USER_PASSWORD)
     fleet = asyncio.create_task(run_fleet(options))
     tokens = await signup(api)
-    for _ in range(50):
-        answer = await api.post(
-            "/api/start_charging", json={"evse_id": "FLEETB00001", "connector_id": 1}, headers=bearer(tokens)
-        )
-        if answer.status_code == 200:
-            break
-        await asyncio.sleep(0.1)  # the fleet is still connecting
+
+    async def start() -> httpx.Response:
+        body = {"evse_id": "FLEETB00001", "connector_id": 1}
+        return await api.post("/api/start_charging", json=body, headers=bearer(tokens))
+
+    answer = await poll(start, until=lambda response: response.status_code != 409, within=8)  # 409: connecting
     assert answer.json() == {"status": "Accepted"}
     stats = await fleet
     assert stats.errors == 0

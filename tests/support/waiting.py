@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+Value = TypeVar("Value")
 
 DEADLINE_SECONDS = 20.0
 
@@ -23,3 +26,18 @@ async def wait_for_true(check: Callable[[], Awaitable[bool]], within: float = DE
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def poll(
+    fetch: Callable[[], Awaitable[Value]], until: Callable[[Value], bool], within: float = DEADLINE_SECONDS
+) -> Value:
+    """Fetches again until `until(value)` holds, and returns that value; fails with the last one seen."""
+    value = await fetch()
+    try:
+        async with asyncio.timeout(within):
+            while not until(value):
+                await asyncio.sleep(0.05)
+                value = await fetch()
+    except TimeoutError:
+        raise AssertionError(f"still {value!r} after {within} s") from None
+    return value
