@@ -81,6 +81,28 @@ async def test_a_bad_write_fails_alone_and_its_neighbours_are_kept(engine: Async
     assert (await frames_of(engine, "NEIGHBOUR"), await frames_of(engine, "BAD")) == (20, 0)
 
 
+async def test_a_background_write_the_database_refuses_costs_no_other_background_write(engine: AsyncEngine) -> None:
+    refused: list[str] = []
+    writer = BatchWriter(engine, on_refused=refused.append)
+    writer.start()
+    # A lone surrogate cannot be encoded as UTF-8 for either database; PostgreSQL refuses a NUL as well.
+    poisons = ["\ud800", "nul\x00"] if engine.dialect.name == "postgresql" else ["\ud800"]
+    for index in range(30):
+        writer.write_soon((_INSERT_FRAME, [frame_row("NEIGHBOUR", f"[{index}]")]))
+        if index in (7, 21):
+            for poison in poisons:
+                writer.write_soon((_INSERT_FRAME, [frame_row("BAD", poison)]))
+    waited = writer.write((_INSERT_FRAME, [frame_row("WAITED", "[2]")]))
+    try:
+        await waited
+        await writer.flush()
+    finally:
+        await writer.close()
+    assert (await frames_of(engine, "NEIGHBOUR"), await frames_of(engine, "WAITED")) == (30, 1)
+    assert await frames_of(engine, "BAD") == 0
+    assert refused == ["ocpp_messages"] * 2 * len(poisons)
+
+
 async def test_closing_the_writer_stops_its_thread(engine: AsyncEngine) -> None:
     running_before = set(threading.enumerate())  # other tests' servers have writers of their own
     writer = BatchWriter(engine)

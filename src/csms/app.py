@@ -140,7 +140,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     session_factory = create_session_factory(engine)
     tags = TagDirectory(engine, bus)
     watch_commits(session_factory, tags)
-    writer = BatchWriter(engine)
+    writer = BatchWriter(engine, on_refused=metrics.count_refused_write)
     writer.start()
     message_log = MessageLog(writer, clock=utc_now)
     secret = settings.resolved_jwt_secret()

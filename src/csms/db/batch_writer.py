@@ -3,16 +3,20 @@
 One commit per OCPP message caps a node at a few hundred messages a second; SQLite in particular
 pays for every transaction. Handlers hand their rows to the writer and await it: the charger is
 answered only once its data is committed, but a thousand chargers' rows ride in one commit.
+
+A batch the database refuses for its data (a constraint, a value it cannot store) is taken apart
+until the write at fault fails alone: its waiter gets the error, every other write is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy import Executable
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,13 +33,23 @@ DATABASE_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout, Connectio
 class _Write:
     parts: tuple[Part, ...]
     done: asyncio.Future[None] | None = field(default=None)
+    # Committed or refused while its batch was taken apart (`_isolate`): not to be held for a retry.
+    is_settled: bool = False
 
 
 class BatchWriter:
     def __init__(
-        self, engine: AsyncEngine, *, max_batch: int = 2000, max_held_rows: int = 500_000, retry_after: float = 1.0
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch: int = 2000,
+        max_held_rows: int = 500_000,
+        retry_after: float = 1.0,
+        on_refused: Callable[[str], None] = lambda _table: None,
     ) -> None:
         self._engine = engine
+        # Told the table of each write the database refuses (a metric staff can watch).
+        self._on_refused = on_refused
         # On a SQLite file the batches run in a thread of their own, one trip per batch (sqlite_thread.py).
         self._sqlite_thread = SqliteWriterThread.for_engine(engine)
         self._max_batch = max_batch
@@ -118,6 +132,7 @@ class BatchWriter:
         """Add parts to the next batch without waiting: for what no one waits on (last seen, message log).
 
         Called for every frame a node sees, so it only appends; the queue gets one marker per batch.
+        Each part stands alone: one the database refuses is logged and counted, the others are kept.
         """
         self._soon.extend(part for part in parts if part[1])
         if self._soon and not self._soon_is_signalled:
@@ -163,17 +178,63 @@ class BatchWriter:
         except DATABASE_UNREACHABLE as error:
             self._hold(pending, batch, error)
             return
-        except Exception:
-            # One bad write must not fail its neighbours: try each on its own.
-            self._held = []
-            for write in pending:
-                await self._write_alone(write)
+        except Exception as error:  # noqa: BLE001 - whatever one write's data did, its neighbours are kept
+            await self._write_apart(pending, batch, error)
             return
         if self._held:
             logger.warning("database reachable again: wrote %d held writes", len(self._held))
         self._held = []
         for write in pending:
             _resolve(write, None)
+
+    async def _write_apart(self, pending: list[_Write], batch: list[_Write], error: Exception) -> None:
+        """Find the writes at fault in a batch the database refused, and commit all the others."""
+        self._held = []
+        writes = _separable(pending)
+        try:
+            await self._isolate(writes, error)
+        except DATABASE_UNREACHABLE as unreachable:
+            # The database went away while the batch was taken apart: hold what is not settled yet.
+            self._hold([write for write in writes if not write.is_settled], batch, unreachable)
+
+    async def _isolate(self, writes: list[_Write], error: Exception) -> None:
+        """Commit the halves of writes that failed together, down to each write that fails alone.
+
+        One bad write among n costs about 2·log2(n) transactions, not n; the halves are committed
+        in order, so a later write of a charger never lands before an earlier one.
+        """
+        if len(writes) == 1:
+            self._refuse(writes[0], error)
+            return
+        middle = len(writes) // 2
+        for half in (writes[:middle], writes[middle:]):
+            try:
+                await self._commit(_grouped(half))
+            except DATABASE_UNREACHABLE:
+                raise
+            except Exception as half_error:  # noqa: BLE001 - as in _write_batch
+                await self._isolate(half, half_error)
+                continue
+            for write in half:
+                write.is_settled = True
+                _resolve(write, None)
+
+    def _refuse(self, write: _Write, error: Exception) -> None:
+        """A write the database refuses on its own: its waiter gets the error, and the refusal is counted
+        and logged, so a background write (message log, audit) is never dropped unseen."""
+        tables = sorted({_table_of(statement) for statement, _rows in write.parts})
+        reason = str(error).split("\n", 1)[0][:300]
+        logger.error(
+            "the database refused a %s write to %s (%s: %s); the rest of its batch is kept",
+            "background" if write.done is None else "waited-for",
+            ", ".join(tables),
+            type(error).__name__,
+            reason,
+        )
+        for table in tables:
+            self._on_refused(table)
+        write.is_settled = True
+        _resolve(write, error)
 
     def _hold(self, pending: list[_Write], batch: list[_Write], error: Exception) -> None:
         """Keep writes in memory while the database is away, and answer their waiters: the data is safe
@@ -189,16 +250,6 @@ class BatchWriter:
         for write in pending:
             _resolve(write, None)
 
-    async def _write_alone(self, write: _Write) -> None:
-        try:
-            await self._commit(list(write.parts))
-        except Exception as error:
-            if write.done is None:
-                logger.warning("dropped a background write: %s", error)
-            _resolve(write, error)
-            return
-        _resolve(write, None)
-
 
 def _grouped(batch: list[_Write]) -> list[Part]:
     """One part per statement, in the order statements first appear (inserts before updates)."""
@@ -207,6 +258,22 @@ def _grouped(batch: list[_Write]) -> list[Part]:
         for statement, rows in write.parts:
             grouped.setdefault(id(statement), (statement, []))[1].extend(rows)
     return list(grouped.values())
+
+
+def _separable(writes: list[_Write]) -> list[_Write]:
+    """The writes that may fail apart: each waited-for write whole, each part of `write_soon` on its own."""
+    separable: list[_Write] = []
+    for write in writes:
+        if write.done is None and len(write.parts) > 1:
+            separable.extend(_Write((part,)) for part in write.parts)
+        else:
+            separable.append(write)
+    return separable
+
+
+def _table_of(statement: Executable) -> str:
+    table = getattr(statement, "table", None)
+    return str(getattr(table, "name", None) or type(statement).__name__)
 
 
 def _resolve(write: _Write, error: Exception | None) -> None:

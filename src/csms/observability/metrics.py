@@ -60,6 +60,12 @@ class Metrics:
         self.http_request_seconds = Histogram(
             "csms_http_request_seconds", "HTTP request duration by route template", ["route"], registry=self.registry
         )
+        self.refused_writes = Counter(
+            "csms_db_refused_writes",
+            "Writes the database refused for their data, by table; the rest of their batch was kept",
+            ["table"],
+            registry=self.registry,
+        )
         # `labels()` takes a lock and builds a key on every call; the label sets are closed, so their
         # children are looked up once and kept.
         self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -85,6 +91,10 @@ class Metrics:
             self._http_children[(method, route, status)] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def count_refused_write(self, table: str) -> None:
+        """Table names come from csms's own statements, a closed set."""
+        self.refused_writes.labels(table).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
