@@ -35,6 +35,7 @@ from csms.api import (
 )
 from csms.api import budgets as budget_routes
 from csms.api import certificates as certificate_routes
+from csms.api.storable_requests import StorableRequests
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # Innermost: its 422s carry the security and CORS headers, and the audit log records them.
+    app.add_middleware(StorableRequests)
     headers.install(app, cors_origins=settings.cors_origins)
     if settings.node_role in ("all", "api"):
         # FastAPI tries included routers in order on every request: the app's hottest route first.

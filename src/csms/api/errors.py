@@ -64,7 +64,7 @@ async def _database_unavailable(_request: Request, error: Exception) -> JSONResp
 
 async def _value_not_storable(request: Request, error: Exception) -> JSONResponse:
     """A number beyond what the database stores (SQLite: 64 bits, PostgreSQL: the column's size) or
-    text it refuses: the caller's input is invalid, so 422 in FastAPI's own validation shape."""
+    text it refuses or cannot encode: the caller's input is invalid, so 422 in FastAPI's own validation shape."""
     if not _is_unstorable_value(error):
         raise error
     problem = {"type": "value_error", "loc": ["request"], "msg": f"a value cannot be stored: {type(error).__name__}"}
@@ -73,7 +73,7 @@ async def _value_not_storable(request: Request, error: Exception) -> JSONRespons
 
 def _is_unstorable_value(error: BaseException | None) -> bool:
     while error is not None:
-        if isinstance(error, OverflowError | asyncpg.DataError):
+        if isinstance(error, OverflowError | UnicodeEncodeError | asyncpg.DataError):
             return True
         error = error.__cause__ or getattr(error, "orig", None)
     return False
@@ -105,4 +105,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ConnectionError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(OverflowError, _value_not_storable)
+    # Text that cannot be encoded (a lone surrogate) past the edge's check (storable_requests.py).
+    app.add_exception_handler(UnicodeEncodeError, _value_not_storable)
     app.add_exception_handler(DBAPIError, _value_not_storable)

@@ -178,7 +178,7 @@ class BatchWriter:
         except DATABASE_UNREACHABLE as error:
             self._hold(pending, batch, error)
             return
-        except Exception as error:  # noqa: BLE001 - whatever one write's data did, its neighbours are kept
+        except Exception as error:  # whatever one write's data did (any error), its neighbours are kept
             await self._write_apart(pending, batch, error)
             return
         if self._held:
@@ -212,7 +212,7 @@ class BatchWriter:
                 await self._commit(_grouped(half))
             except DATABASE_UNREACHABLE:
                 raise
-            except Exception as half_error:  # noqa: BLE001 - as in _write_batch
+            except Exception as half_error:
                 await self._isolate(half, half_error)
                 continue
             for write in half:

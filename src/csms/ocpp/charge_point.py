@@ -608,7 +608,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str | None = None
     ) -> call_result.SecurityEventNotification:
-        is_critical = security_log.record_charger_event(
+        is_critical = await security_log.record_charger_event(
             self._runtime.writer,
             charge_point_id=self.id,
             kind=type,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csms.bus import ResponderHandle
+from csms.db.storable_text import unstorable_reason
 from csms.observability import logs
 from csms.observability.middleware import request_id_of
 from csms.ocpp import tls
@@ -72,9 +73,16 @@ class ChargerSockets:
         if charge_point_id is None:
             await self.app(scope, receive, send)
             return
+        websocket = WebSocket(scope, receive, send)
+        reason = unstorable_reason(charge_point_id)
+        if reason is not None:
+            # Never a registered charger, and not text a security event could keep: refused before any.
+            detail = f"the charge point id in the path contains {reason}"
+            await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=400))
+            return
         token = logs.request_id.set(request_id_of(scope))
         try:
-            await ocpp_endpoint(WebSocket(scope, receive, send), charge_point_id)
+            await ocpp_endpoint(websocket, charge_point_id)
         finally:
             logs.request_id.reset(token)
 

@@ -22,6 +22,8 @@ from jsonschema.exceptions import best_match
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, CallResult, MessageType
 
+from csms.db.storable_text import find_unstorable, unstorable_reason
+
 # OCPP-J 1.6 §4.1.3: the message id is a string of at most 36 characters.
 MAX_UNIQUE_ID_LENGTH = 36
 # OCPP-J 2.0.1 §4.2.3's convention for an error about a frame whose id cannot be read.
@@ -29,6 +31,7 @@ UNKNOWN_UNIQUE_ID = "-1"
 
 FORMATION_VIOLATION = "FormationViolation"
 PROTOCOL_ERROR = "ProtocolError"
+PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
 
 # The OCPP 1.6 error codes (OCPP-J 1.6 §4.2.3), and the package's later spellings mapped onto them.
 OCPP16_ERROR_CODES = frozenset(
@@ -114,7 +117,11 @@ def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
         decoded = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid JSON") from None
-    return ParsedFrame(_message_from_array(decoded))
+    message = _message_from_array(decoded)
+    # A NUL or a lone surrogate reaches a decoded string only through a \u escape (JSON refuses a raw
+    # NUL, and a text frame is valid UTF-8), so frames without one skip the walk through the payload.
+    has_escapes = b"\\u" in raw if isinstance(raw, bytes) else "\\u" in raw
+    return ParsedFrame(_storable(message) if has_escapes else message)
 
 
 def validate_call(message: Call) -> None:
@@ -180,6 +187,10 @@ def _message_from_array(decoded: Any) -> Call | CallResult | CallError:
     message_type, unique_id = decoded[0], decoded[1]
     if not isinstance(unique_id, str) or not unique_id:
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "the message id must be a non-empty string")
+    reason = unstorable_reason(unique_id)
+    if reason is not None:
+        # Not echoed: the answer and the message log would carry the very text that cannot be stored.
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, f"the message id contains {reason}")
     if len(unique_id) > MAX_UNIQUE_ID_LENGTH:
         raise FrameError(
             unique_id[:MAX_UNIQUE_ID_LENGTH],
@@ -204,6 +215,32 @@ def _call(decoded: list[Any], unique_id: str) -> Call:
     if not isinstance(payload, dict):
         raise FrameError(unique_id, FORMATION_VIOLATION, "the payload of a CALL must be a JSON object")
     return Call(unique_id, action, payload)
+
+
+def _storable(message: Call | CallResult | CallError) -> Call | CallResult | CallError:
+    """The message, unless a string in it is text the database cannot store (storable_text.py).
+
+    A CALL is refused with the CallError that names the field, before any handler stores a part of
+    it. An answer to csms's own call cannot be answered back: its waiter gets that CallError instead.
+    """
+    if isinstance(message, Call):
+        reason = unstorable_reason(message.action)
+        if reason is not None:
+            raise FrameError(message.unique_id, FORMATION_VIOLATION, f"the action contains {reason}")
+        found = find_unstorable(message.payload)
+    elif isinstance(message, CallResult):
+        found = find_unstorable(message.payload)
+    else:
+        fields = ("errorCode", "errorDescription", "errorDetails")
+        values = (message.error_code, message.error_description, message.error_details)
+        found = find_unstorable(dict(zip(fields, values, strict=True)))
+    if found is None:
+        return message
+    where, reason = found
+    error = FrameError(message.unique_id, PROPERTY_CONSTRAINT_VIOLATION, f"{where or 'payload'}: contains {reason}")
+    if isinstance(message, Call):
+        raise error
+    return error.call_error
 
 
 def _guess_unique_id(raw: str | bytes) -> str:

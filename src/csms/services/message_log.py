@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Base, OcppMessage
+from csms.db.storable_text import escape_unstorable
 
 # The table, not the mapped class: a plain executemany instead of the ORM's bulk insert.
 _INSERT_FRAME = insert(Base.metadata.tables[OcppMessage.__tablename__])
@@ -41,13 +42,14 @@ class MessageLog:
         unique_id: str | None = None,
         action: str | None = None,
     ) -> None:
+        # A record of what arrived, refused frames included: text the database cannot store is escaped.
         row = {
             "charge_point_id": charge_point_id,
             "direction": direction,
-            "frame": frame,
+            "frame": escape_unstorable(frame),
             "message_type": message_type,
-            "unique_id": unique_id[:64] if unique_id else unique_id,
-            "action": action[:64] if action else action,
+            "unique_id": escape_unstorable(unique_id)[:64] if unique_id else unique_id,
+            "action": escape_unstorable(action)[:64] if action else action,
             "created_at": self._clock(),
         }
         self._writer.write_soon((_INSERT_FRAME, [row]))

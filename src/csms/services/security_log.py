@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import AuditRecord, SecurityEvent
+from csms.db.storable_text import escape_unstorable
 
 _INSERT_EVENT = insert(SecurityEvent)
 _INSERT_AUDIT = insert(AuditRecord)
@@ -49,28 +50,40 @@ def record_security_event(
     charge_point_id: str | None = None,
     remote_address: str | None = None,
     detail: str | None = None,
-    source: str = "csms",
 ) -> None:
     """Kept in the background: a flood of refused connections must not queue up behind the database."""
-    row = {
+    writer.write_soon((_INSERT_EVENT, [_event_row("csms", kind, now, charge_point_id, remote_address, detail)]))
+
+
+async def record_charger_event(
+    writer: BatchWriter, *, charge_point_id: str, kind: str, tech_info: str | None, timestamp: datetime
+) -> bool:
+    """A charger's SecurityEventNotification, kept with the charger's own timestamp; True if it is critical.
+
+    Awaited, not in the background: the answer tells the charger the event is received, and one
+    acknowledged and then refused by the database would be lost for good.
+    """
+    row = _event_row(CHARGER, kind, timestamp, charge_point_id, None, tech_info)
+    await writer.write((_INSERT_EVENT, [row]))
+    return kind in CRITICAL_CHARGER_EVENTS
+
+
+def _event_row(
+    source: str,
+    kind: str,
+    created_at: datetime,
+    charge_point_id: str | None,
+    remote_address: str | None,
+    detail: str | None,
+) -> dict[str, object]:
+    return {
         "source": source,
         "kind": kind,
         "charge_point_id": charge_point_id,
         "remote_address": remote_address,
         "detail": detail,
-        "created_at": now,
+        "created_at": created_at,
     }
-    writer.write_soon((_INSERT_EVENT, [row]))
-
-
-def record_charger_event(
-    writer: BatchWriter, *, charge_point_id: str, kind: str, tech_info: str | None, timestamp: datetime
-) -> bool:
-    """A charger's SecurityEventNotification, kept with the charger's own timestamp; True if it is critical."""
-    record_security_event(
-        writer, kind=kind, now=timestamp, charge_point_id=charge_point_id, detail=tech_info, source=CHARGER
-    )
-    return kind in CRITICAL_CHARGER_EVENTS
 
 
 def record_audit(writer: BatchWriter, entry: AuditEntry, *, now: datetime) -> None:
@@ -79,7 +92,7 @@ def record_audit(writer: BatchWriter, entry: AuditEntry, *, now: datetime) -> No
         "username": entry.username,
         "role": entry.role,
         "method": entry.method,
-        "path": entry.path[:512],
+        "path": escape_unstorable(entry.path)[:512],  # any path that was asked for, as it was asked
         "status_code": entry.status_code,
         "remote_address": entry.remote_address,
         "created_at": now,
