@@ -71,7 +71,8 @@ _CODE_FOR_SCHEMA_KEYWORD = {
 }
 
 _SAFE_ACTION = re.compile(r"[A-Za-z]{1,64}")  # an action names a schema file: no paths
-_LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+# No escapes and no control characters: the guess is echoed, and must be text that can be stored.
+_LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
 
 
 class FrameError(Exception):
