@@ -24,6 +24,11 @@ def test_add_charger_registers_and_refuses_duplicates_and_short_passwords(tmp_pa
     assert short.returncode == 1 and "16 to 40" in short.stderr
 
 
+def test_add_charger_refuses_an_id_that_is_not_utf_8(tmp_path: Path) -> None:
+    result = run_csms(tmp_path, "add-charger", "CP-\udcff", "--password", "0123456789abcdef")  # argv bytes 0xFF
+    assert result.returncode == 2 and "lone surrogate U+DCFF" in result.stderr, result.stderr
+
+
 def test_create_user_with_a_role(tmp_path: Path) -> None:
     result = run_csms(
         tmp_path, "create-user", "--username", "Root", "--password", "a long root password", "--role", "root"

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from csms.config import Settings
+from csms.db.storable_text import unstorable_reason
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(command=_migrate)
 
     create_user = commands.add_parser("create-user", help="create an account")
-    create_user.add_argument("--username", required=True)
-    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--username", required=True, type=_storable)
+    create_user.add_argument("--password", required=True, type=_storable)
     create_user.add_argument("--role", choices=["user", "admin", "root"], default="user")
     create_user.set_defaults(command=_create_user)
 
@@ -72,10 +73,19 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(command=_simulate)
 
     add_charger = commands.add_parser("add-charger", help="register a charger and its Basic-auth password")
-    add_charger.add_argument("charge_point_id", metavar="CP_ID")
-    add_charger.add_argument("--password", required=True)
+    add_charger.add_argument("charge_point_id", metavar="CP_ID", type=_storable)
+    add_charger.add_argument("--password", required=True, type=_storable)
     add_charger.set_defaults(command=_add_charger)
     return parser
+
+
+def _storable(text: str) -> str:
+    """An argument that is text the database can store: bytes that are not UTF-8 reach Python's argv
+    as lone surrogates (PEP 383), which no database encodes."""
+    reason = unstorable_reason(text)
+    if reason is not None:
+        raise argparse.ArgumentTypeError(f"contains {reason} (is the terminal's encoding UTF-8?)")
+    return text
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
