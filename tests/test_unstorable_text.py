@@ -215,6 +215,23 @@ async def test_a_user_gets_422_for_unstorable_text_in_an_ordinary_request(http: 
 
 
 @pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        ("/api/login", b'{"username": "surrogate-\xed\xa0\x80", "password": "p"}', "not UTF-8"),
+        ("/api/start_charging", b'{"evse_id": "\xff"}', "not UTF-8"),
+    ],
+    ids=["surrogate-as-bytes", "not-utf-8"],
+)
+async def test_a_body_whose_bytes_are_not_utf_8_is_422(
+    http: httpx.AsyncClient, path: str, body: bytes, reason: str
+) -> None:
+    user = bearer(await signup(http))
+    response = await http.post(path, content=body, headers={**user, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
     "url",
     ["/api/admin/security_events?charge_point_id=CP%00", "/api/admin/chargers/CP%00"],
     ids=["query", "path"],

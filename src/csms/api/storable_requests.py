@@ -42,7 +42,7 @@ class StorableRequests:
         await _refuse(location, reason)(scope, receive, send)
 
 
-def _problem_outside_body(scope: Scope) -> tuple[list[str], str] | None:
+def _problem_outside_body(scope: Scope) -> tuple[list[str | int], str] | None:
     reason = unstorable_reason(scope["path"])
     if reason is not None:
         return ["path"], reason
@@ -77,20 +77,23 @@ async def _read_body(receive: Receive) -> list[Message]:
             return messages
 
 
-def _problem_in_body(body: bytes) -> tuple[list[str], str] | None:
-    # A decoded string gets a NUL or a lone surrogate only from a \u escape: UTF-8 cannot spell a
-    # surrogate, and JSON refuses a raw NUL (FastAPI answers that one as invalid JSON).
-    if b"\\u" not in body:
+def _problem_in_body(body: bytes) -> tuple[list[str | int], str] | None:
+    # In ASCII, a decoded string gets a NUL or a lone surrogate only from a \u escape (JSON refuses a
+    # raw NUL; FastAPI answers that as invalid JSON).
+    if body.isascii() and b"\\u" not in body:
         return None
     try:
-        decoded = json.loads(body)
+        # Strict UTF-8: json.loads of bytes would let surrogates encoded as bytes through (surrogatepass).
+        decoded = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        return ["body", error.start], "bytes that are not UTF-8"
     except ValueError:
         return None  # not JSON: the route's own parsing says so
     found = find_unstorable(decoded)
     if found is None:
         return None
     path, reason = found
-    return ["body", *path.split("/")] if path else ["body"], reason
+    return ["body", *_steps(path)], reason
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
@@ -103,7 +106,7 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-def _refuse(location: list[str], reason: str) -> JSONResponse:
+def _refuse(location: list[str | int], reason: str) -> JSONResponse:
     """FastAPI's own 422 shape; the input is not echoed, since it is the text that cannot be sent on."""
     error: dict[str, Any] = {
         "type": "string_unstorable",
@@ -111,3 +114,8 @@ def _refuse(location: list[str], reason: str) -> JSONResponse:
         "msg": f"contains {reason}, which cannot be stored",
     }
     return JSONResponse({"detail": [error]}, status_code=422)
+
+
+def _steps(path: str) -> list[str | int]:
+    """`meterValue/0/value` as FastAPI spells a location: keys as strings, list indexes as numbers."""
+    return [int(step) if step.isdigit() else step for step in path.split("/")] if path else []

@@ -120,9 +120,10 @@ def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid JSON") from None
     message = _message_from_array(decoded)
     # A NUL or a lone surrogate reaches a decoded string only through a \u escape (JSON refuses a raw
-    # NUL, and a text frame is valid UTF-8), so frames without one skip the walk through the payload.
-    has_escapes = b"\\u" in raw if isinstance(raw, bytes) else "\\u" in raw
-    return ParsedFrame(_storable(message) if has_escapes else message)
+    # NUL, and a text frame is valid UTF-8), so frames without one skip the walk through the payload;
+    # bytes are walked unless ASCII, as json.loads decodes them letting surrogates pass.
+    may_be_unstorable = (not raw.isascii() or b"\\u" in raw) if isinstance(raw, bytes) else "\\u" in raw
+    return ParsedFrame(_storable(message) if may_be_unstorable else message)
 
 
 def validate_call(message: Call) -> None:
