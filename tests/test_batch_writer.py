@@ -81,7 +81,9 @@ async def test_a_bad_write_fails_alone_and_its_neighbours_are_kept(engine: Async
     assert (await frames_of(engine, "NEIGHBOUR"), await frames_of(engine, "BAD")) == (20, 0)
 
 
-async def test_a_background_write_the_database_refuses_costs_no_other_background_write(engine: AsyncEngine) -> None:
+async def test_a_background_write_the_database_refuses_costs_no_other_background_write(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     refused: list[str] = []
     writer = BatchWriter(engine, on_refused=refused.append)
     writer.start()
@@ -101,6 +103,9 @@ async def test_a_background_write_the_database_refuses_costs_no_other_background
     assert (await frames_of(engine, "NEIGHBOUR"), await frames_of(engine, "WAITED")) == (30, 1)
     assert await frames_of(engine, "BAD") == 0
     assert refused == ["ocpp_messages"] * 2 * len(poisons)
+    logged = [record.getMessage() for record in caplog.records if record.name == "csms.db.batch_writer"]
+    assert len(logged) == len(refused)
+    assert all(line.startswith("the database refused a background write to ocpp_messages") for line in logged)
 
 
 async def test_closing_the_writer_stops_its_thread(engine: AsyncEngine) -> None:
