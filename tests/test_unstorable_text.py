@@ -145,6 +145,9 @@ async def test_unstorable_text_in_a_call_gets_the_call_error_naming_it_and_nothi
         assert alive[:2] == [3, "alive"]
     await server.app_runtime.writer.flush()
     assert await count(server, events_of(charge_point_id)) == 0  # never acknowledged, then lost
+    booted = select(Charger.last_boot_at).where(Charger.charge_point_id == charge_point_id)
+    async with server.session() as session:
+        assert (await session.execute(booted)).scalar_one() is None
     assert await count(server, frames_of(charge_point_id)) == 4  # the refused frame is in the log
 
 
