@@ -239,10 +239,10 @@ def _storable(message: Call | CallResult | CallError) -> Call | CallResult | Cal
     if found is None:
         return message
     where, reason = found
-    error = FrameError(message.unique_id, PROPERTY_CONSTRAINT_VIOLATION, f"{where or 'payload'}: contains {reason}")
+    description = f"{where or 'payload'}: contains {reason}"
     if isinstance(message, Call):
-        raise error
-    return error.call_error
+        raise FrameError(message.unique_id, PROPERTY_CONSTRAINT_VIOLATION, description)
+    return CallError(message.unique_id, PROPERTY_CONSTRAINT_VIOLATION, f"csms refused the answer: {description}", {})
 
 
 def _guess_unique_id(raw: str | bytes) -> str:

@@ -52,7 +52,15 @@ def record_security_event(
     detail: str | None = None,
 ) -> None:
     """Kept in the background: a flood of refused connections must not queue up behind the database."""
-    writer.write_soon((_INSERT_EVENT, [_event_row("csms", kind, now, charge_point_id, remote_address, detail)]))
+    row = _event_row(
+        source="csms",
+        kind=kind,
+        created_at=now,
+        charge_point_id=charge_point_id,
+        remote_address=remote_address,
+        detail=detail,
+    )
+    writer.write_soon((_INSERT_EVENT, [row]))
 
 
 async def record_charger_event(
@@ -63,12 +71,20 @@ async def record_charger_event(
     Awaited, not in the background: the answer tells the charger the event is received, and one
     acknowledged and then refused by the database would be lost for good.
     """
-    row = _event_row(CHARGER, kind, timestamp, charge_point_id, None, tech_info)
+    row = _event_row(
+        source=CHARGER,
+        kind=kind,
+        created_at=timestamp,
+        charge_point_id=charge_point_id,
+        remote_address=None,
+        detail=tech_info,
+    )
     await writer.write((_INSERT_EVENT, [row]))
     return kind in CRITICAL_CHARGER_EVENTS
 
 
 def _event_row(
+    *,
     source: str,
     kind: str,
     created_at: datetime,
