@@ -59,6 +59,12 @@ async def assert_still_serving(websocket: ClientConnection) -> None:
         ("this is not json", "-1", "FormationViolation"),
         ('{"not": "an array"}', "-1", "FormationViolation"),
         ("[2]", "-1", "FormationViolation"),
+        pytest.param(
+            '[2, "deep", "DataTransfer", {"vendorId": "a", "data": ' + "[" * 5000 + "]" * 5000 + "}]",
+            "-1",
+            "FormationViolation",
+            id="nested-too-deeply",
+        ),
         ('[2, 17, "Heartbeat", {}]', "-1", "FormationViolation"),
         ('[2, "m1", "Heartbeat"]', "m1", "FormationViolation"),
         ('[2, "m2", "Heartbeat", []]', "m2", "FormationViolation"),

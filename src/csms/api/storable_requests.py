@@ -87,8 +87,8 @@ def _problem_in_body(body: bytes) -> tuple[list[str | int], str] | None:
         decoded = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as error:
         return ["body", error.start], "bytes that are not UTF-8"
-    except ValueError:
-        return None  # not JSON: the route's own parsing says so
+    except (ValueError, RecursionError):
+        return None  # not JSON, or too deep to read: the route's own parsing says so
     found = find_unstorable(decoded)
     if found is None:
         return None

@@ -27,24 +27,28 @@ def unstorable_reason(text: str) -> str | None:
     return f"a lone surrogate U+{ord(surrogate.group()):04X}" if surrogate else None
 
 
-def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+def find_unstorable(value: Any) -> tuple[str, str] | None:
     """The first string in a decoded JSON value (keys included) that cannot be stored, as
-    (path like `meterValue/0/sampledValue/0/value`, reason); None if every string can be."""
-    if isinstance(value, str):
-        reason = unstorable_reason(value)
-        return (path, reason) if reason else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}/{key}" if path else str(key)
-            found = find_unstorable(key, where) if isinstance(key, str) else None
-            found = found or find_unstorable(item, where)
-            if found:
-                return _printable(found)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_unstorable(item, f"{path}/{index}" if path else str(index))
-            if found:
-                return found
+    (path like `meterValue/0/sampledValue/0/value`, reason); None if every string can be.
+
+    Walked with a stack of its own, not recursion: any depth json.loads accepts is walked.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            reason = unstorable_reason(item)
+            if reason is not None:
+                return escape_unstorable(path), reason
+        elif isinstance(item, dict):
+            children = [(f"{path}/{key}" if path else str(key), key, child) for key, child in item.items()]
+            for where, key, child in reversed(children):
+                stack.append((where, child))
+                stack.append((where, key))  # the key first: a bad key is named before its value
+        elif isinstance(item, list):
+            stack.extend(
+                (f"{path}/{index}" if path else str(index), child) for index, child in reversed(list(enumerate(item)))
+            )
     return None
 
 
@@ -54,9 +58,3 @@ def escape_unstorable(text: str) -> str:
         return text
     escaped = text.replace(NUL, "\\u0000")
     return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", escaped)
-
-
-def _printable(found: tuple[str, str]) -> tuple[str, str]:
-    """A path may hold the bad key itself: it names the field in an answer that must be stored too."""
-    path, reason = found
-    return escape_unstorable(path), reason

@@ -118,6 +118,8 @@ def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
         decoded = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid JSON") from None
+    except RecursionError:
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is nested too deeply") from None
     message = _message_from_array(decoded)
     # A NUL or a lone surrogate reaches a decoded string only through a \u escape (JSON refuses a raw
     # NUL, and a text frame is valid UTF-8), so frames without one skip the walk through the payload;
