@@ -41,6 +41,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/admin/chargers"): STAFF,
     ("GET", "/api/admin/chargers"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}"): STAFF,
+    ("PATCH", "/api/admin/chargers/{charge_point_id}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/messages"): STAFF,
     ("POST", "/api/admin/chargers/{charge_point_id}/ocpp/{action}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.{kind}"): STAFF,

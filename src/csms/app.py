@@ -44,6 +44,8 @@ from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
 from csms.db.engine import checkpoint_sqlite_periodically, create_engine, create_session_factory
 from csms.db.migrate import upgrade_to_head
+from csms.ftp.logins import FileTransfers
+from csms.ftp.server import FtpServers
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
 from csms.ocpp.commands import CommandRouter
@@ -55,6 +57,7 @@ from csms.services import pairing, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
+from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
 from csms.services.live_costs import LiveCosts
 from csms.services.local_list import LocalListPusher
@@ -153,6 +156,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     metrics.watch_connected_chargers(registry.__len__)
     events = Events(bus, node_id=node_id, clock=utc_now)
     background = BackgroundTasks()
+    file_url_key = signed_urls.file_url_key(secret)
+    files = FileStore(settings.resolved_files_dir())
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -174,8 +179,9 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         logins=LoginCache(bus, clock=utc_now),
         tags=tags,
         sticker_key=pairing.sticker_key(secret),
-        file_url_key=signed_urls.file_url_key(secret),
-        files=FileStore(settings.resolved_files_dir()),
+        file_url_key=file_url_key,
+        files=files,
+        file_links=FileLinks(settings, file_url_key),
         local_lists=LocalListPusher(session_factory, commands.send, clock=utc_now),
         bus=bus,
         events=events,
@@ -198,7 +204,26 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
     _start_session_watch(runtime)
+    if settings.node_role != "ocpp":  # it serves chargers' files, as the /files routes do
+        await _start_ftp(runtime)
     return runtime
+
+
+async def _start_ftp(runtime: Runtime) -> None:
+    settings = runtime.settings
+    transfers = FileTransfers(
+        session_factory=runtime.session_factory,
+        files=runtime.files,
+        key=runtime.file_url_key,
+        diagnostics_max_bytes=settings.diagnostics_max_bytes,
+        clock=lambda: runtime.clock(),
+    )
+    runtime.ftp = FtpServers(settings, transfers, runtime.file_links)
+    try:
+        await runtime.ftp.start()
+    except BaseException:
+        await stop_runtime(runtime)
+        raise
 
 
 def _session_watch(
@@ -262,6 +287,8 @@ def _create_bus(settings: Settings) -> Bus:
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    if runtime.ftp is not None:
+        await runtime.ftp.close()
     for session in runtime.registry.all():
         await session.close(code=1001, reason="csms is shutting down")
     await runtime.background.close()

@@ -97,6 +97,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.role is not None:
         settings = settings.model_copy(update={"node_role": args.role})
+    if args.ssl_certfile and not settings.ftps_certfile:  # FTPS reuses the HTTPS certificate
+        settings = settings.model_copy(update={"ftps_certfile": args.ssl_certfile, "ftps_keyfile": args.ssl_keyfile})
     configure_logging(level=settings.log_level, log_format=settings.log_format)
     uvicorn.run(
         create_app(settings),

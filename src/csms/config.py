@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///csms.db"
+_PORT_RANGE = re.compile(r"[0-9]{1,5}(-[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -46,6 +49,23 @@ class Settings(BaseSettings):
     signed_url_ttl: int = 24 * 3600
     firmware_max_bytes: int = 256 * 1024 * 1024
     diagnostics_max_bytes: int = 64 * 1024 * 1024
+    # The built-in FTP server for chargers that transfer files only over FTP (csms/ftp/); 0: off.
+    ftp_port: int = 0
+    # FTPS with implicit TLS on a port of its own (aioftp has no AUTH TLS); 0: off. Its certificate
+    # and key: ftps_certfile / ftps_keyfile, else those `csms serve --ssl-certfile/--ssl-keyfile` got.
+    ftps_port: int = 0
+    ftps_certfile: str | None = None
+    ftps_keyfile: str | None = None
+    ftp_host: str = "127.0.0.1"
+    # The host chargers reach the FTP server at, for ftp:// links; default: the host of public_url.
+    ftp_public_host: str | None = None
+    # Passive data ports, "60000-60099"; default: any free port. The IPv4 address PASV announces
+    # (behind NAT); default: the address the charger connected to.
+    ftp_passive_ports: str | None = None
+    ftp_passive_address: str | None = None
+    ftp_max_connections: int = 200
+    # Chargers whose BootNotification vendor is one of these get ftp:// links when set to auto.
+    ftp_only_vendors: list[str] = []
     # How often chargers' local authorization lists are compared with the idTags (catches expiry).
     local_list_sync_interval: float = 60.0
     # Webhooks: a failed delivery is retried after base * 2**(attempts - 1) seconds, up to max attempts.
@@ -61,6 +81,20 @@ class Settings(BaseSettings):
     charger_certificate_days: int = 365
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
+
+    @field_validator("ftp_passive_ports")
+    @classmethod
+    def _is_port_range(cls, value: str | None) -> str | None:
+        if value is not None and _PORT_RANGE.fullmatch(value) is None:
+            raise ValueError(f"a port or a range like 60000-60099, not {value!r}")
+        return value
+
+    def ftp_passive_port_range(self) -> range | None:
+        """The passive ports as a range, or None for any free port."""
+        if not self.ftp_passive_ports:
+            return None
+        first, _, last = self.ftp_passive_ports.partition("-")
+        return range(int(first), int(last or first) + 1)
 
     def sqlite_path(self) -> Path | None:
         """The database file for a file-backed SQLite URL, else None."""

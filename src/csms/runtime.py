@@ -14,6 +14,7 @@ from csms.bus import Bus
 from csms.bus.events import Events
 from csms.config import Settings
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
+from csms.ftp.server import FtpServers
 from csms.observability.metrics import Metrics
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.registry import ConnectionRegistry
@@ -22,6 +23,7 @@ from csms.security import ChargerPasswordVerifier
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
+from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
@@ -67,6 +69,9 @@ class Runtime:
     recent_tags: RecentTags = field(default_factory=RecentTags)
     # idTags as Authorize and StartTransaction need them, kept in memory (services/tag_directory.py).
     tags: TagDirectory = field(kw_only=True)
+    # The firmware and diagnostics links chargers get: http(s), or ftp(s) once the FTP servers run.
+    file_links: FileLinks = field(kw_only=True)
+    ftp: FtpServers | None = field(default=None, kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.

@@ -11,12 +11,13 @@ from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import (
     ChargerCreate,
     ChargerOut,
+    ChargerUpdate,
     ConnectorOut,
     ErrorBody,
     OcppMessageOut,
 )
 from csms.db.models import Charger
-from csms.services import chargers, message_log
+from csms.services import chargers, file_transfer, message_log
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -50,6 +51,15 @@ async def list_chargers(admin: AdminUser, session: SessionDep) -> list[ChargerOu
 async def get_charger(charge_point_id: str, admin: AdminUser, session: SessionDep) -> ChargerOut:
     """One charger with its boot data, connection state and connector status."""
     return await _charger_out(session, await _require_charger(session, charge_point_id))
+
+
+@router.patch("/chargers/{charge_point_id}", responses=_ERRORS)
+async def update_charger(
+    charge_point_id: str, body: ChargerUpdate, admin: AdminUser, session: SessionDep
+) -> ChargerOut:
+    """Choose how the charger's firmware and diagnostics links are served (http, ftp, ftps or auto)."""
+    charger = await file_transfer.set_preference(session, charge_point_id, body.file_transfer)
+    return await _charger_out(session, charger)
 
 
 @router.get("/chargers/{charge_point_id}/messages", responses=_ERRORS)

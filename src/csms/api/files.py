@@ -3,9 +3,7 @@ chargers fetch and upload them over links csms signed for them (services/signed_
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -29,11 +27,9 @@ from csms.runtime import Runtime
 from csms.services import diagnostics, file_store, firmware, signed_urls
 from csms.services.clock import format_ocpp_timestamp
 from csms.services.errors import Conflict, InvalidInput, PayloadTooLarge
+from csms.services.file_transfer import HTTP
 
 router = APIRouter(tags=["firmware and diagnostics"])
-
-# The file name in a firmware link is for chargers that name the download after it; kept URL-safe.
-_URL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 _SIGNED: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Missing, wrong or expired link signature"},
@@ -105,10 +101,21 @@ async def start_firmware_rollout(
     rollout = await firmware.start_rollout(
         session, firmware=image, charge_point_ids=body.charge_point_ids, plan=plan, created_by=admin.id, now=now
     )
-    location = firmware_url(runtime, image, valid_from=plan.retrieve_date)
+    links = runtime.file_links
+
+    def locate(scheme: str, update_id: int) -> str:
+        return links.firmware(
+            image, scheme=scheme, update_id=update_id, valid_from=plan.retrieve_date, now=runtime.clock()
+        )
+
     runtime.background.spawn(
         firmware.send_rollout(
-            runtime.session_factory, runtime.commands.send, rollout.id, location=location, clock=runtime.clock
+            runtime.session_factory,
+            runtime.commands.send,
+            rollout.id,
+            locate=locate,
+            offered=links.offered(),
+            clock=runtime.clock,
         ),
         name=f"firmware-rollout-{rollout.id}",
     )
@@ -130,12 +137,17 @@ async def request_diagnostics(
     charge_point_id: str, body: DiagnosticsCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> DiagnosticsOut:
     """Send GetDiagnostics (GetLog with a log_type) with an upload link csms serves; the file arrives later."""
+    links = runtime.file_links
     request = await diagnostics.create_request(
-        session, charge_point_id, requested_by=admin.id, now=runtime.clock(), log_type=body.log_type
+        session,
+        charge_point_id,
+        requested_by=admin.id,
+        now=runtime.clock(),
+        offered=links.offered(),
+        log_type=body.log_type,
     )
-    action, payload = diagnostics.diagnostics_call(
-        request, diagnostics_upload_url(runtime, request.id), _diagnostics_options(body)
-    )
+    location = links.diagnostics(request.id, scheme=request.transfer_scheme or HTTP, now=runtime.clock())
+    action, payload = diagnostics.diagnostics_call(request, location, _diagnostics_options(body))
     try:
         answer = await runtime.commands.send(charge_point_id, action, payload)
     except Exception:
@@ -199,43 +211,19 @@ async def post_diagnostics(
     return await _receive_diagnostics(request_id, request, runtime, session)
 
 
-def firmware_url(runtime: Runtime, image: StoredFile, *, valid_from: datetime) -> str:
-    """A link valid from now until `signed_url_ttl` after the retrieve date, so retries still work."""
-    now = runtime.clock()
-    ttl = timedelta(seconds=runtime.settings.signed_url_ttl) + max(valid_from - now, timedelta(0))
-    path = f"/files/firmware/{image.id}/{_URL_UNSAFE.sub('_', image.name)}"
-    return signed_urls.signed_url(
-        runtime.file_url_key, base_url=runtime.settings.public_url, path=path, now=now, ttl=ttl
-    )
-
-
-def diagnostics_upload_url(runtime: Runtime, request_id: int) -> str:
-    ttl = timedelta(seconds=runtime.settings.signed_url_ttl)
-    path = f"/files/diagnostics/{request_id}"
-    return signed_urls.signed_url(
-        runtime.file_url_key, base_url=runtime.settings.public_url, path=path, now=runtime.clock(), ttl=ttl
-    )
-
-
 async def _receive_diagnostics(
     request_id: int, request: Request, runtime: Runtime, session: SessionDep
 ) -> StoredFileOut:
     _verify_link(request, runtime)
-    found = await diagnostics.get_request(session, request_id)
-    if found.file_id is not None:
-        raise Conflict(f"diagnostics request {request_id} already has its file")
+    await diagnostics.require_open_upload(session, request_id)
     limit = runtime.settings.diagnostics_max_bytes
     name, chunks = await _upload(request, max_bytes=limit)
     written = await runtime.files.write(chunks, max_bytes=limit)
-    stored = await file_store.record_file(
-        session,
-        written,
-        kind=file_store.DIAGNOSTICS,
-        name=file_store.clean_name(name or found.file_name, default=f"diagnostics-{request_id}"),
-        charge_point_id=found.charge_point_id,
-        now=runtime.clock(),
-    )
-    await diagnostics.record_upload(session, found, stored, now=runtime.clock())
+    try:
+        stored = await diagnostics.store_upload(session, request_id, written, name=name, now=runtime.clock())
+    except BaseException:
+        await runtime.files.remove(written.storage_name)  # another upload was first, or the database failed
+        raise
     return StoredFileOut.model_validate(stored)
 
 

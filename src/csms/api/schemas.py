@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -181,6 +181,14 @@ class ChargerCreate(BaseModel):
     password: str = Field(min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth")
 
 
+class ChargerUpdate(BaseModel):
+    file_transfer: Literal["auto", "http", "ftp", "ftps"] = Field(
+        description="How its firmware and diagnostics links are served: http, ftp, ftps, or auto "
+        "(http until a quickly failed HTTP transfer or an FTP-only vendor says ftp); setting it forgets "
+        "what auto learned"
+    )
+
+
 class ConnectorOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -211,6 +219,8 @@ class ChargerOut(BaseModel):
     last_heartbeat_at: datetime | None
     firmware_status: str | None
     diagnostics_status: str | None
+    file_transfer: str = "auto"
+    file_transfer_learned: str | None = None
     created_at: datetime
     connectors: list[ConnectorOut] = []
 

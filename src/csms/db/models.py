@@ -159,6 +159,10 @@ class Charger(Base):
     created_at: Mapped[datetime]
     # The highest OCPP security profile it has connected with (1-3); connections below it are refused.
     security_profile: Mapped[int | None] = mapped_column(Integer)
+    # How its firmware and diagnostics links are served: auto, http, ftp or ftps (services/file_transfer.py);
+    # for auto, what a quickly failed HTTP transfer taught csms (ftp), else None.
+    file_transfer: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
+    file_transfer_learned: Mapped[str | None] = mapped_column(String(8))
 
 
 class Connector(Base):
@@ -418,6 +422,8 @@ class FirmwareUpdate(Base):
     detail: Mapped[str | None] = mapped_column(String(255))
     reported_version: Mapped[str | None] = mapped_column(String(50))
     updated_at: Mapped[datetime]
+    # The scheme of the link the charger was sent: http, ftp or ftps.
+    transfer_scheme: Mapped[str | None] = mapped_column(String(8))
 
 
 class DiagnosticsRequest(Base):
@@ -436,6 +442,8 @@ class DiagnosticsRequest(Base):
     updated_at: Mapped[datetime]
     # Set for GetLog (DiagnosticsLog or SecurityLog); None for GetDiagnostics.
     log_type: Mapped[str | None] = mapped_column(String(32))
+    # The scheme of the upload link the charger was sent: http, ftp or ftps.
+    transfer_scheme: Mapped[str | None] = mapped_column(String(8))
 
 
 class SecurityEvent(Base):

@@ -10,11 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, DiagnosticsRequest, StoredFile
-from csms.services.errors import NotFound
+from csms.services import file_store, file_transfer
+from csms.services.errors import Conflict, NotFound
+from csms.services.file_store import WrittenFile
+from csms.services.file_transfer import Offered
 
 REQUESTED = "Requested"
 ACCEPTED = "Accepted"
@@ -34,14 +37,18 @@ async def create_request(
     *,
     requested_by: int | None,
     now: datetime,
+    offered: Offered,
     log_type: str | None = None,
 ) -> DiagnosticsRequest:
-    if await session.get(Charger, charge_point_id) is None:
+    """A new request, with the scheme its upload link will have (services/file_transfer.py)."""
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     request = DiagnosticsRequest(
         charge_point_id=charge_point_id,
         status=REQUESTED,
         log_type=log_type,
+        transfer_scheme=file_transfer.scheme_for(charger, offered),
         requested_by=requested_by,
         created_at=now,
         updated_at=now,
@@ -94,11 +101,42 @@ async def record_send_failure(session: AsyncSession, request: DiagnosticsRequest
     await session.commit()
 
 
-async def record_upload(
-    session: AsyncSession, request: DiagnosticsRequest, stored: StoredFile, *, now: datetime
-) -> None:
-    request.file_id, request.updated_at = stored.id, now
+async def store_upload(
+    session: AsyncSession, request_id: int, written: WrittenFile, *, name: str | None, now: datetime
+) -> StoredFile:
+    """Record `written` as the request's file, in one transaction: an upload is taken once, so of two
+    racing uploads one raises Conflict (its caller removes the bytes it wrote)."""
+    request = await get_request(session, request_id)
+    stored = StoredFile(
+        kind=file_store.DIAGNOSTICS,
+        name=file_store.clean_name(name or request.file_name, default=f"diagnostics-{request_id}"),
+        storage_name=written.storage_name,
+        size=written.size,
+        sha256=written.sha256,
+        charge_point_id=request.charge_point_id,
+        created_at=now,
+    )
+    session.add(stored)
+    await session.flush()
+    claimed = await session.execute(
+        update(DiagnosticsRequest)
+        .where(DiagnosticsRequest.id == request_id, DiagnosticsRequest.file_id.is_(None))
+        .values(file_id=stored.id, updated_at=now)
+        .returning(DiagnosticsRequest.id)
+    )
+    if claimed.scalar_one_or_none() is None:
+        await session.rollback()
+        raise Conflict(f"diagnostics request {request_id} already has its file")
     await session.commit()
+    return stored
+
+
+async def require_open_upload(session: AsyncSession, request_id: int) -> DiagnosticsRequest:
+    """The request, if it still waits for its file."""
+    request = await get_request(session, request_id)
+    if request.file_id is not None:
+        raise Conflict(f"diagnostics request {request_id} already has its file")
+    return request
 
 
 async def record_progress(
@@ -116,6 +154,14 @@ async def record_progress(
     request = (await session.scalars(query.order_by(DiagnosticsRequest.id.desc()).limit(1))).first()
     if request is not None:
         request.status, request.updated_at = status, now
+        await file_transfer.learn_from_failure(
+            session,
+            charge_point_id,
+            status=status,
+            scheme_used=request.transfer_scheme,
+            sent_at=request.created_at,
+            now=now,
+        )
         await session.commit()
 
 

@@ -39,20 +39,48 @@ class FileStore:
 
     async def write(self, chunks: AsyncIterable[bytes], *, max_bytes: int) -> WrittenFile:
         """Stream `chunks` to a new file; more than `max_bytes` raises PayloadTooLarge and keeps nothing."""
+        new_file = await self.create(max_bytes=max_bytes)
+        try:
+            async for chunk in chunks:
+                await new_file.write(chunk)
+        except BaseException:
+            await new_file.discard()
+            raise
+        return await new_file.finish()
+
+    async def remove(self, storage_name: str) -> None:
+        await anyio.Path(self.path(storage_name)).unlink(missing_ok=True)
+
+    async def create(self, *, max_bytes: int) -> NewFile:
+        """A new file under a random name, written piece by piece (an FTP upload arrives so)."""
         await anyio.Path(self.directory).mkdir(parents=True, exist_ok=True)
         storage_name = secrets.token_hex(16)
         target = anyio.Path(self.path(storage_name))
-        digest, size = hashlib.sha256(), 0
-        try:
-            async with await target.open("wb") as file:
-                async for chunk in limited(chunks, max_bytes=max_bytes):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    await file.write(chunk)
-        except BaseException:
-            await target.unlink(missing_ok=True)
-            raise
-        return WrittenFile(storage_name, size, digest.hexdigest())
+        return NewFile(storage_name, target, await target.open("wb"), max_bytes=max_bytes)
+
+
+class NewFile:
+    """A file being written into the store: `finish` keeps it, `discard` (or too many bytes) removes it."""
+
+    def __init__(self, storage_name: str, path: anyio.Path, file: anyio.AsyncFile[bytes], *, max_bytes: int) -> None:
+        self.storage_name, self._path, self._file, self._max_bytes = storage_name, path, file, max_bytes
+        self._digest, self.size = hashlib.sha256(), 0
+
+    async def write(self, chunk: bytes) -> None:
+        if self.size + len(chunk) > self._max_bytes:
+            await self.discard()
+            raise PayloadTooLarge(f"the file is larger than the limit of {self._max_bytes} bytes")
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        await self._file.write(chunk)
+
+    async def finish(self) -> WrittenFile:
+        await self._file.aclose()
+        return WrittenFile(self.storage_name, self.size, self._digest.hexdigest())
+
+    async def discard(self) -> None:
+        await self._file.aclose()
+        await self._path.unlink(missing_ok=True)
 
 
 async def limited(chunks: AsyncIterable[bytes], *, max_bytes: int) -> AsyncGenerator[bytes, None]:

@@ -22,9 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import Charger, FirmwareRollout, FirmwareUpdate, StoredFile
+from csms.services import file_transfer
 from csms.services.calls import Send
 from csms.services.clock import format_ocpp_timestamp
 from csms.services.errors import InvalidInput, NotFound
+from csms.services.file_transfer import Offered
+
+# The link for one charger's firmware update: (scheme, firmware update id) -> location.
+Locate = Callable[[str, int], str]
 
 PENDING = "Pending"
 SENT = "Sent"
@@ -132,25 +137,35 @@ async def send_rollout(
     send: Send,
     rollout_id: int,
     *,
-    location: str,
+    locate: Locate,
+    offered: Offered,
     clock: Callable[[], datetime],
 ) -> None:
-    """Send UpdateFirmware to every pending charger of the rollout at once, recording each outcome."""
+    """Send UpdateFirmware to every pending charger of the rollout at once, recording each outcome.
+
+    Each charger's link has the scheme it takes (services/file_transfer.py); an ftp link carries a
+    login for that charger's update only."""
     async with session_factory() as session:
         rollout = await session.get(FirmwareRollout, rollout_id)
         if rollout is None:
             return
-        action, payload = firmware_call(rollout, location=location)
         pending = (
-            await session.scalars(
-                select(FirmwareUpdate).where(FirmwareUpdate.rollout_id == rollout_id, FirmwareUpdate.status == PENDING)
+            await session.execute(
+                select(FirmwareUpdate, Charger)
+                .join(Charger, Charger.charge_point_id == FirmwareUpdate.charge_point_id)
+                .where(FirmwareUpdate.rollout_id == rollout_id, FirmwareUpdate.status == PENDING)
             )
         ).all()
-        targets = [(update.id, update.charge_point_id) for update in pending]
+        targets = []
+        for update, charger in pending:
+            update.transfer_scheme = file_transfer.scheme_for(charger, offered)
+            location = locate(update.transfer_scheme, update.id)
+            targets.append((update.id, update.charge_point_id, firmware_call(rollout, location=location)))
+        await session.commit()
     await asyncio.gather(
         *(
-            _send_one(session_factory, send, update_id, charge_point_id, (action, payload), clock=clock)
-            for update_id, charge_point_id in targets
+            _send_one(session_factory, send, update_id, charge_point_id, request, clock=clock)
+            for update_id, charge_point_id, request in targets
         )
     )
 
@@ -193,6 +208,16 @@ async def record_progress(
     update = await _latest_update(session, charge_point_id, rollout_id=request_id)
     if update is not None and update.status not in FINISHED:
         update.status, update.updated_at = status, now
+        rollout = await session.get(FirmwareRollout, update.rollout_id)
+        if rollout is not None:
+            await file_transfer.learn_from_failure(
+                session,
+                charge_point_id,
+                status=status,
+                scheme_used=update.transfer_scheme,
+                sent_at=max(rollout.created_at, rollout.retrieve_date),
+                now=now,
+            )
         await session.commit()
 
 
@@ -243,3 +268,16 @@ async def _latest_update(
     if rollout_id is not None:
         query = query.where(FirmwareUpdate.rollout_id == rollout_id)
     return (await session.scalars(query.order_by(FirmwareUpdate.id.desc()).limit(1))).first()
+
+
+async def image_of_update(session: AsyncSession, update_id: int) -> StoredFile:
+    """The firmware image one charger's update fetches (what its FTP login may read)."""
+    image = await session.scalar(
+        select(StoredFile)
+        .join(FirmwareRollout, FirmwareRollout.file_id == StoredFile.id)
+        .join(FirmwareUpdate, FirmwareUpdate.rollout_id == FirmwareRollout.id)
+        .where(FirmwareUpdate.id == update_id)
+    )
+    if image is None:
+        raise NotFound(f"firmware update {update_id} not found")
+    return image
