@@ -113,6 +113,7 @@ class FirmwareUpdateOut(BaseModel):
     status: str = Field(description="Pending, Sent, SendFailed, a FirmwareStatus, Confirmed or VersionMismatch")
     detail: str | None
     reported_version: str | None
+    transfer_scheme: str | None = Field(default=None, description="The scheme of its link: http, ftp or ftps")
     updated_at: datetime
 
 
@@ -150,6 +151,7 @@ class DiagnosticsOut(BaseModel):
     log_type: str | None = Field(description="DiagnosticsLog or SecurityLog for GetLog; null for GetDiagnostics")
     file_name: str | None = Field(description="The name the charger gave in its answer")
     file_id: int | None = Field(description="Set once the charger's upload has arrived")
+    transfer_scheme: str | None = Field(default=None, description="The scheme of its upload link: http, ftp or ftps")
     created_at: datetime
     updated_at: datetime
 

@@ -9,6 +9,7 @@ is. Anything else (other paths, deleting, renaming, making folders, appending) i
 from __future__ import annotations
 
 import io
+import logging
 import os
 import stat
 import sys
@@ -22,6 +23,8 @@ from csms.ftp.logins import FIRMWARE_FOLDER, ROOT, ChargerUser, FirmwareGrant, G
 from csms.services import diagnostics
 from csms.services.errors import Conflict, NotFound, PayloadTooLarge
 from csms.services.file_store import NewFile
+
+logger = logging.getLogger(__name__)
 
 
 class _Download:
@@ -134,7 +137,8 @@ class GrantedFiles(aioftp.AbstractPathIO[Path]):
             raise aioftp.PathIOError("writing is not permitted")
         try:
             await opened.new_file.write(data)  # past the limit it removes what it wrote
-        except PayloadTooLarge as too_large:
+        except PayloadTooLarge as too_large:  # aioftp answers 451 and closes the data connection
+            logger.info("FTP upload for diagnostics request %s refused: %s", opened.request_id, too_large)
             raise aioftp.PathIOError(str(too_large)) from too_large
         return len(data)
 

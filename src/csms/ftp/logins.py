@@ -88,8 +88,9 @@ class ChargerLogins(aioftp.AbstractUserManager):
         except (PermissionDenied, NotFound, Conflict) as refused:
             logger.info("FTP login %r refused: %s", user.login, refused)
             return False
-        is_upload = isinstance(user.grant, UploadGrant)
-        user.permissions = [aioftp.Permission(ROOT, readable=not is_upload, writable=is_upload)]
+        # Readable for both: chargers change into the link's folder (CWD), and what there is to read
+        # is only what the grant shows (files.py).
+        user.permissions = [aioftp.Permission(ROOT, readable=True, writable=isinstance(user.grant, UploadGrant))]
         return True
 
     async def notify_logout(self, user: aioftp.User) -> None:

@@ -53,7 +53,7 @@ class FtpServers:
 
     async def _listen(self, scheme: str, port: int, *, tls: ssl.SSLContext | None) -> None:
         settings = self.settings
-        server = aioftp.Server(
+        server = _Server(
             idle_timeout=IDLE_SECONDS,
             socket_timeout=SOCKET_SECONDS,
             wait_future_timeout=DATA_CONNECTION_SECONDS,
@@ -69,6 +69,18 @@ class FtpServers:
         self._servers.append(server)
         self.links.ftp_ports[scheme] = server.address[1]
         logger.info("%s server listening on %s:%s", scheme.upper(), settings.ftp_host, server.address[1])
+
+
+class _Server(aioftp.Server):
+    async def parse_command(  # type: ignore[override]
+        self, stream: aioftp.StreamIO, censor_commands: tuple[str] = ("pass",)
+    ) -> tuple[str, str] | bool:
+        """A control connection the charger closed ends its session: False tells aioftp's dispatcher
+        so, where aioftp's own ConnectionResetError is logged as an error for every session."""
+        try:
+            return await super().parse_command(stream, censor_commands)
+        except ConnectionResetError:
+            return False
 
 
 def _forget(server: aioftp.Server, user: aioftp.User) -> None:
