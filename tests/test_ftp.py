@@ -8,7 +8,6 @@ import asyncio
 import ftplib
 import io
 import secrets
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,15 +31,10 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.support.processes import free_port
 
 DIAGNOSTICS_LIMIT = 100_000
 FTP_ONLY_VENDOR = "FtpOnlyWorks"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
