@@ -8,6 +8,8 @@ import asyncio
 import ftplib
 import io
 import secrets
+import shutil
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from tests.conftest import (
     RunningServer,
     bearer,
     create_account_with_role,
+    dependency_missing,
     login_as,
     settings_for,
     start_server,
@@ -317,6 +320,94 @@ async def test_an_oversize_ftp_upload_is_refused_and_nothing_is_kept(
     assert stored_file_count(ftp_server) == files_before
     await upload(location, "small.log", b"fits")  # the charger may try again within the limit
     assert (await api.get(f"/api/admin/diagnostics/{request_id}/file", headers=admin)).content == b"fits"
+
+
+async def test_an_upload_cut_off_with_its_session_keeps_nothing(
+    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with charger_using(ftp_server, api, admin, "ftp") as charger:
+        request_id, location = await diagnostics_location(api, admin, charger)
+    files_before = stored_file_count(ftp_server)
+
+    def start_upload() -> tuple[ftplib.FTP, socket.socket]:
+        client = _ftp_session(urlsplit(location))
+        client.voidcmd("TYPE I")
+        data = client.transfercmd("STOR partial.log")
+        data.sendall(b"x" * 10_000)
+        return client, data
+
+    client, data = await asyncio.to_thread(start_upload)
+    try:
+        await wait_until(lambda: stored_file_count(ftp_server) == files_before + 1)  # the upload is under way
+        client.sock.shutdown(socket.SHUT_RDWR)  # the charger's control connection drops mid-transfer
+        await wait_until(lambda: stored_file_count(ftp_server) == files_before)
+    finally:
+        data.close()
+        client.close()
+    request = (await api.get(f"/api/admin/chargers/{charger.id}/diagnostics", headers=admin)).json()[0]
+    assert (request["id"], request["file_id"]) == (request_id, None)
+
+
+async def wait_until(condition: Any, *, within: float = 30.0) -> None:
+    for _ in range(int(within / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition did not come true")
+
+
+# -- curl: libcurl is the FTP client inside many chargers ------------------------------------------
+
+
+async def curl(*arguments: str) -> bytes:
+    if shutil.which("curl") is None:
+        dependency_missing("curl")
+    process = await asyncio.create_subprocess_exec(
+        "curl",
+        "--silent",
+        "--show-error",
+        "--fail",
+        "--max-time",
+        "60",
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    output, errors = await process.communicate()
+    assert process.returncode == 0, errors.decode()
+    return output
+
+
+async def test_curl_fetches_firmware_and_uploads_diagnostics_over_ftp(
+    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str], tmp_path: Path
+) -> None:
+    image = secrets.token_bytes(120_000)
+    stored = await upload_firmware(api, admin, image, "curl-fw.bin")
+    logs = tmp_path / "charger.log"
+    logs.write_bytes(b"diagnostics collected by curl")
+    async with charger_using(ftp_server, api, admin, "ftp") as charger:
+        firmware = await firmware_location(api, admin, charger, stored)
+        request_id, upload_to = await diagnostics_location(api, admin, charger)
+    assert await curl(firmware) == image
+    await curl("--upload-file", str(logs), upload_to)
+    download_back = await api.get(f"/api/admin/diagnostics/{request_id}/file", headers=admin)
+    assert download_back.content == logs.read_bytes()
+    assert 'filename="charger.log"' in download_back.headers["content-disposition"]
+
+
+async def test_curl_uploads_diagnostics_over_ftps(
+    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str], ftps_ca: Any, tmp_path: Path
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(ftps_ca.pem)
+    logs = tmp_path / "secure.log"
+    logs.write_bytes(secrets.token_bytes(30_000))
+    async with charger_using(ftp_server, api, admin, "ftps") as charger:
+        request_id, upload_to = await diagnostics_location(api, admin, charger)
+    assert upload_to.startswith("ftps://")
+    await curl("--cacert", str(ca_file), "--upload-file", str(logs), upload_to)
+    download_back = await api.get(f"/api/admin/diagnostics/{request_id}/file", headers=admin)
+    assert download_back.content == logs.read_bytes()
 
 
 # -- choosing the scheme -------------------------------------------------------------------------
