@@ -35,6 +35,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.support.processes import free_port
+from tests.support.waiting import wait_for_true, wait_until
 
 DIAGNOSTICS_LIMIT = 100_000
 FTP_ONLY_VENDOR = "FtpOnlyWorks"
@@ -112,13 +113,12 @@ async def roll_out(
     )
     assert started.status_code == 202, started.text
     rollout_id: int = started.json()["id"]
-    for _ in range(400):
+
+    async def is_sent() -> bool:
         summary = (await api.get(f"/api/admin/firmware/rollouts/{rollout_id}", headers=admin)).json()
-        if summary["counts"] == {"Sent": 1}:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError(f"the rollout stayed {summary['counts']}")
+        return bool(summary["counts"] == {"Sent": 1})
+
+    await wait_for_true(is_sent)
     locations = [call.payload["location"] for call in charger.received if call.action == "UpdateFirmware"]
     assert len(locations) == before + 1
     return rollout_id, locations[-1]
@@ -346,14 +346,6 @@ async def test_an_upload_cut_off_with_its_session_keeps_nothing(
         client.close()
     request = (await api.get(f"/api/admin/chargers/{charger.id}/diagnostics", headers=admin)).json()[0]
     assert (request["id"], request["file_id"]) == (request_id, None)
-
-
-async def wait_until(condition: Any, *, within: float = 30.0) -> None:
-    for _ in range(int(within / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the condition did not come true")
 
 
 # -- curl: libcurl is the FTP client inside many chargers ------------------------------------------
