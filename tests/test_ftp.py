@@ -1,30 +1,28 @@
-"""FTP and FTPS for chargers: csms runs its own FTP server, a charger set to ftp gets ftp:// links with a
-login for that one request, and a real FTP client (the charger's side) downloads firmware and uploads
-diagnostics with them. A charger on auto switches to ftp after a quick http failure."""
+"""csms's FTP server (csms/ftp/): a real FTP client, the charger's side, downloads firmware and uploads
+diagnostics with the one-time logins of the ftp:// links csms sent; FTPS with implicit TLS; curl, as the
+libcurl inside many chargers."""
 
 from __future__ import annotations
 
 import asyncio
 import ftplib
-import io
 import secrets
 import shutil
 import socket
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import aioftp
 import httpx
 import pytest
+from pydantic import ValidationError
 
-from csms.simulator.charger import SimulatedCharger, connect_charger
-from tests.certificates import issue, make_ca
+from csms.config import Settings
+from tests.certificates import issue
 from tests.conftest import (
-    CHARGER_PASSWORD,
     RunningServer,
     bearer,
     create_account_with_role,
@@ -34,155 +32,25 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.support.processes import free_port
-from tests.support.waiting import wait_for_true, wait_until
+from tests.support.ftp import (
+    DIAGNOSTICS_LIMIT,
+    admin,
+    api,
+    charger_using,
+    diagnostics_location,
+    download,
+    firmware_location,
+    ftp_server,
+    ftp_session,
+    ftps_ca,
+    stored_file_count,
+    upload,
+    upload_firmware,
+)
 
-DIAGNOSTICS_LIMIT = 100_000
-FTP_ONLY_VENDOR = "FtpOnlyWorks"
-
-
-@pytest.fixture(scope="module")
-def ftps_ca() -> Any:
-    return make_ca("FTPS test CA")
-
-
-@pytest.fixture(scope="module")
-async def ftp_server(tmp_path_factory: pytest.TempPathFactory, ftps_ca: Any) -> AsyncIterator[RunningServer]:
-    """A csms node with its FTP server on, FTPS (implicit TLS) on a port of its own."""
-    directory = tmp_path_factory.mktemp("ftp")
-    certfile, keyfile = issue(ftps_ca, "csms ftps", server_ip="127.0.0.1").write(directory, "ftps")
-    settings = settings_for(
-        f"sqlite+aiosqlite:///{directory / 'csms.db'}",
-        ocpp_call_timeout=2,
-        ftp_port=free_port(),
-        ftps_port=free_port(),
-        ftps_certfile=str(certfile),
-        ftps_keyfile=str(keyfile),
-        diagnostics_max_bytes=DIAGNOSTICS_LIMIT,
-        ftp_only_vendors=[FTP_ONLY_VENDOR],
-    )
-    handle, task, running = await start_server(settings)
-    yield running
-    await stop_server(handle, task)
-
-
-@pytest.fixture
-async def api(ftp_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ftp_server.http_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(ftp_server: RunningServer, api: httpx.AsyncClient) -> dict[str, str]:
-    username, _ = await create_account_with_role(ftp_server, "admin")
-    return bearer(await login_as(api, username))
-
-
-@asynccontextmanager
-async def charger_using(
-    server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str], scheme: str, *, vendor: str = "csms-sim"
-) -> AsyncIterator[SimulatedCharger]:
-    """A connected, booted charger whose file transfers are set to `scheme`."""
-    charge_point_id = await server.add_charger()
-    set_to = await api.patch(f"/api/admin/chargers/{charge_point_id}", json={"file_transfer": scheme}, headers=admin)
-    assert set_to.status_code == 200, set_to.text
-    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
-        await charger.boot(vendor=vendor)
-        yield charger
-
-
-async def upload_firmware(api: httpx.AsyncClient, admin: dict[str, str], image: bytes, name: str) -> dict[str, Any]:
-    response = await api.post(
-        "/api/admin/firmware",
-        content=image,
-        headers={**admin, "X-Filename": name, "Content-Type": "application/octet-stream"},
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def roll_out(
-    api: httpx.AsyncClient, admin: dict[str, str], charger: SimulatedCharger, image: dict[str, Any]
-) -> tuple[int, str]:
-    """Roll `image` out to the charger: the rollout's id, once csms has its answer, and the location
-    its UpdateFirmware carried."""
-    before = sum(call.action == "UpdateFirmware" for call in charger.received)
-    started = await api.post(
-        f"/api/admin/firmware/{image['id']}/rollouts", json={"charge_point_ids": [charger.id]}, headers=admin
-    )
-    assert started.status_code == 202, started.text
-    rollout_id: int = started.json()["id"]
-
-    async def is_sent() -> bool:
-        summary = (await api.get(f"/api/admin/firmware/rollouts/{rollout_id}", headers=admin)).json()
-        return bool(summary["counts"] == {"Sent": 1})
-
-    await wait_for_true(is_sent)
-    locations = [call.payload["location"] for call in charger.received if call.action == "UpdateFirmware"]
-    assert len(locations) == before + 1
-    return rollout_id, locations[-1]
-
-
-async def firmware_location(
-    api: httpx.AsyncClient, admin: dict[str, str], charger: SimulatedCharger, image: dict[str, Any]
-) -> str:
-    return (await roll_out(api, admin, charger, image))[1]
-
-
-async def diagnostics_location(
-    api: httpx.AsyncClient, admin: dict[str, str], charger: SimulatedCharger
-) -> tuple[int, str]:
-    """Ask for diagnostics; the request's id and the upload location its GetDiagnostics carried."""
-    before = sum(call.action == "GetDiagnostics" for call in charger.received)
-    response = await api.post(f"/api/admin/chargers/{charger.id}/diagnostics", json={}, headers=admin)
-    assert response.status_code == 201, response.text
-    calls = [call.payload["location"] for call in charger.received if call.action == "GetDiagnostics"]
-    assert len(calls) == before + 1
-    return response.json()["id"], calls[-1]
-
-
-# -- the charger's FTP client: the standard library's ftplib, in a thread of the test ----------------
-
-
-def _ftp_session(link: SplitResult) -> ftplib.FTP:
-    client = ftplib.FTP(timeout=10)  # noqa: S321 - FTP is what these chargers speak
-    client.connect(link.hostname or "", link.port or 21)
-    try:
-        client.login(link.username or "", link.password or "")
-    except ftplib.Error:
-        client.close()
-        raise
-    return client
-
-
-def _download(location: str, path: str | None = None) -> bytes:
-    link = urlsplit(location)
-    received = io.BytesIO()
-    with _ftp_session(link) as client:
-        client.retrbinary(f"RETR {path or link.path}", received.write)
-    return received.getvalue()
-
-
-def _upload(location: str, name: str, content: bytes) -> None:
-    link = urlsplit(location)
-    with _ftp_session(link) as client:
-        client.cwd(link.path or "/")
-        client.storbinary(f"STOR {name}", io.BytesIO(content))
-
-
-async def download(location: str, path: str | None = None) -> bytes:
-    return await asyncio.to_thread(_download, location, path)
-
-
-async def upload(location: str, name: str, content: bytes) -> None:
-    await asyncio.to_thread(_upload, location, name, content)
-
-
-def stored_file_count(server: RunningServer) -> int:
-    directory = Path(server.app_runtime.settings.resolved_files_dir())
-    return sum(1 for _ in directory.iterdir()) if directory.exists() else 0
-
+__all__ = ["admin", "api", "ftp_server", "ftps_ca"]  # fixtures
+from tests.support.processes import CSMS, free_port, sqlite_env, wait_until_serving
+from tests.support.waiting import wait_until
 
 # -- firmware ------------------------------------------------------------------------------------
 
@@ -223,7 +91,7 @@ async def test_a_firmware_login_reads_only_its_own_image_and_writes_nothing(
 
     def listing() -> list[str]:
         lines: list[str] = []
-        with _ftp_session(urlsplit(location)) as client:
+        with ftp_session(urlsplit(location)) as client:
             client.retrlines("LIST /firmware", lines.append)
         return [line.split()[-1] for line in lines]
 
@@ -330,7 +198,7 @@ async def test_an_upload_cut_off_with_its_session_keeps_nothing(
     files_before = stored_file_count(ftp_server)
 
     def start_upload() -> tuple[ftplib.FTP, socket.socket]:
-        client = _ftp_session(urlsplit(location))
+        client = ftp_session(urlsplit(location))
         client.voidcmd("TYPE I")
         data = client.transfercmd("STOR partial.log")
         data.sendall(b"x" * 10_000)
@@ -402,68 +270,53 @@ async def test_curl_uploads_diagnostics_over_ftps(
     assert download_back.content == logs.read_bytes()
 
 
-# -- choosing the scheme -------------------------------------------------------------------------
+# -- settings ------------------------------------------------------------------------------------
 
 
-async def test_auto_switches_to_ftp_after_a_quick_http_upload_failure(
-    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
-    async with charger_using(ftp_server, api, admin, "auto") as charger:
-        _, first = await diagnostics_location(api, admin, charger)
-        assert first.startswith("http://")
-        await charger.diagnostics_status("UploadFailed")  # "Unsupported protocol http:"
-        learned = (await api.get(f"/api/admin/chargers/{charger.id}", headers=admin)).json()
-        assert (learned["file_transfer"], learned["file_transfer_learned"]) == ("auto", "ftp")
-        request_id, second = await diagnostics_location(api, admin, charger)
-        assert second.startswith("ftp://")
-        await upload(second, "now-over-ftp.log", b"collected at last")
-    assert (await api.get(f"/api/admin/diagnostics/{request_id}/file", headers=admin)).content == b"collected at last"
+async def test_passive_data_connections_use_the_configured_ports(tmp_path: Path) -> None:
+    passive_port = free_port()
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", ftp_port=free_port(), ftp_passive_ports=str(passive_port)
+    )
+    handle, task, server = await start_server(settings)
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+            username, _ = await create_account_with_role(server, "admin")
+            headers = bearer(await login_as(client, username))
+            async with charger_using(server, client, headers, "ftp") as charger:
+                _, location = await diagnostics_location(client, headers, charger)
+
+        def passive_address() -> tuple[str, int]:
+            with ftp_session(urlsplit(location)) as session:
+                return session.makepasv()
+
+        assert await asyncio.to_thread(passive_address) == ("127.0.0.1", passive_port)
+        await upload(location, "through-the-firewall.log", b"passed")
+    finally:
+        await stop_server(handle, task)
 
 
-async def test_auto_switches_to_ftp_after_a_quick_firmware_download_failure(
-    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
-    stored = await upload_firmware(api, admin, b"image", "fw.bin")
-    async with charger_using(ftp_server, api, admin, "auto") as charger:
-        assert (await firmware_location(api, admin, charger, stored)).startswith("http://")
-        await charger.firmware_status("DownloadFailed")
-        assert (await firmware_location(api, admin, charger, stored)).startswith("ftp://")
+def test_a_passive_port_range_out_of_bounds_is_refused() -> None:
+    for wrong in ("70000", "60100-60000", "ports"):
+        with pytest.raises(ValidationError, match="a port or a range"):
+            Settings(ftp_passive_ports=wrong)
 
 
-async def test_a_charger_set_to_ftp_gets_http_links_where_ftp_is_off(sqlite_server: RunningServer) -> None:
-    async with httpx.AsyncClient(base_url=sqlite_server.http_url, timeout=10) as plain_api:
-        username, _ = await create_account_with_role(sqlite_server, "admin")
-        headers = bearer(await login_as(plain_api, username))
-        async with charger_using(sqlite_server, plain_api, headers, "ftp") as charger:
-            _, location = await diagnostics_location(plain_api, headers, charger)
-    assert location.startswith("http://")
-
-
-async def test_a_charger_of_an_ftp_only_vendor_gets_ftp_links_on_auto(
-    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
-    async with charger_using(ftp_server, api, admin, "auto", vendor=FTP_ONLY_VENDOR.lower()) as charger:
-        _, location = await diagnostics_location(api, admin, charger)
-    assert location.startswith("ftp://")
-
-
-async def test_setting_the_scheme_again_forgets_what_auto_learned(
-    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
-    async with charger_using(ftp_server, api, admin, "auto") as charger:
-        await diagnostics_location(api, admin, charger)
-        await charger.diagnostics_status("UploadFailed")
-        reset = await api.patch(f"/api/admin/chargers/{charger.id}", json={"file_transfer": "auto"}, headers=admin)
-        assert reset.json()["file_transfer_learned"] is None
-        _, location = await diagnostics_location(api, admin, charger)
-    assert location.startswith("http://")
-
-
-async def test_an_unknown_scheme_is_422_and_an_unknown_charger_404(
-    ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
-    charge_point_id = await ftp_server.add_charger()
-    wrong = await api.patch(f"/api/admin/chargers/{charge_point_id}", json={"file_transfer": "sftp"}, headers=admin)
-    unknown = await api.patch("/api/admin/chargers/CP-NOPE", json={"file_transfer": "ftp"}, headers=admin)
-    assert (wrong.status_code, unknown.status_code) == (422, 404)
-    assert "detail" in unknown.json()
+def test_csms_serve_gives_ftps_the_https_certificate(tmp_path: Path, ftps_ca: Any) -> None:
+    certfile, keyfile = issue(ftps_ca, "csms", server_ip="127.0.0.1").write(tmp_path, "https")
+    http_port, ftps_port = free_port(), free_port()
+    command = [CSMS, "serve", "--port", str(http_port), "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)]
+    environment = {**sqlite_env(tmp_path), "CSMS_FTPS_PORT": str(ftps_port)}
+    process = subprocess.Popen(
+        command, env=environment, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    trusting = ssl.create_default_context(cadata=ftps_ca.pem)
+    try:
+        wait_until_serving(f"https://127.0.0.1:{http_port}", process, verify=trusting)
+        with socket.create_connection(("127.0.0.1", ftps_port), timeout=10) as raw:
+            with trusting.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                greeting = tls.recv(100)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert greeting.startswith(b"220 ")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -11,7 +10,6 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///csms.db"
-_PORT_RANGE = re.compile(r"[0-9]{1,5}(-[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -85,8 +83,10 @@ class Settings(BaseSettings):
     @field_validator("ftp_passive_ports")
     @classmethod
     def _is_port_range(cls, value: str | None) -> str | None:
-        if value is not None and _PORT_RANGE.fullmatch(value) is None:
-            raise ValueError(f"a port or a range like 60000-60099, not {value!r}")
+        if value is not None:
+            first, _, last = value.partition("-")
+            if not _is_port_span(first, last or first):
+                raise ValueError(f"a port or a range of ports like 60000-60099, not {value!r}")
         return value
 
     def ftp_passive_port_range(self) -> range | None:
@@ -122,3 +122,7 @@ class Settings(BaseSettings):
         key_file.write_text(secret)
         key_file.chmod(0o600)
         return secret
+
+
+def _is_port_span(first: str, last: str) -> bool:
+    return first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last) <= 65535

@@ -42,13 +42,14 @@ class GrantedFiles(aioftp.AbstractPathIO[Path]):
 
     def _user(self) -> ChargerUser:
         user = self.connection.user if self.connection is not None else None
-        if not isinstance(user, ChargerUser) or user.grant is None:
+        if not isinstance(user, ChargerUser):
             raise aioftp.PathIOError("not logged in")
         return user
 
     def _grant(self) -> Grant:
         grant = self._user().grant
-        assert grant is not None  # _user checked it  # noqa: S101
+        if grant is None:
+            raise aioftp.PathIOError("not logged in")
         return grant
 
     def _folders(self) -> tuple[PurePosixPath, ...]:
