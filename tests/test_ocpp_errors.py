@@ -61,7 +61,7 @@ async def assert_still_serving(websocket: ClientConnection) -> None:
         ("[2]", "-1", "FormationViolation"),
         pytest.param(
             '[2, "deep", "DataTransfer", {"vendorId": "a", "data": ' + "[" * 5000 + "]" * 5000 + "}]",
-            "-1",
+            "deep",  # read from the frame's first bytes: the depth is checked before the parser runs
             "FormationViolation",
             id="nested-too-deeply",
         ),
@@ -137,6 +137,23 @@ async def test_oversized_frame_gets_a_call_error_with_its_message_id(
     assert answer[:3] == [4, "big-1", "FormationViolation"]
     assert "exceeds" in answer[3]
     await assert_still_serving(raw)
+
+
+DEEP_ARRAY = "[" * 5000 + "]" * 5000
+
+
+async def test_a_deeply_nested_frame_without_a_readable_id_is_refused_and_the_socket_stays_up(
+    raw: ClientConnection,
+) -> None:
+    answer = await exchange(raw, DEEP_ARRAY)
+    assert answer[:3] == [4, "-1", "FormationViolation"]
+    await assert_still_serving(raw)
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(raw: ClientConnection) -> None:
+    data = json.dumps("[" * 5000)
+    answer = await exchange(raw, '[2, "brackets", "DataTransfer", {"vendorId": "x", "data": ' + data + "}]")
+    assert answer[:2] == [3, "brackets"]
 
 
 async def test_one_chargers_garbage_does_not_affect_another(server: RunningServer, raw: ClientConnection) -> None:

@@ -4,6 +4,10 @@ A JSON body may spell a NUL (`"\\u0000"`) or a lone surrogate (`"\\ud800"`) as a
 query string may carry `%00`; a header a NUL. Any of them in a row fails the write, or, for a lone
 surrogate, the password hash or the query first, as a 500 (see csms.db.storable_text). Checked here
 once for every route, login and signup included, rather than field by field in each schema.
+
+A JSON body nested deeper than MAX_JSON_DEPTH is refused here too, before anything parses it: the
+standard library's parser recurses per level and raised RecursionError on thousands of brackets,
+which the start_charging route answered with a 500.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csms.db.storable_text import NUL, escape_unstorable, find_unstorable, unstorable_reason
+from csms.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 _JSON_TYPES = (b"application/json", b"+json")
 
@@ -33,7 +38,11 @@ class StorableRequests:
         problem = _problem_outside_body(scope)
         if problem is None and _declares_json(scope):
             messages = await _read_body(receive)
-            problem = _problem_in_body(b"".join(message.get("body", b"") for message in messages))
+            body = b"".join(message.get("body", b"") for message in messages)
+            if nests_deeper_than(body.decode("utf-8", "replace"), MAX_JSON_DEPTH):
+                await _too_deep()(scope, receive, send)
+                return
+            problem = _problem_in_body(body)
             receive = _replay(messages, receive)
         if problem is None:
             await self.app(scope, receive, send)
@@ -87,8 +96,8 @@ def _problem_in_body(body: bytes) -> tuple[list[str | int], str] | None:
         decoded = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as error:
         return ["body", error.start], "bytes that are not UTF-8"
-    except (ValueError, RecursionError):
-        return None  # not JSON, or too deep to read: the route's own parsing says so
+    except ValueError:
+        return None  # not JSON: the route's own parsing says so
     found = find_unstorable(decoded)
     if found is None:
         return None
@@ -113,6 +122,12 @@ def _refuse(location: list[str | int], reason: str) -> JSONResponse:
         "loc": location,
         "msg": f"contains {reason}, which cannot be stored",
     }
+    return JSONResponse({"detail": [error]}, status_code=422)
+
+
+def _too_deep() -> JSONResponse:
+    """FastAPI's 422 shape for a body that is not valid JSON."""
+    error = {"type": "json_invalid", "loc": ["body"], "msg": f"JSON nests deeper than {MAX_JSON_DEPTH} levels"}
     return JSONResponse({"detail": [error]}, status_code=422)
 
 

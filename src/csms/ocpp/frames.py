@@ -23,6 +23,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, CallResult, MessageType
 
 from csms.db.storable_text import find_unstorable, unstorable_reason
+from csms.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 # OCPP-J 1.6 §4.1.3: the message id is a string of at most 36 characters.
 MAX_UNIQUE_ID_LENGTH = 36
@@ -106,26 +107,33 @@ def rate_limited(unique_id: str) -> CallError:
 
 
 def parse_frame(raw: str | bytes, *, max_bytes: int) -> ParsedFrame:
-    """Parse one OCPP-J frame, or raise FrameError with the CallError to send back."""
+    """Parse one OCPP-J frame, or raise FrameError with the CallError to send back.
+
+    Size and nesting are checked on the raw text first: the parser recurses per level, and a frame
+    of thousands of brackets would raise RecursionError from inside it.
+    """
     size = len(raw)
     if size > max_bytes:
         raise FrameError(
-            _guess_unique_id(raw),
+            guess_unique_id(raw),
             FORMATION_VIOLATION,
             f"frame of {size} bytes exceeds the {max_bytes} byte limit",
         )
     try:
-        decoded = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid UTF-8") from None
+    if nests_deeper_than(text, MAX_JSON_DEPTH):
+        raise FrameError(guess_unique_id(text), FORMATION_VIOLATION, f"frame nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        decoded = json.loads(text)
+    except ValueError:
         raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is not valid JSON") from None
-    except RecursionError:
-        raise FrameError(UNKNOWN_UNIQUE_ID, FORMATION_VIOLATION, "frame is nested too deeply") from None
     message = _message_from_array(decoded)
-    # A NUL or a lone surrogate reaches a decoded string only through a \u escape (JSON refuses a raw
-    # NUL, and a text frame is valid UTF-8), so frames without one skip the walk through the payload;
-    # bytes are walked unless ASCII, as json.loads decodes them letting surrogates pass.
-    may_be_unstorable = (not raw.isascii() or b"\\u" in raw) if isinstance(raw, bytes) else "\\u" in raw
-    return ParsedFrame(_storable(message) if may_be_unstorable else message)
+    # A NUL or a lone surrogate reaches a decoded string only through a \u escape: JSON refuses a raw
+    # NUL, and the text is valid UTF-8 (bytes were decoded strictly above, which refuses encoded
+    # surrogates), so frames without one skip the walk through the payload.
+    return ParsedFrame(_storable(message) if "\\u" in text else message)
 
 
 def validate_call(message: Call) -> None:
@@ -247,7 +255,8 @@ def _storable(message: Call | CallResult | CallError) -> Call | CallResult | Cal
     return CallError(message.unique_id, PROPERTY_CONSTRAINT_VIOLATION, f"csms refused the answer: {description}", {})
 
 
-def _guess_unique_id(raw: str | bytes) -> str:
+def guess_unique_id(raw: str | bytes) -> str:
+    """The message id at the start of a frame that is not parsed (too large, too deep, over budget)."""
     head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
     match = _LEADING_UNIQUE_ID.match(head)
     return match.group(1) if match else UNKNOWN_UNIQUE_ID
