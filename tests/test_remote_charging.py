@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from csms.api.schemas import StartCharging
+from csms.db.models import OcppMessage
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
@@ -182,6 +185,47 @@ async def test_charger_that_does_not_answer_in_time_is_504(server: RunningServer
             headers=bearer(tokens),
         )
     assert response.status_code == 504 and "did not answer" in response.json()["detail"]
+
+
+async def test_calls_queued_behind_a_silent_charger_each_fail_within_their_own_timeout(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    timeout = server.app_runtime.settings.ocpp_call_timeout
+    charge_point_id = await server.add_charger()
+    drivers = [bearer(await signup(http)) for _ in range(4)]
+    behaviour = ChargerBehaviour(answer_delay=20 * timeout)  # never answers while the test runs
+    body = {"evse_id": charge_point_id, "connector_id": 1}
+
+    async def start(headers: dict[str, str]) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        response = await http.post("/api/start_charging", json=body, headers=headers)
+        return response, time.monotonic() - started
+
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour) as charger:
+        await charger.boot()
+        await charger.status(1, "Available")
+        answers = await asyncio.gather(*(start(headers) for headers in drivers))
+    assert [response.status_code for response, _ in answers] == [504] * 4
+    # Before the fix they came after 1, 2, 3 and 4 timeouts: each waited for the call ahead of it.
+    assert all(seconds < 2 * timeout for _, seconds in answers), [seconds for _, seconds in answers]
+    # A call still waiting its turn at its deadline is never sent; one sent in time was not answered.
+    details = [response.json()["detail"] for response, _ in answers]
+    sent = [detail for detail in details if "did not answer" in detail]
+    assert len(sent) + sum("was not sent" in detail for detail in details) == 4
+    assert 1 <= len(sent) == await calls_sent(server, charge_point_id, "RemoteStartTransaction")
+
+
+async def calls_sent(server: RunningServer, charge_point_id: str, action: str) -> int:
+    """How many calls of `action` csms sent the charger, as its message log tells."""
+    await server.flush_message_log()
+    query = select(func.count()).where(
+        OcppMessage.charge_point_id == charge_point_id,
+        OcppMessage.direction == "out",
+        OcppMessage.message_type == 2,
+        OcppMessage.action == action,
+    )
+    async with server.session() as session:
+        return int(await session.scalar(query) or 0)
 
 
 async def test_start_without_a_token_is_401(http: httpx.AsyncClient) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ids import unique_uuid
 from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_label
+from csms.ocpp.commands import CallNotSent
 from csms.ocpp.frames import (
     FrameError,
     parse_frame,
@@ -241,30 +242,54 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         answer = message.create_call_result(camel_case_keys(remove_nones(fields)))
         await self._send_frame(answer.to_json(), 3, answer.unique_id, None)
 
-    async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def request(self, action: str, payload: dict[str, Any], *, within: float | None = None) -> dict[str, Any]:
         """Send a call of the central system and return the charger's answer payload, camelCase as sent.
 
         The package's `call` turns the payload into snake_case dataclasses and the answer back, and
         waits on a queue with `wait_for`; csms holds both in camelCase already and waits on one future
-        with one timer, which is cheaper on the remote-start path. The caller checks the
-        payload and the answer against the schemas. Raises TimeoutError, or the OCPPError of a CallError.
+        with one timer, which is cheaper on the remote-start path. The caller checks the payload and
+        the answer against the schemas.
+
+        The timeout (`within` seconds, the node's call timeout unless given) counts from now, the
+        waiting for earlier calls to this charger included: a call still waiting its turn at the
+        deadline raises CallNotSent and is never sent. Raises TimeoutError, or the OCPPError of a CallError.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._response_timeout if within is None else within)
         unique_id = str(unique_uuid())
         frame = Call(unique_id, action, payload).to_json()
-        async with self._call_lock:
-            loop = asyncio.get_running_loop()
+        await self._wait_for_turn(action, deadline)
+        try:
             answer_arrives: asyncio.Future[CallResult | CallError] = loop.create_future()
             self._awaited_answer = (unique_id, answer_arrives)
-            timer = loop.call_later(self._response_timeout, _time_out, answer_arrives)
+            timer = loop.call_at(deadline, _time_out, answer_arrives)
             try:
                 await self._send_frame(frame, 2, unique_id, action)
                 answer = await answer_arrives
             finally:
                 timer.cancel()
                 del self._awaited_answer  # back to the class's None
+        finally:
+            self._call_lock.release()
         if isinstance(answer, CallError):
             raise answer.to_exception()
         return dict(answer.payload)
+
+    async def _wait_for_turn(self, action: str, deadline: float) -> None:
+        """Take the call lock (one call in flight, OCPP-J 1.6 §4.1.1) before `deadline`, or raise CallNotSent."""
+        lock = self._call_lock
+        if not lock.locked():
+            await lock.acquire()  # free: taken without suspending
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await lock.acquire()
+        except TimeoutError:
+            raise CallNotSent(f"{action} waited for earlier calls to {self.id} until its timeout") from None
+        if asyncio.get_running_loop().time() >= deadline:
+            # Given the lock as the call ahead timed out at the same moment: too late to send.
+            lock.release()
+            raise CallNotSent(f"{action} waited for earlier calls to {self.id} until its timeout")
 
     async def call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("csms sends its calls with ChargePointSession.request")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from typing import Any
@@ -40,6 +41,11 @@ CENTRAL_SYSTEM_ACTIONS = frozenset(
 )
 
 
+# How much longer than a call's timeout a node waits for the holding node's answer over the bus, so
+# that the holding node reports a timeout itself (the charger's silence, not a lost bus message).
+_BUS_GRACE = 2.0
+
+
 class CommandError(Exception):
     """A call that could not be carried out; the message is safe to show."""
 
@@ -58,6 +64,10 @@ class ChargerNotConnected(CommandError):
 
 class ChargerTimeout(CommandError):
     pass
+
+
+class CallNotSent(TimeoutError):
+    """A call that waited for the charger's earlier calls until its deadline, and was never sent."""
 
 
 class MessageBusDown(CommandError):
@@ -101,14 +111,22 @@ class CommandRouter:
         self._metrics = metrics or Metrics()
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Send one call and return the charger's answer (camelCase), or raise a CommandError."""
+        """Send one call and return the charger's answer (camelCase), or raise a CommandError.
+
+        The call timeout counts from here, on whichever node holds the charger: ChargerTimeout comes
+        within it even when earlier calls to the same charger are still waiting for their answers.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._call_timeout
         await check_call(action, payload)
         if self._registry.get(charge_point_id) is not None:
-            return await self._send_here(charge_point_id, action, payload)
-        message = {"action": action, "payload": payload}
+            return await self._send_here(charge_point_id, action, payload, within=deadline - loop.time())
+        message = {"action": action, "payload": payload, "within": deadline - loop.time()}
         try:
-            # A little longer than the charger's own timeout, so the holding node reports it first.
-            reply = await self._bus.request(command_subject(charge_point_id), message, within=self._call_timeout + 2)
+            # A little longer than the call's own timeout, so the holding node reports it first.
+            reply = await self._bus.request(
+                command_subject(charge_point_id), message, within=deadline - loop.time() + _BUS_GRACE
+            )
         except NoResponders:
             raise ChargerNotConnected(f"charger {charge_point_id} is not connected") from None
         except RequestTimeout:
@@ -124,19 +142,34 @@ class CommandRouter:
             try:
                 action, payload = str(message["action"]), dict(message["payload"])
                 await check_call(action, payload)
-                return {"result": await self._send_here(charge_point_id, action, payload)}
+                within = self._remaining_time(message)
+                return {"result": await self._send_here(charge_point_id, action, payload, within=within)}
             except CommandError as error:
                 return {"error": _pack(error)}
 
         return await self._bus.serve(command_subject(charge_point_id), answer)
 
-    async def _send_here(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _remaining_time(self, message: Message) -> float:
+        """The time left of a call from another node (its own timeout, less the trip), at most ours."""
+        remaining = message.get("within")
+        if isinstance(remaining, int | float) and not isinstance(remaining, bool):
+            return max(0.0, min(float(remaining), self._call_timeout))
+        return self._call_timeout  # from a node that sends no timeout
+
+    async def _send_here(
+        self, charge_point_id: str, action: str, payload: dict[str, Any], *, within: float
+    ) -> dict[str, Any]:
         session = self._registry.get(charge_point_id)
         if session is None:
             raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
         started = time.perf_counter()
         try:
-            answer = await session.request(action, payload)
+            answer = await session.request(action, payload, within=within)
+        except CallNotSent:
+            self._metrics.observe_call(action, "timeout", time.perf_counter() - started)
+            raise ChargerTimeout(
+                f"charger {charge_point_id} was still busy with earlier calls; {action} was not sent in time"
+            ) from None
         except TimeoutError:
             self._metrics.observe_call(action, "timeout", time.perf_counter() - started)
             raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
