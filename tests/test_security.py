@@ -36,6 +36,7 @@ async def strict_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
         charger_auth_failures_per_address=6,
         ocpp_message_rate=1.0,
         ocpp_message_burst=5,
+        security_event_period=0.5,
     )
     handle, task, running = await start_server(settings)
     yield running
@@ -86,6 +87,40 @@ async def test_each_refused_connection_leaves_a_security_event(server: RunningSe
         ("charger_auth_refused", "127.0.0.1", "wrong password")
     ]
     assert "wrong-password-here" not in json.dumps(events)
+
+
+async def counted_security_events(server: RunningServer, *, attempts: int, within: float = 15) -> list[dict[str, Any]]:
+    """The node's security events, once their counts add up to `attempts` (repeats are written per period)."""
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http, asyncio.timeout(within):
+        while True:
+            events = await security_events(server, http)
+            if sum(event["count"] for event in events) >= attempts:
+                return events
+            await asyncio.sleep(0.2)
+
+
+async def test_a_burst_of_refused_attempts_on_one_charger_is_kept_as_a_few_counted_events(
+    strict_server: RunningServer,
+) -> None:
+    charge_point_id = await strict_server.add_charger()
+    statuses = [await connect_status(strict_server, charge_point_id, "guessing-password-0") for _ in range(30)]
+    assert statuses == [401] * 3 + [429] * 27
+    events = await counted_security_events(strict_server, attempts=30)
+    # The first refusal and the first throttled attempt at once, each kind's repeats in one row per period.
+    assert len(events) <= 6, events
+    counts = {kind: sum(e["count"] for e in events if e["kind"] == kind) for kind in {e["kind"] for e in events}}
+    assert counts == {"charger_auth_refused": 3, "charger_auth_throttled": 27}
+    assert {e["charge_point_id"] for e in events} == {charge_point_id}
+
+
+async def test_a_scan_of_many_charger_ids_from_one_address_is_kept_as_a_bounded_number_of_events(
+    strict_server: RunningServer,
+) -> None:
+    statuses = [await connect_status(strict_server, new_charger_id(), CHARGER_PASSWORD) for _ in range(60)]
+    assert statuses == [404] * 6 + [429] * 54
+    events = await counted_security_events(strict_server, attempts=60)
+    assert len(events) <= 30, len(events)
+    assert all(e["remote_address"] == "127.0.0.1" for e in events)
 
 
 async def test_a_charger_sending_too_fast_gets_security_errors_and_keeps_its_connection(

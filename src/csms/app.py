@@ -63,7 +63,8 @@ from csms.services.live_costs import LiveCosts
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
-from csms.services.message_log import MessageLog
+from csms.services.message_log import MessageLog, MessageLogRetention
+from csms.services.security_log import RepeatedEvents
 from csms.services.session_watch import SessionWatch
 from csms.services.tag_directory import TagDirectory, watch_commits
 from csms.services.webhooks import WebhookDispatcher
@@ -148,7 +149,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     watch_commits(session_factory, tags)
     writer = BatchWriter(engine, on_refused=metrics.count_refused_write)
     writer.start()
-    message_log = MessageLog(writer, clock=utc_now)
+    message_log = MessageLog(writer, clock=utc_now, max_frame_bytes=settings.message_log_max_frame_bytes)
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
     registry = ConnectionRegistry()
@@ -192,6 +193,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
         node_id=node_id,
         metrics=metrics,
+        security_events=RepeatedEvents(writer, clock=utc_now, period=settings.security_event_period),
     )
     await runtime.takeover.start()
     await runtime.logins.start()
@@ -203,6 +205,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     runtime.background.spawn(
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
+    runtime.background.spawn(runtime.security_events.run_periodically(), name="security-event-counts")
+    _start_message_log_retention(runtime)
     _start_session_watch(runtime)
     if settings.node_role != "ocpp":  # it serves chargers' files, as the /files routes do
         await _start_ftp(runtime)
@@ -224,6 +228,23 @@ async def _start_ftp(runtime: Runtime) -> None:
     except BaseException:
         await stop_runtime(runtime)
         raise
+
+
+def _start_message_log_retention(runtime: Runtime) -> None:
+    settings = runtime.settings
+    days, rows = settings.message_log_retention_days, settings.message_log_rows_per_charger
+    if days <= 0 and rows <= 0:
+        return
+    retention = MessageLogRetention(
+        runtime.writer,
+        runtime.message_log,
+        clock=utc_now,
+        max_age=timedelta(days=days) if days > 0 else None,
+        rows_per_charger=rows if rows > 0 else None,
+    )
+    runtime.background.spawn(
+        retention.run_periodically(settings.message_log_retention_interval), name="message-log-retention"
+    )
 
 
 def _session_watch(
@@ -292,6 +313,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     for session in runtime.registry.all():
         await session.close(code=1001, reason="csms is shutting down")
     await runtime.background.close()
+    runtime.security_events.flush()  # the counts of the last period, before the writer stops
     await runtime.takeover.close()
     await runtime.logins.close()
     await runtime.tags.close()

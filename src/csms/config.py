@@ -29,9 +29,20 @@ class Settings(BaseSettings):
     # permessage-deflate keeps zlib state for every socket; OCPP frames are small, so thousands of
     # chargers are better served without it.
     websocket_compression: bool = False
-    # Calls a charger may send: `ocpp_message_rate` a second on average, bursts of `ocpp_message_burst`.
+    # Frames a charger may send: `ocpp_message_rate` a second on average, bursts of `ocpp_message_burst`.
+    # Every frame counts, calls or not; frames beyond the budget are not parsed or logged.
     ocpp_message_rate: float = 20.0
     ocpp_message_burst: int = 200
+    # The message log keeps the first this-many bytes of a frame, and the whole frame's size.
+    message_log_max_frame_bytes: int = 4096
+    # Frames older than this many days are deleted (0: kept for ever), and each charger keeps at most its
+    # newest `message_log_rows_per_charger` (0: no limit); a background pass every interval seconds.
+    message_log_retention_days: float = 90.0
+    message_log_rows_per_charger: int = 50_000
+    message_log_retention_interval: float = 300.0
+    # Refused and throttled connection attempts: one security event per kind, charger id and address
+    # per period, with a count, instead of one per attempt.
+    security_event_period: float = 60.0
     # Failed Basic-auth attempts before a charger id (or an address) must wait.
     charger_auth_failures_per_id: int = 10
     charger_auth_failures_per_address: int = 50

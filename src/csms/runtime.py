@@ -30,6 +30,7 @@ from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle
 from csms.services.message_log import MessageLog
 from csms.services.outage_reserves import RecentTags, TransactionIdReserve
+from csms.services.security_log import RepeatedEvents
 from csms.services.session_watch import SessionWatch
 from csms.services.tag_directory import TagDirectory
 
@@ -72,6 +73,8 @@ class Runtime:
     # The firmware and diagnostics links chargers get: http(s), or ftp(s) once the FTP servers run.
     file_links: FileLinks = field(kw_only=True)
     ftp: FtpServers | None = field(default=None, kw_only=True)
+    # Refused and throttled connection attempts and frames over budget, counted per period.
+    security_events: RepeatedEvents = field(kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.

@@ -46,6 +46,8 @@ class SecurityEventOut(BaseModel):
     charge_point_id: str | None
     remote_address: str | None
     detail: str | None
+    # How many attempts this row stands for: repeats in one period are kept as one row.
+    count: int
     created_at: Any
 
 

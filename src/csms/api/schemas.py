@@ -233,7 +233,9 @@ class OcppMessageOut(BaseModel):
     message_type: int | None
     unique_id: str | None
     action: str | None
+    # The frame's first bytes (CSMS_MESSAGE_LOG_MAX_FRAME_BYTES) when frame_bytes, its whole size, is more.
     frame: str
+    frame_bytes: int | None
     created_at: datetime
 
 

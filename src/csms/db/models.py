@@ -295,7 +295,9 @@ class OcppMessage(Base):
     message_type: Mapped[int | None] = mapped_column(Integer)
     unique_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(64))
+    # At most the message log's limit of the frame's first bytes; frame_bytes is the whole frame's size.
     frame: Mapped[str] = mapped_column(Text)
+    frame_bytes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
 
 
@@ -458,6 +460,8 @@ class SecurityEvent(Base):
     charge_point_id: Mapped[str | None] = mapped_column(String(64), index=True)
     remote_address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+    # Repeated connection attempts are kept as one row per period: how many this row stands for.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime]
 
 

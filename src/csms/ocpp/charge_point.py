@@ -35,6 +35,7 @@ from csms.observability.metrics import CHARGER_CALL, CSMS_CALL, ocpp_result_labe
 from csms.ocpp.commands import CallNotSent
 from csms.ocpp.frames import (
     FrameError,
+    guess_call_unique_id,
     parse_frame,
     rate_limited,
     require_32_bit_integers,
@@ -52,6 +53,7 @@ from csms.services.message_log import INCOMING, OUTGOING
 from csms.services.outage_reserves import RememberedTag
 
 logger = logging.getLogger(__name__)
+MESSAGE_BUDGET_EXCEEDED = "ocpp_message_budget_exceeded"
 # The package logs every frame at INFO; our message log keeps them instead.
 logging.getLogger("ocpp").setLevel(logging.WARNING)
 # By default the package validates each payload on the default thread pool; a schema check takes
@@ -179,7 +181,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         # When the last frame arrived (time.monotonic): any message is a sign of life (OCPP 1.6 §4.6).
         self._last_heard = time.monotonic()
         settings = runtime.settings
-        self._call_budget = TokenBucket(rate=settings.ocpp_message_rate, burst=settings.ocpp_message_burst)
+        # Every frame counts against it, calls or not, before it is parsed or logged.
+        self._frame_budget = TokenBucket(rate=settings.ocpp_message_rate, burst=settings.ocpp_message_burst)
 
     async def close(self, *, code: int = 1000, reason: str = "") -> None:
         await self._connection.close(code, reason)
@@ -192,6 +195,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
 
     async def route_message(self, raw_msg: str) -> None:
         self._last_heard = time.monotonic()
+        if not self._frame_budget.take():
+            await self._refuse_over_budget(raw_msg)
+            return
         try:
             parsed = parse_frame(raw_msg, max_bytes=self._runtime.settings.ocpp_max_frame_bytes)
         except FrameError as error:
@@ -206,9 +212,6 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             self._deliver_answer(message)
             return
         self._remember_action(message.unique_id, message.action)
-        if not self._call_budget.take():
-            await self._send_error(rate_limited(message.unique_id))
-            return
         try:
             if message.action in self.route_map:
                 validate_call(message)
@@ -218,6 +221,21 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await self._send_error(error.call_error)
         except OCPPError as error:
             await self._send_error(to_ocpp16_call_error(message.unique_id, error))
+
+    async def _refuse_over_budget(self, raw_msg: str) -> None:
+        """A frame beyond the charger's budget is neither parsed nor logged, whatever it holds: a flood
+        of answers nobody asked for or of garbage costs no more than a flood of calls. A CALL is told to
+        send it again later; the refusals are counted in one security event per period."""
+        self._runtime.security_events.record(
+            kind=MESSAGE_BUDGET_EXCEEDED,
+            charge_point_id=self.id,
+            remote_address=None,
+            detail=f"frames beyond {self._runtime.settings.ocpp_message_rate:g} a second were refused unread",
+        )
+        unique_id = guess_call_unique_id(raw_msg)
+        if unique_id is not None:
+            self._count_answer(CHARGER_CALL, None, 4, "SecurityError")
+            await self._connection.send(rate_limited(unique_id).to_json())
 
     async def _handle_call(self, message: Call) -> None:
         """Run the handler of a CALL and answer it: the package's own steps, minus its per-call costs.

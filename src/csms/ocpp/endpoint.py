@@ -18,7 +18,7 @@ from csms.ocpp import tls
 from csms.ocpp.charge_point import ChargePointSession
 from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
-from csms.services import chargers, security_log, security_profiles
+from csms.services import chargers, security_profiles
 from csms.services.errors import NotFound, PermissionDenied
 
 logger = logging.getLogger(__name__)
@@ -244,13 +244,9 @@ def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
 
 
 def _security_event(runtime: Runtime, kind: str, charge_point_id: str, websocket: WebSocket, detail: str) -> None:
-    security_log.record_security_event(
-        runtime.writer,
-        kind=kind,
-        now=runtime.clock(),
-        charge_point_id=charge_point_id[:64],
-        remote_address=_address(websocket),
-        detail=detail,
+    """A refused connection attempt: anyone may repeat these at will, so repeats are counted per period."""
+    runtime.security_events.record(
+        kind=kind, charge_point_id=charge_point_id[:64], remote_address=_address(websocket), detail=detail
     )
 
 

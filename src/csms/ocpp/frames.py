@@ -74,6 +74,7 @@ _CODE_FOR_SCHEMA_KEYWORD = {
 _SAFE_ACTION = re.compile(r"[A-Za-z]{1,64}")  # an action names a schema file: no paths
 # No escapes and no control characters: the guess is echoed, and must be text that can be stored.
 _LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
+_LEADING_CALL_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
 
 
 class FrameError(Exception):
@@ -260,6 +261,12 @@ def guess_unique_id(raw: str | bytes) -> str:
     head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
     match = _LEADING_UNIQUE_ID.match(head)
     return match.group(1) if match else UNKNOWN_UNIQUE_ID
+
+
+def guess_call_unique_id(raw: str) -> str | None:
+    """The message id of what looks like a CALL, read from its first bytes only; None for anything else."""
+    match = _LEADING_CALL_ID.match(raw[:128])
+    return match.group(1) if match else None
 
 
 # OCPP 1.6 defines `integer` as 32 bits (31 + a sign); the JSON schemas leave it unbounded.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +52,7 @@ def record_security_event(
     charge_point_id: str | None = None,
     remote_address: str | None = None,
     detail: str | None = None,
+    count: int = 1,
 ) -> None:
     """Kept in the background: a flood of refused connections must not queue up behind the database."""
     row = _event_row(
@@ -59,8 +62,86 @@ def record_security_event(
         charge_point_id=charge_point_id,
         remote_address=remote_address,
         detail=detail,
+        count=count,
     )
     writer.write_soon((_INSERT_EVENT, [row]))
+
+
+# Within a period, one address gets rows of its own for this many charger ids; attempts for further ids
+# are counted in one row without an id (a scan of ids would otherwise still write a row per attempt).
+IDS_PER_ADDRESS = 10
+# Keys held per period at most; beyond, attempts are counted in one row per kind.
+MAX_KEYS = 10_000
+
+_Key = tuple[str, str | None, str | None]  # kind, charge point id, remote address
+
+
+@dataclass(slots=True)
+class _Repeats:
+    detail: str | None
+    last_at: datetime
+    count: int = 0
+
+
+class RepeatedEvents:
+    """Security events that an attacker can repeat at will (refused or throttled connection attempts).
+
+    The first event of a kind, charger id and address in a period is written at once, as before; the
+    repeats of that period are counted in memory and written as one row, with their count, when the
+    period ends (`flush`, run every period and at shutdown).
+    """
+
+    def __init__(self, writer: BatchWriter, *, clock: Callable[[], datetime], period: float) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._period = period
+        self._repeats: dict[_Key, _Repeats] = {}
+        self._ids_per_address: dict[tuple[str, str | None], set[str | None]] = {}
+
+    def record(self, *, kind: str, charge_point_id: str | None, remote_address: str | None, detail: str) -> None:
+        now = self._clock()
+        key = self._key(kind, charge_point_id, remote_address)
+        repeats = self._repeats.get(key)
+        if repeats is not None:
+            repeats.count += 1
+            repeats.detail, repeats.last_at = detail, now
+            return
+        self._repeats[key] = _Repeats(detail, now)
+        record_security_event(
+            self._writer, kind=kind, now=now, charge_point_id=key[1], remote_address=key[2], detail=detail
+        )
+
+    def _key(self, kind: str, charge_point_id: str | None, remote_address: str | None) -> _Key:
+        key = (kind, charge_point_id, remote_address)
+        if key in self._repeats:
+            return key
+        if len(self._repeats) >= MAX_KEYS:
+            return (kind, None, None)
+        ids = self._ids_per_address.setdefault((kind, remote_address), set())
+        if charge_point_id not in ids and len(ids) >= IDS_PER_ADDRESS:
+            return (kind, None, remote_address)
+        ids.add(charge_point_id)
+        return key
+
+    def flush(self) -> None:
+        """Write the repeats counted so far, one row per key, and start a new period."""
+        repeats, self._repeats, self._ids_per_address = self._repeats, {}, {}
+        for (kind, charge_point_id, remote_address), counted in repeats.items():
+            if counted.count:
+                record_security_event(
+                    self._writer,
+                    kind=kind,
+                    now=counted.last_at,
+                    charge_point_id=charge_point_id,
+                    remote_address=remote_address,
+                    detail=counted.detail,
+                    count=counted.count,
+                )
+
+    async def run_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._period)
+            self.flush()
 
 
 async def record_charger_event(
@@ -78,6 +159,7 @@ async def record_charger_event(
         charge_point_id=charge_point_id,
         remote_address=None,
         detail=tech_info,
+        count=1,
     )
     await writer.write((_INSERT_EVENT, [row]))
     return kind in CRITICAL_CHARGER_EVENTS
@@ -91,6 +173,7 @@ def _event_row(
     charge_point_id: str | None,
     remote_address: str | None,
     detail: str | None,
+    count: int,
 ) -> dict[str, object]:
     return {
         "source": source,
@@ -98,6 +181,7 @@ def _event_row(
         "charge_point_id": charge_point_id,
         "remote_address": remote_address,
         "detail": detail,
+        "count": count,
         "created_at": created_at,
     }
 
