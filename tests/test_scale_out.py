@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import func, select
 
 from csms.config import Settings
-from csms.simulator.charger import connect_charger
+from csms.db.models import OcppMessage
+from csms.simulator.charger import ChargerBehaviour, connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
     NATS_URL,
@@ -160,3 +163,40 @@ async def test_a_tag_blocked_through_one_node_is_blocked_at_once_on_the_node_tha
             async with asyncio.timeout(2):  # the bus carries the change in milliseconds
                 while not await blocked_on_node_a():  # noqa: ASYNC110 (the change arrives over NATS, not an Event)
                     await asyncio.sleep(0.02)
+
+
+async def test_calls_through_the_bus_to_a_silent_charger_fail_in_time_and_none_is_sent_later(nodes: list[Node]) -> None:
+    node_a, node_b, _ = (running for _, _, running in nodes)
+    timeout = node_b.app_runtime.settings.ocpp_call_timeout
+    charge_point_id = await node_a.add_charger()
+    behaviour = ChargerBehaviour(answer_delay=20 * timeout)  # never answers while the test runs
+    body = {"evse_id": charge_point_id, "connector_id": 1}
+    async with httpx.AsyncClient(base_url=node_b.http_url, timeout=20) as app:
+        drivers = [bearer(await signup(app)) for _ in range(4)]
+
+        async def start(headers: dict[str, str]) -> tuple[int, float]:
+            started = time.monotonic()
+            response = await app.post("/api/start_charging", json=body, headers=headers)
+            return response.status_code, time.monotonic() - started
+
+        async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour) as charger:
+            await charger.status(1, "Available")
+            answers = await asyncio.gather(*(start(headers) for headers in drivers))
+            sent_when_answered = await remote_starts_sent(node_a, charge_point_id)
+            await asyncio.sleep(timeout + 1)  # the calls queued on node A would have gone out by now
+            sent_later = await remote_starts_sent(node_a, charge_point_id)
+    assert [status for status, _ in answers] == [504] * 4
+    assert all(seconds < 2 * timeout for _, seconds in answers), answers
+    # Before, node A kept the queued calls after node B had answered 504, and sent them one by one.
+    assert sent_later == sent_when_answered
+
+
+async def remote_starts_sent(node: RunningServer, charge_point_id: str) -> int:
+    await node.flush_message_log()
+    query = select(func.count()).where(
+        OcppMessage.charge_point_id == charge_point_id,
+        OcppMessage.direction == "out",
+        OcppMessage.action == "RemoteStartTransaction",
+    )
+    async with node.session() as session:
+        return int(await session.scalar(query) or 0)
