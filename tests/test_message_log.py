@@ -29,6 +29,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.operating import admin
+from tests.support.waiting import wait_for_true
 
 __all__ = ["admin"]
 
@@ -146,10 +147,11 @@ async def retention_server(empty_database: str) -> AsyncIterator[RunningServer]:
     await stop_server(handle, task)
 
 
-async def wait_until_logged(server: RunningServer, charge_point_id: str, *, rows: int, within: float = 15) -> None:
-    async with asyncio.timeout(within):
-        while (await logged_frames(server, charge_point_id))[0] != rows:  # noqa: ASYNC110 (rows in the database)
-            await asyncio.sleep(0.1)
+async def wait_until_logged(server: RunningServer, charge_point_id: str, *, rows: int) -> None:
+    async def holds_rows() -> bool:
+        return (await logged_frames(server, charge_point_id))[0] == rows
+
+    await wait_for_true(holds_rows)
 
 
 async def test_retention_keeps_the_newest_rows_of_each_charger(retention_server: RunningServer) -> None:

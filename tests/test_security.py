@@ -25,6 +25,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.support.waiting import wait_for_true
 
 
 @pytest.fixture
@@ -89,14 +90,17 @@ async def test_each_refused_connection_leaves_a_security_event(server: RunningSe
     assert "wrong-password-here" not in json.dumps(events)
 
 
-async def counted_security_events(server: RunningServer, *, attempts: int, within: float = 15) -> list[dict[str, Any]]:
+async def counted_security_events(server: RunningServer, *, attempts: int) -> list[dict[str, Any]]:
     """The node's security events, once their counts add up to `attempts` (repeats are written per period)."""
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http, asyncio.timeout(within):
-        while True:
-            events = await security_events(server, http)
-            if sum(event["count"] for event in events) >= attempts:
-                return events
-            await asyncio.sleep(0.2)
+    events: list[dict[str, Any]] = []
+
+    async def all_counted() -> bool:
+        events[:] = await security_events(server, http)
+        return sum(event["count"] for event in events) >= attempts
+
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        await wait_for_true(all_counted)
+    return events
 
 
 async def test_a_burst_of_refused_attempts_on_one_charger_is_kept_as_a_few_counted_events(
