@@ -21,6 +21,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Needs admin"},
 }
 _READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+UNAUTHENTICATED_ADMIN_REQUEST = "admin_request_unauthenticated"
 
 
 class AuditRecordOut(BaseModel):
@@ -80,7 +81,8 @@ async def security_events(
 
 
 class AuditMiddleware:
-    """Records every change requested under /api/admin/ with the caller and the answer's status."""
+    """Records every change a logged-in caller requests under /api/admin/, with the caller and the answer's status;
+    requests without a login are counted as security events (`UNAUTHENTICATED_ADMIN_REQUEST`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -109,10 +111,20 @@ def _record(scope: Scope, status: int) -> None:
         return
     principal: Principal | None = scope.get("state", {}).get("principal")
     client = scope.get("client")
+    if principal is None:
+        # Nobody logged in changed anything, and anyone can repeat such a request at will: counted per
+        # address and period as a security event instead of an audit row each.
+        runtime.security_events.record(
+            kind=UNAUTHENTICATED_ADMIN_REQUEST,
+            charge_point_id=None,
+            remote_address=client[0] if client else None,
+            detail=f"{scope['method']} {scope['path'][:200]} answered {status}",
+        )
+        return
     entry = security_log.AuditEntry(
-        user_id=principal.id if principal else None,
-        username=principal.username if principal else None,
-        role=principal.role if principal else None,
+        user_id=principal.id,
+        username=principal.username,
+        role=principal.role,
         method=scope["method"],
         path=scope["path"],
         status_code=status,
