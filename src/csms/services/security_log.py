@@ -71,7 +71,7 @@ def record_security_event(
 # are counted in one row without an id (a scan of ids would otherwise still write a row per attempt).
 IDS_PER_ADDRESS = 10
 # Keys held per period at most; beyond, attempts are counted in one row per kind.
-MAX_KEYS = 10_000
+MAX_KEYS = 1_000
 
 _Key = tuple[str, str | None, str | None]  # kind, charge point id, remote address
 
