@@ -296,16 +296,17 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     async def _wait_for_turn(self, action: str, deadline: float) -> None:
         """Take the call lock (one call in flight, OCPP-J 1.6 §4.1.1) before `deadline`, or raise CallNotSent."""
         lock = self._call_lock
-        if not lock.locked():
+        if lock.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await lock.acquire()
+            except TimeoutError:
+                raise CallNotSent(f"{action} waited for earlier calls to {self.id} until its timeout") from None
+        else:
             await lock.acquire()  # free: taken without suspending
-            return
-        try:
-            async with asyncio.timeout_at(deadline):
-                await lock.acquire()
-        except TimeoutError:
-            raise CallNotSent(f"{action} waited for earlier calls to {self.id} until its timeout") from None
         if asyncio.get_running_loop().time() >= deadline:
-            # Given the lock as the call ahead timed out at the same moment: too late to send.
+            # Given the lock as the call ahead timed out at the same moment, or come from another node
+            # with no time left: too late to send.
             lock.release()
             raise CallNotSent(f"{action} waited for earlier calls to {self.id} until its timeout")
 
