@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csms.api.deps import AdminUser, SessionDep
 from csms.api.schemas import ErrorBody
+from csms.db.storable_text import escape_unstorable
 from csms.runtime import Runtime
 from csms.services import security_log
 from csms.services.login_cache import Principal
@@ -118,7 +119,7 @@ def _record(scope: Scope, status: int) -> None:
             kind=UNAUTHENTICATED_ADMIN_REQUEST,
             charge_point_id=None,
             remote_address=client[0] if client else None,
-            detail=f"{scope['method']} {scope['path'][:200]} answered {status}",
+            detail=f"{scope['method']} {escape_unstorable(scope['path'])[:200]} answered {status}",
         )
         return
     entry = security_log.AuditEntry(
