@@ -291,14 +291,18 @@ async def connect_charger(
     subprotocols: list[str] | None = None,
     charger_class: type[SimulatedCharger] = SimulatedCharger,
     ssl: SSLContext | None = None,
+    open_timeout: float = 10,
 ) -> AsyncIterator[SimulatedCharger]:
-    """Connect a simulated charger to `base_url` (ws://host:port, or wss:// with `ssl`) and run its receive loop."""
+    """Connect a simulated charger to `base_url` (ws://host:port, or wss:// with `ssl`) and run its receive loop.
+
+    `open_timeout` bounds the WebSocket handshake, as a real charger's connect timeout does.
+    """
     headers = {"Authorization": basic_auth_header(charge_point_id, password)} if password is not None else {}
     async with websockets.connect(
         f"{base_url}/ocpp/{charge_point_id}",
         subprotocols=[Subprotocol(name) for name in (subprotocols if subprotocols is not None else ["ocpp1.6"])],
         additional_headers=headers,
-        open_timeout=10,
+        open_timeout=open_timeout,
         ping_interval=None,
         ssl=ssl,
     ) as websocket:
