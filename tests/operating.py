@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
+from uuid import uuid4
 
 import httpx
 import pytest
 from ocpp.charge_point import snake_to_camel_case
+from ocpp.messages import Call
 
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
@@ -22,11 +24,17 @@ async def admin(server: RunningServer, http: httpx.AsyncClient) -> dict[str, str
 
 @asynccontextmanager
 async def online_charger(
-    server: RunningServer, behaviour: ChargerBehaviour | None = None, *, connectors: int = 1
+    server: RunningServer,
+    behaviour: ChargerBehaviour | None = None,
+    *,
+    connectors: int = 1,
+    charger_class: type[SimulatedCharger] = SimulatedCharger,
 ) -> AsyncIterator[SimulatedCharger]:
     """A registered charger, connected, booted and with its connectors reported Available."""
     charge_point_id = await server.add_charger()
-    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour) as charger:
+    async with connect_charger(
+        server.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour, charger_class=charger_class
+    ) as charger:
         await charger.boot()
         for connector_id in range(1, connectors + 1):
             await charger.status(connector_id, "Available")
@@ -42,3 +50,28 @@ async def ocpp_call(
 def payloads_received(charger: SimulatedCharger, action: str) -> list[dict[str, Any]]:
     """The payloads of `action` the charger received, spelled as on the wire (the package hands them over in snake_case)."""
     return [snake_to_camel_case(received.payload) for received in charger.received if received.action == action]
+
+
+Report = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+class ReportsBeforeAnswering(SimulatedCharger):
+    """A charger that sends a status notification before its answer to a call, as real ones do.
+
+    `reports` maps the call's action to a function of its payload (snake_case) that gives the
+    notification sent first: its action and its payload as on the wire. The notification's own
+    answer is ignored, as the answer to a call nobody waits for.
+    """
+
+    reports: ClassVar[dict[str, Report]] = {}
+
+    async def _answer(self, action: str, payload: dict[str, Any], default: Any) -> Any:
+        report = self.reports.get(action)
+        if report is not None:
+            await self.websocket.send(Call(str(uuid4()), *report(payload)).to_json())
+        return await super()._answer(action, payload, default)
+
+
+def reporting_before_answering(reports: dict[str, Report]) -> type[SimulatedCharger]:
+    """A ReportsBeforeAnswering charger class with these reports."""
+    return type("ReportingCharger", (ReportsBeforeAnswering,), {"reports": reports})

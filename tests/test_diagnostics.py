@@ -8,9 +8,11 @@ import secrets
 from typing import Any
 
 import httpx
+from ocpp.v16 import call_result
 
+from csms.simulator.charger import ChargerBehaviour
 from tests.conftest import RunningServer
-from tests.operating import admin, online_charger
+from tests.operating import admin, online_charger, reporting_before_answering
 
 __all__ = ["admin"]
 
@@ -114,3 +116,36 @@ async def test_diagnostics_of_an_offline_charger_is_409(
     response = await http.post(f"/api/admin/chargers/{charge_point_id}/diagnostics", json={}, headers=admin)
     assert response.status_code == 409
     assert (await latest_request(http, admin, charge_point_id))["status"] == "SendFailed"
+
+
+async def test_an_upload_failure_reported_before_the_answer_to_get_diagnostics_is_not_overwritten_by_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charger_class = reporting_before_answering(
+        {"GetDiagnostics": lambda payload: ("DiagnosticsStatusNotification", {"status": "UploadFailed"})}
+    )
+    behaviour = ChargerBehaviour(answers={"GetDiagnostics": lambda payload: call_result.GetDiagnostics()})
+    async with online_charger(server, behaviour, charger_class=charger_class) as charger:
+        requested = await request_diagnostics(http, admin, charger.id)
+    assert requested["status"] == "UploadFailed"
+    assert (await latest_request(http, admin, charger.id))["status"] == "UploadFailed"
+
+
+async def test_a_log_upload_failure_reported_before_the_answer_to_get_log_is_not_overwritten_by_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charger_class = reporting_before_answering(
+        {
+            "GetLog": lambda payload: (
+                "LogStatusNotification",
+                {"status": "UploadFailure", "requestId": payload["request_id"]},
+            )
+        }
+    )
+    async with online_charger(server, charger_class=charger_class) as charger:
+        response = await http.post(
+            f"/api/admin/chargers/{charger.id}/diagnostics", json={"log_type": "SecurityLog"}, headers=admin
+        )
+    assert response.status_code == 201, response.text
+    assert (response.json()["status"], response.json()["file_name"]) == ("UploadFailure", "security.log")
+    assert (await latest_request(http, admin, charger.id))["status"] == "UploadFailure"

@@ -3,6 +3,7 @@ charger really downloads it, reports progress, and its next boot confirms the ve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
-from tests.operating import admin, online_charger
+from tests.operating import admin, online_charger, reporting_before_answering
 from tests.support.waiting import poll
 
 __all__ = ["admin"]
@@ -160,3 +161,22 @@ async def test_a_firmware_image_over_the_limit_is_413(
     finally:
         settings.firmware_max_bytes = limit
     assert response.status_code == 413 and "limit of 1000 bytes" in response.json()["detail"]
+
+
+async def test_progress_reported_before_the_answer_to_update_firmware_is_not_overwritten_by_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    stored = await upload_firmware(http, admin, b"firmware", "4.0.0")
+    charger_class = reporting_before_answering(
+        {"UpdateFirmware": lambda payload: ("FirmwareStatusNotification", {"status": "Downloading"})}
+    )
+    async with online_charger(server, charger_class=charger_class) as charger:
+        started = await http.post(
+            f"/api/admin/firmware/{stored['id']}/rollouts", json={"charge_point_ids": [charger.id]}, headers=admin
+        )
+        rollout_id = started.json()["id"]
+        # The rollout's task (in this test's event loop) ends once it has recorded the answer.
+        sending = [task for task in asyncio.all_tasks() if task.get_name() == f"firmware-rollout-{rollout_id}"]
+        if sending:
+            await asyncio.wait(sending, timeout=15)
+        assert (await rollout_status(http, admin, rollout_id))["counts"] == {"Downloading": 1}

@@ -85,20 +85,38 @@ def _present(fields: dict[str, Any]) -> dict[str, Any]:
 async def record_answer(
     session: AsyncSession, request: DiagnosticsRequest, answer: dict[str, Any], *, now: datetime
 ) -> None:
-    """GetDiagnostics: no fileName means the charger has no diagnostics to send (§6.21). GetLog: its status."""
+    """GetDiagnostics: no fileName means the charger has no diagnostics to send (§6.21). GetLog: its status.
+
+    The answer's status comes first in a request's life; a charger may report its progress
+    (Uploading, UploadFailed...) before its answer reaches csms, and the answer never overwrites it.
+    """
     if request.log_type is None:
         file_name = answer.get("fileName")
-        request.status = ACCEPTED if file_name else NO_DIAGNOSTICS
+        status = ACCEPTED if file_name else NO_DIAGNOSTICS
     else:
         file_name = answer.get("filename")
-        request.status = ACCEPTED if answer.get("status") in ("Accepted", "AcceptedCanceled") else REJECTED
-    request.file_name, request.updated_at = file_name, now
-    await session.commit()
+        status = ACCEPTED if answer.get("status") in ("Accepted", "AcceptedCanceled") else REJECTED
+    await session.execute(
+        update(DiagnosticsRequest).where(DiagnosticsRequest.id == request.id).values(file_name=file_name)
+    )
+    await _answered(session, request, status, now=now)
 
 
 async def record_send_failure(session: AsyncSession, request: DiagnosticsRequest, *, now: datetime) -> None:
-    request.status, request.updated_at = SEND_FAILED, now
+    """The call failed (offline, no answer in time): unless the charger has reported progress meanwhile."""
+    await _answered(session, request, SEND_FAILED, now=now)
+
+
+async def _answered(session: AsyncSession, request: DiagnosticsRequest, status: str, *, now: datetime) -> None:
+    """Move a request still waiting for its answer; one the charger reported progress on keeps that news."""
+    await session.execute(
+        update(DiagnosticsRequest)
+        .where(DiagnosticsRequest.id == request.id, DiagnosticsRequest.status == REQUESTED)
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     await session.commit()
+    await session.refresh(request)
 
 
 async def store_upload(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import Charger, FirmwareRollout, FirmwareUpdate, StoredFile
@@ -184,11 +184,14 @@ async def _send_one(
         status, detail = _outcome(answer.get("status"))
     except Exception as error:  # offline, timeout, CallError: this charger's row says why
         status, detail = SEND_FAILED, str(error)[:255]
+    # Only a row still Pending: progress the charger reported before its answer arrived is newer news.
     async with session_factory() as session:
-        update = await session.get(FirmwareUpdate, update_id)
-        if update is not None and update.status == PENDING:
-            update.status, update.detail, update.updated_at = status, detail, clock()
-            await session.commit()
+        await session.execute(
+            update(FirmwareUpdate)
+            .where(FirmwareUpdate.id == update_id, FirmwareUpdate.status == PENDING)
+            .values(status=status, detail=detail, updated_at=clock())
+        )
+        await session.commit()
 
 
 def _outcome(answered_status: object) -> tuple[str, str | None]:
@@ -205,7 +208,9 @@ async def record_progress(
     the row of the rollout whose id the charger gave as requestId."""
     if status not in REPORTED_SIGNED:  # each notification's schema admits only its own statuses
         return
-    update = await _latest_update(session, charge_point_id, rollout_id=request_id)
+    # A Pending row too: a charger may report progress before its answer to UpdateFirmware reaches
+    # csms, and that answer then leaves the newer status alone (`_send_one`).
+    update = await _latest_update(session, charge_point_id, rollout_id=request_id, include_pending=True)
     if update is not None and update.status not in FINISHED:
         update.status, update.updated_at = status, now
         rollout = await session.get(FirmwareRollout, update.rollout_id)
@@ -260,11 +265,11 @@ async def rollout_summary(session: AsyncSession, rollout_id: int) -> RolloutSumm
 
 
 async def _latest_update(
-    session: AsyncSession, charge_point_id: str, *, rollout_id: int | None = None
+    session: AsyncSession, charge_point_id: str, *, rollout_id: int | None = None, include_pending: bool = False
 ) -> FirmwareUpdate | None:
-    query = select(FirmwareUpdate).where(
-        FirmwareUpdate.charge_point_id == charge_point_id, FirmwareUpdate.status != PENDING
-    )
+    query = select(FirmwareUpdate).where(FirmwareUpdate.charge_point_id == charge_point_id)
+    if not include_pending:
+        query = query.where(FirmwareUpdate.status != PENDING)
     if rollout_id is not None:
         query = query.where(FirmwareUpdate.rollout_id == rollout_id)
     return (await session.scalars(query.order_by(FirmwareUpdate.id.desc()).limit(1))).first()

@@ -55,6 +55,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
         self.behaviour = behaviour or ChargerBehaviour()
         self.received: list[ReceivedCall] = []
         self.received_event = asyncio.Event()
+        self.websocket = connection  # for frames sent outside the package's call-and-wait
 
     # -- what a charger sends ----------------------------------------------------------------
 
