@@ -104,3 +104,21 @@ async def test_get_composite_schedule_returns_the_chargers_schedule(
         "scheduleStart": "2030-01-01T00:00:00Z",
         "chargingSchedule": schedule,
     }
+
+
+async def test_a_profile_inside_an_accepted_remote_start_is_listed_among_the_charger_s_profiles(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    def only_on_connector_2(payload: dict[str, Any]) -> Any:
+        return call_result.RemoteStartTransaction(status="Accepted" if payload["connector_id"] == 2 else "Rejected")
+
+    behaviour = ChargerBehaviour(answers={"RemoteStartTransaction": only_on_connector_2})
+    async with online_charger(server, behaviour, connectors=2) as charger:
+        for connector_id, profile_id in ((1, 8), (2, 7)):
+            inside = {
+                "connectorId": connector_id,
+                "idTag": "CARD1",
+                "chargingProfile": profile(profile_id, purpose="TxProfile", limit=12),
+            }
+            assert (await ocpp_call(http, admin, charger.id, "RemoteStartTransaction", inside)).status_code == 200
+    assert await stored(http, admin, charger.id) == [(2, 7, 12)]  # the rejected start's profile is not on the charger

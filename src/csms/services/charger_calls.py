@@ -95,6 +95,19 @@ async def _set_charging_profile(
         )
 
 
+async def _remote_start_transaction(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    """A charging profile inside an accepted RemoteStartTransaction is on the charger as SetChargingProfile's
+    would be (OCPP 1.6 §5.11: a TxProfile for the transaction it starts), on the connector asked for (0: the
+    charger picks one)."""
+    profile = payload.get("chargingProfile")
+    if answer.get("status") == "Accepted" and profile is not None:
+        await charging_profiles.record_set(
+            session, charge_point_id, int(payload.get("connectorId", 0)), profile, now=now
+        )
+
+
 async def _clear_charging_profile(
     session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
 ) -> None:
@@ -133,6 +146,7 @@ _RECORDERS: dict[str, Recorder] = {
     "ReserveNow": _reserve_now,
     "CancelReservation": _cancel_reservation,
     "SetChargingProfile": _set_charging_profile,
+    "RemoteStartTransaction": _remote_start_transaction,
     "ClearChargingProfile": _clear_charging_profile,
     "InstallCertificate": _install_certificate,
     "DeleteCertificate": _delete_certificate,
