@@ -38,6 +38,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/transactions/{transaction_id}"): USER,
     ("GET", "/api/admin/transactions"): STAFF,
     ("GET", "/api/admin/transactions.csv"): STAFF,
+    ("POST", "/api/admin/transactions/{transaction_id}/close"): STAFF,
     ("POST", "/api/admin/chargers"): STAFF,
     ("GET", "/api/admin/chargers"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}"): STAFF,

@@ -53,7 +53,7 @@ from csms.ocpp.endpoint import ChargerSockets
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
-from csms.services import pairing, signed_urls
+from csms.services import open_transactions, pairing, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
@@ -207,6 +207,14 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     )
     runtime.background.spawn(runtime.security_events.run_periodically(), name="security-event-counts")
     _start_message_log_retention(runtime)
+    if settings.stale_transaction_after > 0:
+        sweep = open_transactions.sweep_stale_periodically(
+            session_factory,
+            silent_for=settings.stale_transaction_after,
+            check_interval=settings.stale_transaction_check_interval,
+            clock=utc_now,
+        )
+        runtime.background.spawn(sweep, name="stale-transactions")
     _start_session_watch(runtime)
     if settings.node_role != "ocpp":  # it serves chargers' files, as the /files routes do
         await _start_ftp(runtime)

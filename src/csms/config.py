@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = 5.0
     # How often connected chargers are checked for missed heartbeats (charger_offline webhooks).
     offline_check_interval: float = 60.0
+    # An open transaction with no message about it (start, meter values) for this many seconds is
+    # flagged stale for staff to close; 0 turns the sweep off. It runs every stale_transaction_check_interval.
+    stale_transaction_after: float = 24 * 3600.0
+    stale_transaction_check_interval: float = 300.0
 
     # The operator's CA (PEM files) that signs chargers' CSRs (SignCertificate); unset: csms signs none.
     ca_certfile: str | None = None

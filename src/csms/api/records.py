@@ -13,12 +13,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from csms.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
-from csms.api.schemas import ErrorBody, MeterValueOut, TransactionOut
+from csms.api.schemas import ErrorBody, MeterValueOut, TransactionClose, TransactionOut
 from csms.db.models import MeterValue, Transaction
-from csms.services import session_costs, transactions
+from csms.services import open_transactions, session_costs, transactions
 from csms.services.charging import STAFF_ROLES
 from csms.services.clock import utc_now
 from csms.services.errors import NotFound
+from csms.services.id_tags import ACCEPTED
 
 router = APIRouter(prefix="/api", tags=["charging records"])
 
@@ -39,6 +40,10 @@ CSV_COLUMNS = (
     "stop_reason",
     "cost",
     "currency",
+    "id_tag_status",
+    "closed_by",
+    "meter_went_backwards",
+    "stale_since",
 )
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody, "description": "Not logged in"}}
 _ADMIN: dict[int | str, dict[str, Any]] = {**_UNAUTHORIZED, 403: {"model": ErrorBody, "description": "Needs admin"}}
@@ -133,6 +138,43 @@ async def all_transactions_csv(
     return await _csv(session, filters.where(user_id=user_id), "charging-records.csv")
 
 
+@router.post(
+    "/admin/transactions/{transaction_id}/close",
+    responses={
+        **_ADMIN,
+        404: {"model": ErrorBody, "description": "Unknown transaction"},
+        409: {"model": ErrorBody, "description": "It has stopped already"},
+    },
+    tags=["admin"],
+)
+async def close_transaction(
+    transaction_id: int,
+    admin: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: TransactionClose | None = None,
+) -> TransactionOut:
+    """Close a transaction its charger never stopped (closed_by "staff"); by default at its last meter reading."""
+    wanted = body or TransactionClose()
+    closed = await open_transactions.close_by_staff(
+        session, transaction_id, meter_stop=wanted.meter_stop, stopped_at=wanted.stop_timestamp
+    )
+    runtime.session_watch.transaction_stopped(closed)
+    await runtime.events.publish(
+        "transaction_stopped",
+        charge_point_id=closed.charge_point_id,
+        connector_id=closed.connector_id,
+        transaction_id=closed.id,
+        user_id=closed.user_id,
+        energy_wh=closed.energy_wh,
+        closed_by=closed.closed_by,
+    )
+    transaction = await transactions.get_transaction(session, transaction_id)
+    if transaction is None:  # deleted with its charger meanwhile
+        raise NotFound(f"transaction {transaction_id} not found")
+    return transaction_out(transaction)
+
+
 def transaction_out(
     transaction: Transaction,
     meter_values: list[MeterValue] | None = None,
@@ -154,7 +196,12 @@ def transaction_out(
         energy_wh=energy,
         energy_kwh=Decimal(energy) / 1000,
         duration_seconds=_duration(transaction),
-        is_active=transaction.stop_timestamp is None,
+        is_active=transaction.stop_timestamp is None and transaction.id_tag_status == ACCEPTED,
+        id_tag_status=transaction.id_tag_status,
+        closed_by=transaction.closed_by,
+        meter_went_backwards=transaction.meter_went_backwards,
+        is_stale=transaction.stale_since is not None,
+        stale_since=transaction.stale_since,
         meter_values=[MeterValueOut.model_validate(value) for value in meter_values] if meter_values else None,
         cost=cost.total if cost else None,
         currency=cost.currency if cost else None,

@@ -162,10 +162,19 @@ class TransactionOut(BaseModel):
     meter_stop: int | None
     stop_reason: str | None
     vehicle_id: int | None
-    energy_wh: int
+    energy_wh: int = Field(description="Never negative: a meter that went backwards books none")
     energy_kwh: Decimal
     duration_seconds: int | None
-    is_active: bool
+    is_active: bool = Field(description="Open, and its start was Accepted: charging now")
+    id_tag_status: str = Field(description="What csms answered the StartTransaction: Accepted, ConcurrentTx...")
+    closed_by: str | None = Field(
+        default=None, description="charger (its StopTransaction), superseded or staff; null while open"
+    )
+    meter_went_backwards: bool = Field(
+        default=False, description="A reading or meterStop below an earlier one; the readings are kept as sent"
+    )
+    is_stale: bool = Field(default=False, description="Open with no message for CSMS_STALE_TRANSACTION_AFTER")
+    stale_since: datetime | None = None
     meter_values: list[MeterValueOut] | None = None
     cost: Decimal | None = Field(
         default=None, description="Total with tax (so far, while active), exact to the cent; null without a tariff"
@@ -174,6 +183,13 @@ class TransactionOut(BaseModel):
     cost_breakdown: dict[str, Any] | None = Field(
         default=None, description="energy, charging_time, idle_time, session_fee, net, tax, total and the slices"
     )
+
+
+class TransactionClose(BaseModel):
+    """Staff closing a transaction its charger never stopped; by default with the last meter reading."""
+
+    meter_stop: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Wh; default: the last reading")
+    stop_timestamp: datetime | None = Field(default=None, description="Default: the time of the last reading")
 
 
 class ChargerCreate(BaseModel):

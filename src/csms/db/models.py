@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -236,6 +237,14 @@ class Transaction(Base):
     stop_reason: Mapped[str | None] = mapped_column(String(32))
     stop_id_tag: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    # Who closed it: "charger" (its StopTransaction), "superseded" (a new start, Available or a boot
+    # on its connector showed it over) or "staff"; None while open. A late StopTransaction corrects
+    # a record csms closed (services/open_transactions.py).
+    closed_by: Mapped[str | None] = mapped_column(String(16))
+    # A reading (or meterStop) below an earlier one: kept as sent, but no negative energy is booked.
+    meter_went_backwards: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set by the stale-transaction sweep: open, and no message about it for CSMS_STALE_TRANSACTION_AFTER.
+    stale_since: Mapped[datetime | None]
 
 
 class MeterValue(Base):

@@ -45,7 +45,16 @@ from csms.ocpp.frames import (
 from csms.ocpp.keys import camel_case_keys, snake_case_keys
 from csms.ocpp.limits import TokenBucket
 from csms.runtime import Runtime
-from csms.services import certificates, chargers, diagnostics, firmware, reservations, security_log, transactions
+from csms.services import (
+    certificates,
+    chargers,
+    diagnostics,
+    firmware,
+    open_transactions,
+    reservations,
+    security_log,
+    transactions,
+)
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import ACCEPTED, CONCURRENT_TX, IdTagInfo, authorize_id_tag
@@ -403,6 +412,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         await chargers.record_boot(self._runtime.writer, self.id, boot, now=now)
         async with self._session() as session:
             await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
+        self._end_superseded(connector_id=None, recorded_before=now)
         await self._publish(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
         )
@@ -443,6 +453,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         await chargers.record_status(self._runtime.writer, self.id, report, now=now)
         if connector_id > 0:
             self.reported_connectors.add(connector_id)
+            if status == "Available":
+                self._end_superseded(connector_id=connector_id, recorded_before=now)
         self._runtime.session_watch.status_changed(self.id, report)
         await self._publish("connector_status", connector_id=connector_id, status=status, error_code=error_code)
         return call_result.StatusNotification()
@@ -482,7 +494,38 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         except DATABASE_UNREACHABLE:
             return await self._start_while_the_database_is_away(start)
         self._remember_start(id_tag, started)
+        if not started.is_repeat:
+            self._end_superseded(
+                connector_id=connector_id, recorded_before=start["now"], keep_id=started.transaction.id
+            )
         return await self._started(started.transaction, started.id_tag_info, start, is_repeat=started.is_repeat)
+
+    def _end_superseded(
+        self, *, connector_id: int | None, recorded_before: datetime, keep_id: int | None = None
+    ) -> None:
+        """End, in the background, what is still open on a connector the charger has shown free."""
+        work = self._close_superseded(connector_id=connector_id, recorded_before=recorded_before, keep_id=keep_id)
+        self._runtime.background.spawn(work, name=f"superseded-{self.id}")
+
+    async def _close_superseded(
+        self, *, connector_id: int | None, recorded_before: datetime, keep_id: int | None
+    ) -> None:
+        try:
+            async with self._session() as session:
+                closed = await open_transactions.close_superseded(
+                    session,
+                    charge_point_id=self.id,
+                    connector_id=connector_id,
+                    recorded_before=recorded_before,
+                    keep_id=keep_id,
+                )
+        except DATABASE_UNREACHABLE as error:
+            logger.warning("could not end superseded transactions of %s: %s", self.id, error)
+            return
+        for transaction in closed:
+            # Forgotten here, so the charger's own StopTransaction, should it come, corrects the record.
+            self._transactions.pop(transaction.id, None)
+            await self._stopped(transaction)
 
     async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
         async with self._session() as session:
@@ -498,12 +541,18 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self, ref: transactions.TransactionRef, info: IdTagInfo, start: dict[str, Any], *, is_repeat: bool = False
     ) -> call_result.StartTransaction:
         self._transactions[ref.id] = ref
-        if is_repeat:
-            self._runtime.session_watch.transaction_seen(ref)
-        else:
-            self._runtime.session_watch.transaction_started(ref, id_tag=start["id_tag"], started_at=start["timestamp"])
+        watch = self._runtime.session_watch
+        # A refused start (ConcurrentTx, Blocked...) is no charging session to price, budget or announce.
+        if ref.is_accepted and is_repeat:
+            watch.transaction_seen(ref)
+        elif ref.is_accepted:
+            watch.transaction_started(ref, id_tag=start["id_tag"], started_at=start["timestamp"])
         await self._publish(
-            "transaction_started", connector_id=ref.connector_id, transaction_id=ref.id, user_id=ref.user_id
+            "transaction_started",
+            connector_id=ref.connector_id,
+            transaction_id=ref.id,
+            user_id=ref.user_id,
+            id_tag_status=info.status,
         )
         return call_result.StartTransaction(transaction_id=ref.id, id_tag_info=_id_tag_info(info))
 
@@ -560,15 +609,19 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             await transactions.record_stop(self._runtime.writer, **stop, known=known)
             return call_result.StopTransaction()
         if closed is not None:
-            self._runtime.session_watch.transaction_stopped(closed)
-            await self._publish(
-                "transaction_stopped",
-                connector_id=closed.connector_id,
-                transaction_id=transaction_id,
-                user_id=closed.user_id,
-                energy_wh=closed.energy_wh,
-            )
+            await self._stopped(closed)
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info) if info else None)
+
+    async def _stopped(self, closed: transactions.ClosedTransaction) -> None:
+        self._runtime.session_watch.transaction_stopped(closed)
+        await self._publish(
+            "transaction_stopped",
+            connector_id=closed.connector_id,
+            transaction_id=closed.id,
+            user_id=closed.user_id,
+            energy_wh=closed.energy_wh,
+            closed_by=closed.closed_by,
+        )
 
     async def _stop_tag_info(self, id_tag: str, transaction_id: int) -> IdTagInfo:
         """The tag's status as if this transaction were closed already: ConcurrentTx only for another one."""
@@ -598,6 +651,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             samples=samples,
         )
         if transaction is not None and transaction.charge_point_id == self.id:
+            watch = self._runtime.session_watch
+            cost_so_far = await watch.meter_values(transaction, samples) if transaction.is_accepted else None
             await self._publish(
                 "meter_values",
                 connector_id=connector_id,
@@ -605,7 +660,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                 user_id=transaction.user_id,
                 energy_wh=transaction.energy_wh,
                 power_w=transactions.latest_power_w(samples),
-                cost_so_far=await self._runtime.session_watch.meter_values(transaction, samples),
+                cost_so_far=cost_so_far,
             )
         return call_result.MeterValues()
 

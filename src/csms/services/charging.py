@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, Connector, Transaction
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from csms.services.id_tags import ACCEPTED
 from csms.services.login_cache import Principal
 
 STAFF_ROLES = ("admin", "root")
@@ -80,4 +81,9 @@ async def plan_remote_stop(session: AsyncSession, *, user: Principal, transactio
         raise NotFound(f"transaction {transaction_id} not found")
     if transaction.stop_timestamp is not None:
         raise Conflict(f"transaction {transaction_id} has already stopped")
+    if transaction.id_tag_status != ACCEPTED:
+        raise Conflict(
+            f"transaction {transaction_id} is not charging: its start was answered {transaction.id_tag_status}"
+            " (staff can close it)"
+        )
     return RemoteStop(transaction.charge_point_id, transaction.id)

@@ -194,7 +194,8 @@ def _slice(usage: Usage, starts: datetime, ends: datetime) -> CostSlice:
         starts=starts,
         ends=ends,
         tariff_id=None,
-        energy_wh=_register_at(usage, ends) - _register_at(usage, starts),
+        # A meter that went backwards books no negative energy (nor a negative cost).
+        energy_wh=max(Decimal(0), _register_at(usage, ends) - _register_at(usage, starts)),
         charging_minutes=(seconds - idle_seconds) / SECONDS_PER_MINUTE,
         idle_minutes=idle_seconds / SECONDS_PER_MINUTE,
     )

@@ -75,12 +75,19 @@ async def answer_for_tag(
     *,
     now: datetime,
     ignore_transaction_id: int | None = None,
+    starting_on: tuple[str, int] | None = None,
 ) -> IdTagInfo:
-    """`authorize_id_tag` for a tag already looked up (`known`, None when there is no such tag)."""
+    """`authorize_id_tag` for a tag already looked up (`known`, None when there is no such tag).
+
+    `starting_on` (charger, connector) is where a StartTransaction arrives: what is still open there
+    ends with this start, so it is no concurrent transaction.
+    """
     if known is None:
         return IdTagInfo(status=INVALID)
     info = tag_status(known, known.owner_is_active, now=now)
-    if info.status == ACCEPTED and await tags.has_open_transaction(id_tag, except_id=ignore_transaction_id):
+    if info.status == ACCEPTED and await tags.has_open_transaction(
+        id_tag, except_id=ignore_transaction_id, except_on=starting_on
+    ):
         return IdTagInfo(status=CONCURRENT_TX, expiry_date=info.expiry_date, parent_id_tag=info.parent_id_tag)
     return info
 

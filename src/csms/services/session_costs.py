@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from csms.db.models import MeterValue, StatusNotification, Tariff, TariffAssignment, Transaction, TransactionCost
 from csms.services import tariffs
 from csms.services.costing import Cost, CostingError, TariffPeriod, UsageLog, session_cost
+from csms.services.id_tags import ACCEPTED
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ async def place_of(session: AsyncSession, transaction: Transaction) -> tariffs.P
 
 
 async def _price(session: AsyncSession, transaction: Transaction, book: TariffBook, *, now: datetime) -> Cost | None:
+    if transaction.id_tag_status != ACCEPTED:
+        return None  # a refused start (ConcurrentTx, Blocked...) was no charging session: nothing to bill
     end = transaction.stop_timestamp or max(now, transaction.start_timestamp)
     log = await usage_log(session, transaction, until=end)
     periods = book.periods(await place_of(session, transaction), start=transaction.start_timestamp, end=end)

@@ -6,7 +6,8 @@ answer never waits on it.
 
 Drivers are told, on the live stream (their `user_id`) and through webhooks, when charging starts
 (`charging_started`), is suspended by the car (`charging_suspended`: SuspendedEV on the connector of
-their open transaction), finishes (`charging_finished`, with its cost) or fails (`charging_failed`: the
+their open transaction), finishes (`charging_finished`, with its cost and `closed_by`: "charger", or
+"superseded" or "staff" when csms closed a transaction its charger never stopped) or fails (`charging_failed`: the
 connector Faulted during the transaction, or it stopped for EmergencyStop, PowerLoss, Reboot,
 HardReset or SoftReset). Operators get `charger_fault` (Faulted, or an errorCode other than NoError)
 and `charger_offline` (the socket closed, or nothing heard from it for MISSED_HEARTBEATS heartbeat
@@ -29,6 +30,7 @@ from csms.db.models import Transaction, Webhook
 from csms.services import session_costs, webhooks
 from csms.services.background import BackgroundTasks
 from csms.services.chargers import StatusReport
+from csms.services.id_tags import ACCEPTED
 from csms.services.live_costs import LiveCosts, Publish
 from csms.services.shared_cache import SharedTable
 from csms.services.transactions import ClosedTransaction, MeterSample, TransactionRef
@@ -95,8 +97,10 @@ class SessionWatch:
             self._background.spawn(self._tell_driver(charge_point_id, report), name="notify-driver")
 
     def transaction_stopped(self, transaction: ClosedTransaction) -> None:
+        """Priced and announced, unless its start was refused: that was never a charging session."""
         self.live.stopped(transaction.id)
-        self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
+        if transaction.is_accepted:
+            self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
 
     def charger_disconnected(self, charge_point_id: str) -> None:
         self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")
@@ -160,6 +164,7 @@ class SessionWatch:
             "charging_failed" if failed else "charging_finished",
             **_about(transaction),
             reason=transaction.stop_reason,
+            closed_by=transaction.closed_by,
             energy_wh=transaction.energy_wh,
             cost=str(priced.total) if priced else None,
             currency=priced.currency if priced else None,
@@ -189,13 +194,14 @@ def _status_fields(charge_point_id: str, report: StatusReport) -> dict[str, Any]
 async def _transaction_at(
     session: AsyncSession, charge_point_id: str, connector_id: int, at: datetime
 ) -> Transaction | None:
-    """The newest transaction on the connector that had not stopped at `at`: a status report is read
+    """The newest charging session on the connector that had not stopped at `at`: a status report is read
     in the background, and a StopTransaction right behind it may already have closed its session."""
     query = (
         select(Transaction)
         .where(
             Transaction.charge_point_id == charge_point_id,
             Transaction.connector_id == connector_id,
+            Transaction.id_tag_status == ACCEPTED,
             or_(Transaction.stop_timestamp.is_(None), Transaction.stop_timestamp >= at),
         )
         .order_by(Transaction.start_timestamp.desc())

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from csms.db.models import Charger, Connector, Transaction
+from csms.services.id_tags import ACCEPTED
 from csms.services.transactions import energy_wh
 
 
@@ -30,8 +31,12 @@ class EnergyDay:
 
 
 async def count_open_transactions(session: AsyncSession) -> int:
-    """Transactions started and not yet stopped, on every charger."""
-    query = select(func.count()).select_from(Transaction).where(Transaction.stop_timestamp.is_(None))
+    """Charging sessions started (their start Accepted) and not yet stopped, on every charger."""
+    query = (
+        select(func.count())
+        .select_from(Transaction)
+        .where(Transaction.stop_timestamp.is_(None), Transaction.id_tag_status == ACCEPTED)
+    )
     return await _count(session, query)
 
 

@@ -69,9 +69,22 @@ class TagDirectory:
             self._tags[id_tag] = known
         return known
 
-    async def has_open_transaction(self, id_tag: str, *, except_id: int | None = None) -> bool:
-        """Whether a transaction with this tag is open. Never cached: it changes with every start and stop."""
+    async def has_open_transaction(
+        self, id_tag: str, *, except_id: int | None = None, except_on: tuple[str, int] | None = None
+    ) -> bool:
+        """Whether a charging session with this tag is open. Never cached: it changes with every start and stop.
+
+        Only a transaction whose start was answered Accepted counts: one answered ConcurrentTx (or
+        anything else) was never a charging session, whether or not its charger ever stops it.
+        `except_on` (charger, connector) leaves out what is open on the connector a start arrives
+        on: that start ends it (services/open_transactions.py).
+        """
         query = _OPEN_TRANSACTION if except_id is None else _OPEN_TRANSACTION.where(Transaction.id != except_id)
+        if except_on is not None:
+            charge_point_id, connector_id = except_on
+            query = query.where(
+                (Transaction.charge_point_id != charge_point_id) | (Transaction.connector_id != connector_id)
+            )
         async with self._engine.connect() as connection:
             return (await connection.execute(query, {"id_tag": id_tag})).first() is not None
 
@@ -107,7 +120,11 @@ _READ_TAG = (
 
 _OPEN_TRANSACTION = (
     select(Transaction.id)
-    .where(Transaction.id_tag == bindparam("id_tag"), Transaction.stop_timestamp.is_(None))
+    .where(
+        Transaction.id_tag == bindparam("id_tag"),
+        Transaction.stop_timestamp.is_(None),
+        Transaction.id_tag_status == "Accepted",
+    )
     .limit(1)
 )
 

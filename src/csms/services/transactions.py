@@ -7,16 +7,22 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from csms.db.batch_writer import BatchWriter
-from csms.db.models import MeterValue, Transaction
-from csms.services.id_tags import IdTagInfo, answer_for_tag
+from csms.db.models import MeterValue, Transaction, TransactionCost
+from csms.services.id_tags import ACCEPTED, IdTagInfo, answer_for_tag
 from csms.services.tag_directory import TagDirectory
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+# Who closed a transaction (Transaction.closed_by).
+CLOSED_BY_CHARGER = "charger"
+SUPERSEDED = "superseded"
+CLOSED_BY_STAFF = "staff"
+# Closed by csms, not by the charger: a StopTransaction that arrives later still corrects the record.
+CLOSED_BY_CSMS = (SUPERSEDED, CLOSED_BY_STAFF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +62,14 @@ class ClosedTransaction:
     meter_start: int
     meter_stop: int
     stop_reason: str
+    closed_by: str = CLOSED_BY_CHARGER
+    is_accepted: bool = True
+    """Its start was answered Accepted: it was a charging session, not only a refused attempt."""
 
     @property
     def energy_wh(self) -> int:
-        return self.meter_stop - self.meter_start
+        """Never negative: a meter that went backwards books no energy (the readings are kept as sent)."""
+        return max(0, self.meter_stop - self.meter_start)
 
 
 async def start_transaction(
@@ -83,7 +93,8 @@ async def start_transaction(
     reading), and the charger gets the id it was given the first time: no transaction is recorded twice.
     """
     known = await tags.lookup(id_tag)
-    info = await answer_for_tag(tags, id_tag, known, now=now)
+    starting_on = (charge_point_id, connector_id)
+    info = await answer_for_tag(tags, id_tag, known, now=now, starting_on=starting_on)
     user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
     try:
         started = await record_start(
@@ -104,7 +115,9 @@ async def start_transaction(
         duplicate = await _find_identical_start(engine, charge_point_id, connector_id, id_tag, meter_start, timestamp)
         if duplicate is None:
             raise
-        info = await answer_for_tag(tags, id_tag, known, now=now, ignore_transaction_id=duplicate.id)
+        info = await answer_for_tag(
+            tags, id_tag, known, now=now, ignore_transaction_id=duplicate.id, starting_on=starting_on
+        )
         return StartedTransaction(duplicate, info, vehicle_id, is_repeat=True)
     return StartedTransaction(started, info, vehicle_id)
 
@@ -144,15 +157,23 @@ async def stop_transaction(
 
     Unknown ids and other chargers' transactions change nothing, and give None. The charger is still
     answered normally (OCPP 1.6 §6.51: the Central System must always answer StopTransaction, or the
-    charger keeps it queued forever).
+    charger keeps it queued forever). A transaction csms closed (superseded, or by staff) takes the
+    charger's own figures: they are the true ones, and its frozen cost is priced again.
     """
     transaction = await session.get(Transaction, transaction_id)
-    if transaction is None or transaction.charge_point_id != charge_point_id or transaction.stop_timestamp is not None:
+    if transaction is None or transaction.charge_point_id != charge_point_id or not _may_stop(transaction):
         return None
+    if transaction.stop_timestamp is not None:
+        await session.execute(delete(TransactionCost).where(TransactionCost.transaction_id == transaction.id))
+    transaction.meter_went_backwards = transaction.meter_went_backwards or meter_stop < (
+        transaction.meter_last_wh if transaction.meter_last_wh is not None else transaction.meter_start
+    )
     transaction.meter_stop = meter_stop
     transaction.stop_timestamp = timestamp
     transaction.stop_reason = reason or "Local"
     transaction.stop_id_tag = id_tag
+    transaction.closed_by = CLOSED_BY_CHARGER
+    transaction.stale_since = None
     _add_meter_samples(
         session,
         charge_point_id=charge_point_id,
@@ -164,7 +185,11 @@ async def stop_transaction(
     return _closed(transaction_ref(transaction), meter_stop, transaction.stop_reason)
 
 
-def _closed(ref: TransactionRef, meter_stop: int, reason: str) -> ClosedTransaction:
+def _may_stop(transaction: Transaction) -> bool:
+    return transaction.stop_timestamp is None or transaction.closed_by in CLOSED_BY_CSMS
+
+
+def _closed(ref: TransactionRef, meter_stop: int, reason: str, closed_by: str = CLOSED_BY_CHARGER) -> ClosedTransaction:
     return ClosedTransaction(
         id=ref.id,
         charge_point_id=ref.charge_point_id,
@@ -173,7 +198,17 @@ def _closed(ref: TransactionRef, meter_stop: int, reason: str) -> ClosedTransact
         meter_start=ref.meter_start,
         meter_stop=meter_stop,
         stop_reason=reason,
+        closed_by=closed_by,
+        is_accepted=ref.is_accepted,
     )
+
+
+def closed_transaction(transaction: Transaction) -> ClosedTransaction:
+    """A stored transaction that has just been closed, as the stop hooks take it."""
+    if transaction.meter_stop is None or transaction.stop_reason is None:
+        raise ValueError(f"transaction {transaction.id} is still open")
+    closed_by = transaction.closed_by or CLOSED_BY_CHARGER
+    return _closed(transaction_ref(transaction), transaction.meter_stop, transaction.stop_reason, closed_by)
 
 
 @dataclass(slots=True)
@@ -188,6 +223,8 @@ class TransactionRef:
     meter_last_wh: int | None = None
     meter_last_at: datetime | None = None
     is_open: bool = True
+    is_accepted: bool = True
+    """Its start was answered Accepted; only such a transaction counts as charging."""
 
     @property
     def energy_wh(self) -> int:
@@ -204,6 +241,7 @@ def transaction_ref(transaction: Transaction) -> TransactionRef:
         meter_last_wh=transaction.meter_last_wh,
         meter_last_at=transaction.meter_last_at,
         is_open=transaction.stop_timestamp is None,
+        is_accepted=transaction.id_tag_status == ACCEPTED,
     )
 
 
@@ -216,6 +254,7 @@ _REF_COLUMNS = (
     Transaction.meter_last_wh,
     Transaction.meter_last_at,
     Transaction.stop_timestamp.is_(None),
+    Transaction.id_tag_status == ACCEPTED,
 )
 
 
@@ -232,7 +271,14 @@ _ADVANCE_METER = (
         Transaction.id == bindparam("transaction"),
         or_(Transaction.meter_last_at.is_(None), Transaction.meter_last_at <= bindparam("at")),
     )
-    .values(meter_last_wh=bindparam("wh"), meter_last_at=bindparam("at"))
+    .values(
+        meter_last_wh=bindparam("wh"),
+        meter_last_at=bindparam("at"),
+        meter_went_backwards=or_(
+            Transaction.meter_went_backwards,
+            bindparam("wh") < func.coalesce(Transaction.meter_last_wh, Transaction.meter_start),
+        ),
+    )
     .execution_options(synchronize_session=False)
 )
 
@@ -248,7 +294,8 @@ async def add_meter_values(
     """Store every sampled value, linked to `transaction` when it is this charger's.
 
     The newest energy register reading moves the transaction's "energy so far"; late samples (older
-    timestamps) never move it back.
+    timestamps) never move it back. A newest reading below the one before it (or below meterStart)
+    flags the transaction: the meter went backwards.
     """
     if transaction is not None and transaction.charge_point_id != charge_point_id:
         transaction = None
@@ -370,23 +417,41 @@ async def record_start(
         "created_at": now,
     }
     await writer.write((_INSERT_TRANSACTION, [row]))
-    return TransactionRef(transaction_id, charge_point_id, connector_id, user_id, meter_start)
+    return TransactionRef(
+        transaction_id, charge_point_id, connector_id, user_id, meter_start, is_accepted=id_tag_status == ACCEPTED
+    )
 
 
+_STOPPABLE = or_(Transaction.stop_timestamp.is_(None), Transaction.closed_by.in_(CLOSED_BY_CSMS))
 _CLOSE = (
     update(Transaction)
     .where(
         Transaction.id == bindparam("transaction"),
         Transaction.charge_point_id == bindparam("charger"),
-        Transaction.stop_timestamp.is_(None),
+        _STOPPABLE,
     )
     .values(
         meter_stop=bindparam("stop_meter"),
         stop_timestamp=bindparam("stop_at"),
         stop_reason=bindparam("stop_why"),
         stop_id_tag=bindparam("stop_tag"),
+        closed_by=CLOSED_BY_CHARGER,
+        stale_since=None,
+        meter_went_backwards=or_(
+            Transaction.meter_went_backwards,
+            bindparam("stop_meter") < func.coalesce(Transaction.meter_last_wh, Transaction.meter_start),
+        ),
     )
     .execution_options(synchronize_session=False)
+)
+# A record csms closed has a frozen cost; the charger's late StopTransaction has it priced again.
+_FORGET_CORRECTED_COST = delete(TransactionCost).where(
+    TransactionCost.transaction_id == bindparam("transaction"),
+    TransactionCost.transaction_id.in_(
+        select(Transaction.id).where(
+            Transaction.id == bindparam("transaction"), Transaction.closed_by.in_(CLOSED_BY_CSMS)
+        )
+    ),
 )
 
 
@@ -405,8 +470,9 @@ async def record_stop(
     """Close a transaction without reading first: one this connection knows, or any while the database
     is unreachable (the write then waits with the others until it returns).
 
-    The update only touches an open transaction of this charger, and meter values are linked only to a
-    transaction this connection knows. Gives the closed transaction when the connection knew it.
+    The update only touches an open transaction of this charger (or one csms closed, which the
+    charger's figures correct), and meter values are linked only to a transaction this connection
+    knows. Gives the closed transaction when the connection knew it.
     """
     stop_reason = reason or "Local"
     close = {
@@ -420,7 +486,8 @@ async def record_stop(
     is_ours = known is not None and known.charge_point_id == charge_point_id
     connector_id = known.connector_id if known is not None and is_ours else 0
     rows = _meter_rows(charge_point_id, connector_id, transaction_id if is_ours else None, transaction_data)
-    await writer.write((_CLOSE, [close]), (_INSERT_METER_VALUE, rows))
+    forget = [{"transaction": transaction_id}]
+    await writer.write((_FORGET_CORRECTED_COST, forget), (_CLOSE, [close]), (_INSERT_METER_VALUE, rows))
     return _closed(known, meter_stop, stop_reason) if known is not None and is_ours else None
 
 
@@ -438,9 +505,12 @@ async def list_meter_values(session: AsyncSession, transaction_id: int) -> list[
 
 
 def energy_wh(transaction: Transaction) -> int:
-    """Energy delivered: meterStop - meterStart, or so far from the newest energy register reading."""
+    """Energy delivered: meterStop - meterStart, or so far from the newest energy register reading.
+
+    Never negative: a meter that went backwards (the record is flagged) books no energy.
+    """
     if transaction.meter_stop is not None:
-        return transaction.meter_stop - transaction.meter_start
+        return max(0, transaction.meter_stop - transaction.meter_start)
     if transaction.meter_last_wh is None:
         return 0
     return max(0, transaction.meter_last_wh - transaction.meter_start)
