@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
+from tests.charging_records import new_tag
 from tests.conftest import CHARGER_PASSWORD, RunningServer, create_account_with_role
 from tests.screens import check_page, snap
 
@@ -139,3 +140,21 @@ async def test_transactions_are_exported_as_csv(page: Page, sqlite_server: Runni
     lines = path.read_text().splitlines()
     assert lines[0].startswith("id,charge_point_id")
     assert [line.split(",")[0] for line in lines[1:]] == [str(transaction_id)]
+
+
+async def test_staff_see_a_refused_start_left_open_and_close_it_from_its_page(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    charge_point_id = await sqlite_server.add_charger()
+    tag = await new_tag(sqlite_server)
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.start_transaction(1, tag)
+        refused = (await charger.start_transaction(2, tag)).transaction_id
+    await log_in_as_admin(page, sqlite_server)
+    await page.goto(f"/admin#/transactions/{refused}")
+    facts = page.locator("#transaction-facts")
+    await expect(facts.locator(".badge")).to_have_text("Refused (ConcurrentTx)")
+    await facts.get_by_role("button", name="Close this session").click()
+    await expect(facts.locator(".badge")).to_have_text(["Done", "Closed by staff"])
+    await expect(facts.get_by_role("button", name="Close this session")).to_have_count(0)

@@ -21,12 +21,16 @@ export function transactionFacts(transaction) {
   const facts = [
     ["Charger", `${transaction.charge_point_id} · connector ${transaction.connector_id}`],
     ["Started", when(transaction.start_timestamp)],
-    ["Stopped", transaction.is_active ? "still charging" : when(transaction.stop_timestamp)],
+    ["Stopped", transaction.stop_timestamp ? when(transaction.stop_timestamp) : transaction.is_active ? "still charging" : "not yet (its start was refused)"],
     ["Duration", duration(transaction.duration_seconds)],
     ["Energy", kwh(transaction.energy_wh)],
     ["idTag", transaction.id_tag],
     ["Stop reason", transaction.stop_reason || "–"],
   ];
+  if (transaction.closed_by && transaction.closed_by !== "charger") {
+    facts.push(["Closed by", transaction.closed_by === "staff" ? "staff (the charger never stopped it)" : "csms: superseded on its connector"]);
+  }
+  if (transaction.meter_went_backwards) facts.push(["Meter", "went backwards: no negative energy is booked"]);
   return el("dl", { class: "facts" }, ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
 }
 

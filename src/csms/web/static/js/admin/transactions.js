@@ -1,7 +1,7 @@
 // Transactions: filters, pages, CSV export; one session in detail with its energy and power charts.
 
 import { transactionCharts, transactionFacts } from "../transaction.js";
-import { $, debounce, download, el, fill, formData, isShown, kwh, onSubmit, pager, when, duration } from "../ui.js";
+import { $, badge, debounce, download, el, fill, formData, isShown, kwh, onSubmit, pager, say, when, duration } from "../ui.js";
 
 const LIMIT = 25;
 let api;
@@ -59,14 +59,42 @@ function transactionRow(t) {
     el("td", { text: when(t.start_timestamp) }),
     el("td", { text: duration(t.duration_seconds) }),
     el("td", { class: "num", text: kwh(t.energy_wh) }),
-    el("td", {}, el("span", { class: `badge ${t.is_active ? "Charging" : "Available"}`, text: t.is_active ? "Charging" : "Done" })),
+    el("td", {}, ...stateBadges(t)),
   );
+}
+
+/** Charging or done, and what staff should know: a refused start, a stale or csms-closed record, a meter gone backwards. */
+function stateBadges(t) {
+  const open = t.stop_timestamp === null;
+  const state = t.is_active ? badge("Charging") : open ? badge(`Refused (${t.id_tag_status})`, "Unknown") : badge("Done", "Available");
+  const closedBy = { superseded: "Superseded", staff: "Closed by staff" }[t.closed_by];
+  return [
+    state,
+    t.is_stale ? badge("Stale", "Reserved") : null,
+    closedBy ? badge(closedBy, "Reserved") : null,
+    t.meter_went_backwards ? badge("Meter went backwards", "Faulted") : null,
+  ].filter(Boolean);
+}
+
+/** Staff close a session its charger never stopped (closed_by "staff", at its last meter reading). */
+function closeButton(transaction) {
+  if (transaction.stop_timestamp !== null) return null;
+  const output = el("span", { role: "status", "aria-live": "polite" });
+  const close = async () => {
+    try {
+      await api.post(`/api/admin/transactions/${transaction.id}/close`, {});
+      await showOne({ id: transaction.id });
+    } catch (error) {
+      say(output, error.message, { error: true });
+    }
+  };
+  return el("p", {}, el("button", { type: "button", class: "danger", text: "Close this session", onclick: close }), output);
 }
 
 export async function showOne({ id }) {
   shownId = Number(id);
   const transaction = await api.get(`/api/transactions/${shownId}`);
   $("#transaction-title").textContent = `Charging session ${transaction.id}`;
-  fill($("#transaction-facts"), transactionFacts(transaction));
+  fill($("#transaction-facts"), el("div", {}, ...stateBadges(transaction)), transactionFacts(transaction), closeButton(transaction));
   fill($("#transaction-charts"), el("h2", { text: "Energy and power" }), transactionCharts(transaction));
 }
