@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import httpx
 
-from tests.charging_records import new_tag, record, wait_for_record
 from tests.conftest import RunningServer
 from tests.operating import admin, online_charger
+from tests.support.charging_records import new_tag, record, wait_for_record
 
 __all__ = ["admin"]
 

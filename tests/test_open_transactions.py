@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from csms.services.clock import utc_now
-from tests.charging_records import iso, new_tag, record, wait_for_record
 from tests.conftest import (
     RunningServer,
     bearer,
@@ -22,6 +21,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.operating import admin, online_charger
+from tests.support.charging_records import iso, new_tag, record, wait_for_record
 
 __all__ = ["admin"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
-from tests.charging_records import new_tag
 from tests.conftest import CHARGER_PASSWORD, RunningServer, create_account_with_role
 from tests.screens import check_page, snap
+from tests.support.charging_records import new_tag
 
 pytest_plugins = ["tests.browser"]
 
