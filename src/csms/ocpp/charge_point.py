@@ -185,6 +185,11 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self.connection_id = unique_uuid().hex
         # This charger's transactions seen on this connection: MeterValues link to them without a read.
         self._transactions: dict[int, transactions.TransactionRef] = {}
+        # Connectors (all of them after a boot) where csms has ended what was open before, on this
+        # connection: every transaction open on them since is in `_transactions`, so a status Available
+        # or a start there needs no read unless one is.
+        self._settled_connectors: set[int] = set()
+        self._all_connectors_settled = False
         # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
         self.reported_connectors: set[int] = set()
         # When the last frame arrived (time.monotonic): any message is a sign of life (OCPP 1.6 §4.6).
@@ -504,6 +509,8 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         self, *, connector_id: int | None, recorded_before: datetime, keep_id: int | None = None
     ) -> None:
         """End, in the background, what is still open on a connector the charger has shown free."""
+        if connector_id is not None and self._is_settled(connector_id, keep_id):
+            return
         work = self._close_superseded(connector_id=connector_id, recorded_before=recorded_before, keep_id=keep_id)
         self._runtime.background.spawn(work, name=f"superseded-{self.id}")
 
@@ -522,10 +529,23 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
         except DATABASE_UNREACHABLE as error:
             logger.warning("could not end superseded transactions of %s: %s", self.id, error)
             return
+        if connector_id is None:
+            self._all_connectors_settled = True
+        else:
+            self._settled_connectors.add(connector_id)
         for transaction in closed:
             # Forgotten here, so the charger's own StopTransaction, should it come, corrects the record.
             self._transactions.pop(transaction.id, None)
             await self._stopped(transaction)
+
+    def _is_settled(self, connector_id: int, keep_id: int | None) -> bool:
+        """Nothing can be open on the connector but what this connection knows, and it knows none open."""
+        if not (self._all_connectors_settled or connector_id in self._settled_connectors):
+            return False
+        return not any(
+            ref.is_open and ref.connector_id == connector_id and ref.id != keep_id
+            for ref in self._transactions.values()
+        )
 
     async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
         async with self._session() as session:
