@@ -449,7 +449,9 @@ _FORGET_CORRECTED_COST = delete(TransactionCost).where(
     TransactionCost.transaction_id == bindparam("transaction"),
     TransactionCost.transaction_id.in_(
         select(Transaction.id).where(
-            Transaction.id == bindparam("transaction"), Transaction.closed_by.in_(CLOSED_BY_CSMS)
+            Transaction.id == bindparam("transaction"),
+            Transaction.charge_point_id == bindparam("charger"),
+            Transaction.closed_by.in_(CLOSED_BY_CSMS),
         )
     ),
 )
@@ -486,7 +488,7 @@ async def record_stop(
     is_ours = known is not None and known.charge_point_id == charge_point_id
     connector_id = known.connector_id if known is not None and is_ours else 0
     rows = _meter_rows(charge_point_id, connector_id, transaction_id if is_ours else None, transaction_data)
-    forget = [{"transaction": transaction_id}]
+    forget = [{"transaction": transaction_id, "charger": charge_point_id}]
     await writer.write((_FORGET_CORRECTED_COST, forget), (_CLOSE, [close]), (_INSERT_METER_VALUE, rows))
     return _closed(known, meter_stop, stop_reason) if known is not None and is_ours else None
 
