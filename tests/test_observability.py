@@ -25,6 +25,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.support.charging_records import new_tag
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +90,14 @@ async def test_metrics_time_calls_to_chargers_and_count_open_transactions(
     username, password = await create_account_with_role(node, "admin")
     staff = bearer(await login_as(client, username, password))
     charge_point_id = await node.add_charger()
+    id_tag = await new_tag(node)
     async with connect_charger(node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.boot()
         path = f"/api/admin/chargers/{charge_point_id}/ocpp/RemoteStartTransaction"
-        answer = await client.post(path, json={"connectorId": 1, "idTag": "TAG-METRICS"}, headers=staff)
+        answer = await client.post(path, json={"connectorId": 1, "idTag": id_tag}, headers=staff)
         assert answer.status_code == 200, answer.text
-        started = await charger.start_transaction(1, "TAG-METRICS")
+        started = await charger.start_transaction(1, id_tag)
+        await charger.start_transaction(2, "TAG-UNKNOWN")  # answered Invalid: no charging session
         assert await sample(client, "csms_active_transactions") == 1
         await charger.stop_transaction(started.transaction_id, 100)
     timed = await sample(client, "csms_ocpp_call_seconds_count", action="RemoteStartTransaction", outcome="answered")

@@ -215,6 +215,8 @@ class Transaction(Base):
             unique=True,
         ),
         Index("ix_transactions_id_tag_open", "id_tag", "stop_timestamp"),
+        # The stale-transaction sweep finds the open ones (stop_timestamp NULL) without a scan.
+        Index("ix_transactions_stop_timestamp", "stop_timestamp"),
         {"sqlite_autoincrement": True},
     )
 

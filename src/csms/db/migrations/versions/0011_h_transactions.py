@@ -5,7 +5,8 @@ Revises: 0010
 
 Plain ADD COLUMN on both databases: SQLite's batch mode (which would rebuild `transactions` and needs
 `sqlite_autoincrement`, see 0007) is not needed to add columns. Records closed before this migration
-were closed by their charger's StopTransaction; a meterStop below meterStart is flagged as such.
+were closed by their charger's StopTransaction; a meterStop below meterStart is flagged as such. An
+index on stop_timestamp lets the stale-transaction sweep find the open ones without a scan.
 """
 
 from collections.abc import Sequence
@@ -30,9 +31,11 @@ def upgrade() -> None:
     op.add_column("transactions", sa.Column("stale_since", csms.db.models.UTCDateTime(timezone=True), nullable=True))
     op.execute("UPDATE transactions SET closed_by = 'charger' WHERE stop_timestamp IS NOT NULL")
     op.execute("UPDATE transactions SET meter_went_backwards = TRUE WHERE meter_stop < meter_start")
+    op.create_index("ix_transactions_stop_timestamp", "transactions", ["stop_timestamp"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_transactions_stop_timestamp", table_name="transactions")
     op.drop_column("transactions", "stale_since")
     op.drop_column("transactions", "meter_went_backwards")
     op.drop_column("transactions", "closed_by")
