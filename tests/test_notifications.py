@@ -135,3 +135,35 @@ async def test_a_connectors_status_prices_only_the_session_on_that_connector(
     assert theirs != mine
     meter = next(e for e in events if e["event"] == "meter_values" and e["transaction_id"] == mine)
     assert meter["cost_so_far"] == "0.30"  # 30 idle minutes x 0.01, none of the neighbour's hour
+
+
+async def test_a_driver_hears_charging_finished_for_a_session_superseded_on_its_connector(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, driver: dict[str, Any]
+) -> None:
+    charge_point_id = await priced_charger(sqlite_server, api)
+    events = driver["events"]
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        transaction_id = await start(charger, driver["tokens"]["idTag"])
+        await charger.meter_values(1, transaction_id, 3_000)
+        await charger.status(1, "Available")  # its StopTransaction never comes
+        await wait_until(lambda: "charging_finished" in kinds(events, transaction_id))
+    finished = next(e for e in events if e["event"] == "charging_finished" and e["transaction_id"] == transaction_id)
+    assert (finished["closed_by"], finished["reason"], finished["energy_wh"]) == ("superseded", "Other", 3_000)
+    assert (finished["cost"], finished["currency"]) == ("1.50", "EUR")  # 3 kWh x 0.50, to the last reading
+
+
+async def test_a_driver_hears_nothing_of_a_start_refused_with_concurrent_tx(
+    sqlite_server: RunningServer, driver: dict[str, Any]
+) -> None:
+    charge_point_id = await sqlite_server.add_charger()
+    events, id_tag = driver["events"], driver["tokens"]["idTag"]
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        charging = await start(charger, id_tag)
+        refused = await charger.start_transaction(2, id_tag, meter_start=0)
+        assert refused.id_tag_info["status"] == "ConcurrentTx"
+        await charger.status(2, "Available")  # ends the refused one
+        await wait_until(lambda: "transaction_stopped" in kinds(events, refused.transaction_id))
+        await charger.stop_transaction(charging, 1_000, reason="EVDisconnected")
+        await wait_until(lambda: "charging_finished" in kinds(events, charging))
+    assert "charging_started" in kinds(events, charging)
+    assert [kind for kind in kinds(events, refused.transaction_id) if kind.startswith("charging_")] == []
