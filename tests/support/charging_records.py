@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +12,7 @@ import httpx
 from csms.services import id_tags
 from csms.services.clock import utc_now
 from tests.conftest import RunningServer
+from tests.support.waiting import poll
 
 
 def iso(moment: datetime) -> str:
@@ -40,15 +40,6 @@ async def wait_for_record(
     headers: dict[str, str],
     transaction_id: int,
     condition: Callable[[dict[str, Any]], bool],
-    *,
-    within: float = 15.0,
 ) -> dict[str, Any]:
-    """The record once `condition` holds for it; fails with the last record seen after `within` seconds."""
-    seen = await record(http, headers, transaction_id)
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition(seen):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"transaction {transaction_id} stayed {seen}")
-        await asyncio.sleep(0.05)
-        seen = await record(http, headers, transaction_id)
-    return seen
+    """The record once `condition` holds for it (fails with the last record seen after a generous deadline)."""
+    return await poll(lambda: record(http, headers, transaction_id), until=condition)
