@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.support.processes import CSMS, free_port, run_csms, sqlite_env, wait_until_serving
 
 
@@ -64,3 +67,50 @@ def test_serve_answers_health_and_keeps_secrets_out_of_its_log(tmp_path: Path) -
     assert "Application shutdown complete" in output
     assert "secret-password-42" not in output
     assert (tmp_path / ".csms-jwt-secret").exists()
+
+
+def test_a_node_that_has_run_refuses_an_empty_database_until_told_it_is_new(tmp_path: Path) -> None:
+    assert run_csms(tmp_path, "migrate").returncode == 0
+    (tmp_path / "csms.db").unlink()  # deleted: a node that starts now would start empty
+
+    for refused in (run_csms(tmp_path, "serve", "--port", str(free_port())), run_csms(tmp_path, "migrate")):
+        assert refused.returncode == 1
+        assert "is empty, but this node has run before" in refused.stderr
+        assert "csms migrate --new" in refused.stderr
+    assert run_csms(tmp_path, "migrate", "--new").returncode == 0
+    again = run_csms(tmp_path, "migrate")
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_secret_file_beside_an_empty_database_shows_the_node_has_run(tmp_path: Path) -> None:
+    (tmp_path / ".csms-jwt-secret").write_text("kept from an earlier run")
+    refused = run_csms(tmp_path, "add-charger", "CP001", "--password", "0123456789abcdef")
+    assert refused.returncode == 1
+    assert ".csms-jwt-secret" in refused.stderr
+
+
+@pytest.mark.postgres
+def test_a_node_refuses_another_postgresql_database_than_the_one_it_ran_on(tmp_path: Path) -> None:
+    ours, theirs = create_postgres_database(), create_postgres_database()
+    try:
+
+        def migrate(database_url: str, files_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "CSMS_DATABASE_URL": database_url, "CSMS_FILES_DIR": str(files_dir)}
+            command = [CSMS, "migrate", *args]
+            return subprocess.run(
+                command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False
+            )
+
+        assert migrate(ours, tmp_path / "our-files").returncode == 0
+        assert migrate(theirs, tmp_path / "their-files").returncode == 0
+
+        refused = migrate(theirs, tmp_path / "our-files")
+        assert refused.returncode == 1
+        assert "is not the one this node last ran on" in refused.stderr
+        assert migrate(ours, tmp_path / "our-files").returncode == 0
+        assert migrate(theirs, tmp_path / "our-files", "--new").returncode == 0
+        assert migrate(theirs, tmp_path / "our-files").returncode == 0
+        assert migrate(ours, tmp_path / "our-files").returncode == 1
+    finally:
+        drop_postgres_database(ours)
+        drop_postgres_database(theirs)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms import __version__
 from csms.api import (
@@ -42,8 +42,10 @@ from csms.bus.memory import MemoryBus
 from csms.bus.nats import NatsBus
 from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
+from csms.db.database_file import DatabaseFile
+from csms.db.database_identity import NodeTraces, open_database
 from csms.db.engine import checkpoint_sqlite_periodically, create_engine, create_session_factory
-from csms.db.migrate import upgrade_to_head
+from csms.db.write_journal import WriteJournal
 from csms.ftp.logins import FileTransfers
 from csms.ftp.server import FtpServers
 from csms.observability.metrics import Metrics
@@ -138,7 +140,9 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     metrics = metrics or Metrics()
     engine = create_engine(settings.database_url)
     try:
-        await upgrade_to_head(engine)
+        await open_database(engine, NodeTraces.of(settings))
+        database_file = DatabaseFile.of(settings.sqlite_path())
+        writer = await _start_writer(settings, engine, database_file, metrics)
     except BaseException:
         await engine.dispose()
         raise
@@ -147,8 +151,6 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     session_factory = create_session_factory(engine)
     tags = TagDirectory(engine, bus)
     watch_commits(session_factory, tags)
-    writer = BatchWriter(engine, on_refused=metrics.count_refused_write)
-    writer.start()
     message_log = MessageLog(writer, clock=utc_now, max_frame_bytes=settings.message_log_max_frame_bytes)
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
@@ -162,6 +164,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     runtime = Runtime(
         settings=settings,
         engine=engine,
+        database_file=database_file,
         session_factory=session_factory,
         message_log=message_log,
         writer=writer,
@@ -253,6 +256,25 @@ def _start_message_log_retention(runtime: Runtime) -> None:
     runtime.background.spawn(
         retention.run_periodically(settings.message_log_retention_interval), name="message-log-retention"
     )
+
+
+async def _start_writer(
+    settings: Settings, engine: AsyncEngine, database_file: DatabaseFile | None, metrics: Metrics
+) -> BatchWriter:
+    """The group-commit writer, with the writes a node held when it stopped during an outage written
+    first (or held again, if the database went away meanwhile) before any charger is served."""
+    if database_file is not None:
+        database_file.guard(engine.sync_engine)
+    journal_path = settings.resolved_held_writes_journal()
+    writer = BatchWriter(
+        engine,
+        on_refused=metrics.count_refused_write,
+        journal=WriteJournal(journal_path) if journal_path else None,
+        database_file=database_file,
+    )
+    writer.start()
+    await writer.flush()
+    return writer
 
 
 def _session_watch(

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(command=_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument(
+        "--new",
+        action="store_true",
+        help="accept an empty (or another) database though this node has run before on one of its own",
+    )
     migrate.set_defaults(command=_migrate)
 
     create_user = commands.add_parser("create-user", help="create an account")
@@ -99,6 +104,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"node_role": args.role})
     if args.ssl_certfile and not settings.ftps_certfile:  # FTPS reuses the HTTPS certificate
         settings = settings.model_copy(update={"ftps_certfile": args.ssl_certfile, "ftps_keyfile": args.ssl_keyfile})
+    if (refused := _open_database(settings, is_new=False)) is not None:
+        return refused
     configure_logging(level=settings.log_level, log_format=settings.log_format)
     uvicorn.run(
         create_app(settings),
@@ -130,20 +137,31 @@ def _tls_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if (refused := _open_database(settings, is_new=args.new)) is not None:
+        return refused
+    print("database is up to date")
+    return 0
+
+
+def _open_database(settings: Settings, *, is_new: bool) -> int | None:
+    """Migrate the database once it is known to be this node's; the exit status if it is refused."""
+    from csms.db.database_identity import DatabaseNotRecognised, NodeTraces, open_database
     from csms.db.engine import create_engine
-    from csms.db.migrate import upgrade_to_head
 
     async def run() -> None:
         engine = create_engine(settings.database_url)
         try:
-            await upgrade_to_head(engine)
+            await open_database(engine, NodeTraces.of(settings), is_new=is_new)
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
-    print("database is up to date")
-    return 0
+    try:
+        asyncio.run(run())
+    except DatabaseNotRecognised as error:
+        print(f"csms: {error}", file=sys.stderr)
+        return 1
+    return None
 
 
 def _create_user(args: argparse.Namespace, settings: Settings) -> int:
@@ -209,14 +227,14 @@ def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> int:
+    from csms.db.database_identity import DatabaseNotRecognised, NodeTraces, open_database
     from csms.db.engine import create_engine, create_session_factory
-    from csms.db.migrate import upgrade_to_head
     from csms.services.errors import DomainError
 
     async def run() -> str:
         engine = create_engine(settings.database_url)
         try:
-            await upgrade_to_head(engine)
+            await open_database(engine, NodeTraces.of(settings))
             async with create_session_factory(engine)() as session:
                 return await work(session)
         finally:
@@ -224,7 +242,7 @@ def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitab
 
     try:
         print(asyncio.run(run()))
-    except DomainError as error:
+    except (DomainError, DatabaseNotRecognised) as error:
         print(f"csms: {error}", file=sys.stderr)
         return 1
     return 0

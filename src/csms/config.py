@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # Firmware images and diagnostics uploads; default: a `csms-files` folder beside the SQLite database.
     files_dir: str | None = None
+    # Writes held while the database is unreachable, fsynced here before chargers are answered; default:
+    # `<database>-held-writes` beside a SQLite file, else `held-writes` in the files directory. One per node.
+    held_writes_journal: str | None = None
     # The address chargers reach this node at, for the signed firmware and diagnostics links.
     public_url: str = "http://127.0.0.1:8000"
     signed_url_ttl: int = 24 * 3600
@@ -125,12 +128,27 @@ class Settings(BaseSettings):
         database_file = self.sqlite_path()
         return (database_file.parent if database_file else Path.cwd()) / "csms-files"
 
+    def resolved_held_writes_journal(self) -> Path | None:
+        """The journal of held writes; None for SQLite in memory, whose data ends with the process anyway."""
+        if self.held_writes_journal:
+            return Path(self.held_writes_journal)
+        database_file = self.sqlite_path()
+        if database_file is not None:
+            return database_file.with_name(database_file.name + "-held-writes")
+        if self.database_url.startswith("sqlite"):
+            return None
+        return self.resolved_files_dir() / "held-writes"
+
+    def jwt_secret_file(self) -> Path:
+        """Where the development secret is kept when CSMS_JWT_SECRET is not set: beside the database."""
+        database_file = self.sqlite_path()
+        return (database_file.parent if database_file else Path.cwd()) / ".csms-jwt-secret"
+
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or for development one generated once and kept beside the database."""
         if self.jwt_secret:
             return self.jwt_secret
-        database_file = self.sqlite_path()
-        key_file = (database_file.parent if database_file else Path.cwd()) / ".csms-jwt-secret"
+        key_file = self.jwt_secret_file()
         if key_file.exists():
             return key_file.read_text().strip()
         secret = secrets.token_urlsafe(48)

@@ -14,6 +14,7 @@ from csms.bus import Bus
 from csms.bus.events import Events
 from csms.config import Settings
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
+from csms.db.database_file import DatabaseFile
 from csms.ftp.server import FtpServers
 from csms.observability.metrics import Metrics
 from csms.ocpp.commands import CommandRouter
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     engine: AsyncEngine
+    # On SQLite, the file opened at start, to tell when it is deleted or replaced under the node.
+    database_file: DatabaseFile | None
     session_factory: async_sessionmaker[AsyncSession]
     message_log: MessageLog
     writer: BatchWriter

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from csms.db.database_file import DatabaseFileReplaced
 from csms.ocpp import commands
 from csms.services.errors import (
     AlreadyExists,
@@ -104,6 +105,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(DatabaseFileReplaced, _database_unavailable)
     app.add_exception_handler(OverflowError, _value_not_storable)
     # Text that cannot be encoded (a lone surrogate) past the edge's check (storable_requests.py).
     app.add_exception_handler(UnicodeEncodeError, _value_not_storable)

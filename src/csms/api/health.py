@@ -22,7 +22,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database or the bus is unreachable"}})
+@router.get(
+    "/readyz", responses={503: {"description": "The database or the bus is unreachable, or the database file gone"}}
+)
 async def readyz(request: Request) -> JSONResponse:
     """The database and the message bus answer, so this node can take traffic."""
     runtime: Runtime = request.app.state.runtime
@@ -36,6 +38,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def _database_problem(runtime: Runtime) -> str | None:
+    if runtime.database_file is not None and (problem := runtime.database_file.problem()):
+        return problem  # "missing" or "replaced": what this node writes no restart would find
     try:
         async with asyncio.timeout(_CHECK_TIMEOUT), runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

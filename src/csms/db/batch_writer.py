@@ -11,6 +11,7 @@ until the write at fault fails alone: its waiter gets the error, every other wri
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +22,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from csms.db.database_file import DatabaseFile, DatabaseFileReplaced
 from csms.db.sqlite_thread import Part, SqliteWriterThread
+from csms.db.write_journal import WriteJournal
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ class _Write:
     done: asyncio.Future[None] | None = field(default=None)
     # Committed or refused while its batch was taken apart (`_isolate`): not to be held for a retry.
     is_settled: bool = False
+    # The batch it was taken in (`_grouped`): writes of one batch share statements, batches keep their order.
+    batch: int = 0
 
 
 class BatchWriter:
@@ -46,17 +51,27 @@ class BatchWriter:
         max_held_rows: int = 500_000,
         retry_after: float = 1.0,
         on_refused: Callable[[str], None] = lambda _table: None,
+        journal: WriteJournal | None = None,
+        database_file: DatabaseFile | None = None,
     ) -> None:
         self._engine = engine
         # Told the table of each write the database refuses (a metric staff can watch).
         self._on_refused = on_refused
+        # Held writes go to this file before anyone is answered, and come back from it at start.
+        self._journal = journal
+        # On SQLite, the file opened at start: a batch for a file replaced since is held, not written.
+        self._database_file = database_file
         # On a SQLite file the batches run in a thread of their own, one trip per batch (sqlite_thread.py).
         self._sqlite_thread = SqliteWriterThread.for_engine(engine)
+        if self._sqlite_thread is not None and database_file is not None:
+            database_file.guard(self._sqlite_thread.engine)
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()  # None: stop after what came before
         self._task: asyncio.Task[None] | None = None
         # Writes accepted while the database was unreachable, oldest first, written before anything newer.
         self._held: list[_Write] = []
+        self._batches = 0  # batches taken so far, to number each write's batch
+        self._journaled = 0  # held writes in the journal
         self._max_held_rows = max_held_rows
         self._retry_after = retry_after
         # Held while a transaction of this writer runs (`transaction()`): batches and others take turns.
@@ -75,6 +90,15 @@ class BatchWriter:
         return self._engine.dialect.name
 
     def start(self) -> None:
+        """Start writing; a journal's batches, held by a node that stopped during an outage, go first."""
+        if self._journal is not None and not self._journal.is_open:
+            batches = self._journal.open()
+            for batch in batches:
+                number = self._next_batch()
+                self._held.extend(_Write(parts, batch=number) for parts in batch)
+            self._journaled = len(self._held)
+            if batches:
+                logger.warning("writing %d held batches from the journal %s", len(batches), self._journal.path)
         self._task = asyncio.create_task(self._run(), name="batch-writer")
 
     async def close(self) -> None:
@@ -86,6 +110,8 @@ class BatchWriter:
         self._task = None
         if self._sqlite_thread is not None:
             await self._sqlite_thread.close()
+        if self._journal is not None:
+            self._journal.close()
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -120,6 +146,8 @@ class BatchWriter:
 
     async def _commit(self, parts: list[Part]) -> None:
         """Execute each part with executemany in one transaction of this writer, and commit it."""
+        if self._database_file is not None:
+            self._database_file.check()
         if self._sqlite_thread is not None:
             async with self._turn:
                 await self._sqlite_thread.commit(parts)
@@ -157,10 +185,19 @@ class BatchWriter:
                 item = self._queue.get_nowait()
             is_stopping = item is None
             self._take_soon(batch)
+            number = self._next_batch()
+            for write in batch:
+                write.batch = number
             if any(write.parts or write.done for write in batch) or self._held:
                 await self._write_batch(batch)
-        if self._held:
+        if self._held and self._is_journaled(self._held):
+            logger.error("stopping with the database unreachable: held writes stay in %s", self._journal_path)
+        elif self._held:
             logger.error("stopping with the database unreachable: %d held writes are lost", len(self._held))
+
+    def _next_batch(self) -> int:
+        self._batches += 1
+        return self._batches
 
     async def _next_or_retry(self) -> _Write | None:
         """The next queued write; while writes are held, wake up now and then to retry them."""
@@ -176,14 +213,15 @@ class BatchWriter:
         try:
             await self._commit(_grouped(pending))
         except DATABASE_UNREACHABLE as error:
-            self._hold(pending, batch, error)
+            await self._hold(pending, batch, error)
             return
         except Exception as error:  # whatever one write's data did (any error), its neighbours are kept
             await self._write_apart(pending, batch, error)
             return
         if self._held:
             logger.warning("database reachable again: wrote %d held writes", len(self._held))
-        self._held = []
+            self._held = []
+            await self._forget_journal()
         for write in pending:
             _resolve(write, None)
 
@@ -195,7 +233,9 @@ class BatchWriter:
             await self._isolate(writes, error)
         except DATABASE_UNREACHABLE as unreachable:
             # The database went away while the batch was taken apart: hold what is not settled yet.
-            self._hold([write for write in writes if not write.is_settled], batch, unreachable)
+            await self._hold([write for write in writes if not write.is_settled], batch, unreachable)
+            return
+        await self._forget_journal()
 
     async def _isolate(self, writes: list[_Write], error: Exception) -> None:
         """Commit the halves of writes that failed together, down to each write that fails alone.
@@ -236,28 +276,88 @@ class BatchWriter:
         write.is_settled = True
         _resolve(write, error)
 
-    def _hold(self, pending: list[_Write], batch: list[_Write], error: Exception) -> None:
-        """Keep writes in memory while the database is away, and answer their waiters: the data is safe
-        unless this node dies before the database returns. Past the limit, new writes fail instead."""
-        held_rows = sum(len(rows) for write in pending for _statement, rows in write.parts)
-        if held_rows > self._max_held_rows:
-            for write in batch:
-                _resolve(write, error)
-            pending = pending[: len(self._held)]
-        elif not self._held:
-            logger.warning("database unreachable (%s); holding writes until it returns", type(error).__name__)
-        self._held = pending
-        for write in pending:
-            _resolve(write, None)
+    async def _hold(self, pending: list[_Write], batch: list[_Write], error: Exception) -> None:
+        """Keep writes while the database is away, and answer their waiters: in the journal, fsynced first,
+        they outlive this node. Past the limit, or if the journal cannot take them, new writes fail instead."""
+        if not self._held:
+            log = logger.error if isinstance(error, DatabaseFileReplaced) else logger.warning
+            log("database unreachable (%s: %s); holding writes until it returns", type(error).__name__, error)
+        fresh = {write.batch for write in batch}  # the batch just taken; the others were held before
+        held = [write for write in pending if write.batch not in fresh]
+        accepted = [write for write in pending if write.batch in fresh and write.parts]
+        held_rows = sum(len(rows) for write in [*held, *accepted] for _statement, rows in write.parts)
+        failure: Exception | None = error if held_rows > self._max_held_rows else None
+        if len(held) < self._journaled:  # some reached the database on the way: journal only the rest
+            await self._rewrite_journal(held)
+        if accepted and failure is None:
+            failure = await self._journal_batch(accepted)
+        self._held = held if failure is not None else [*held, *accepted]
+        for write in batch:
+            _resolve(write, failure if write.parts else None)
+
+    async def _journal_batch(self, batch: list[_Write]) -> Exception | None:
+        """Append a held batch to the journal; the error if it cannot be kept there."""
+        if self._journal is None or not self._journal.is_open:
+            return None  # no journal (a database in memory): held in memory only
+        if not self._is_journaled(batch):
+            logger.error("a write of an unregistered statement cannot be journaled; it is held in memory only")
+            return None
+        try:
+            await self._journal.append([write.parts for write in batch])
+        except (OSError, TypeError, ValueError) as error:
+            logger.error("could not journal held writes (%s); refusing them", error)
+            return error
+        self._journaled += len(batch)
+        return None
+
+    async def _rewrite_journal(self, held: list[_Write]) -> None:
+        if self._journal is None or not self._journal.is_open:
+            return
+        journaled = [write for write in held if WriteJournal.can_hold(write.parts)]
+        batches = [[write.parts for write in writes] for _, writes in itertools.groupby(journaled, lambda w: w.batch)]
+        try:
+            await self._journal.rewrite(batches)
+        except (OSError, TypeError, ValueError) as error:
+            logger.error("could not rewrite the held-writes journal %s (%s)", self._journal.path, error)
+            return
+        self._journaled = len(journaled)
+
+    def _is_journaled(self, writes: list[_Write]) -> bool:
+        return self._journal is not None and all(WriteJournal.can_hold(write.parts) for write in writes)
+
+    @property
+    def _journal_path(self) -> str:
+        return str(self._journal.path) if self._journal is not None else "memory"
+
+    async def _forget_journal(self) -> None:
+        """The database has the held writes: empty the journal, so the next start does not repeat them."""
+        if self._journal is None or not self._journal.is_open:
+            return
+        self._journaled = 0
+        try:
+            await self._journal.clear()
+        except OSError as error:
+            logger.error("could not empty the held-writes journal %s (%s)", self._journal.path, error)
 
 
-def _grouped(batch: list[_Write]) -> list[Part]:
-    """One part per statement, in the order statements first appear (inserts before updates)."""
+def _grouped(writes: list[_Write]) -> list[Part]:
+    """One part per statement and batch, in the order statements first appear (inserts before updates).
+
+    Writes of one batch never depend on each other (each waiter was answered before it sent more), but
+    held writes span batches: a StopTransaction's UPDATE answered after the StartTransaction's INSERT
+    must not run before it, so each batch keeps its own groups, in the order the batches were taken.
+    """
+    parts: list[Part] = []
     grouped: dict[int, Part] = {}
-    for write in batch:
+    batch: int | None = None
+    for write in writes:
+        if write.batch != batch:
+            parts.extend(grouped.values())
+            grouped, batch = {}, write.batch
         for statement, rows in write.parts:
             grouped.setdefault(id(statement), (statement, []))[1].extend(rows)
-    return list(grouped.values())
+    parts.extend(grouped.values())
+    return parts
 
 
 def _separable(writes: list[_Write]) -> list[_Write]:
@@ -265,7 +365,7 @@ def _separable(writes: list[_Write]) -> list[_Write]:
     separable: list[_Write] = []
     for write in writes:
         if write.done is None and len(write.parts) > 1:
-            separable.extend(_Write((part,)) for part in write.parts)
+            separable.extend(_Write((part,), batch=write.batch) for part in write.parts)
         else:
             separable.append(write)
     return separable

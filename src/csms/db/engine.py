@@ -53,13 +53,18 @@ async def checkpoint_sqlite_periodically(engine: AsyncEngine, *, interval: float
     charger's answer waiting on it, becomes a long one, often under load. A PASSIVE checkpoint
     from another connection never blocks writers or readers; it copies what no reader still needs.
     """
+    is_failing = False
     while True:
         await asyncio.sleep(interval)
         try:
             async with engine.connect() as connection:
                 await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception:  # a busy or missing database: the next round tries again
-            logger.warning("SQLite checkpoint failed", exc_info=True)
+            if not is_failing:  # once per run of failures, not twice a second
+                logger.warning("SQLite checkpoint failed", exc_info=True)
+            is_failing = True
+        else:
+            is_failing = False
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -605,3 +605,13 @@ class ChargerCertificate(Base):
     certificate: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class DatabaseIdentity(Base):
+    """One row, made when the schema is: which database this is, so a node can tell it from another
+    (db/database_identity.py compares it with the marker the node keeps beside its files)."""
+
+    __tablename__ = "database_identity"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime]

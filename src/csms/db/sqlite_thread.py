@@ -56,6 +56,10 @@ class SqliteWriterThread:
         event.listen(synchronous, "connect", set_sqlite_pragmas)
         return cls(synchronous)
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     async def commit(self, parts: Sequence[Part]) -> None:
         """Execute each (statement, rows) part with executemany in one transaction, and commit it."""
         await asyncio.get_running_loop().run_in_executor(self._thread, self._commit, parts)

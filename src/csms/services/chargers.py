@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
+from csms.db.write_journal import journaled
 from csms.security import ChargerPasswordVerifier, hash_charger_password
 from csms.services.errors import AlreadyExists, InvalidInput
 
@@ -122,7 +123,8 @@ async def record_boot(writer: BatchWriter, charge_point_id: str, boot: BootInfo,
 
 
 # Connects and disconnects of one charger share a statement, so a batch applies them in their order.
-_CONNECTION_STATE = (
+_CONNECTION_STATE = journaled(
+    "charger.connection_state",
     update(Charger)
     .where(Charger.charge_point_id == bindparam("cp"))
     .values(
@@ -130,10 +132,11 @@ _CONNECTION_STATE = (
         connected_at=func.coalesce(bindparam("on", type_=Charger.connected_at.type), Charger.connected_at),
         disconnected_at=func.coalesce(bindparam("off", type_=Charger.disconnected_at.type), Charger.disconnected_at),
     )
-    .execution_options(synchronize_session=False)
+    .execution_options(synchronize_session=False),
 )
 _BOOT_FIELDS = tuple(field.name for field in dataclasses.fields(BootInfo))
-_BOOT = (
+_BOOT = journaled(
+    "charger.boot",
     update(Charger)
     .where(Charger.charge_point_id == bindparam("cp"))
     .values(
@@ -144,15 +147,16 @@ _BOOT = (
             "last_heartbeat_at": bindparam("at"),
         }
     )
-    .execution_options(synchronize_session=False)
+    .execution_options(synchronize_session=False),
 )
-_HEARTBEAT = (
+_HEARTBEAT = journaled(
+    "charger.heartbeat",
     update(Charger)
     .where(Charger.charge_point_id == bindparam("cp"))
     .values(last_heartbeat_at=bindparam("at"))
-    .execution_options(synchronize_session=False)
+    .execution_options(synchronize_session=False),
 )
-_STATUS_HISTORY = insert(StatusNotification)
+_STATUS_HISTORY = journaled("connector.status_history", insert(StatusNotification))
 
 
 def record_heartbeat(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
@@ -180,24 +184,28 @@ async def record_status(writer: BatchWriter, charge_point_id: str, report: Statu
     )
 
 
-_UPSERTS: dict[str, Executable] = {}
-
-
 def _current_status_upsert(dialect_name: str) -> Executable:
+    return _UPSERTS["sqlite" if dialect_name == "sqlite" else "postgresql"]
+
+
+def _build_current_status_upsert(dialect_name: str) -> Executable:
     """INSERT ... ON CONFLICT DO UPDATE, only when the report is not older than the stored status."""
-    if dialect_name not in _UPSERTS:
-        dialect_insert = sqlite_insert if dialect_name == "sqlite" else postgresql_insert
-        statement = dialect_insert(Connector)
-        newer = {column: statement.excluded[column] for column in _STATUS_COLUMNS}
-        _UPSERTS[dialect_name] = statement.on_conflict_do_update(
-            index_elements=[Connector.charge_point_id, Connector.connector_id],
-            set_=newer,
-            where=statement.excluded.status_at >= Connector.status_at,
-        )
-    return _UPSERTS[dialect_name]
+    dialect_insert = sqlite_insert if dialect_name == "sqlite" else postgresql_insert
+    statement = dialect_insert(Connector)
+    newer = {column: statement.excluded[column] for column in _STATUS_COLUMNS}
+    return statement.on_conflict_do_update(
+        index_elements=[Connector.charge_point_id, Connector.connector_id],
+        set_=newer,
+        where=statement.excluded.status_at >= Connector.status_at,
+    )
 
 
 _STATUS_COLUMNS = ("status", "error_code", "info", "vendor_id", "vendor_error_code", "status_at")
+# Built at import for both dialects: a journal written before a restart finds them by name at once.
+_UPSERTS: dict[str, Executable] = {
+    name: journaled(f"connector.current_status.{name}", _build_current_status_upsert(name))
+    for name in ("sqlite", "postgresql")
+}
 
 
 async def record_charger_event(

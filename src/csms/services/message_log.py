@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
 from csms.db.models import Base, OcppMessage
 from csms.db.storable_text import escape_unstorable
+from csms.db.write_journal import journaled
 
 logger = logging.getLogger(__name__)
 
 _TABLE = Base.metadata.tables[OcppMessage.__tablename__]
 # The table, not the mapped class: a plain executemany instead of the ORM's bulk insert.
-_INSERT_FRAME = insert(_TABLE)
+_INSERT_FRAME = journaled("ocpp_message.insert", insert(_TABLE))
 DEFAULT_MAX_FRAME_BYTES = 4096
 
 INCOMING = "in"

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import AuditRecord, SecurityEvent
 from csms.db.storable_text import escape_unstorable
+from csms.db.write_journal import journaled
 
-_INSERT_EVENT = insert(SecurityEvent)
-_INSERT_AUDIT = insert(AuditRecord)
+_INSERT_EVENT = journaled("security_event.insert", insert(SecurityEvent))
+_INSERT_AUDIT = journaled("audit_record.insert", insert(AuditRecord))
 
 CHARGER = "charger"
 # The security whitepaper's events that it marks critical (OCPP 1.6 Security Whitepaper ed. 3, appendix 1):

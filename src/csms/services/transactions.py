@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction, TransactionCost
+from csms.db.write_journal import journaled
 from csms.services.id_tags import ACCEPTED, IdTagInfo, answer_for_tag
 from csms.services.tag_directory import TagDirectory
 
@@ -264,8 +265,9 @@ async def find_transaction_ref(engine: AsyncEngine, transaction_id: int) -> Tran
     return TransactionRef(*row) if row is not None else None
 
 
-_INSERT_METER_VALUE = insert(MeterValue)
-_ADVANCE_METER = (
+_INSERT_METER_VALUE = journaled("meter_value.insert", insert(MeterValue))
+_ADVANCE_METER = journaled(
+    "transaction.advance_meter",
     update(Transaction)
     .where(
         Transaction.id == bindparam("transaction"),
@@ -279,7 +281,7 @@ _ADVANCE_METER = (
             bindparam("wh") < func.coalesce(Transaction.meter_last_wh, Transaction.meter_start),
         ),
     )
-    .execution_options(synchronize_session=False)
+    .execution_options(synchronize_session=False),
 )
 
 
@@ -381,7 +383,7 @@ def _add_meter_samples(
     session.add_all(MeterValue(**row) for row in _meter_rows(charge_point_id, connector_id, transaction_id, samples))
 
 
-_INSERT_TRANSACTION = insert(Transaction)
+_INSERT_TRANSACTION = journaled("transaction.insert", insert(Transaction))
 
 
 async def record_start(
@@ -423,7 +425,8 @@ async def record_start(
 
 
 _STOPPABLE = or_(Transaction.stop_timestamp.is_(None), Transaction.closed_by.in_(CLOSED_BY_CSMS))
-_CLOSE = (
+_CLOSE = journaled(
+    "transaction.close",
     update(Transaction)
     .where(
         Transaction.id == bindparam("transaction"),
@@ -442,17 +445,20 @@ _CLOSE = (
             bindparam("stop_meter") < func.coalesce(Transaction.meter_last_wh, Transaction.meter_start),
         ),
     )
-    .execution_options(synchronize_session=False)
+    .execution_options(synchronize_session=False),
 )
 # A record csms closed has a frozen cost; the charger's late StopTransaction has it priced again.
-_FORGET_CORRECTED_COST = delete(TransactionCost).where(
-    TransactionCost.transaction_id == bindparam("transaction"),
-    TransactionCost.transaction_id.in_(
-        select(Transaction.id).where(
-            Transaction.id == bindparam("transaction"),
-            Transaction.charge_point_id == bindparam("charger"),
-            Transaction.closed_by.in_(CLOSED_BY_CSMS),
-        )
+_FORGET_CORRECTED_COST = journaled(
+    "transaction_cost.forget_corrected",
+    delete(TransactionCost).where(
+        TransactionCost.transaction_id == bindparam("transaction"),
+        TransactionCost.transaction_id.in_(
+            select(Transaction.id).where(
+                Transaction.id == bindparam("transaction"),
+                Transaction.charge_point_id == bindparam("charger"),
+                Transaction.closed_by.in_(CLOSED_BY_CSMS),
+            )
+        ),
     ),
 )
 
