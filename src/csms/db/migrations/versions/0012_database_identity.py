@@ -1,7 +1,7 @@
 """the database's identity
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 One row naming this database (a random UUID), made with the schema. A node keeps the same id in a
 marker beside its files and refuses to start on a database that is empty, or another one, when the
@@ -17,8 +17,8 @@ from alembic import op
 
 from csms.db.models import UTCDateTime
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
