@@ -20,7 +20,11 @@ router = APIRouter(prefix="/api/reservations", tags=["reservations"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Not logged in"},
     404: {"model": ErrorBody, "description": "Unknown charger or reservation"},
-    409: {"model": ErrorBody, "description": "Connector already reserved, charger not connected, or not held"},
+    409: {
+        "model": ErrorBody,
+        "description": "Connector already reserved, the account holds its most reservations, charger not "
+        "connected, or not held",
+    },
     504: {"model": ErrorBody, "description": "The charger did not answer in time"},
 }
 
@@ -36,6 +40,7 @@ async def reserve_connector(
         charge_point_id=body.evse_id,
         connector_id=body.connector_id,
         duration=timedelta(minutes=body.minutes),
+        limits=_limits(runtime),
         now=runtime.clock(),
     )
     payload = reservations.reserve_now_payload(reservation)
@@ -70,3 +75,11 @@ async def cancel_reservation(
         raise Conflict(f"the charger refused to cancel reservation {reservation.id}")
     await session.refresh(reservation)
     return reservation_out(reservation, runtime)
+
+
+def _limits(runtime: RuntimeDep) -> reservations.ReservationLimits:
+    settings = runtime.settings
+    return reservations.ReservationLimits(
+        max_active_per_account=settings.max_active_reservations_per_user,
+        max_duration=timedelta(minutes=settings.max_reservation_minutes),
+    )

@@ -6,10 +6,11 @@ consumes it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, Reservation, User
@@ -23,7 +24,17 @@ ACCEPTED = "Accepted"
 CANCELLED = "Cancelled"
 USED = "Used"
 EXPIRED = "Expired"
-MAX_DURATION = timedelta(hours=24)
+HOLDING_STATUSES = (PENDING, ACCEPTED)  # a connector is held while the reservation is one of these
+MIN_DURATION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationLimits:
+    """What one account may hold through the app (settings max_active_reservations_per_user and
+    max_reservation_minutes); staff are held to them too, their own ReserveNow calls are not."""
+
+    max_active_per_account: int = 1
+    max_duration: timedelta = timedelta(hours=1)
 
 
 async def plan_reservation(
@@ -33,13 +44,21 @@ async def plan_reservation(
     charge_point_id: str,
     connector_id: int,
     duration: timedelta,
+    limits: ReservationLimits,
     now: datetime,
 ) -> Reservation:
     """A pending reservation with the user's app idTag, stored so its id can be the reservationId."""
+    if not MIN_DURATION <= duration <= limits.max_duration:
+        minutes = int(limits.max_duration.total_seconds() // 60)
+        raise InvalidInput(f"a reservation lasts from 1 to {minutes} minutes")
+    await _hold_account(session, user_id)
     if not await session.scalar(select(User.is_active).where(User.id == user_id)):
         raise PermissionDenied("this account is blocked")
-    if not timedelta(minutes=1) <= duration <= MAX_DURATION:
-        raise InvalidInput("a reservation lasts from 1 minute to 24 hours")
+    if await _active_count(session, user_id, now=now) >= limits.max_active_per_account:
+        raise Conflict(
+            f"this account already holds {limits.max_active_per_account} reservation(s), the most it may at once; "
+            "cancel one or let it expire first"
+        )
     if await session.get(Charger, charge_point_id) is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     await require_known_connector(session, charge_point_id, connector_id)
@@ -145,13 +164,26 @@ async def list_reservations(
     return list((await session.scalars(query.order_by(Reservation.id.desc()).limit(limit))).all())
 
 
+async def _hold_account(session: AsyncSession, user_id: int) -> None:
+    """Serialise one account's reservations until this transaction ends, so two made at once cannot both
+    pass the count: a write to the account's row takes its row lock (PostgreSQL) or the write lock (SQLite)."""
+    await session.execute(update(User).where(User.id == user_id).values(is_active=User.is_active))
+
+
+async def _active_count(session: AsyncSession, user_id: int, *, now: datetime) -> int:
+    query = select(func.count(Reservation.id)).where(
+        Reservation.user_id == user_id, Reservation.status.in_(HOLDING_STATUSES), Reservation.expires_at > now
+    )
+    return int(await session.scalar(query) or 0)
+
+
 async def _holding(
     session: AsyncSession, charge_point_id: str, connector_id: int, *, now: datetime
 ) -> Reservation | None:
     query = select(Reservation).where(
         Reservation.charge_point_id == charge_point_id,
         Reservation.connector_id == connector_id,
-        Reservation.status.in_((PENDING, ACCEPTED)),
+        Reservation.status.in_(HOLDING_STATUSES),
         Reservation.expires_at > now,
     )
     return (await session.scalars(query.limit(1))).first()
