@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from csms.api.deps import CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody, IdTagCreate, IdTagOut, IdTagUpdate, VehicleIn, VehicleOut
-from csms.services import accounts, id_tags, vehicles
+from csms.services import accounts, id_tags, tag_claims, vehicles
 from csms.services.errors import Conflict
 
 router = APIRouter(prefix="/api/me", tags=["account"])
@@ -28,13 +28,16 @@ async def my_id_tags(user: CurrentUser, session: SessionDep) -> list[IdTagOut]:
 @router.post(
     "/id_tags",
     status_code=status.HTTP_201_CREATED,
-    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "The tag is already registered"}},
+    responses={
+        **_ERRORS,
+        409: {"model": ErrorBody, "description": "The value is a tag, a group (parent) id or reserved already"},
+    },
 )
 async def add_my_id_tag(body: IdTagCreate, user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> IdTagOut:
-    """Register an RFID card to the caller's account."""
+    """Register an RFID card to the caller's account; values in use as a tag or group id are refused."""
     if body.vehicle_id is not None:
         await vehicles.owned_vehicle(session, owner_id=user.id, vehicle_id=body.vehicle_id)
-    tag = await id_tags.register_id_tag(
+    tag = await tag_claims.register_own_id_tag(
         session, id_tag=body.id_tag, owner_id=user.id, label=body.label, vehicle_id=body.vehicle_id, now=runtime.clock()
     )
     return IdTagOut.model_validate(tag)
