@@ -48,13 +48,13 @@ async def seed_chargers(url: str, charge_point_ids: list[str], password: str) ->
     from csms.db.engine import create_engine
     from csms.db.migrate import upgrade_to_head
     from csms.db.models import Charger
-    from csms.security import hash_charger_password
+    from csms.security import CHARGER_PASSWORD_HASHER
     from csms.services.clock import utc_now
 
     engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
-        password_hash = hash_charger_password(password)
+        password_hash = CHARGER_PASSWORD_HASHER.hash(password)
         now = utc_now()
         rows = [
             {

@@ -119,13 +119,13 @@ async def _register_chargers(url: str, charge_point_ids: list[str]) -> None:
     from csms.db.engine import create_engine
     from csms.db.migrate import upgrade_to_head
     from csms.db.models import Charger
-    from csms.security import hash_charger_password
+    from csms.security import CHARGER_PASSWORD_HASHER
     from csms.services.clock import utc_now
 
     engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
-        password_hash, now = hash_charger_password(CHARGER_PASSWORD), utc_now()
+        password_hash, now = CHARGER_PASSWORD_HASHER.hash(CHARGER_PASSWORD), utc_now()
         rows = [
             {"charge_point_id": cp_id, "password_hash": password_hash, "is_connected": False} | {"created_at": now}
             for cp_id in charge_point_ids

@@ -71,7 +71,14 @@ def new_charger_id() -> str:
 async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws_ping_interval=None, lifespan="on", ws=transport.PROTOCOL
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws_ping_interval=None,
+        lifespan="on",
+        ws=transport.PROTOCOL,
+        proxy_headers=False,  # as `csms serve` runs it: the app decides whom to believe
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -124,6 +131,8 @@ def drop_postgres_database(url: str) -> None:
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("files_dir", tempfile.mkdtemp(prefix="csms-test-files-"))
+    # Every test signs up from 127.0.0.1; the tests of the signup limit start a node with a low one.
+    overrides.setdefault("signups_per_address", 1_000_000)
     return Settings(database_url=database_url, jwt_secret="test-secret-" + "x" * 40, **overrides)
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from csms import __version__
 from csms.api import (
@@ -64,7 +65,7 @@ from csms.services.file_store import FileStore
 from csms.services.live_costs import LiveCosts
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
-from csms.services.login_throttle import LoginThrottle
+from csms.services.login_throttle import LoginThrottle, SignupThrottle
 from csms.services.message_log import MessageLog, MessageLogRetention
 from csms.services.security_log import RepeatedEvents
 from csms.services.session_watch import SessionWatch
@@ -106,7 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(audit.AuditMiddleware)
     _observe(app, metrics)  # its middleware outermost but one: its request id is in every log line
     if settings.node_role in ("all", "ocpp"):
-        app.add_middleware(ChargerSockets)  # outermost: chargers' sockets skip the HTTP stack
+        app.add_middleware(ChargerSockets)  # chargers' sockets skip the HTTP stack
+    if settings.forwarded_allow_ips:
+        # Outermost, so every layer sees the client's address; only the configured proxies are believed.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app
 
 
@@ -173,11 +177,18 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             access_ttl=timedelta(seconds=settings.access_token_ttl),
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
         ),
-        login_throttle=LoginThrottle(clock=utc_now),
+        login_throttle=LoginThrottle(
+            clock=utc_now,
+            per_account_address=settings.login_failures_per_account_address,
+            per_address=settings.login_failures_per_address,
+            per_account=settings.login_failures_per_account,
+        ),
+        signup_throttle=SignupThrottle(clock=utc_now, limit=settings.signups_per_address),
         charger_auth_throttle=LoginThrottle(
             clock=utc_now,
-            per_account=settings.charger_auth_failures_per_id,
+            per_account_address=settings.charger_auth_failures_per_id,
             per_address=settings.charger_auth_failures_per_address,
+            per_account=10 * settings.charger_auth_failures_per_id,
             window=timedelta(minutes=5),
         ),
         logins=LoginCache(bus, clock=utc_now),

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="what this node serves: all (default), api (REST and pages) or ocpp (the charger endpoint)",
     )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="proxies (comma-separated addresses or networks, * for any) whose X-Forwarded-For names the client; "
+        "default CSMS_FORWARDED_ALLOW_IPS, unset: none, the peer's own address is the client's",
+    )
     serve.set_defaults(command=_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
@@ -104,6 +110,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"node_role": args.role})
     if args.ssl_certfile and not settings.ftps_certfile:  # FTPS reuses the HTTPS certificate
         settings = settings.model_copy(update={"ftps_certfile": args.ssl_certfile, "ftps_keyfile": args.ssl_keyfile})
+    if args.forwarded_allow_ips is not None:
+        settings = settings.model_copy(update={"forwarded_allow_ips": args.forwarded_allow_ips})
     if (refused := _open_database(settings, is_new=False)) is not None:
         return refused
     configure_logging(level=settings.log_level, log_format=settings.log_format)
@@ -117,6 +125,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_max_size=settings.ocpp_max_frame_bytes * 16,
         ws_ping_interval=None,
         ws_per_message_deflate=settings.websocket_compression,
+        # uvicorn would believe X-Forwarded-For from any loopback peer; the app believes only the
+        # proxies of `forwarded_allow_ips` (app.py), however it is served.
+        proxy_headers=False,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         **({"ws": transport.PROTOCOL} | _tls_options(args)),

@@ -43,9 +43,23 @@ class Settings(BaseSettings):
     # Refused and throttled connection attempts: one security event per kind, charger id and address
     # per period, with a count, instead of one per attempt.
     security_event_period: float = 60.0
-    # Failed Basic-auth attempts before a charger id (or an address) must wait.
+    # Failed Basic-auth attempts in 5 minutes before a charger id from one address (or an address) must
+    # wait; a charger id from every address together may fail ten times `per_id` (services/login_throttle.py).
     charger_auth_failures_per_id: int = 10
     charger_auth_failures_per_address: int = 50
+    # Failed logins in 15 minutes before an account from one address, an address, or an account from
+    # every address together (not counting addresses it logged in from before) must wait.
+    login_failures_per_account_address: int = 5
+    login_failures_per_address: int = 20
+    login_failures_per_account: int = 100
+    # Signups from one client address in an hour.
+    signups_per_address: int = 10
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks, as uvicorn's --forwarded-allow-ips, "*" for any); none: the peer's own address is the client's.
+    forwarded_allow_ips: str | None = None
+    # Reservations from the app (POST /api/reservations): how many one account may hold at once, how long.
+    max_active_reservations_per_user: int = 1
+    max_reservation_minutes: int = 60
     log_level: str = "info"
     # text for a terminal; json (one object per line, with request_id / charge_point_id) for log collectors.
     log_format: Literal["text", "json"] = "text"

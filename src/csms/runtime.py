@@ -28,7 +28,7 @@ from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
-from csms.services.login_throttle import LoginThrottle
+from csms.services.login_throttle import LoginThrottle, SignupThrottle
 from csms.services.message_log import MessageLog
 from csms.services.outage_reserves import RecentTags, TransactionIdReserve
 from csms.services.security_log import RepeatedEvents
@@ -49,6 +49,7 @@ class Runtime:
     writer: BatchWriter
     token_policy: TokenPolicy
     login_throttle: LoginThrottle
+    signup_throttle: SignupThrottle
     charger_auth_throttle: LoginThrottle
     logins: LoginCache
     sticker_key: bytes

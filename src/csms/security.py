@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
+import os
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
@@ -26,22 +31,34 @@ CHARGER_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=4 * 1024, para
 # unknown user costs as much as one with a wrong password.
 _DUMMY_USER_HASH = USER_PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
 
+_Result = TypeVar("_Result")
 
-def hash_user_password(password: str) -> str:
-    return USER_PASSWORD_HASHER.hash(password)
+# argon2 is memory-hard CPU work (tens of ms for a user password) that releases the GIL: it runs in
+# threads of its own so chargers' messages are answered while a burst of logins is checked. One core
+# is left to the event loop; hashes beyond the pool's size wait their turn instead of competing for it.
+_HASHING = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="csms-argon2")
 
 
-def verify_user_password(password_hash: str | None, password: str) -> bool:
+async def _off_the_loop(work: Callable[..., _Result], *args: Any) -> _Result:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, functools.partial(work, *args))
+
+
+async def hash_user_password(password: str) -> str:
+    return await _off_the_loop(USER_PASSWORD_HASHER.hash, password)
+
+
+async def verify_user_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash (unknown user) do the same work and answer False."""
-    return _verify(USER_PASSWORD_HASHER, password_hash or _DUMMY_USER_HASH, password) and bool(password_hash)
+    is_valid = await _off_the_loop(_verify, USER_PASSWORD_HASHER, password_hash or _DUMMY_USER_HASH, password)
+    return is_valid and bool(password_hash)
 
 
 def user_password_needs_rehash(password_hash: str) -> bool:
     return USER_PASSWORD_HASHER.check_needs_rehash(password_hash)
 
 
-def hash_charger_password(password: str) -> str:
-    return CHARGER_PASSWORD_HASHER.hash(password)
+async def hash_charger_password(password: str) -> str:
+    return await _off_the_loop(CHARGER_PASSWORD_HASHER.hash, password)
 
 
 class ChargerPasswordVerifier:
@@ -57,12 +74,12 @@ class ChargerPasswordVerifier:
         self._verified: dict[str, bytes] = {}
         self._max_entries = max_entries
 
-    def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str, password: str) -> bool:
         digest = hmac.new(self._key, f"{password_hash}\0{password}".encode(), hashlib.sha256).digest()
         remembered = self._verified.get(password_hash)
         if remembered is not None and hmac.compare_digest(remembered, digest):
             return True
-        if not _verify(CHARGER_PASSWORD_HASHER, password_hash, password):
+        if not await _off_the_loop(_verify, CHARGER_PASSWORD_HASHER, password_hash, password):
             return False
         if len(self._verified) >= self._max_entries:
             self._verified.clear()

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query, Response, status
 
 from csms.api.commanding import push_local_lists_soon
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
-from csms.api.schemas import AdminIdTagCreate, AdminIdTagOut, AdminIdTagUpdate, ErrorBody, UserOut, UserUpdate
+from csms.api.schemas import (
+    AdminIdTagCreate,
+    AdminIdTagOut,
+    AdminIdTagUpdate,
+    ErrorBody,
+    PasswordReset,
+    UserOut,
+    UserUpdate,
+)
 from csms.services import id_tags, users
 from csms.services.errors import NotFound
 
@@ -52,6 +60,20 @@ async def update_user(
     )
     await runtime.logins.forget_user(user_id)  # role or state changed: re-read on next request
     return UserOut.model_validate(user)
+
+
+@router.post(
+    "/users/{user_id}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**_ERRORS, 422: {"description": "The new password does not meet the rules"}},
+)
+async def reset_password(
+    user_id: int, body: PasswordReset, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Set a new password (admin for users, root for admins and root); every session of the account ends."""
+    await users.reset_password(session, actor=admin, user_id=user_id, password=body.new_password, now=runtime.clock())
+    await runtime.logins.forget_user(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(

@@ -1,4 +1,4 @@
-"""Accounts and sessions: signup, login, refresh, logout, me."""
+"""Accounts and sessions: signup, login, refresh, logout, me, password change."""
 
 from __future__ import annotations
 
@@ -7,14 +7,27 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from csms.api.deps import CurrentLogin, CurrentUser, RuntimeDep, SessionDep, unauthorized
-from csms.api.schemas import Credentials, ErrorBody, IdTagOut, Me, RefreshRequest, TokenResponse, VehicleOut
+from csms.api.schemas import (
+    Credentials,
+    ErrorBody,
+    IdTagOut,
+    Me,
+    PasswordChange,
+    RefreshRequest,
+    TokenResponse,
+    VehicleOut,
+)
 from csms.db.models import User
 from csms.services import accounts, vehicles
+from csms.services.login_throttle import Attempt, TooManyAttempts
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Wrong credentials or unusable token"}
+}
+_THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "Too many attempts; see Retry-After"}
 }
 
 
@@ -23,11 +36,16 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_201_CREATED,
     responses={
         409: {"model": ErrorBody, "description": "Username taken"},
-        422: {"description": "Rules not met"},
+        422: {"description": "Rules not met (length, differs from the username, not a common password)"},
+        **_THROTTLED,
     },
 )
-async def signup(body: Credentials, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
+async def signup(body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
     """Create an account with its own idTag and log it in."""
+    try:
+        runtime.signup_throttle.begin(address=client_address(request))
+    except TooManyAttempts as error:
+        raise _too_many("too many signups from this address; try again later", error) from None
     now = runtime.clock()
     user = await accounts.create_account(session, username=body.username, password=body.password, now=now)
     return await _tokens_for(session, user, runtime)
@@ -35,22 +53,44 @@ async def signup(body: Credentials, runtime: RuntimeDep, session: SessionDep) ->
 
 @router.post(
     "/login",
-    responses={**_UNAUTHORIZED, 429: {"model": ErrorBody, "description": "Too many failed attempts"}},
+    responses={**_UNAUTHORIZED, **_THROTTLED},
 )
 async def login(body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
     """Exchange a username and password for an access and a refresh token."""
-    account = accounts.normalize_username(body.username)
-    address = request.client.host if request.client else "unknown"
-    wait = runtime.login_throttle.retry_after(account=account, address=address)
-    if wait:
-        raise HTTPException(429, "too many failed logins; try again later", headers={"Retry-After": str(wait)})
+    attempt = _begin_guess(runtime, request, accounts.normalize_username(body.username))
     try:
         user = await accounts.verify_login(session, username=body.username, password=body.password)
     except accounts.AuthenticationFailed as error:
-        runtime.login_throttle.record_failure(account=account, address=address)
         raise unauthorized(str(error)) from None
-    runtime.login_throttle.record_success(account=account)
+    runtime.login_throttle.succeeded(attempt)
     return await _tokens_for(session, user, runtime)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**_UNAUTHORIZED, **_THROTTLED, 422: {"description": "The new password does not meet the rules"}},
+)
+async def change_password(
+    body: PasswordChange, login: CurrentLogin, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Change the caller's password (the old one proves it); every other session of the account ends."""
+    accounts.validate_new_password(body.old_password, body.new_password, username=login.username)
+    attempt = _begin_guess(runtime, request, login.username)  # the old password is a guess like a login
+    try:
+        await accounts.change_password(
+            session,
+            user_id=login.id,
+            session_id=login.session_id,
+            old_password=body.old_password,
+            new_password=body.new_password,
+            now=runtime.clock(),
+        )
+    except accounts.AuthenticationFailed as error:
+        raise unauthorized(str(error)) from None
+    runtime.login_throttle.succeeded(attempt)
+    await runtime.logins.forget_user(login.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/token/refresh", responses=_UNAUTHORIZED)
@@ -85,6 +125,23 @@ async def me(user: CurrentUser, session: SessionDep) -> Me:
         id_tags=[IdTagOut.model_validate(tag) for tag in tags],
         vehicles=[VehicleOut.model_validate(vehicle) for vehicle in owned_vehicles],
     )
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or what a configured proxy says (CSMS_FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _begin_guess(runtime: RuntimeDep, request: Request, account: str) -> Attempt:
+    """Count a password guess at `account` before it is checked, or refuse it with 429."""
+    try:
+        return runtime.login_throttle.begin(account=account, address=client_address(request))
+    except TooManyAttempts as error:
+        raise _too_many("too many failed logins; try again later", error) from None
+
+
+def _too_many(detail: str, error: TooManyAttempts) -> HTTPException:
+    return HTTPException(429, detail, headers={"Retry-After": str(error.retry_after)})
 
 
 async def _tokens_for(session: SessionDep, user: User, runtime: RuntimeDep) -> TokenResponse:

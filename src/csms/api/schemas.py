@@ -18,6 +18,15 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery"])
 
 
+class PasswordChange(BaseModel):
+    old_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024, examples=["a new, long passphrase"])
+
+
+class PasswordReset(BaseModel):
+    new_password: str = Field(min_length=1, max_length=1024, examples=["a new, long passphrase"])
+
+
 class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 

@@ -20,6 +20,7 @@ from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
 from csms.services import chargers, security_profiles
 from csms.services.errors import NotFound, PermissionDenied
+from csms.services.login_throttle import Attempt, TooManyAttempts
 
 logger = logging.getLogger(__name__)
 
@@ -151,16 +152,18 @@ async def _forget(session: ChargePointSession, runtime: Runtime, responder: Resp
 
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:
-    address = _address(websocket)
-    wait = runtime.charger_auth_throttle.retry_after(account=charge_point_id, address=address)
-    if wait:
+    try:
+        # Counted before the password is checked, so concurrent guesses cannot slip past the limit.
+        attempt = runtime.charger_auth_throttle.begin(account=charge_point_id, address=_address(websocket))
+    except TooManyAttempts as error:
+        wait = error.retry_after
         _security_event(runtime, "charger_auth_throttled", charge_point_id, websocket, f"retry after {wait} s")
         return JSONResponse(
             {"detail": "too many failed attempts; try again later"}, status_code=429, headers={"Retry-After": str(wait)}
         )
     certificate = tls.client_certificate(websocket.scope)
     if certificate is not None:
-        return await _authenticate_certificate(websocket, runtime, charge_point_id, certificate)
+        return await _authenticate_certificate(websocket, runtime, charge_point_id, certificate, attempt)
     username, password = _basic_credentials(websocket.headers.get("authorization"))
     try:
         async with runtime.session_factory() as db:
@@ -173,7 +176,6 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             )
     except chargers.ChargerAuthFailure as failure:
         logger.warning("refused charger %s from %s: %s", charge_point_id, _peer(websocket), failure)
-        runtime.charger_auth_throttle.record_failure(account=charge_point_id, address=address)
         _security_event(runtime, "charger_auth_refused", charge_point_id, websocket, str(failure))
         if failure.is_unknown:
             return JSONResponse({"detail": f"unknown charger {charge_point_id}"}, status_code=404)
@@ -182,12 +184,12 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             status_code=401,
             headers={"WWW-Authenticate": 'Basic realm="csms", charset="UTF-8"'},
         )
-    runtime.charger_auth_throttle.record_success(account=charge_point_id)
+    runtime.charger_auth_throttle.succeeded(attempt)
     return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=False)
 
 
 async def _authenticate_certificate(
-    websocket: WebSocket, runtime: Runtime, charge_point_id: str, certificate: str
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, certificate: str, attempt: Attempt
 ) -> JSONResponse | None:
     """Security profile 3: the TLS layer verified the chain against the operator's CA; here the certificate
     must name this charger, so a certificate of one charger never connects as another."""
@@ -203,7 +205,7 @@ async def _authenticate_certificate(
     if named != expected:
         detail = f"the client certificate names {named!r}, not this charger"
         return _certificate_refused(websocket, runtime, charge_point_id, detail, status_code=403)
-    runtime.charger_auth_throttle.record_success(account=charge_point_id)
+    runtime.charger_auth_throttle.succeeded(attempt)
     return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=True)
 
 
@@ -211,7 +213,6 @@ def _certificate_refused(
     websocket: WebSocket, runtime: Runtime, charge_point_id: str, detail: str, *, status_code: int
 ) -> JSONResponse:
     logger.warning("refused charger %s from %s: %s", charge_point_id, _peer(websocket), detail)
-    runtime.charger_auth_throttle.record_failure(account=charge_point_id, address=_address(websocket))
     _security_event(runtime, "client_certificate_refused", charge_point_id, websocket, detail)
     return JSONResponse({"detail": detail}, status_code=status_code)
 

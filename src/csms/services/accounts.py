@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,11 +17,10 @@ from csms.db.models import AuthSession, IdTag, RefreshToken, User
 from csms.services.errors import AlreadyExists, InvalidInput
 from csms.services.id_tags import create_id_tag, new_app_id_tag
 from csms.services.login_cache import LoginCache, Principal
+from csms.services.password_rules import validate_password
 
 ROLES = ("user", "admin", "root")
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@+-]{2,63}$")
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MAX_LENGTH = 128
 
 
 class AuthenticationFailed(Exception):
@@ -52,10 +51,7 @@ def validate_credentials(username: str, password: str) -> None:
         raise InvalidInput(
             "a username has 3 to 64 characters (letters, digits, . _ @ + -) and starts with a letter or digit"
         )
-    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        raise InvalidInput(f"a password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters")
-    if password.lower() == username:
-        raise InvalidInput("the password must differ from the username")
+    validate_password(password, username=username)
 
 
 async def create_account(
@@ -70,7 +66,7 @@ async def create_account(
         raise AlreadyExists(f"username {username} is taken")
     user = User(
         username=username,
-        password_hash=security.hash_user_password(password),
+        password_hash=await security.hash_user_password(password),
         role=role,
         is_active=True,
         created_at=now,
@@ -89,15 +85,45 @@ async def create_account(
 async def verify_login(session: AsyncSession, *, username: str, password: str) -> User:
     """The account for these credentials; unknown users cost the same time as wrong passwords."""
     user = await session.scalar(select(User).where(User.username == normalize_username(username)))
-    is_valid = security.verify_user_password(user.password_hash if user else None, password)
+    is_valid = await security.verify_user_password(user.password_hash if user else None, password)
     if user is None or not is_valid:
         raise AuthenticationFailed("wrong username or password")
     if not user.is_active:
         raise AuthenticationFailed("this account is blocked")
     if security.user_password_needs_rehash(user.password_hash):
-        user.password_hash = security.hash_user_password(password)
+        user.password_hash = await security.hash_user_password(password)
         await session.commit()
     return user
+
+
+async def change_password(
+    session: AsyncSession, *, user_id: int, session_id: str, old_password: str, new_password: str, now: datetime
+) -> None:
+    """The owner's own change: the old password proves it; every other session of the account ends."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise AuthenticationFailed("this session has ended; log in again")
+    validate_new_password(old_password, new_password, username=user.username)
+    if not await security.verify_user_password(user.password_hash, old_password):
+        raise AuthenticationFailed("the old password is wrong")
+    await set_password(session, user, new_password, now=now, keep_session_id=session_id)
+
+
+def validate_new_password(old_password: str, new_password: str, *, username: str) -> None:
+    """The rules for a new password, checked before the old one is (a refusal here guesses nothing)."""
+    validate_password(new_password, username=username)
+    if new_password == old_password:
+        raise InvalidInput("the new password must differ from the old one")
+
+
+async def set_password(
+    session: AsyncSession, user: User, password: str, *, now: datetime, keep_session_id: str | None = None
+) -> None:
+    """Store a new password and end the account's sessions, all but `keep_session_id`."""
+    validate_password(password, username=user.username)
+    user.password_hash = await security.hash_user_password(password)
+    await end_all_sessions(session, user.id, now=now, except_session_id=keep_session_id)
+    await session.commit()
 
 
 async def open_session(session: AsyncSession, user: User, *, policy: TokenPolicy, now: datetime) -> TokenPair:
@@ -112,24 +138,36 @@ async def refresh_session(
     session: AsyncSession, refresh_token: str, *, policy: TokenPolicy, now: datetime, cache: LoginCache
 ) -> TokenPair:
     """Rotate a refresh token. Presenting one that was already used revokes its whole family:
-    either the client or a thief holds a copy, and we cannot tell which."""
+    either the client or a thief holds a copy, and we cannot tell which.
+
+    The token is marked used by a compare-and-set (only while it is unused), so of two refreshes
+    racing with one token exactly one wins; the other is a reuse like any other and ends the family,
+    the winner's new tokens with it.
+    """
     claims = _decode(refresh_token, policy=policy, expected_type=security.REFRESH, now=now)
     stored = await session.get(RefreshToken, claims.token_id)
     auth_session = await session.get(AuthSession, claims.session_id)
     if stored is None or auth_session is None or auth_session.revoked_at is not None:
         raise AuthenticationFailed("this session has ended; log in again")
-    if stored.used_at is not None:
-        auth_session.revoked_at = now
-        await session.commit()
+    if not await _claim_refresh_token(session, claims.token_id, now=now):
+        await end_session(session, auth_session.id, now=now)
         await cache.forget_session(auth_session.id)
         raise AuthenticationFailed("refresh token reuse detected; the session has been ended")
     user = await session.get(User, auth_session.user_id)
     if user is None or not user.is_active:
+        await session.rollback()
         raise AuthenticationFailed("this account is blocked")
-    stored.used_at = now
     pair = _issue_pair(session, user.id, auth_session.id, policy=policy, now=now)
     await session.commit()
     return pair
+
+
+async def _claim_refresh_token(session: AsyncSession, token_id: str, *, now: datetime) -> bool:
+    """Mark the token used if nobody has; whether this call did. Its row stays locked until commit."""
+    result = await session.execute(
+        update(RefreshToken).where(RefreshToken.jti == token_id, RefreshToken.used_at.is_(None)).values(used_at=now)
+    )
+    return isinstance(result, CursorResult) and result.rowcount == 1
 
 
 async def end_session(session: AsyncSession, session_id: str, *, now: datetime) -> None:
@@ -139,12 +177,14 @@ async def end_session(session: AsyncSession, session_id: str, *, now: datetime) 
     await session.commit()
 
 
-async def end_all_sessions(session: AsyncSession, user_id: int, *, now: datetime) -> None:
-    await session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+async def end_all_sessions(
+    session: AsyncSession, user_id: int, *, now: datetime, except_session_id: str | None = None
+) -> None:
+    """End the account's sessions (all but `except_session_id`); the caller commits."""
+    query = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if except_session_id is not None:
+        query = query.where(AuthSession.id != except_session_id)
+    await session.execute(query.values(revoked_at=now))
 
 
 async def authenticate_access_token(

@@ -78,7 +78,7 @@ async def register_charger(session: AsyncSession, *, charge_point_id: str, passw
         raise AlreadyExists(f"charger {charge_point_id} is already registered")
     charger = Charger(
         charge_point_id=charge_point_id,
-        password_hash=hash_charger_password(password),
+        password_hash=await hash_charger_password(password),
         is_connected=False,
         created_at=now,
     )
@@ -103,7 +103,7 @@ async def authenticate_charger(
         raise ChargerAuthFailure("Basic authentication required")
     if username != charge_point_id:
         raise ChargerAuthFailure("the username must be the charge point id")
-    if not verifier.verify(charger.password_hash, password):
+    if not await verifier.verify(charger.password_hash, password):
         raise ChargerAuthFailure("wrong password")
     return charger
 

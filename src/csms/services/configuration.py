@@ -90,5 +90,5 @@ async def _set_password(session: AsyncSession, charge_point_id: str, password: s
     await session.execute(
         update(Charger)
         .where(Charger.charge_point_id == charge_point_id)
-        .values(password_hash=hash_charger_password(password))
+        .values(password_hash=await hash_charger_password(password))
     )

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import IdTag, Transaction, User
-from csms.services.accounts import ROLES, end_all_sessions
+from csms.services.accounts import ROLES, end_all_sessions, set_password
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from csms.services.login_cache import Principal
 
@@ -55,6 +55,17 @@ async def update_user(
             # Blocked accounts' tags answer Blocked at once (see id_tags); their tokens end here.
             await end_all_sessions(session, target.id, now=now)
     await session.commit()
+    return target
+
+
+async def reset_password(
+    session: AsyncSession, *, actor: Principal, user_id: int, password: str, now: datetime
+) -> User:
+    """An operator sets a new password: admins for users, root for anyone. Every session of the account ends."""
+    target = await managed_user(session, actor=actor, user_id=user_id)
+    if target.role != "user" and actor.role != "root":
+        raise PermissionDenied("only root may reset the password of an admin or root account")
+    await set_password(session, target, password, now=now)
     return target
 
 
