@@ -219,6 +219,22 @@ async def login_as(client: httpx.AsyncClient, username: str, password: str = USE
     return body
 
 
+@contextlib.asynccontextmanager
+async def node_with(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningServer]:
+    """A node of its own on SQLite with these settings, so tripping its limits disturbs no other test."""
+    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", **overrides))
+    try:
+        yield running
+    finally:
+        await stop_server(handle, task)
+
+
+def client_from(server: RunningServer, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """An HTTP client whose connections come from `address` (any of 127.0.0.0/8): another client machine."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=server.http_url, timeout=30, transport=transport)
+
+
 @pytest.fixture
 async def api(sqlite_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=sqlite_server.http_url, timeout=10) as client:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -60,4 +63,43 @@ def wait_until_serving(
         except httpx.TransportError:
             pass
         time.sleep(0.1)
+    pytest.fail(f"csms did not serve {base_url} within {START_DEADLINE_SECONDS} s")
+
+
+@contextlib.asynccontextmanager
+async def csms_serve(directory: Path, *args: str, **settings: str) -> AsyncIterator[str]:
+    """`csms serve --port P *args` on `directory`'s database, with `settings` as CSMS_<NAME> variables,
+    until the block ends; yields its base URL once it serves."""
+    port = free_port()
+    env = sqlite_env(directory) | {f"CSMS_{name.upper()}": value for name, value in settings.items()}
+    process = await asyncio.create_subprocess_exec(
+        CSMS,
+        "serve",
+        "--port",
+        str(port),
+        *args,
+        env=env,
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_until_serving_async(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def _wait_until_serving_async(base_url: str, process: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + START_DEADLINE_SECONDS
+    async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                pytest.fail(f"csms exited with {process.returncode} before serving {base_url}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
     pytest.fail(f"csms did not serve {base_url} within {START_DEADLINE_SECONDS} s")
