@@ -75,6 +75,8 @@ async def test_duplicate_username_is_refused_with_409(api: httpx.AsyncClient) ->
         ("fine-name", "short", "password"),
         ("fine-name", "x" * 129, "password"),
         ("samesame", "SAMESAME", "differ"),
+        ("fine-name", "Password123", "most common passwords"),
+        ("fine-name", "qwertyuiop", "most common passwords"),
     ],
 )
 async def test_signup_rules_are_explained_with_422(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,51 @@ async def test_a_user_cannot_bind_a_tag_that_belongs_to_someone_else(http: httpx
     tag = card()
     assert (await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=bearer(alice))).status_code == 201
     assert (await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=bob)).status_code == 409
+
+
+async def test_a_user_cannot_claim_a_group_id_in_any_case_but_admins_still_make_groups(
+    http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    group = "FLEET" + card()[-8:]
+    member = {"id_tag": card(), "parent_id_tag": group}
+    assert (await http.post("/api/admin/id_tags", json=member, headers=admin)).status_code == 201
+    user = bearer(await signup(http))
+    claims = [
+        await http.post("/api/me/id_tags", json={"id_tag": value}, headers=user) for value in (group, group.lower())
+    ]
+    assert [claim.status_code for claim in claims] == [409, 409]
+    assert "in use" in claims[0].json()["detail"]
+    second_member = {"id_tag": card() + "B", "parent_id_tag": group}
+    assert (await http.post("/api/admin/id_tags", json=second_member, headers=admin)).status_code == 201
+
+
+async def test_a_user_cannot_claim_a_tag_in_another_case(http: httpx.AsyncClient) -> None:
+    alice = await signup(http)
+    bob = bearer(await signup(http))
+    taken = await http.post("/api/me/id_tags", json={"id_tag": alice["idTag"].lower()}, headers=bob)
+    assert taken.status_code == 409
+
+
+async def test_a_user_cannot_claim_a_value_an_operator_holds_a_connector_for(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    held_for = "HOLD" + card()[-10:]
+    expiry = (datetime.now(UTC) + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
+    payload = {
+        "connectorId": 1,
+        "expiryDate": expiry,
+        "idTag": held_for,
+        "reservationId": 700000 + secrets.randbelow(99999),
+    }
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        reserved = await http.post(
+            f"/api/admin/chargers/{charge_point_id}/ocpp/ReserveNow", json=payload, headers=admin
+        )
+    assert reserved.status_code == 200 and reserved.json()["status"] == "Accepted"
+    claim = await http.post("/api/me/id_tags", json={"id_tag": held_for}, headers=bearer(await signup(http)))
+    assert claim.status_code == 409
 
 
 async def test_id_tag_longer_than_ciString20_is_422(http: httpx.AsyncClient) -> None:

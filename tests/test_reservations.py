@@ -3,6 +3,7 @@ StartTransaction naming the reservation consumes it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,44 @@ async def test_a_connector_already_reserved_is_409(server: RunningServer, http: 
         await reserve(http, first, charger.id)
         response = await reserve(http, second, charger.id)
     assert response.status_code == 409 and "already reserved" in response.json()["detail"]
+
+
+async def test_an_account_holds_at_most_one_reservation_at_a_time(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    user = await signup(http)
+    async with online_charger(server, connectors=2) as charger:
+        first = (await reserve(http, user, charger.id)).json()
+        second = await http.post(
+            "/api/reservations", json={"evse_id": charger.id, "connector_id": 2}, headers=bearer(user)
+        )
+        await http.delete(f"/api/reservations/{first['id']}", headers=bearer(user))
+        after_cancelling = await http.post(
+            "/api/reservations", json={"evse_id": charger.id, "connector_id": 2}, headers=bearer(user)
+        )
+    assert second.status_code == 409 and "the most it may" in second.json()["detail"]
+    assert after_cancelling.status_code == 200 and after_cancelling.json()["status"] == "Accepted"
+
+
+async def test_concurrent_reservations_of_one_account_hold_one_connector(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    user = await signup(http)
+    async with online_charger(server, connectors=4) as charger:
+        answers = await asyncio.gather(
+            *(
+                http.post("/api/reservations", json={"evse_id": charger.id, "connector_id": n}, headers=bearer(user))
+                for n in range(1, 5)
+            )
+        )
+    assert sorted(answer.status_code for answer in answers) == [200, 409, 409, 409]
+
+
+async def test_a_reservation_longer_than_the_maximum_is_422(server: RunningServer, http: httpx.AsyncClient) -> None:
+    user = await signup(http)
+    async with online_charger(server) as charger:
+        response = await reserve(http, user, charger.id, minutes=24 * 60)
+    assert response.status_code == 422 and "1 to 60 minutes" in response.json()["detail"]
 
 
 async def test_the_chargers_refusal_is_the_reservations_status(server: RunningServer, http: httpx.AsyncClient) -> None:

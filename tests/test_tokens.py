@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -111,6 +112,24 @@ async def test_reusing_an_old_refresh_token_revokes_the_whole_family(api: httpx.
     assert reuse.status_code == 401 and "reuse" in reuse.json()["detail"]
     assert (await api.post("/api/token/refresh", json={"refresh_token": rotated["refresh_token"]})).status_code == 401
     assert (await api.get("/api/me", headers=bearer(rotated))).status_code == 401
+
+
+async def test_of_concurrent_refreshes_with_one_token_exactly_one_wins_and_the_rest_end_the_session(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    answers = await asyncio.gather(
+        *(http.post("/api/token/refresh", json={"refresh_token": tokens["refresh_token"]}) for _ in range(8))
+    )
+    winners = [answer for answer in answers if answer.status_code == 200]
+    losers = [answer for answer in answers if answer.status_code != 200]
+    assert len(winners) == 1
+    assert {answer.status_code for answer in losers} == {401}
+    assert any("reuse" in answer.json()["detail"] for answer in losers)
+    # The losers were reuse: the session ended, the winner's new pair with it (one chain, not two).
+    won = winners[0].json()
+    assert (await http.post("/api/token/refresh", json={"refresh_token": won["refresh_token"]})).status_code == 401
+    assert (await http.get("/api/me", headers=bearer(won))).status_code == 401
 
 
 async def test_logout_ends_the_session_but_not_other_sessions(api: httpx.AsyncClient) -> None:
