@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from csms.simulator.charger import connect_charger
+from csms.security import USER_PASSWORD_HASHER
+from csms.simulator.charger import SimulatedCharger, connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
     USER_PASSWORD,
@@ -116,18 +117,24 @@ async def test_signups_are_limited_per_address(tmp_path: Path) -> None:
     assert elsewhere.status_code == 201
 
 
-async def heartbeat_latencies(ws_url: str, charge_point_id: str, *, until: asyncio.Future[object]) -> list[float]:
-    """Round trips of heartbeats sent one after another until `until` is done (and at least 100)."""
+async def heartbeat_latencies(charger: SimulatedCharger, *, until: asyncio.Future[object]) -> list[float]:
+    """Round trips of heartbeats sent one after another until `until` is done."""
     latencies = []
-    async with connect_charger(ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
-        await charger.boot()
-        for _ in range(5):  # warm-up
-            await charger.heartbeat()
-        while not until.done() or len(latencies) < 100:
-            started = time.perf_counter()
-            await charger.heartbeat()
-            latencies.append(time.perf_counter() - started)
+    while not until.done():
+        started = time.perf_counter()
+        await charger.heartbeat()
+        latencies.append(time.perf_counter() - started)
     return latencies
+
+
+def argon2_seconds() -> float:
+    """How long one account password hash takes on this machine now (the median of three)."""
+    durations = []
+    for _ in range(3):
+        started = time.perf_counter()
+        USER_PASSWORD_HASHER.hash("a password to time")
+        durations.append(time.perf_counter() - started)
+    return statistics.median(durations)
 
 
 async def test_heartbeats_stay_prompt_during_a_burst_of_signups(tmp_path: Path) -> None:
@@ -137,12 +144,14 @@ async def test_heartbeats_stay_prompt_during_a_burst_of_signups(tmp_path: Path) 
         httpx.AsyncClient(base_url=base_url, timeout=60) as client,
     ):
         ws_url = base_url.replace("http://", "ws://")
-        idle: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        idle.set_result(None)
-        baseline = statistics.median(await heartbeat_latencies(ws_url, "CP-PROMPT", until=idle))
-        burst = asyncio.gather(*(signup(client) for _ in range(40)))
-        during = statistics.median(await heartbeat_latencies(ws_url, "CP-PROMPT", until=burst))
-        await burst
-    # Each signup hashes a password for tens of milliseconds; on the event loop that held heartbeats
-    # behind it. The factor is loose: the machine may be busy with other work.
-    assert during < 4 * baseline, (baseline, during)
+        async with connect_charger(ws_url, "CP-PROMPT", CHARGER_PASSWORD) as charger:
+            await charger.boot()
+            one_hash = argon2_seconds()
+            burst = asyncio.gather(*(signup(client) for _ in range(40)))
+            during = await heartbeat_latencies(charger, until=burst)
+            await burst
+    # A hash on the event loop holds every heartbeat that arrives meanwhile: then the charger spends
+    # about half the burst in heartbeats slower than half a hash. Off the loop, only the machine's own
+    # hiccups make one that slow (a tenth of the burst on a busy machine); the bound sits between.
+    stalled = sum(latency for latency in during if latency > one_hash / 2)
+    assert stalled / sum(during) < 0.3, (one_hash, sorted(during)[-10:])

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Not logged in"},
-    403: {"model": ErrorBody, "description": "Needs admin, or root for root accounts and roles"},
+    403: {"model": ErrorBody, "description": "Needs admin, or root for root accounts, roles and admins' passwords"},
     404: {"model": ErrorBody, "description": "Unknown user or idTag"},
 }
 
