@@ -39,6 +39,17 @@ async def test_concurrent_guesses_at_one_account_are_evaluated_at_most_up_to_the
     assert Counter(statuses) == {401: 5, 429: 55}
 
 
+async def test_many_right_passwords_at_once_from_one_address_wait_their_turn_instead_of_being_refused(
+    tmp_path: Path,
+) -> None:
+    async with node_with(tmp_path, login_failures_per_address=3) as node, client_from(node) as office:
+        usernames = [new_username() for _ in range(12)]
+        for username in usernames:
+            await signup(office, username)
+        statuses = await asyncio.gather(*(login_status(office, username, USER_PASSWORD) for username in usernames))
+    assert statuses == [200] * 12
+
+
 async def test_rotating_x_forwarded_for_from_an_untrusted_peer_does_not_reset_the_address_limit(
     tmp_path: Path,
 ) -> None:

@@ -19,7 +19,7 @@ from csms.api.schemas import (
 )
 from csms.db.models import User
 from csms.services import accounts, vehicles
-from csms.services.login_throttle import Attempt, TooManyAttempts
+from csms.services.login_throttle import Guess, TooManyAttempts
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -57,12 +57,12 @@ async def signup(body: Credentials, request: Request, runtime: RuntimeDep, sessi
 )
 async def login(body: Credentials, request: Request, runtime: RuntimeDep, session: SessionDep) -> TokenResponse:
     """Exchange a username and password for an access and a refresh token."""
-    attempt = _begin_guess(runtime, request, accounts.normalize_username(body.username))
-    try:
-        user = await accounts.verify_login(session, username=body.username, password=body.password)
-    except accounts.AuthenticationFailed as error:
-        raise unauthorized(str(error)) from None
-    runtime.login_throttle.succeeded(attempt)
+    with await _begin_guess(runtime, request, accounts.normalize_username(body.username)) as guess:
+        try:
+            user = await accounts.verify_login(session, username=body.username, password=body.password)
+        except accounts.AuthenticationFailed as error:
+            raise unauthorized(str(error)) from None
+        guess.succeeded()
     return await _tokens_for(session, user, runtime)
 
 
@@ -76,19 +76,20 @@ async def change_password(
 ) -> Response:
     """Change the caller's password (the old one proves it); every other session of the account ends."""
     accounts.validate_new_password(body.old_password, body.new_password, username=login.username)
-    attempt = _begin_guess(runtime, request, login.username)  # the old password is a guess like a login
-    try:
-        await accounts.change_password(
-            session,
-            user_id=login.id,
-            session_id=login.session_id,
-            old_password=body.old_password,
-            new_password=body.new_password,
-            now=runtime.clock(),
-        )
-    except accounts.AuthenticationFailed as error:
-        raise unauthorized(str(error)) from None
-    runtime.login_throttle.succeeded(attempt)
+    # The old password is a guess like a login's.
+    with await _begin_guess(runtime, request, login.username) as guess:
+        try:
+            await accounts.change_password(
+                session,
+                user_id=login.id,
+                session_id=login.session_id,
+                old_password=body.old_password,
+                new_password=body.new_password,
+                now=runtime.clock(),
+            )
+        except accounts.AuthenticationFailed as error:
+            raise unauthorized(str(error)) from None
+        guess.succeeded()
     await runtime.logins.forget_user(login.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -132,10 +133,10 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _begin_guess(runtime: RuntimeDep, request: Request, account: str) -> Attempt:
+async def _begin_guess(runtime: RuntimeDep, request: Request, account: str) -> Guess:
     """Count a password guess at `account` before it is checked, or refuse it with 429."""
     try:
-        return runtime.login_throttle.begin(account=account, address=client_address(request))
+        return await runtime.login_throttle.begin(account=account, address=client_address(request))
     except TooManyAttempts as error:
         raise _too_many("too many failed logins; try again later", error) from None
 

@@ -20,7 +20,7 @@ from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
 from csms.services import chargers, security_profiles
 from csms.services.errors import NotFound, PermissionDenied
-from csms.services.login_throttle import Attempt, TooManyAttempts
+from csms.services.login_throttle import TooManyAttempts
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ async def _forget(session: ChargePointSession, runtime: Runtime, responder: Resp
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:
     try:
-        # Counted before the password is checked, so concurrent guesses cannot slip past the limit.
-        attempt = runtime.charger_auth_throttle.begin(account=charge_point_id, address=_address(websocket))
+        # Counted before the credentials are checked, so concurrent guesses cannot slip past the limit.
+        guess = await runtime.charger_auth_throttle.begin(account=charge_point_id, address=_address(websocket))
     except TooManyAttempts as error:
         wait = error.retry_after
         _security_event(runtime, "charger_auth_throttled", charge_point_id, websocket, f"retry after {wait} s")
@@ -162,8 +162,19 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             {"detail": "too many failed attempts; try again later"}, status_code=429, headers={"Retry-After": str(wait)}
         )
     certificate = tls.client_certificate(websocket.scope)
-    if certificate is not None:
-        return await _authenticate_certificate(websocket, runtime, charge_point_id, certificate, attempt)
+    with guess:
+        if certificate is not None:
+            refusal = await _refuse_certificate(websocket, runtime, charge_point_id, certificate)
+        else:
+            refusal = await _refuse_password(websocket, runtime, charge_point_id)
+        if refusal is not None:
+            return refusal
+        guess.succeeded()
+    return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=certificate is not None)
+
+
+async def _refuse_password(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:
+    """Security profiles 1 and 2: the refusal for wrong Basic-auth credentials, None for right ones."""
     username, password = _basic_credentials(websocket.headers.get("authorization"))
     try:
         async with runtime.session_factory() as db:
@@ -184,12 +195,11 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id:
             status_code=401,
             headers={"WWW-Authenticate": 'Basic realm="csms", charset="UTF-8"'},
         )
-    runtime.charger_auth_throttle.succeeded(attempt)
-    return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=False)
+    return None
 
 
-async def _authenticate_certificate(
-    websocket: WebSocket, runtime: Runtime, charge_point_id: str, certificate: str, attempt: Attempt
+async def _refuse_certificate(
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, certificate: str
 ) -> JSONResponse | None:
     """Security profile 3: the TLS layer verified the chain against the operator's CA; here the certificate
     must name this charger, so a certificate of one charger never connects as another."""
@@ -205,8 +215,7 @@ async def _authenticate_certificate(
     if named != expected:
         detail = f"the client certificate names {named!r}, not this charger"
         return _certificate_refused(websocket, runtime, charge_point_id, detail, status_code=403)
-    runtime.charger_auth_throttle.succeeded(attempt)
-    return await _check_profile(websocket, runtime, charge_point_id, has_client_certificate=True)
+    return None
 
 
 def _certificate_refused(
