@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,8 @@ from csms.services.errors import InvalidInput
 SCHEME = "ocpp"
 MAX_CODE_LENGTH = 512
 _SIGNATURE_LENGTH = 22  # 132 bits of an HMAC-SHA256, base64url
+# ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+_CONNECTOR = re.compile(r"[0-9]{1,4}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +59,14 @@ def parse_code(code: str, key: bytes) -> PairingCode:
     signatures = query.get("sig", [])
     if len(signatures) > 1:
         raise InvalidInput("this charger code has more than one signature")
-    if signatures and not hmac.compare_digest(signatures[0], sign(key, charge_point_id, connector_id)):
+    # Compared as bytes: compare_digest refuses str holding non-ASCII characters.
+    expected = sign(key, charge_point_id, connector_id).encode()
+    if signatures and not hmac.compare_digest(signatures[0].encode(), expected):
         raise InvalidInput("this sticker does not belong to this charger and connector; it may have been swapped")
     return PairingCode(charge_point_id, connector_id, is_signed=bool(signatures))
 
 
 def _connector(values: list[str]) -> int:
-    if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= 1000:
+    if len(values) != 1 or not _CONNECTOR.fullmatch(values[0]) or not 1 <= int(values[0]) <= 1000:
         raise InvalidInput("this charger code needs exactly one connector=N with N from 1 to 1000")
     return int(values[0])

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from csms.services.errors import PermissionDenied
+
+# What csms itself puts in a link: Unix seconds and a hex SHA-256. Anything else is refused before
+# it is parsed (str.isdigit() accepts '²', and int() refuses numbers of thousands of digits).
+_EXPIRES = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 def file_url_key(server_secret: str) -> bytes:
@@ -33,9 +39,9 @@ def verify(key: bytes, *, path: str, expires: str | None, given: str | None, now
     """Raise PermissionDenied unless the signature is the one csms made for this path, and still valid."""
     if not expires or not given:
         raise PermissionDenied("this link needs its expires and signature parameters")
-    if not expires.isdigit():
+    if not _EXPIRES.fullmatch(expires):
         raise PermissionDenied("this link's expiry is malformed")
-    if not hmac.compare_digest(given, signature(key, path, int(expires))):
+    if not _SIGNATURE.fullmatch(given) or not hmac.compare_digest(given, signature(key, path, int(expires))):
         raise PermissionDenied("this link's signature is not valid")
     if int(expires) < now.timestamp():
         raise PermissionDenied("this link has expired")
