@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 import httpx
+import pytest
 from ocpp.v16 import call_result
 
 from csms.simulator.charger import ChargerBehaviour
@@ -84,6 +85,77 @@ async def test_an_upload_without_a_valid_signature_is_403(
     forged = await http.put(f"/files/diagnostics/{requested['id']}?expires=9999999999&signature=abc", content=b"data")
     assert [unsigned.status_code, forged.status_code] == [403, 403]
     assert forged.json() == {"detail": "this link's signature is not valid"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "expires=9999999999&signature=%C3%A9",
+        "expires=%C2%B2&signature=" + "0" * 64,
+        "expires=&signature=" + "0" * 64,
+        "expires=9999999999&signature=",
+        "expires=" + "9" * 5000 + "&signature=" + "0" * 64,
+        "expires=-1&signature=" + "0" * 64,
+        "expires=9999999999&signature=" + "A" * 64,
+        "expires=9999999999&signature=%C2%B2" + "0" * 63,
+        "expires=9999999999&signature=" + "0" * 10_000,
+    ],
+    ids=[
+        "non-ascii-signature",
+        "superscript-expiry",
+        "empty-expiry",
+        "empty-signature",
+        "huge-expiry",
+        "negative-expiry",
+        "upper-case-signature",
+        "superscript-in-signature",
+        "huge-signature",
+    ],
+)
+async def test_an_upload_link_with_malformed_parameters_is_403_json(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], query: str
+) -> None:
+    async with online_charger(server) as charger:
+        requested = await request_diagnostics(http, admin, charger.id)
+    response = await http.put(f"/files/diagnostics/{requested['id']}?{query}", content=b"data")
+    assert response.status_code == 403, response.text
+    assert set(response.json()) == {"detail"}
+    assert (await latest_request(http, admin, charger.id))["file_id"] is None
+
+
+def stored_file_names(server: RunningServer) -> set[str]:
+    directory = server.app_runtime.files.directory
+    return {path.name for path in directory.iterdir()} if directory.exists() else set()
+
+
+async def test_parallel_uploads_over_one_link_keep_exactly_one_file(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        await request_diagnostics(http, admin, charger.id)
+        location = (await charger.wait_for_call("GetDiagnostics")).payload["location"]
+    before = stored_file_names(server)
+    uploaders = 5
+    all_started = asyncio.Barrier(uploaders)
+
+    async def body(marker: bytes) -> Any:
+        yield marker + b"-" + b"x" * 100_000
+        await all_started.wait()  # every upload is under way before any of them ends
+        yield b"y" * 100_000
+
+    async with httpx.AsyncClient(timeout=30) as plain:
+        answers = await asyncio.gather(
+            *(plain.put(location, content=body(b"upload-%d" % number)) for number in range(uploaders))
+        )
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201] + [409] * (uploaders - 1), [answer.text for answer in answers]
+    assert all("detail" in answer.json() for answer in answers if answer.status_code == 409)
+    winner = next(answer for answer in answers if answer.status_code == 201).json()
+    assert len(stored_file_names(server) - before) == 1
+    request = await latest_request(http, admin, charger.id)
+    assert request["file_id"] == winner["id"]
+    download = await http.get(f"/api/admin/diagnostics/{request['id']}/file", headers=admin)
+    assert download.content.startswith(b"upload-") and len(download.content) == winner["size"]
 
 
 async def test_an_upload_over_the_limit_is_413_and_keeps_nothing(

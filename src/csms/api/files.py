@@ -66,12 +66,13 @@ async def upload_firmware(
 ) -> StoredFileOut:
     """Upload a firmware image; it is kept with its size and SHA-256."""
     name, chunks = await _upload(request, max_bytes=runtime.settings.firmware_max_bytes)
+    name = file_store.clean_name(name, default="firmware.bin")  # before writing: a bad name keeps nothing
     written = await runtime.files.write(chunks, max_bytes=runtime.settings.firmware_max_bytes)
     stored = await file_store.record_file(
         session,
         written,
         kind=file_store.FIRMWARE,
-        name=file_store.clean_name(name, default="firmware.bin"),
+        name=name,
         version=version,
         uploaded_by=admin.id,
         now=runtime.clock(),
@@ -240,7 +241,7 @@ def _verify_link(request: Request, runtime: Runtime) -> None:
 async def _upload(request: Request, *, max_bytes: int) -> tuple[str | None, AsyncIterator[bytes]]:
     """The uploaded file's name and bytes: a raw body, or the one file of a multipart form."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + _MULTIPART_OVERHEAD:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes + _MULTIPART_OVERHEAD:
         raise PayloadTooLarge(f"the file is larger than the limit of {max_bytes} bytes")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return request.headers.get("x-filename"), request.stream()
