@@ -1,14 +1,17 @@
-"""Outgoing webhooks: a receiver of the test's own checks signatures, answers 500 once and sees the retry."""
+"""Outgoing webhooks: a receiver of the test's own checks signatures, answers 500 once and sees the retry;
+slow receivers delay only their own events; non-public targets are refused unless an operator allows them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,16 +40,34 @@ from tests.support.waiting import wait_until
 
 @dataclass
 class Receiver:
-    """Answers 500 to the first `failures` requests, then 200; keeps every request."""
+    """Answers 500 to the first `failures` requests, then 200; keeps every request.
+
+    Unless `released` is set, each request is kept waiting until it is (a hanging endpoint);
+    `answer_after` delays every answer; `busy`/`most_busy` count requests in progress.
+    """
 
     failures: int = 0
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     arrivals: list[tuple[float, bytes]] = field(default_factory=list)
     url: str = ""
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    answer_after: float = 0.0
+    busy: int = 0
+    most_busy: int = 0
+
+    def __post_init__(self) -> None:
+        self.released.set()
 
     async def endpoint(self, request: Request) -> Response:
         self.requests.append((dict(request.headers), await request.body()))
         self.arrivals.append((time.monotonic(), self.requests[-1][1]))
+        self.busy += 1
+        self.most_busy = max(self.most_busy, self.busy)
+        try:
+            await self.released.wait()
+            await asyncio.sleep(self.answer_after)
+        finally:
+            self.busy -= 1
         if self.failures > 0:
             self.failures -= 1
             return Response(status_code=500)
@@ -64,8 +85,9 @@ def signature_is_valid(secret: str, headers: dict[str, str], body: bytes) -> boo
     return fresh and hmac.compare_digest(expected, headers["x-csms-signature"])
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+@contextlib.asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    """A receiver on a loopback port of its own; hanging requests are released when it stops."""
     receiver = Receiver()
     app = Starlette(routes=[Route("/hook", receiver.endpoint, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
@@ -73,17 +95,31 @@ async def receiver() -> AsyncIterator[Receiver]:
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.01)
     receiver.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/hook"
-    yield receiver
-    server.should_exit = True
-    await task
+    try:
+        yield receiver
+    finally:
+        receiver.released.set()
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with running_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module")
 async def quick(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
-    """A node that retries webhooks within tenths of a second and expects a heartbeat every second."""
+    """A node that retries webhooks within tenths of a second and expects a heartbeat every second.
+
+    Its webhooks may post to loopback addresses (the receivers here), and endpoints have a minute to answer.
+    """
     path: Path = tmp_path_factory.mktemp("db-webhooks") / "csms.db"
     settings = settings_for(
         f"sqlite+aiosqlite:///{path}",
+        webhook_allow_private_targets=True,
+        webhook_timeout=60,
         webhook_retry_base=0.2,
         webhook_poll_interval=0.1,
         heartbeat_interval=1,
@@ -200,3 +236,171 @@ async def test_webhooks_refuse_unknown_event_kinds_and_are_listed_without_secret
     assert webhook["id"] in [w["id"] for w in listed] and all("secret" not in w for w in listed)
     assert (await client.delete(f"/api/admin/webhooks/{webhook['id']}", headers=staff)).status_code == 204
     assert (await client.get(f"/api/admin/webhooks/{webhook['id']}/deliveries", headers=staff)).status_code == 404
+
+
+# -- each webhook on its own --------------------------------------------------------------------
+
+
+async def test_endpoints_that_hang_do_not_delay_a_healthy_webhook(
+    quick: RunningServer, client: httpx.AsyncClient
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        hanging = [await stack.enter_async_context(running_receiver()) for _ in range(4)]
+        healthy = await stack.enter_async_context(running_receiver())
+        for slow in hanging:
+            slow.released.clear()
+            await subscribe(quick, client, slow.url, ["charger_fault"])  # older webhooks: their deliveries come first
+        await subscribe(quick, client, healthy.url, ["charger_fault"])
+        charge_point_id = await quick.add_charger()
+        async with connect_charger(quick.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            await charger.status(1, "Faulted", error_code="GroundFailure")
+            # The hanging endpoints have a minute each (webhook_timeout): one after another, the healthy
+            # webhook would wait four minutes. Side by side, all five requests are out at once.
+            await wait_until(lambda: len(healthy.events(charge_point_id)) == 1, within=30)
+            await wait_until(lambda: all(len(slow.events(charge_point_id)) == 1 for slow in hanging), within=30)
+        assert all(slow.busy == 1 for slow in hanging)
+
+
+async def test_one_webhook_gets_its_events_one_at_a_time_oldest_first(
+    quick: RunningServer, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.answer_after = 0.2
+    await subscribe(quick, client, receiver.url, ["charger_fault"])
+    charge_point_id = await quick.add_charger()
+    async with connect_charger(quick.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        for connector_id in (1, 2, 3, 4):
+            await charger.status(connector_id, "Faulted", error_code="GroundFailure")
+        await wait_until(lambda: len(receiver.events(charge_point_id)) == 4, within=20)
+    delivery_ids = [int(headers["x-csms-delivery"]) for headers, _body in receiver.requests]
+    assert delivery_ids == sorted(delivery_ids) and receiver.most_busy == 1
+
+
+# -- where webhooks may post ------------------------------------------------------------------------
+
+
+NON_PUBLIC_URLS = [
+    ("http://127.0.0.2:8000/hook", "loopback"),
+    ("http://localhost:8000/hook", "loopback"),
+    ("http://2130706433/hook", "loopback"),  # 127.0.0.1 as one number
+    ("http://[::1]/hook", "loopback"),
+    ("http://[::ffff:127.0.0.1]/hook", "loopback"),
+    ("http://[::ffff:10.1.2.3]/hook", "private"),
+    ("http://10.1.2.3/hook", "private"),
+    ("http://172.16.0.1/hook", "private"),
+    ("https://192.168.1.10/hook", "private"),
+    ("http://[fc00::1]/hook", "private"),
+    ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ("http://[fe80::1]/hook", "link-local"),
+    ("http://0.0.0.0:8000/hook", "unspecified"),
+    ("http://[::]/hook", "unspecified"),
+    ("http://100.64.0.1/hook", "non-global"),
+    ("http://224.0.0.1/hook", "multicast"),
+]
+
+
+@pytest.mark.parametrize(("url", "kind"), NON_PUBLIC_URLS, ids=[url for url, _kind in NON_PUBLIC_URLS])
+async def test_webhooks_to_non_public_addresses_are_refused_by_default(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, url: str, kind: str
+) -> None:
+    staff = bearer(await login_as(api, *await create_account_with_role(sqlite_server, "admin")))
+    response = await api.post("/api/admin/webhooks", json={"url": url, "events": []}, headers=staff)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert f"a {kind} address" in detail and "CSMS_WEBHOOK_ALLOW_PRIVATE_TARGETS" in detail
+    assert url not in [webhook["url"] for webhook in (await api.get("/api/admin/webhooks", headers=staff)).json()]
+
+
+async def test_a_webhook_to_csms_itself_is_refused_by_default(
+    sqlite_server: RunningServer, api: httpx.AsyncClient
+) -> None:
+    staff = bearer(await login_as(api, *await create_account_with_role(sqlite_server, "admin")))
+    own = f"{sqlite_server.app_runtime.settings.public_url}/api/admin/users"
+    response = await api.post("/api/admin/webhooks", json={"url": own}, headers=staff)
+    assert response.status_code == 422 and "is csms itself" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("ftp://files.example.com/hook", "http:// or https://"),
+        ("http://no-such-host.invalid/hook", "does not resolve"),
+        ("http://hooks.example.com:abc/hook", "malformed"),
+        ("http://hooks.example.com:99999/hook", "port"),
+    ],
+)
+async def test_webhook_urls_that_go_nowhere_are_refused_with_a_reason(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, url: str, fragment: str
+) -> None:
+    staff = bearer(await login_as(api, *await create_account_with_role(sqlite_server, "admin")))
+    response = await api.post("/api/admin/webhooks", json={"url": url, "events": []}, headers=staff)
+    assert response.status_code == 422 and fragment in response.json()["detail"], response.text
+
+
+async def test_a_webhook_to_a_public_address_is_accepted(sqlite_server: RunningServer, api: httpx.AsyncClient) -> None:
+    staff = bearer(await login_as(api, *await create_account_with_role(sqlite_server, "admin")))
+    # Registering connects nowhere; the webhook is removed at once, so no event is ever sent out.
+    created = await api.post("/api/admin/webhooks", json={"url": "https://[2606:4700::1111]/hook"}, headers=staff)
+    assert created.status_code == 201, created.text
+    assert (await api.delete(f"/api/admin/webhooks/{created.json()['id']}", headers=staff)).status_code == 204
+
+
+@contextlib.contextmanager
+def private_targets(server: RunningServer, *, allowed: bool) -> Iterator[None]:
+    settings = server.app_runtime.settings
+    before, settings.webhook_allow_private_targets = settings.webhook_allow_private_targets, allowed
+    try:
+        yield
+    finally:
+        settings.webhook_allow_private_targets = before
+
+
+async def attempted_delivery(
+    client: httpx.AsyncClient, webhook: dict[str, Any], charge_point_id: str, within: float = 10
+) -> dict[str, Any]:
+    """The webhook's newest delivery of an event of this charger, once it has been attempted and failed."""
+    path = f"/api/admin/webhooks/{webhook['id']}/deliveries"
+    async with asyncio.timeout(within):
+        while True:
+            log = (await client.get(path, headers=webhook["staff"])).json()
+            found = next((delivery for delivery in log if charge_point_id in delivery["payload"]), {})
+            if found.get("last_error"):
+                return found
+            await asyncio.sleep(0.05)
+
+
+async def test_a_webhook_name_is_resolved_again_and_refused_at_delivery(
+    quick: RunningServer, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    webhook = await subscribe(quick, client, by_name, ["charger_fault"])  # allowed on this node, for now
+    charge_point_id = await quick.add_charger()
+    async with connect_charger(quick.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.status(1, "Faulted", error_code="GroundFailure")
+        await wait_until(lambda: len(receiver.events(charge_point_id)) == 1)
+        # Posted to the address that was checked, with the name the operator gave as Host.
+        assert receiver.requests[-1][0]["host"] == by_name.split("/")[2]
+        with private_targets(quick, allowed=False):
+            await charger.status(2, "Faulted", error_code="GroundFailure")
+
+            delivery = await attempted_delivery(client, webhook, charge_point_id)
+    assert len(receiver.events(charge_point_id)) == 1
+    assert delivery["last_error"].startswith("refused: ") and "a loopback address" in delivery["last_error"]
+    assert delivery["status"] == "pending" and delivery["last_status_code"] is None
+
+
+def closed_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_the_delivery_log_names_no_operating_system_error(
+    quick: RunningServer, client: httpx.AsyncClient
+) -> None:
+    webhook = await subscribe(quick, client, f"http://127.0.0.1:{closed_loopback_port()}/hook", ["charger_fault"])
+    charge_point_id = await quick.add_charger()
+    async with connect_charger(quick.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.status(1, "Faulted", error_code="GroundFailure")
+        delivery = await attempted_delivery(client, webhook, charge_point_id)
+    assert delivery["last_error"] == "could not connect"

@@ -70,7 +70,8 @@ from csms.services.message_log import MessageLog, MessageLogRetention
 from csms.services.security_log import RepeatedEvents
 from csms.services.session_watch import SessionWatch
 from csms.services.tag_directory import TagDirectory, watch_commits
-from csms.services.webhooks import WebhookDispatcher
+from csms.services.webhook_delivery import DeliveryPolicy, WebhookDispatcher
+from csms.services.webhook_targets import own_hosts
 from csms.web import pages
 
 
@@ -299,12 +300,14 @@ def _session_watch(
     live = LiveCosts(
         session_factory, send=commands.send, publish=events.publish, background=background, clock=utc_now, bus=bus
     )
-    dispatcher = WebhookDispatcher(
-        session_factory,
-        clock=utc_now,
+    policy = DeliveryPolicy(
         retry_base=settings.webhook_retry_base,
         max_attempts=settings.webhook_max_attempts,
+        request_timeout=settings.webhook_timeout,
+        allow_private=lambda: settings.webhook_allow_private_targets,
+        own_hosts=lambda: own_hosts(settings.public_url),
     )
+    dispatcher = WebhookDispatcher(session_factory, clock=utc_now, policy=policy)
     return SessionWatch(
         session_factory,
         live=live,

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     webhook_retry_base: float = 10.0
     webhook_max_attempts: int = 8
     webhook_poll_interval: float = 5.0
+    # Seconds a webhook endpoint has to answer one delivery (each webhook waits only on its own).
+    webhook_timeout: float = 10.0
+    # Webhooks post to public addresses only; true also allows loopback, private and link-local ones
+    # (an endpoint on the operator's own network), which lets webhook admins reach internal services.
+    webhook_allow_private_targets: bool = False
+    # Seconds between keep-alive comments on an idle /api/events stream; each also re-checks the login.
+    live_keepalive_interval: float = 15.0
     # How often connected chargers are checked for missed heartbeats (charger_offline webhooks).
     offline_check_interval: float = 60.0
     # An open transaction with no message about it (start, meter values) for this many seconds is

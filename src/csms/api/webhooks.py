@@ -12,6 +12,7 @@ from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody
 from csms.db.models import Webhook
 from csms.services import webhooks
+from csms.services.webhook_targets import own_hosts
 
 router = APIRouter(prefix="/api/admin/webhooks", tags=["webhooks"])
 
@@ -19,6 +20,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Not logged in"},
     403: {"model": ErrorBody, "description": "Needs admin"},
     404: {"model": ErrorBody, "description": "Unknown webhook"},
+}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Malformed URL, unknown event kind, or a non-public target"}
 }
 
 
@@ -56,10 +60,17 @@ class DeliveryOut(BaseModel):
     created_at: datetime
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, **_REFUSED})
 async def create_webhook(body: WebhookIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> CreatedWebhook:
-    """Register an endpoint for events; the answer carries its signing secret, shown only here."""
-    webhook = await webhooks.create_webhook(session, url=body.url, events=body.events, now=runtime.clock())
+    """Register an endpoint (public addresses only, unless allowed); the answer carries its secret, shown once."""
+    webhook = await webhooks.create_webhook(
+        session,
+        url=body.url,
+        events=body.events,
+        now=runtime.clock(),
+        allow_private=runtime.settings.webhook_allow_private_targets,
+        own_hosts=own_hosts(runtime.settings.public_url),
+    )
     await runtime.session_watch.webhook_list.changed()
     return CreatedWebhook(**_out(webhook).model_dump(), secret=webhook.secret)
 

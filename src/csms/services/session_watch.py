@@ -34,6 +34,7 @@ from csms.services.id_tags import ACCEPTED
 from csms.services.live_costs import LiveCosts, Publish
 from csms.services.shared_cache import SharedTable
 from csms.services.transactions import ClosedTransaction, MeterSample, TransactionRef
+from csms.services.webhook_delivery import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class SessionWatch:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         live: LiveCosts,
-        dispatcher: webhooks.WebhookDispatcher,
+        dispatcher: WebhookDispatcher,
         publish: Publish,
         background: BackgroundTasks,
         clock: Callable[[], datetime],
