@@ -31,7 +31,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.support.events import collect_events
+from tests.support.events import collect_events, live_stream
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
@@ -200,3 +200,22 @@ async def remote_starts_sent(node: RunningServer, charge_point_id: str) -> int:
     )
     async with node.session() as session:
         return int(await session.scalar(query) or 0)
+
+
+async def test_blocking_an_account_through_one_node_ends_its_stream_on_another(nodes: list[Node]) -> None:
+    _node_a, node_b, node_c = (running for _, _, running in nodes)
+    async with httpx.AsyncClient(base_url=node_b.http_url, timeout=10) as api:
+        admin = bearer(await login_as(api, *await create_account_with_role(node_b, "admin")))
+        tokens = await signup(api)
+        user_id = (await api.get("/api/me", headers=bearer(tokens))).json()["id"]
+        async with live_stream(node_c.http_url, tokens) as stream:
+            blocked = await api.patch(f"/api/admin/users/{user_id}", json={"is_active": False}, headers=admin)
+            assert blocked.status_code == 200
+            # Node C remembers the login for 30 s and sends its first keep-alive after 15 s: only the
+            # announcement over NATS can end the stream this soon.
+            await wait_until(lambda: stream.ended, within=10)
+    # Blocking also ends the account's sessions; the stream may notice either first.
+    assert [event["reason"] for event in stream.events("stream_ended")] in (
+        ["this account is blocked"],
+        ["this session has ended; log in again"],
+    )

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from csms.api.deps import CurrentUser, RuntimeDep
 from csms.api.schemas import ErrorBody
-from csms.bus import Message
 from csms.bus.events import EVENTS_PATTERN
-from csms.services.charging import STAFF_ROLES
+from csms.runtime import Runtime
+from csms.services import accounts
+from csms.services.live_stream import LiveStream
 from csms.services.login_cache import Principal
 
 router = APIRouter(prefix="/api", tags=["live"])
-
-KEEPALIVE_SECONDS = 15.0
 
 
 @router.get(
@@ -30,33 +27,37 @@ KEEPALIVE_SECONDS = 15.0
         401: {"model": ErrorBody, "description": "Not logged in"},
     },
 )
-async def live_events(request: Request, user: CurrentUser, runtime: RuntimeDep) -> StreamingResponse:
+async def live_events(user: CurrentUser, runtime: RuntimeDep) -> StreamingResponse:
     """Server-sent events: connector status, meter values, transactions, firmware and diagnostics progress.
 
-    Admins see every charger; other accounts see only events of their own transactions.
+    Admins see every charger; other accounts see only events of their own transactions. The stream
+    follows the login: logging out, blocking or deleting the account ends it (a last `stream_ended`
+    event says why), a role change applies from the next event on. Idle streams get a `: keep-alive`
+    comment every CSMS_LIVE_KEEPALIVE_INTERVAL seconds.
     """
-    subscription = await runtime.bus.subscribe(EVENTS_PATTERN)
-
-    async def stream() -> AsyncIterator[str]:
-        yield ": connected\n\n"
-        events = aiter(subscription)
-        try:
-            while not await request.is_disconnected():
-                try:
-                    _subject, message = await asyncio.wait_for(anext(events), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if may_see(user, message):
-                    yield f"event: {message.get('kind', 'message')}\ndata: {json.dumps(message, default=str)}\n\n"
-        finally:
-            await subscription.close()
-
+    stream = LiveStream(
+        await runtime.bus.subscribe(EVENTS_PATTERN),
+        user,
+        logins=runtime.logins,
+        recheck=lambda principal: _recheck(runtime, principal),
+        keepalive=runtime.settings.live_keepalive_interval,
+    )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(_server_sent(stream), media_type="text/event-stream", headers=headers)
 
 
-def may_see(user: Principal, message: Message | dict[str, Any]) -> bool:
-    if user.role in STAFF_ROLES:
-        return True
-    return message.get("user_id") is not None and message.get("user_id") == user.id
+async def _recheck(runtime: Runtime, principal: Principal) -> Principal:
+    return await accounts.current_login(
+        runtime.session_factory, principal.id, principal.session_id, now=runtime.clock(), cache=runtime.logins
+    )
+
+
+async def _server_sent(stream: LiveStream) -> AsyncIterator[str]:
+    yield ": connected\n\n"
+    async for message in stream.follow():
+        if message is None:
+            yield ": keep-alive\n\n"
+        else:
+            yield f"event: {message.get('kind', 'message')}\ndata: {json.dumps(message, default=str)}\n\n"
+    if stream.ended is not None:
+        yield f"event: stream_ended\ndata: {json.dumps({'reason': stream.ended})}\n\n"

@@ -197,10 +197,18 @@ async def authenticate_access_token(
 ) -> Principal:
     """The active account behind an access token; revoked sessions and blocked accounts are refused."""
     claims = _decode(token, policy=policy, expected_type=security.ACCESS, now=now)
-    principal = cache.get(claims.session_id)
-    if principal is None or principal.id != claims.user_id:
+    return await current_login(open_session, claims.user_id, claims.session_id, now=now, cache=cache)
+
+
+async def current_login(
+    open_session: Callable[[], AsyncSession], user_id: int, session_id: str, *, now: datetime, cache: LoginCache
+) -> Principal:
+    """The account behind a login as it is now (the cache's answer while fresh); AuthenticationFailed
+    once the session has ended or the account is blocked or gone."""
+    principal = cache.get(session_id)
+    if principal is None or principal.id != user_id:
         async with open_session() as session:
-            principal = await _load_principal(session, claims.user_id, claims.session_id, now=now)
+            principal = await _load_principal(session, user_id, session_id, now=now)
         cache.remember(principal)
     if not principal.is_active:
         raise AuthenticationFailed("this account is blocked")

@@ -4,6 +4,8 @@ Tokens are checked against their session on every request (logout and blocking m
 which cost a query per request. The answer is kept here for `ttl` seconds; every change that ends
 or alters a login (logout, refresh-token reuse, blocking, a role change, deletion) drops the entry
 on this node at once and, through the bus, on every other node.
+
+Whatever outlives a request (a live event stream) watches these changes to re-check its login.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class LoginCache:
         self._ttl = ttl
         self._by_session: dict[str, Principal] = {}
         self._follower = Follower(bus, INVALIDATIONS, self._drop_announced)
+        self._watchers: set[Callable[[Message], None]] = set()
 
     def get(self, session_id: str) -> Principal | None:
         principal = self._by_session.get(session_id)
@@ -62,6 +65,12 @@ class LoginCache:
         self._drop({"user_id": user_id})
         await self._bus.publish(INVALIDATIONS, {"user_id": user_id})
 
+    def watch(self, watcher: Callable[[Message], None]) -> Callable[[], None]:
+        """Call `watcher` with every login change (`session_id` or `user_id`) made on this node or
+        announced by another; returns the function that stops it."""
+        self._watchers.add(watcher)
+        return lambda: self._watchers.discard(watcher)
+
     async def start(self) -> None:
         await self._follower.start()
 
@@ -78,3 +87,5 @@ class LoginCache:
             stale = [key for key, value in self._by_session.items() if value.id == message["user_id"]]
             for key in stale:
                 del self._by_session[key]
+        for watcher in list(self._watchers):
+            watcher(message)
