@@ -33,6 +33,7 @@ from tests.conftest import (
 )
 from tests.support.events import collect_events, live_stream
 from tests.support.waiting import wait_until
+from tests.support.webhooks import running_receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
@@ -219,3 +220,48 @@ async def test_blocking_an_account_through_one_node_ends_its_stream_on_another(n
         ["this account is blocked"],
         ["this session has ended; log in again"],
     )
+
+
+@pytest.fixture
+async def webhook_nodes(shared_database: str) -> AsyncIterator[list[RunningServer]]:
+    """Two full nodes that look for due webhook deliveries ten times a second and may post to loopback."""
+    started: list[Node] = []
+    try:
+        for _ in range(2):
+            settings = settings_for(
+                shared_database,
+                bus_url=NATS_URL,
+                webhook_allow_private_targets=True,
+                webhook_poll_interval=0.1,
+                webhook_retry_base=0.2,
+            )
+            started.append(await start_server(settings))
+    except Exception as error:
+        dependency_missing(f"NATS at {NATS_URL} ({error})")
+    yield [running for _, _, running in started]
+    for handle, task, _running in started:
+        await stop_server(handle, task)
+
+
+async def test_a_webhook_gets_its_events_one_at_a_time_in_order_from_two_nodes(
+    webhook_nodes: list[RunningServer],
+) -> None:
+    first, _second = webhook_nodes
+    async with (
+        running_receiver() as receiver,
+        httpx.AsyncClient(base_url=first.http_url, timeout=10) as api,
+    ):
+        receiver.answer_after = 0.2  # long enough for the other node to try the next delivery meanwhile
+        admin = bearer(await login_as(api, *await create_account_with_role(first, "admin")))
+        created = await api.post(
+            "/api/admin/webhooks", json={"url": receiver.url, "events": ["charger_fault"]}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+        charge_point_id = await first.add_charger()
+        async with connect_charger(first.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            for connector_id in range(1, 7):
+                await charger.status(connector_id, "Faulted", error_code="GroundFailure")
+            await wait_until(lambda: len(receiver.events(charge_point_id)) == 6)
+    delivery_ids = [int(headers["x-csms-delivery"]) for headers, _body in receiver.requests]
+    assert delivery_ids == sorted(delivery_ids) and len(set(delivery_ids)) == 6
+    assert receiver.most_busy == 1

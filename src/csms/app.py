@@ -202,7 +202,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         bus=bus,
         events=events,
         background=background,
-        session_watch=_session_watch(settings, session_factory, events, commands, background, bus),
+        session_watch=_session_watch(settings, session_factory, events, commands, background, bus, node_id=node_id),
         commands=commands,
         registry=registry,
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
@@ -296,6 +296,8 @@ def _session_watch(
     commands: CommandRouter,
     background: BackgroundTasks,
     bus: Bus,
+    *,
+    node_id: str,
 ) -> SessionWatch:
     live = LiveCosts(
         session_factory, send=commands.send, publish=events.publish, background=background, clock=utc_now, bus=bus
@@ -307,7 +309,7 @@ def _session_watch(
         allow_private=lambda: settings.webhook_allow_private_targets,
         own_hosts=lambda: own_hosts(settings.public_url),
     )
-    dispatcher = WebhookDispatcher(session_factory, clock=utc_now, policy=policy)
+    dispatcher = WebhookDispatcher(session_factory, clock=utc_now, policy=policy, node_id=node_id)
     return SessionWatch(
         session_factory,
         live=live,

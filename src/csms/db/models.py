@@ -561,6 +561,9 @@ class Webhook(Base):
     events: Mapped[str] = mapped_column(String(512), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # The node posting this webhook's deliveries, until when: one node at a time keeps them in order.
+    delivering_node: Mapped[str | None] = mapped_column(String(32))
+    delivering_until: Mapped[datetime | None]
 
 
 class WebhookDelivery(Base):

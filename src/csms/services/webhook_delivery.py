@@ -1,8 +1,11 @@
 """Posting the delivery log: one worker per webhook with due deliveries, each in order, each with its retries.
 
 A worker posts its webhook's due deliveries one at a time, oldest first, and ends when none is due;
-the dispatcher starts workers when events are queued and every poll interval (for retries). A
-delivery is claimed in the database before it is posted, so several nodes never post it twice.
+the dispatcher starts workers when events are queued and every poll interval (for retries). With
+several nodes, a worker first takes the webhook's lease in the database (renewed before every
+delivery, given back when it ends): only one node at a time posts to a webhook, which keeps its
+order. Each delivery is also claimed before it is posted, so it is never posted twice even when a
+lease runs out during a hanging request.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # How long a node owns a delivery it is posting before another node may try it.
 _CLAIM = timedelta(seconds=60)
+# How long a webhook's lease outlasts one request's timeout (database round trips, a busy node).
+_LEASE_MARGIN = timedelta(seconds=30)
 _BATCH = 100
 
 
@@ -77,10 +82,12 @@ class WebhookDispatcher:
         *,
         clock: Callable[[], datetime],
         policy: DeliveryPolicy,
+        node_id: str,
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
         self._policy = policy
+        self._node_id = node_id
         self._wake = asyncio.Event()
         self._workers: dict[int, _Worker] = {}
 
@@ -138,6 +145,36 @@ class WebhookDispatcher:
         finally:
             if self._workers.get(webhook_id) is worker:
                 del self._workers[webhook_id]
+            with contextlib.suppress(SQLAlchemyError):
+                await self._release(webhook_id)
+
+    async def _lease(self, webhook_id: int, now: datetime) -> bool:
+        """Take or renew the webhook's lease for this node; False while another node holds it."""
+        lease = timedelta(seconds=self._policy.request_timeout) + _LEASE_MARGIN
+        async with self._session_factory() as session:
+            result = await session.execute(
+                update(Webhook)
+                .where(
+                    Webhook.id == webhook_id,
+                    or_(
+                        Webhook.delivering_until.is_(None),
+                        Webhook.delivering_until < now,
+                        Webhook.delivering_node == self._node_id,
+                    ),
+                )
+                .values(delivering_node=self._node_id, delivering_until=now + lease)
+            )
+            await session.commit()
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _release(self, webhook_id: int) -> None:
+        async with self._session_factory() as session:
+            await session.execute(
+                update(Webhook)
+                .where(Webhook.id == webhook_id, Webhook.delivering_node == self._node_id)
+                .values(delivering_node=None, delivering_until=None)
+            )
+            await session.commit()
 
     async def _deliver_due(self, client: httpx.AsyncClient, webhook_id: int) -> int:
         """Post the webhook's due deliveries, oldest first; how many this node claimed and tried."""
@@ -156,6 +193,8 @@ class WebhookDispatcher:
             delivery_ids = list(due)
         tried = 0
         for delivery_id in delivery_ids:
+            if not await self._lease(webhook_id, self._clock()):
+                break  # another node posts to this webhook now; it will find these too
             attempt = await self._claim(delivery_id, now)
             if attempt is not None:
                 status_code, error = await self._post(client, attempt)
