@@ -90,6 +90,8 @@ class WebhookDispatcher:
         self._node_id = node_id
         self._wake = asyncio.Event()
         self._workers: dict[int, _Worker] = {}
+        # Built once: loading the trust store takes tens of milliseconds, and each worker has a client.
+        self._tls = httpx.create_ssl_context()
 
     def wake(self) -> None:
         self._wake.set()
@@ -133,7 +135,9 @@ class WebhookDispatcher:
 
     async def _work(self, webhook_id: int, worker: _Worker) -> None:
         try:
-            async with httpx.AsyncClient(timeout=self._policy.request_timeout, follow_redirects=False) as client:
+            # A client of its own: pooled connections are never shared by webhooks (TLS names differ).
+            client = httpx.AsyncClient(timeout=self._policy.request_timeout, follow_redirects=False, verify=self._tls)
+            async with client:
                 while True:
                     worker.nudged = False
                     if await self._deliver_due(client, webhook_id) == 0 and not worker.nudged:
