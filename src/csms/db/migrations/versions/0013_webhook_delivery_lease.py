@@ -1,7 +1,7 @@
 """a webhook's deliveries are posted by one node at a time
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 
 Each node runs a worker per webhook with due deliveries. The node whose worker holds a webhook's
 lease (delivering_node, until delivering_until) is the only one posting to it, so the webhook gets
@@ -15,8 +15,8 @@ from alembic import op
 
 import csms.db.models
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
