@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,10 +14,8 @@ from tests.conftest import (
     bearer,
     create_account_with_role,
     login_as,
-    settings_for,
+    node_with,
     signup,
-    start_server,
-    stop_server,
 )
 from tests.support.events import live_stream
 from tests.support.waiting import wait_until
@@ -27,10 +24,8 @@ from tests.support.waiting import wait_until
 @pytest.fixture(scope="module")
 async def chatty(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
     """A node whose idle streams get a keep-alive every fifth of a second."""
-    path: Path = tmp_path_factory.mktemp("db-live") / "csms.db"
-    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{path}", live_keepalive_interval=0.2))
-    yield running
-    await stop_server(handle, task)
+    async with node_with(tmp_path_factory.mktemp("db-live"), live_keepalive_interval=0.2) as running:
+        yield running
 
 
 async def staff_login(server: RunningServer, client: httpx.AsyncClient, role: str = "admin") -> dict[str, str]:

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,10 +19,8 @@ from tests.conftest import (
     bearer,
     create_account_with_role,
     login_as,
-    settings_for,
+    node_with,
     signup,
-    start_server,
-    stop_server,
 )
 from tests.support.charging_records import new_tag
 
@@ -31,10 +28,8 @@ from tests.support.charging_records import new_tag
 @pytest.fixture(scope="module")
 async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
     """A node of its own, so its counters start at zero."""
-    path: Path = tmp_path_factory.mktemp("db-metrics") / "csms.db"
-    handle, task, running = await start_server(settings_for(f"sqlite+aiosqlite:///{path}", ocpp_call_timeout=2))
-    yield running
-    await stop_server(handle, task)
+    async with node_with(tmp_path_factory.mktemp("db-metrics"), ocpp_call_timeout=2) as running:
+        yield running
 
 
 @pytest.fixture
