@@ -14,6 +14,7 @@ from ocpp.messages import Call
 
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
+from tests.support.waiting import poll
 
 
 @pytest.fixture
@@ -75,3 +76,43 @@ class ReportsBeforeAnswering(SimulatedCharger):
 def reporting_before_answering(reports: dict[str, Report]) -> type[SimulatedCharger]:
     """A ReportsBeforeAnswering charger class with these reports."""
     return type("ReportingCharger", (ReportsBeforeAnswering,), {"reports": reports})
+
+
+async def latest_request(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await http.get(f"/api/admin/chargers/{charge_point_id}/diagnostics", headers=admin)).json()[
+        0
+    ]
+    return body
+
+
+async def upload_firmware(
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    image: bytes,
+    *,
+    version: str | None = None,
+    filename: str = "charger-fw.bin",
+) -> dict[str, Any]:
+    """Upload a firmware image as an admin does; its record."""
+    response = await http.post(
+        "/api/admin/firmware",
+        params={"version": version} if version is not None else {},
+        content=image,
+        headers={**admin, "X-Filename": filename, "Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def rollout_status(http: httpx.AsyncClient, admin: dict[str, str], rollout_id: int) -> dict[str, Any]:
+    body: dict[str, Any] = (await http.get(f"/api/admin/firmware/rollouts/{rollout_id}", headers=admin)).json()
+    return body
+
+
+async def wait_for_counts(
+    http: httpx.AsyncClient, admin: dict[str, str], rollout_id: int, expected: dict[str, int]
+) -> dict[str, Any]:
+    return await poll(
+        lambda: rollout_status(http, admin, rollout_id), until=lambda summary: summary["counts"] == expected
+    )

@@ -13,7 +13,7 @@ from ocpp.v16 import call_result
 
 from csms.simulator.charger import ChargerBehaviour
 from tests.conftest import RunningServer
-from tests.operating import admin, online_charger, reporting_before_answering
+from tests.operating import admin, latest_request, online_charger, reporting_before_answering
 
 __all__ = ["admin"]
 
@@ -24,13 +24,6 @@ async def request_diagnostics(http: httpx.AsyncClient, admin: dict[str, str], ch
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
-    return body
-
-
-async def latest_request(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = (await http.get(f"/api/admin/chargers/{charge_point_id}/diagnostics", headers=admin)).json()[
-        0
-    ]
     return body
 
 

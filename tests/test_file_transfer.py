@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import RunningServer, bearer, create_account_with_role, login_as
+from tests.operating import upload_firmware
 from tests.support.ftp import (
     FTP_ONLY_VENDOR,
     admin,
@@ -16,7 +17,6 @@ from tests.support.ftp import (
     ftp_server,
     ftps_ca,
     upload,
-    upload_firmware,
 )
 
 __all__ = ["admin", "api", "ftp_server", "ftps_ca"]  # fixtures
@@ -40,7 +40,7 @@ async def test_auto_switches_to_ftp_after_a_quick_http_upload_failure(
 async def test_auto_switches_to_ftp_after_a_quick_firmware_download_failure(
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    stored = await upload_firmware(api, admin, b"image", "fw.bin")
+    stored = await upload_firmware(api, admin, b"image", filename="fw.bin")
     async with charger_using(ftp_server, api, admin, "auto") as charger:
         assert (await firmware_location(api, admin, charger, stored)).startswith("http://")
         await charger.firmware_status("DownloadFailed")

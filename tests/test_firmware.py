@@ -13,42 +13,23 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
-from tests.operating import admin, online_charger, reporting_before_answering
-from tests.support.waiting import poll
+from tests.operating import (
+    admin,
+    online_charger,
+    reporting_before_answering,
+    rollout_status,
+    upload_firmware,
+    wait_for_counts,
+)
 
 __all__ = ["admin"]
-
-
-async def upload_firmware(http: httpx.AsyncClient, admin: dict[str, str], image: bytes, version: str) -> dict[str, Any]:
-    response = await http.post(
-        "/api/admin/firmware",
-        params={"version": version},
-        content=image,
-        headers={**admin, "X-Filename": "charger-fw.bin", "Content-Type": "application/octet-stream"},
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def rollout_status(http: httpx.AsyncClient, admin: dict[str, str], rollout_id: int) -> dict[str, Any]:
-    body: dict[str, Any] = (await http.get(f"/api/admin/firmware/rollouts/{rollout_id}", headers=admin)).json()
-    return body
-
-
-async def wait_for_counts(
-    http: httpx.AsyncClient, admin: dict[str, str], rollout_id: int, expected: dict[str, int]
-) -> dict[str, Any]:
-    return await poll(
-        lambda: rollout_status(http, admin, rollout_id), until=lambda summary: summary["counts"] == expected
-    )
 
 
 async def test_an_uploaded_image_is_kept_with_its_size_and_sha256(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     image = secrets.token_bytes(5000)
-    stored = await upload_firmware(http, admin, image, "2.0.0")
+    stored = await upload_firmware(http, admin, image, version="2.0.0")
     assert (stored["name"], stored["size"], stored["sha256"], stored["version"]) == (
         "charger-fw.bin",
         5000,
@@ -63,7 +44,7 @@ async def test_a_rollout_is_downloaded_installed_and_confirmed_by_the_next_boot(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     image = secrets.token_bytes(200_000)
-    stored = await upload_firmware(http, admin, image, "2.1.0")
+    stored = await upload_firmware(http, admin, image, version="2.1.0")
     async with online_charger(server) as charger:
         started = await http.post(
             f"/api/admin/firmware/{stored['id']}/rollouts",
@@ -92,7 +73,7 @@ async def test_a_rollout_is_downloaded_installed_and_confirmed_by_the_next_boot(
 async def test_a_rollout_to_many_chargers_counts_each_outcome(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    stored = await upload_firmware(http, admin, b"firmware", "3.0.0")
+    stored = await upload_firmware(http, admin, b"firmware", version="3.0.0")
     offline = await server.add_charger()
     async with online_charger(server) as first, online_charger(server) as second:
         started = await http.post(
@@ -124,7 +105,7 @@ async def test_a_rollout_to_many_chargers_counts_each_outcome(
 async def test_a_firmware_link_without_its_valid_signature_is_403(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], tamper: Any
 ) -> None:
-    stored = await upload_firmware(http, admin, b"firmware", "1.0")
+    stored = await upload_firmware(http, admin, b"firmware", version="1.0")
     async with online_charger(server) as charger:
         await http.post(
             f"/api/admin/firmware/{stored['id']}/rollouts", json={"charge_point_ids": [charger.id]}, headers=admin
@@ -141,7 +122,7 @@ async def test_an_expired_firmware_link_is_403(
 
     from csms.services import signed_urls
 
-    stored = await upload_firmware(http, admin, b"firmware", "1.0")
+    stored = await upload_firmware(http, admin, b"firmware", version="1.0")
     runtime = server.app_runtime
     path = f"/files/firmware/{stored['id']}/charger-fw.bin"
     expired = signed_urls.signed_url(
@@ -166,7 +147,7 @@ async def test_a_firmware_image_over_the_limit_is_413(
 async def test_progress_reported_before_the_answer_to_update_firmware_is_not_overwritten_by_it(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    stored = await upload_firmware(http, admin, b"firmware", "4.0.0")
+    stored = await upload_firmware(http, admin, b"firmware", version="4.0.0")
     charger_class = reporting_before_answering(
         {"UpdateFirmware": lambda payload: ("FirmwareStatusNotification", {"status": "Downloading"})}
     )

@@ -25,13 +25,13 @@ from tests.certificates import issue
 from tests.conftest import (
     RunningServer,
     bearer,
+    client_from,
     create_account_with_role,
     dependency_missing,
     login_as,
-    settings_for,
-    start_server,
-    stop_server,
+    node_with,
 )
+from tests.operating import upload_firmware
 from tests.support.ftp import (
     DIAGNOSTICS_LIMIT,
     admin,
@@ -45,7 +45,6 @@ from tests.support.ftp import (
     ftps_ca,
     stored_file_count,
     upload,
-    upload_firmware,
 )
 
 __all__ = ["admin", "api", "ftp_server", "ftps_ca"]  # fixtures
@@ -59,7 +58,7 @@ async def test_a_charger_set_to_ftp_downloads_its_firmware_with_the_login_its_up
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     image = secrets.token_bytes(300_000)
-    stored = await upload_firmware(api, admin, image, "fw-2.0.bin")
+    stored = await upload_firmware(api, admin, image, filename="fw-2.0.bin")
     async with charger_using(ftp_server, api, admin, "ftp") as charger:
         location = await firmware_location(api, admin, charger, stored)
     link = urlsplit(location)
@@ -76,8 +75,8 @@ async def test_a_charger_set_to_ftp_downloads_its_firmware_with_the_login_its_up
 async def test_a_firmware_login_reads_only_its_own_image_and_writes_nothing(
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    mine = await upload_firmware(api, admin, b"my image", "mine.bin")
-    theirs = await upload_firmware(api, admin, b"their image", "theirs.bin")
+    mine = await upload_firmware(api, admin, b"my image", filename="mine.bin")
+    theirs = await upload_firmware(api, admin, b"their image", filename="theirs.bin")
     async with (
         charger_using(ftp_server, api, admin, "ftp") as charger,
         charger_using(ftp_server, api, admin, "ftp") as other,
@@ -102,7 +101,7 @@ async def test_a_firmware_login_reads_only_its_own_image_and_writes_nothing(
 async def test_a_wrong_ftp_password_is_refused(
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    stored = await upload_firmware(api, admin, b"image", "fw.bin")
+    stored = await upload_firmware(api, admin, b"image", filename="fw.bin")
     async with charger_using(ftp_server, api, admin, "ftp") as charger:
         location = await firmware_location(api, admin, charger, stored)
     link = urlsplit(location)
@@ -118,7 +117,7 @@ async def test_ftps_serves_firmware_over_implicit_tls(
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str], ftps_ca: Any
 ) -> None:
     image = secrets.token_bytes(50_000)
-    stored = await upload_firmware(api, admin, image, "secure.bin")
+    stored = await upload_firmware(api, admin, image, filename="secure.bin")
     async with charger_using(ftp_server, api, admin, "ftps") as charger:
         location = await firmware_location(api, admin, charger, stored)
     link = urlsplit(location)
@@ -167,7 +166,7 @@ async def test_a_diagnostics_login_stops_working_once_its_file_is_stored(
 async def test_a_diagnostics_login_cannot_see_other_files(
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    stored = await upload_firmware(api, admin, b"image", "fw.bin")
+    stored = await upload_firmware(api, admin, b"image", filename="fw.bin")
     async with charger_using(ftp_server, api, admin, "ftp") as charger:
         await firmware_location(api, admin, charger, stored)
         _, location = await diagnostics_location(api, admin, charger)
@@ -242,7 +241,7 @@ async def test_curl_fetches_firmware_and_uploads_diagnostics_over_ftp(
     ftp_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str], tmp_path: Path
 ) -> None:
     image = secrets.token_bytes(120_000)
-    stored = await upload_firmware(api, admin, image, "curl-fw.bin")
+    stored = await upload_firmware(api, admin, image, filename="curl-fw.bin")
     logs = tmp_path / "charger.log"
     logs.write_bytes(b"diagnostics collected by curl")
     async with charger_using(ftp_server, api, admin, "ftp") as charger:
@@ -275,16 +274,14 @@ async def test_curl_uploads_diagnostics_over_ftps(
 
 async def test_passive_data_connections_use_the_configured_ports(tmp_path: Path) -> None:
     passive_port = free_port()
-    settings = settings_for(
-        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", ftp_port=free_port(), ftp_passive_ports=str(passive_port)
-    )
-    handle, task, server = await start_server(settings)
-    try:
-        async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
-            username, _ = await create_account_with_role(server, "admin")
-            headers = bearer(await login_as(client, username))
-            async with charger_using(server, client, headers, "ftp") as charger:
-                _, location = await diagnostics_location(client, headers, charger)
+    async with (
+        node_with(tmp_path, ftp_port=free_port(), ftp_passive_ports=str(passive_port)) as server,
+        client_from(server) as client,
+    ):
+        username, _ = await create_account_with_role(server, "admin")
+        headers = bearer(await login_as(client, username))
+        async with charger_using(server, client, headers, "ftp") as charger:
+            _, location = await diagnostics_location(client, headers, charger)
 
         def passive_address() -> tuple[str, int]:
             with ftp_session(urlsplit(location)) as session:
@@ -292,8 +289,6 @@ async def test_passive_data_connections_use_the_configured_ports(tmp_path: Path)
 
         assert await asyncio.to_thread(passive_address) == ("127.0.0.1", passive_port)
         await upload(location, "through-the-firewall.log", b"passed")
-    finally:
-        await stop_server(handle, task)
 
 
 def test_a_passive_port_range_out_of_bounds_is_refused() -> None:

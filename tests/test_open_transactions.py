@@ -16,9 +16,7 @@ from tests.conftest import (
     bearer,
     create_account_with_role,
     login_as,
-    settings_for,
-    start_server,
-    stop_server,
+    node_with,
 )
 from tests.operating import admin, online_charger
 from tests.support.charging_records import iso, new_tag, record, wait_for_record
@@ -174,12 +172,8 @@ async def test_staff_closing_is_checked_and_audited(
 @pytest.fixture
 async def sweeping_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A node that flags a transaction stale after a second of silence, and looks every 0.1 s."""
-    settings = settings_for(
-        f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}", stale_transaction_after=1, stale_transaction_check_interval=0.1
-    )
-    handle, task, running = await start_server(settings)
-    yield running
-    await stop_server(handle, task)
+    async with node_with(tmp_path, stale_transaction_after=1, stale_transaction_check_interval=0.1) as running:
+        yield running
 
 
 async def test_a_transaction_silent_for_longer_than_the_setting_is_flagged_stale_until_heard_of(

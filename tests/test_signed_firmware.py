@@ -15,9 +15,7 @@ from ocpp.v16 import call_result
 from csms.simulator.charger import ChargerBehaviour
 from tests.certificates import issue, make_ca
 from tests.conftest import RunningServer
-from tests.operating import admin, online_charger
-from tests.test_diagnostics import latest_request
-from tests.test_firmware import upload_firmware, wait_for_counts
+from tests.operating import admin, latest_request, online_charger, upload_firmware, wait_for_counts
 
 __all__ = ["admin"]
 
@@ -43,7 +41,7 @@ async def test_a_signed_rollout_is_downloaded_verified_installed_and_confirmed(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], signing_certificate: str
 ) -> None:
     image = secrets.token_bytes(50_000)
-    stored = await upload_firmware(http, admin, image, "4.0.0")
+    stored = await upload_firmware(http, admin, image, version="4.0.0")
     async with online_charger(server) as charger:
         rollout = await start_signed_rollout(http, admin, stored["id"], charger.id, signing_certificate)
         assert rollout["signed"] is True
@@ -67,7 +65,7 @@ async def test_a_signed_rollout_is_downloaded_verified_installed_and_confirmed(
 async def test_an_invalid_signature_reported_by_the_charger_ends_its_rollout_row(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], signing_certificate: str
 ) -> None:
-    stored = await upload_firmware(http, admin, b"image", "4.0.1")
+    stored = await upload_firmware(http, admin, b"image", version="4.0.1")
     async with online_charger(server) as charger:
         rollout = await start_signed_rollout(http, admin, stored["id"], charger.id, signing_certificate)
         await wait_for_counts(http, admin, rollout["id"], {"Sent": 1})
@@ -79,7 +77,7 @@ async def test_an_invalid_signature_reported_by_the_charger_ends_its_rollout_row
 async def test_a_charger_refusing_the_signing_certificate_is_a_send_failure(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], signing_certificate: str
 ) -> None:
-    stored = await upload_firmware(http, admin, b"image", "4.0.2")
+    stored = await upload_firmware(http, admin, b"image", version="4.0.2")
     refusing = ChargerBehaviour(
         answers={"SignedUpdateFirmware": lambda _: call_result.SignedUpdateFirmware(status="InvalidCertificate")}
     )
@@ -92,7 +90,7 @@ async def test_a_charger_refusing_the_signing_certificate_is_a_send_failure(
 async def test_a_signature_without_its_certificate_is_422(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    stored = await upload_firmware(http, admin, b"image", "4.0.3")
+    stored = await upload_firmware(http, admin, b"image", version="4.0.3")
     body = {"charge_point_ids": ["CP-X"], "signature": SIGNATURE}
     response = await http.post(f"/api/admin/firmware/{stored['id']}/rollouts", json=body, headers=admin)
     assert response.status_code == 422

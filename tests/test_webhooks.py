@@ -12,7 +12,6 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,9 +24,7 @@ from tests.conftest import (
     bearer,
     create_account_with_role,
     login_as,
-    settings_for,
-    start_server,
-    stop_server,
+    node_with,
 )
 from tests.support.waiting import wait_until
 from tests.support.webhooks import Receiver, running_receiver
@@ -52,19 +49,16 @@ async def quick(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runni
 
     Its webhooks may post to loopback addresses (the receivers here), and endpoints have a minute to answer.
     """
-    path: Path = tmp_path_factory.mktemp("db-webhooks") / "csms.db"
-    settings = settings_for(
-        f"sqlite+aiosqlite:///{path}",
+    async with node_with(
+        tmp_path_factory.mktemp("db-webhooks"),
         webhook_allow_private_targets=True,
         webhook_timeout=60,
         webhook_retry_base=0.2,
         webhook_poll_interval=0.1,
         heartbeat_interval=1,
         offline_check_interval=0.2,
-    )
-    handle, task, running = await start_server(settings)
-    yield running
-    await stop_server(handle, task)
+    ) as running:
+        yield running
 
 
 @pytest.fixture

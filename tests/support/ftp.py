@@ -23,9 +23,7 @@ from tests.conftest import (
     bearer,
     create_account_with_role,
     login_as,
-    settings_for,
-    start_server,
-    stop_server,
+    node_with,
 )
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for_true
@@ -44,8 +42,8 @@ async def ftp_server(tmp_path_factory: pytest.TempPathFactory, ftps_ca: Any) -> 
     """A csms node with its FTP server on, FTPS (implicit TLS) on a port of its own."""
     directory = tmp_path_factory.mktemp("ftp")
     certfile, keyfile = issue(ftps_ca, "csms ftps", server_ip="127.0.0.1").write(directory, "ftps")
-    settings = settings_for(
-        f"sqlite+aiosqlite:///{directory / 'csms.db'}",
+    async with node_with(
+        directory,
         ocpp_call_timeout=2,
         ftp_port=free_port(),
         ftps_port=free_port(),
@@ -53,10 +51,8 @@ async def ftp_server(tmp_path_factory: pytest.TempPathFactory, ftps_ca: Any) -> 
         ftps_keyfile=str(keyfile),
         diagnostics_max_bytes=DIAGNOSTICS_LIMIT,
         ftp_only_vendors=[FTP_ONLY_VENDOR],
-    )
-    handle, task, running = await start_server(settings)
-    yield running
-    await stop_server(handle, task)
+    ) as running:
+        yield running
 
 
 @pytest.fixture
@@ -82,17 +78,6 @@ async def charger_using(
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.boot(vendor=vendor)
         yield charger
-
-
-async def upload_firmware(api: httpx.AsyncClient, admin: dict[str, str], image: bytes, name: str) -> dict[str, Any]:
-    response = await api.post(
-        "/api/admin/firmware",
-        content=image,
-        headers={**admin, "X-Filename": name, "Content-Type": "application/octet-stream"},
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def roll_out(
