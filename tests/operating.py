@@ -9,10 +9,12 @@ from uuid import uuid4
 
 import httpx
 import pytest
+import websockets
 from ocpp.charge_point import snake_to_camel_case
 from ocpp.messages import Call
+from websockets.exceptions import InvalidStatus
 
-from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, basic_auth_header, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
 from tests.support.waiting import poll
 
@@ -116,3 +118,17 @@ async def wait_for_counts(
     return await poll(
         lambda: rollout_status(http, admin, rollout_id), until=lambda summary: summary["counts"] == expected
     )
+
+
+async def connect_status(server: RunningServer, charge_point_id: str, password: str) -> int:
+    """The HTTP status of a charger's WebSocket upgrade with this password: 101 when it connects."""
+    headers = {"Authorization": basic_auth_header(charge_point_id, password)}
+    try:
+        async with websockets.connect(
+            f"{server.ws_url}/ocpp/{charge_point_id}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=headers,
+        ):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from websockets.exceptions import InvalidStatus
 
 from csms.simulator.charger import basic_auth_header
 from tests.conftest import (
@@ -26,6 +25,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.operating import connect_status
 from tests.support.waiting import wait_for_true
 
 SECURITY_EVENT_PERIOD = 2.0
@@ -50,19 +50,6 @@ async def strict_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     handle, task, running = await start_server(settings)
     yield running
     await stop_server(handle, task)
-
-
-async def connect_status(server: RunningServer, charge_point_id: str, password: str) -> int:
-    headers = {"Authorization": basic_auth_header(charge_point_id, password)}
-    try:
-        async with websockets.connect(
-            f"{server.ws_url}/ocpp/{charge_point_id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            additional_headers=headers,
-        ):
-            return 101
-    except InvalidStatus as refused:
-        return refused.response.status_code
 
 
 async def security_events(server: RunningServer, http: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:

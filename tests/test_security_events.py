@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,8 +12,11 @@ import pytest
 from ocpp.exceptions import OCPPError
 
 from csms.bus import Message, event_subject
-from tests.conftest import RunningServer
-from tests.operating import admin, ocpp_call, online_charger, payloads_received
+from csms.services.clock import utc_now
+from csms.services.security_log import SecurityEventRetention
+from tests.conftest import RunningServer, bearer, client_from, create_account_with_role, login_as, node_with
+from tests.operating import admin, connect_status, ocpp_call, online_charger, payloads_received
+from tests.support.waiting import wait_for_true
 
 __all__ = ["admin"]
 
@@ -86,3 +91,42 @@ async def test_an_extended_trigger_message_outside_its_schema_never_leaves(
         response = await ocpp_call(http, admin, charger.id, "ExtendedTriggerMessage", {"requestedMessage": "Boot"})
         assert response.status_code == 422, response.text
         assert payloads_received(charger, "ExtendedTriggerMessage") == []
+
+
+async def security_event_kinds(node: RunningServer, client: httpx.AsyncClient, charge_point_id: str) -> list[str]:
+    username, _ = await create_account_with_role(node, "admin")
+    staff = bearer(await login_as(client, username))
+    return [event["kind"] for event in await charger_events(node, client, staff, charge_point_id)]
+
+
+async def test_retention_judges_security_events_by_when_csms_recorded_them(tmp_path: Path) -> None:
+    async with node_with(tmp_path) as node, client_from(node) as client:
+        async with online_charger(node) as charger:  # a charger whose clock is decades behind
+            charge_point_id = charger.id
+            await charger.security_event("InvalidFirmwareSignature", timestamp="2001-01-01T00:00:00Z")
+        assert await connect_status(node, charge_point_id, "wrong-password-here") == 401
+        await node.app_runtime.writer.flush()
+        recorded = utc_now()
+
+        def retention_on(day: datetime) -> SecurityEventRetention:
+            return SecurityEventRetention(node.app_runtime.writer, clock=lambda: day, max_age=timedelta(days=365))
+
+        assert await retention_on(recorded + timedelta(days=364)).apply() == 0
+        assert sorted(await security_event_kinds(node, client, charge_point_id)) == [
+            "InvalidFirmwareSignature",
+            "charger_auth_refused",
+        ]
+        assert await retention_on(recorded + timedelta(days=366)).apply() == 2
+        assert await security_event_kinds(node, client, charge_point_id) == []
+
+
+async def test_old_security_events_are_deleted_in_the_background(tmp_path: Path) -> None:
+    retention = {"security_event_retention_days": 1 / 86_400, "security_event_retention_interval": 0.1}
+    async with node_with(tmp_path, **retention) as node, client_from(node) as client:
+        charge_point_id = await node.add_charger()
+        assert await connect_status(node, charge_point_id, "wrong-password-here") == 401
+
+        async def all_deleted() -> bool:
+            return await security_event_kinds(node, client, charge_point_id) == []
+
+        await wait_for_true(all_deleted)

@@ -67,7 +67,7 @@ from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle, SignupThrottle
 from csms.services.message_log import MessageLog, MessageLogRetention
-from csms.services.security_log import RepeatedEvents
+from csms.services.security_log import RepeatedEvents, SecurityEventRetention
 from csms.services.session_watch import SessionWatch
 from csms.services.tag_directory import TagDirectory, watch_commits
 from csms.services.webhook_delivery import DeliveryPolicy, WebhookDispatcher
@@ -222,6 +222,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     )
     runtime.background.spawn(runtime.security_events.run_periodically(), name="security-event-counts")
     _start_message_log_retention(runtime)
+    _start_security_event_retention(runtime)
     if settings.stale_transaction_after > 0:
         sweep = open_transactions.sweep_stale_periodically(
             session_factory,
@@ -267,6 +268,18 @@ def _start_message_log_retention(runtime: Runtime) -> None:
     )
     runtime.background.spawn(
         retention.run_periodically(settings.message_log_retention_interval), name="message-log-retention"
+    )
+
+
+def _start_security_event_retention(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if settings.security_event_retention_days <= 0:
+        return
+    retention = SecurityEventRetention(
+        runtime.writer, clock=utc_now, max_age=timedelta(days=settings.security_event_retention_days)
+    )
+    runtime.background.spawn(
+        retention.run_periodically(settings.security_event_retention_interval), name="security-event-retention"
     )
 
 

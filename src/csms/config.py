@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Refused and throttled connection attempts: one security event per kind, charger id and address
     # per period, with a count, instead of one per attempt.
     security_event_period: float = 60.0
+    # Security events csms recorded more than this many days ago are deleted (0: kept for ever), by a
+    # background pass every interval seconds.
+    security_event_retention_days: float = 365.0
+    security_event_retention_interval: float = 3600.0
     # Failed Basic-auth attempts in 5 minutes before a charger id from one address (or an address) must
     # wait; a charger id from every address together may fail ten times `per_id` (services/login_throttle.py).
     charger_auth_failures_per_id: int = 10

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -463,7 +464,10 @@ class SecurityEvent(Base):
     """Something security-relevant, such as a refused or throttled charger connection."""
 
     __tablename__ = "security_events"
-    __table_args__ = (Index("ix_security_events_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_security_events_created", "created_at"),
+        Index("ix_security_events_recorded", "recorded_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(16), default="csms")
@@ -473,7 +477,11 @@ class SecurityEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     # Repeated connection attempts are kept as one row per period: how many this row stands for.
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When it happened: for a charger's own event, the charger's timestamp, which may be years off.
     created_at: Mapped[datetime]
+    # When csms recorded it: what retention judges. The default serves rows held in a write journal
+    # by an older csms, which did not know this column.
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
 
 
 class AuditRecord(Base):

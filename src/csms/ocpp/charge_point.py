@@ -733,6 +733,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
             kind=type,
             tech_info=tech_info,
             timestamp=_timestamp(timestamp),
+            now=self._now(),
         )
         if is_critical:
             logger.warning("critical security event from charger %s: %s (%s)", self.id, type, tech_info)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
 from csms.db.models import Base, OcppMessage
+from csms.db.retention import delete_in_batches
 from csms.db.storable_text import escape_unstorable
 from csms.db.write_journal import journaled
 
@@ -183,13 +184,4 @@ class MessageLogRetention:
         if last_id is None:
             return 0
         batch = select(_TABLE.c.id).where(of_charger, _TABLE.c.id <= last_id).order_by(_TABLE.c.id)
-        deleted = 0
-        while True:
-            async with self._writer.transaction() as connection:
-                ids = list((await connection.scalars(batch.limit(self._batch_size))).all())
-                if ids:
-                    await connection.execute(delete(_TABLE).where(_TABLE.c.id.in_(ids)))
-            if not ids:
-                return deleted
-            deleted += len(ids)
-            await asyncio.sleep(0)
+        return await delete_in_batches(self._writer, _TABLE, batch.limit(self._batch_size))

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.batch_writer import BatchWriter
-from csms.db.models import AuditRecord, SecurityEvent
+from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
+from csms.db.models import AuditRecord, Base, SecurityEvent
+from csms.db.retention import delete_in_batches
 from csms.db.storable_text import escape_unstorable
 from csms.db.write_journal import journaled
+
+logger = logging.getLogger(__name__)
+
+_EVENTS = Base.metadata.tables[SecurityEvent.__tablename__]
 
 _INSERT_EVENT = journaled("security_event.insert", insert(SecurityEvent))
 _INSERT_AUDIT = journaled("audit_record.insert", insert(AuditRecord))
@@ -60,6 +66,7 @@ def record_security_event(
         source="csms",
         kind=kind,
         created_at=now,
+        recorded_at=now,
         charge_point_id=charge_point_id,
         remote_address=remote_address,
         detail=detail,
@@ -146,7 +153,13 @@ class RepeatedEvents:
 
 
 async def record_charger_event(
-    writer: BatchWriter, *, charge_point_id: str, kind: str, tech_info: str | None, timestamp: datetime
+    writer: BatchWriter,
+    *,
+    charge_point_id: str,
+    kind: str,
+    tech_info: str | None,
+    timestamp: datetime,
+    now: datetime,
 ) -> bool:
     """A charger's SecurityEventNotification, kept with the charger's own timestamp; True if it is critical.
 
@@ -157,6 +170,7 @@ async def record_charger_event(
         source=CHARGER,
         kind=kind,
         created_at=timestamp,
+        recorded_at=now,
         charge_point_id=charge_point_id,
         remote_address=None,
         detail=tech_info,
@@ -171,6 +185,7 @@ def _event_row(
     source: str,
     kind: str,
     created_at: datetime,
+    recorded_at: datetime,
     charge_point_id: str | None,
     remote_address: str | None,
     detail: str | None,
@@ -184,6 +199,7 @@ def _event_row(
         "detail": detail,
         "count": count,
         "created_at": created_at,
+        "recorded_at": recorded_at,
     }
 
 
@@ -221,3 +237,37 @@ async def list_audit_records(
     if before_id is not None:
         query = query.where(AuditRecord.id < before_id)
     return list((await session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit))).all())
+
+
+class SecurityEventRetention:
+    """Deletes security events csms recorded more than `max_age` ago, in small batches, every interval."""
+
+    def __init__(
+        self, writer: BatchWriter, *, clock: Callable[[], datetime], max_age: timedelta, batch_size: int = 500
+    ) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._max_age = max_age
+        self._batch_size = batch_size
+
+    async def run_periodically(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.apply()
+            except DATABASE_UNREACHABLE as error:
+                reason = type(error).__name__
+                logger.warning("security event retention skipped: the database is unreachable (%s)", reason)
+
+    async def apply(self) -> int:
+        """One pass: the events deleted."""
+        expired = (
+            select(_EVENTS.c.id)
+            .where(_EVENTS.c.recorded_at < self._clock() - self._max_age)
+            .order_by(_EVENTS.c.id)
+            .limit(self._batch_size)
+        )
+        deleted = await delete_in_batches(self._writer, _EVENTS, expired)
+        if deleted:
+            logger.info("security event retention deleted %d events", deleted)
+        return deleted
