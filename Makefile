@@ -28,8 +28,12 @@ run: install
 	$(BIN)/csms serve --host $(HOST) --port $(PORT)
 
 # The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser here.
+# Two checkouts' `make test` on a new machine install it one after the other (flock), and apt waits for
+# a lock another apt holds instead of failing at once.
+APT := apt-get -o DPkg::Lock::Timeout=600
 browser:
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	test -x /usr/bin/chromium || flock /tmp/csms-browser-install.lock sh -c \
+		'test -x /usr/bin/chromium || ($(APT) update && $(APT) install -y chromium)'
 
 # newman (npm) runs the Postman collection's Flow in tests/test_postman.py; kept in .tools/, installed once.
 NEWMAN := .tools/node_modules/.bin/newman
