@@ -9,12 +9,14 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from csms.services.certificate_authority import to_pem
 
 Key = ec.EllipticCurvePrivateKey
+# Any key a charger might put in a CSR, the ones csms refuses included.
+RequestKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | dsa.DSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,16 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(common_name: str = "Test Operator CA") -> Issued:
+def make_ca(common_name: str = "Test Operator CA", *, organization: str | None = None) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
+    name = _name(common_name)
+    if organization is not None:
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization), *name])
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
@@ -92,8 +97,11 @@ def issue(
     return Issued(builder.sign(ca.key, hashes.SHA256()), key)
 
 
-def make_csr(common_name: str, key: Key | None = None) -> tuple[str, Key]:
-    """A PEM certificate signing request for `common_name`, and its key."""
+def make_csr(
+    common_name: str, key: RequestKey | None = None, *, subject: x509.Name | None = None
+) -> tuple[str, RequestKey]:
+    """A PEM certificate signing request for `common_name` (or the whole `subject`), and its key."""
     key = key or ec.generate_private_key(ec.SECP256R1())
-    request = x509.CertificateSigningRequestBuilder().subject_name(_name(common_name)).sign(key, hashes.SHA256())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject or _name(common_name))
+    request = builder.sign(key, None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
     return request.public_bytes(serialization.Encoding.PEM).decode(), key

@@ -13,23 +13,26 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from ocpp.v16 import call_result
 
 from csms.simulator.charger import ChargerBehaviour
-from tests.certificates import Issued, issue, make_ca, make_csr
+from tests.certificates import Issued, RequestKey, issue, make_ca, make_csr
 from tests.conftest import RunningServer
 from tests.operating import admin, ocpp_call, online_charger, payloads_received
 from tests.support.waiting import poll
 
 __all__ = ["admin"]
 
+OPERATOR = "Test Operator BV"
+
 
 @pytest.fixture
 def operator_ca(server: RunningServer, tmp_path: Path) -> Iterator[Issued]:
     """The operator's CA, as the PEM files csms is configured with."""
-    ca = make_ca()
+    ca = make_ca(organization=OPERATOR)
     settings = server.app_runtime.settings
     settings.ca_certfile, settings.ca_keyfile = (str(path) for path in ca.write(tmp_path, "operator-ca"))
     yield ca
@@ -97,6 +100,92 @@ async def test_a_csr_naming_another_charger_is_rejected_and_logged(
     assert [(e["kind"], e["detail"]) for e in events] == [
         ("csr_refused", f"the CSR's common name must be {charger.id!r}")
     ]
+
+
+async def signed_certificate(charger: Any, csr: str) -> x509.Certificate:
+    """The certificate csms sends in CertificateSigned after accepting `csr`."""
+    answer = await charger.sign_certificate(csr)
+    assert answer.status == "Accepted"
+    chain = (await charger.wait_for_call("CertificateSigned")).payload["certificate_chain"]
+    return x509.load_pem_x509_certificate(chain.encode())
+
+
+def rsa_key(bits: int, exponent: int = 65537) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
+
+
+REFUSED_KEYS = {
+    "rsa-1024": (lambda: rsa_key(1024), "the CSR's key is RSA-1024; "),
+    "rsa-2048-e3": (lambda: rsa_key(2048, exponent=3), "the CSR's RSA public exponent is 3; csms signs 65537"),
+    "dsa-1024": (lambda: dsa.generate_private_key(1024), "the CSR's key is DSA; "),
+    "ed25519": (ed25519.Ed25519PrivateKey.generate, "the CSR's key is Ed25519; "),
+    "ec-secp256k1": (lambda: ec.generate_private_key(ec.SECP256K1()), "the CSR's key is EC on secp256k1; "),
+}
+
+
+@pytest.mark.parametrize("kind", REFUSED_KEYS)
+async def test_a_csr_with_a_key_the_whitepaper_does_not_allow_is_rejected_and_logged(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, kind: str
+) -> None:
+    make_key, reason = REFUSED_KEYS[kind]
+    async with online_charger(server) as charger:
+        answer = await charger.sign_certificate(make_csr(charger.id, make_key())[0])
+        signed = await charger_certificates(http, admin, charger.id)  # a signed one is kept before the answer
+    assert (answer.status, signed) == ("Rejected", [])
+    events = await security_events(server, http, admin, charger.id)
+    assert [event["kind"] for event in events] == ["csr_refused"]
+    assert events[0]["detail"].startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "make_key",
+    [lambda: rsa_key(2048), lambda: ec.generate_private_key(ec.SECP384R1())],
+    ids=["rsa-2048", "ec-p384"],
+)
+async def test_a_csr_with_a_key_the_whitepaper_allows_is_signed(
+    server: RunningServer, operator_ca: Issued, make_key: Any
+) -> None:
+    async with online_charger(server) as charger:
+        csr, key = make_csr(charger.id, make_key())
+        certificate = await signed_certificate(charger, csr)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert certificate.public_key().public_bytes(serialization.Encoding.DER, spki) == key.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    )
+
+
+def forged_subject(charge_point_id: str) -> x509.Name:
+    """What the review's attacker asked for: its own serial, unit and operator beside the right name."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "P2-A"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Evil"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Other CPO"),
+            x509.NameAttribute(NameOID.COMMON_NAME, charge_point_id),
+        ]
+    )
+
+
+async def test_the_certificate_names_the_charger_and_the_operator_never_what_else_the_csr_asks(
+    server: RunningServer, operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        csr, _ = make_csr(charger.id, subject=forged_subject(charger.id))
+        certificate = await signed_certificate(charger, csr)
+    assert certificate.subject.rfc4514_string() == f"CN={charger.id},O={OPERATOR}"
+
+
+async def test_the_operator_named_in_the_settings_is_the_certificate_s_organization(
+    server: RunningServer, operator_ca: Issued
+) -> None:
+    settings = server.app_runtime.settings
+    settings.certificate_organization = "Configured Operator"
+    try:
+        async with online_charger(server) as charger:
+            certificate = await signed_certificate(charger, make_csr(charger.id, subject=forged_subject(charger.id))[0])
+    finally:
+        settings.certificate_organization = None
+    assert certificate.subject.rfc4514_string() == f"CN={charger.id},O=Configured Operator"
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     ca_certfile: str | None = None
     ca_keyfile: str | None = None
     charger_certificate_days: int = 365
+    # The organizationName (O) of the certificates csms signs: the operator; unset, the CA's own O.
+    certificate_organization: str | None = None
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
 

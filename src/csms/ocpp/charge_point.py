@@ -773,6 +773,7 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                     csr,
                     authority=load_authority(runtime.settings.ca_certfile, runtime.settings.ca_keyfile),
                     identity=runtime.settings.charger_certificate_identity,
+                    organization=runtime.settings.certificate_organization,
                     valid_for=timedelta(days=runtime.settings.charger_certificate_days),
                     now=self._now(),
                 )

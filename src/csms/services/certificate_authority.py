@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -19,6 +20,14 @@ from csms.services.errors import InvalidInput
 # Back-dated a little, so a charger whose clock runs slightly behind accepts its certificate at once.
 _CLOCK_SKEW = timedelta(minutes=5)
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+# The keys the OCPP 1.6 Security Whitepaper allows (§2.5: RSA or DSA of 2048 bits or more, or EC of
+# 224 bits or more; §2.6 and 2.0.1's A00.FR.318 narrow it to what TLS 1.2 suites use: RSA, and EC on
+# secp256r1 / secp384r1). DSA has no TLS 1.2 suite on the whitepaper's list, and Ed25519 none at all.
+_MIN_RSA_BITS = 2048
+_ALLOWED_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
+# NIST SP 800-56B: an odd exponent above 2**16 and below 2**256; e=3 invites the small-exponent attacks.
+_RSA_EXPONENTS = range(2**16 + 1, 2**256)
+_SIGNATURE_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
 
 class CertificateRequestRefused(InvalidInput):
@@ -29,6 +38,25 @@ class CertificateRequestRefused(InvalidInput):
 class CertificateAuthority:
     certificate: x509.Certificate
     key: SigningKey
+
+    def organization(self) -> str | None:
+        """The CA's own organizationName: the operator's name, unless configured otherwise."""
+        names = self.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        return str(names[0].value) if names else None
+
+
+@dataclass(frozen=True)
+class CertificateSubject:
+    """Who a certificate csms signs names, from csms's own records: never from the CSR."""
+
+    common_name: str
+    organization: str | None
+
+    def name(self) -> x509.Name:
+        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, self.common_name)]
+        if self.organization:
+            attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organization))
+        return x509.Name(attributes)
 
 
 def load_authority(certfile: str | None, keyfile: str | None) -> CertificateAuthority | None:
@@ -43,16 +71,23 @@ def load_authority(certfile: str | None, keyfile: str | None) -> CertificateAuth
 
 
 def sign_request(
-    authority: CertificateAuthority, csr_pem: str, *, common_name: str, now: datetime, valid_for: timedelta
+    authority: CertificateAuthority,
+    csr_pem: str,
+    *,
+    subject: CertificateSubject,
+    now: datetime,
+    valid_for: timedelta,
 ) -> x509.Certificate:
-    """A client certificate for the CSR, provided it is well signed and names `common_name`."""
+    """A client certificate for the CSR's key, provided the CSR is well signed with a key the whitepaper
+    allows and names `subject.common_name`. The certificate names `subject`: whatever else the CSR asks
+    for (its O, OU, serialNumber, extensions) is attacker-controlled text and is never copied."""
     request = _read_request(csr_pem)
     names = request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if [name.value for name in names] != [common_name]:
-        raise CertificateRequestRefused(f"the CSR's common name must be {common_name!r}")
+    if [name.value for name in names] != [subject.common_name]:
+        raise CertificateRequestRefused(f"the CSR's common name must be {subject.common_name!r}")
     return (
         x509.CertificateBuilder()
-        .subject_name(request.subject)
+        .subject_name(subject.name())
         .issuer_name(authority.certificate.subject)
         .public_key(request.public_key())
         .serial_number(x509.random_serial_number())
@@ -67,11 +102,45 @@ def sign_request(
 def _read_request(csr_pem: str) -> x509.CertificateSigningRequest:
     try:
         request = x509.load_pem_x509_csr(csr_pem.encode())
+        key = request.public_key()
+        is_signature_valid = request.is_signature_valid
     except ValueError:
         raise CertificateRequestRefused("the CSR is not a PEM certificate signing request") from None
-    if not request.is_signature_valid:
+    except UnsupportedAlgorithm:
+        raise CertificateRequestRefused("the CSR's key or signature algorithm is not supported") from None
+    _require_allowed_key(key)
+    if not is_signature_valid:
         raise CertificateRequestRefused("the CSR's signature does not match its key")
+    _require_allowed_signature(request)
     return request
+
+
+def _require_allowed_key(key: object) -> None:
+    """Refuse keys the whitepaper does not allow for a charger's certificate (see _MIN_RSA_BITS)."""
+    allowed = f"csms signs RSA keys of {_MIN_RSA_BITS} bits or more, or EC keys on P-256 or P-384"
+    if isinstance(key, rsa.RSAPublicKey):
+        exponent = key.public_numbers().e
+        if key.key_size < _MIN_RSA_BITS:
+            raise CertificateRequestRefused(f"the CSR's key is RSA-{key.key_size}; {allowed}")
+        if exponent not in _RSA_EXPONENTS or exponent % 2 == 0:
+            raise CertificateRequestRefused(f"the CSR's RSA public exponent is {exponent}; csms signs 65537")
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in _ALLOWED_CURVES:
+            raise CertificateRequestRefused(f"the CSR's key is EC on {key.curve.name}; {allowed}")
+    else:
+        raise CertificateRequestRefused(f"the CSR's key is {_key_kind(key)}; {allowed}")
+
+
+def _require_allowed_signature(request: x509.CertificateSigningRequest) -> None:
+    algorithm = request.signature_hash_algorithm
+    if not isinstance(algorithm, _SIGNATURE_HASHES):
+        name = algorithm.name.upper() if algorithm is not None else "none"
+        raise CertificateRequestRefused(f"the CSR is signed with {name}; csms accepts SHA-256, SHA-384 or SHA-512")
+
+
+def _key_kind(key: object) -> str:
+    """A key's algorithm as people name it: DSA, Ed25519, Ed448, X25519..."""
+    return type(key).__name__.removesuffix("PublicKey").removeprefix("_") or "of an unknown kind"
 
 
 def read_certificate(pem: str) -> x509.Certificate:

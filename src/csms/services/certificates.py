@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from csms.db.models import ChargerCertificate
 from csms.services import certificate_authority, security_profiles
 from csms.services.calls import Send
-from csms.services.certificate_authority import CertificateAuthority, CertificateRequestRefused
+from csms.services.certificate_authority import CertificateAuthority, CertificateRequestRefused, CertificateSubject
 from csms.services.errors import DomainError
 
 CHARGE_POINT_CERTIFICATE = "ChargePointCertificate"
@@ -30,20 +30,21 @@ async def sign_for_charger(
     *,
     authority: CertificateAuthority | None,
     identity: str,
+    organization: str | None,
     valid_for: timedelta,
     now: datetime,
 ) -> int:
-    """Sign a charger's CSR (its common name must be the charger's id, or serial number as configured)
-    and keep the certificate; its id."""
+    """Sign a charger's CSR (its common name must be the charger's id, or registered serial number as
+    configured) and keep the certificate; its id. The certificate names that common name and
+    `organization` (else the CA's own), whatever else the CSR says."""
     if authority is None:
         raise CertificateRequestRefused("csms has no CA to sign with (CSMS_CA_CERTFILE, CSMS_CA_KEYFILE)")
     try:
         common_name = await security_profiles.certificate_identity(session, charge_point_id, identity=identity)
     except DomainError as error:
         raise CertificateRequestRefused(str(error)) from None
-    certificate = certificate_authority.sign_request(
-        authority, csr_pem, common_name=common_name, now=now, valid_for=valid_for
-    )
+    subject = CertificateSubject(common_name, organization or authority.organization())
+    certificate = certificate_authority.sign_request(authority, csr_pem, subject=subject, now=now, valid_for=valid_for)
     row = _row(charge_point_id, CHARGE_POINT_CERTIFICATE, certificate, authority.certificate, status=ISSUED, now=now)
     session.add(row)
     await session.commit()
