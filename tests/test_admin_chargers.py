@@ -219,3 +219,64 @@ async def test_admin_endpoints_refuse_plain_users_with_403_and_strangers_with_40
     anonymous = await http.request(method, path, json={})
     assert as_user.status_code == 403 and "admin" in as_user.json()["detail"]
     assert anonymous.status_code == 401
+
+
+def new_serial() -> str:
+    return f"SN-{new_charger_id()}"
+
+
+async def test_an_operator_registers_a_charger_s_serial_number_apart_from_what_it_boots_with(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id, serial = new_charger_id(), new_serial()
+    body = {"charge_point_id": charge_point_id, "password": CHARGER_PASSWORD, "registered_serial_number": serial}
+    created = await http.post("/api/admin/chargers", json=body, headers=admin)
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot(charge_point_serial_number="SOMEONE-ELSES")
+    shown = (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()
+    assert created.status_code == 201 and created.json()["registered_serial_number"] == serial
+    assert (shown["registered_serial_number"], shown["serial_number"]) == (serial, "SOMEONE-ELSES")
+
+
+async def test_a_serial_number_registered_for_another_charger_is_409_on_create_and_on_change(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    first, second, serial = new_charger_id(), new_charger_id(), new_serial()
+    for charge_point_id, registered in ((first, serial), (second, None)):
+        body = {"charge_point_id": charge_point_id, "password": CHARGER_PASSWORD, "registered_serial_number": registered}
+        assert (await http.post("/api/admin/chargers", json=body, headers=admin)).status_code == 201
+    third = {"charge_point_id": new_charger_id(), "password": CHARGER_PASSWORD, "registered_serial_number": serial}
+    created = await http.post("/api/admin/chargers", json=third, headers=admin)
+    changed = await http.patch(f"/api/admin/chargers/{second}", json={"registered_serial_number": serial}, headers=admin)
+    kept = await http.patch(f"/api/admin/chargers/{first}", json={"registered_serial_number": serial}, headers=admin)
+    expected = f"serial number {serial!r} is registered for charger {first}"
+    assert (created.status_code, created.json()["detail"]) == (409, expected)
+    assert (changed.status_code, changed.json()["detail"]) == (409, expected)
+    assert (kept.status_code, kept.json()["registered_serial_number"]) == (200, serial)
+    assert (await http.get(f"/api/admin/chargers/{third['charge_point_id']}", headers=admin)).status_code == 404
+
+
+async def test_changing_a_charger_s_serial_number_is_audited_and_null_forgets_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    path = f"/api/admin/chargers/{charge_point_id}"
+    registered = await http.patch(path, json={"registered_serial_number": new_serial()}, headers=admin)
+    forgotten = await http.patch(path, json={"registered_serial_number": None}, headers=admin)
+    await server.app_runtime.writer.flush()
+    audit = (await http.get("/api/admin/audit_log", headers=admin)).json()
+    assert registered.status_code == 200 and forgotten.json()["registered_serial_number"] is None
+    assert [(e["method"], e["status_code"]) for e in audit if e["path"] == path] == [("PATCH", 200), ("PATCH", 200)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"registered_serial_number": ""}, {"registered_serial_number": " SN-1"}, {"registered_serial_number": "x" * 65}],
+    ids=["nothing", "empty", "padded", "too-long"],
+)
+async def test_a_bad_serial_number_change_is_422(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any]
+) -> None:
+    charge_point_id = await server.add_charger()
+    response = await http.patch(f"/api/admin/chargers/{charge_point_id}", json=body, headers=admin)
+    assert response.status_code == 422, response.text

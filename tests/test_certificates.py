@@ -267,3 +267,44 @@ async def test_certificates_expiring_soon_are_listed_for_renewal(
 
     assert charger.id in await expiring(30)
     assert charger.id not in await expiring(5)
+
+
+@pytest.fixture
+def serial_number_identity(server: RunningServer) -> Iterator[None]:
+    """CSMS_CHARGER_CERTIFICATE_IDENTITY=serial_number for one test."""
+    settings = server.app_runtime.settings
+    settings.charger_certificate_identity = "serial_number"
+    yield
+    settings.charger_certificate_identity = "charge_point_id"
+
+
+async def register_serial(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, serial: str) -> None:
+    path = f"/api/admin/chargers/{charge_point_id}"
+    assert (await http.patch(path, json={"registered_serial_number": serial}, headers=admin)).status_code == 200
+
+
+async def test_with_serial_number_identity_a_csr_for_a_serial_the_charger_only_booted_with_is_rejected(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, serial_number_identity: None
+) -> None:
+    victim = await server.add_charger()
+    await register_serial(http, admin, victim, f"SN-{victim}")
+    async with online_charger(server) as attacker:
+        await register_serial(http, admin, attacker.id, f"SN-{attacker.id}")
+        await attacker.boot(charge_point_serial_number=f"SN-{victim}")  # claims the victim's serial
+        answer = await attacker.sign_certificate(make_csr(f"SN-{victim}")[0])
+        own = await signed_certificate(attacker, make_csr(f"SN-{attacker.id}")[0])
+    assert answer.status == "Rejected"
+    assert own.subject.rfc4514_string() == f"CN=SN-{attacker.id},O={OPERATOR}"
+
+
+async def test_with_serial_number_identity_a_charger_without_a_registered_serial_gets_no_certificate(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, serial_number_identity: None
+) -> None:
+    async with online_charger(server) as charger:
+        await charger.boot(charge_point_serial_number="SN-BOOTED")
+        answer = await charger.sign_certificate(make_csr("SN-BOOTED")[0])
+    events = await security_events(server, http, admin, charger.id)
+    assert answer.status == "Rejected"
+    assert [(e["kind"], e["detail"]) for e in events] == [
+        ("csr_refused", f"charger {charger.id} has no registered serial number to bind its certificate to")
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -38,21 +38,21 @@ class Profile3Server:
         return context
 
 
-@pytest.fixture(scope="module")
-def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
-    directory = tmp_path_factory.mktemp("profile3")
+@contextmanager
+def serving_profile3(directory: Path, *, env: dict[str, str] | None = None) -> Iterator[Profile3Server]:
+    """`csms serve` with the operator CA for client certificates; chargers are registered before."""
     ca = make_ca()
     certfile, keyfile = issue(ca, "csms", server_ip="127.0.0.1").write(directory, "server")
     ca_file, _ = ca.write(directory, "operator-ca")
-    for charge_point_id in ("CP-A", "CP-B", "CP-C"):
-        assert run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD).returncode == 0
-    created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
-    assert created.returncode == 0, created.stderr
     port = free_port()
     tls_files = ["--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile), "--ssl-ca-certs", str(ca_file)]
     command = [CSMS, "serve", "--port", str(port), *tls_files]
     process = subprocess.Popen(
-        command, env=sqlite_env(directory), cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        env=sqlite_env(directory) | (env or {}),
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     server = Profile3Server(f"127.0.0.1:{port}", directory, ca)
     try:
@@ -61,6 +61,29 @@ def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Serve
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
+    directory = tmp_path_factory.mktemp("profile3")
+    for charge_point_id in ("CP-A", "CP-B", "CP-C"):
+        assert run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD).returncode == 0
+    created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
+    assert created.returncode == 0, created.stderr
+    with serving_profile3(directory) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def serial_profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
+    """Profile 3 with CSMS_CHARGER_CERTIFICATE_IDENTITY=serial_number: CP-S1 and CP-S2 have registered serials."""
+    directory = tmp_path_factory.mktemp("serial-profile3")
+    for charge_point_id in ("CP-S1", "CP-S2"):
+        serial = ["--serial-number", f"SN-{charge_point_id}"]
+        added = run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD, *serial)
+        assert added.returncode == 0, added.stderr
+    with serving_profile3(directory, env={"CSMS_CHARGER_CERTIFICATE_IDENTITY": "serial_number"}) as server:
+        yield server
 
 
 def charger(
@@ -137,3 +160,16 @@ async def test_lowering_the_security_profile_is_refused_before_it_leaves(profile
 def test_the_server_context_refuses_tls_older_than_1_2() -> None:
     context = tls.server_context(None, lambda: ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))  # type: ignore[arg-type]
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+async def test_with_serial_number_identity_a_certificate_names_the_registered_serial_not_the_booted_one(
+    serial_profile3: Profile3Server,
+) -> None:
+    # CP-S1 boots claiming CP-S2's serial: neither CP-S2's certificate connects as CP-S1, nor does CP-S1's
+    # own certificate stop working.
+    async with charger(serial_profile3, "CP-S1", None, PASSWORD) as impostor:
+        await impostor.boot(charge_point_serial_number="SN-CP-S2")
+    refused = await refused_status(serial_profile3, "CP-S1", issue(serial_profile3.ca, "SN-CP-S2"), None)
+    async with charger(serial_profile3, "CP-S1", issue(serial_profile3.ca, "SN-CP-S1")) as connected:
+        booted = await connected.boot(charge_point_serial_number="SN-CP-S2")
+    assert (refused, booted.status) == (403, "Accepted")

@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     add_charger = commands.add_parser("add-charger", help="register a charger and its Basic-auth password")
     add_charger.add_argument("charge_point_id", metavar="CP_ID", type=_storable)
     add_charger.add_argument("--password", required=True, type=_storable)
+    add_charger.add_argument(
+        "--serial-number", type=_storable, help="its serial, what its certificate names in serial_number identity mode"
+    )
     add_charger.set_defaults(command=_add_charger)
     return parser
 
@@ -199,6 +202,7 @@ def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
             session,
             charge_point_id=args.charge_point_id,
             password=args.password,
+            registered_serial_number=args.serial_number,
             now=_now(),
         )
         return f"registered charger {charger.charge_point_id}"

@@ -33,9 +33,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def register_charger(
     body: ChargerCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> ChargerOut:
-    """Register a charger and the password it authenticates with (HTTP Basic auth)."""
+    """Register a charger, the password it authenticates with (HTTP Basic auth) and its serial number."""
     charger = await chargers.register_charger(
-        session, charge_point_id=body.charge_point_id, password=body.password, now=runtime.clock()
+        session,
+        charge_point_id=body.charge_point_id,
+        password=body.password,
+        registered_serial_number=body.registered_serial_number,
+        now=runtime.clock(),
     )
     return ChargerOut.model_validate(charger)
 
@@ -53,12 +57,16 @@ async def get_charger(charge_point_id: str, admin: AdminUser, session: SessionDe
     return await _charger_out(session, await _require_charger(session, charge_point_id))
 
 
-@router.patch("/chargers/{charge_point_id}", responses=_ERRORS)
+@router.patch("/chargers/{charge_point_id}", responses={**_ERRORS, 409: {"model": ErrorBody}})
 async def update_charger(
     charge_point_id: str, body: ChargerUpdate, admin: AdminUser, session: SessionDep
 ) -> ChargerOut:
-    """Choose how the charger's firmware and diagnostics links are served (http, ftp, ftps or auto)."""
-    charger = await file_transfer.set_preference(session, charge_point_id, body.file_transfer)
+    """Register the charger's serial number, or choose how its firmware and diagnostics links are served."""
+    charger = await _require_charger(session, charge_point_id)
+    if "registered_serial_number" in body.model_fields_set:
+        charger = await chargers.register_serial_number(session, charge_point_id, body.registered_serial_number)
+    if body.file_transfer is not None:
+        charger = await file_transfer.set_preference(session, charge_point_id, body.file_transfer)
     return await _charger_out(session, charger)
 
 

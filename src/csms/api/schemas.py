@@ -201,17 +201,40 @@ class TransactionClose(BaseModel):
     stop_timestamp: datetime | None = Field(default=None, description="Default: the time of the last reading")
 
 
+_REGISTERED_SERIAL = (
+    "The charger's serial number as the operator knows it (1 to 64 characters, unique across chargers): "
+    "what its client certificate names with CSMS_CHARGER_CERTIFICATE_IDENTITY=serial_number"
+)
+
+
 class ChargerCreate(BaseModel):
     charge_point_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
     password: str = Field(min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth")
+    registered_serial_number: str | None = Field(
+        default=None, min_length=1, max_length=64, description=_REGISTERED_SERIAL, examples=["SN-0042"]
+    )
 
 
 class ChargerUpdate(BaseModel):
-    file_transfer: Literal["auto", "http", "ftp", "ftps"] = Field(
+    """The fields given are changed; those left out stay as they are."""
+
+    file_transfer: Literal["auto", "http", "ftp", "ftps"] | None = Field(
+        default=None,
         description="How its firmware and diagnostics links are served: http, ftp, ftps, or auto "
         "(http until a quickly failed HTTP transfer or an FTP-only vendor says ftp); setting it forgets "
-        "what auto learned"
+        "what auto learned",
     )
+    registered_serial_number: str | None = Field(
+        default=None, min_length=1, max_length=64, description=f"{_REGISTERED_SERIAL}; null forgets it"
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ChargerUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give file_transfer, registered_serial_number or both")
+        if "file_transfer" in self.model_fields_set and self.file_transfer is None:
+            raise ValueError("file_transfer is auto, http, ftp or ftps, not null")
+        return self
 
 
 class ConnectorOut(BaseModel):
@@ -231,7 +254,8 @@ class ChargerOut(BaseModel):
     charge_point_id: str
     vendor: str | None
     model: str | None
-    serial_number: str | None
+    serial_number: str | None = Field(description="The chargePointSerialNumber of its last boot: reported, not vouched for")
+    registered_serial_number: str | None = Field(default=None, description=_REGISTERED_SERIAL)
     charge_box_serial_number: str | None
     firmware_version: str | None
     meter_type: str | None

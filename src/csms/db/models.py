@@ -136,12 +136,16 @@ class IdTag(Base):
 
 class Charger(Base):
     __tablename__ = "chargers"
+    __table_args__ = (Index("ix_chargers_registered_serial_number", "registered_serial_number", unique=True),)
 
     charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     vendor: Mapped[str | None] = mapped_column(String(20))
     model: Mapped[str | None] = mapped_column(String(20))
+    # What its last BootNotification reported (chargePointSerialNumber): data, never an identity.
     serial_number: Mapped[str | None] = mapped_column(String(25))
+    # The serial an operator registered: what its certificate names in serial_number identity mode.
+    registered_serial_number: Mapped[str | None] = mapped_column(String(64))
     charge_box_serial_number: Mapped[str | None] = mapped_column(String(25))
     firmware_version: Mapped[str | None] = mapped_column(String(50))
     iccid: Mapped[str | None] = mapped_column(String(20))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Executable, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +17,14 @@ from csms.db.batch_writer import BatchWriter
 from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
 from csms.db.write_journal import journaled
 from csms.security import ChargerPasswordVerifier, hash_charger_password
-from csms.services.errors import AlreadyExists, InvalidInput
+from csms.services.errors import AlreadyExists, InvalidInput, NotFound
 
 # The charge point id is the last path segment of the OCPP URL and the Basic-auth username, so it
 # must survive both: no '/', no ':' (the user:password separator), no spaces or control characters.
 CHARGE_POINT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~\-]{1,64}$")
 CHARGER_PASSWORD_MIN_LENGTH = 16
 CHARGER_PASSWORD_MAX_LENGTH = 40
+SERIAL_NUMBER_MAX_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +73,72 @@ def validate_charge_point_id(charge_point_id: str) -> None:
         raise InvalidInput("a charge point id has 1 to 64 characters from A-Z, a-z, 0-9 and . _ ~ -")
 
 
-async def register_charger(session: AsyncSession, *, charge_point_id: str, password: str, now: datetime) -> Charger:
+async def register_charger(
+    session: AsyncSession,
+    *,
+    charge_point_id: str,
+    password: str,
+    now: datetime,
+    registered_serial_number: str | None = None,
+) -> Charger:
     validate_charge_point_id(charge_point_id)
     validate_charger_password(password)
     if await session.get(Charger, charge_point_id) is not None:
         raise AlreadyExists(f"charger {charge_point_id} is already registered")
+    if registered_serial_number is not None:
+        await _require_unclaimed_serial(session, registered_serial_number, charge_point_id=charge_point_id)
     charger = Charger(
         charge_point_id=charge_point_id,
         password_hash=await hash_charger_password(password),
+        registered_serial_number=registered_serial_number,
         is_connected=False,
         created_at=now,
     )
     session.add(charger)
-    await session.commit()
+    await _commit_serial(session, registered_serial_number)
     return charger
+
+
+async def register_serial_number(session: AsyncSession, charge_point_id: str, serial_number: str | None) -> Charger:
+    """The serial an operator vouches for (None forgets it): what the charger's certificate names in
+    serial_number identity mode. Unique, so no two chargers can present the same certificate identity."""
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    if serial_number is not None:
+        await _require_unclaimed_serial(session, serial_number, charge_point_id=charge_point_id)
+    charger.registered_serial_number = serial_number
+    await _commit_serial(session, serial_number)
+    return charger
+
+
+def validate_serial_number(serial_number: str) -> None:
+    """At most 64 characters, as a certificate's common name holds (RFC 5280, ub-common-name)."""
+    if not 1 <= len(serial_number) <= SERIAL_NUMBER_MAX_LENGTH:
+        raise InvalidInput(f"a serial number has 1 to {SERIAL_NUMBER_MAX_LENGTH} characters")
+    if not serial_number.isprintable() or serial_number != serial_number.strip():
+        raise InvalidInput("a serial number is printable, without leading or trailing spaces")
+
+
+async def _require_unclaimed_serial(session: AsyncSession, serial_number: str, *, charge_point_id: str) -> None:
+    validate_serial_number(serial_number)
+    query = select(Charger.charge_point_id).where(
+        Charger.registered_serial_number == serial_number, Charger.charge_point_id != charge_point_id
+    )
+    holder = await session.scalar(query)
+    if holder is not None:
+        raise AlreadyExists(f"serial number {serial_number!r} is registered for charger {holder}")
+
+
+async def _commit_serial(session: AsyncSession, serial_number: str | None) -> None:
+    """Commit; two operators registering the same serial at once: the unique index refuses the second."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if serial_number is None:
+            raise
+        raise AlreadyExists(f"serial number {serial_number!r} is registered for another charger") from None
 
 
 async def authenticate_charger(

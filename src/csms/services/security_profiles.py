@@ -61,16 +61,18 @@ async def refuse_lowering(session: AsyncSession, charge_point_id: str, payload: 
 
 
 async def certificate_identity(session: AsyncSession, charge_point_id: str, *, identity: str) -> str:
-    """What a charger's certificate must name as its common name: its id, or its serial number."""
+    """What a charger's certificate must name as its common name: its id, or the serial number an
+    operator registered for it. Never the serial its BootNotification reports: any charger can claim
+    another's there."""
     charger = await session.get(Charger, charge_point_id)
     if charger is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     if identity == "serial_number":
-        if not charger.serial_number:
+        if not charger.registered_serial_number:
             raise PermissionDenied(
-                f"charger {charge_point_id} has reported no serial number to bind its certificate to"
+                f"charger {charge_point_id} has no registered serial number to bind its certificate to"
             )
-        return charger.serial_number
+        return charger.registered_serial_number
     return charge_point_id
 
 
