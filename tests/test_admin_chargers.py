@@ -243,11 +243,17 @@ async def test_a_serial_number_registered_for_another_charger_is_409_on_create_a
 ) -> None:
     first, second, serial = new_charger_id(), new_charger_id(), new_serial()
     for charge_point_id, registered in ((first, serial), (second, None)):
-        body = {"charge_point_id": charge_point_id, "password": CHARGER_PASSWORD, "registered_serial_number": registered}
+        body = {
+            "charge_point_id": charge_point_id,
+            "password": CHARGER_PASSWORD,
+            "registered_serial_number": registered,
+        }
         assert (await http.post("/api/admin/chargers", json=body, headers=admin)).status_code == 201
     third = {"charge_point_id": new_charger_id(), "password": CHARGER_PASSWORD, "registered_serial_number": serial}
     created = await http.post("/api/admin/chargers", json=third, headers=admin)
-    changed = await http.patch(f"/api/admin/chargers/{second}", json={"registered_serial_number": serial}, headers=admin)
+    changed = await http.patch(
+        f"/api/admin/chargers/{second}", json={"registered_serial_number": serial}, headers=admin
+    )
     kept = await http.patch(f"/api/admin/chargers/{first}", json={"registered_serial_number": serial}, headers=admin)
     expected = f"serial number {serial!r} is registered for charger {first}"
     assert (created.status_code, created.json()["detail"]) == (409, expected)
@@ -271,7 +277,12 @@ async def test_changing_a_charger_s_serial_number_is_audited_and_null_forgets_it
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"registered_serial_number": ""}, {"registered_serial_number": " SN-1"}, {"registered_serial_number": "x" * 65}],
+    [
+        {},
+        {"registered_serial_number": ""},
+        {"registered_serial_number": " SN-1"},
+        {"registered_serial_number": "x" * 65},
+    ],
     ids=["nothing", "empty", "padded", "too-long"],
 )
 async def test_a_bad_serial_number_change_is_422(

@@ -284,7 +284,11 @@ async def register_serial(http: httpx.AsyncClient, admin: dict[str, str], charge
 
 
 async def test_with_serial_number_identity_a_csr_for_a_serial_the_charger_only_booted_with_is_rejected(
-    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, serial_number_identity: None
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    operator_ca: Issued,
+    serial_number_identity: None,
 ) -> None:
     victim = await server.add_charger()
     await register_serial(http, admin, victim, f"SN-{victim}")
@@ -298,7 +302,11 @@ async def test_with_serial_number_identity_a_csr_for_a_serial_the_charger_only_b
 
 
 async def test_with_serial_number_identity_a_charger_without_a_registered_serial_gets_no_certificate(
-    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, serial_number_identity: None
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    operator_ca: Issued,
+    serial_number_identity: None,
 ) -> None:
     async with online_charger(server) as charger:
         await charger.boot(charge_point_serial_number="SN-BOOTED")

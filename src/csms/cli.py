@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -133,19 +134,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
-        **({"ws": transport.PROTOCOL} | _tls_options(args)),
+        **({"ws": transport.PROTOCOL} | _tls_options(args, settings)),
     )
     return 0
 
 
-def _tls_options(args: argparse.Namespace) -> dict[str, Any]:
-    """TLS 1.2 or newer only; with a client CA, client certificates are verified when presented and
-    reach the OCPP endpoint through the ASGI TLS extension (ocpp/tls.py)."""
+def _tls_options(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """TLS 1.2 or newer only, with the suites of CSMS_TLS_CIPHERS; with a client CA, client certificates
+    are verified when presented and reach the OCPP endpoint through the ASGI TLS extension (ocpp/tls.py)."""
     if not args.ssl_certfile:
         return {}
     from csms.ocpp import tls
 
-    options: dict[str, Any] = {"ssl_context_factory": tls.server_context, "ws": tls.PROTOCOL}
+    context_factory = functools.partial(tls.server_context, ciphers=settings.tls_ciphers)
+    options: dict[str, Any] = {"ssl_context_factory": context_factory, "ws": tls.PROTOCOL}
     if args.ssl_ca_certs:
         options |= {"ssl_ca_certs": args.ssl_ca_certs, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
     return options

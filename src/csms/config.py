@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import ssl
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,23 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///csms.db"
+
+
+# The TLS 1.2 suites the OCPP 1.6 Security Whitepaper says a central system shall support, in OpenSSL's
+# names: TLS_ECDHE_ECDSA_WITH_AES_128/256_GCM_SHA256/384 and TLS_RSA_WITH_AES_128/256_GCM_SHA256/384,
+# with their ECDHE-RSA counterparts so an RSA server certificate keeps forward secrecy for chargers that
+# offer it. The TLS_RSA suites have none; chargers that offer nothing else need them. CSMS_TLS_CIPHERS
+# narrows the list.
+WHITEPAPER_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "AES128-GCM-SHA256",
+        "AES256-GCM-SHA384",
+    )
+)
 
 
 class Settings(BaseSettings):
@@ -122,8 +140,19 @@ class Settings(BaseSettings):
     charger_certificate_days: int = 365
     # The organizationName (O) of the certificates csms signs: the operator; unset, the CA's own O.
     certificate_organization: str | None = None
+    # The TLS 1.2 suites csms serves (HTTPS, wss:// and FTPS), an OpenSSL cipher string; TLS 1.3 has its own.
+    tls_ciphers: str = WHITEPAPER_CIPHERS
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
+
+    @field_validator("tls_ciphers")
+    @classmethod
+    def _is_cipher_string(cls, value: str) -> str:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(value)
+        except ssl.SSLError:
+            raise ValueError(f"an OpenSSL cipher string naming suites this OpenSSL knows, not {value!r}") from None
+        return value
 
     @field_validator("ftp_passive_ports")
     @classmethod

@@ -254,7 +254,9 @@ class ChargerOut(BaseModel):
     charge_point_id: str
     vendor: str | None
     model: str | None
-    serial_number: str | None = Field(description="The chargePointSerialNumber of its last boot: reported, not vouched for")
+    serial_number: str | None = Field(
+        description="The chargePointSerialNumber of its last boot: reported, not vouched for"
+    )
     registered_serial_number: str | None = Field(default=None, description=_REGISTERED_SERIAL)
     charge_box_serial_number: str | None
     firmware_version: str | None

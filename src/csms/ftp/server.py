@@ -91,6 +91,8 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     if not settings.ftps_certfile:
         raise ValueError("CSMS_FTPS_PORT needs a certificate: CSMS_FTPS_CERTFILE (or csms serve --ssl-certfile)")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2  # as for wss:// (Security Whitepaper §2.4.1)
+    # As for wss:// (ocpp/tls.py): TLS 1.2 or newer (Security Whitepaper §2.4.1), the whitepaper's suites.
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(settings.tls_ciphers)
     context.load_cert_chain(settings.ftps_certfile, settings.ftps_keyfile)
     return context

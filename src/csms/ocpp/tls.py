@@ -1,4 +1,5 @@
-"""TLS for chargers: the client certificate of security profile 3, and TLS 1.2 or newer only.
+"""TLS for chargers: the client certificate of security profile 3, TLS 1.2 or newer only, and the
+whitepaper's cipher suites.
 
 uvicorn does not put the client certificate in the ASGI scope; the WebSocket protocol below adds the
 ASGI TLS extension (`scope["extensions"]["tls"]`) from the connection's SSL object, so the endpoint can
@@ -15,6 +16,7 @@ from typing import Any
 from uvicorn.config import Config
 from websockets.http11 import Request
 
+from csms.config import WHITEPAPER_CIPHERS
 from csms.ocpp.transport import LeanWebSockets
 
 PROTOCOL = "csms.ocpp.tls:ClientCertificateWebSockets"
@@ -54,8 +56,17 @@ def is_tls(scope: Mapping[str, Any]) -> bool:
     return scope.get("scheme") == "wss"
 
 
-def server_context(config: Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-    """uvicorn's SSL context, refusing anything older than TLS 1.2 (Security Whitepaper §2.4.1)."""
+def server_context(
+    config: Config, default: Callable[[], ssl.SSLContext], *, ciphers: str = WHITEPAPER_CIPHERS
+) -> ssl.SSLContext:
+    """uvicorn's SSL context, refusing anything older than TLS 1.2 (Security Whitepaper §2.4.1) and
+    any TLS 1.2 suite but `ciphers` (CSMS_TLS_CIPHERS). TLS 1.3 suites are not affected."""
     context = default()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    restrict(context, ciphers=ciphers)
     return context
+
+
+def restrict(context: ssl.SSLContext, *, ciphers: str) -> None:
+    """TLS 1.2 or newer, and the TLS 1.2 suites of `ciphers` (an OpenSSL cipher string) only."""
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(ciphers)

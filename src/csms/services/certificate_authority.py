@@ -20,9 +20,8 @@ from csms.services.errors import InvalidInput
 # Back-dated a little, so a charger whose clock runs slightly behind accepts its certificate at once.
 _CLOCK_SKEW = timedelta(minutes=5)
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-# The keys the OCPP 1.6 Security Whitepaper allows (§2.5: RSA or DSA of 2048 bits or more, or EC of
-# 224 bits or more; §2.6 and 2.0.1's A00.FR.318 narrow it to what TLS 1.2 suites use: RSA, and EC on
-# secp256r1 / secp384r1). DSA has no TLS 1.2 suite on the whitepaper's list, and Ed25519 none at all.
+# The keys a charger's certificate may have: RSA of 2048 bits or more, or EC on the curves of the
+# whitepaper's TLS suites (secp256r1, secp384r1). DSA has no suite on that list, Ed25519 none in TLS 1.2.
 _MIN_RSA_BITS = 2048
 _ALLOWED_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
 # NIST SP 800-56B: an odd exponent above 2**16 and below 2**256; e=3 invites the small-exponent attacks.

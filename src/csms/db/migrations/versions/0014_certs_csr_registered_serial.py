@@ -25,9 +25,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("chargers") as batch:
         batch.add_column(sa.Column("registered_serial_number", sa.String(length=64), nullable=True))
-    op.create_index(
-        "ix_chargers_registered_serial_number", "chargers", ["registered_serial_number"], unique=True
-    )
+    op.create_index("ix_chargers_registered_serial_number", "chargers", ["registered_serial_number"], unique=True)
 
 
 def downgrade() -> None:
