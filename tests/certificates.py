@@ -51,7 +51,12 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(common_name: str = "Test Operator CA", *, organization: str | None = None) -> Issued:
+def make_ca(
+    common_name: str = "Test Operator CA",
+    *,
+    organization: str | None = None,
+    valid_for: timedelta = timedelta(days=3650),
+) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
     name = _name(common_name)
@@ -64,7 +69,7 @@ def make_ca(common_name: str = "Test Operator CA", *, organization: str | None =
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
+        .not_valid_after(now + valid_for)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )

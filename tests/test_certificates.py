@@ -4,6 +4,7 @@ InstallCertificate / DeleteCertificate / GetInstalledCertificateIds tracked per 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from ocpp.v16 import call_result
 
 from csms.simulator.charger import ChargerBehaviour
 from tests.certificates import Issued, RequestKey, issue, make_ca, make_csr
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, client_from, node_with
 from tests.operating import admin, ocpp_call, online_charger, payloads_received
 from tests.support.waiting import poll
 
@@ -316,3 +317,22 @@ async def test_with_serial_number_identity_a_charger_without_a_registered_serial
     assert [(e["kind"], e["detail"]) for e in events] == [
         ("csr_refused", f"charger {charger.id} has no registered serial number to bind its certificate to")
     ]
+
+
+async def test_an_operator_ca_that_expires_soon_is_warned_about_at_start_in_readyz_and_in_metrics(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    certfile, keyfile = make_ca(valid_for=timedelta(days=10, hours=1)).write(tmp_path, "operator-ca")
+    with caplog.at_level(logging.WARNING, logger="csms.observability.certificate_expiry"):
+        async with node_with(tmp_path, ca_certfile=str(certfile), ca_keyfile=str(keyfile)) as node:
+            started = [record.getMessage() for record in caplog.records]
+            async with client_from(node) as http:
+                ready, metrics = await http.get("/readyz"), (await http.get("/metrics")).text
+    warning = f"ca certificate {certfile} expires in 10 days"
+    assert any(message.startswith(warning) for message in started), started
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+    assert ready.json()["certificates"]["ca"].startswith(warning)
+    line = next(
+        line for line in metrics.splitlines() if line.startswith('csms_certificate_expiry_days{certificate="ca"}')
+    )
+    assert 10 < float(line.split()[-1]) < 10.05

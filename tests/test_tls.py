@@ -30,9 +30,13 @@ PASSWORD = "tls-charger-password-01"
 
 
 def make_certificate(
-    directory: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None
+    directory: Path,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
+    *,
+    ends: timedelta = timedelta(days=1),
 ) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, and its key (EC unless given), as PEM files."""
+    """A self-signed certificate for 127.0.0.1 that ends `ends` from now, and its key (EC unless given),
+    as PEM files."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csms test")])
     now = datetime.now(UTC)
@@ -42,8 +46,8 @@ def make_certificate(
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=1))
+        .not_valid_before(min(now, now + ends) - timedelta(days=1))
+        .not_valid_after(now + ends)
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -159,3 +163,34 @@ def test_csms_tls_ciphers_narrows_the_suites_and_a_bad_cipher_string_is_refused_
     assert tls12 == {"ECDHE-ECDSA-AES256-GCM-SHA384"}
     with pytest.raises(ValidationError, match="OpenSSL cipher string"):
         Settings(tls_ciphers="NOT-A-CIPHER")
+
+
+def unverified_https(address: str) -> httpx.Client:
+    """An HTTPS client that takes any certificate, an expired one included."""
+    return httpx.Client(base_url=f"https://{address}", verify=False, timeout=10)  # noqa: S501
+
+
+def expiry_days(metrics: str, certificate: str) -> float:
+    prefix = f'csms_certificate_expiry_days{{certificate="{certificate}"}} '
+    return float(next(line for line in metrics.splitlines() if line.startswith(prefix)).removeprefix(prefix))
+
+
+def test_an_expired_server_certificate_is_warned_about_at_start_in_readyz_and_in_metrics(tmp_path: Path) -> None:
+    certfile, keyfile = make_certificate(tmp_path, ends=timedelta(days=-3, hours=-1))
+    port, log = free_port(), tmp_path / "csms.log"
+    command = [CSMS, "serve", "--port", str(port), "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=sqlite_env(tmp_path), cwd=tmp_path, stdout=output, stderr=output)
+    try:
+        wait_until_serving(f"https://127.0.0.1:{port}", process, verify=False)
+        with unverified_https(f"127.0.0.1:{port}") as https:
+            ready, metrics = https.get("/readyz"), https.get("/metrics").text
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    warning = f"server certificate {certfile} expired 3 days ago"
+    assert ready.status_code == 200
+    assert ready.json()["certificates"]["server"].startswith(warning)
+    assert ready.json()["warnings"] == [ready.json()["certificates"]["server"]]
+    assert -3.1 < expiry_days(metrics, "server") < -3
+    assert warning in log.read_text()

@@ -49,6 +49,7 @@ from csms.db.engine import checkpoint_sqlite_periodically, create_engine, create
 from csms.db.write_journal import WriteJournal
 from csms.ftp.logins import FileTransfers
 from csms.ftp.server import FtpServers
+from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
 from csms.ocpp.commands import CommandRouter
@@ -209,7 +210,9 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         node_id=node_id,
         metrics=metrics,
         security_events=RepeatedEvents(writer, clock=utc_now, period=settings.security_event_period),
+        certificates=CertificateWatch(settings),
     )
+    runtime.certificates.log_warnings(utc_now())
     await runtime.takeover.start()
     await runtime.logins.start()
     await runtime.tags.start()

@@ -112,6 +112,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.role is not None:
         settings = settings.model_copy(update={"node_role": args.role})
+    if args.ssl_certfile:  # the certificate served is the one whose expiry is watched
+        settings = settings.model_copy(update={"server_certfile": args.ssl_certfile})
     if args.ssl_certfile and not settings.ftps_certfile:  # FTPS reuses the HTTPS certificate
         settings = settings.model_copy(update={"ftps_certfile": args.ssl_certfile, "ftps_keyfile": args.ssl_keyfile})
     if args.forwarded_allow_ips is not None:

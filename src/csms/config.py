@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     charger_certificate_days: int = 365
     # The organizationName (O) of the certificates csms signs: the operator; unset, the CA's own O.
     certificate_organization: str | None = None
+    # The server certificate whose expiry is watched (log at start, /readyz, metrics): the one
+    # `csms serve --ssl-certfile` serves, or a TLS-terminating proxy's. Warned about this many days ahead.
+    server_certfile: str | None = None
+    certificate_warning_days: int = 30
     # The TLS 1.2 suites csms serves (HTTPS, wss:// and FTPS), an OpenSSL cipher string; TLS 1.3 has its own.
     tls_ciphers: str = WHITEPAPER_CIPHERS
     # Security profile 3: what a charger's client certificate names as its common name.

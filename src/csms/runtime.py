@@ -16,6 +16,7 @@ from csms.config import Settings
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
 from csms.db.database_file import DatabaseFile
 from csms.ftp.server import FtpServers
+from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.registry import ConnectionRegistry
@@ -79,6 +80,8 @@ class Runtime:
     ftp: FtpServers | None = field(default=None, kw_only=True)
     # Refused and throttled connection attempts and frames over budget, counted per period.
     security_events: RepeatedEvents = field(kw_only=True)
+    # The server certificate and the operator's CA, for expiry warnings (observability/certificate_expiry.py).
+    certificates: CertificateWatch = field(kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.

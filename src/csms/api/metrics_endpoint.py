@@ -29,6 +29,7 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics of this node."""
     runtime: Runtime = request.app.state.runtime
     await _refresh_active_transactions(runtime)
+    _refresh_certificate_expiry(runtime)
     return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)
 
 
@@ -38,3 +39,13 @@ async def _refresh_active_transactions(runtime: Runtime) -> None:
             runtime.metrics.active_transactions.set(await count_open_transactions(session))
     except Exception as error:  # the scrape still answers; /readyz is where an outage shows
         logger.warning("metrics: could not count open transactions: %s", type(error).__name__)
+
+
+def _refresh_certificate_expiry(runtime: Runtime) -> None:
+    """One series per certificate csms can read now; an unreadable one has none (/readyz says why)."""
+    gauge, now = runtime.metrics.certificate_expiry_days, runtime.clock()
+    gauge.clear()
+    for expiry in runtime.certificates.expiries():
+        days_left = expiry.days_left(now)
+        if days_left is not None:
+            gauge.labels(expiry.name).set(days_left)

@@ -66,6 +66,12 @@ class Metrics:
             ["table"],
             registry=self.registry,
         )
+        self.certificate_expiry_days = Gauge(
+            "csms_certificate_expiry_days",
+            "Days until a certificate csms depends on expires, negative once it has: server (the one served) or ca",
+            ["certificate"],
+            registry=self.registry,
+        )
         # `labels()` takes a lock and builds a key on every call; the label sets are closed, so their
         # children are looked up once and kept.
         self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
