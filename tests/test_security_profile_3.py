@@ -66,7 +66,7 @@ def serving_profile3(directory: Path, *, env: dict[str, str] | None = None) -> I
 @pytest.fixture(scope="module")
 def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
     directory = tmp_path_factory.mktemp("profile3")
-    for charge_point_id in ("CP-A", "CP-B", "CP-C"):
+    for charge_point_id in ("CP-A", "CP-B", "CP-C", "CP-D"):
         assert run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD).returncode == 0
     created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
     assert created.returncode == 0, created.stderr
@@ -133,6 +133,24 @@ async def test_a_charger_at_profile_3_is_refused_with_basic_auth_only(profile3: 
     async with charger(profile3, "CP-C", issue(profile3.ca, "CP-C")) as connected:
         await connected.boot()
     assert await refused_status(profile3, "CP-C", None, PASSWORD) == 403
+
+
+async def refusal(server: Profile3Server, charge_point_id: str, password: str | None) -> tuple[int, bytes]:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with charger(server, charge_point_id, None, password):
+            pass
+    return refused.value.response.status_code, refused.value.response.body
+
+
+async def test_at_profile_3_the_right_and_a_wrong_password_get_the_same_answer(profile3: Profile3Server) -> None:
+    async with charger(profile3, "CP-D", issue(profile3.ca, "CP-D")) as connected:
+        await connected.boot()
+    right, wrong = await refusal(profile3, "CP-D", PASSWORD), await refusal(profile3, "CP-D", "wrong-password-0123")
+    assert (
+        right
+        == wrong
+        == (403, b'{"detail":"charger CP-D is at security profile 3; a profile 2 connection is refused"}')
+    )
 
 
 async def test_a_charger_without_a_certificate_still_connects_with_basic_auth(profile3: Profile3Server) -> None:

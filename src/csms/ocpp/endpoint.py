@@ -106,7 +106,9 @@ def _charge_point_id(scope: Scope) -> str | None:
 async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
     runtime: Runtime = websocket.app.state.runtime
     logs.charge_point_id.set(charge_point_id)  # this task serves only this charger: every log line names it
-    refusal = await _authenticate(websocket, runtime, charge_point_id)
+    refusal = await _refuse_downgrade(websocket, runtime, charge_point_id)
+    if refusal is None:
+        refusal = await _authenticate(websocket, runtime, charge_point_id)
     if refusal is not None:
         await websocket.send_denial_response(refusal)
         return
@@ -226,20 +228,42 @@ def _certificate_refused(
     return JSONResponse({"detail": detail}, status_code=status_code)
 
 
+async def _refuse_downgrade(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:
+    """A connection below the charger's profile is refused before its credentials are looked at, so the
+    answer is the same for a right password and a wrong one: no password oracle at profile 3."""
+    profile = _connection_profile(websocket, has_client_certificate=tls.client_certificate(websocket.scope) is not None)
+    try:
+        async with runtime.session_factory() as db:
+            await security_profiles.refuse_below_recorded(db, charge_point_id, profile)
+    except security_profiles.ProfileDowngrade as refused:
+        return _profile_refused(websocket, runtime, charge_point_id, refused)
+    return None
+
+
 async def _check_profile(
     websocket: WebSocket, runtime: Runtime, charge_point_id: str, *, has_client_certificate: bool
 ) -> JSONResponse | None:
     """A charger never connects below the security profile it has reached (Security Whitepaper §2.1)."""
-    profile = security_profiles.connection_profile(
-        is_tls=tls.is_tls(websocket.scope), has_client_certificate=has_client_certificate
-    )
+    profile = _connection_profile(websocket, has_client_certificate=has_client_certificate)
     try:
         async with runtime.session_factory() as db:
             await security_profiles.record_connection(db, charge_point_id, profile)
     except security_profiles.ProfileDowngrade as refused:
-        _security_event(runtime, "security_profile_refused", charge_point_id, websocket, str(refused))
-        return JSONResponse({"detail": str(refused)}, status_code=403)
+        return _profile_refused(websocket, runtime, charge_point_id, refused)
     return None
+
+
+def _connection_profile(websocket: WebSocket, *, has_client_certificate: bool) -> int:
+    return security_profiles.connection_profile(
+        is_tls=tls.is_tls(websocket.scope), has_client_certificate=has_client_certificate
+    )
+
+
+def _profile_refused(
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, refused: security_profiles.ProfileDowngrade
+) -> JSONResponse:
+    _security_event(runtime, "security_profile_refused", charge_point_id, websocket, str(refused))
+    return JSONResponse({"detail": str(refused)}, status_code=403)
 
 
 def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:

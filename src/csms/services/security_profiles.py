@@ -41,6 +41,15 @@ async def record_connection(session: AsyncSession, charge_point_id: str, profile
         await session.commit()
 
 
+async def refuse_below_recorded(session: AsyncSession, charge_point_id: str, profile: int) -> None:
+    """Refuse a connection below the charger's recorded profile, changing nothing."""
+    recorded = await recorded_profile(session, charge_point_id)
+    if profile < recorded:
+        raise ProfileDowngrade(
+            f"charger {charge_point_id} is at security profile {recorded}; a profile {profile} connection is refused"
+        )
+
+
 async def recorded_profile(session: AsyncSession, charge_point_id: str) -> int:
     query = select(Charger.security_profile).where(Charger.charge_point_id == charge_point_id)
     return int(await session.scalar(query) or 0)
