@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from ocpp.v16 import call_result
 
 from csms.simulator.charger import ChargerBehaviour
-from tests.certificates import Issued, RequestKey, issue, make_ca, make_csr
+from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import RunningServer, client_from, node_with
 from tests.operating import admin, ocpp_call, online_charger, payloads_received
 from tests.support.waiting import poll
@@ -118,7 +118,7 @@ def rsa_key(bits: int, exponent: int = 65537) -> rsa.RSAPrivateKey:
 REFUSED_KEYS = {
     "rsa-1024": (lambda: rsa_key(1024), "the CSR's key is RSA-1024; "),
     "rsa-2048-e3": (lambda: rsa_key(2048, exponent=3), "the CSR's RSA public exponent is 3; csms signs 65537"),
-    "dsa-1024": (lambda: dsa.generate_private_key(1024), "the CSR's key is DSA; "),
+    "dsa-1024": (lambda: dsa.generate_private_key(1024), "the CSR's key is DSA; "),  # noqa: S505 (weak on purpose)
     "ed25519": (ed25519.Ed25519PrivateKey.generate, "the CSR's key is Ed25519; "),
     "ec-secp256k1": (lambda: ec.generate_private_key(ec.SECP256K1()), "the CSR's key is EC on secp256k1; "),
 }

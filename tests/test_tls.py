@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from pydantic import ValidationError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from pydantic import ValidationError
 
 from csms.config import Settings
 from csms.ocpp import tls
