@@ -232,6 +232,8 @@ async def _refuse_downgrade(websocket: WebSocket, runtime: Runtime, charge_point
     """A connection below the charger's profile is refused before its credentials are looked at, so the
     answer is the same for a right password and a wrong one: no password oracle at profile 3."""
     profile = _connection_profile(websocket, has_client_certificate=tls.client_certificate(websocket.scope) is not None)
+    if profile == security_profiles.TLS_CLIENT_CERTIFICATE:
+        return None  # the highest profile: nothing to refuse, and no query to make
     try:
         async with runtime.session_factory() as db:
             await security_profiles.refuse_below_recorded(db, charge_point_id, profile)
