@@ -68,7 +68,8 @@ async function loadFacts() {
   const charger = await api.get(path());
   const facts = [
     ["Connection", connectionBadge(charger.charge_point_id, charger.is_connected)],
-    ["Vendor", charger.vendor], ["Model", charger.model], ["Serial number", charger.serial_number],
+    ["Vendor", charger.vendor], ["Model", charger.model], ["Serial number (booted)", charger.serial_number],
+    ["Registered serial", charger.registered_serial_number],
     ["Charge box serial", charger.charge_box_serial_number], ["Firmware", charger.firmware_version],
     ["Firmware status", charger.firmware_status], ["Diagnostics status", charger.diagnostics_status],
     ["Meter", [charger.meter_type, charger.meter_serial_number].filter(Boolean).join(" ")],
