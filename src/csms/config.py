@@ -7,7 +7,7 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///csms.db"
@@ -139,7 +139,9 @@ class Settings(BaseSettings):
     ca_keyfile: str | None = None
     charger_certificate_days: int = 365
     # The organizationName (O) of the certificates csms signs: the operator; unset, the CA's own O.
-    certificate_organization: str | None = None
+    certificate_organization: str | None = Field(
+        default=None, min_length=1, max_length=64
+    )  # X.520 ub-organization-name
     # The server certificate whose expiry is watched (log at start, /readyz, metrics): the one
     # `csms serve --ssl-certfile` serves, or a TLS-terminating proxy's. Warned about this many days ahead.
     server_certfile: str | None = None

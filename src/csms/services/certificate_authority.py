@@ -23,7 +23,7 @@ SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 # The keys a charger's certificate may have: RSA of 2048 bits or more, or EC on the curves of the
 # whitepaper's TLS suites (secp256r1, secp384r1). DSA has no suite on that list, Ed25519 none in TLS 1.2.
 _MIN_RSA_BITS = 2048
-_ALLOWED_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
+_ALLOWED_CURVES = frozenset({"secp256r1", "secp384r1"})  # P-256, P-384
 # NIST SP 800-56B: an odd exponent above 2**16 and below 2**256; e=3 invites the small-exponent attacks.
 _RSA_EXPONENTS = range(2**16 + 1, 2**256)
 _SIGNATURE_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
