@@ -1,4 +1,4 @@
-"""Migration 0014 upgrades chargers in place, on SQLite and PostgreSQL: the serial a charger booted with
+"""Migration 0015 upgrades chargers in place, on SQLite and PostgreSQL: the serial a charger booted with
 stays reported data, and the registered serial starts empty for an operator to set."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """the serial number an operator registered for a charger, unique across chargers
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 In CSMS_CHARGER_CERTIFICATE_IDENTITY=serial_number mode a charger's certificate names its serial
 number. That serial used to be the chargePointSerialNumber of its last BootNotification, which any
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
