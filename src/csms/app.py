@@ -36,13 +36,15 @@ from csms.api import (
 )
 from csms.api import budgets as budget_routes
 from csms.api import certificates as certificate_routes
+from csms.api.commanding import checks_on_the_executing_node
 from csms.api.storable_requests import StorableRequests
 from csms.bus import Bus
 from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
-from csms.bus.nats import NatsBus
+from csms.bus.nats import NatsBus, NatsLogin
 from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
+from csms.db.cluster_clock import ClusterClock
 from csms.db.database_file import DatabaseFile
 from csms.db.database_identity import NodeTraces, open_database
 from csms.db.engine import checkpoint_sqlite_periodically, create_engine, create_session_factory
@@ -52,6 +54,7 @@ from csms.ftp.server import FtpServers
 from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
+from csms.ocpp.command_envelope import CommandSeal, derive_secret
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.endpoint import ChargerSockets
 from csms.ocpp.registry import ConnectionRegistry
@@ -61,6 +64,7 @@ from csms.services import open_transactions, pairing, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
+from csms.services.command_log import CommandLog
 from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
 from csms.services.live_costs import LiveCosts
@@ -74,6 +78,11 @@ from csms.services.tag_directory import TagDirectory, watch_commits
 from csms.services.webhook_delivery import DeliveryPolicy, WebhookDispatcher
 from csms.services.webhook_targets import own_hosts
 from csms.web import pages
+
+# How far beyond this node's call timeout a command's deadline may lie (another node may be configured
+# with a longer timeout), and how often each node measures its offset from the database clock.
+_DEADLINE_SLACK = 30.0
+_CLOCK_MEASURE_INTERVAL = 30.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -161,7 +170,23 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
     registry = ConnectionRegistry()
-    commands = CommandRouter(registry, bus, call_timeout=settings.ocpp_call_timeout, metrics=metrics)
+    security_events = RepeatedEvents(writer, clock=utc_now, period=settings.security_event_period)
+    cluster_clock = ClusterClock(engine)
+    await cluster_clock.measure()
+    commands = CommandRouter(
+        registry,
+        bus,
+        call_timeout=settings.ocpp_call_timeout,
+        seal=CommandSeal(
+            derive_secret(settings.resolved_bus_secret()),
+            clock=cluster_clock.now,
+            max_lifetime=settings.ocpp_call_timeout + _DEADLINE_SLACK,
+        ),
+        node_id=node_id,
+        metrics=metrics,
+        checks=checks_on_the_executing_node(session_factory),
+        log=CommandLog(writer, security_events, clock=utc_now),
+    )
     metrics.watch_connected_chargers(registry.__len__)
     events = Events(bus, node_id=node_id, clock=utc_now)
     background = BackgroundTasks()
@@ -209,7 +234,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         takeover=TakeoverWatcher(registry, bus, node_id=node_id),
         node_id=node_id,
         metrics=metrics,
-        security_events=RepeatedEvents(writer, clock=utc_now, period=settings.security_event_period),
+        security_events=security_events,
         certificates=CertificateWatch(settings),
     )
     runtime.certificates.log_warnings(utc_now())
@@ -224,6 +249,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
     runtime.background.spawn(runtime.security_events.run_periodically(), name="security-event-counts")
+    runtime.background.spawn(cluster_clock.run_periodically(_CLOCK_MEASURE_INTERVAL), name="cluster-clock")
     _start_message_log_retention(runtime)
     _start_security_event_retention(runtime)
     if settings.stale_transaction_after > 0:
@@ -365,8 +391,21 @@ def _tune_garbage_collector() -> None:
 
 def _create_bus(settings: Settings) -> Bus:
     if settings.bus_url:
-        return NatsBus(settings.bus_url)
+        return NatsBus(settings.bus_url, login=_nats_login(settings))
     return MemoryBus()
+
+
+def _nats_login(settings: Settings) -> NatsLogin:
+    return NatsLogin(
+        user=settings.bus_user,
+        password=settings.bus_password,
+        token=settings.bus_token,
+        nkey_seed_file=settings.bus_nkey_seed_file,
+        creds_file=settings.bus_creds_file,
+        tls_ca_file=settings.bus_tls_ca_file,
+        tls_certfile=settings.bus_tls_certfile,
+        tls_keyfile=settings.bus_tls_keyfile,
+    )
 
 
 async def stop_runtime(runtime: Runtime) -> None:

@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     # all: REST, pages and the OCPP endpoint; api: REST and pages only; ocpp: the OCPP endpoint only.
     node_role: Literal["all", "api", "ocpp"] = "all"
     bus_url: str | None = None
+    # Logging in to NATS (docs/scale-out.md): user and password, a token, an NKey seed file, or a .creds
+    # file (JWT and seed); TLS to NATS with this CA (tls:// in bus_url or this set), and a client certificate.
+    bus_user: str | None = None
+    bus_password: str | None = None
+    bus_token: str | None = None
+    bus_nkey_seed_file: str | None = None
+    bus_creds_file: str | None = None
+    bus_tls_ca_file: str | None = None
+    bus_tls_certfile: str | None = None
+    bus_tls_keyfile: str | None = None
+    # Commands between nodes are signed with this secret (HMAC); every node needs the same one.
+    # Unset: derived from jwt_secret, which every node already shares.
+    bus_secret: str | None = None
     jwt_secret: str | None = None
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
@@ -200,6 +213,10 @@ class Settings(BaseSettings):
         if self.database_url.startswith("sqlite"):
             return None
         return self.resolved_files_dir() / "held-writes"
+
+    def resolved_bus_secret(self) -> str:
+        """The cluster secret commands on the bus are signed with."""
+        return self.bus_secret or "derived from the JWT secret:" + self.resolved_jwt_secret()
 
     def jwt_secret_file(self) -> Path:
         """Where the development secret is kept when CSMS_JWT_SECRET is not set: beside the database."""

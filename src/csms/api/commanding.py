@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from csms.ocpp.commands import CallChecks, CommandRefused
 from csms.runtime import Runtime
 from csms.services import charger_calls, security_profiles
+from csms.services.errors import DomainError
 
 
 async def send_and_record(
     runtime: Runtime, charge_point_id: str, action: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """Send one call (see CommandRouter.send for its errors) and keep what the charger's answer changed."""
-    charger_calls.check_request(action, payload)
-    if security_profiles.is_profile_change(action, payload):
-        async with runtime.session_factory() as session:
-            await security_profiles.refuse_lowering(session, charge_point_id, payload)
+    await _check_request(runtime.session_factory, charge_point_id, action, payload)
     answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
         await charger_calls.record_answer(
@@ -27,3 +28,24 @@ async def send_and_record(
 def push_local_lists_soon(runtime: Runtime) -> None:
     """After an idTag changes: every charger holding a local list gets the change, without holding up the request."""
     runtime.background.spawn(runtime.local_lists.push_changes(), name="local-list-push")
+
+
+async def _check_request(
+    session_factory: async_sessionmaker[AsyncSession], charge_point_id: str, action: str, payload: dict[str, Any]
+) -> None:
+    charger_calls.check_request(action, payload)
+    if security_profiles.is_profile_change(action, payload):
+        async with session_factory() as session:
+            await security_profiles.refuse_lowering(session, charge_point_id, payload)
+
+
+def checks_on_the_executing_node(session_factory: async_sessionmaker[AsyncSession]) -> CallChecks:
+    """The API's checks, run again by the node that carries a call out, whichever node (or who) sent it."""
+
+    async def check(charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
+        try:
+            await _check_request(session_factory, charge_point_id, action, payload)
+        except DomainError as error:
+            raise CommandRefused(str(error)) from None
+
+    return check

@@ -11,6 +11,7 @@ from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.ocpp.command_envelope import REQUESTED_BY
 from csms.runtime import Runtime
 from csms.services import accounts
 from csms.services.login_cache import Principal
@@ -63,6 +64,8 @@ class AccessTokenLogin(SecurityBase):
         except accounts.AuthenticationFailed as error:
             raise unauthorized(str(error)) from None
         request.state.principal = principal  # for the audit log
+        # For the record of any call this request sends to a charger, kept by the node that carries it out.
+        REQUESTED_BY.set(f"user {principal.id} {principal.username} ({principal.role})")
         return principal
 
 

@@ -36,6 +36,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (PayloadTooLarge, 413),
     (commands.UnknownAction, 404),
     (commands.InvalidPayload, 422),
+    (commands.CommandRefused, 422),
     (commands.ChargerNotConnected, 409),
     (commands.ChargerTimeout, 504),
     (commands.MessageBusDown, 503),

@@ -6,7 +6,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
+import ssl
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -19,6 +23,10 @@ from nats.errors import TimeoutError as NatsTimeout
 from csms.bus import BusUnavailable, Message, NoResponders, RequestTimeout, Responder
 
 logger = logging.getLogger(__name__)
+
+
+async def _echo(message: Message) -> Message:
+    return message
 
 
 def _encode(message: Message) -> bytes:
@@ -52,12 +60,56 @@ class NatsResponder:
             await self._native.unsubscribe()
 
 
+@dataclass(frozen=True, slots=True)
+class NatsLogin:
+    """How a node logs in to NATS: one of user and password, token, NKey seed or .creds file; TLS with a CA."""
+
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    nkey_seed_file: str | None = None
+    creds_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for `nats.connect`."""
+        options: dict[str, Any] = {
+            "user": self.user,
+            "password": self.password,
+            "token": self.token,
+            "nkeys_seed": self.nkey_seed_file,
+            "user_credentials": self.creds_file,
+        }
+        if self.tls_ca_file or self.tls_certfile:
+            options["tls"] = self._tls_context()
+        return {name: value for name, value in options.items() if value is not None}
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.tls_ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.tls_certfile:
+            context.load_cert_chain(self.tls_certfile, self.tls_keyfile)
+        return context
+
+
+# The round trip /readyz makes through NATS: how long it may take, and how long its result is kept, so
+# probes from several load balancers cost one request every few seconds.
+_PROBE_TIMEOUT = 1.0
+_PROBE_KEPT_FOR = 2.0
+
+
 class NatsBus:
-    def __init__(self, url: str, *, name: str = "csms") -> None:
+    def __init__(self, url: str, *, name: str = "csms", login: NatsLogin | None = None) -> None:
         self._url = url
         self._name = name
+        self._login = login or NatsLogin()
         self._client: Client | None = None
         self._answering: set[asyncio.Task[None]] = set()
+        self._probe_subject = f"csms.probe.{secrets.token_hex(8)}"
+        self._probed: tuple[float, bool] | None = None  # when (monotonic), and whether it came back
+        self._probing: asyncio.Lock = asyncio.Lock()
 
     async def start(self) -> None:
         try:
@@ -70,9 +122,12 @@ class NatsBus:
                 error_cb=self._log_error,
                 disconnected_cb=self._log_disconnected,
                 reconnected_cb=self._log_reconnected,
+                allow_reconnect=True,
+                **self._login.options(),
             )
-        except (OSError, nats.errors.NoServersError) as error:
+        except (OSError, nats.errors.Error) as error:
             raise BusUnavailable(f"cannot reach NATS at {self._url}: {error}") from error
+        await self.serve(self._probe_subject, _echo)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -99,7 +154,7 @@ class NatsBus:
         return subscription
 
     async def request(self, subject: str, message: Message, *, within: float) -> Message:
-        if not await self.is_healthy():
+        if not self._is_connected():
             raise BusUnavailable("not connected to NATS")
         try:
             reply = await self._connected().request(subject, _encode(message), timeout=within)
@@ -121,6 +176,27 @@ class NatsBus:
         return NatsResponder(await self._connected().subscribe(subject, cb=answer))
 
     async def is_healthy(self) -> bool:
+        """Connected, and a request to this node itself comes back through NATS in time.
+
+        A link that silently drops traffic (no reset) keeps the client "connected" for minutes, until
+        its pings go unanswered; only a round trip shows it. The result is kept for a few seconds.
+        """
+        if not self._is_connected():
+            return False
+        async with self._probing:
+            now = time.monotonic()
+            if self._probed is None or now - self._probed[0] > _PROBE_KEPT_FOR:
+                self._probed = (now, await self._round_trip())
+            return self._probed[1]
+
+    async def _round_trip(self) -> bool:
+        try:
+            reply = await self._connected().request(self._probe_subject, b"{}", timeout=_PROBE_TIMEOUT)
+        except nats.errors.Error:
+            return False
+        return reply.data == b"{}"
+
+    def _is_connected(self) -> bool:
         return self._client is not None and self._client.is_connected
 
     async def _answer(self, request: Msg, responder: Responder) -> None:

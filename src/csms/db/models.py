@@ -505,6 +505,28 @@ class AuditRecord(Base):
     created_at: Mapped[datetime]
 
 
+class ChargerCommandRecord(Base):
+    """A call to a charger, as one node saw it: the node that carried it out (who asked, from which node,
+    what the charger answered), or the node that asked and got no answer through the bus in time."""
+
+    __tablename__ = "charger_commands"
+    __table_args__ = (Index("ix_charger_commands_charger_created", "charge_point_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    command_id: Mapped[str] = mapped_column(String(32), index=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(160))
+    origin_node: Mapped[str] = mapped_column(String(32))
+    # The node that wrote this row: the one holding the charger's socket, or the asking one.
+    node: Mapped[str] = mapped_column(String(32))
+    # answered, rejected (a CallError), timeout, expired (never sent), refused, not_connected, no_bus_answer
+    outcome: Mapped[str] = mapped_column(String(32))
+    answer_status: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class Tariff(Base):
     """Prices for charging, net of tax. Never edited: a price change is a new tariff and assignment."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, MessageType, validate_payload
@@ -14,9 +15,11 @@ from ocpp.v16.enums import Action
 
 from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
 from csms.observability.metrics import Metrics
+from csms.ocpp.command_envelope import REQUESTED_BY, Command, CommandSeal, EnvelopeRefused, new_command_id
 from csms.ocpp.frames import passes_compiled_schema
 from csms.ocpp.keys import snake_case_keys
 from csms.ocpp.registry import ConnectionRegistry
+from csms.services.command_log import NO_BUS_ANSWER, CommandOutcome, answer_status
 
 # Calls the central system may send to a charger (OCPP 1.6 and the security whitepaper's additions).
 CENTRAL_SYSTEM_ACTIONS = frozenset(
@@ -66,6 +69,14 @@ class ChargerTimeout(CommandError):
     pass
 
 
+class CommandExpired(ChargerTimeout):
+    """A command that reached the node holding the charger after its deadline, and was never sent."""
+
+
+class CommandRefused(CommandError):
+    """A command the node holding the charger refused: a rule of csms forbids it."""
+
+
 class CallNotSent(TimeoutError):
     """A call that waited for the charger's earlier calls until its deadline, and was never sent."""
 
@@ -99,16 +110,58 @@ async def check_call(action: str, payload: dict[str, Any]) -> None:
         raise InvalidPayload(f"invalid {action} payload: {error}") from None
 
 
+# Checks a call must pass on the node that carries it out, whichever node it came from (the API's own
+# rules, such as never lowering a charger's SecurityProfile); raising CommandRefused refuses it.
+CallChecks = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+async def _no_checks(charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
+    return None
+
+
+class _NoLog:
+    def record(self, outcome: CommandOutcome) -> None:
+        return None
+
+    def refused(self, *, kind: str, charge_point_id: str, detail: str) -> None:
+        return None
+
+
+class CommandRecorder(Protocol):
+    def record(self, outcome: CommandOutcome) -> None: ...
+
+    def refused(self, *, kind: str, charge_point_id: str, detail: str) -> None: ...
+
+
 class CommandRouter:
-    """The one place that sends a call to a charger, on this node or through the bus to the node holding it."""
+    """The one place that sends a call to a charger, on this node or through the bus to the node holding it.
+
+    Every call is a `Command` with an id, who asked, the node it came from and its deadline in the
+    cluster clock. The node holding the charger's socket runs the checks, never sends a command whose
+    deadline has passed, and records what it did (`CommandRecorder`); across the bus commands and
+    answers are sealed with the cluster secret (`command_envelope`).
+    """
 
     def __init__(
-        self, registry: ConnectionRegistry, bus: Bus, *, call_timeout: float, metrics: Metrics | None = None
+        self,
+        registry: ConnectionRegistry,
+        bus: Bus,
+        *,
+        call_timeout: float,
+        seal: CommandSeal,
+        node_id: str,
+        metrics: Metrics | None = None,
+        checks: CallChecks = _no_checks,
+        log: CommandRecorder | None = None,
     ) -> None:
         self._registry = registry
         self._bus = bus
         self._call_timeout = call_timeout
+        self._seal = seal
+        self._node_id = node_id
         self._metrics = metrics or Metrics()
+        self._checks = checks
+        self._log: CommandRecorder = log or _NoLog()
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send one call and return the charger's answer (camelCase), or raise a CommandError.
@@ -117,44 +170,102 @@ class CommandRouter:
         within it even when earlier calls to the same charger are still waiting for their answers.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._call_timeout
+        started = loop.time()
         await check_call(action, payload)
+        command = Command(
+            command_id=new_command_id(),
+            action=action,
+            payload=payload,
+            deadline=self._seal.now() + self._call_timeout,
+            origin_node=self._node_id,
+            requested_by=REQUESTED_BY.get(),
+        )
         if self._registry.get(charge_point_id) is not None:
-            return await self._send_here(charge_point_id, action, payload, within=deadline - loop.time())
-        message = {"action": action, "payload": payload, "within": deadline - loop.time()}
+            return await self._execute(charge_point_id, command)
+        subject = command_subject(charge_point_id)
         try:
             # A little longer than the call's own timeout, so the holding node reports it first.
-            reply = await self._bus.request(
-                command_subject(charge_point_id), message, within=deadline - loop.time() + _BUS_GRACE
-            )
+            within = started + self._call_timeout + _BUS_GRACE - loop.time()
+            reply = await self._bus.request(subject, self._seal.seal(subject, command), within=within)
         except NoResponders:
             raise ChargerNotConnected(f"charger {charge_point_id} is not connected") from None
         except RequestTimeout:
-            raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
+            self._record(charge_point_id, command, NO_BUS_ANSWER)
+            raise ChargerTimeout(
+                f"charger {charge_point_id}: no answer to {action} came through the bus in time; it may still"
+                f" have been carried out (command {command.command_id} in the charger's command record)"
+            ) from None
         except BusUnavailable as error:
             raise MessageBusDown(f"the message bus is unavailable ({error}); try again shortly") from error
-        return _unpack(reply)
+        try:
+            return _unpack(self._seal.open_reply(command.command_id, reply))
+        except EnvelopeRefused:
+            raise MessageBusDown("an answer on the bus was not signed by a csms node") from None
 
     async def serve(self, charge_point_id: str) -> ResponderHandle:
         """Answer other nodes' calls for a charger connected here."""
+        subject = command_subject(charge_point_id)
 
         async def answer(message: Message) -> Message:
             try:
-                action, payload = str(message["action"]), dict(message["payload"])
-                await check_call(action, payload)
-                within = self._remaining_time(message)
-                return {"result": await self._send_here(charge_point_id, action, payload, within=within)}
+                command = self._seal.open(subject, message)
+            except EnvelopeRefused as refused:
+                detail = _describe(message, refused)
+                self._log.refused(kind=refused.kind, charge_point_id=charge_point_id, detail=detail)
+                return {"error": {"kind": "refused", "detail": str(refused)}}
+            try:
+                reply: Message = {"result": await self._execute(charge_point_id, command)}
             except CommandError as error:
-                return {"error": _pack(error)}
+                reply = {"error": _pack(error)}
+            return self._seal.seal_reply(command.command_id, reply)
 
-        return await self._bus.serve(command_subject(charge_point_id), answer)
+        return await self._bus.serve(subject, answer)
 
-    def _remaining_time(self, message: Message) -> float:
-        """The time left of a call from another node (its own timeout, less the trip), at most ours."""
-        remaining = message.get("within")
-        if isinstance(remaining, int | float) and not isinstance(remaining, bool):
-            return max(0.0, min(float(remaining), self._call_timeout))
-        return self._call_timeout  # from a node that sends no timeout
+    async def _execute(self, charge_point_id: str, command: Command) -> dict[str, Any]:
+        """Carry out a command on this node, and record what came of it."""
+        try:
+            answer = await self._carry_out(charge_point_id, command)
+        except CommandError as error:
+            self._record(charge_point_id, command, _outcome_of(error), detail=str(error))
+            raise
+        self._record(charge_point_id, command, "answered", answer_status=answer_status(answer))
+        return answer
+
+    async def _carry_out(self, charge_point_id: str, command: Command) -> dict[str, Any]:
+        remaining = min(command.deadline - self._seal.now(), self._call_timeout)
+        if remaining <= 0:
+            # Held up on the way (a bus link that dropped traffic and came back): the caller has had its
+            # answer, so sending it now would do what the caller was told failed.
+            raise CommandExpired(
+                f"{command.action} for charger {charge_point_id} reached node {self._node_id}"
+                f" {-remaining:.1f} s after its deadline; it was not sent"
+            )
+        await check_call(command.action, command.payload)
+        await self._checks(charge_point_id, command.action, command.payload)
+        return await self._send_here(charge_point_id, command.action, command.payload, within=remaining)
+
+    def _record(
+        self,
+        charge_point_id: str,
+        command: Command,
+        outcome: str,
+        *,
+        answer_status: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._log.record(
+            CommandOutcome(
+                command_id=command.command_id,
+                charge_point_id=charge_point_id,
+                action=command.action,
+                requested_by=command.requested_by,
+                origin_node=command.origin_node,
+                node=self._node_id,
+                outcome=outcome,
+                answer_status=answer_status,
+                detail=detail,
+            )
+        )
 
     async def _send_here(
         self, charge_point_id: str, action: str, payload: dict[str, Any], *, within: float
@@ -181,6 +292,25 @@ class CommandRouter:
         return answer
 
 
+def _outcome_of(error: CommandError) -> str:
+    if isinstance(error, CommandExpired):
+        return "expired"
+    if isinstance(error, ChargerRejected):
+        return "rejected"
+    if isinstance(error, ChargerTimeout):
+        return "timeout"
+    if isinstance(error, ChargerNotConnected):
+        return "not_connected"
+    return "refused"
+
+
+def _describe(message: Message, refused: EnvelopeRefused) -> str:
+    """What a refused message asked for, for the security event (never trusted, only shown)."""
+    action = str(message.get("action", "?"))[:64]
+    origin = str(message.get("origin_node", "?"))[:32]
+    return f"{refused}: {action} claiming to come from node {origin}"
+
+
 async def _check_answer(action: str, answer: dict[str, Any]) -> None:
     if passes_compiled_schema(MessageType.CallResult, action, answer):
         return
@@ -193,6 +323,8 @@ async def _check_answer(action: str, answer: dict[str, Any]) -> None:
 
 
 _ERROR_KINDS: dict[str, type[CommandError]] = {
+    "expired": CommandExpired,
+    "refused": CommandRefused,
     "not_connected": ChargerNotConnected,
     "timeout": ChargerTimeout,
     "invalid_payload": InvalidPayload,
