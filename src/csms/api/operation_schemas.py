@@ -25,6 +25,27 @@ class CallStatusOut(BaseModel):
     status: str = Field(description="The charger's answer")
 
 
+class ChargerCommandOut(BaseModel):
+    """A call to the charger, from the record the nodes that touched it keep."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    command_id: str
+    action: str
+    requested_by: str = Field(description='"user <id> <username> (<role>)", or "csms" for csms\'s own calls')
+    origin_node: str = Field(description="The node that asked")
+    executed_by: str | None = Field(description="The node holding the charger's socket; null if none answered")
+    outcome: str = Field(
+        description="answered, rejected (a CallError), timeout, expired (reached the charger's node after its"
+        " deadline: never sent), refused, not_connected, or no_bus_answer (only the asking node's record)"
+    )
+    answer_status: str | None = Field(description="The status the charger answered, if any")
+    detail: str | None
+    caller_got_no_answer: bool = Field(description="The caller got 504: no answer came back through the bus")
+    answered_late: bool = Field(description="The caller got 504, yet the charger answered (see answer_status)")
+    created_at: datetime
+
+
 class LocalListEntryOut(BaseModel):
     id_tag: str
     status: str

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from csms.api.commanding import send_and_record
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.operation_schemas import (
     CallStatusOut,
+    ChargerCommandOut,
     ChargingProfileOut,
     ConfigurationKeyOut,
     LocalListEntryOut,
@@ -21,7 +22,7 @@ from csms.api.operation_schemas import (
 )
 from csms.api.schemas import ErrorBody
 from csms.db.models import Reservation
-from csms.services import chargers, charging_profiles, configuration, local_list, reservations
+from csms.services import chargers, charging_profiles, command_log, configuration, local_list, reservations
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin/chargers/{charge_point_id}", tags=["charger operations"])
@@ -63,6 +64,16 @@ async def change_charger_password(
     payload = {"key": configuration.AUTHORIZATION_KEY, "value": configuration.authorization_key_value(body.password)}
     answer = await send_and_record(runtime, charge_point_id, "ChangeConfiguration", payload)
     return CallStatusOut(status=str(answer["status"]))
+
+
+@router.get("/commands", responses=ADMIN_ERRORS)
+async def charger_commands(
+    charge_point_id: str, admin: AdminUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[ChargerCommandOut]:
+    """Calls sent to the charger, newest first: who asked, from which node, what the charger answered."""
+    await require_charger(session, charge_point_id)
+    found = await command_log.list_commands(session, charge_point_id, limit=limit)
+    return [ChargerCommandOut.model_validate(view) for view in found]
 
 
 @router.get("/local_list", responses=ADMIN_ERRORS)

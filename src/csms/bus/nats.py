@@ -25,6 +25,11 @@ from csms.bus import BusUnavailable, Message, NoResponders, RequestTimeout, Resp
 logger = logging.getLogger(__name__)
 
 
+def _is_login_refused(error: Exception) -> bool:
+    text = str(error).lower()
+    return "authorization violation" in text or "authentication" in text
+
+
 async def _echo(message: Message) -> Message:
     return message
 
@@ -98,6 +103,8 @@ class NatsLogin:
 # probes from several load balancers cost one request every few seconds.
 _PROBE_TIMEOUT = 1.0
 _PROBE_KEPT_FOR = 2.0
+# How long a node waits at start for NATS before giving up (its supervisor starts it again).
+_START_TIMEOUT = 30.0
 
 
 class NatsBus:
@@ -110,10 +117,14 @@ class NatsBus:
         self._probe_subject = f"csms.probe.{secrets.token_hex(8)}"
         self._probed: tuple[float, bool] | None = None  # when (monotonic), and whether it came back
         self._probing: asyncio.Lock = asyncio.Lock()
+        self._connecting: asyncio.Future[Client] | None = None
+        self._last_error: Exception | None = None
+        self._refused_login: Exception | None = None
 
     async def start(self) -> None:
-        try:
-            self._client = await nats.connect(
+        """Connect, or BusUnavailable: at once when NATS refuses the login, else after `_START_TIMEOUT`."""
+        connecting = asyncio.ensure_future(
+            nats.connect(
                 self._url,
                 name=self._name,
                 connect_timeout=5,
@@ -122,11 +133,20 @@ class NatsBus:
                 error_cb=self._log_error,
                 disconnected_cb=self._log_disconnected,
                 reconnected_cb=self._log_reconnected,
-                allow_reconnect=True,
                 **self._login.options(),
             )
-        except (OSError, nats.errors.Error) as error:
-            raise BusUnavailable(f"cannot reach NATS at {self._url}: {error}") from error
+        )
+        self._connecting = connecting
+        try:
+            self._client = await asyncio.wait_for(connecting, _START_TIMEOUT)
+        except asyncio.CancelledError:
+            if self._refused_login is None:
+                raise
+            raise BusUnavailable(f"NATS at {self._url} refused the login: {self._refused_login}") from None
+        except (OSError, TimeoutError, nats.errors.Error) as error:
+            raise BusUnavailable(f"cannot reach NATS at {self._url}: {self._last_error or error}") from error
+        finally:
+            self._connecting = None
         await self.serve(self._probe_subject, _echo)
 
     async def close(self) -> None:
@@ -215,6 +235,11 @@ class NatsBus:
 
     async def _log_error(self, error: Exception) -> None:
         logger.warning("NATS error: %s", error)
+        self._last_error = error
+        if self._connecting is not None and _is_login_refused(error):
+            # Retrying a refused login for ever would leave the node hanging at start with no word why.
+            self._refused_login = error
+            self._connecting.cancel()
 
     async def _log_disconnected(self) -> None:
         logger.warning("disconnected from NATS; reconnecting")

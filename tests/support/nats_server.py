@@ -1,0 +1,57 @@
+"""A nats-server of a test's own, started with the repo's configuration (deploy/nats-server.conf)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.processes import free_port
+from tests.support.waiting import wait_until
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats-server.conf"
+
+
+@dataclass(frozen=True)
+class NatsServer:
+    url: str
+    node_password: str  # of the user `csms`
+    events_password: str  # of the user `events`
+
+
+@contextlib.asynccontextmanager
+async def nats_server_with_logins() -> AsyncIterator[NatsServer]:
+    """nats-server on a free port with the repo's logins and permissions, and fresh passwords."""
+    port = free_port()
+    server = NatsServer(
+        url=f"nats://127.0.0.1:{port}", node_password=secrets.token_hex(16), events_password=secrets.token_hex(16)
+    )
+    environment = {
+        **os.environ,
+        "CSMS_NATS_PASSWORD": server.node_password,
+        "CSMS_NATS_EVENTS_PASSWORD": server.events_password,
+    }
+    command = [NATS_SERVER, "-c", str(REPO_CONFIG), "-a", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block; it is waited for in a thread)
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        await wait_until(lambda: process.poll() is not None or _accepts(port), within=10)
+        assert process.poll() is None, f"nats-server exited with {process.returncode}"
+        yield server
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 10)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

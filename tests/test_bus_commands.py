@@ -1,0 +1,385 @@
+"""Commands between nodes over NATS: their deadline, their authenticity, their record, and a bus that drops traffic.
+
+Node A holds the charger's socket, node B takes the app's requests; faults go through a TCP proxy in
+front of NATS that the test cuts (connections reset) or blackholes (sockets open, nothing forwarded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import nats
+import pytest
+from sqlalchemy import select, update
+
+from csms.bus import BusUnavailable, command_subject
+from csms.bus.nats import NatsBus
+from csms.db.models import Charger, ChargerCommandRecord, SecurityEvent
+from csms.ocpp.command_envelope import Command, CommandSeal, derive_secret
+from csms.ocpp.commands import CommandRefused
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    NATS_URL,
+    RunningServer,
+    bearer,
+    create_account_with_role,
+    create_postgres_database,
+    dependency_missing,
+    drop_postgres_database,
+    login_as,
+    settings_for,
+    signup,
+    start_server,
+    stop_server,
+)
+from tests.support.nats_server import nats_server_with_logins
+from tests.support.tcp_proxy import CuttableProxy
+from tests.support.waiting import poll, wait_for_true, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.nats]
+
+CALL_TIMEOUT = 2.0
+BUS_GRACE = 2.0  # how much longer the asking node waits for the bus (commands._BUS_GRACE)
+
+
+@pytest.fixture(scope="module")
+def shared_database() -> Any:
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture
+async def nats_proxy() -> AsyncIterator[CuttableProxy]:
+    proxy = CuttableProxy(target_port=urlsplit(NATS_URL).port or 4222)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+def through(proxy: CuttableProxy) -> str:
+    return f"nats://127.0.0.1:{proxy.port}"
+
+
+@contextlib.asynccontextmanager
+async def running_node(database_url: str, *, role: str, bus_url: str, **settings: Any) -> AsyncIterator[RunningServer]:
+    configured = settings_for(database_url, bus_url=bus_url, node_role=role, ocpp_call_timeout=CALL_TIMEOUT, **settings)
+    try:
+        handle, task, running = await start_server(configured)
+    except Exception as error:
+        dependency_missing(f"NATS at {bus_url} ({error})")
+    try:
+        yield running
+    finally:
+        await stop_server(handle, task)
+
+
+async def records_of(node: RunningServer, charge_point_id: str) -> list[ChargerCommandRecord]:
+    query = select(ChargerCommandRecord).where(ChargerCommandRecord.charge_point_id == charge_point_id)
+    async with node.session() as session:
+        return list((await session.scalars(query.order_by(ChargerCommandRecord.id))).all())
+
+
+def calls_received(charger: SimulatedCharger, action: str) -> list[dict[str, Any]]:
+    return [received.payload for received in charger.received if received.action == action]
+
+
+def start_body(charge_point_id: str) -> dict[str, Any]:
+    return {"evse_id": charge_point_id, "connector_id": 1}
+
+
+@pytest.mark.parametrize("blackholed", ["holding node", "asking node"])
+async def test_a_start_held_up_by_a_blackholed_bus_link_fails_in_time_and_never_reaches_the_charger(
+    shared_database: str, nats_proxy: CuttableProxy, blackholed: str
+) -> None:
+    holding_bus, asking_bus = (
+        (through(nats_proxy), NATS_URL) if blackholed == "holding node" else (NATS_URL, through(nats_proxy))
+    )
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=holding_bus) as node_a,
+        running_node(shared_database, role="api", bus_url=asking_bus) as node_b,
+    ):
+        charge_point_id = await node_a.add_charger()
+        async with httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app:
+            driver = bearer(await signup(app))
+            async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+                await charger.status(1, "Available")
+                nats_proxy.blackhole()
+                started = time.monotonic()
+                response = await app.post("/api/start_charging", json=start_body(charge_point_id), headers=driver)
+                answered_after = time.monotonic() - started
+                nats_proxy.heal()  # what the link held back now arrives, long after its deadline
+                records = await poll(
+                    lambda: records_of(node_a, charge_point_id),
+                    until=lambda rows: any(
+                        row.outcome == "expired" and row.node == node_a.app_runtime.node_id for row in rows
+                    ),
+                )
+                await charger.heartbeat()  # anything sent to the charger before this frame has arrived
+                received = calls_received(charger, "RemoteStartTransaction")
+    assert response.status_code == 504, response.text
+    assert answered_after < CALL_TIMEOUT + BUS_GRACE + 2, answered_after
+    # Before, node A started a new timer when the command finally arrived, and sent it to the charger.
+    assert received == []
+    expired = next(row for row in records if row.outcome == "expired")
+    assert (expired.action, expired.origin_node) == ("RemoteStartTransaction", node_b.app_runtime.node_id)
+    assert "after its deadline; it was not sent" in (expired.detail or "")
+
+
+async def test_a_start_the_charger_accepted_while_the_bus_link_was_cut_is_recorded_as_answered_late(
+    shared_database: str, nats_proxy: CuttableProxy
+) -> None:
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=through(nats_proxy)) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        charge_point_id = await node_a.add_charger()
+        answer_now = asyncio.Event()
+        async with httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app:
+            driver = bearer(await signup(app))
+            me = (await app.get("/api/me", headers=driver)).json()["username"]
+            admin = bearer(await login_as(app, *await create_account_with_role(node_b, "admin")))
+            behaviour = ChargerBehaviour(answer_after=answer_now)
+            async with connect_charger(
+                node_a.ws_url, charge_point_id, CHARGER_PASSWORD, behaviour=behaviour
+            ) as charger:
+                await charger.status(1, "Available")
+                asking = asyncio.create_task(
+                    app.post("/api/start_charging", json=start_body(charge_point_id), headers=driver)
+                )
+                await charger.wait_for_call("RemoteStartTransaction")
+                await nats_proxy.cut()  # node A's answer can no longer reach node B
+                answer_now.set()
+                await wait_for_true(
+                    lambda: _has_outcome(node_a, charge_point_id, "answered"), within=CALL_TIMEOUT + BUS_GRACE
+                )
+                response = await asking
+                await nats_proxy.start()
+
+                async def commands() -> httpx.Response:
+                    return await app.get(f"/api/admin/chargers/{charge_point_id}/commands", headers=admin)
+
+                listed = await poll(
+                    commands, until=lambda found: bool(found.json()) and found.json()[0]["caller_got_no_answer"]
+                )
+    assert response.status_code == 504, response.text
+    [command] = listed.json()
+    assert command["command_id"] in response.json()["detail"]
+    assert "may still have been carried out" in response.json()["detail"]
+    # The charger's Accepted, which the app never saw, is on the record beside the 504.
+    assert {key: command[key] for key in ("action", "outcome", "answer_status", "answered_late")} == {
+        "action": "RemoteStartTransaction",
+        "outcome": "answered",
+        "answer_status": "Accepted",
+        "answered_late": True,
+    }
+    assert command["requested_by"].startswith("user ") and me in command["requested_by"]
+    assert (command["origin_node"], command["executed_by"]) == (node_b.app_runtime.node_id, node_a.app_runtime.node_id)
+
+
+async def _has_outcome(node: RunningServer, charge_point_id: str, outcome: str) -> bool:
+    return any(row.outcome == outcome for row in await records_of(node, charge_point_id))
+
+
+async def test_readyz_reports_a_bus_link_that_silently_drops_traffic(
+    shared_database: str, nats_proxy: CuttableProxy
+) -> None:
+    async with running_node(shared_database, role="all", bus_url=through(nats_proxy)) as node:
+        async with httpx.AsyncClient(base_url=node.http_url, timeout=10) as probe:
+
+            async def readyz() -> httpx.Response:
+                return await probe.get("/readyz")
+
+            assert (await readyz()).status_code == 200
+            nats_proxy.blackhole()
+            # The client still counts itself connected: only a round trip through NATS shows the loss.
+            dropped = await poll(readyz, until=lambda answer: answer.status_code == 503, within=10)
+            nats_proxy.heal()
+            back = await poll(readyz, until=lambda answer: answer.status_code == 200, within=10)
+    assert dropped.json()["bus"] == "unreachable"
+    assert back.json()["bus"] == "ok"
+
+
+def forged_commands(charge_point_id: str) -> list[dict[str, Any]]:
+    """What an intruder on NATS sends: the old unsigned shape, and a sealed one under a guessed secret."""
+    guessed = CommandSeal(derive_secret("a guess"), clock=time.time, max_lifetime=60)
+    command = Command(
+        command_id="f" * 32,
+        action="Reset",
+        payload={"type": "Hard"},
+        deadline=time.time() + 5,
+        origin_node="node-x",
+        requested_by="csms",
+    )
+    new_key = "41" * 20
+    return [
+        {"action": "ChangeConfiguration", "payload": {"key": "SecurityProfile", "value": "0"}, "within": 5},
+        {"action": "ChangeConfiguration", "payload": {"key": "AuthorizationKey", "value": new_key}, "within": 5},
+        {"action": "Reset", "payload": {"type": "Hard"}, "within": 5},
+        guessed.seal(command_subject(charge_point_id), command),
+    ]
+
+
+async def ask_raw(client: nats.NATS, subject: str, message: dict[str, Any]) -> dict[str, Any]:
+    reply = await client.request(subject, json.dumps(message).encode(), timeout=5)
+    answer: dict[str, Any] = json.loads(reply.data)
+    return answer
+
+
+async def security_events_of(node: RunningServer, charge_point_id: str) -> list[SecurityEvent]:
+    query = select(SecurityEvent).where(SecurityEvent.charge_point_id == charge_point_id)
+    async with node.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def test_a_forged_command_on_nats_never_reaches_the_charger_and_is_a_security_event(shared_database: str) -> None:
+    async with running_node(shared_database, role="all", bus_url=NATS_URL) as node:
+        charge_point_id = await node.add_charger()
+        async with connect_charger(node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            await charger.heartbeat()
+            intruder = await nats.connect(NATS_URL)
+            try:
+                subject = command_subject(charge_point_id)
+                replies = [await ask_raw(intruder, subject, forged) for forged in forged_commands(charge_point_id)]
+            finally:
+                await intruder.close()
+            events = await poll(
+                lambda: security_events_of(node, charge_point_id),
+                until=lambda found: any(event.kind == "bus_command_unauthenticated" for event in found),
+            )
+            await charger.heartbeat()
+            received = [call.action for call in charger.received]
+    assert [reply["error"]["kind"] for reply in replies] == ["refused"] * 4
+    # Before, the charger got all of them: a lower SecurityProfile, a new password and a Hard Reset.
+    assert received == []
+    assert "not signed with the cluster secret" in (events[0].detail or "")
+    records = await records_of(node, charge_point_id)
+    assert records == []  # nothing was carried out
+
+
+async def test_a_command_captured_on_nats_and_sent_again_is_refused(shared_database: str) -> None:
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        charge_point_id, other_id = await node_a.add_charger(), await node_a.add_charger()
+        captured: list[dict[str, Any]] = []
+        listener = await nats.connect(NATS_URL)
+
+        async def capture(message: Any) -> None:
+            captured.append(json.loads(message.data))
+
+        await listener.subscribe(command_subject(charge_point_id), cb=capture)
+        await listener.flush()
+        try:
+            async with (
+                httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app,
+                connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+                connect_charger(node_a.ws_url, other_id, CHARGER_PASSWORD) as other,
+            ):
+                await charger.status(1, "Available")
+                await other.status(1, "Available")
+                started = await app.post(
+                    "/api/start_charging", json=start_body(charge_point_id), headers=bearer(await signup(app))
+                )
+                await wait_until(lambda: captured)
+                again = await ask_raw(listener, command_subject(charge_point_id), captured[0])
+                elsewhere = await ask_raw(listener, command_subject(other_id), captured[0])
+                await charger.heartbeat()
+                await other.heartbeat()
+                starts, other_starts = (
+                    calls_received(charger, "RemoteStartTransaction"),
+                    calls_received(other, "RemoteStartTransaction"),
+                )
+        finally:
+            await listener.close()
+    assert started.json() == {"status": "Accepted"}
+    assert (again["error"]["kind"], elsewhere["error"]["kind"]) == ("refused", "refused")
+    assert "received before" in again["error"]["detail"]
+    assert len(starts) == 1 and other_starts == []
+
+
+async def test_the_node_holding_the_charger_refuses_lowering_its_security_profile_whoever_asks(
+    shared_database: str,
+) -> None:
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        charge_point_id = await node_a.add_charger()
+        async with connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            await charger.heartbeat()
+            async with node_a.session() as session:  # as if it had connected with TLS once
+                await session.execute(
+                    update(Charger).where(Charger.charge_point_id == charge_point_id).values(security_profile=2)
+                )
+                await session.commit()
+            # Not through the API (which refuses it too): a path to the bus that forgot the rule.
+            with pytest.raises(CommandRefused, match="cannot be lowered"):
+                await node_b.app_runtime.commands.send(
+                    charge_point_id, "ChangeConfiguration", {"key": "SecurityProfile", "value": "1"}
+                )
+            records = await poll(lambda: records_of(node_a, charge_point_id), until=bool)
+            await charger.heartbeat()
+            received = calls_received(charger, "ChangeConfiguration")
+    assert received == []
+    assert [(row.outcome, row.requested_by, row.origin_node) for row in records] == [
+        ("refused", "csms", node_b.app_runtime.node_id)
+    ]
+
+
+async def test_nats_with_the_repos_configuration_refuses_anonymous_clients_and_csms_nodes_log_in(
+    shared_database: str,
+) -> None:
+    async with nats_server_with_logins() as server:
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(server.url, allow_reconnect=False, connect_timeout=2)
+        with pytest.raises(BusUnavailable, match="Authorization Violation"):
+            await NatsBus(server.url).start()
+        login = {"bus_user": "csms", "bus_password": server.node_password}
+        async with (
+            running_node(shared_database, role="ocpp", bus_url=server.url, **login) as node_a,
+            running_node(shared_database, role="api", bus_url=server.url, **login) as node_b,
+        ):
+            charge_point_id = await node_a.add_charger()
+            async with (
+                httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app,
+                connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+            ):
+                await charger.status(1, "Available")
+                driver = bearer(await signup(app))
+                started = await app.post("/api/start_charging", json=start_body(charge_point_id), headers=driver)
+                ready = await app.get("/readyz")
+    assert started.json() == {"status": "Accepted"}
+    assert ready.json()["bus"] == "ok"
+
+
+async def test_the_events_login_follows_live_events_but_may_not_publish_commands() -> None:
+    async with nats_server_with_logins() as server:
+        errors: list[Exception] = []
+
+        async def remember(error: Exception) -> None:
+            errors.append(error)
+
+        reader = await nats.connect(
+            server.url, user="events", password=server.events_password, error_cb=remember, allow_reconnect=False
+        )
+        try:
+            await reader.subscribe("csms.events.>")
+            await reader.flush()
+            await reader.publish("csms.commands.CP-1", b"{}")
+            await reader.flush()
+            await wait_until(lambda: errors, within=5)
+        finally:
+            await reader.close()
+    assert [str(error).lower() for error in errors] == [
+        'nats: permissions violation for publish to "csms.commands.cp-1"'
+    ]
