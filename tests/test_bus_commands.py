@@ -383,3 +383,29 @@ async def test_the_events_login_follows_live_events_but_may_not_publish_commands
     assert [str(error).lower() for error in errors] == [
         'nats: permissions violation for publish to "csms.commands.cp-1"'
     ]
+
+
+async def test_calls_between_nodes_whose_clocks_are_three_minutes_apart_keep_their_deadlines(
+    shared_database: str,
+) -> None:
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        for node, skew in ((node_a, 90.0), (node_b, -90.0)):
+            clock = node.app_runtime.cluster_clock
+            assert clock is not None
+            clock.local_clock = lambda skew=skew: time.time() + skew  # type: ignore[misc]
+            await clock.measure()  # each learns its offset from the database clock
+        charge_point_id = await node_a.add_charger()
+        async with (
+            httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app,
+            connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+        ):
+            await charger.status(1, "Available")
+            started = await app.post(
+                "/api/start_charging", json=start_body(charge_point_id), headers=bearer(await signup(app))
+            )
+    # Read off the nodes' own clocks, B's deadline would be 3 minutes past for A, and the start dropped.
+    assert started.json() == {"status": "Accepted"}
+    assert len(calls_received(charger, "RemoteStartTransaction")) == 1

@@ -236,6 +236,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         metrics=metrics,
         security_events=security_events,
         certificates=CertificateWatch(settings),
+        cluster_clock=cluster_clock,
     )
     runtime.certificates.log_warnings(utc_now())
     await runtime.takeover.start()

@@ -14,6 +14,7 @@ from csms.bus import Bus
 from csms.bus.events import Events
 from csms.config import Settings
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
+from csms.db.cluster_clock import ClusterClock
 from csms.db.database_file import DatabaseFile
 from csms.ftp.server import FtpServers
 from csms.observability.certificate_expiry import CertificateWatch
@@ -78,6 +79,8 @@ class Runtime:
     # The firmware and diagnostics links chargers get: http(s), or ftp(s) once the FTP servers run.
     file_links: FileLinks = field(kw_only=True)
     ftp: FtpServers | None = field(default=None, kw_only=True)
+    # The database's clock, which deadlines of calls between nodes are set in (db/cluster_clock.py).
+    cluster_clock: ClusterClock | None = field(default=None, kw_only=True)
     # Refused and throttled connection attempts and frames over budget, counted per period.
     security_events: RepeatedEvents = field(kw_only=True)
     # The server certificate and the operator's CA, for expiry warnings (observability/certificate_expiry.py).

@@ -105,6 +105,7 @@ _PROBE_TIMEOUT = 1.0
 _PROBE_KEPT_FOR = 2.0
 # How long a node waits at start for NATS before giving up (its supervisor starts it again).
 _START_TIMEOUT = 30.0
+_DRAIN_TIMEOUT = 5.0
 
 
 class NatsBus:
@@ -151,8 +152,13 @@ class NatsBus:
 
     async def close(self) -> None:
         if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.drain()
+            try:
+                # A link that drops traffic would hold a drain for its whole timeout (30 s).
+                async with asyncio.timeout(_DRAIN_TIMEOUT):
+                    await self._client.drain()
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await self._client.close()
             self._client = None
 
     async def publish(self, subject: str, message: Message) -> None:

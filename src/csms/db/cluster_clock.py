@@ -33,11 +33,11 @@ class ClusterClock:
 
     def __init__(self, engine: AsyncEngine, *, local_clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
-        self._local_clock = local_clock
+        self.local_clock = local_clock  # this node's own clock (a test may skew it)
         self.offset = 0.0  # database clock minus this node's clock, in seconds
 
     def now(self) -> float:
-        return self._local_clock() + self.offset
+        return self.local_clock() + self.offset
 
     async def measure(self) -> None:
         """Learn this node's offset from the database clock; a failed or slow measurement keeps the last one."""
@@ -45,9 +45,9 @@ class ClusterClock:
             return
         try:
             async with asyncio.timeout(5), self._engine.connect() as connection:
-                before = self._local_clock()
+                before = self.local_clock()
                 database_time = float((await connection.execute(_DATABASE_EPOCH)).scalar_one())
-                after = self._local_clock()
+                after = self.local_clock()
         except Exception as error:
             logger.warning("could not read the database clock: %s", type(error).__name__)
             return
