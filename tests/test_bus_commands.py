@@ -409,3 +409,24 @@ async def test_calls_between_nodes_whose_clocks_are_three_minutes_apart_keep_the
     # Read off the nodes' own clocks, B's deadline would be 3 minutes past for A, and the start dropped.
     assert started.json() == {"status": "Accepted"}
     assert len(calls_received(charger, "RemoteStartTransaction")) == 1
+
+
+async def test_a_node_with_another_cluster_secret_cannot_command_chargers_and_is_told_why(shared_database: str) -> None:
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL, bus_secret="not the cluster's") as node_b,
+    ):
+        charge_point_id = await node_a.add_charger()
+        async with (
+            httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app,
+            connect_charger(node_a.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+        ):
+            await charger.status(1, "Available")
+            response = await app.post(
+                "/api/start_charging", json=start_body(charge_point_id), headers=bearer(await signup(app))
+            )
+            await charger.heartbeat()
+            received = calls_received(charger, "RemoteStartTransaction")
+    assert response.status_code == 422
+    assert "every node needs the same CSMS_BUS_SECRET" in response.json()["detail"]
+    assert received == []

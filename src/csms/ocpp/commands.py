@@ -198,9 +198,10 @@ class CommandRouter:
         except BusUnavailable as error:
             raise MessageBusDown(f"the message bus is unavailable ({error}); try again shortly") from error
         try:
-            return _unpack(self._seal.open_reply(command.command_id, reply))
+            opened = self._seal.open_reply(command.command_id, reply)
         except EnvelopeRefused:
-            raise MessageBusDown("an answer on the bus was not signed by a csms node") from None
+            raise _unsigned_answer(charge_point_id, reply) from None
+        return _unpack(opened)
 
     async def serve(self, charge_point_id: str) -> ResponderHandle:
         """Answer other nodes' calls for a charger connected here."""
@@ -302,6 +303,17 @@ def _outcome_of(error: CommandError) -> str:
     if isinstance(error, ChargerNotConnected):
         return "not_connected"
     return "refused"
+
+
+def _unsigned_answer(charge_point_id: str, reply: Message) -> CommandError:
+    """An answer no csms node sealed: most likely the holding node could not open our command either."""
+    error = reply.get("error")
+    if isinstance(error, dict) and error.get("kind") == "refused":
+        return CommandRefused(
+            f"the node holding charger {charge_point_id} refused the command ({error.get('detail')});"
+            " every node needs the same CSMS_BUS_SECRET"
+        )
+    return MessageBusDown("an answer on the bus was not signed by a csms node")
 
 
 def _describe(message: Message, refused: EnvelopeRefused) -> str:
