@@ -30,23 +30,24 @@ class NatsServer:
 @contextlib.asynccontextmanager
 async def nats_server_with_logins() -> AsyncIterator[NatsServer]:
     """nats-server on a free port with the repo's logins and permissions, and fresh passwords."""
+    server = NatsServer(url="", node_password=secrets.token_hex(16), events_password=secrets.token_hex(16))
+    environment = {"CSMS_NATS_PASSWORD": server.node_password, "CSMS_NATS_EVENTS_PASSWORD": server.events_password}
+    async with nats_server("-c", str(REPO_CONFIG), environment=environment) as port:
+        yield NatsServer(f"nats://127.0.0.1:{port}", server.node_password, server.events_password)
+
+
+@contextlib.asynccontextmanager
+async def nats_server(*options: str, environment: dict[str, str] | None = None) -> AsyncIterator[int]:
+    """nats-server with these command-line options on a free port of 127.0.0.1; yields the port."""
     port = free_port()
-    server = NatsServer(
-        url=f"nats://127.0.0.1:{port}", node_password=secrets.token_hex(16), events_password=secrets.token_hex(16)
-    )
-    environment = {
-        **os.environ,
-        "CSMS_NATS_PASSWORD": server.node_password,
-        "CSMS_NATS_EVENTS_PASSWORD": server.events_password,
-    }
-    command = [NATS_SERVER, "-c", str(REPO_CONFIG), "-a", "127.0.0.1", "-p", str(port)]
+    command = [NATS_SERVER, *options, "-a", "127.0.0.1", "-p", str(port)]
     process = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block; it is waited for in a thread)
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env={**os.environ, **(environment or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         await wait_until(lambda: process.poll() is not None or _accepts(port), within=10)
         assert process.poll() is None, f"nats-server exited with {process.returncode}"
-        yield server
+        yield port
     finally:
         process.terminate()
         await asyncio.to_thread(process.wait, 10)

@@ -25,7 +25,21 @@ from csms.bus import BusUnavailable, Message, NoResponders, RequestTimeout, Resp
 logger = logging.getLogger(__name__)
 
 
-def _is_login_refused(error: Exception) -> bool:
+async def _ignore(error: Exception) -> None:
+    return None
+
+
+async def _close_quietly(client: Client) -> None:
+    """Close a client whatever state a failed connect left it in (closing one that never connected can hang)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(2):
+            await client.close()
+
+
+def _is_refusal(error: Exception) -> bool:
+    """NATS refused this node's login, or its certificate failed the configured CA: retrying cannot help."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return True
     text = str(error).lower()
     return "authorization violation" in text or "authentication" in text
 
@@ -118,14 +132,13 @@ class NatsBus:
         self._probe_subject = f"csms.probe.{secrets.token_hex(8)}"
         self._probed: tuple[float, bool] | None = None  # when (monotonic), and whether it came back
         self._probing: asyncio.Lock = asyncio.Lock()
-        self._connecting: asyncio.Future[Client] | None = None
-        self._last_error: Exception | None = None
-        self._refused_login: Exception | None = None
 
     async def start(self) -> None:
-        """Connect, or BusUnavailable: at once when NATS refuses the login, else after `_START_TIMEOUT`."""
-        connecting = asyncio.ensure_future(
-            nats.connect(
+        """Connect, or BusUnavailable: at once when NATS refuses the login or its certificate, else after
+        `_START_TIMEOUT` without reaching it."""
+        await self._first_contact()
+        try:
+            self._client = await nats.connect(
                 self._url,
                 name=self._name,
                 connect_timeout=5,
@@ -136,19 +149,32 @@ class NatsBus:
                 reconnected_cb=self._log_reconnected,
                 **self._login.options(),
             )
-        )
-        self._connecting = connecting
-        try:
-            self._client = await asyncio.wait_for(connecting, _START_TIMEOUT)
-        except asyncio.CancelledError:
-            if self._refused_login is None:
-                raise
-            raise BusUnavailable(f"NATS at {self._url} refused the login: {self._refused_login}") from None
-        except (OSError, TimeoutError, nats.errors.Error) as error:
-            raise BusUnavailable(f"cannot reach NATS at {self._url}: {self._last_error or error}") from error
-        finally:
-            self._connecting = None
+        except (OSError, nats.errors.Error) as error:
+            raise BusUnavailable(f"cannot reach NATS at {self._url}: {error}") from error
         await self.serve(self._probe_subject, _echo)
+
+    async def _first_contact(self) -> None:
+        """One connection that never retries by itself: a refusal ends the start at once with its reason
+        (retrying for ever would leave the node hanging with no word why); an unreachable NATS is tried
+        again every second until `_START_TIMEOUT`."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + _START_TIMEOUT
+        while True:
+            contact = Client()
+            try:
+                await contact.connect(
+                    self._url, connect_timeout=5, allow_reconnect=False, error_cb=_ignore, **self._login.options()
+                )
+            except (OSError, TimeoutError, nats.errors.Error) as error:
+                await _close_quietly(contact)
+                if _is_refusal(error):
+                    raise BusUnavailable(f"NATS at {self._url} refused this node: {error}") from error
+                if loop.time() >= give_up_at:
+                    raise BusUnavailable(f"cannot reach NATS at {self._url}: {error}") from error
+                await asyncio.sleep(1)
+                continue
+            await _close_quietly(contact)
+            return
 
     async def close(self) -> None:
         if self._client is not None:
@@ -241,11 +267,6 @@ class NatsBus:
 
     async def _log_error(self, error: Exception) -> None:
         logger.warning("NATS error: %s", error)
-        self._last_error = error
-        if self._connecting is not None and _is_login_refused(error):
-            # Retrying a refused login for ever would leave the node hanging at start with no word why.
-            self._refused_login = error
-            self._connecting.cancel()
 
     async def _log_disconnected(self) -> None:
         logger.warning("disconnected from NATS; reconnecting")
