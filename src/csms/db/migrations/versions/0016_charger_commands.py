@@ -1,7 +1,7 @@
 """the record of calls to chargers: who asked, from which node, what the charger answered
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 
 The node holding a charger's socket writes one row per call it carries out (or refuses, or drops
 because its deadline passed on the way); the node that asked writes one when no answer came back
@@ -15,8 +15,8 @@ from alembic import op
 
 import csms.db.models
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
