@@ -9,6 +9,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,16 +42,20 @@ async def nats_server(*options: str, environment: dict[str, str] | None = None) 
     """nats-server with these command-line options on a free port of 127.0.0.1; yields the port."""
     port = free_port()
     command = [NATS_SERVER, *options, "-a", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block; it is waited for in a thread)
-        command, env={**os.environ, **(environment or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        await wait_until(lambda: process.poll() is not None or _accepts(port), within=10)
-        assert process.poll() is None, f"nats-server exited with {process.returncode}"
-        yield port
-    finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 10)
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block; it is waited for in a thread)
+            command, env={**os.environ, **(environment or {})}, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            await wait_until(lambda: process.poll() is not None or _accepts(port), within=10)
+            if process.poll() is not None:
+                output.seek(0)
+                said = output.read().decode(errors="replace")[-2000:]
+                raise AssertionError(f"nats-server exited with {process.returncode}: {said}")
+            yield port
+        finally:
+            process.terminate()
+            await asyncio.to_thread(process.wait, 10)
 
 
 def _accepts(port: int) -> bool:
