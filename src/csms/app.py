@@ -55,12 +55,13 @@ from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
 from csms.ocpp.command_envelope import CommandSeal, derive_secret
-from csms.ocpp.commands import CommandRouter
+from csms.ocpp.commands import CommandRouter, OwnerLookup
 from csms.ocpp.endpoint import ChargerSockets
+from csms.ocpp.presence import PresenceKeeper, Transaction
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
-from csms.services import open_transactions, pairing, signed_urls
+from csms.services import open_transactions, pairing, presence, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
@@ -177,6 +178,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         registry,
         bus,
         call_timeout=settings.ocpp_call_timeout,
+        owner_of=_owner_lookup(engine),
         seal=CommandSeal(
             derive_secret(settings.resolved_bus_secret()),
             clock=cluster_clock.now,
@@ -192,6 +194,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     background = BackgroundTasks()
     file_url_key = signed_urls.file_url_key(secret)
     files = FileStore(settings.resolved_files_dir())
+    takeover = TakeoverWatcher(registry, bus, node_id=node_id)
+    session_watch = _session_watch(settings, session_factory, events, commands, background, bus, node_id=node_id)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -228,15 +232,26 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         bus=bus,
         events=events,
         background=background,
-        session_watch=_session_watch(settings, session_factory, events, commands, background, bus, node_id=node_id),
+        session_watch=session_watch,
         commands=commands,
         registry=registry,
-        takeover=TakeoverWatcher(registry, bus, node_id=node_id),
+        takeover=takeover,
         node_id=node_id,
         metrics=metrics,
         security_events=security_events,
         certificates=CertificateWatch(settings),
         cluster_clock=cluster_clock,
+        presence=PresenceKeeper(
+            node_id=node_id,
+            lease=settings.presence_lease,
+            transaction=_presence_transaction(engine, writer),
+            registry=registry,
+            takeover=takeover,
+            writer=writer,
+            events=events,
+            session_watch=session_watch,
+            clock=utc_now,
+        ),
     )
     runtime.certificates.log_warnings(utc_now())
     await runtime.takeover.start()
@@ -244,6 +259,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await runtime.tags.start()
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
+    runtime.background.spawn(runtime.presence.run(), name="presence-leases")
+    bus.on_reconnect(runtime.presence.reconcile_soon)
     if engine.dialect.name == "sqlite":
         runtime.background.spawn(checkpoint_sqlite_periodically(engine), name="sqlite-checkpoints")
     runtime.background.spawn(
@@ -265,6 +282,20 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     if settings.node_role != "ocpp":  # it serves chargers' files, as the /files routes do
         await _start_ftp(runtime)
     return runtime
+
+
+def _owner_lookup(engine: AsyncEngine) -> OwnerLookup:
+    async def owner_of(charge_point_id: str) -> str | None:
+        async with engine.connect() as connection:
+            return await presence.owner(connection, charge_point_id)
+
+    return owner_of
+
+
+def _presence_transaction(engine: AsyncEngine, writer: BatchWriter) -> Transaction:
+    """On SQLite the writer's turn (one writer at a time); elsewhere a pooled connection of its own, so a
+    reconnecting fleet's connects do not queue behind each other and the group commit."""
+    return writer.transaction if engine.dialect.name == "sqlite" else engine.begin
 
 
 async def _start_ftp(runtime: Runtime) -> None:

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     webhook_allow_private_targets: bool = False
     # Seconds between keep-alive comments on an idle /api/events stream; each also re-checks the login.
     live_keepalive_interval: float = 15.0
+    # Seconds a node's record of a charger's socket lasts unless renewed; each node renews its own every
+    # presence_lease / 3. A node that dies (SIGKILL, a lost host) has its chargers announced offline
+    # (charger_disconnected, the charger_offline webhook) by another node within 4/3 of it (docs/scale-out.md).
+    presence_lease: float = 30.0
     # How often connected chargers are checked for missed heartbeats (charger_offline webhooks).
     offline_check_interval: float = 60.0
     # An open transaction with no message about it (start, meter values) for this many seconds is

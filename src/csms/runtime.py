@@ -20,6 +20,7 @@ from csms.ftp.server import FtpServers
 from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.ocpp.commands import CommandRouter
+from csms.ocpp.presence import PresenceKeeper
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.security import ChargerPasswordVerifier
@@ -85,6 +86,8 @@ class Runtime:
     security_events: RepeatedEvents = field(kw_only=True)
     # The server certificate and the operator's CA, for expiry warnings (observability/certificate_expiry.py).
     certificates: CertificateWatch = field(kw_only=True)
+    # This node's sockets recorded in the database under leases, and the rule of who owns a charger.
+    presence: PresenceKeeper = field(kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.

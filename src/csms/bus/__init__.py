@@ -62,14 +62,18 @@ class Bus(Protocol):
 
     async def is_healthy(self) -> bool: ...
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call `callback` each time the bus is back after an interruption (never, in process)."""
+
 
 def subject_token(value: str) -> str:
     """Encode a charge point id as one subject token (ids may hold '.', which NATS splits on)."""
     return _UNSAFE_SUBJECT_CHARACTERS.sub(lambda match: f"~{ord(match.group()):02X}", value)
 
 
-def command_subject(charge_point_id: str) -> str:
-    return f"csms.commands.{subject_token(charge_point_id)}"
+def command_subject(charge_point_id: str, connection_id: str) -> str:
+    """The subject of one socket of a charger: only the node holding that socket answers it."""
+    return f"csms.commands.{subject_token(charge_point_id)}.{subject_token(connection_id)}"
 
 
 def connected_subject(charge_point_id: str) -> str:

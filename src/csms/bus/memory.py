@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from csms.bus import Message, NoResponders, RequestTimeout, Responder, subject_matches
 
@@ -83,6 +83,9 @@ class MemoryBus:
 
     async def is_healthy(self) -> bool:
         return True
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        return None  # an in-process bus is never interrupted
 
     def forget(self, subscription: MemorySubscription) -> None:
         if subscription in self._subscriptions:

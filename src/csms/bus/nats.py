@@ -9,7 +9,7 @@ import logging
 import secrets
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +132,7 @@ class NatsBus:
         self._probe_subject = f"csms.probe.{secrets.token_hex(8)}"
         self._probed: tuple[float, bool] | None = None  # when (monotonic), and whether it came back
         self._probing: asyncio.Lock = asyncio.Lock()
+        self._reconnect_callbacks: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         """Connect, or BusUnavailable: at once when NATS refuses the login or its certificate, else after
@@ -251,6 +252,9 @@ class NatsBus:
     def _is_connected(self) -> bool:
         return self._client is not None and self._client.is_connected
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        self._reconnect_callbacks.append(callback)
+
     async def _answer(self, request: Msg, responder: Responder) -> None:
         try:
             reply = await responder(_decode(request.data))
@@ -273,3 +277,5 @@ class NatsBus:
 
     async def _log_reconnected(self) -> None:
         logger.info("reconnected to NATS")
+        for callback in self._reconnect_callbacks:
+            callback()

@@ -18,11 +18,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    exists,
     false,
     func,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
+
+from csms.db.database_time import database_now
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -134,6 +137,29 @@ class IdTag(Base):
     created_at: Mapped[datetime]
 
 
+class ChargerConnection(Base):
+    """A charger's live WebSocket on a node, with the lease that node renews (ocpp/presence.py).
+
+    One row per socket, never updated but for its lease: a connect inserts one, a disconnect deletes
+    only its own, so an older socket's disconnect never undoes a newer connect. Of a charger's rows
+    the one with the highest `sequence` (from the database, never reused) owns the charger.
+    """
+
+    __tablename__ = "charger_connections"
+    __table_args__ = (
+        Index("ix_charger_connections_charger", "charge_point_id", "sequence"),
+        {"sqlite_autoincrement": True},
+    )
+
+    sequence: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(32), index=True)
+    connection_id: Mapped[str] = mapped_column(String(32), unique=True)
+    connected_at: Mapped[datetime]
+    # In the database's time (db/database_time.py): a row past it belongs to a node that stopped renewing.
+    lease_until: Mapped[datetime] = mapped_column(index=True)
+
+
 class Charger(Base):
     __tablename__ = "chargers"
     __table_args__ = (Index("ix_chargers_registered_serial_number", "registered_serial_number", unique=True),)
@@ -155,7 +181,17 @@ class Charger(Base):
     registration_status: Mapped[str | None] = mapped_column(String(16))
     last_boot_at: Mapped[datetime | None]
     last_heartbeat_at: Mapped[datetime | None]
-    is_connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Before 0014 the node's own idea of connected; no longer read (dropped in a later migration).
+    connected_flag_before_0014: Mapped[bool] = mapped_column("is_connected", Boolean, default=False)
+    # Whether a node holds a socket of it under a lease that has not run out (ChargerConnection).
+    is_connected: Mapped[bool] = column_property(
+        exists()
+        .where(
+            ChargerConnection.charge_point_id == charge_point_id,
+            ChargerConnection.lease_until > database_now(),
+        )
+        .correlate_except(ChargerConnection)
+    )
     connected_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
     firmware_status: Mapped[str | None] = mapped_column(String(32))

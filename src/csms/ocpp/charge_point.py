@@ -174,6 +174,10 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
     # The message id of csms's call in flight and the future its answer goes to (one at a time, OCPP
     # 1.6 §4.1.1); a class-level None until the first call, so an idle socket carries nothing for it.
     _awaited_answer: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
+    # This socket's sequence from the database once recorded (ocpp/presence.py): the highest owns the
+    # charger. And the highest sequence another node announced for it while this one was being recorded.
+    sequence: int | None = None
+    rival_sequence: int = 0
 
     def __init__(self, charge_point_id: str, connection: Connection, runtime: Runtime) -> None:
         super().__init__(charge_point_id, connection, response_timeout=runtime.settings.ocpp_call_timeout)

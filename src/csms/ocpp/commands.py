@@ -133,6 +133,9 @@ class CommandRecorder(Protocol):
     def refused(self, *, kind: str, charge_point_id: str, detail: str) -> None: ...
 
 
+OwnerLookup = Callable[[str], Awaitable[str | None]]
+
+
 class CommandRouter:
     """The one place that sends a call to a charger, on this node or through the bus to the node holding it.
 
@@ -150,6 +153,7 @@ class CommandRouter:
         call_timeout: float,
         seal: CommandSeal,
         node_id: str,
+        owner_of: OwnerLookup,
         metrics: Metrics | None = None,
         checks: CallChecks = _no_checks,
         log: CommandRecorder | None = None,
@@ -159,6 +163,8 @@ class CommandRouter:
         self._call_timeout = call_timeout
         self._seal = seal
         self._node_id = node_id
+        # The connection id of the socket that owns a charger, per the database (services/presence.py).
+        self._owner_of = owner_of
         self._metrics = metrics or Metrics()
         self._checks = checks
         self._log: CommandRecorder = log or _NoLog()
@@ -182,7 +188,12 @@ class CommandRouter:
         )
         if self._registry.get(charge_point_id) is not None:
             return await self._execute(charge_point_id, command)
-        subject = command_subject(charge_point_id)
+        # Addressed to the owning socket's own subject, never to the charger's: while two nodes still
+        # hold a socket of it (before they reconcile), a request to both would be carried out twice.
+        connection_id = await self._owner_of(charge_point_id)
+        if connection_id is None:
+            raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
+        subject = command_subject(charge_point_id, connection_id)
         try:
             # A little longer than the call's own timeout, so the holding node reports it first.
             within = started + self._call_timeout + _BUS_GRACE - loop.time()
@@ -203,9 +214,9 @@ class CommandRouter:
             raise _unsigned_answer(charge_point_id, reply) from None
         return _unpack(opened)
 
-    async def serve(self, charge_point_id: str) -> ResponderHandle:
-        """Answer other nodes' calls for a charger connected here."""
-        subject = command_subject(charge_point_id)
+    async def serve(self, charge_point_id: str, connection_id: str) -> ResponderHandle:
+        """Answer other nodes' calls for a charger connected here, on this socket's own subject."""
+        subject = command_subject(charge_point_id, connection_id)
 
         async def answer(message: Message) -> Message:
             try:

@@ -128,13 +128,12 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
     previous = runtime.registry.register(session)
     responder: ResponderHandle | None = None
     try:  # from here on the registry holds this session: whatever happens, _forget must run
+        # Served before the row exists, so a command routed to the row finds this socket listening.
+        responder = await runtime.commands.serve(session.id, session.connection_id)
+        await runtime.presence.connected(session)
         if previous is not None:
+            # Closed once the new row is in: the old socket's disconnect then finds the charger connected.
             await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
-        await runtime.takeover.announce(session.id, session.connection_id)
-        responder = await runtime.commands.serve(session.id)
-        await chargers.mark_connected(runtime.writer, session.id, now=runtime.clock())
-        await runtime.events.publish("charger_connected", charge_point_id=session.id)
-        logger.info("charger %s connected", session.id)
         await session.start()
     except WebSocketDisconnect:
         pass
@@ -143,14 +142,11 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
 
 
 async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle | None) -> None:
-    if not runtime.registry.unregister(session):
-        return  # replaced by a newer connection of the same charger, which now owns its state
     if responder is not None:
         await responder.close()
-    await chargers.mark_disconnected(runtime.writer, session.id, now=runtime.clock())
-    await runtime.events.publish("charger_disconnected", charge_point_id=session.id)
-    runtime.session_watch.charger_disconnected(session.id)
-    logger.info("charger %s disconnected", session.id)
+    runtime.registry.unregister(session)
+    # Only this socket's row goes: a newer socket of the charger, here or on another node, stays recorded.
+    await runtime.presence.disconnected(session)
 
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime, charge_point_id: str) -> JSONResponse | None:

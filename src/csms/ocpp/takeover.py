@@ -1,4 +1,9 @@
-"""One socket per charger across all nodes: a charger that connects anywhere closes its older socket."""
+"""One socket per charger across all nodes: a charger that connects anywhere closes its older socket.
+
+Which socket is older is decided by the sequence each got from the database (ocpp/presence.py), never
+by the order announcements arrive in: two nodes that announce at the same moment agree on the one to
+close. What an announcement lost on the bus misses, the next lease renewal catches.
+"""
 
 from __future__ import annotations
 
@@ -28,14 +33,24 @@ class TakeoverWatcher:
     async def close(self) -> None:
         await self._follower.close()
 
-    async def announce(self, charge_point_id: str, connection_id: str) -> None:
-        message = {"charge_point_id": charge_point_id, "node": self._node_id, "connection": connection_id}
+    async def announce(self, charge_point_id: str, connection_id: str, sequence: int) -> None:
+        message = {
+            "charge_point_id": charge_point_id,
+            "node": self._node_id,
+            "connection": connection_id,
+            "sequence": sequence,
+        }
         await self._bus.publish(connected_subject(charge_point_id), message)
 
     async def _close_if_replaced(self, message: Message) -> None:
         if message.get("node") == self._node_id:
             return  # a reconnect to this node replaced its socket in the registry already
         session = self._registry.get(str(message.get("charge_point_id")))
-        if session is not None and session.connection_id != message.get("connection"):
+        sequence = message.get("sequence")
+        if session is None or session.connection_id == message.get("connection") or not isinstance(sequence, int):
+            return
+        if session.sequence is None:  # still being recorded: compared once it has its own sequence
+            session.rival_sequence = max(session.rival_sequence, sequence)
+        elif sequence > session.sequence:
             logger.info("charger %s reconnected on node %s; closing its socket here", session.id, message.get("node"))
             await session.close(code=CLOSE_REPLACED, reason="replaced by a new connection")

@@ -91,7 +91,6 @@ async def register_charger(
         charge_point_id=charge_point_id,
         password_hash=await hash_charger_password(password),
         registered_serial_number=registered_serial_number,
-        is_connected=False,
         created_at=now,
     )
     session.add(charger)
@@ -163,7 +162,7 @@ async def authenticate_charger(
 
 
 async def mark_connected(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
-    """Connection state rides the group commit: a reconnecting fleet costs one transaction per batch."""
+    """When it last connected, riding the group commit (whether it is connected: services/presence.py)."""
     await writer.write((_CONNECTION_STATE, [{"cp": charge_point_id, "connected": True, "on": now, "off": None}]))
 
 
