@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -70,6 +71,30 @@ def wait_until_serving(
 async def csms_serve(directory: Path, *args: str, **settings: str) -> AsyncIterator[str]:
     """`csms serve --port P *args` on `directory`'s database, with `settings` as CSMS_<NAME> variables,
     until the block ends; yields its base URL once it serves."""
+    async with csms_serve_process(directory, *args, **settings) as served:
+        yield served.base_url
+
+
+@dataclass
+class ServingCsms:
+    """A `csms serve` process that serves `base_url`; `kill()` ends it with SIGKILL, as a crash would."""
+
+    base_url: str
+    process: asyncio.subprocess.Process
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1)
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await asyncio.wait_for(self.process.wait(), 30)
+
+
+@contextlib.asynccontextmanager
+async def csms_serve_process(directory: Path, *args: str, **settings: str) -> AsyncIterator[ServingCsms]:
+    """Like csms_serve, yielding the process too, for tests that kill it."""
     port = free_port()
     env = sqlite_env(directory) | {f"CSMS_{name.upper()}": value for name, value in settings.items()}
     process = await asyncio.create_subprocess_exec(
@@ -86,9 +111,10 @@ async def csms_serve(directory: Path, *args: str, **settings: str) -> AsyncItera
     base_url = f"http://127.0.0.1:{port}"
     try:
         await _wait_until_serving_async(base_url, process)
-        yield base_url
+        yield ServingCsms(base_url, process)
     finally:
-        process.terminate()
+        if process.returncode is None:
+            process.terminate()
         await asyncio.wait_for(process.wait(), 30)
 
 

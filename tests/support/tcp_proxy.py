@@ -32,6 +32,10 @@ class CuttableProxy:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
 
+    async def restore(self) -> None:
+        """Accept connections again after a cut, on the same port."""
+        await self.start()
+
     async def cut(self) -> None:
         if self._server is not None:
             self._server.close()
