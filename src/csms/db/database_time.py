@@ -19,7 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 _SQLITE_NOW_FORMAT = "%Y-%m-%d %H:%M:%f000"
 
 
-class database_now(FunctionElement[datetime]):  # noqa: N801 (a SQL function, named as one)
+class database_now(FunctionElement[datetime]):  # a SQL function, named as one
     """The database's current time."""
 
     type = DateTime(timezone=True)
@@ -27,7 +27,7 @@ class database_now(FunctionElement[datetime]):  # noqa: N801 (a SQL function, na
     name = "database_now"
 
 
-class database_now_plus(FunctionElement[datetime]):  # noqa: N801
+class database_now_plus(FunctionElement[datetime]):
     """The database's current time plus a number of seconds (a float, bound as a parameter)."""
 
     type = DateTime(timezone=True)

@@ -159,9 +159,7 @@ class PresenceKeeper:
         if time.monotonic() - self._reachable_since >= self.lease:
             await self._sweep()
 
-    async def _reconcile(
-        self, recorded: dict[str, ChargePointSession], rows: list[presence.HeldConnection]
-    ) -> None:
+    async def _reconcile(self, recorded: dict[str, ChargePointSession], rows: list[presence.HeldConnection]) -> None:
         held = {row.connection_id: row for row in rows}
         for connection_id, session in recorded.items():
             row = held.get(connection_id)
