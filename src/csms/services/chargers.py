@@ -95,6 +95,7 @@ async def register_charger(
     )
     session.add(charger)
     await _commit_serial(session, registered_serial_number)
+    await session.refresh(charger, ["is_connected"])  # a SQL expression (services/presence.py), read once
     return charger
 
 
