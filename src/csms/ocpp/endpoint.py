@@ -130,10 +130,12 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
     try:  # from here on the registry holds this session: whatever happens, _forget must run
         # Served before the row exists, so a command routed to the row finds this socket listening.
         responder = await runtime.commands.serve(session.id, session.connection_id)
-        await runtime.presence.connected(session)
-        if previous is not None:
-            # Closed once the new row is in: the old socket's disconnect then finds the charger connected.
-            await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
+        try:
+            await runtime.presence.connected(session)
+        finally:
+            if previous is not None:
+                # Closed once the new row is in: the old socket's disconnect then finds the charger connected.
+                await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
         await session.start()
     except WebSocketDisconnect:
         pass

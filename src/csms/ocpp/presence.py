@@ -143,6 +143,9 @@ class PresenceKeeper:
             except DATABASE_UNREACHABLE as error:
                 self._reachable_since = None
                 logger.warning("could not renew chargers' presence (%s)", type(error).__name__)
+            except Exception:  # the loop outlives any one tick: without it every lease of this node runs out
+                self._reachable_since = None
+                logger.exception("could not renew chargers' presence")
 
     async def tick(self) -> None:
         """Renew this node's leases and reconcile its sockets with the rows; then sweep dead nodes' rows."""
