@@ -97,7 +97,7 @@ class PresenceKeeper:
             return
         await chargers.mark_connected(self._writer, session.id, now=self._clock())
         await self._events.publish("charger_connected", charge_point_id=session.id, connection_sequence=sequence)
-        logger.info("charger %s connected (connection %d)", session.id, sequence)
+        logger.info("charger %s connected", session.id)
 
     async def disconnected(self, session: ChargePointSession) -> None:
         """Delete this socket's row; announce the charger offline if it was its last live one."""
