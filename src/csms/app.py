@@ -247,7 +247,6 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             transaction=_presence_transaction(engine, writer),
             registry=registry,
             takeover=takeover,
-            writer=writer,
             events=events,
             session_watch=session_watch,
             clock=utc_now,

@@ -16,18 +16,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.bus.events import Events
-from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
+from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.takeover import CLOSE_REPLACED, TakeoverWatcher
-from csms.services import chargers, presence
+from csms.services import presence
 from csms.services.session_watch import SessionWatch
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 CLOSE_PRESENCE_LOST = 4001  # this node lost the database for a lease and another node declared the charger offline
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class PresenceKeeper:
@@ -49,7 +51,6 @@ class PresenceKeeper:
         transaction: Transaction,
         registry: ConnectionRegistry,
         takeover: TakeoverWatcher,
-        writer: BatchWriter,
         events: Events,
         session_watch: SessionWatch,
         clock: Callable[[], datetime],
@@ -59,7 +60,6 @@ class PresenceKeeper:
         self._transaction = transaction
         self._registry = registry
         self._takeover = takeover
-        self._writer = writer
         self._events = events
         self._session_watch = session_watch
         self._clock = clock
@@ -70,19 +70,29 @@ class PresenceKeeper:
         # Since when (time.monotonic) the database has answered every tick; None after a failure.
         self._reachable_since: float | None = None
         self._wake = asyncio.Event()
+        # A reconnecting fleet's connects and disconnects share transactions, as the group commit does.
+        self._claim = _Coalesced(self._claim_batch)
+        self._release = _Coalesced(self._release_batch)
+
+    async def _claim_batch(self, new: list[presence.NewConnection]) -> list[int]:
+        async with self._transaction() as connection:
+            return await presence.claim(connection, new, lease=self.lease)
+
+    async def _release_batch(self, gone: list[tuple[str, str]]) -> list[bool]:
+        """Whether each socket was its charger's last live one."""
+        async with self._transaction() as connection:
+            offline = await presence.release(connection, gone, now=self._clock())
+        announced: list[bool] = []
+        for charge_point_id, _connection_id in gone:  # two sockets of one charger: offline is told once
+            announced.append(charge_point_id in offline)
+            offline.discard(charge_point_id)
+        return announced
 
     async def connected(self, session: ChargePointSession) -> None:
         """Record a new socket (one transaction), announce it, and close it if a newer one already owns."""
+        new = presence.NewConnection(session.id, self._node_id, session.connection_id, self._clock())
         try:
-            async with self._transaction() as connection:
-                sequence = await presence.claim(
-                    connection,
-                    charge_point_id=session.id,
-                    node_id=self._node_id,
-                    connection_id=session.connection_id,
-                    lease=self.lease,
-                    now=self._clock(),
-                )
+            sequence = await self._claim(new)
         except DATABASE_UNREACHABLE as error:
             logger.warning("could not record charger %s as connected (%s)", session.id, type(error).__name__)
             self._unclaimed.add(session)
@@ -95,7 +105,6 @@ class PresenceKeeper:
         if session.rival_sequence > sequence:  # a newer socket was announced while this one was recorded
             await session.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
             return
-        await chargers.mark_connected(self._writer, session.id, now=self._clock())
         await self._events.publish("charger_connected", charge_point_id=session.id, connection_sequence=sequence)
         logger.info("charger %s connected", session.id)
 
@@ -106,10 +115,7 @@ class PresenceKeeper:
             return  # never recorded, so nothing to undo (a tick will delete a row written meanwhile)
         self._releasing.add(session.connection_id)
         try:
-            async with self._transaction() as connection:
-                is_offline = await presence.release(
-                    connection, charge_point_id=session.id, connection_id=session.connection_id
-                )
+            is_offline = await self._release((session.id, session.connection_id))
         except DATABASE_UNREACHABLE as error:
             logger.warning("could not record charger %s as disconnected (%s)", session.id, type(error).__name__)
             return  # its lease runs out, and a node sweeping it announces the charger offline
@@ -119,7 +125,6 @@ class PresenceKeeper:
             await self._went_offline(session.id, connection_sequence=session.sequence)
 
     async def _went_offline(self, charge_point_id: str, *, connection_sequence: int | None) -> None:
-        await chargers.mark_disconnected(self._writer, charge_point_id, now=self._clock())
         await self._events.publish(
             "charger_disconnected", charge_point_id=charge_point_id, connection_sequence=connection_sequence
         )
@@ -179,16 +184,49 @@ class PresenceKeeper:
 
     async def _release_orphan(self, row: presence.HeldConnection) -> None:
         """A row of this node without its socket (its delete failed while the database was away)."""
-        async with self._transaction() as connection:
-            is_offline = await presence.release(
-                connection, charge_point_id=row.charge_point_id, connection_id=row.connection_id
-            )
-        if is_offline:
+        if await self._release((row.charge_point_id, row.connection_id)):
             await self._went_offline(row.charge_point_id, connection_sequence=row.sequence)
 
     async def _sweep(self) -> None:
         async with self._transaction() as connection:
-            offline = await presence.sweep_expired(connection)
+            offline = await presence.sweep_expired(connection, now=self._clock())
         for charge_point_id in offline:
             logger.warning("charger %s went offline with the node that held it", charge_point_id)
             await self._went_offline(charge_point_id, connection_sequence=None)
+
+
+class _Coalesced(Generic[Item, Result]):
+    """One call per item for the caller, one batch for the database: items that arrive while a batch
+    is written go together in the next. A failed batch fails each of its callers with its error."""
+
+    def __init__(self, run: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
+        self._run = run
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: Item) -> Result:
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, answer))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain(), name="presence-batch")
+        return await answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                waiting = [(item, answer) for item, answer in batch if not answer.done()]  # not cancelled
+                if not waiting:
+                    continue
+                try:
+                    results = await self._run([item for item, _answer in waiting])
+                except Exception as error:  # handed to every caller, who decides what it means
+                    for _item, answer in waiting:
+                        if not answer.done():
+                            answer.set_exception(error)
+                    continue
+                for (_item, answer), result in zip(waiting, results, strict=True):
+                    if not answer.done():
+                        answer.set_result(result)
+        finally:
+            self._draining = None

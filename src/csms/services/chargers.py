@@ -162,21 +162,13 @@ async def authenticate_charger(
     return charger
 
 
-async def mark_connected(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
-    """When it last connected, riding the group commit (whether it is connected: services/presence.py)."""
-    await writer.write((_CONNECTION_STATE, [{"cp": charge_point_id, "connected": True, "on": now, "off": None}]))
-
-
-async def mark_disconnected(writer: BatchWriter, charge_point_id: str, *, now: datetime) -> None:
-    await writer.write((_CONNECTION_STATE, [{"cp": charge_point_id, "connected": False, "on": None, "off": now}]))
-
-
 async def record_boot(writer: BatchWriter, charge_point_id: str, boot: BootInfo, *, now: datetime) -> None:
     row = {f"boot_{name}": getattr(boot, name) for name in _BOOT_FIELDS}
     await writer.write((_BOOT, [{**row, "cp": charge_point_id, "at": now}]))
 
 
-# Connects and disconnects of one charger share a statement, so a batch applies them in their order.
+# Connects and disconnects before 0014; kept so a held-writes journal of an older node replays. Presence
+# and these times are now written in the presence transactions (services/presence.py).
 _CONNECTION_STATE = journaled(
     "charger.connection_state",
     update(Charger)

@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import Update, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from csms.db.database_time import database_now, database_now_plus
-from csms.db.models import ChargerConnection
+from csms.db.models import Charger, ChargerConnection
 
 _newer = aliased(ChargerConnection, name="newer")
 
@@ -36,41 +36,72 @@ class HeldConnection:
     is_superseded: bool
 
 
-async def claim(
-    connection: AsyncConnection,
-    *,
-    charge_point_id: str,
-    node_id: str,
-    connection_id: str,
-    lease: float,
-    now: datetime,
-) -> int:
-    """Record a new socket of the charger on this node; its sequence, higher than any before."""
+@dataclass(frozen=True, slots=True)
+class NewConnection:
+    charge_point_id: str
+    node_id: str
+    connection_id: str
+    connected_at: datetime
+
+
+async def claim(connection: AsyncConnection, new: list[NewConnection], *, lease: float) -> list[int]:
+    """Record new sockets (one statement for all); their sequences in order, higher than any before."""
     statement = (
         insert(ChargerConnection)
-        .values(
-            charge_point_id=charge_point_id,
-            node_id=node_id,
-            connection_id=connection_id,
-            connected_at=now,
-            lease_until=database_now_plus(lease),
-        )
-        .returning(ChargerConnection.sequence)
+        .values(lease_until=database_now_plus(lease))
+        .returning(ChargerConnection.sequence, sort_by_parameter_order=True)
     )
-    return int((await connection.execute(statement)).scalar_one())
+    rows = [
+        {
+            "charge_point_id": socket.charge_point_id,
+            "node_id": socket.node_id,
+            "connection_id": socket.connection_id,
+            "connected_at": socket.connected_at,
+        }
+        for socket in new
+    ]
+    sequences = [int(sequence) for sequence in (await connection.scalars(statement, rows)).all()]
+    await _record_times(connection, _CONNECTED_AT, {socket.charge_point_id: socket.connected_at for socket in new})
+    return sequences
 
 
-async def release(connection: AsyncConnection, *, charge_point_id: str, connection_id: str) -> bool:
-    """Forget this socket's row; True when it was the charger's last live one (the charger is offline)."""
-    await connection.execute(delete(ChargerConnection).where(ChargerConnection.connection_id == connection_id))
-    return not await is_connected(connection, charge_point_id)
+async def release(connection: AsyncConnection, gone: list[tuple[str, str]], *, now: datetime) -> set[str]:
+    """Forget these (charge point id, connection id) sockets' rows; the chargers left with no live one."""
+    connection_ids = [connection_id for _charge_point_id, connection_id in gone]
+    await connection.execute(delete(ChargerConnection).where(ChargerConnection.connection_id.in_(connection_ids)))
+    charge_point_ids = {charge_point_id for charge_point_id, _connection_id in gone}
+    offline = charge_point_ids - await _still_connected(connection, charge_point_ids)
+    await _record_times(connection, _DISCONNECTED_AT, dict.fromkeys(offline, now))
+    return offline
 
 
-async def is_connected(connection: AsyncConnection, charge_point_id: str) -> bool:
-    live = exists().where(
-        ChargerConnection.charge_point_id == charge_point_id, ChargerConnection.lease_until > database_now()
+# When the charger last connected and went offline, for the admin view: written with its presence, so
+# a reader never sees it connected with an older connect time, or offline without a disconnect time.
+_CONNECTED_AT = (
+    update(Charger)
+    .where(Charger.charge_point_id == bindparam("cp"))
+    .values(connected_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+_DISCONNECTED_AT = (
+    update(Charger)
+    .where(Charger.charge_point_id == bindparam("cp"))
+    .values(disconnected_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+
+
+async def _record_times(connection: AsyncConnection, statement: Update, times: dict[str, datetime]) -> None:
+    # In the order of the ids: two nodes' transactions lock chargers' rows in one order, never crosswise.
+    if times:
+        await connection.execute(statement, [{"cp": cp, "at": times[cp]} for cp in sorted(times)])
+
+
+async def _still_connected(connection: AsyncConnection, charge_point_ids: set[str]) -> set[str]:
+    query = select(ChargerConnection.charge_point_id).where(
+        ChargerConnection.charge_point_id.in_(charge_point_ids), ChargerConnection.lease_until > database_now()
     )
-    return bool(await connection.scalar(select(live)))
+    return set((await connection.scalars(query)).all())
 
 
 async def owner(connection: AsyncConnection, charge_point_id: str) -> str | None:
@@ -107,7 +138,7 @@ async def renew(connection: AsyncConnection, *, node_id: str, lease: float) -> l
     return [HeldConnection(*row) for row in (await connection.execute(query)).all()]
 
 
-async def sweep_expired(connection: AsyncConnection) -> list[str]:
+async def sweep_expired(connection: AsyncConnection, *, now: datetime) -> list[str]:
     """Delete every row past its lease; the chargers this left with no live row (now offline).
 
     Two nodes sweeping at once each get the rows they deleted themselves, so each charger is
@@ -119,4 +150,6 @@ async def sweep_expired(connection: AsyncConnection) -> list[str]:
         .returning(ChargerConnection.charge_point_id)
     )
     swept = set((await connection.scalars(expired)).all())
-    return [charge_point_id for charge_point_id in sorted(swept) if not await is_connected(connection, charge_point_id)]
+    offline = swept - await _still_connected(connection, swept) if swept else set()
+    await _record_times(connection, _DISCONNECTED_AT, dict.fromkeys(offline, now))
+    return sorted(offline)
