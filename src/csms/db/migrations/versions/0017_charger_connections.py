@@ -1,7 +1,7 @@
 """chargers' live connections, each under a lease its node renews
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 
 Presence was one flag per charger that each node set on connect and cleared on disconnect: the
 commits of two nodes raced (a move left a charger offline while connected), and a node killed
@@ -16,8 +16,8 @@ from alembic import op
 
 from csms.db.models import BigId, UTCDateTime
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
