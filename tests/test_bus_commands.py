@@ -19,7 +19,7 @@ import nats
 import pytest
 from sqlalchemy import select, update
 
-from csms.bus import BusUnavailable, command_subject
+from csms.bus import BusUnavailable, command_subject, subject_token
 from csms.bus.nats import NatsBus
 from csms.db.models import Charger, ChargerCommandRecord, SecurityEvent
 from csms.ocpp.command_envelope import Command, CommandSeal, derive_secret
@@ -208,7 +208,15 @@ async def test_readyz_reports_a_bus_link_that_silently_drops_traffic(
     assert back.json()["bus"] == "ok"
 
 
-def forged_commands(charge_point_id: str) -> list[dict[str, Any]]:
+def socket_subject(node: RunningServer, charge_point_id: str) -> str:
+    """The command subject of the charger's socket on `node`, as an intruder on NATS would find it in the
+    traffic (commands and presence announcements name it)."""
+    session = node.app_runtime.registry.get(charge_point_id)
+    assert session is not None
+    return command_subject(charge_point_id, session.connection_id)
+
+
+def forged_commands(subject: str) -> list[dict[str, Any]]:
     """What an intruder on NATS sends: the old unsigned shape, and a sealed one under a guessed secret."""
     guessed = CommandSeal(derive_secret("a guess"), clock=time.time, max_lifetime=60)
     command = Command(
@@ -224,7 +232,7 @@ def forged_commands(charge_point_id: str) -> list[dict[str, Any]]:
         {"action": "ChangeConfiguration", "payload": {"key": "SecurityProfile", "value": "0"}, "within": 5},
         {"action": "ChangeConfiguration", "payload": {"key": "AuthorizationKey", "value": new_key}, "within": 5},
         {"action": "Reset", "payload": {"type": "Hard"}, "within": 5},
-        guessed.seal(command_subject(charge_point_id), command),
+        guessed.seal(subject, command),
     ]
 
 
@@ -247,8 +255,8 @@ async def test_a_forged_command_on_nats_never_reaches_the_charger_and_is_a_secur
             await charger.heartbeat()
             intruder = await nats.connect(NATS_URL)
             try:
-                subject = command_subject(charge_point_id)
-                replies = [await ask_raw(intruder, subject, forged) for forged in forged_commands(charge_point_id)]
+                subject = socket_subject(node, charge_point_id)
+                replies = [await ask_raw(intruder, subject, forged) for forged in forged_commands(subject)]
             finally:
                 await intruder.close()
             events = await poll(
@@ -271,13 +279,13 @@ async def test_a_command_captured_on_nats_and_sent_again_is_refused(shared_datab
         running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
     ):
         charge_point_id, other_id = await node_a.add_charger(), await node_a.add_charger()
-        captured: list[dict[str, Any]] = []
+        captured: list[tuple[str, dict[str, Any]]] = []
         listener = await nats.connect(NATS_URL)
 
         async def capture(message: Any) -> None:
-            captured.append(json.loads(message.data))
+            captured.append((message.subject, json.loads(message.data)))
 
-        await listener.subscribe(command_subject(charge_point_id), cb=capture)
+        await listener.subscribe(f"csms.commands.{subject_token(charge_point_id)}.*", cb=capture)
         await listener.flush()
         try:
             async with (
@@ -291,8 +299,9 @@ async def test_a_command_captured_on_nats_and_sent_again_is_refused(shared_datab
                     "/api/start_charging", json=start_body(charge_point_id), headers=bearer(await signup(app))
                 )
                 await wait_until(lambda: captured)
-                again = await ask_raw(listener, command_subject(charge_point_id), captured[0])
-                elsewhere = await ask_raw(listener, command_subject(other_id), captured[0])
+                subject, command = captured[0]
+                again = await ask_raw(listener, subject, command)
+                elsewhere = await ask_raw(listener, socket_subject(node_a, other_id), command)
                 await charger.heartbeat()
                 await other.heartbeat()
                 starts, other_starts = (
