@@ -109,6 +109,7 @@ async def register_serial_number(session: AsyncSession, charge_point_id: str, se
         await _require_unclaimed_serial(session, serial_number, charge_point_id=charge_point_id)
     charger.registered_serial_number = serial_number
     await _commit_serial(session, serial_number)
+    await session.refresh(charger, ["is_connected"])  # a SQL expression (services/presence.py), read once
     return charger
 
 
