@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     certificate_warning_days: int = 30
     # The TLS 1.2 suites csms serves (HTTPS, wss:// and FTPS), an OpenSSL cipher string; TLS 1.3 has its own.
     tls_ciphers: str = WHITEPAPER_CIPHERS
+    # Seconds a renewed charger certificate's predecessor keeps working once the charger accepted the new one.
+    certificate_renewal_grace: float = 24 * 3600.0
+    # Seconds csms expects the CSR a charger owes after accepting ExtendedTriggerMessage(SignChargePointCertificate).
+    certificate_request_window: float = 600.0
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
 

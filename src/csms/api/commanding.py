@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.ocpp.commands import CallChecks, CommandRefused
 from csms.runtime import Runtime
-from csms.services import charger_calls, security_profiles
+from csms.services import certificate_requests, charger_calls, security_profiles
+from csms.services.certificate_requests import TRIGGER_ACTION
 from csms.services.errors import DomainError
 
 
@@ -17,11 +19,29 @@ async def send_and_record(
 ) -> dict[str, Any]:
     """Send one call (see CommandRouter.send for its errors) and keep what the charger's answer changed."""
     await _check_request(runtime.session_factory, charge_point_id, action, payload)
-    answer = await runtime.commands.send(charge_point_id, action, payload)
+    if certificate_requests.is_request_trigger(action, payload):
+        answer = await _trigger_certificate_request(runtime, charge_point_id, payload)
+    else:
+        answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
         await charger_calls.record_answer(
             session, charge_point_id=charge_point_id, action=action, payload=payload, answer=answer, now=runtime.clock()
         )
+    return answer
+
+
+async def _trigger_certificate_request(
+    runtime: Runtime, charge_point_id: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """ExtendedTriggerMessage(SignChargePointCertificate): csms expects the CSR from before the call leaves,
+    since the charger may send it before its answer is read; a charger that declines gets no window."""
+    until = runtime.clock() + timedelta(seconds=runtime.settings.certificate_request_window)
+    async with runtime.session_factory() as session:
+        await certificate_requests.open_window(session, charge_point_id, until=until)
+    answer = await runtime.commands.send(charge_point_id, TRIGGER_ACTION, payload)
+    if answer.get("status") != "Accepted":
+        async with runtime.session_factory() as session:
+            await certificate_requests.close_window(session, charge_point_id)
     return answer
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from csms.services.certificate_revocation import RevocationReason
+
 
 class ConfigurationKeyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -189,5 +191,32 @@ class CertificateOut(BaseModel):
     serial_number: str = Field(description="Hexadecimal, as in CertificateHashData")
     subject: str | None
     not_after: datetime | None = Field(description="Unknown for those only reported by GetInstalledCertificateIds")
+    revoked_at: datetime | None = Field(
+        None, description="From when csms refuses it and lists it on its CRL; ahead for a renewed one's grace"
+    )
+    revocation_reason: str | None = Field(None, description="RFC 5280 CRLReason: superseded after a renewal, ...")
     created_at: datetime
     updated_at: datetime
+
+
+class CertificateRevocation(BaseModel):
+    reason: RevocationReason = Field("unspecified", description="RFC 5280 CRLReason, as it appears on the CRL")
+
+
+class SigningWindow(BaseModel):
+    minutes: int = Field(ge=0, le=1440, description="How long csms signs one CSR of the charger; 0 closes it")
+
+
+class SigningWindowOut(BaseModel):
+    charge_point_id: str
+    open_until: datetime | None = Field(description="Until when one CSR of the charger is signed; null: closed")
+
+
+class SecurityProfileChange(BaseModel):
+    security_profile: int = Field(ge=1, le=3, description="1 Basic auth, 2 TLS + Basic auth, 3 TLS client certificate")
+
+
+class SecurityProfileOut(BaseModel):
+    charge_point_id: str
+    security_profile: int = Field(description="Connections below it are refused")
+    security_profile_allowed: int = Field(description="Connections above it do not raise security_profile")

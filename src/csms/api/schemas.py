@@ -272,6 +272,10 @@ class ChargerOut(BaseModel):
     diagnostics_status: str | None
     file_transfer: str = "auto"
     file_transfer_learned: str | None = None
+    # Connections below security_profile are refused; connections above security_profile_allowed (the
+    # operator's decision) do not raise it.
+    security_profile: int | None = None
+    security_profile_allowed: int | None = None
     created_at: datetime
     connectors: list[ConnectorOut] = []
 

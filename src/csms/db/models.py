@@ -199,8 +199,14 @@ class Charger(Base):
     diagnostics_status: Mapped[str | None] = mapped_column(String(32))
     diagnostics_status_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    # The highest OCPP security profile it has connected with (1-3); connections below it are refused.
+    # The highest OCPP security profile it has connected with (1-3), at most security_profile_allowed;
+    # connections below it are refused.
     security_profile: Mapped[int | None] = mapped_column(Integer)
+    # The highest profile an operator has moved it to (ChangeConfiguration SecurityProfile, or set directly):
+    # a connection above it is served but never raises security_profile (services/security_profiles.py).
+    security_profile_allowed: Mapped[int | None] = mapped_column(Integer)
+    # Until when csms signs one CSR of this charger (after its ExtendedTriggerMessage, or an operator's window).
+    certificate_request_until: Mapped[datetime | None]
     # How its firmware and diagnostics links are served: auto, http, ftp or ftps (services/file_transfer.py);
     # for auto, what a quickly failed HTTP transfer taught csms (ftp), else None.
     file_transfer: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
@@ -676,6 +682,10 @@ class ChargerCertificate(Base):
     subject: Mapped[str | None] = mapped_column(String(255))
     not_after: Mapped[datetime | None]
     certificate: Mapped[str | None] = mapped_column(Text)
+    # From when it is refused and on csms's CRL (may lie ahead: a renewed certificate's grace period),
+    # and why: revoked by staff, or superseded by a newer certificate the charger accepted.
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

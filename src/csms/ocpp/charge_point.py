@@ -46,6 +46,7 @@ from csms.ocpp.keys import camel_case_keys, snake_case_keys
 from csms.ocpp.limits import TokenBucket
 from csms.runtime import Runtime
 from csms.services import (
+    certificate_revocation,
     certificates,
     chargers,
     diagnostics,
@@ -56,6 +57,7 @@ from csms.services import (
     transactions,
 )
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
+from csms.services.certificate_requests import UnsolicitedRequest
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import ACCEPTED, CONCURRENT_TX, IdTagInfo, authorize_id_tag
 from csms.services.message_log import INCOMING, OUTGOING
@@ -782,13 +784,19 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                     now=self._now(),
                 )
         except CertificateRequestRefused as refused:
+            kind = "csr_unsolicited" if isinstance(refused, UnsolicitedRequest) else "csr_refused"
             security_log.record_security_event(
-                runtime.writer, kind="csr_refused", now=self._now(), charge_point_id=self.id, detail=str(refused)
+                runtime.writer, kind=kind, now=self._now(), charge_point_id=self.id, detail=str(refused)
             )
             return call_result.SignCertificate(status=GenericStatus.rejected)
         # Sent once this answer is on its way: never awaited here, where the receive loop waits.
-        delivery = certificates.deliver_signed(
-            runtime.session_factory, runtime.commands.send, certificate_id, clock=runtime.clock
+        delivery = certificate_revocation.deliver_renewal(
+            runtime.session_factory,
+            runtime.commands.send,
+            self.id,
+            certificate_id,
+            grace=timedelta(seconds=runtime.settings.certificate_renewal_grace),
+            clock=runtime.clock,
         )
         runtime.background.spawn(delivery, name=f"certificate-signed-{self.id}")
         return call_result.SignCertificate(status=GenericStatus.accepted)

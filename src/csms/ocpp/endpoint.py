@@ -18,7 +18,7 @@ from csms.ocpp import tls
 from csms.ocpp.charge_point import ChargePointSession
 from csms.ocpp.takeover import CLOSE_REPLACED
 from csms.runtime import Runtime
-from csms.services import chargers, security_profiles
+from csms.services import certificate_revocation, chargers, security_profiles
 from csms.services.errors import NotFound, PermissionDenied
 from csms.services.login_throttle import TooManyAttempts
 
@@ -215,6 +215,21 @@ async def _refuse_certificate(
     if named != expected:
         detail = f"the client certificate names {named!r}, not this charger"
         return _certificate_refused(websocket, runtime, charge_point_id, detail, status_code=403)
+    return await _refuse_unhonoured(websocket, runtime, charge_point_id, certificate)
+
+
+async def _refuse_unhonoured(
+    websocket: WebSocket, runtime: Runtime, charge_point_id: str, certificate: str
+) -> JSONResponse | None:
+    """With csms as the chargers' CA, only a certificate it issued to this charger and has not revoked
+    (superseded ones after their grace) connects; without it csms issued none and has nothing to check."""
+    if not (runtime.settings.ca_certfile and runtime.settings.ca_keyfile):
+        return None
+    try:
+        async with runtime.session_factory() as db:
+            await certificate_revocation.check_presented(db, charge_point_id, certificate, now=runtime.clock())
+    except certificate_revocation.CertificateNotHonoured as refused:
+        return _certificate_refused(websocket, runtime, charge_point_id, str(refused), status_code=403)
     return None
 
 

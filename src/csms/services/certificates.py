@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import ChargerCertificate
-from csms.services import certificate_authority, security_profiles
+from csms.services import certificate_authority, certificate_requests, security_profiles
 from csms.services.calls import Send
 from csms.services.certificate_authority import CertificateAuthority, CertificateRequestRefused, CertificateSubject
 from csms.services.errors import DomainError
@@ -36,9 +36,11 @@ async def sign_for_charger(
 ) -> int:
     """Sign a charger's CSR (its common name must be the charger's id, or registered serial number as
     configured) and keep the certificate; its id. The certificate names that common name and
-    `organization` (else the CA's own), whatever else the CSR says."""
+    `organization` (else the CA's own), whatever else the CSR says. Only a CSR csms asked for
+    (certificate_requests.py) is signed."""
     if authority is None:
         raise CertificateRequestRefused("csms has no CA to sign with (CSMS_CA_CERTFILE, CSMS_CA_KEYFILE)")
+    await certificate_requests.take_window(session, charge_point_id, now=now)  # rolled back if refused below
     try:
         common_name = await security_profiles.certificate_identity(session, charge_point_id, identity=identity)
     except DomainError as error:
@@ -57,12 +59,13 @@ async def deliver_signed(
     certificate_id: int,
     *,
     clock: Callable[[], datetime],
-) -> None:
-    """Send CertificateSigned with the certificate and keep the charger's answer (Accepted or Rejected)."""
+) -> str | None:
+    """Send CertificateSigned with the certificate and keep the charger's answer (Accepted or Rejected),
+    which it returns."""
     async with session_factory() as session:
         row = await session.get(ChargerCertificate, certificate_id)
         if row is None or row.certificate is None:
-            return
+            return None
         charge_point_id, chain = row.charge_point_id, row.certificate
     try:
         answer = await send(charge_point_id, "CertificateSigned", {"certificateChain": chain})
@@ -74,6 +77,7 @@ async def deliver_signed(
         if row is not None:
             row.status, row.updated_at = status, clock()
             await session.commit()
+    return status
 
 
 async def record_installed(

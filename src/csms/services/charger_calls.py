@@ -20,6 +20,7 @@ from csms.services import (
     configuration,
     local_list,
     reservations,
+    security_profiles,
 )
 
 Recorder = Callable[[AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[None]]
@@ -58,6 +59,8 @@ async def _change_configuration(
 ) -> None:
     if answer.get("status") in configuration.APPLIED_STATUSES:
         await configuration.record_change(session, charge_point_id, key=payload["key"], value=payload["value"], now=now)
+        if security_profiles.is_profile_change("ChangeConfiguration", payload):
+            await security_profiles.allow(session, charge_point_id, int(payload["value"]))
 
 
 async def _send_local_list(

@@ -1,5 +1,6 @@
 """OCPP 1.6 security profiles (Security Whitepaper §2): the profile each charger has reached, which
-OCPP can never lower, and the binding of a profile 3 client certificate to its charger."""
+OCPP can never lower (staff can, for recovery), raised only as far as an operator moved the charger,
+and the binding of a profile 3 client certificate to its charger."""
 
 from __future__ import annotations
 
@@ -28,17 +29,18 @@ def connection_profile(*, is_tls: bool, has_client_certificate: bool) -> int:
 
 
 async def record_connection(session: AsyncSession, charge_point_id: str, profile: int) -> None:
-    """Refuse a connection below the charger's recorded profile; remember a higher one."""
-    recorded = await recorded_profile(session, charge_point_id)
+    """Refuse a connection below the charger's recorded profile; remember a higher one, but only as far as
+    an operator has moved the charger (`allow`, `set_profile`): a connection alone never raises it beyond,
+    or whoever holds the charger's password could lock the real charger out by connecting first over TLS
+    or with a certificate."""
+    recorded, allowed = await _profiles(session, charge_point_id)
     if profile < recorded:
         raise ProfileDowngrade(
             f"charger {charge_point_id} is at security profile {recorded}; a profile {profile} connection is refused"
         )
-    if profile > recorded:
-        await session.execute(
-            update(Charger).where(Charger.charge_point_id == charge_point_id).values(security_profile=profile)
-        )
-        await session.commit()
+    raised = min(profile, allowed)
+    if raised > recorded:
+        await _update(session, charge_point_id, security_profile=raised)
 
 
 async def refuse_below_recorded(session: AsyncSession, charge_point_id: str, profile: int) -> None:
@@ -51,8 +53,37 @@ async def refuse_below_recorded(session: AsyncSession, charge_point_id: str, pro
 
 
 async def recorded_profile(session: AsyncSession, charge_point_id: str) -> int:
-    query = select(Charger.security_profile).where(Charger.charge_point_id == charge_point_id)
-    return int(await session.scalar(query) or 0)
+    return (await _profiles(session, charge_point_id))[0]
+
+
+async def allow(session: AsyncSession, charge_point_id: str, profile: int) -> None:
+    """The charger accepted the operator's ChangeConfiguration(SecurityProfile): its next connection at that
+    profile raises the recorded one."""
+    await _update(session, charge_point_id, security_profile_allowed=profile)
+
+
+async def set_profile(session: AsyncSession, charge_point_id: str, profile: int) -> None:
+    """Staff set the charger's profile directly, lower included (recovery of a charger that lost its
+    certificate): connections below it are refused, and connections above it do not raise it."""
+    if profile not in (BASIC_AUTH, TLS_BASIC_AUTH, TLS_CLIENT_CERTIFICATE):
+        raise InvalidInput("a security profile is 1, 2 or 3")
+    if await session.get(Charger, charge_point_id) is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    await _update(session, charge_point_id, security_profile=profile, security_profile_allowed=profile)
+
+
+async def _profiles(session: AsyncSession, charge_point_id: str) -> tuple[int, int]:
+    """The charger's recorded profile and the highest an operator allowed (0 when none)."""
+    query = select(Charger.security_profile, Charger.security_profile_allowed).where(
+        Charger.charge_point_id == charge_point_id
+    )
+    found = (await session.execute(query)).first()
+    return (0, 0) if found is None else (int(found[0] or 0), int(found[1] or 0))
+
+
+async def _update(session: AsyncSession, charge_point_id: str, **values: int) -> None:
+    await session.execute(update(Charger).where(Charger.charge_point_id == charge_point_id).values(**values))
+    await session.commit()
 
 
 def is_profile_change(action: str, payload: dict[str, Any]) -> bool:

@@ -1,0 +1,63 @@
+"""Which CSRs csms signs: only those it asked for (Security Whitepaper use case A02 starts with the
+central system's ExtendedTriggerMessage), or one inside a window an operator opened.
+
+Without this, anyone holding a charger's Basic-auth password could send SignCertificate unprompted and
+get a client certificate: an identity that outlives the password. A window lets one CSR through and is
+closed by it; the window is kept in the database, so the node that holds the charger's socket sees the
+one the API opened on another node.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.db.models import Charger
+from csms.services.certificate_authority import CertificateRequestRefused
+
+TRIGGER_ACTION = "ExtendedTriggerMessage"
+SIGN_CERTIFICATE_TRIGGER = "SignChargePointCertificate"
+
+
+class UnsolicitedRequest(CertificateRequestRefused):
+    """A SignCertificate csms did not ask for."""
+
+
+def is_request_trigger(action: str, payload: dict[str, Any]) -> bool:
+    """Whether this call asks the charger for a new CSR."""
+    return action == TRIGGER_ACTION and payload.get("requestedMessage") == SIGN_CERTIFICATE_TRIGGER
+
+
+async def open_window(session: AsyncSession, charge_point_id: str, *, until: datetime) -> None:
+    """Expect one CSR from the charger until `until` (replacing any window open before)."""
+    await _set_window(session, charge_point_id, until)
+
+
+async def close_window(session: AsyncSession, charge_point_id: str) -> None:
+    await _set_window(session, charge_point_id, None)
+
+
+async def take_window(session: AsyncSession, charge_point_id: str, *, now: datetime) -> None:
+    """Use up the charger's open window for the CSR at hand, in the caller's transaction (so a CSR refused
+    later for its content leaves the window open once rolled back); UnsolicitedRequest when none is open."""
+    taken = await session.execute(
+        update(Charger)
+        .where(Charger.charge_point_id == charge_point_id, Charger.certificate_request_until > now)
+        .values(certificate_request_until=None)
+    )
+    if not isinstance(taken, CursorResult) or taken.rowcount != 1:
+        raise UnsolicitedRequest(
+            f"csms did not ask charger {charge_point_id} for a CSR (send ExtendedTriggerMessage "
+            f"{SIGN_CERTIFICATE_TRIGGER}, or open a signing window)"
+        )
+
+
+async def _set_window(session: AsyncSession, charge_point_id: str, until: datetime | None) -> None:
+    await session.execute(
+        update(Charger).where(Charger.charge_point_id == charge_point_id).values(certificate_request_until=until)
+    )
+    await session.commit()
