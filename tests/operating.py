@@ -50,6 +50,14 @@ async def ocpp_call(
     return await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/{action}", json=payload, headers=headers)
 
 
+async def ask_for_csr(http: httpx.AsyncClient, headers: dict[str, str], charge_point_id: str) -> None:
+    """csms asks the charger for a CSR (ExtendedTriggerMessage SignChargePointCertificate), as it must before
+    it signs one."""
+    payload = {"requestedMessage": "SignChargePointCertificate"}
+    response = await ocpp_call(http, headers, charge_point_id, "ExtendedTriggerMessage", payload)
+    assert response.json() == {"status": "Accepted"}, response.text
+
+
 def payloads_received(charger: SimulatedCharger, action: str) -> list[dict[str, Any]]:
     """The payloads of `action` the charger received, spelled as on the wire (the package hands them over in snake_case)."""
     return [snake_to_camel_case(received.payload) for received in charger.received if received.action == action]

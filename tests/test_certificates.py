@@ -22,7 +22,7 @@ from ocpp.v16 import call_result
 from csms.simulator.charger import ChargerBehaviour
 from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import RunningServer, client_from, node_with
-from tests.operating import admin, ocpp_call, online_charger, payloads_received
+from tests.operating import admin, ask_for_csr, ocpp_call, online_charger, payloads_received
 from tests.support.waiting import poll
 
 __all__ = ["admin"]
@@ -70,6 +70,7 @@ async def test_a_charger_csr_is_signed_by_the_operator_ca_and_delivered_with_cer
 ) -> None:
     async with online_charger(server) as charger:
         csr, key = make_csr(charger.id)
+        await ask_for_csr(http, admin, charger.id)
         answer = await charger.sign_certificate(csr)
         assert answer.status == "Accepted"
         chain = (await charger.wait_for_call("CertificateSigned")).payload["certificate_chain"]
@@ -93,6 +94,7 @@ async def test_a_csr_naming_another_charger_is_rejected_and_logged(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
 ) -> None:
     async with online_charger(server) as charger:
+        await ask_for_csr(http, admin, charger.id)
         answer = await charger.sign_certificate(make_csr("CP-SOMEONE-ELSE")[0])
         await asyncio.sleep(0.2)
         assert payloads_received(charger, "CertificateSigned") == []
@@ -103,11 +105,17 @@ async def test_a_csr_naming_another_charger_is_rejected_and_logged(
     ]
 
 
-async def signed_certificate(charger: Any, csr: str) -> x509.Certificate:
-    """The certificate csms sends in CertificateSigned after accepting `csr`."""
-    answer = await charger.sign_certificate(csr)
+async def signed_certificate(
+    http: httpx.AsyncClient, admin: dict[str, str], charger: Any, csr: str | None = None
+) -> x509.Certificate:
+    """The certificate csms signs for the connected charger's `csr` (one naming the charger by default) once
+    csms has asked for it, as csms sends it in CertificateSigned."""
+    charger.received.clear()
+    await ask_for_csr(http, admin, charger.id)
+    answer = await charger.sign_certificate(csr or make_csr(charger.id)[0])
     assert answer.status == "Accepted"
     chain = (await charger.wait_for_call("CertificateSigned")).payload["certificate_chain"]
+    await charger_certificates(http, admin, charger.id)
     return x509.load_pem_x509_certificate(chain.encode())
 
 
@@ -130,6 +138,7 @@ async def test_a_csr_with_a_key_the_whitepaper_does_not_allow_is_rejected_and_lo
 ) -> None:
     make_key, reason = REFUSED_KEYS[kind]
     async with online_charger(server) as charger:
+        await ask_for_csr(http, admin, charger.id)
         answer = await charger.sign_certificate(make_csr(charger.id, make_key())[0])
         signed = await charger_certificates(http, admin, charger.id)  # a signed one is kept before the answer
     assert (answer.status, signed) == ("Rejected", [])
@@ -144,11 +153,11 @@ async def test_a_csr_with_a_key_the_whitepaper_does_not_allow_is_rejected_and_lo
     ids=["rsa-2048", "ec-p384"],
 )
 async def test_a_csr_with_a_key_the_whitepaper_allows_is_signed(
-    server: RunningServer, operator_ca: Issued, make_key: Any
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, make_key: Any
 ) -> None:
     async with online_charger(server) as charger:
         csr, key = make_csr(charger.id, make_key())
-        certificate = await signed_certificate(charger, csr)
+        certificate = await signed_certificate(http, admin, charger, csr)
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     assert certificate.public_key().public_bytes(serialization.Encoding.DER, spki) == key.public_key().public_bytes(
         serialization.Encoding.DER, spki
@@ -168,22 +177,23 @@ def forged_subject(charge_point_id: str) -> x509.Name:
 
 
 async def test_the_certificate_names_the_charger_and_the_operator_never_what_else_the_csr_asks(
-    server: RunningServer, operator_ca: Issued
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
 ) -> None:
     async with online_charger(server) as charger:
         csr, _ = make_csr(charger.id, subject=forged_subject(charger.id))
-        certificate = await signed_certificate(charger, csr)
+        certificate = await signed_certificate(http, admin, charger, csr)
     assert certificate.subject.rfc4514_string() == f"CN={charger.id},O={OPERATOR}"
 
 
 async def test_the_operator_named_in_the_settings_is_the_certificate_s_organization(
-    server: RunningServer, operator_ca: Issued
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
 ) -> None:
     settings = server.app_runtime.settings
     settings.certificate_organization = "Configured Operator"
     try:
         async with online_charger(server) as charger:
-            certificate = await signed_certificate(charger, make_csr(charger.id, subject=forged_subject(charger.id))[0])
+            csr = make_csr(charger.id, subject=forged_subject(charger.id))[0]
+            certificate = await signed_certificate(http, admin, charger, csr)
     finally:
         settings.certificate_organization = None
     assert certificate.subject.rfc4514_string() == f"CN={charger.id},O=Configured Operator"
@@ -192,8 +202,11 @@ async def test_the_operator_named_in_the_settings_is_the_certificate_s_organizat
 @pytest.mark.parametrize(
     "csr", ["not a CSR", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----"]
 )
-async def test_an_unreadable_csr_is_rejected(server: RunningServer, operator_ca: Issued, csr: str) -> None:
+async def test_an_unreadable_csr_is_rejected(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, csr: str
+) -> None:
     async with online_charger(server) as charger:
+        await ask_for_csr(http, admin, charger.id)
         answer = await charger.sign_certificate(csr)
     assert answer.status == "Rejected"
 
@@ -211,6 +224,7 @@ async def test_a_certificate_the_charger_refuses_is_kept_as_rejected(
         answers={"CertificateSigned": lambda _: call_result.CertificateSigned(status="Rejected")}
     )
     async with online_charger(server, refusing) as charger:
+        await ask_for_csr(http, admin, charger.id)
         await charger.sign_certificate(make_csr(charger.id)[0])
         await charger.wait_for_call("CertificateSigned")
         listed = await charger_certificates(http, admin, charger.id)
@@ -296,8 +310,9 @@ async def test_with_serial_number_identity_a_csr_for_a_serial_the_charger_only_b
     async with online_charger(server) as attacker:
         await register_serial(http, admin, attacker.id, f"SN-{attacker.id}")
         await attacker.boot(charge_point_serial_number=f"SN-{victim}")  # claims the victim's serial
+        await ask_for_csr(http, admin, attacker.id)
         answer = await attacker.sign_certificate(make_csr(f"SN-{victim}")[0])
-        own = await signed_certificate(attacker, make_csr(f"SN-{attacker.id}")[0])
+        own = await signed_certificate(http, admin, attacker, make_csr(f"SN-{attacker.id}")[0])
     assert answer.status == "Rejected"
     assert own.subject.rfc4514_string() == f"CN=SN-{attacker.id},O={OPERATOR}"
 
@@ -311,6 +326,7 @@ async def test_with_serial_number_identity_a_charger_without_a_registered_serial
 ) -> None:
     async with online_charger(server) as charger:
         await charger.boot(charge_point_serial_number="SN-BOOTED")
+        await ask_for_csr(http, admin, charger.id)
         answer = await charger.sign_certificate(make_csr("SN-BOOTED")[0])
     events = await security_events(server, http, admin, charger.id)
     assert answer.status == "Rejected"
@@ -336,3 +352,137 @@ async def test_an_operator_ca_that_expires_soon_is_warned_about_at_start_in_read
         line for line in metrics.splitlines() if line.startswith('csms_certificate_expiry_days{certificate="ca"}')
     )
     assert 10 < float(line.split()[-1]) < 10.05
+
+
+async def test_an_unsolicited_csr_is_rejected_and_kept_as_a_security_event(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        answer = await charger.sign_certificate(make_csr(charger.id)[0])
+        listed = await charger_certificates(http, admin, charger.id)
+    assert (answer.status, listed, payloads_received(charger, "CertificateSigned")) == ("Rejected", [], [])
+    events = await security_events(server, http, admin, charger.id)
+    assert [e["kind"] for e in events] == ["csr_unsolicited"]
+    assert "did not ask" in events[0]["detail"]
+
+
+async def test_one_trigger_lets_one_csr_through(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        await ask_for_csr(http, admin, charger.id)
+        first = await charger.sign_certificate(make_csr(charger.id)[0])
+        second = await charger.sign_certificate(make_csr(charger.id)[0])
+    assert (first.status, second.status) == ("Accepted", "Rejected")
+
+
+async def test_a_charger_that_declines_the_trigger_gets_no_csr_signed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    declining = ChargerBehaviour(
+        answers={"ExtendedTriggerMessage": lambda _: call_result.ExtendedTriggerMessage(status="Rejected")}
+    )
+    async with online_charger(server, declining) as charger:
+        payload = {"requestedMessage": "SignChargePointCertificate"}
+        assert (await ocpp_call(http, admin, charger.id, "ExtendedTriggerMessage", payload)).json() == {
+            "status": "Rejected"
+        }
+        answer = await charger.sign_certificate(make_csr(charger.id)[0])
+    assert answer.status == "Rejected"
+
+
+async def test_an_operator_window_lets_one_csr_through_until_it_is_closed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        window = f"/api/admin/chargers/{charger.id}/certificates/sign-window"
+        opened = await http.post(window, json={"minutes": 5}, headers=admin)
+        signed = await charger.sign_certificate(make_csr(charger.id)[0])
+        assert (await http.post(window, json={"minutes": 5}, headers=admin)).status_code == 200
+        closed = await http.post(window, json={"minutes": 0}, headers=admin)
+        refused = await charger.sign_certificate(make_csr(charger.id)[0])
+    assert opened.status_code == 200 and opened.json()["open_until"] is not None
+    assert closed.json() == {"charge_point_id": charger.id, "open_until": None}
+    assert (signed.status, refused.status) == ("Accepted", "Rejected")
+    audited = (await http.get("/api/admin/audit_log", headers=admin)).json()
+    assert [row["path"] for row in audited].count(window) == 3
+
+
+@pytest.mark.parametrize("body", [{"minutes": -1}, {"minutes": 1441}, {}])
+async def test_a_signing_window_out_of_bounds_is_refused(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any]
+) -> None:
+    charge_point_id = await server.add_charger()
+    response = await http.post(
+        f"/api/admin/chargers/{charge_point_id}/certificates/sign-window", json=body, headers=admin
+    )
+    assert response.status_code == 422
+
+
+async def certificate_revocation_list(http: httpx.AsyncClient) -> x509.CertificateRevocationList:
+    response = await http.get("/api/ca/crl")
+    assert (response.status_code, response.headers["content-type"]) == (200, "application/pkix-crl")
+    return x509.load_der_x509_crl(response.content)
+
+
+async def test_a_renewed_certificate_supersedes_the_older_one_after_the_grace_period(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        older = await signed_certificate(http, admin, charger)
+        renewed = await signed_certificate(http, admin, charger)
+        listed = await poll(
+            lambda: charger_certificates(http, admin, charger.id), until=lambda rows: rows[-1]["revoked_at"] is not None
+        )
+    by_serial = {row["serial_number"]: row for row in listed}
+    superseded, current = by_serial[format(older.serial_number, "x")], by_serial[format(renewed.serial_number, "x")]
+    grace_left = datetime.fromisoformat(superseded["revoked_at"]) - datetime.now(UTC)
+    assert superseded["revocation_reason"] == "superseded"
+    assert timedelta(hours=23) < grace_left <= timedelta(days=1)  # CSMS_CERTIFICATE_RENEWAL_GRACE's default
+    assert (current["revoked_at"], current["revocation_reason"]) == (None, None)
+    crl = await certificate_revocation_list(http)
+    assert crl.get_revoked_certificate_by_serial_number(older.serial_number) is None  # not yet revoked
+    assert crl.next_update_utc is not None and crl.next_update_utc <= datetime.fromisoformat(superseded["revoked_at"])
+
+
+async def test_revoked_certificates_are_listed_on_the_crl_signed_by_the_ca(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        first = await signed_certificate(http, admin, charger)
+        second = await signed_certificate(http, admin, charger)
+    rows = {row["serial_number"]: row["id"] for row in await charger_certificates(http, admin, charger.id)}
+    path = f"/api/admin/chargers/{charger.id}/certificates/{rows[format(first.serial_number, 'x')]}/revoke"
+    one = await http.post(path, json={"reason": "keyCompromise"}, headers=admin)
+    everything = await http.post(f"/api/admin/chargers/{charger.id}/certificates/revoke", headers=admin)
+    crl = await certificate_revocation_list(http)
+    assert one.status_code == 200 and one.json()["revocation_reason"] == "keyCompromise"
+    assert [row["revocation_reason"] for row in everything.json()] == ["keyCompromise", "unspecified"]
+    assert crl.is_signature_valid(operator_ca.key.public_key())
+    assert crl.issuer == operator_ca.certificate.subject
+    reasons = {
+        entry.serial_number: entry.extensions.get_extension_for_class(x509.CRLReason).value.reason for entry in crl
+    }
+    assert reasons == {
+        first.serial_number: x509.ReasonFlags.key_compromise,
+        second.serial_number: x509.ReasonFlags.unspecified,
+    }
+    audited = [row["path"] for row in (await http.get("/api/admin/audit_log", headers=admin)).json()]
+    assert path in audited and f"/api/admin/chargers/{charger.id}/certificates/revoke" in audited
+
+
+async def test_revoking_what_csms_did_not_sign_is_refused(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    base = f"/api/admin/chargers/{charge_point_id}/certificates"
+    unknown = await http.post(f"{base}/12345/revoke", headers=admin)
+    bad_reason = await http.post(f"{base}/revoke", json={"reason": "because"}, headers=admin)
+    unknown_charger = await http.post("/api/admin/chargers/CP-NOBODY/certificates/revoke", headers=admin)
+    assert (unknown.status_code, bad_reason.status_code, unknown_charger.status_code) == (404, 422, 404)
+    assert "no certificate 12345" in unknown.json()["detail"]
+
+
+async def test_without_a_ca_there_is_no_crl(server: RunningServer, http: httpx.AsyncClient) -> None:
+    response = await http.get("/api/ca/crl")
+    assert response.status_code == 404 and "no CA" in response.json()["detail"]
