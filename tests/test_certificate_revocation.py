@@ -93,7 +93,9 @@ async def boots(node: TlsNode, charge_point_id: str, client: Issued | None = Non
         return str((await charger.boot()).status)
 
 
-async def refusal(node: TlsNode, charge_point_id: str, client: Issued | None = None, password: str | None = None) -> Any:
+async def refusal(
+    node: TlsNode, charge_point_id: str, client: Issued | None = None, password: str | None = None
+) -> Any:
     """The status and detail of the refused upgrade."""
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with node.charger(charge_point_id, client, password):

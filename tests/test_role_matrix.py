@@ -76,6 +76,11 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/firmware/rollouts/{rollout_id}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/certificates"): STAFF,
     ("GET", "/api/admin/certificates/expiring"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/certificates/revoke"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/certificates/{certificate_id}/revoke"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/certificates/sign-window"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/security_profile"): STAFF,
+    ("GET", "/api/ca/crl"): PUBLIC,
     ("POST", "/api/reservations"): USER,
     ("GET", "/api/reservations"): USER,
     ("DELETE", "/api/reservations/{reservation_id}"): USER,
@@ -118,6 +123,7 @@ PLACEHOLDERS = {
     "{tariff_id}": "999999",
     "{assignment_id}": "999999",
     "{webhook_id}": "999999",
+    "{certificate_id}": "999999",
 }
 
 ALLOWED = {

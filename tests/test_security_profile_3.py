@@ -66,7 +66,7 @@ def serving_profile3(directory: Path, *, env: dict[str, str] | None = None) -> I
 @pytest.fixture(scope="module")
 def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
     directory = tmp_path_factory.mktemp("profile3")
-    for charge_point_id in ("CP-A", "CP-B", "CP-C", "CP-D"):
+    for charge_point_id in ("CP-A", "CP-B", "CP-C", "CP-D", "CP-E"):
         assert run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD).returncode == 0
     created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
     assert created.returncode == 0, created.stderr
@@ -129,9 +129,37 @@ async def test_a_certificate_the_operator_ca_does_not_vouch_for_fails_the_tls_ha
             await connected.boot()
 
 
-async def test_a_charger_at_profile_3_is_refused_with_basic_auth_only(profile3: Profile3Server) -> None:
-    async with charger(profile3, "CP-C", issue(profile3.ca, "CP-C")) as connected:
+async def move_to_profile_3(server: Profile3Server, charge_point_id: str, client: Issued) -> int:
+    """The operator's decision: ChangeConfiguration(SecurityProfile=3) to the charger on its certificate, which
+    then reconnects with it; the API's status code for the change."""
+    async with (
+        httpx.AsyncClient(base_url=f"https://{server.address}", verify=server.context()) as http,
+        charger(server, charge_point_id, client) as connected,
+    ):
         await connected.boot()
+        admin = await admin_headers(http)
+        path = f"/api/admin/chargers/{charge_point_id}/ocpp/ChangeConfiguration"
+        moved = await http.post(path, json={"key": "SecurityProfile", "value": "3"}, headers=admin)
+    async with charger(server, charge_point_id, client) as reconnected:
+        await reconnected.boot()
+    return moved.status_code
+
+
+async def admin_headers(http: httpx.AsyncClient) -> dict[str, str]:
+    login = await http.post("/api/login", json={"username": "ops", "password": ADMIN_PASSWORD})
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def test_a_certificate_alone_does_not_move_a_charger_to_profile_3(profile3: Profile3Server) -> None:
+    async with charger(profile3, "CP-D", issue(profile3.ca, "CP-D")) as connected:
+        await connected.boot()
+    async with charger(profile3, "CP-D", None, PASSWORD) as with_password:
+        booted = await with_password.boot()
+    assert booted.status == "Accepted"
+
+
+async def test_a_charger_at_profile_3_is_refused_with_basic_auth_only(profile3: Profile3Server) -> None:
+    assert await move_to_profile_3(profile3, "CP-C", issue(profile3.ca, "CP-C")) == 200
     assert await refused_status(profile3, "CP-C", None, PASSWORD) == 403
 
 
@@ -143,13 +171,12 @@ async def refusal(server: Profile3Server, charge_point_id: str, password: str | 
 
 
 async def test_at_profile_3_the_right_and_a_wrong_password_get_the_same_answer(profile3: Profile3Server) -> None:
-    async with charger(profile3, "CP-D", issue(profile3.ca, "CP-D")) as connected:
-        await connected.boot()
-    right, wrong = await refusal(profile3, "CP-D", PASSWORD), await refusal(profile3, "CP-D", "wrong-password-0123")
+    assert await move_to_profile_3(profile3, "CP-E", issue(profile3.ca, "CP-E")) == 200
+    right, wrong = await refusal(profile3, "CP-E", PASSWORD), await refusal(profile3, "CP-E", "wrong-password-0123")
     assert (
         right
         == wrong
-        == (403, b'{"detail":"charger CP-D is at security profile 3; a profile 2 connection is refused"}')
+        == (403, b'{"detail":"charger CP-E is at security profile 3; a profile 2 connection is refused"}')
     )
 
 
@@ -160,19 +187,20 @@ async def test_a_charger_without_a_certificate_still_connects_with_basic_auth(pr
 
 
 async def test_lowering_the_security_profile_is_refused_before_it_leaves(profile3: Profile3Server) -> None:
+    certificate = issue(profile3.ca, "CP-A")
+    assert await move_to_profile_3(profile3, "CP-A", certificate) == 200
     async with (
         httpx.AsyncClient(base_url=f"https://{profile3.address}", verify=profile3.context()) as http,
-        charger(profile3, "CP-A", issue(profile3.ca, "CP-A")) as connected,
+        charger(profile3, "CP-A", certificate) as connected,
     ):
         await connected.boot()
-        login = await http.post("/api/login", json={"username": "ops", "password": ADMIN_PASSWORD})
-        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
         path = "/api/admin/chargers/CP-A/ocpp/ChangeConfiguration"
-        lowered = await http.post(path, json={"key": "SecurityProfile", "value": "2"}, headers=admin)
-        kept = await http.post(path, json={"key": "SecurityProfile", "value": "3"}, headers=admin)
+        lowered = await http.post(
+            path, json={"key": "SecurityProfile", "value": "2"}, headers=await admin_headers(http)
+        )
         received = [call.payload["value"] for call in connected.received if call.action == "ChangeConfiguration"]
     assert lowered.status_code == 422 and "cannot be lowered" in lowered.json()["detail"]
-    assert (kept.status_code, received) == (200, ["3"])
+    assert received == []
 
 
 def test_the_server_context_refuses_tls_older_than_1_2() -> None:
