@@ -4,6 +4,7 @@ decision, revoked and superseded certificates are refused before the upgrade, an
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -162,8 +163,11 @@ async def test_a_revoked_certificate_is_refused_before_the_upgrade_and_listed_on
 ) -> None:
     charge_point_id = await operator.register_charger()
     certificate = await operator.obtain_certificate(charge_point_id)
-    assert await boots(node, charge_point_id, certificate) == "Accepted"
-    revoked = await operator.post(f"/api/admin/chargers/{charge_point_id}/certificates/revoke")
+    async with node.charger(charge_point_id, certificate) as connected:
+        assert (await connected.boot()).status == "Accepted"
+        revoked = await operator.post(f"/api/admin/chargers/{charge_point_id}/certificates/revoke")
+        await asyncio.wait_for(connected.websocket.wait_closed(), 20)  # the open socket is ended too
+    assert connected.websocket.close_code == 4001
     assert [row["revocation_reason"] for row in revoked.json()] == ["unspecified"]
     status, detail = await refusal(node, charge_point_id, certificate)
     assert status == 403 and "is revoked (unspecified)" in detail

@@ -20,12 +20,15 @@ from csms.api.operation_schemas import (
 )
 from csms.api.operations import ADMIN_ERRORS, require_charger
 from csms.api.schemas import ErrorBody
+from csms.runtime import Runtime
 from csms.services import certificate_requests, certificate_revocation, certificates, security_profiles
 from csms.services.certificate_authority import load_authority
 from csms.services.errors import NotFound
 
 router = APIRouter(tags=["certificates"])
 
+# Application range (as takeover.CLOSE_REPLACED): the charger's certificate was revoked.
+CLOSE_REVOKED = 4001
 # RFC 5280 §4.2.1.13 / RFC 2585 §4.2: a CRL fetched over HTTP is DER, of this media type.
 CRL_MEDIA_TYPE = "application/pkix-crl"
 _CHARGER = "/api/admin/chargers/{charge_point_id}"
@@ -132,4 +135,16 @@ async def _revoke(
     revoked = await certificate_revocation.revoke(
         session, charge_point_id, certificate_id=certificate_id, reason=reason, now=runtime.clock()
     )
-    return [CertificateOut.model_validate(row) for row in revoked]
+    answer = [CertificateOut.model_validate(row) for row in revoked]
+    await _end_connection(runtime, charge_point_id)
+    return answer
+
+
+async def _end_connection(runtime: Runtime, charge_point_id: str) -> None:
+    """The charger's open socket may have come in with a certificate just revoked: it is closed wherever it
+    is (here, or on the node that holds it, told as a reconnect would tell it), so the charger's next
+    connection is checked. A charger on its password, or on another certificate, simply reconnects."""
+    session = runtime.registry.get(charge_point_id)
+    if session is not None:
+        await session.close(code=CLOSE_REVOKED, reason="certificate revoked")
+    await runtime.takeover.announce(charge_point_id, "certificate-revoked")
