@@ -486,3 +486,20 @@ async def test_revoking_what_csms_did_not_sign_is_refused(
 async def test_without_a_ca_there_is_no_crl(server: RunningServer, http: httpx.AsyncClient) -> None:
     response = await http.get("/api/ca/crl")
     assert response.status_code == 404 and "no CA" in response.json()["detail"]
+
+
+async def test_staff_set_a_chargers_security_profile_within_1_to_3_and_it_shows_on_the_charger(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    path = f"/api/admin/chargers/{charge_point_id}/security_profile"
+    out_of_range = [
+        (await http.post(path, json=body, headers=admin)).status_code for body in ({"security_profile": 4}, {})
+    ]
+    unknown = await http.post(
+        "/api/admin/chargers/CP-NOBODY/security_profile", json={"security_profile": 2}, headers=admin
+    )
+    assert (await http.post(path, json={"security_profile": 2}, headers=admin)).status_code == 200
+    charger = (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()
+    assert (out_of_range, unknown.status_code) == ([422, 422], 404)
+    assert (charger["security_profile"], charger["security_profile_allowed"]) == (2, 2)

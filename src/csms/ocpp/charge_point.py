@@ -784,10 +784,9 @@ class ChargePointSession(ChargePoint):  # type: ignore[misc]
                     now=self._now(),
                 )
         except CertificateRequestRefused as refused:
+            # Counted per period: a charger (or whoever has its password) can send these at will.
             kind = "csr_unsolicited" if isinstance(refused, UnsolicitedRequest) else "csr_refused"
-            security_log.record_security_event(
-                runtime.writer, kind=kind, now=self._now(), charge_point_id=self.id, detail=str(refused)
-            )
+            runtime.security_events.record(kind=kind, charge_point_id=self.id, remote_address=None, detail=str(refused))
             return call_result.SignCertificate(status=GenericStatus.rejected)
         # Sent once this answer is on its way: never awaited here, where the receive loop waits.
         delivery = certificate_revocation.deliver_renewal(
