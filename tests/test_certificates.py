@@ -19,9 +19,9 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from ocpp.v16 import call_result
 
-from csms.simulator.charger import ChargerBehaviour
+from csms.simulator.charger import ChargerBehaviour, connect_charger
 from tests.certificates import Issued, issue, make_ca, make_csr
-from tests.conftest import RunningServer, client_from, node_with
+from tests.conftest import CHARGER_PASSWORD, RunningServer, client_from, node_with
 from tests.operating import admin, ask_for_csr, ocpp_call, online_charger, payloads_received
 from tests.support.waiting import poll
 
@@ -63,6 +63,11 @@ async def charger_certificates(http: httpx.AsyncClient, admin: dict[str, str], c
 async def security_events(server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], cp: str) -> Any:
     await server.app_runtime.writer.flush()
     return (await http.get("/api/admin/security_events", params={"charge_point_id": cp}, headers=admin)).json()
+
+
+async def audited_paths(server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]) -> list[str]:
+    await server.app_runtime.writer.flush()
+    return [row["path"] for row in (await http.get("/api/admin/audit_log", headers=admin)).json()]
 
 
 async def test_a_charger_csr_is_signed_by_the_operator_ca_and_delivered_with_certificate_signed(
@@ -391,6 +396,18 @@ async def test_a_charger_that_declines_the_trigger_gets_no_csr_signed(
     assert answer.status == "Rejected"
 
 
+async def test_a_trigger_that_never_reached_the_charger_opens_no_window(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    charge_point_id = await server.add_charger()
+    payload = {"requestedMessage": "SignChargePointCertificate"}
+    offline = await ocpp_call(http, admin, charge_point_id, "ExtendedTriggerMessage", payload)
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        answer = await charger.sign_certificate(make_csr(charge_point_id)[0])
+    assert (offline.status_code, answer.status) == (409, "Rejected")
+
+
 async def test_an_operator_window_lets_one_csr_through_until_it_is_closed(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
 ) -> None:
@@ -404,8 +421,7 @@ async def test_an_operator_window_lets_one_csr_through_until_it_is_closed(
     assert opened.status_code == 200 and opened.json()["open_until"] is not None
     assert closed.json() == {"charge_point_id": charger.id, "open_until": None}
     assert (signed.status, refused.status) == ("Accepted", "Rejected")
-    audited = (await http.get("/api/admin/audit_log", headers=admin)).json()
-    assert [row["path"] for row in audited].count(window) == 3
+    assert (await audited_paths(server, http, admin)).count(window) == 3
 
 
 @pytest.mark.parametrize("body", [{"minutes": -1}, {"minutes": 1441}, {}])
@@ -467,7 +483,7 @@ async def test_revoked_certificates_are_listed_on_the_crl_signed_by_the_ca(
         first.serial_number: x509.ReasonFlags.key_compromise,
         second.serial_number: x509.ReasonFlags.unspecified,
     }
-    audited = [row["path"] for row in (await http.get("/api/admin/audit_log", headers=admin)).json()]
+    audited = await audited_paths(server, http, admin)
     assert path in audited and f"/api/admin/chargers/{charger.id}/certificates/revoke" in audited
 
 

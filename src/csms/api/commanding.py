@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from csms.ocpp.commands import CallChecks, CommandRefused
+from csms.ocpp.commands import CallChecks, CallNotSent, ChargerTimeout, CommandError, CommandRefused
 from csms.runtime import Runtime
 from csms.services import certificate_requests, charger_calls, security_profiles
 from csms.services.certificate_requests import TRIGGER_ACTION
@@ -34,15 +34,26 @@ async def _trigger_certificate_request(
     runtime: Runtime, charge_point_id: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """ExtendedTriggerMessage(SignChargePointCertificate): csms expects the CSR from before the call leaves,
-    since the charger may send it before its answer is read; a charger that declines gets no window."""
+    since the charger may send it before its answer is read. A charger that declines, or never got the call,
+    owes no CSR: the window is closed again. One that did not answer in time may still send it."""
     until = runtime.clock() + timedelta(seconds=runtime.settings.certificate_request_window)
     async with runtime.session_factory() as session:
         await certificate_requests.open_window(session, charge_point_id, until=until)
-    answer = await runtime.commands.send(charge_point_id, TRIGGER_ACTION, payload)
+    try:
+        answer = await runtime.commands.send(charge_point_id, TRIGGER_ACTION, payload)
+    except ChargerTimeout:
+        raise  # it may have reached the charger
+    except (CommandError, CallNotSent):
+        await _close_request_window(runtime, charge_point_id)
+        raise
     if answer.get("status") != "Accepted":
-        async with runtime.session_factory() as session:
-            await certificate_requests.close_window(session, charge_point_id)
+        await _close_request_window(runtime, charge_point_id)
     return answer
+
+
+async def _close_request_window(runtime: Runtime, charge_point_id: str) -> None:
+    async with runtime.session_factory() as session:
+        await certificate_requests.close_window(session, charge_point_id)
 
 
 def push_local_lists_soon(runtime: Runtime) -> None:
