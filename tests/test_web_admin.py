@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
-from tests.conftest import CHARGER_PASSWORD, RunningServer, create_account_with_role
+from tests.certificates import make_ca, make_csr
+from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, client_from, create_account_with_role, login_as
 from tests.screens import check_page, snap
 from tests.support.charging_records import new_tag
 
@@ -110,6 +114,34 @@ async def test_the_charger_page_sends_commands_and_reads_configuration(
         await expect(page.locator("#command-result")).to_have_text("UnlockConnector: Unlocked")
         await page.get_by_role("button", name="Read configuration").click()
         await expect(page.locator("#configuration")).to_contain_text("HeartbeatInterval")
+
+
+async def test_an_admin_revokes_a_chargers_certificate_from_its_page(
+    page: Page, sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    settings = sqlite_server.app_runtime.settings
+    settings.ca_certfile, settings.ca_keyfile = (str(path) for path in make_ca().write(tmp_path, "operator-ca"))
+    try:
+        charge_point_id = await sqlite_server.add_charger()
+        username = await log_in_as_admin(page, sqlite_server)
+        async with (
+            client_from(sqlite_server) as http,
+            connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+        ):
+            await charger.boot()
+            admin = bearer(await login_as(http, username))
+            window = f"/api/admin/chargers/{charge_point_id}/certificates/sign-window"
+            assert (await http.post(window, json={"minutes": 5}, headers=admin)).status_code == 200
+            assert (await charger.sign_certificate(make_csr(charge_point_id)[0])).status == "Accepted"
+            await charger.wait_for_call("CertificateSigned")
+        await page.goto(f"/admin#/chargers/{charge_point_id}")
+        revoke = page.get_by_role("button", name=re.compile("^Revoke certificate "))
+        await revoke.click()
+        await expect(page.locator("#certificates-message")).to_contain_text("revoked")
+        await expect(page.locator("#certificates tbody")).to_contain_text("(unspecified)")
+        await expect(revoke).to_have_count(0)
+    finally:
+        settings.ca_certfile = settings.ca_keyfile = None
 
 
 async def test_an_admin_blocks_a_user_from_the_users_page(page: Page, sqlite_server: RunningServer) -> None:

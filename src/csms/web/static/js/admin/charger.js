@@ -1,4 +1,5 @@
-// One charger: identity, live connectors, commands over OCPP, configuration keys, QR stickers, message log.
+// One charger: identity, live connectors, commands over OCPP, configuration keys, certificates, QR stickers,
+// message log.
 
 import { $, $$, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
@@ -57,7 +58,7 @@ export async function show({ id }) {
   say($("#command-result"), "");
   $("#configuration").hidden = true;
   await loadFacts();
-  await Promise.all([loadLog(), loadStickers()]);
+  await Promise.all([loadLog(), loadStickers(), loadCertificates()]);
 }
 
 function showError(error) {
@@ -75,6 +76,7 @@ async function loadFacts() {
     ["Meter", [charger.meter_type, charger.meter_serial_number].filter(Boolean).join(" ")],
     ["Registration", charger.registration_status], ["Last boot", when(charger.last_boot_at)],
     ["Last heartbeat", when(charger.last_heartbeat_at)],
+    ["Security profile", charger.security_profile ? String(charger.security_profile) : null],
   ];
   fill($("#charger-facts"), ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", {}, value || "–")]));
   const body = $("#charger-connectors tbody");
@@ -100,6 +102,34 @@ async function loadConfiguration() {
     el("td", { class: "mono", text: key.value ?? "" }),
     el("td", { text: key.readonly ? "yes" : "no" }))));
   $("#configuration").hidden = false;
+}
+
+// Only what csms signed can be revoked; a revocation that lies ahead (a renewal's grace) can be brought forward.
+const isRevocable = (certificate) => certificate.certificate_type === "ChargePointCertificate"
+  && (!certificate.revoked_at || new Date(certificate.revoked_at) > new Date());
+
+async function loadCertificates() {
+  const certificates = await api.get(path("/certificates"));
+  fill($("#certificates tbody"), ...certificates.map((certificate) => el("tr", { "data-serial": certificate.serial_number },
+    el("td", { text: certificate.certificate_type }),
+    el("td", { class: "mono", text: certificate.serial_number }),
+    el("td", { text: certificate.status }),
+    el("td", { text: when(certificate.not_after) }),
+    el("td", { text: certificate.revoked_at ? `${when(certificate.revoked_at)} (${certificate.revocation_reason})` : "–" }),
+    el("td", {}, isRevocable(certificate) ? el("button", {
+      type: "button", class: "danger", text: "Revoke",
+      "aria-label": `Revoke certificate ${certificate.serial_number}`, onclick: () => revoke(certificate),
+    }) : null))));
+}
+
+async function revoke(certificate) {
+  try {
+    await api.post(path(`/certificates/${certificate.id}/revoke`), {});
+    say($("#certificates-message"), `Certificate ${certificate.serial_number} revoked.`);
+    await loadCertificates();
+  } catch (error) {
+    say($("#certificates-message"), error.message, { error: true });
+  }
 }
 
 async function loadLog() {
