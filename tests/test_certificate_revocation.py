@@ -189,8 +189,8 @@ async def test_a_renewed_certificates_predecessor_works_through_the_grace_period
     charge_point_id = await operator.register_charger()
     older = await operator.obtain_certificate(charge_point_id)
     renewed = await operator.obtain_certificate(charge_point_id)
-    rows = {row["serial_number"]: row for row in await operator.certificates(charge_point_id)}
-    superseded = rows[format(older.certificate.serial_number, "x")]
+    listed = await poll(lambda: operator.certificates(charge_point_id), until=lambda rows: rows[-1]["revoked_at"])
+    superseded = {row["serial_number"]: row for row in listed}[format(older.certificate.serial_number, "x")]
     assert superseded["revocation_reason"] == "superseded"
     assert await boots(node, charge_point_id, older) == "Accepted"
     assert datetime.now(UTC) < datetime.fromisoformat(superseded["revoked_at"])  # that was inside the grace

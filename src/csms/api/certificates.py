@@ -132,11 +132,13 @@ async def _revoke(
 ) -> list[CertificateOut]:
     await require_charger(session, charge_point_id)
     reason = (body or CertificateRevocation()).reason
+    now = runtime.clock()
     revoked = await certificate_revocation.revoke(
-        session, charge_point_id, certificate_id=certificate_id, reason=reason, now=runtime.clock()
+        session, charge_point_id, certificate_id=certificate_id, reason=reason, now=now
     )
     answer = [CertificateOut.model_validate(row) for row in revoked]
-    await _end_connection(runtime, charge_point_id)
+    if any(row.revoked_at == now for row in revoked):  # revoked by this request, not before
+        await _end_connection(runtime, charge_point_id)
     return answer
 
 
