@@ -381,6 +381,16 @@ async def test_one_trigger_lets_one_csr_through(
     assert (first.status, second.status) == ("Accepted", "Rejected")
 
 
+async def test_a_refused_csr_leaves_the_window_open_for_a_good_one(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        await ask_for_csr(http, admin, charger.id)
+        wrong = await charger.sign_certificate(make_csr("CP-SOMEONE-ELSE")[0])
+        right = await charger.sign_certificate(make_csr(charger.id)[0])
+    assert (wrong.status, right.status) == ("Rejected", "Accepted")
+
+
 async def test_a_charger_that_declines_the_trigger_gets_no_csr_signed(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
 ) -> None:
