@@ -1,4 +1,4 @@
-"""Migration 0014 upgrades chargers in place, on SQLite and PostgreSQL: a charger that reached a security
+"""Migration 0018 upgrades chargers in place, on SQLite and PostgreSQL: a charger that reached a security
 profile before it keeps that profile as the one the operator allowed, so nothing it could do changes."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _down_to_0013(connection: Connection) -> None:
     command.downgrade(alembic_config(connection), "0013")
 
 
-async def test_chargers_keep_the_profile_they_reached_as_the_one_allowed_and_0014_goes_back_down(
+async def test_chargers_keep_the_profile_they_reached_as_the_one_allowed_and_0018_goes_back_down(
     database_at_0013: str,
 ) -> None:
     engine = create_engine(database_at_0013)

@@ -1,7 +1,7 @@
 """certificate revocation, solicited CSRs only, security profiles raised only as far as an operator allows
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0018
+Revises: 0017
 
 A certificate csms signed can be revoked (revoked_at, possibly in the future: a renewed certificate's
 predecessor stays valid for a grace period). A charger's CSR is signed only while csms expects one
@@ -17,8 +17,8 @@ from alembic import op
 
 import csms.db.models
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
