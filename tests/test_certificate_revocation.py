@@ -16,6 +16,7 @@ import pytest
 import websockets
 from cryptography import x509
 
+from csms.ocpp.takeover import CLOSE_REVOKED
 from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.support.tls_nodes import TlsNode, tls_node
 from tests.support.waiting import poll, wait_for_true
@@ -171,7 +172,7 @@ async def test_a_revoked_certificate_is_refused_before_the_upgrade_and_listed_on
         assert (await connected.boot()).status == "Accepted"
         revoked = await operator.post(f"/api/admin/chargers/{charge_point_id}/certificates/revoke")
         await asyncio.wait_for(connected.websocket.wait_closed(), 20)  # the open socket is ended too
-    assert connected.websocket.close_code == 4001
+    assert connected.websocket.close_code == CLOSE_REVOKED
     assert [row["revocation_reason"] for row in revoked.json()] == ["unspecified"]
     status, detail = await refusal(node, charge_point_id, certificate)
     assert status == 403 and "is revoked (unspecified)" in detail

@@ -28,7 +28,6 @@ from csms.services.errors import NotFound
 router = APIRouter(tags=["certificates"])
 
 # Application range (as takeover.CLOSE_REPLACED): the charger's certificate was revoked.
-CLOSE_REVOKED = 4001
 # RFC 5280 §4.2.1.13 / RFC 2585 §4.2: a CRL fetched over HTTP is DER, of this media type.
 CRL_MEDIA_TYPE = "application/pkix-crl"
 _CHARGER = "/api/admin/chargers/{charge_point_id}"
@@ -144,9 +143,6 @@ async def _revoke(
 
 async def _end_connection(runtime: Runtime, charge_point_id: str) -> None:
     """The charger's open socket may have come in with a certificate just revoked: it is closed wherever it
-    is (here, or on the node that holds it, told as a reconnect would tell it), so the charger's next
-    connection is checked. A charger on its password, or on another certificate, simply reconnects."""
-    session = runtime.registry.get(charge_point_id)
-    if session is not None:
-        await session.close(code=CLOSE_REVOKED, reason="certificate revoked")
-    await runtime.takeover.announce(charge_point_id, "certificate-revoked")
+    is, so the charger's next connection is checked. A charger on its password, or on another certificate,
+    simply reconnects."""
+    await runtime.takeover.end_everywhere(charge_point_id)

@@ -16,6 +16,7 @@ from csms.ocpp.registry import ConnectionRegistry
 logger = logging.getLogger(__name__)
 
 CLOSE_REPLACED = 4000  # application range: a newer connection of the same charger took over
+CLOSE_REVOKED = 4002  # the certificate the charger may have connected with was revoked: reconnect, be checked
 
 
 class TakeoverWatcher:
@@ -42,10 +43,27 @@ class TakeoverWatcher:
         }
         await self._bus.publish(connected_subject(charge_point_id), message)
 
+    async def end_everywhere(self, charge_point_id: str) -> None:
+        """Close the charger's socket on whichever node holds it, so its next connection is checked again
+        (a certificate was revoked)."""
+        session = self._registry.get(charge_point_id)
+        if session is not None:
+            await session.close(code=CLOSE_REVOKED, reason="certificate revoked")
+        message = {"charge_point_id": charge_point_id, "node": self._node_id, "end": True}
+        await self._bus.publish(connected_subject(charge_point_id), message)
+
     async def _close_if_replaced(self, message: Message) -> None:
         if message.get("node") == self._node_id:
             return  # a reconnect to this node replaced its socket in the registry already
         session = self._registry.get(str(message.get("charge_point_id")))
+        if session is not None and message.get("end") is True:
+            logger.info(
+                "charger %s: its certificate was revoked on node %s; closing its socket",
+                session.id,
+                message.get("node"),
+            )
+            await session.close(code=CLOSE_REVOKED, reason="certificate revoked")
+            return
         sequence = message.get("sequence")
         if session is None or session.connection_id == message.get("connection") or not isinstance(sequence, int):
             return
