@@ -125,6 +125,8 @@ class RepeatedEvents:
             return key
         if len(self._repeats) >= MAX_KEYS:
             return (kind, None, None)
+        if remote_address is None:
+            return key  # an event of a connected charger: its id is proven, not one of many an address tries
         ids = self._ids_per_address.setdefault((kind, remote_address), set())
         if charge_point_id not in ids and len(ids) >= IDS_PER_ADDRESS:
             return (kind, None, remote_address)
