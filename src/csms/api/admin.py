@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, status
+from sqlalchemy import inspect
 
 from csms.api.commanding import send_and_record
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
@@ -118,6 +119,8 @@ async def _require_charger(session: SessionDep, charge_point_id: str) -> Charger
 
 
 async def _charger_out(session: SessionDep, charger: Charger) -> ChargerOut:
+    if "is_connected" in inspect(charger).unloaded:  # a SQL expression (ocpp/presence.py), expired by a commit
+        await session.refresh(charger, ["is_connected"])
     out = ChargerOut.model_validate(charger)
     out.connectors = [
         ConnectorOut.model_validate(c) for c in await chargers.list_connectors(session, charger.charge_point_id)
