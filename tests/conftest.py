@@ -152,6 +152,14 @@ def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
         drop_postgres_database(url)
 
 
+@pytest.fixture(scope="module")
+def shared_database() -> Iterator[str]:
+    """A PostgreSQL database of the module's own, which the nodes of its cluster tests share."""
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Each storage backend in turn; tests that use it run once per backend."""

@@ -31,9 +31,7 @@ from tests.conftest import (
     RunningServer,
     bearer,
     create_account_with_role,
-    create_postgres_database,
     dependency_missing,
-    drop_postgres_database,
     login_as,
     settings_for,
     signup,
@@ -48,13 +46,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
 CALL_TIMEOUT = 2.0
 BUS_GRACE = 2.0  # how much longer the asking node waits for the bus (commands._BUS_GRACE)
-
-
-@pytest.fixture(scope="module")
-def shared_database() -> Any:
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
 
 
 @pytest.fixture

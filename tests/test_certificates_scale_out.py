@@ -4,7 +4,7 @@ revokes; the charger is connected to another."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,7 @@ from tests.conftest import (
     RunningServer,
     bearer,
     create_account_with_role,
-    create_postgres_database,
     dependency_missing,
-    drop_postgres_database,
     login_as,
     settings_for,
     start_server,
@@ -32,13 +30,6 @@ from tests.conftest import (
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
 Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
-
-
-@pytest.fixture(scope="module")
-def shared_database() -> Iterator[str]:
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
 
 
 @pytest.fixture

@@ -22,9 +22,7 @@ from tests.conftest import (
     RunningServer,
     bearer,
     create_account_with_role,
-    create_postgres_database,
     dependency_missing,
-    drop_postgres_database,
     login_as,
     settings_for,
     signup,
@@ -38,13 +36,6 @@ from tests.support.webhooks import running_receiver
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
 Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
-
-
-@pytest.fixture(scope="module")
-def shared_database() -> Any:
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
 
 
 def node_settings(database_url: str, role: str) -> Settings:
