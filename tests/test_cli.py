@@ -90,6 +90,36 @@ def test_a_secret_file_beside_an_empty_database_shows_the_node_has_run(tmp_path:
 
 
 @pytest.mark.postgres
+def test_a_configured_secret_ignores_another_nodes_secret_file_in_its_directory(tmp_path: Path) -> None:
+    """`make run` then `make test` in one checkout: the first leaves its development secret in the
+    directory; a node with CSMS_JWT_SECRET set, on a new PostgreSQL database, must still start there."""
+    port = free_port()  # the embedded node, served as `make run` serves it
+    embedded = subprocess.Popen([CSMS, "serve", "--port", str(port)], env=sqlite_env(tmp_path), cwd=tmp_path)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", embedded)
+    finally:
+        embedded.terminate()
+        embedded.wait(timeout=15)
+    assert (tmp_path / ".csms-jwt-secret").exists()
+    database_url = create_postgres_database()
+    try:
+        env = {**os.environ, "CSMS_DATABASE_URL": database_url, "CSMS_FILES_DIR": str(tmp_path / "node-files")}
+
+        def migrate(**extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [CSMS, "migrate"], capture_output=True, text=True, env=env | extra, cwd=tmp_path, timeout=60
+            )
+
+        without_secret = migrate()  # this node would take that file as its own secret: it has run before
+        assert without_secret.returncode == 1
+        assert ".csms-jwt-secret" in without_secret.stderr
+        with_secret = migrate(CSMS_JWT_SECRET="a-configured-secret-" + "x" * 30)
+        assert with_secret.returncode == 0, with_secret.stderr
+    finally:
+        drop_postgres_database(database_url)
+
+
+@pytest.mark.postgres
 def test_a_node_refuses_another_postgresql_database_than_the_one_it_ran_on(tmp_path: Path) -> None:
     ours, theirs = create_postgres_database(), create_postgres_database()
     try:

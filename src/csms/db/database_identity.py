@@ -33,14 +33,18 @@ class NodeTraces:
     """Where a node that has run before leaves signs of it."""
 
     files_dir: Path
-    secret_file: Path
+    # The generated development secret, when the node takes its secret from that file; None when
+    # CSMS_JWT_SECRET is set, where a file of that name (another node's, say `make run`'s in the same
+    # directory) says nothing about this node.
+    secret_file: Path | None
 
     @classmethod
     def of(cls, settings: Settings) -> NodeTraces | None:
         """The node's traces; None for a database that ends with the process (SQLite in memory)."""
         if settings.database_url.startswith("sqlite") and settings.sqlite_path() is None:
             return None
-        return cls(settings.resolved_files_dir(), settings.jwt_secret_file())
+        secret_file = None if settings.jwt_secret else settings.jwt_secret_file()
+        return cls(settings.resolved_files_dir(), secret_file)
 
     @property
     def marker(self) -> Path:
@@ -51,7 +55,9 @@ class NodeTraces:
         found = [self.marker] if self.marker.exists() else []
         if not found and self.files_dir.is_dir() and any(self.files_dir.iterdir()):
             found.append(self.files_dir)
-        return [*found, self.secret_file] if self.secret_file.exists() else found
+        if self.secret_file is not None and self.secret_file.exists():
+            found.append(self.secret_file)
+        return found
 
     def marked_identity(self) -> str | None:
         if not self.marker.exists():
