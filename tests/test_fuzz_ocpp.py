@@ -24,9 +24,9 @@ from ocpp.messages import get_validator
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from csms.ocpp.frames import MAX_UNIQUE_ID_LENGTH, OCPP16_ERROR_CODES
 from csms.simulator.charger import basic_auth_header
 from tests.conftest import CHARGER_PASSWORD, RunningServer, settings_for, start_server, stop_server
+from tests.support.ocpp16 import MAX_UNIQUE_ID_LENGTH, OCPP16_ERROR_CODES
 
 CHARGER_ACTIONS = [
     "Authorize",

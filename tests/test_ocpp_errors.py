@@ -13,19 +13,7 @@ from websockets.asyncio.client import ClientConnection
 
 from csms.simulator.charger import basic_auth_header, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer
-
-OCPP16_ERROR_CODES = {
-    "NotImplemented",
-    "NotSupported",
-    "InternalError",
-    "ProtocolError",
-    "SecurityError",
-    "FormationViolation",
-    "PropertyConstraintViolation",
-    "OccurenceConstraintViolation",
-    "TypeConstraintViolation",
-    "GenericError",
-}
+from tests.support.ocpp16 import OCPP16_ERROR_CODES
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ from csms.ocpp.commands import CommandRouter, OwnerLookup
 from csms.ocpp.endpoint import ChargerSockets
 from csms.ocpp.presence import PresenceKeeper, Transaction
 from csms.ocpp.registry import ConnectionRegistry
+from csms.ocpp.sessions import ChargerSessions
 from csms.ocpp.takeover import TakeoverWatcher
 from csms.runtime import Runtime
 from csms.services import open_transactions, pairing, presence, signed_urls
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(settings, metrics=metrics)
         app.state.runtime = runtime
+        app.state.charger_sessions = ChargerSessions(runtime)
         _tune_garbage_collector()
         try:
             yield

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from csms.ocpp.commands import CallChecks, CallNotSent, ChargerTimeout, CommandError, CommandRefused
+from csms.ocpp.commands import CallChecks, ChargerTimeout, CommandError, CommandRefused
+from csms.ocpp.rpc import CallNotSent
 from csms.runtime import Runtime
 from csms.services import certificate_requests, charger_calls, security_profiles
 from csms.services.certificate_requests import TRIGGER_ACTION

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v16.enums import Action
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from csms.ocpp.frames import OCPP16_ERROR_CODES
 
 CALL_RESULT = "CallResult"
 OTHER = "other"
 UNKNOWN = "unknown"
-# Who sent the call that a counted answer belongs to.
-CHARGER_CALL = "charger"
-CSMS_CALL = "csms"
-
-_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+# Actions of the versions csms speaks are labelled by name; anything else a charger sends is "other".
+_KNOWN_ACTIONS = frozenset(action.value for action in Action16) | frozenset(action.value for action in Action201)
 _CALL_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -34,8 +30,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.ocpp_messages = Counter(
             "csms_ocpp_messages",
-            "OCPP calls answered, by who called, the action and the answer (CallResult or the CallError code)",
-            ["origin", "action", "result"],
+            "OCPP calls answered, by OCPP version, who called, the action and the answer (CallResult or the "
+            "CallError code)",
+            ["version", "origin", "action", "result"],
             registry=self.registry,
         )
         self.ocpp_call_seconds = Histogram(
@@ -80,8 +77,8 @@ class Metrics:
     def watch_connected_chargers(self, count: Callable[[], int]) -> None:
         self.connected_chargers.set_function(lambda: float(count()))
 
-    def count_ocpp_answer(self, *, origin: str, action: str | None, result: str) -> None:
-        self.ocpp_messages.labels(origin, ocpp_action_label(action), result).inc()
+    def count_ocpp_answer(self, *, version: str, origin: str, action: str | None, result: str) -> None:
+        self.ocpp_messages.labels(version, origin, ocpp_action_label(action), result).inc()
 
     def observe_call(self, action: str, outcome: str, seconds: float) -> None:
         child = self._call_children.get((action, outcome))
@@ -112,8 +109,8 @@ def ocpp_action_label(action: str | None) -> str:
     return action if action in _KNOWN_ACTIONS else OTHER
 
 
-def ocpp_result_label(message_type: int | None, error_code: object) -> str:
-    """CallResult, an OCPP 1.6 error code, or "other" for a code 1.6 does not define."""
-    if message_type == 3:
+def ocpp_result_label(error_code: str | None, version_codes: frozenset[str]) -> str:
+    """CallResult (no error code), a CallError code of the version, or "other" for a code it does not define."""
+    if error_code is None:
         return CALL_RESULT
-    return error_code if isinstance(error_code, str) and error_code in OCPP16_ERROR_CODES else OTHER
+    return error_code if error_code in version_codes else OTHER

@@ -3,46 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallResult, MessageType, validate_payload
-from ocpp.v16 import call
-from ocpp.v16.enums import Action
-
 from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
 from csms.observability.metrics import Metrics
 from csms.ocpp.command_envelope import REQUESTED_BY, Command, CommandSeal, EnvelopeRefused, new_command_id
-from csms.ocpp.frames import passes_compiled_schema
-from csms.ocpp.keys import snake_case_keys
 from csms.ocpp.registry import ConnectionRegistry
+from csms.ocpp.rpc import CallNotSent, ChargerCallError, RpcError
+from csms.ocpp.v16 import CENTRAL_SYSTEM_ACTIONS, OCPP16
 from csms.services.command_log import NO_BUS_ANSWER, CommandOutcome, answer_status
-
-# Calls the central system may send to a charger (OCPP 1.6 and the security whitepaper's additions).
-CENTRAL_SYSTEM_ACTIONS = frozenset(
-    action.value
-    for action in Action
-    if action.value
-    not in {
-        "Authorize",
-        "BootNotification",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "MeterValues",
-        "StartTransaction",
-        "StatusNotification",
-        "StopTransaction",
-        "LogStatusNotification",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "SignedFirmwareStatusNotification",
-    }
-)
-
 
 # How much longer than a call's timeout a node waits for the holding node's answer over the bus, so
 # that the holding node reports a timeout itself (the charger's silence, not a lost bus message).
@@ -77,10 +48,6 @@ class CommandRefused(CommandError):
     """A command the node holding the charger refused: a rule of csms forbids it."""
 
 
-class CallNotSent(TimeoutError):
-    """A call that waited for the charger's earlier calls until its deadline, and was never sent."""
-
-
 class MessageBusDown(CommandError):
     """The bus to the other nodes is unreachable, so a charger connected elsewhere cannot be reached."""
 
@@ -95,19 +62,13 @@ class ChargerRejected(CommandError):
 
 
 async def check_call(action: str, payload: dict[str, Any]) -> None:
-    """Refuse an action the central system does not send, or a payload that breaks the package's 1.6 schema."""
+    """Refuse an action the central system does not send, or a payload that breaks its 1.6 schema."""
     if action not in CENTRAL_SYSTEM_ACTIONS:
         raise UnknownAction(f"{action} is not an OCPP 1.6 call the central system sends")
-    if passes_compiled_schema(MessageType.Call, action, payload):
-        return
     try:
-        await validate_payload(Call("check", action, copy.deepcopy(payload)), "1.6")
-        getattr(call, action)(**snake_case_keys(payload))  # the package's own idea of the fields
-    except OCPPError as error:
-        cause = error.details.get("cause") if isinstance(error.details, dict) else None
-        raise InvalidPayload(f"invalid {action} payload: {cause or error.description}") from None
-    except TypeError as error:
-        raise InvalidPayload(f"invalid {action} payload: {error}") from None
+        OCPP16.schemas.check_request(action, payload)
+    except RpcError as error:
+        raise InvalidPayload(f"invalid {action} payload: {error.description}") from None
 
 
 # Checks a call must pass on the node that carries it out, whichever node it came from (the API's own
@@ -296,7 +257,7 @@ class CommandRouter:
         except TimeoutError:
             self._metrics.observe_call(action, "timeout", time.perf_counter() - started)
             raise ChargerTimeout(f"charger {charge_point_id} did not answer {action} in time") from None
-        except OCPPError as error:
+        except ChargerCallError as error:
             self._metrics.observe_call(action, "call_error", time.perf_counter() - started)
             raise ChargerRejected(error.code, error.description) from None
         self._metrics.observe_call(action, "answered", time.perf_counter() - started)
@@ -335,14 +296,11 @@ def _describe(message: Message, refused: EnvelopeRefused) -> str:
 
 
 async def _check_answer(action: str, answer: dict[str, Any]) -> None:
-    if passes_compiled_schema(MessageType.CallResult, action, answer):
-        return
-    checked = CallResult("check", copy.deepcopy(answer))
-    checked.action = action
     try:
-        await validate_payload(checked, "1.6")
-    except OCPPError as error:
-        raise ChargerRejected(error.code, f"the charger's {action} answer breaks the schema") from None
+        OCPP16.schemas.check_response(action, answer)
+    except RpcError as error:
+        code = OCPP16.errors.code(error.kind)
+        raise ChargerRejected(code, f"the charger's {action} answer breaks the schema") from None
 
 
 _ERROR_KINDS: dict[str, type[CommandError]] = {

@@ -15,8 +15,10 @@ from csms.db.storable_text import unstorable_reason
 from csms.observability import logs
 from csms.observability.middleware import request_id_of
 from csms.ocpp import tls
-from csms.ocpp.charge_point import ChargePointSession
+from csms.ocpp.rpc import RpcSession
+from csms.ocpp.sessions import ChargerSessions
 from csms.ocpp.takeover import CLOSE_REPLACED
+from csms.ocpp.v16 import OCPP16
 from csms.runtime import Runtime
 from csms.services import certificate_revocation, chargers, security_profiles
 from csms.services.errors import NotFound, PermissionDenied
@@ -24,12 +26,12 @@ from csms.services.login_throttle import TooManyAttempts
 
 logger = logging.getLogger(__name__)
 
-OCPP16_SUBPROTOCOL = "ocpp1.6"
+OCPP16_SUBPROTOCOL = OCPP16.subprotocol
 CLOSE_PROTOCOL_ERROR = 1002
 
 
 class WebSocketConnection:
-    """The receive/send/close face the `ocpp` package expects, over a Starlette WebSocket."""
+    """The receive/send/close face a session expects (rpc.Connection), over a Starlette WebSocket."""
 
     __slots__ = ("_websocket",)
 
@@ -119,10 +121,11 @@ async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
         await websocket.close(code=CLOSE_PROTOCOL_ERROR, reason="subprotocol ocpp1.6 required")
         return
     await websocket.accept(subprotocol=OCPP16_SUBPROTOCOL)
-    await _serve(ChargePointSession(charge_point_id, WebSocketConnection(websocket), runtime), runtime)
+    sessions: ChargerSessions = websocket.app.state.charger_sessions
+    await _serve(sessions.open(charge_point_id, WebSocketConnection(websocket)), runtime)
 
 
-async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
+async def _serve(session: RpcSession, runtime: Runtime) -> None:
     # This frame lives as long as the socket: what only the start needs is kept in helpers' frames, so a
     # replaced session or a database session is not held for the socket's life.
     previous = runtime.registry.register(session)
@@ -136,14 +139,14 @@ async def _serve(session: ChargePointSession, runtime: Runtime) -> None:
             if previous is not None:
                 # Closed once the new row is in: the old socket's disconnect then finds the charger connected.
                 await previous.close(code=CLOSE_REPLACED, reason="replaced by a new connection")
-        await session.start()
+        await session.serve()
     except WebSocketDisconnect:
         pass
     finally:
         await _forget(session, runtime, responder)
 
 
-async def _forget(session: ChargePointSession, runtime: Runtime, responder: ResponderHandle | None) -> None:
+async def _forget(session: RpcSession, runtime: Runtime, responder: ResponderHandle | None) -> None:
     if responder is not None:
         await responder.close()
     runtime.registry.unregister(session)

@@ -31,7 +31,7 @@ from csms.services import presence
 from csms.services.session_watch import SessionWatch
 
 if TYPE_CHECKING:
-    from csms.ocpp.charge_point import ChargePointSession
+    from csms.ocpp.rpc import RpcSession
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class PresenceKeeper:
         self._session_watch = session_watch
         self._clock = clock
         # Sockets whose row could not be written (the database was away): claimed at the next tick.
-        self._unclaimed: set[ChargePointSession] = set()
+        self._unclaimed: set[RpcSession] = set()
         # Rows being deleted right now: not orphans for the tick to delete a second time.
         self._releasing: set[str] = set()
         # Since when (time.monotonic) the database has answered every tick; None after a failure.
@@ -88,7 +88,7 @@ class PresenceKeeper:
             offline.discard(charge_point_id)
         return announced
 
-    async def connected(self, session: ChargePointSession) -> None:
+    async def connected(self, session: RpcSession) -> None:
         """Record a new socket (one transaction), announce it, and close it if a newer one already owns."""
         new = presence.NewConnection(session.id, self._node_id, session.connection_id, self._clock())
         try:
@@ -99,7 +99,7 @@ class PresenceKeeper:
             return
         await self._claimed(session, sequence)
 
-    async def _claimed(self, session: ChargePointSession, sequence: int) -> None:
+    async def _claimed(self, session: RpcSession, sequence: int) -> None:
         session.sequence = sequence
         await self._takeover.announce(session.id, session.connection_id, sequence)
         if session.rival_sequence > sequence:  # a newer socket was announced while this one was recorded
@@ -108,7 +108,7 @@ class PresenceKeeper:
         await self._events.publish("charger_connected", charge_point_id=session.id, connection_sequence=sequence)
         logger.info("charger %s connected", session.id)
 
-    async def disconnected(self, session: ChargePointSession) -> None:
+    async def disconnected(self, session: RpcSession) -> None:
         """Delete this socket's row; announce the charger offline if it was its last live one."""
         self._unclaimed.discard(session)
         if session.sequence is None:
@@ -167,7 +167,7 @@ class PresenceKeeper:
         if time.monotonic() - self._reachable_since >= self.lease:
             await self._sweep()
 
-    async def _reconcile(self, recorded: dict[str, ChargePointSession], rows: list[presence.HeldConnection]) -> None:
+    async def _reconcile(self, recorded: dict[str, RpcSession], rows: list[presence.HeldConnection]) -> None:
         held = {row.connection_id: row for row in rows}
         for connection_id, session in recorded.items():
             row = held.get(connection_id)

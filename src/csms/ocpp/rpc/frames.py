@@ -1,0 +1,183 @@
+"""Reading OCPP-J frames, and every way one can be wrong, in any OCPP version.
+
+Size and nesting are checked on the raw text before it is parsed; a frame that cannot be read raises
+FrameError with the kind of CallError its sender gets, spelled later for the charger's version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from csms.db.storable_text import find_unstorable, unstorable_reason
+from csms.json_depth import MAX_JSON_DEPTH, nests_deeper_than
+from csms.ocpp.rpc.errors import ErrorKind, RpcError
+from csms.ocpp.rpc.messages import Call, CallError, CallResult, Message, MessageType
+
+# OCPP-J 1.6 §4.1.3 and 2.0.1 §4.1.3: the message id is a string of at most 36 characters.
+MAX_UNIQUE_ID_LENGTH = 36
+# OCPP-J 2.0.1 §4.2.3's convention for an error about a frame whose id cannot be read.
+UNKNOWN_UNIQUE_ID = "-1"
+
+# No escapes and no control characters: the guess is echoed, and must be text that can be stored.
+_LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
+_LEADING_CALL_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
+# OCPP's `integer` is 32 bits (31 + a sign) in 1.6 and 2.0.1; the JSON schemas leave it unbounded.
+_INT32_RANGE = range(-(2**31), 2**31)
+
+
+class FrameError(Exception):
+    """A frame that cannot be handled: the id to answer and the error its sender is told."""
+
+    def __init__(self, unique_id: str, kind: ErrorKind, description: str) -> None:
+        super().__init__(description)
+        self.unique_id = unique_id
+        self.error = RpcError(kind, description)
+
+
+def parse_frame(raw: str | bytes, *, max_bytes: int) -> Message:
+    """Parse one OCPP-J frame, or raise FrameError.
+
+    The parser recurses per level, so a frame of thousands of brackets is refused before it is parsed.
+    """
+    size = len(raw)
+    if size > max_bytes:
+        raise FrameError(
+            guess_unique_id(raw), ErrorKind.FORMAT, f"frame of {size} bytes exceeds the {max_bytes} byte limit"
+        )
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.FORMAT, "frame is not valid UTF-8") from None
+    if nests_deeper_than(text, MAX_JSON_DEPTH):
+        raise FrameError(guess_unique_id(text), ErrorKind.FORMAT, f"frame nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        raise FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.FORMAT, "frame is not valid JSON") from None
+    message = _message_from_array(decoded)
+    # A NUL or a lone surrogate reaches a decoded string only through a \u escape: JSON refuses a raw
+    # NUL, and the text is valid UTF-8 (bytes were decoded strictly above, which refuses encoded
+    # surrogates), so frames without one skip the walk through the payload.
+    return _storable(message) if "\\u" in text else message
+
+
+def _message_from_array(decoded: Any) -> Message:
+    if not isinstance(decoded, list) or len(decoded) < 3:
+        raise FrameError(
+            UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, "an OCPP-J frame is a JSON array of 3 to 5 elements"
+        )
+    message_type, unique_id = decoded[0], decoded[1]
+    if not isinstance(unique_id, str) or not unique_id:
+        raise FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, "the message id must be a non-empty string")
+    reason = unstorable_reason(unique_id)
+    if reason is not None:
+        # Not echoed: the answer and the message log would carry the very text that cannot be stored.
+        raise FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, f"the message id contains {reason}")
+    if len(unique_id) > MAX_UNIQUE_ID_LENGTH:
+        raise FrameError(
+            unique_id[:MAX_UNIQUE_ID_LENGTH],
+            ErrorKind.RPC_FRAMEWORK,
+            f"the message id is longer than {MAX_UNIQUE_ID_LENGTH} characters",
+        )
+    if message_type == MessageType.CALL:
+        return _call(decoded, unique_id)
+    if message_type == MessageType.CALL_RESULT and len(decoded) == 3:
+        return _call_result(unique_id, decoded[2])
+    if message_type == MessageType.CALL_ERROR and len(decoded) == 5:
+        return _call_error(unique_id, decoded[2], decoded[3], decoded[4])
+    if message_type in (MessageType.CALL_RESULT, MessageType.CALL_ERROR):
+        raise FrameError(unique_id, ErrorKind.RPC_FRAMEWORK, f"a message of type {message_type} has the wrong length")
+    raise FrameError(unique_id, ErrorKind.MESSAGE_TYPE_NOT_SUPPORTED, f"unknown message type {message_type!r}")
+
+
+# An answer is never answered (OCPP-J §4.2): a malformed one reaches the call that waits for it as a
+# CallError that says what was wrong.
+
+
+def _call_result(unique_id: str, payload: Any) -> CallResult | CallError:
+    if isinstance(payload, dict):
+        return CallResult(unique_id, payload)
+    return CallError(unique_id, ErrorKind.FORMAT.value, "csms refused the answer: its payload is not a JSON object")
+
+
+def _call_error(unique_id: str, code: Any, description: Any, details: Any) -> CallError:
+    if isinstance(code, str) and isinstance(description, str) and isinstance(details, dict):
+        return CallError(unique_id, code, description, details)
+    return CallError(unique_id, ErrorKind.FORMAT.value, "csms refused the answer: a malformed CallError")
+
+
+def _call(decoded: list[Any], unique_id: str) -> Call:
+    if len(decoded) != 4:
+        raise FrameError(unique_id, ErrorKind.RPC_FRAMEWORK, "a CALL is [2, messageId, action, payload]")
+    action, payload = decoded[2], decoded[3]
+    if not isinstance(action, str) or not action:
+        raise FrameError(unique_id, ErrorKind.RPC_FRAMEWORK, "the action must be a non-empty string")
+    if not isinstance(payload, dict):
+        raise FrameError(unique_id, ErrorKind.FORMAT, "the payload of a CALL must be a JSON object")
+    return Call(unique_id, action, payload)
+
+
+def _storable(message: Message) -> Message:
+    """The message, unless a string in it is text the database cannot store (storable_text.py).
+
+    A CALL is refused with the error that names the field, before any handler stores a part of it. An
+    answer to csms's own call cannot be answered back: its waiter gets that CallError instead.
+    """
+    if isinstance(message, Call):
+        reason = unstorable_reason(message.action)
+        if reason is not None:
+            raise FrameError(message.unique_id, ErrorKind.FORMAT, f"the action contains {reason}")
+        found = find_unstorable(message.payload)
+    elif isinstance(message, CallResult):
+        found = find_unstorable(message.payload)
+    else:
+        fields = ("errorCode", "errorDescription", "errorDetails")
+        values = (message.error_code, message.error_description, message.error_details)
+        found = find_unstorable(dict(zip(fields, values, strict=True)))
+    if found is None:
+        return message
+    where, reason = found
+    description = f"{where or 'payload'}: contains {reason}"
+    if isinstance(message, Call):
+        raise FrameError(message.unique_id, ErrorKind.PROPERTY_CONSTRAINT, description)
+    return CallError(
+        message.unique_id, ErrorKind.PROPERTY_CONSTRAINT.value, f"csms refused the answer: {description}", {}
+    )
+
+
+def guess_unique_id(raw: str | bytes) -> str:
+    """The message id at the start of a frame that is not parsed (too large, too deep, over budget)."""
+    head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
+    match = _LEADING_UNIQUE_ID.match(head)
+    return match.group(1) if match else UNKNOWN_UNIQUE_ID
+
+
+def guess_call_unique_id(raw: str | bytes) -> str | None:
+    """The message id of what looks like a CALL, read from its first bytes only; None for anything else."""
+    head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
+    match = _LEADING_CALL_ID.match(head)
+    return match.group(1) if match else None
+
+
+def require_32_bit_integers(message: Call) -> None:
+    """Refuse a CALL holding an integer beyond 32 bits, before a handler hands it to the database."""
+    where = _oversized_integer(message.payload, "")
+    if where is not None:
+        raise FrameError(message.unique_id, ErrorKind.TYPE_CONSTRAINT, f"{where or 'payload'}: not a 32-bit integer")
+
+
+def _oversized_integer(value: Any, path: str) -> str | None:
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        is_oversized = isinstance(value, int) and not isinstance(value, bool) and value not in _INT32_RANGE
+        return path if is_oversized else None
+    for key, item in items:
+        found = _oversized_integer(item, f"{path}/{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None

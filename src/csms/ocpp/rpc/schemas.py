@@ -1,0 +1,112 @@
+"""The JSON schemas of one OCPP version, read from the `ocpp` package's schema files and compiled once.
+
+A payload is checked by a compiled validator (fastjsonschema: Python code, much faster than walking the
+schema); only one it refuses is walked again with jsonschema, over decimals, to name the field at fault
+and the kind of error. Decimals, because a few schemas use `multipleOf` 0.1, which binary floats judge
+wrong (0.3 / 0.1 is not an integer in floating point).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import ocpp
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+
+from csms.ocpp.rpc.errors import ErrorKind, RpcError
+
+# What each JSON-schema keyword means in OCPP-J's error terms (1.6 §4.2.3, 2.0.1 §4.2.3).
+_KIND_FOR_KEYWORD = {
+    "type": ErrorKind.TYPE_CONSTRAINT,
+    "maxLength": ErrorKind.TYPE_CONSTRAINT,  # CiStringN is a type
+    "minLength": ErrorKind.TYPE_CONSTRAINT,
+    "format": ErrorKind.TYPE_CONSTRAINT,
+    "required": ErrorKind.PROTOCOL,  # "Payload for Action is incomplete"
+    "additionalProperties": ErrorKind.FORMAT,
+    "enum": ErrorKind.PROPERTY_CONSTRAINT,
+    "minimum": ErrorKind.PROPERTY_CONSTRAINT,
+    "maximum": ErrorKind.PROPERTY_CONSTRAINT,
+    "multipleOf": ErrorKind.PROPERTY_CONSTRAINT,
+    "pattern": ErrorKind.PROPERTY_CONSTRAINT,
+    "minItems": ErrorKind.OCCURRENCE_CONSTRAINT,
+    "maxItems": ErrorKind.OCCURRENCE_CONSTRAINT,
+}
+_SAFE_ACTION = re.compile(r"[A-Za-z0-9]{1,64}")  # an action names a schema file: no paths
+
+
+class SchemaSet:
+    """The request and response schemas of one version, by action.
+
+    `request_suffix` is how the version names a request's file: 1.6 `Authorize.json`, 2.0.1
+    `AuthorizeRequest.json`; responses are `AuthorizeResponse.json` in both.
+    """
+
+    def __init__(self, directory: Path, *, request_suffix: str) -> None:
+        self._directory = directory
+        self._request_suffix = request_suffix
+        # Per instance, not functools.cache on methods: the set lives as long as the process anyway.
+        self._schema = functools.lru_cache(maxsize=512)(self._read)
+        self._compiled = functools.lru_cache(maxsize=512)(self._compile)
+
+    @classmethod
+    def of_package(cls, version_folder: str, *, request_suffix: str) -> SchemaSet:
+        return cls(Path(ocpp.__file__).parent / version_folder / "schemas", request_suffix=request_suffix)
+
+    def knows_request(self, action: str) -> bool:
+        return self._schema(action, False) is not None
+
+    def check_request(self, action: str, payload: dict[str, Any]) -> None:
+        """Raise RpcError naming the field at fault when `payload` breaks the action's request schema."""
+        self._check(action, False, payload)
+
+    def check_response(self, action: str, payload: dict[str, Any]) -> None:
+        self._check(action, True, payload)
+
+    def _check(self, action: str, is_response: bool, payload: dict[str, Any]) -> None:
+        compiled = self._compiled(action, is_response)
+        if compiled is None:
+            return
+        try:
+            compiled(payload)
+            return
+        except fastjsonschema.JsonSchemaException:
+            pass
+        schema = self._schema(action, is_response, decimals=True)
+        validator = validator_for(schema)(schema)
+        error = best_match(validator.iter_errors(_with_decimals(payload)))
+        if error is None:
+            return  # refused only for binary floats: the decimal reading passes
+        where = "/".join(str(part) for part in error.absolute_path) or "payload"
+        kind = _KIND_FOR_KEYWORD.get(str(error.validator), ErrorKind.FORMAT)
+        raise RpcError(kind, f"{where}: {error.message}")
+
+    def _read(self, action: str, is_response: bool, decimals: bool = False) -> dict[str, Any] | None:
+        name = action + ("Response" if is_response else self._request_suffix)
+        path = self._directory / f"{name}.json"
+        if not _SAFE_ACTION.fullmatch(action) or not path.is_file():
+            return None
+        text = path.read_text(encoding="utf-8-sig")
+        schema: dict[str, Any] = json.loads(text, parse_float=Decimal) if decimals else json.loads(text)
+        return schema
+
+    def _compile(self, action: str, is_response: bool) -> Callable[[Any], Any] | None:
+        schema = self._schema(action, is_response)
+        return fastjsonschema.compile(schema) if schema is not None else None
+
+
+def _with_decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _with_decimals(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_decimals(item) for item in value]
+    return value
