@@ -46,8 +46,8 @@ from csms.config import Settings
 from csms.db.batch_writer import BatchWriter
 from csms.db.cluster_clock import ClusterClock
 from csms.db.database_file import DatabaseFile
-from csms.db.database_identity import NodeTraces, open_database
-from csms.db.engine import checkpoint_sqlite_periodically, create_engine, create_session_factory
+from csms.db.database_identity import open_database_of
+from csms.db.engine import DatabaseTimeouts, checkpoint_sqlite_periodically, create_engine, create_session_factory
 from csms.db.write_journal import WriteJournal
 from csms.ftp.logins import FileTransfers
 from csms.ftp.server import FtpServers
@@ -156,9 +156,9 @@ def _include_api_and_pages(app: FastAPI) -> None:
 
 async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
     metrics = metrics or Metrics()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, DatabaseTimeouts.of(settings))
     try:
-        await open_database(engine, NodeTraces.of(settings))
+        await open_database_of(settings, engine)
         database_file = DatabaseFile.of(settings.sqlite_path())
         writer = await _start_writer(settings, engine, database_file, metrics)
     except BaseException:

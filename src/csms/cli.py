@@ -164,13 +164,13 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _open_database(settings: Settings, *, is_new: bool) -> int | None:
     """Migrate the database once it is known to be this node's; the exit status if it is refused."""
-    from csms.db.database_identity import DatabaseNotRecognised, NodeTraces, open_database
-    from csms.db.engine import create_engine
+    from csms.db.database_identity import DatabaseNotRecognised, open_database_of
+    from csms.db.engine import DatabaseTimeouts, create_engine
 
     async def run() -> None:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, DatabaseTimeouts.of(settings))
         try:
-            await open_database(engine, NodeTraces.of(settings), is_new=is_new)
+            await open_database_of(settings, engine, is_new=is_new)
         finally:
             await engine.dispose()
 
@@ -246,14 +246,14 @@ def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> int:
-    from csms.db.database_identity import DatabaseNotRecognised, NodeTraces, open_database
-    from csms.db.engine import create_engine, create_session_factory
+    from csms.db.database_identity import DatabaseNotRecognised, open_database_of
+    from csms.db.engine import DatabaseTimeouts, create_engine, create_session_factory
     from csms.services.errors import DomainError
 
     async def run() -> str:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, DatabaseTimeouts.of(settings))
         try:
-            await open_database(engine, NodeTraces.of(settings))
+            await open_database_of(settings, engine)
             async with create_session_factory(engine)() as session:
                 return await work(session)
         finally:

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CSMS_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Seconds csms waits on PostgreSQL (db/engine.py DatabaseTimeouts): to connect, for each statement
+    # (0: no limit; migrations never have one), for a pooled connection, and how long the server keeps a
+    # transaction whose client went silent (0: no limit). A database that stops answering then fails
+    # like one that refuses: chargers' writes are held, the API answers 503.
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+    database_command_timeout: float = Field(default=10.0, ge=0)
+    database_pool_timeout: float = Field(default=10.0, gt=0)
+    database_idle_in_transaction_timeout: float = Field(default=60.0, ge=0)
     # all: REST, pages and the OCPP endpoint; api: REST and pages only; ocpp: the OCPP endpoint only.
     node_role: Literal["all", "api", "ocpp"] = "all"
     bus_url: str | None = None

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import Settings
+from csms.db.engine import DatabaseTimeouts, create_migration_engine
 from csms.db.migrate import upgrade_to_head
 from csms.db.models import DatabaseIdentity
 
@@ -87,6 +88,21 @@ async def open_database(engine: AsyncEngine, traces: NodeTraces | None, *, is_ne
     identity = (await _identity(engine)).identity
     if traces is not None and identity is not None and identity != traces.marked_identity():
         traces.mark(identity)
+
+
+async def open_database_of(settings: Settings, engine: AsyncEngine, *, is_new: bool = False) -> None:
+    """`open_database` for the node that will use `engine`, migrating on an engine without its statement
+    limits (a long migration must not be cut short); on SQLite on `engine` itself, whose database may
+    exist only in it."""
+    traces = NodeTraces.of(settings)
+    if engine.dialect.name == "sqlite":
+        await open_database(engine, traces, is_new=is_new)
+        return
+    migrating = create_migration_engine(settings.database_url, DatabaseTimeouts.of(settings))
+    try:
+        await open_database(migrating, traces, is_new=is_new)
+    finally:
+        await migrating.dispose()
 
 
 @dataclass(frozen=True, slots=True)

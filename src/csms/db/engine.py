@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from csms.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -16,10 +20,79 @@ logger = logging.getLogger(__name__)
 _SQLITE_AUTOCHECKPOINT_PAGES = 100_000
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class DatabaseTimeouts:
+    """Seconds csms waits on PostgreSQL, so a database that stops answering (packets dropped, no reset)
+    fails like one that refuses: each wait ends in a TimeoutError, and callers treat it as unreachable.
+
+    `connect` bounds opening a connection (TCP and the startup handshake); `command` each statement,
+    ping, commit and rollback on the client (and, twice as long, the server's `statement_timeout`);
+    `pool` waiting for a free pooled connection; `idle_in_transaction` how long the server keeps a
+    transaction whose client went silent (the server's `idle_in_transaction_session_timeout`), so its
+    locks do not outlive a partition. None: no limit. SQLite keeps its own bound on waits, the 5 s
+    busy timeout of its lock.
+    """
+
+    connect: float = 5.0
+    command: float | None = 10.0
+    pool: float = 10.0
+    idle_in_transaction: float | None = 60.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> DatabaseTimeouts:
+        return cls(
+            connect=settings.database_connect_timeout,
+            command=settings.database_command_timeout or None,
+            pool=settings.database_pool_timeout,
+            idle_in_transaction=settings.database_idle_in_transaction_timeout or None,
+        )
+
+    def for_migrations(self) -> DatabaseTimeouts:
+        """No limit on statements or transactions: a long migration (an index on a big table) must finish."""
+        return replace(self, command=None, idle_in_transaction=None)
+
+    def asyncpg_connect_args(self) -> dict[str, Any]:
+        # The client gives up first (a TimeoutError, which callers take for "unreachable") and asks the
+        # server to cancel; the server's own limit, twice as long, ends statements whose client is gone.
+        server_settings = {
+            "statement_timeout": _milliseconds(2 * self.command if self.command else None),
+            "idle_in_transaction_session_timeout": _milliseconds(self.idle_in_transaction),
+        }
+        return {"timeout": self.connect, "command_timeout": self.command, "server_settings": server_settings}
+
+
+def _milliseconds(seconds: float | None) -> str:
+    return str(round(seconds * 1000)) if seconds else "0"  # PostgreSQL: 0 is no limit
+
+
+def create_engine(database_url: str, timeouts: DatabaseTimeouts | None = None) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         return _create_sqlite_engine(database_url)
-    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    timeouts = timeouts or DatabaseTimeouts()
+    connect_args = timeouts.asyncpg_connect_args() if "+asyncpg" in database_url else {}
+    engine = create_async_engine(
+        database_url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=timeouts.pool,
+        connect_args=connect_args,
+    )
+    event.listen(engine.sync_engine, "handle_error", _discard_silent_connection)
+    return engine
+
+
+def _discard_silent_connection(context: ExceptionContext) -> None:
+    """A connection whose statement timed out is thrown away, as a reset one is: its server may still be
+    running the statement, and a rollback on it would only wait out another timeout (a silent partition
+    answers nothing), in the request's teardown or when the pool takes it back."""
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
+
+
+def create_migration_engine(database_url: str, timeouts: DatabaseTimeouts | None = None) -> AsyncEngine:
+    """An engine for migrating, without the statement limits of the application's own."""
+    return create_engine(database_url, (timeouts or DatabaseTimeouts()).for_migrations())
 
 
 def _create_sqlite_engine(database_url: str) -> AsyncEngine:
