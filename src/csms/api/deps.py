@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -11,10 +12,13 @@ from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ocpp.command_envelope import REQUESTED_BY
 from csms.runtime import Runtime
 from csms.services import accounts
 from csms.services.login_cache import Principal
+
+logger = logging.getLogger(__name__)
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -26,8 +30,21 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.session_factory() as session:
+    session = runtime.session_factory()
+    try:
         yield session
+    finally:
+        await _close(session)
+
+
+async def _close(session: AsyncSession) -> None:
+    """Close the request's session; on a database that stopped answering, drop its connection instead of
+    waiting out another timeout for the rollback, after the answer has started."""
+    try:
+        await session.close()
+    except DATABASE_UNREACHABLE as error:
+        logger.warning("dropped a request's database connection: %s", type(error).__name__)
+        await session.invalidate()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

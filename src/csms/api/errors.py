@@ -106,6 +106,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    # A database that stopped answering: the driver's connect or statement timeout (db/engine.py).
+    app.add_exception_handler(TimeoutError, _database_unavailable)
     app.add_exception_handler(DatabaseFileReplaced, _database_unavailable)
     app.add_exception_handler(OverflowError, _value_not_storable)
     # Text that cannot be encoded (a lone surrogate) past the edge's check (storable_requests.py).

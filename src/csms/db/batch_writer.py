@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Executable
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -28,8 +28,13 @@ from csms.db.write_journal import WriteJournal
 
 logger = logging.getLogger(__name__)
 
-# Failures that mean "the database cannot be reached now", not "this data is wrong".
-DATABASE_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, OSError)
+# Failures that mean "the database cannot be reached now", not "this data is wrong". TimeoutError (an
+# OSError too) is a database that stopped answering: the driver's connect or statement timeout
+# (DatabaseTimeouts in engine.py), so a silent partition is held like a refusal.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError, OSError)
+# Any failure of a database call, for loops that must outlive it (webhook deliveries, live streams): what
+# SQLAlchemy raises, and what the driver raises past it (a TimeoutError when the database stops answering).
+DATABASE_ERRORS = (SQLAlchemyError, *DATABASE_UNREACHABLE)
 
 
 @dataclass(slots=True)
