@@ -16,9 +16,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from csms.bus import Message, Subscription
+from csms.db.batch_writer import DATABASE_ERRORS
 from csms.services.accounts import AuthenticationFailed
 from csms.services.charging import STAFF_ROLES
 from csms.services.login_cache import LoginCache, Principal
@@ -105,7 +104,7 @@ class LiveStream:
         except AuthenticationFailed as refusal:
             self.ended = str(refusal)
             return False
-        except SQLAlchemyError:
+        except DATABASE_ERRORS:
             # Fail closed: a stream whose login cannot be checked ends; the client reconnects.
             logger.warning("could not re-check the login of a live stream", exc_info=True)
             self.ended = "the login could not be checked; reconnect"

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from csms.db.batch_writer import DATABASE_ERRORS
 from csms.db.models import Webhook, WebhookDelivery
 from csms.services.webhook_targets import TargetRefused, check_target
 from csms.services.webhooks import (
@@ -102,7 +102,7 @@ class WebhookDispatcher:
                 self._wake.clear()
                 try:
                     await self.start_due_workers()
-                except SQLAlchemyError:
+                except DATABASE_ERRORS:
                     logger.exception("could not look for due webhook deliveries")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll_interval)
@@ -144,12 +144,12 @@ class WebhookDispatcher:
                         # Leave before any further await, so a nudge from now on starts a new worker.
                         del self._workers[webhook_id]
                         return
-        except SQLAlchemyError:
+        except DATABASE_ERRORS:
             logger.exception("webhook %s deliveries failed", webhook_id)
         finally:
             if self._workers.get(webhook_id) is worker:
                 del self._workers[webhook_id]
-            with contextlib.suppress(SQLAlchemyError):
+            with contextlib.suppress(*DATABASE_ERRORS):
                 await self._release(webhook_id)
 
     async def _lease(self, webhook_id: int, now: datetime) -> bool:
