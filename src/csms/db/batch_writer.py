@@ -79,6 +79,10 @@ class BatchWriter:
         self._journaled = 0  # held writes in the journal
         self._max_held_rows = max_held_rows
         self._retry_after = retry_after
+        # When the last attempt to write held writes failed, and why: until retry_after has passed, new
+        # writes are held at once instead of each waiting out a database that may answer nothing.
+        self._failed_at = 0.0
+        self._failure: Exception | None = None
         # Held while a transaction of this writer runs (`transaction()`): batches and others take turns.
         self._turn = asyncio.Lock()
         # Parts of `write_soon`, joined to the next batch; a single marker in the queue wakes the writer.
@@ -215,9 +219,13 @@ class BatchWriter:
 
     async def _write_batch(self, batch: list[_Write]) -> None:
         pending = [*self._held, *batch]
+        if self._held and self._failure is not None and not self._is_retry_due():
+            await self._hold(pending, batch, self._failure)
+            return
         try:
             await self._commit(_grouped(pending))
         except DATABASE_UNREACHABLE as error:
+            self._failed(error)
             await self._hold(pending, batch, error)
             return
         except Exception as error:  # whatever one write's data did (any error), its neighbours are kept
@@ -230,6 +238,14 @@ class BatchWriter:
         for write in pending:
             _resolve(write, None)
 
+    def _failed(self, error: Exception) -> None:
+        self._failed_at = asyncio.get_running_loop().time()
+        self._failure = error
+
+    def _is_retry_due(self) -> bool:
+        """A database that hangs costs every attempt a timeout: retry held writes once per retry_after."""
+        return asyncio.get_running_loop().time() - self._failed_at >= self._retry_after
+
     async def _write_apart(self, pending: list[_Write], batch: list[_Write], error: Exception) -> None:
         """Find the writes at fault in a batch the database refused, and commit all the others."""
         self._held = []
@@ -238,6 +254,7 @@ class BatchWriter:
             await self._isolate(writes, error)
         except DATABASE_UNREACHABLE as unreachable:
             # The database went away while the batch was taken apart: hold what is not settled yet.
+            self._failed(unreachable)
             await self._hold([write for write in writes if not write.is_settled], batch, unreachable)
             return
         await self._forget_journal()
