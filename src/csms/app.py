@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -65,7 +66,7 @@ from csms.runtime import Runtime
 from csms.services import open_transactions, pairing, presence, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
-from csms.services.clock import utc_now
+from csms.services.clock import offset_clock
 from csms.services.command_log import CommandLog
 from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
@@ -167,14 +168,15 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     bus = _create_bus(settings)
     await bus.start()
     session_factory = create_session_factory(engine)
+    clock = offset_clock(settings.clock_offset_seconds)
     tags = TagDirectory(engine, bus)
     watch_commits(session_factory, tags)
-    message_log = MessageLog(writer, clock=utc_now, max_frame_bytes=settings.message_log_max_frame_bytes)
+    message_log = MessageLog(writer, clock=clock, max_frame_bytes=settings.message_log_max_frame_bytes)
     secret = settings.resolved_jwt_secret()
     node_id = uuid.uuid4().hex[:12]
     registry = ConnectionRegistry()
-    security_events = RepeatedEvents(writer, clock=utc_now, period=settings.security_event_period)
-    cluster_clock = ClusterClock(engine)
+    security_events = RepeatedEvents(writer, clock=clock, period=settings.security_event_period)
+    cluster_clock = ClusterClock(engine, local_clock=lambda: time.time() + settings.clock_offset_seconds)
     await cluster_clock.measure()
     commands = CommandRouter(
         registry,
@@ -189,15 +191,25 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         node_id=node_id,
         metrics=metrics,
         checks=checks_on_the_executing_node(session_factory),
-        log=CommandLog(writer, security_events, clock=utc_now),
+        log=CommandLog(writer, security_events, clock=clock),
     )
     metrics.watch_connected_chargers(registry.__len__)
-    events = Events(bus, node_id=node_id, clock=utc_now)
+    events = Events(bus, node_id=node_id, clock=clock)
     background = BackgroundTasks()
     file_url_key = signed_urls.file_url_key(secret)
     files = FileStore(settings.resolved_files_dir())
     takeover = TakeoverWatcher(registry, bus, node_id=node_id)
-    session_watch = _session_watch(settings, session_factory, events, commands, background, bus, node_id=node_id)
+    session_watch = _session_watch(
+        settings,
+        session_factory,
+        events,
+        commands,
+        background,
+        bus,
+        node_id=node_id,
+        clock=clock,
+        cluster_clock=cluster_clock,
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -211,26 +223,26 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
         ),
         login_throttle=LoginThrottle(
-            clock=utc_now,
+            clock=clock,
             per_account_address=settings.login_failures_per_account_address,
             per_address=settings.login_failures_per_address,
             per_account=settings.login_failures_per_account,
         ),
-        signup_throttle=SignupThrottle(clock=utc_now, limit=settings.signups_per_address),
+        signup_throttle=SignupThrottle(clock=clock, limit=settings.signups_per_address),
         charger_auth_throttle=LoginThrottle(
-            clock=utc_now,
+            clock=clock,
             per_account_address=settings.charger_auth_failures_per_id,
             per_address=settings.charger_auth_failures_per_address,
             per_account=10 * settings.charger_auth_failures_per_id,
             window=timedelta(minutes=5),
         ),
-        logins=LoginCache(bus, clock=utc_now),
+        logins=LoginCache(bus, clock=clock),
         tags=tags,
         sticker_key=pairing.sticker_key(secret),
         file_url_key=file_url_key,
         files=files,
         file_links=FileLinks(settings, file_url_key),
-        local_lists=LocalListPusher(session_factory, commands.send, clock=utc_now),
+        local_lists=LocalListPusher(session_factory, commands.send, clock=clock),
         bus=bus,
         events=events,
         background=background,
@@ -242,6 +254,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         metrics=metrics,
         security_events=security_events,
         certificates=CertificateWatch(settings),
+        clock=clock,
         cluster_clock=cluster_clock,
         presence=PresenceKeeper(
             node_id=node_id,
@@ -251,10 +264,10 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             takeover=takeover,
             events=events,
             session_watch=session_watch,
-            clock=utc_now,
+            clock=clock,
         ),
     )
-    runtime.certificates.log_warnings(utc_now())
+    runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()
     await runtime.logins.start()
     await runtime.tags.start()
@@ -276,7 +289,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             session_factory,
             silent_for=settings.stale_transaction_after,
             check_interval=settings.stale_transaction_check_interval,
-            clock=utc_now,
+            clock=clock,
         )
         runtime.background.spawn(sweep, name="stale-transactions")
     _start_session_watch(runtime)
@@ -324,7 +337,7 @@ def _start_message_log_retention(runtime: Runtime) -> None:
     retention = MessageLogRetention(
         runtime.writer,
         runtime.message_log,
-        clock=utc_now,
+        clock=runtime.clock,
         max_age=timedelta(days=days) if days > 0 else None,
         rows_per_charger=rows if rows > 0 else None,
     )
@@ -338,7 +351,7 @@ def _start_security_event_retention(runtime: Runtime) -> None:
     if settings.security_event_retention_days <= 0:
         return
     retention = SecurityEventRetention(
-        runtime.writer, clock=utc_now, max_age=timedelta(days=settings.security_event_retention_days)
+        runtime.writer, clock=runtime.clock, max_age=timedelta(days=settings.security_event_retention_days)
     )
     runtime.background.spawn(
         retention.run_periodically(settings.security_event_retention_interval), name="security-event-retention"
@@ -373,9 +386,11 @@ def _session_watch(
     bus: Bus,
     *,
     node_id: str,
+    clock: Callable[[], datetime],
+    cluster_clock: ClusterClock,
 ) -> SessionWatch:
     live = LiveCosts(
-        session_factory, send=commands.send, publish=events.publish, background=background, clock=utc_now, bus=bus
+        session_factory, send=commands.send, publish=events.publish, background=background, clock=clock, bus=bus
     )
     policy = DeliveryPolicy(
         retry_base=settings.webhook_retry_base,
@@ -384,14 +399,15 @@ def _session_watch(
         allow_private=lambda: settings.webhook_allow_private_targets,
         own_hosts=lambda: own_hosts(settings.public_url),
     )
-    dispatcher = WebhookDispatcher(session_factory, clock=utc_now, policy=policy, node_id=node_id)
+    # Signatures carry the cluster's time, which receivers compare with theirs, not a skewed node's.
+    dispatcher = WebhookDispatcher(session_factory, signing_clock=cluster_clock.now, policy=policy, node_id=node_id)
     return SessionWatch(
         session_factory,
         live=live,
         dispatcher=dispatcher,
         publish=events.publish,
         background=background,
-        clock=utc_now,
+        clock=clock,
         bus=bus,
     )
 

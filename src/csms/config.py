@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     # flagged stale for staff to close; 0 turns the sweep off. It runs every stale_transaction_check_interval.
     stale_transaction_after: float = 24 * 3600.0
     stale_transaction_check_interval: float = 300.0
+    # For tests of clock skew only: this node's own clock reads this many seconds ahead (negative: behind).
+    # Leases, claims and due times shared by nodes are on the database's clock, so they do not move.
+    clock_offset_seconds: float = 0.0
 
     # The operator's CA (PEM files) that signs chargers' CSRs (SignCertificate); unset: csms signs none.
     ca_certfile: str | None = None

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def offset_clock(seconds: float) -> Callable[[], datetime]:
+    """`utc_now` moved by `seconds`: a node whose own clock is off (CSMS_CLOCK_OFFSET_SECONDS, for tests)."""
+    if not seconds:
+        return utc_now
+    offset = timedelta(seconds=seconds)
+    return lambda: utc_now() + offset
 
 
 def parse_ocpp_timestamp(value: str) -> datetime:

@@ -145,7 +145,7 @@ class SessionWatch:
             return
         message = {"kind": kind, "at": self._clock().isoformat(), **fields}
         async with self._session_factory() as session:
-            await webhooks.enqueue(session, wanted, kind, message, now=self._clock())
+            await webhooks.enqueue(session, wanted, kind, message)
         self.dispatcher.wake()
 
     async def _tell_driver(self, charge_point_id: str, report: StatusReport) -> None:

@@ -6,6 +6,12 @@ several nodes, a worker first takes the webhook's lease in the database (renewed
 delivery, given back when it ends): only one node at a time posts to a webhook, which keeps its
 order. Each delivery is also claimed before it is posted, so it is never posted twice even when a
 lease runs out during a hanging request.
+
+Leases, claims and due times are read and written on the database's clock, in the statements
+themselves (db/database_time.py): nodes whose own clocks disagree by minutes still agree on when a
+lease or claim runs out and when a retry is due. The claim counts the attempt in the same statement,
+so every request posted is one attempt in the delivery log, whichever node posted it and even if it
+never recorded the answer (a node that died mid-request).
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import Update, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.batch_writer import DATABASE_ERRORS
+from csms.db.database_time import database_now, database_now_plus
 from csms.db.models import Webhook, WebhookDelivery
 from csms.services.webhook_targets import TargetRefused, check_target
 from csms.services.webhooks import (
@@ -37,10 +43,9 @@ from csms.services.webhooks import (
 
 logger = logging.getLogger(__name__)
 
-# How long a node owns a delivery it is posting before another node may try it.
-_CLAIM = timedelta(seconds=60)
-# How long a webhook's lease outlasts one request's timeout (database round trips, a busy node).
-_LEASE_MARGIN = timedelta(seconds=30)
+# How long a webhook's lease, and a node's claim of a delivery it is posting, outlast one request's
+# timeout (database round trips, a busy node) before another node may take them.
+_LEASE_MARGIN = 30.0
 _BATCH = 100
 
 
@@ -60,6 +65,7 @@ class _Attempt:
     """What one attempt needs, copied out of the database so no connection is held while posting."""
 
     delivery_id: int
+    number: int  # this attempt's number, counted when it was claimed
     url: str
     secret: str
     event_kind: str
@@ -80,12 +86,13 @@ class WebhookDispatcher:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         *,
-        clock: Callable[[], datetime],
+        signing_clock: Callable[[], float],
         policy: DeliveryPolicy,
         node_id: str,
     ) -> None:
         self._session_factory = session_factory
-        self._clock = clock
+        # Seconds since the epoch for X-CSMS-Timestamp only: nothing the nodes share is decided by it.
+        self._signing_clock = signing_clock
         self._policy = policy
         self._node_id = node_id
         self._wake = asyncio.Event()
@@ -128,7 +135,7 @@ class WebhookDispatcher:
         async with self._session_factory() as session:
             due = await session.scalars(
                 select(WebhookDelivery.webhook_id)
-                .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= self._clock())
+                .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= database_now())
                 .distinct()
             )
             return list(due)
@@ -152,9 +159,12 @@ class WebhookDispatcher:
             with contextlib.suppress(*DATABASE_ERRORS):
                 await self._release(webhook_id)
 
-    async def _lease(self, webhook_id: int, now: datetime) -> bool:
+    def _hold_for(self) -> float:
+        """Seconds a lease or claim lasts: one request's timeout and a margin."""
+        return self._policy.request_timeout + _LEASE_MARGIN
+
+    async def _lease(self, webhook_id: int) -> bool:
         """Take or renew the webhook's lease for this node; False while another node holds it."""
-        lease = timedelta(seconds=self._policy.request_timeout) + _LEASE_MARGIN
         async with self._session_factory() as session:
             result = await session.execute(
                 update(Webhook)
@@ -162,11 +172,11 @@ class WebhookDispatcher:
                     Webhook.id == webhook_id,
                     or_(
                         Webhook.delivering_until.is_(None),
-                        Webhook.delivering_until < now,
+                        Webhook.delivering_until < database_now(),
                         Webhook.delivering_node == self._node_id,
                     ),
                 )
-                .values(delivering_node=self._node_id, delivering_until=now + lease)
+                .values(delivering_node=self._node_id, delivering_until=database_now_plus(self._hold_for()))
             )
             await session.commit()
             return bool(getattr(result, "rowcount", 0) == 1)
@@ -182,14 +192,13 @@ class WebhookDispatcher:
 
     async def _deliver_due(self, client: httpx.AsyncClient, webhook_id: int) -> int:
         """Post the webhook's due deliveries, oldest first; how many this node claimed and tried."""
-        now = self._clock()
         async with self._session_factory() as session:
             due = await session.scalars(
                 select(WebhookDelivery.id)
                 .where(
                     WebhookDelivery.webhook_id == webhook_id,
                     WebhookDelivery.status == PENDING,
-                    WebhookDelivery.next_attempt_at <= now,
+                    WebhookDelivery.next_attempt_at <= database_now(),
                 )
                 .order_by(WebhookDelivery.id)
                 .limit(_BATCH)
@@ -197,38 +206,42 @@ class WebhookDispatcher:
             delivery_ids = list(due)
         tried = 0
         for delivery_id in delivery_ids:
-            if not await self._lease(webhook_id, self._clock()):
+            if not await self._lease(webhook_id):
                 break  # another node posts to this webhook now; it will find these too
-            attempt = await self._claim(delivery_id, now)
+            attempt = await self._claim(delivery_id)
             if attempt is not None:
                 status_code, error = await self._post(client, attempt)
-                await self._record(delivery_id, status_code, error)
+                await self._record(attempt, status_code, error)
                 tried += 1
         return tried
 
-    async def _claim(self, delivery_id: int, now: datetime) -> _Attempt | None:
-        """Move the delivery's next attempt past the claim window, so no other node posts it meanwhile."""
+    async def _claim(self, delivery_id: int) -> _Attempt | None:
+        """Count an attempt and move the delivery's next one past the claim, so no other node posts it meanwhile.
+
+        A delivery whose attempts are used up (its last claimant died before recording an answer) is
+        failed instead.
+        """
+        due = (
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.next_attempt_at <= database_now(),
+        )
+        max_attempts = self._policy.max_attempts
         async with self._session_factory() as session:
-            result = await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status == PENDING,
-                    WebhookDelivery.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=now + _CLAIM)
+            number = await session.scalar(
+                _update_deliveries()
+                .where(*due, WebhookDelivery.attempts < max_attempts)
+                .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=database_now_plus(self._hold_for()))
+                .returning(WebhookDelivery.attempts)
             )
-            await session.commit()
-            if getattr(result, "rowcount", 0) != 1:
-                return None
-            row = (
+            if number is None:
                 await session.execute(
-                    select(Webhook.url, Webhook.secret, WebhookDelivery.event_kind, WebhookDelivery.payload)
-                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                    .where(WebhookDelivery.id == delivery_id)
+                    _update_deliveries()
+                    .where(*due, WebhookDelivery.attempts >= max_attempts)
+                    .values(status=FAILED, next_attempt_at=None)
                 )
-            ).first()
-            return None if row is None else _Attempt(delivery_id, row.url, row.secret, row.event_kind, row.payload)
+            await session.commit()
+            return None if number is None else await _attempt(session, delivery_id, number)
 
     async def _post(self, client: httpx.AsyncClient, attempt: _Attempt) -> tuple[int | None, str | None]:
         try:
@@ -238,7 +251,7 @@ class WebhookDispatcher:
         except TargetRefused as refusal:
             return None, f"refused: {refusal}"[:255]
         body = attempt.payload.encode()
-        timestamp = str(int(self._clock().timestamp()))
+        timestamp = str(int(self._signing_clock()))
         headers = {
             "Host": target.host_header(),
             "Content-Type": "application/json",
@@ -255,23 +268,45 @@ class WebhookDispatcher:
             return None, _failure(error)
         return response.status_code, None if response.is_success else f"HTTP {response.status_code}"
 
-    async def _record(self, delivery_id: int, status_code: int | None, error: str | None) -> None:
-        now = self._clock()
-        async with self._session_factory() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            if delivery is None:  # the webhook was deleted meanwhile
-                return
-            delivery.attempts += 1
-            delivery.last_status_code = status_code
-            delivery.last_error = error
-            if status_code is not None and 200 <= status_code < 300:
-                delivery.status, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, now, None
-            elif delivery.attempts >= self._policy.max_attempts:
-                delivery.status, delivery.next_attempt_at = FAILED, None
+    async def _record(self, attempt: _Attempt, status_code: int | None, error: str | None) -> None:
+        """Keep the attempt's answer: delivered, failed for good, or due again after its backoff.
+
+        A failure is kept only while no later attempt was claimed (this one outlasted its claim), so
+        a late answer never reschedules a newer attempt; a success ends the delivery whenever it comes.
+        """
+        pending = _update_deliveries().where(
+            WebhookDelivery.id == attempt.delivery_id, WebhookDelivery.status == PENDING
+        )
+        answer = {"last_status_code": status_code, "last_error": error}
+        if status_code is not None and 200 <= status_code < 300:
+            statement = pending.values(**answer, status=DELIVERED, delivered_at=database_now(), next_attempt_at=None)
+        else:
+            if attempt.number >= self._policy.max_attempts:
+                outcome: dict[str, object] = {"status": FAILED, "next_attempt_at": None}
             else:
-                backoff = self._policy.retry_base * 2 ** (delivery.attempts - 1)
-                delivery.next_attempt_at = now + timedelta(seconds=backoff)
+                backoff = self._policy.retry_base * 2 ** (attempt.number - 1)
+                outcome = {"next_attempt_at": database_now_plus(backoff)}
+            statement = pending.where(WebhookDelivery.attempts == attempt.number).values(**answer, **outcome)
+        async with self._session_factory() as session:
+            await session.execute(statement)
             await session.commit()
+
+
+def _update_deliveries() -> Update:
+    # The statements compare with the database's clock, which the session cannot evaluate in Python.
+    return update(WebhookDelivery).execution_options(synchronize_session=False)
+
+
+async def _attempt(session: AsyncSession, delivery_id: int, number: int) -> _Attempt | None:
+    """What posting the claimed delivery needs; None when its webhook was deleted meanwhile."""
+    row = (
+        await session.execute(
+            select(Webhook.url, Webhook.secret, WebhookDelivery.event_kind, WebhookDelivery.payload)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(WebhookDelivery.id == delivery_id)
+        )
+    ).first()
+    return None if row is None else _Attempt(delivery_id, number, row.url, row.secret, row.event_kind, row.payload)
 
 
 def _failure(error: httpx.HTTPError) -> str:

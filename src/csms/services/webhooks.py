@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.database_time import database_now
 from csms.db.models import Webhook, WebhookDelivery
 from csms.services.errors import InvalidInput, NotFound
 from csms.services.webhook_targets import check_target
@@ -115,22 +116,20 @@ def subscribers(webhooks: list[Webhook], kind: str) -> list[Webhook]:
     return [webhook for webhook in webhooks if not subscribed_kinds(webhook) or kind in subscribed_kinds(webhook)]
 
 
-async def enqueue(
-    session: AsyncSession, wanted: list[Webhook], kind: str, message: dict[str, Any], *, now: datetime
-) -> int:
-    """One pending delivery of `message` per webhook in `wanted`; how many."""
-    body = json.dumps(message, default=str)
-    session.add_all(
-        WebhookDelivery(
-            webhook_id=webhook.id,
-            event_kind=kind,
-            payload=body,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+async def enqueue(session: AsyncSession, wanted: list[Webhook], kind: str, message: dict[str, Any]) -> int:
+    """One pending delivery of `message` per webhook in `wanted`, due at once; how many.
+
+    Its times are the database's, as its claims and retries are (services/webhook_delivery.py): due
+    "now" by a node whose clock is ahead would otherwise wait that long on every other node.
+    """
+    if wanted:
+        body = json.dumps(message, default=str)
+        await session.execute(
+            insert(WebhookDelivery).values(created_at=database_now(), next_attempt_at=database_now()),
+            [
+                {"webhook_id": webhook.id, "event_kind": kind, "payload": body, "status": PENDING, "attempts": 0}
+                for webhook in wanted
+            ],
         )
-        for webhook in wanted
-    )
-    await session.commit()
+        await session.commit()
     return len(wanted)
