@@ -158,7 +158,10 @@ def _verified_payload(token: str, secret: str) -> dict[str, Any]:
             token,
             secret,
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "sub", "sid", "jti", "typ"], "verify_exp": False},
+            # Expiry is checked against the caller's `now` (_claims). "Issued at" is not checked: the
+            # library would compare it with this host's clock, refusing every token of a node whose
+            # clock is ahead of this one's until the difference has passed.
+            options={"require": ["exp", "sub", "sid", "jti", "typ"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(f"invalid token: {error}") from None

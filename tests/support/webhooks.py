@@ -21,6 +21,8 @@ from starlette.routing import Route
 class Receiver:
     """Answers 500 to the first `failures` requests, then 200; keeps every request.
 
+    With `fail_each_delivery_once`, also 500 to the first request of each delivery (X-CSMS-Delivery).
+
     Unless `released` is set, each request is kept waiting until it is (a hanging endpoint);
     `answer_after` delays every answer; `busy`/`most_busy` count requests in progress.
     """
@@ -33,6 +35,8 @@ class Receiver:
     answer_after: float = 0.0
     busy: int = 0
     most_busy: int = 0
+    fail_each_delivery_once: bool = False
+    _failed_deliveries: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.released.set()
@@ -50,7 +54,19 @@ class Receiver:
         if self.failures > 0:
             self.failures -= 1
             return Response(status_code=500)
+        delivery_id = request.headers.get("x-csms-delivery", "")
+        if self.fail_each_delivery_once and delivery_id not in self._failed_deliveries:
+            self._failed_deliveries.add(delivery_id)
+            return Response(status_code=500)
         return Response(status_code=200)
+
+    def arrivals_of(self, delivery_id: int) -> list[float]:
+        """When each request of this delivery arrived (time.monotonic())."""
+        return [
+            arrived
+            for (headers, _body), (arrived, _same_body) in zip(self.requests, self.arrivals, strict=True)
+            if headers.get("x-csms-delivery") == str(delivery_id)
+        ]
 
     def events(self, charge_point_id: str) -> list[dict[str, Any]]:
         found = [json.loads(body) for _headers, body in self.requests]
