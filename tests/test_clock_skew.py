@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from csms.simulator.charger import connect_charger
+from tests.certificates import make_ca, make_csr
 from tests.conftest import (
     CHARGER_PASSWORD,
     NATS_URL,
@@ -38,8 +40,10 @@ ANSWER_AFTER = 1.0  # the endpoint is slow: time enough for another node to post
 
 
 @pytest.fixture
-async def skewed_nodes(shared_database: str) -> AsyncIterator[list[RunningServer]]:
-    """Node A on true time, node B 90 s ahead; both look for due webhook deliveries ten times a second."""
+async def skewed_nodes(shared_database: str, tmp_path: Path) -> AsyncIterator[list[RunningServer]]:
+    """Node A on true time, node B 90 s ahead; both look for due webhook deliveries ten times a second
+    and sign chargers' CSRs with one operator CA."""
+    ca_certfile, ca_keyfile = make_ca().write(tmp_path, "operator-ca")
     started = []
     try:
         for offset in (0.0, SKEW):
@@ -50,6 +54,8 @@ async def skewed_nodes(shared_database: str) -> AsyncIterator[list[RunningServer
                 webhook_allow_private_targets=True,
                 webhook_poll_interval=0.1,
                 webhook_retry_base=RETRY_BASE,
+                ca_certfile=str(ca_certfile),
+                ca_keyfile=str(ca_keyfile),
             )
             started.append(await start_server(settings))
     except Exception as error:
@@ -136,3 +142,22 @@ async def test_a_login_on_the_node_ahead_is_accepted_at_once_by_the_node_behind(
         tokens = await signup(api_b)  # its token says it was issued 90 s from now on A's clock
         me = await api_a.get("/api/me", headers=bearer(tokens))
     assert me.status_code == 200, me.text
+
+
+async def test_a_signing_window_opened_on_one_node_holds_on_the_charger_node_90_s_ahead(
+    skewed_nodes: list[RunningServer],
+) -> None:
+    node_a, node_b = skewed_nodes
+    charge_point_id = await node_b.add_charger()
+    async with (
+        httpx.AsyncClient(base_url=node_a.http_url, timeout=30) as api,
+        connect_charger(node_b.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+    ):
+        admin = bearer(await login_as(api, *await create_account_with_role(node_a, "admin")))
+        await charger.boot()
+        window = f"/api/admin/chargers/{charge_point_id}/certificates/sign-window"
+        opened = await api.post(window, json={"minutes": 1}, headers=admin)
+        # Read off A's clock, the window would end 30 s before B's clock says now.
+        signed = await charger.sign_certificate(make_csr(charge_point_id)[0])
+    assert opened.status_code == 200, opened.text
+    assert signed.status == "Accepted"

@@ -68,15 +68,15 @@ async def revoke_charger_certificate(
 
 @router.post(f"{_CHARGER}/certificates/sign-window", responses=ADMIN_ERRORS)
 async def open_signing_window(
-    charge_point_id: str, body: SigningWindow, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+    charge_point_id: str, body: SigningWindow, admin: AdminUser, session: SessionDep
 ) -> SigningWindowOut:
     """Let csms sign one CSR the charger sends within `minutes` (0 closes the window); other CSRs are Rejected."""
     await require_charger(session, charge_point_id)
-    until = runtime.clock() + timedelta(minutes=body.minutes) if body.minutes else None
-    if until is None:
-        await certificate_requests.close_window(session, charge_point_id)
+    until = None
+    if body.minutes:
+        until = await certificate_requests.open_window(session, charge_point_id, seconds=60.0 * body.minutes)
     else:
-        await certificate_requests.open_window(session, charge_point_id, until=until)
+        await certificate_requests.close_window(session, charge_point_id)
     return SigningWindowOut(charge_point_id=charge_point_id, open_until=until)
 
 

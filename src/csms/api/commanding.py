@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,9 +36,10 @@ async def _trigger_certificate_request(
     """ExtendedTriggerMessage(SignChargePointCertificate): csms expects the CSR from before the call leaves,
     since the charger may send it before its answer is read. A charger that declines, or never got the call,
     owes no CSR: the window is closed again. One that did not answer in time may still send it."""
-    until = runtime.clock() + timedelta(seconds=runtime.settings.certificate_request_window)
     async with runtime.session_factory() as session:
-        await certificate_requests.open_window(session, charge_point_id, until=until)
+        await certificate_requests.open_window(
+            session, charge_point_id, seconds=runtime.settings.certificate_request_window
+        )
     try:
         answer = await runtime.commands.send(charge_point_id, TRIGGER_ACTION, payload)
     except ChargerTimeout:

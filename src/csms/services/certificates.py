@@ -40,7 +40,7 @@ async def sign_for_charger(
     (certificate_requests.py) is signed."""
     if authority is None:
         raise CertificateRequestRefused("csms has no CA to sign with (CSMS_CA_CERTFILE, CSMS_CA_KEYFILE)")
-    await certificate_requests.take_window(session, charge_point_id, now=now)  # rolled back if refused below
+    await certificate_requests.take_window(session, charge_point_id)  # rolled back if refused below
     try:
         common_name = await security_profiles.certificate_identity(session, charge_point_id, identity=identity)
     except DomainError as error:
