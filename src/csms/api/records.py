@@ -205,6 +205,8 @@ def transaction_out(
         meter_values=[MeterValueOut.model_validate(value) for value in meter_values] if meter_values else None,
         cost=cost.total if cost else None,
         currency=cost.currency if cost else None,
+        evse_id=transaction.evse_id,
+        transaction_key=transaction.transaction_key,
         cost_breakdown=cost.breakdown if cost else None,
     )
 

@@ -189,6 +189,10 @@ class TransactionOut(BaseModel):
         default=None, description="Total with tax (so far, while active), exact to the cent; null without a tariff"
     )
     currency: str | None = None
+    evse_id: int | None = Field(default=None, description="The EVSE it ran on; for OCPP 1.6 the connector id")
+    transaction_key: str | None = Field(
+        default=None, description="A 2.x charger's own transactionId; null for OCPP 1.6, whose id is `id`"
+    )
     cost_breakdown: dict[str, Any] | None = Field(
         default=None, description="energy, charging_time, idle_time, session_fee, net, tax, total and the slices"
     )
@@ -242,16 +246,28 @@ class ConnectorOut(BaseModel):
 
     connector_id: int
     status: str
-    error_code: str
+    error_code: str | None = Field(description="The 1.6 errorCode; null from a 2.x station, which sends none")
     info: str | None
     vendor_error_code: str | None
     status_at: datetime
+    evse_id: int | None = Field(
+        default=None, description="The EVSE it belongs to; for OCPP 1.6 the connector id (0: the charger itself)"
+    )
+    evse_connector_id: int | None = Field(
+        default=None, description="Its number on the EVSE; 1 for OCPP 1.6, null for connector 0"
+    )
+    availability: str | None = Field(
+        default=None, description="Operative or Inoperative; for OCPP 1.6 read from the status"
+    )
 
 
 class ChargerOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     charge_point_id: str
+    ocpp_version: str | None = Field(
+        default=None, description="The OCPP version it last booted with, 1.6 or 2.0.1; null before its first boot"
+    )
     vendor: str | None
     model: str | None
     serial_number: str | None = Field(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
@@ -121,20 +122,26 @@ class Vehicle(Base):
     created_at: Mapped[datetime]
 
 
+# The longest token of any OCPP version csms speaks: the 2.0.1 IdToken (1.6's idTag is CiString20).
+ID_TOKEN_LENGTH = 36
+
+
 class IdTag(Base):
-    """An OCPP idTag: the app's own token of an account, or an RFID card."""
+    """An OCPP idTag (1.6) or idToken (2.x): the app's own token of an account, or an RFID card."""
 
     __tablename__ = "id_tags"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    id_tag: Mapped[str] = mapped_column(String(20), unique=True)
+    id_tag: Mapped[str] = mapped_column(String(ID_TOKEN_LENGTH), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id", ondelete="SET NULL"))
     label: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="Accepted")
     expiry_date: Mapped[datetime | None]
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
     created_at: Mapped[datetime]
+    # The 2.x IdTokenEnumType (ISO14443, eMAID, Central, ...); None for a 1.6 idTag, which has no type.
+    type: Mapped[str | None] = mapped_column(String(20))
 
 
 class ChargerConnection(Base):
@@ -166,7 +173,10 @@ class Charger(Base):
 
     charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    vendor: Mapped[str | None] = mapped_column(String(20))
+    # The OCPP version it last booted with ("1.6", "2.0.1"); None until its first boot.
+    ocpp_version: Mapped[str | None] = mapped_column(String(8))
+    # 2.0.1's vendorName has up to 50 characters, 1.6's chargePointVendor 20.
+    vendor: Mapped[str | None] = mapped_column(String(50))
     model: Mapped[str | None] = mapped_column(String(20))
     # What its last BootNotification reported (chargePointSerialNumber): data, never an identity.
     serial_number: Mapped[str | None] = mapped_column(String(25))
@@ -214,7 +224,12 @@ class Charger(Base):
 
 
 class Connector(Base):
-    """The latest known status of one connector (connector 0 is the charger itself)."""
+    """The latest known status of one connector (connector 0 is the charger itself).
+
+    `connector_id` is the key csms has always used: 1.6's connectorId. A 2.x station names a connector
+    by EVSE and the connector on it (evse_id, evse_connector_id); for 1.6 each connectorId is an EVSE
+    with one connector, and connector 0 is EVSE 0 (the station) with none.
+    """
 
     __tablename__ = "connectors"
 
@@ -223,11 +238,17 @@ class Connector(Base):
     )
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(32))
-    error_code: Mapped[str] = mapped_column(String(32))
+    # None from a 2.x StatusNotification, which carries no error code.
+    error_code: Mapped[str | None] = mapped_column(String(32))
     info: Mapped[str | None] = mapped_column(String(50))
     vendor_id: Mapped[str | None] = mapped_column(String(255))
     vendor_error_code: Mapped[str | None] = mapped_column(String(50))
     status_at: Mapped[datetime]
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    evse_connector_id: Mapped[int | None] = mapped_column(Integer)
+    # Operative or Inoperative. 1.6 reports none of its own: csms reads it from the status
+    # (Unavailable is Inoperative); 2.x reports it beside the status.
+    availability: Mapped[str | None] = mapped_column(String(16))
 
 
 class StatusNotification(Base):
@@ -264,6 +285,15 @@ class Transaction(Base):
         Index("ix_transactions_id_tag_open", "id_tag", "stop_timestamp"),
         # The stale-transaction sweep finds the open ones (stop_timestamp NULL) without a scan.
         Index("ix_transactions_stop_timestamp", "stop_timestamp"),
+        # A 2.x charger's own transactionId names one transaction of that charger.
+        Index(
+            "ux_transactions_key",
+            "charge_point_id",
+            "transaction_key",
+            unique=True,
+            sqlite_where=text("transaction_key IS NOT NULL"),
+            postgresql_where=text("transaction_key IS NOT NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -271,7 +301,7 @@ class Transaction(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20))
+    id_tag: Mapped[str] = mapped_column(String(ID_TOKEN_LENGTH))
     id_tag_status: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id", ondelete="SET NULL"), index=True)
@@ -284,7 +314,7 @@ class Transaction(Base):
     meter_last_at: Mapped[datetime | None]
     stop_timestamp: Mapped[datetime | None]
     stop_reason: Mapped[str | None] = mapped_column(String(32))
-    stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    stop_id_tag: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
     created_at: Mapped[datetime]
     # Who closed it: "charger" (its StopTransaction), "superseded" (a new start, Available or a boot
     # on its connector showed it over) or "staff"; None while open. A late StopTransaction corrects
@@ -294,6 +324,42 @@ class Transaction(Base):
     meter_went_backwards: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set by the stale-transaction sweep: open, and no message about it for CSMS_STALE_TRANSACTION_AFTER.
     stale_since: Mapped[datetime | None]
+    # `id` stays the REST id, the foreign-key target and the 1.6 transactionId csms hands out; a 2.x
+    # charger names its transactions itself: that string is transaction_key (None for 1.6).
+    transaction_key: Mapped[str | None] = mapped_column(String(36))
+    # The EVSE it ran on: connector_id for 1.6.
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    # The 2.x idToken's type; None for a 1.6 idTag.
+    id_token_type: Mapped[str | None] = mapped_column(String(20))
+    # 2.x chargingState (Charging, EVConnected, SuspendedEV, SuspendedEVSE, Idle) as last reported.
+    charging_state: Mapped[str | None] = mapped_column(String(16))
+    # The remoteStartId of the RequestStartTransaction that began it, if one did.
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    # The highest TransactionEvent seqNo received, to find gaps.
+    last_seq_no: Mapped[int | None] = mapped_column(Integer)
+
+
+class TransactionEvent(Base):
+    """One 2.x TransactionEvent of a transaction, kept as received: its history, offline replays included."""
+
+    __tablename__ = "transaction_events"
+    # A charger replaying an event it got no answer to sends the same seqNo: it is stored once.
+    __table_args__ = (Index("ux_transaction_events_seq_no", "transaction_id", "seq_no", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id", ondelete="CASCADE"))
+    seq_no: Mapped[int] = mapped_column(Integer)
+    # Started, Updated or Ended.
+    event_type: Mapped[str] = mapped_column(String(8))
+    trigger_reason: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[datetime]
+    # Sent late: the charger queued it while the connection was down.
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    charging_state: Mapped[str | None] = mapped_column(String(16))
+    stopped_reason: Mapped[str | None] = mapped_column(String(32))
+    # The request's payload as the charger sent it (JSON).
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
 
 
 class MeterValue(Base):
@@ -373,6 +439,49 @@ class ChargerConfigurationKey(Base):
     updated_at: Mapped[datetime]
 
 
+class DeviceModelVariable(Base):
+    """One attribute of a variable of a 2.x station's device model, as NotifyReport or GetVariables last
+    told it: the 2.x counterpart of the 1.6 configuration keys.
+
+    Absent parts of the key are not NULL, so that the natural key is a plain unique index on both
+    databases: no instance is '', no EVSE is evse_id 0, no connector is evse_connector_id 0.
+    """
+
+    __tablename__ = "device_model_variables"
+    __table_args__ = (
+        Index(
+            "ux_device_model_variables_attribute",
+            "charge_point_id",
+            "component_name",
+            "component_instance",
+            "evse_id",
+            "evse_connector_id",
+            "variable_name",
+            "variable_instance",
+            "attribute_type",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    component_name: Mapped[str] = mapped_column(String(50))
+    component_instance: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    evse_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    evse_connector_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    variable_name: Mapped[str] = mapped_column(String(50))
+    variable_instance: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    # Actual, Target, MinSet or MaxSet.
+    attribute_type: Mapped[str] = mapped_column(String(8), default="Actual", server_default="Actual")
+    value: Mapped[str | None] = mapped_column(Text)
+    # ReadOnly, WriteOnly or ReadWrite.
+    mutability: Mapped[str | None] = mapped_column(String(10))
+    data_type: Mapped[str | None] = mapped_column(String(16))
+    # The variable's characteristics as reported (unit, minLimit, maxLimit, valuesList, ...), JSON.
+    characteristics: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 class LocalListEntry(Base):
     """One idTag in a charger's local authorization list, as csms last sent it."""
 
@@ -381,10 +490,10 @@ class LocalListEntry(Base):
     charge_point_id: Mapped[str] = mapped_column(
         ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
     )
-    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id_tag: Mapped[str] = mapped_column(String(ID_TOKEN_LENGTH), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     expiry_date: Mapped[datetime | None]
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
 
 
 class LocalListState(Base):
@@ -409,8 +518,8 @@ class Reservation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20))
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    id_tag: Mapped[str] = mapped_column(String(ID_TOKEN_LENGTH))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[datetime]
@@ -596,7 +705,7 @@ class TariffAssignment(Base):
     charge_point_id: Mapped[str | None] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
     connector_id: Mapped[int | None] = mapped_column(Integer)
     # The group: sessions whose idTag has this parent idTag (a fleet, a family).
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
     valid_from: Mapped[datetime | None]
     valid_to: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -6,6 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -49,6 +50,13 @@ class StatusReport:
     info: str | None = None
     vendor_id: str | None = None
     vendor_error_code: str | None = None
+    # A 2.x station names the EVSE and its connector; None: a 1.6 connectorId (its own EVSE, connector 1).
+    evse_id: int | None = None
+    evse_connector_id: int | None = None
+    availability: str | None = None
+
+
+OCPP_16 = "1.6"
 
 
 class ChargerAuthFailure(Exception):
@@ -163,9 +171,11 @@ async def authenticate_charger(
     return charger
 
 
-async def record_boot(writer: BatchWriter, charge_point_id: str, boot: BootInfo, *, now: datetime) -> None:
+async def record_boot(
+    writer: BatchWriter, charge_point_id: str, boot: BootInfo, *, now: datetime, ocpp_version: str = OCPP_16
+) -> None:
     row = {f"boot_{name}": getattr(boot, name) for name in _BOOT_FIELDS}
-    await writer.write((_BOOT, [{**row, "cp": charge_point_id, "at": now}]))
+    await writer.write((_BOOT, [{**row, "cp": charge_point_id, "at": now, "ocpp_version": ocpp_version}]))
 
 
 # Connects and disconnects before 0014; kept so a held-writes journal of an older node replays. Presence
@@ -192,6 +202,8 @@ _BOOT = journaled(
             "registration_status": "Accepted",
             "last_boot_at": bindparam("at"),
             "last_heartbeat_at": bindparam("at"),
+            # A default: a held-writes journal of a node before 0020 has no ocpp_version, and meant 1.6.
+            "ocpp_version": bindparam("ocpp_version", value=OCPP_16),
         }
     )
     .execution_options(synchronize_session=False),
@@ -225,10 +237,27 @@ async def record_status(writer: BatchWriter, charge_point_id: str, report: Statu
         "vendor_id": report.vendor_id,
         "vendor_error_code": report.vendor_error_code,
     }
+    current = {**row, **_evse_of(report), "status_at": report.timestamp}
     await writer.write(
         (_STATUS_HISTORY, [{**row, "timestamp": report.timestamp, "received_at": now}]),
-        (_current_status_upsert(writer.dialect_name), [{**row, "status_at": report.timestamp}]),
+        (_current_status_upsert(writer.dialect_name), [current]),
     )
+
+
+def _evse_of(report: StatusReport) -> dict[str, int | str | None]:
+    """EVSE, connector on it and availability; for 1.6 the connectorId is the EVSE (0: the station) with
+    connector 1, and availability follows the status, since 1.6 reports none of its own."""
+    if report.evse_id is not None:
+        return {
+            "evse_id": report.evse_id,
+            "evse_connector_id": report.evse_connector_id,
+            "availability": report.availability,
+        }
+    return {
+        "evse_id": report.connector_id,
+        "evse_connector_id": None if report.connector_id == 0 else 1,
+        "availability": "Inoperative" if report.status == "Unavailable" else "Operative",
+    }
 
 
 def _current_status_upsert(dialect_name: str) -> Executable:
@@ -239,7 +268,11 @@ def _build_current_status_upsert(dialect_name: str) -> Executable:
     """INSERT ... ON CONFLICT DO UPDATE, only when the report is not older than the stored status."""
     dialect_insert = sqlite_insert if dialect_name == "sqlite" else postgresql_insert
     statement = dialect_insert(Connector)
-    newer = {column: statement.excluded[column] for column in _STATUS_COLUMNS}
+    newer: dict[str, Any] = {column: statement.excluded[column] for column in _STATUS_COLUMNS}
+    # A held-writes journal of a node before 0020 has none of these: keep what is known.
+    newer |= {
+        column: func.coalesce(statement.excluded[column], Connector.__table__.c[column]) for column in _EVSE_COLUMNS
+    }
     return statement.on_conflict_do_update(
         index_elements=[Connector.charge_point_id, Connector.connector_id],
         set_=newer,
@@ -248,6 +281,7 @@ def _build_current_status_upsert(dialect_name: str) -> Executable:
 
 
 _STATUS_COLUMNS = ("status", "error_code", "info", "vendor_id", "vendor_error_code", "status_at")
+_EVSE_COLUMNS = ("evse_id", "evse_connector_id", "availability")
 # Built at import for both dialects: a journal written before a restart finds them by name at once.
 _UPSERTS: dict[str, Executable] = {
     name: journaled(f"connector.current_status.{name}", _build_current_status_upsert(name))

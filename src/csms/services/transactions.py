@@ -409,6 +409,7 @@ async def record_start(
         "id": transaction_id,
         "charge_point_id": charge_point_id,
         "connector_id": connector_id,
+        "evse_id": connector_id,  # 1.6: each connector is an EVSE of its own
         "id_tag": id_tag,
         "id_tag_status": id_tag_status,
         "user_id": user_id,
