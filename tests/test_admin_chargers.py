@@ -89,6 +89,26 @@ async def test_charger_view_shows_boot_data_connection_and_connectors(
     assert charge_point_id in [c["charge_point_id"] for c in listed]
 
 
+async def test_a_16_charger_is_shown_with_its_version_and_each_connector_as_an_evse_of_its_own(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    before_boot = (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.status(0, "Available")
+        await charger.status(1, "Charging")
+        await charger.status(2, "Unavailable")
+        view = (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()
+    assert (before_boot["ocpp_version"], view["ocpp_version"]) == (None, "1.6")
+    fields = ("connector_id", "evse_id", "evse_connector_id", "availability")
+    assert [tuple(c[field] for field in fields) for c in view["connectors"]] == [
+        (0, 0, None, "Operative"),
+        (1, 1, 1, "Operative"),
+        (2, 2, 1, "Inoperative"),
+    ]
+
+
 async def test_unknown_charger_view_is_404(http: httpx.AsyncClient, admin: dict[str, str]) -> None:
     response = await http.get("/api/admin/chargers/NOPE-404", headers=admin)
     assert response.status_code == 404 and response.json() == {"detail": "unknown charger NOPE-404"}
