@@ -65,6 +65,8 @@ async def test_login_start_meter_stop_end_to_end(server: RunningServer, http: ht
             charge_point_id,
             2,
         )
+        # OCPP 1.6: the connector is its own EVSE, and csms's id is the transaction's only id.
+        assert (record["evse_id"], record["transaction_key"]) == (2, None)
         assert record["is_active"] and record["energy_wh"] == 800
 
         stop = await http.post("/api/stop_charging", json={"transaction_id": transaction_id}, headers=bearer(tokens))
