@@ -31,7 +31,8 @@ class NatsServer:
 @contextlib.asynccontextmanager
 async def nats_server_with_logins() -> AsyncIterator[NatsServer]:
     """nats-server on a free port with the repo's logins and permissions, and fresh passwords."""
-    server = NatsServer(url="", node_password=secrets.token_hex(16), events_password=secrets.token_hex(16))
+    # A letter first: nats-server reads a value starting with a digit as a number (deploy/nats-server.conf).
+    server = NatsServer(url="", node_password="p" + secrets.token_hex(16), events_password="p" + secrets.token_hex(16))
     environment = {"CSMS_NATS_PASSWORD": server.node_password, "CSMS_NATS_EVENTS_PASSWORD": server.events_password}
     async with nats_server("-c", str(REPO_CONFIG), environment=environment) as port:
         yield NatsServer(f"nats://127.0.0.1:{port}", server.node_password, server.events_password)
