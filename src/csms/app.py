@@ -44,6 +44,7 @@ from csms.bus.events import Events
 from csms.bus.memory import MemoryBus
 from csms.bus.nats import NatsBus, NatsLogin
 from csms.config import Settings
+from csms.db import change_counters
 from csms.db.batch_writer import BatchWriter
 from csms.db.cluster_clock import ClusterClock
 from csms.db.database_file import DatabaseFile
@@ -66,6 +67,7 @@ from csms.runtime import Runtime
 from csms.services import open_transactions, pairing, presence, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
+from csms.services.cache_freshness import CacheFreshness
 from csms.services.clock import offset_clock
 from csms.services.command_log import CommandLog
 from csms.services.file_links import FileLinks
@@ -169,7 +171,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await bus.start()
     session_factory = create_session_factory(engine)
     clock = offset_clock(settings.clock_offset_seconds)
-    tags = TagDirectory(engine, bus)
+    tags = TagDirectory(engine, bus, max_age=settings.cache_max_age)
     watch_commits(session_factory, tags)
     message_log = MessageLog(writer, clock=clock, max_frame_bytes=settings.message_log_max_frame_bytes)
     secret = settings.resolved_jwt_secret()
@@ -236,7 +238,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             per_account=10 * settings.charger_auth_failures_per_id,
             window=timedelta(minutes=5),
         ),
-        logins=LoginCache(bus, clock=clock),
+        logins=LoginCache(bus, clock=clock, ttl=timedelta(seconds=settings.cache_max_age)),
         tags=tags,
         sticker_key=pairing.sticker_key(secret),
         file_url_key=file_url_key,
@@ -275,6 +277,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
     runtime.background.spawn(runtime.presence.run(), name="presence-leases")
     bus.on_reconnect(runtime.presence.reconcile_soon)
+    await _keep_caches_fresh(runtime)
     if engine.dialect.name == "sqlite":
         runtime.background.spawn(checkpoint_sqlite_periodically(engine), name="sqlite-checkpoints")
     runtime.background.spawn(
@@ -296,6 +299,19 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     if settings.node_role != "ocpp":  # it serves chargers' files, as the /files routes do
         await _start_ftp(runtime)
     return runtime
+
+
+async def _keep_caches_fresh(runtime: Runtime) -> None:
+    """Drop the caches of what other nodes change when their change counter moves or the bus comes back:
+    an announcement this node missed holds here in bounded time (services/cache_freshness.py)."""
+    freshness = CacheFreshness(runtime.engine, check_interval=runtime.settings.cache_check_interval)
+    freshness.follow(change_counters.TAGS, runtime.tags.forget_all)
+    freshness.follow(change_counters.LOGINS, runtime.logins.forget_all)
+    freshness.follow(change_counters.TARIFFS, runtime.session_watch.live.tariff_book.forget)
+    freshness.follow(change_counters.WEBHOOKS, runtime.session_watch.webhook_list.forget)
+    await freshness.check()  # the counters every later check compares with
+    runtime.bus.on_reconnect(freshness.forget_all)
+    runtime.background.spawn(freshness.run(), name="cache-freshness")
 
 
 def _owner_lookup(engine: AsyncEngine) -> OwnerLookup:
@@ -390,7 +406,13 @@ def _session_watch(
     cluster_clock: ClusterClock,
 ) -> SessionWatch:
     live = LiveCosts(
-        session_factory, send=commands.send, publish=events.publish, background=background, clock=clock, bus=bus
+        session_factory,
+        send=commands.send,
+        publish=events.publish,
+        background=background,
+        clock=clock,
+        bus=bus,
+        cache_max_age=settings.cache_max_age,
     )
     policy = DeliveryPolicy(
         retry_base=settings.webhook_retry_base,
@@ -409,6 +431,7 @@ def _session_watch(
         background=background,
         clock=clock,
         bus=bus,
+        cache_max_age=settings.cache_max_age,
     )
 
 

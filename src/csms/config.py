@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     # For tests of clock skew only: this node's own clock reads this many seconds ahead (negative: behind).
     # Leases, claims and due times shared by nodes are on the database's clock, so they do not move.
     clock_offset_seconds: float = 0.0
+    # What a node keeps in memory of data any node may change (idTags, logins, tariffs, webhooks) is read
+    # again once older than cache_max_age seconds; every cache_check_interval seconds each node reads the
+    # database's change counters and drops a cache whose counter moved. A change on one node holds on every
+    # other within cache_check_interval, even when that node missed its announcement on the bus (and within
+    # cache_max_age if the database cannot be read for the check) (docs/scale-out.md).
+    cache_max_age: float = Field(default=30.0, gt=0)
+    cache_check_interval: float = Field(default=2.0, gt=0)
 
     # The operator's CA (PEM files) that signs chargers' CSRs (SignCertificate); unset: csms signs none.
     ca_certfile: str | None = None

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.config import Settings
 
+# Its listeners raise the cache change counters in every session's commits.
+from csms.db import change_counters  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 # Pages of write-ahead log after which a commit checkpoints by itself: only a safety net, since

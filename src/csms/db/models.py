@@ -807,3 +807,14 @@ class DatabaseIdentity(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class CacheVersion(Base):
+    """A change counter per kind of node cache (tags, logins, tariffs, webhooks), raised in the same
+    transaction as every change to what that cache holds (db/change_counters.py): a node that missed the
+    change's announcement on the bus notices the counter move (services/cache_freshness.py)."""
+
+    __tablename__ = "cache_versions"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.bus import Bus
+from csms.db.change_counters import TARIFFS
 from csms.db.models import Transaction
 from csms.services import budgets, session_costs, tariffs
 from csms.services.background import BackgroundTasks
@@ -64,6 +65,7 @@ class LiveCosts:
         background: BackgroundTasks,
         clock: Callable[[], datetime],
         bus: Bus,
+        cache_max_age: float = 30.0,
     ) -> None:
         self._session_factory = session_factory
         self._send = send
@@ -74,7 +76,9 @@ class LiveCosts:
         # The same sessions by (charger, connector): a StatusNotification finds its session at once
         # rather than by a scan of every session running on the node.
         self._on_connector: dict[tuple[str, int], list[_Running]] = {}
-        self.tariff_book: SharedTable[session_costs.TariffBook] = SharedTable("tariffs", bus, self._read_book)
+        self.tariff_book: SharedTable[session_costs.TariffBook] = SharedTable(
+            TARIFFS, bus, self._read_book, max_age=cache_max_age
+        )
 
     async def _read_book(self) -> session_costs.TariffBook:
         async with self._session_factory() as session:

@@ -94,7 +94,11 @@ class LiveStream:
             await self._subscription.close()
 
     def _notice(self, change: Message) -> None:
-        if change.get("session_id") == self.principal.session_id or change.get("user_id") == self.principal.id:
+        if (
+            change.get("every_login")
+            or change.get("session_id") == self.principal.session_id
+            or change.get("user_id") == self.principal.id
+        ):
             self._login_changed.set()
 
     async def _login_holds(self) -> bool:

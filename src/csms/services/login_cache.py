@@ -3,7 +3,9 @@
 Tokens are checked against their session on every request (logout and blocking must bite at once),
 which cost a query per request. The answer is kept here for `ttl` seconds; every change that ends
 or alters a login (logout, refresh-token reuse, blocking, a role change, deletion) drops the entry
-on this node at once and, through the bus, on every other node.
+on this node at once and, through the bus, on every other node. A node that missed that announcement
+drops every entry when the logins' change counter moves or the bus comes back
+(services/cache_freshness.py), and no entry outlives `ttl` anyway.
 
 Whatever outlives a request (a live event stream) watches these changes to re-check its login.
 """
@@ -66,10 +68,16 @@ class LoginCache:
         await self._bus.publish(INVALIDATIONS, {"user_id": user_id})
 
     def watch(self, watcher: Callable[[Message], None]) -> Callable[[], None]:
-        """Call `watcher` with every login change (`session_id` or `user_id`) made on this node or
-        announced by another; returns the function that stops it."""
+        """Call `watcher` with every login change (`session_id` or `user_id`, or `every_login`) made on
+        this node or announced by another; returns the function that stops it."""
         self._watchers.add(watcher)
         return lambda: self._watchers.discard(watcher)
+
+    def forget_all(self) -> None:
+        """Drop every login on this node only (changes on other nodes may have been missed); what
+        watches logins re-checks its own (`{"every_login": True}`)."""
+        self._by_session.clear()
+        self._notify({"every_login": True})
 
     async def start(self) -> None:
         await self._follower.start()
@@ -87,5 +95,8 @@ class LoginCache:
             stale = [key for key, value in self._by_session.items() if value.id == message["user_id"]]
             for key in stale:
                 del self._by_session[key]
+        self._notify(message)
+
+    def _notify(self, message: Message) -> None:
         for watcher in list(self._watchers):
             watcher(message)

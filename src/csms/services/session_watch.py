@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.bus import Bus
+from csms.db.change_counters import WEBHOOKS
 from csms.db.models import Transaction, Webhook
 from csms.services import session_costs, webhooks
 from csms.services.background import BackgroundTasks
@@ -53,6 +54,7 @@ class SessionWatch:
         background: BackgroundTasks,
         clock: Callable[[], datetime],
         bus: Bus,
+        cache_max_age: float = 30.0,
     ) -> None:
         self._session_factory = session_factory
         self.live = live
@@ -61,7 +63,9 @@ class SessionWatch:
         self._background = background
         self._clock = clock
         self._silent: set[str] = set()
-        self.webhook_list: SharedTable[list[Webhook]] = SharedTable("webhooks", bus, self._read_webhooks)
+        self.webhook_list: SharedTable[list[Webhook]] = SharedTable(
+            WEBHOOKS, bus, self._read_webhooks, max_age=cache_max_age
+        )
 
     async def _read_webhooks(self) -> list[Webhook]:
         async with self._session_factory() as session:

@@ -5,6 +5,9 @@ StartTransaction was a large share of a node's work. Each tag is read once (unkn
 until a committed session adds, changes or deletes an idTag, or changes whether an account is active.
 Such a commit drops the copy on this node at once and, through the bus, on every other node; the next
 question reads the tag again. Expiry needs no dropping: it is compared with the clock at every answer.
+A node that missed such an announcement (its bus link was down) still drops its copies in bounded
+time: no copy is older than `max_age`, and all go when the tags' change counter moves or the bus comes
+back (services/cache_freshness.py).
 
 The sessions to watch are those of `watch_commits(session_factory, directory)`; every write to idTags
 and accounts goes through the ORM there, so no write site has to remember the cache.
@@ -12,6 +15,8 @@ and accounts goes through the ORM there, so no write site has to remember the ca
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,29 +49,38 @@ class KnownTag:
 
 
 class TagDirectory:
-    def __init__(self, engine: AsyncEngine, bus: Bus, *, max_entries: int = 200_000) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        *,
+        max_age: float = 30.0,
+        max_entries: int = 200_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._bus = bus
+        self._max_age = max_age
         self._max_entries = max_entries
-        self._tags: dict[str, KnownTag | None] = {}  # None: no such tag
+        self._clock = clock
+        self._tags: dict[str, tuple[KnownTag | None, float]] = {}  # None: no such tag; when it was read
         self._generation = 0  # a change while a read is under way must win over that read
         self._follower = Follower(bus, CHANGES, self._drop_announced)
         self._announcements = BackgroundTasks()
 
     async def lookup(self, id_tag: str) -> KnownTag | None:
         """The tag, or None when no such tag exists."""
-        try:
-            return self._tags[id_tag]
-        except KeyError:
-            pass
-        generation = self._generation
+        kept = self._tags.get(id_tag)
+        if kept is not None and self._clock() - kept[1] <= self._max_age:
+            return kept[0]
+        generation, read_at = self._generation, self._clock()
         async with self._engine.connect() as connection:
             row = (await connection.execute(_READ_TAG, {"id_tag": id_tag})).first()
         known = KnownTag(*row) if row is not None else None
         if generation == self._generation:
             if len(self._tags) >= self._max_entries:
                 self._tags.clear()
-            self._tags[id_tag] = known
+            self._tags[id_tag] = (known, read_at)
         return known
 
     async def has_open_transaction(
@@ -92,6 +106,10 @@ class TagDirectory:
         """Drop these tags (`{"*"}`: every tag) here at once, and on the other nodes through the bus."""
         self._drop(id_tags)
         self._announcements.spawn(self._bus.publish(CHANGES, {"id_tags": sorted(id_tags)}), name="id-tags-changed")
+
+    def forget_all(self) -> None:
+        """Drop every tag on this node only (changes on other nodes may have been missed)."""
+        self._drop({_EVERY_TAG})
 
     async def start(self) -> None:
         await self._follower.start()
