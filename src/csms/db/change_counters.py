@@ -50,6 +50,8 @@ def kinds_changed(session: Session, row: object) -> set[str]:
     if isinstance(row, Webhook):
         return {WEBHOOKS} if row in session.new or is_deleted or _has_changes(row, _WEBHOOK_FIELDS) else set()
     if isinstance(row, User):
+        if row in session.new:
+            return set()  # a new account has no logins yet, and its idTags are rows of their own
         if is_deleted or _has_changes(row, ("is_active",)):
             return {TAGS, LOGINS}  # its tags answer Blocked, its logins end
         return {LOGINS} if _has_changes(row, ("role", "password_hash")) else set()
