@@ -23,9 +23,11 @@ from tests.conftest import (
     CHARGER_PASSWORD,
     RunningServer,
     bearer,
+    create_account_with_role,
     create_postgres_database,
     dependency_missing,
     drop_postgres_database,
+    login_as,
     settings_for,
     signup,
     start_server,
@@ -222,6 +224,43 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
             after = await charger.start_transaction(4, tokens["idTag"], meter_start=0)
             assert after.transaction_id not in (transaction_id, ending_id, during_outage.transaction_id)
         assert not node.app_runtime.writer.is_holding
+    finally:
+        await stop_server(handle, task)
+        await proxy.cut()
+
+
+@pytest.mark.postgres
+async def test_a_tag_blocked_since_this_node_saw_it_start_is_not_accepted_while_the_database_is_away(
+    own_database: str,
+) -> None:
+    proxy = CuttableProxy()
+    await proxy.start()
+    through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    handle, task, node = await start_server(settings_for(through_proxy))
+    try:
+        charge_point_id = await node.add_charger()
+        async with (
+            httpx.AsyncClient(base_url=node.http_url, timeout=10) as app,
+            connect_charger(node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger,
+        ):
+            tokens = await signup(app)
+            card = f"BLOCKED-{charge_point_id[-8:]}"
+            await app.post("/api/me/id_tags", json={"id_tag": card}, headers=bearer(tokens))
+            started = await charger.start_transaction(1, card, meter_start=0)  # the node remembers the card
+            await charger.stop_transaction(started.transaction_id, 100)
+            admin = bearer(await login_as(app, (await create_account_with_role(node, "admin"))[0]))
+            me = (await app.get("/api/me", headers=bearer(tokens))).json()
+            blocked = await app.patch(f"/api/admin/users/{me['id']}", json={"is_active": False}, headers=admin)
+            assert blocked.status_code == 200, blocked.text
+
+            await proxy.cut()
+            with pytest.raises(OCPPError) as refused:
+                await charger.call(
+                    call.StartTransaction(connector_id=1, id_tag=card, meter_start=100, timestamp=utc_iso()),
+                    suppress=False,
+                )
+            assert refused.value.code == "InternalError"  # not guessed at: sent again once the database is back
+            await proxy.start()
     finally:
         await stop_server(handle, task)
         await proxy.cut()

@@ -77,6 +77,7 @@ from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle, SignupThrottle
 from csms.services.message_log import MessageLog, MessageLogRetention
+from csms.services.outage_reserves import RecentTags
 from csms.services.security_log import RepeatedEvents, SecurityEventRetention
 from csms.services.session_watch import SessionWatch
 from csms.services.tag_directory import TagDirectory, watch_commits
@@ -171,7 +172,8 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await bus.start()
     session_factory = create_session_factory(engine)
     clock = offset_clock(settings.clock_offset_seconds)
-    tags = TagDirectory(engine, bus, max_age=settings.cache_max_age)
+    recent_tags = RecentTags()  # what starts while the database is away answer with; a changed tag is forgotten
+    tags = TagDirectory(engine, bus, max_age=settings.cache_max_age, on_changed=recent_tags.forget)
     watch_commits(session_factory, tags)
     message_log = MessageLog(writer, clock=clock, max_frame_bytes=settings.message_log_max_frame_bytes)
     secret = settings.resolved_jwt_secret()
@@ -240,6 +242,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         ),
         logins=LoginCache(bus, clock=clock, ttl=timedelta(seconds=settings.cache_max_age)),
         tags=tags,
+        recent_tags=recent_tags,
         sticker_key=pairing.sticker_key(secret),
         file_url_key=file_url_key,
         files=files,

@@ -4,7 +4,8 @@
   StartTransaction gets its id without a round trip, also while the database is unreachable, and ids
   stay unique and never reused, since the counter has moved past them (a restart leaves a gap).
 - What Authorize and StartTransaction last answered for each idTag on this node (with its owner), so a
-  tag seen recently is answered the same way; a tag not seen recently is not guessed at.
+  tag seen recently is answered the same way; a tag not seen recently is not guessed at, nor one whose
+  change (a block, a deletion) was announced since.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ class RecentTags:
         if len(self._tags) >= self._max_entries:
             self._tags.clear()
         self._tags[id_tag] = tag
+
+    def forget(self, id_tags: set[str]) -> None:
+        """Forget tags that changed (`{"*"}`: every tag): a tag blocked since must not be answered Accepted."""
+        if "*" in id_tags:
+            self._tags.clear()
+        for id_tag in id_tags:
+            self._tags.pop(id_tag, None)
 
     def recall(self, id_tag: str, *, now: datetime) -> RememberedTag | None:
         tag = self._tags.get(id_tag)

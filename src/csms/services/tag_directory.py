@@ -57,12 +57,14 @@ class TagDirectory:
         max_age: float = 30.0,
         max_entries: int = 200_000,
         clock: Callable[[], float] = time.monotonic,
+        on_changed: Callable[[set[str]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._bus = bus
         self._max_age = max_age
         self._max_entries = max_entries
         self._clock = clock
+        self._on_changed = on_changed  # told of every change made or announced, not of wholesale drops
         self._tags: dict[str, tuple[KnownTag | None, float]] = {}  # None: no such tag; when it was read
         self._generation = 0  # a change while a read is under way must win over that read
         self._follower = Follower(bus, CHANGES, self._drop_announced)
@@ -104,7 +106,7 @@ class TagDirectory:
 
     def changed(self, id_tags: set[str]) -> None:
         """Drop these tags (`{"*"}`: every tag) here at once, and on the other nodes through the bus."""
-        self._drop(id_tags)
+        self._announce_here(id_tags)
         self._announcements.spawn(self._bus.publish(CHANGES, {"id_tags": sorted(id_tags)}), name="id-tags-changed")
 
     def forget_all(self) -> None:
@@ -119,7 +121,12 @@ class TagDirectory:
         await self._announcements.wait()
 
     async def _drop_announced(self, message: Message) -> None:
-        self._drop(set(message.get("id_tags", [_EVERY_TAG])))
+        self._announce_here(set(message.get("id_tags", [_EVERY_TAG])))
+
+    def _announce_here(self, id_tags: set[str]) -> None:
+        self._drop(id_tags)
+        if self._on_changed is not None:
+            self._on_changed(id_tags)
 
     def _drop(self, id_tags: set[str]) -> None:
         self._generation += 1
