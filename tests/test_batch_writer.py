@@ -122,3 +122,15 @@ async def test_closing_the_writer_stops_its_thread(engine: AsyncEngine) -> None:
     await writer.close()  # what was handed over before closing is written
     assert await frames_of(engine, "SOON") == 2
     assert not [thread for thread in started if thread.is_alive()]
+
+
+def test_a_statement_the_writer_cannot_run_for_many_rows_is_refused_when_registered() -> None:
+    """An IN list of values cannot run as one statement for many rows: two such writes in one batch failed
+    the batch, which the writer then took apart write by write, halving a node's OCPP throughput unseen."""
+    from sqlalchemy import delete
+
+    from csms.db.models import Transaction
+    from csms.db.write_journal import journaled
+
+    with pytest.raises(ValueError, match="IN list"):
+        journaled("test.in_list", delete(Transaction).where(Transaction.closed_by.in_(("superseded", "staff"))))

@@ -27,7 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from sqlalchemy import Executable
+from sqlalchemy import BindParameter, Executable
+from sqlalchemy.sql import visitors
 
 from csms.db.sqlite_thread import Part
 
@@ -44,7 +45,15 @@ class JournalUnusable(RuntimeError):
 
 
 def journaled(name: str, statement: Statement) -> Statement:
-    """Register `statement` under `name`, so writes using it can be held on disk during an outage."""
+    """Register `statement` under `name`, so writes using it can be held on disk during an outage.
+
+    The batch writer runs a statement once for many rows (executemany), which an IN list of values
+    (`column.in_((a, b))`, an "expanding" parameter) cannot do: a batch holding two such writes would
+    fail whole and be taken apart write by write, silently costing a transaction per write. Such a
+    statement is refused here, when its module is imported, rather than slowing every batch.
+    """
+    if any(isinstance(element, BindParameter) and element.expanding for element in visitors.iterate(statement)):
+        raise ValueError(f"{name!r} compares with an IN list of values, which executemany cannot run; use = ... OR")
     if _STATEMENTS.setdefault(name, statement) is not statement:
         raise ValueError(f"a different statement is already journaled as {name!r}")
     _NAMES[id(statement)] = name

@@ -425,7 +425,9 @@ async def record_start(
     )
 
 
-_STOPPABLE = or_(Transaction.stop_timestamp.is_(None), Transaction.closed_by.in_(CLOSED_BY_CSMS))
+# Written as = ... OR, not IN: the batch writer runs these statements for many rows at once (journaled()).
+_CLOSED_BY_CSMS = or_(*(Transaction.closed_by == closed_by for closed_by in CLOSED_BY_CSMS))
+_STOPPABLE = or_(Transaction.stop_timestamp.is_(None), _CLOSED_BY_CSMS)
 _CLOSE = journaled(
     "transaction.close",
     update(Transaction)
@@ -457,7 +459,7 @@ _FORGET_CORRECTED_COST = journaled(
             select(Transaction.id).where(
                 Transaction.id == bindparam("transaction"),
                 Transaction.charge_point_id == bindparam("charger"),
-                Transaction.closed_by.in_(CLOSED_BY_CSMS),
+                _CLOSED_BY_CSMS,
             )
         ),
     ),
