@@ -4,6 +4,7 @@ and serves. A module imported under src/ but declared only as a dev dependency f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -59,7 +60,8 @@ def made_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
         _wait_until_serving(process, base_url, checkout / "make-run.log")
         yield checkout, base_url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # a `make run` that failed may have left no process
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
         log.close()
 
