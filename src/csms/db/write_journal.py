@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from sqlalchemy import BindParameter, Executable
+from sqlalchemy import BindParameter, ClauseElement, Executable
 from sqlalchemy.sql import visitors
 
 from csms.db.sqlite_thread import Part
@@ -52,12 +52,16 @@ def journaled(name: str, statement: Statement) -> Statement:
     fail whole and be taken apart write by write, silently costing a transaction per write. Such a
     statement is refused here, when its module is imported, rather than slowing every batch.
     """
-    if any(isinstance(element, BindParameter) and element.expanding for element in visitors.iterate(statement)):
+    if isinstance(statement, ClauseElement) and _has_in_list_of_values(statement):
         raise ValueError(f"{name!r} compares with an IN list of values, which executemany cannot run; use = ... OR")
     if _STATEMENTS.setdefault(name, statement) is not statement:
         raise ValueError(f"a different statement is already journaled as {name!r}")
     _NAMES[id(statement)] = name
     return statement
+
+
+def _has_in_list_of_values(statement: ClauseElement) -> bool:
+    return any(isinstance(element, BindParameter) and element.expanding for element in visitors.iterate(statement))
 
 
 # Nodes sharing a directory each take the first journal no other running node holds: `held-writes`,
