@@ -24,6 +24,7 @@ from csms.ocpp import transport
 from csms.runtime import Runtime
 from csms.services import chargers
 from csms.services.clock import utc_now
+from tests.support.tcp_proxy import CuttableProxy
 
 POSTGRES_ADMIN_URL = os.environ.get("CSMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NATS_URL = os.environ.get("CSMS_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -150,6 +151,24 @@ def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, dropped afterwards."""
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture
+async def database_proxy() -> AsyncIterator[CuttableProxy]:
+    """A TCP proxy in front of PostgreSQL (`in_front_of(url)`) the test cuts or blackholes; closed afterwards."""
+    proxy = CuttableProxy()
+    await proxy.start()
+    yield proxy
+    proxy.heal()
+    await proxy.cut()
 
 
 @pytest.fixture(scope="module")

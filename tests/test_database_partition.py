@@ -4,7 +4,7 @@ packets. Chargers keep their answers (their writes held, as in an outage the nod
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,8 +16,6 @@ from tests.conftest import (
     USER_PASSWORD,
     RunningServer,
     bearer,
-    create_postgres_database,
-    drop_postgres_database,
     new_username,
     settings_for,
     signup,
@@ -39,32 +37,16 @@ API_BOUND = 10 * sum(TIMEOUTS.values())
 
 
 @pytest.fixture
-def own_database() -> Iterator[str]:
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[CuttableProxy]:
-    proxy = CuttableProxy()
-    await proxy.start()
-    yield proxy
-    proxy.heal()
-    await proxy.cut()
-
-
-@pytest.fixture
-async def node(own_database: str, proxy: CuttableProxy) -> AsyncIterator[RunningServer]:
-    through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+async def node(own_database: str, database_proxy: CuttableProxy) -> AsyncIterator[RunningServer]:
+    through_proxy = database_proxy.in_front_of(own_database)
     handle, task, running = await start_server(settings_for(through_proxy, **TIMEOUTS))
     yield running
-    proxy.heal()  # the node writes what it holds before it stops
+    database_proxy.heal()  # the node writes what it holds before it stops
     await stop_server(handle, task)
 
 
 async def test_chargers_are_answered_during_a_silent_partition_and_their_writes_land_after_it(
-    node: RunningServer, proxy: CuttableProxy
+    node: RunningServer, database_proxy: CuttableProxy
 ) -> None:
     charge_point_id = await node.add_charger()
     async with (
@@ -74,7 +56,7 @@ async def test_chargers_are_answered_during_a_silent_partition_and_their_writes_
         tokens = await signup(app)
         transaction_id = (await charger.start_transaction(1, tokens["idTag"], meter_start=0)).transaction_id
 
-        proxy.blackhole()
+        database_proxy.blackhole()
         # Each call fails with the simulator's TimeoutError unless answered within its 30 s call timeout.
         await charger.meter_values(1, transaction_id, 1234)
         assert (await charger.heartbeat()).current_time
@@ -83,7 +65,7 @@ async def test_chargers_are_answered_during_a_silent_partition_and_their_writes_
         assert stopped.id_tag_info is None  # answered without the read the idTag's status needs
         assert node.app_runtime.writer.is_holding
 
-        proxy.heal()
+        database_proxy.heal()
         record = await poll(
             lambda: _transaction(app, tokens, transaction_id), lambda found: found.get("meter_stop") == 3456
         )
@@ -95,14 +77,14 @@ async def test_chargers_are_answered_during_a_silent_partition_and_their_writes_
 
 
 async def test_the_api_answers_503_during_a_silent_partition_instead_of_hanging(
-    node: RunningServer, proxy: CuttableProxy
+    node: RunningServer, database_proxy: CuttableProxy
 ) -> None:
     username = new_username()
     async with httpx.AsyncClient(base_url=node.http_url, timeout=API_BOUND) as app:
         tokens = await signup(app, username)
         assert (await app.get("/api/me", headers=bearer(tokens))).status_code == 200
 
-        proxy.blackhole()
+        database_proxy.blackhole()
         me = await app.get("/api/me", headers=bearer(tokens))
         assert me.status_code == 503 and "database" in me.json()["detail"]
         login = await app.post("/api/login", json={"username": username, "password": USER_PASSWORD})
@@ -110,7 +92,7 @@ async def test_the_api_answers_503_during_a_silent_partition_instead_of_hanging(
         ready = await app.get("/readyz")
         assert ready.status_code == 503 and ready.json()["database"] != "ok"
 
-        proxy.heal()
+        database_proxy.heal()
         again = await poll(lambda: app.get("/api/me", headers=bearer(tokens)), lambda answer: answer.status_code == 200)
         assert again.json()["username"] == username
 

@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,6 @@ from tests.conftest import (
     CHARGER_PASSWORD,
     RunningServer,
     bearer,
-    create_postgres_database,
-    drop_postgres_database,
     new_charger_id,
     settings_for,
     signup,
@@ -78,21 +76,6 @@ class NodeProcess:
             self.process = None
 
 
-@pytest.fixture
-def own_database() -> Iterator[str]:
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[CuttableProxy]:
-    proxy = CuttableProxy()
-    await proxy.start()
-    yield proxy
-    await proxy.cut()
-
-
 async def register_charger(database_url: str) -> str:
     charge_point_id = new_charger_id()
     engine = create_engine(database_url)
@@ -119,9 +102,9 @@ def energy_readings(record: dict[str, Any]) -> list[str]:
 
 @pytest.mark.postgres
 async def test_writes_acknowledged_during_an_outage_outlive_a_killed_node(
-    own_database: str, proxy: CuttableProxy, tmp_path: Path
+    own_database: str, database_proxy: CuttableProxy, tmp_path: Path
 ) -> None:
-    through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    through_proxy = database_proxy.in_front_of(own_database)
     files = tmp_path / "files"
     env = {
         **os.environ,
@@ -137,7 +120,7 @@ async def test_writes_acknowledged_during_an_outage_outlive_a_killed_node(
             tokens = await signup(app)
             async with connect_charger(node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
                 first = (await charger.start_transaction(1, tokens["idTag"], meter_start=0)).transaction_id
-                await proxy.cut()
+                await database_proxy.cut()
                 await charger.status(1, "SuspendedEV")
                 await charger.meter_values(1, first, 4321)
                 await charger.stop_transaction(first, 5000, reason="EVDisconnected")
@@ -152,7 +135,7 @@ async def test_writes_acknowledged_during_an_outage_outlive_a_killed_node(
     with journal.open("ab") as torn:  # a crash in the middle of the next append
         torn.write(b'1badc0de [[["transaction.close",[{"transaction"')
 
-    await proxy.start()
+    await database_proxy.start()
     await node.start()
     try:
         async with httpx.AsyncClient(base_url=node.http_url, timeout=10) as app:

@@ -24,9 +24,7 @@ from tests.conftest import (
     RunningServer,
     bearer,
     create_account_with_role,
-    create_postgres_database,
     dependency_missing,
-    drop_postgres_database,
     login_as,
     settings_for,
     signup,
@@ -78,13 +76,6 @@ def own_nats() -> Iterator[OwnNats]:
     nats.start()
     yield nats
     nats.stop()
-
-
-@pytest.fixture
-def own_database() -> Iterator[str]:
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
 
 
 async def start_charging(app: httpx.AsyncClient, tokens: dict[str, Any], charge_point_id: str) -> httpx.Response:
@@ -166,11 +157,9 @@ async def test_a_reconnect_storm_of_hundreds_of_chargers_is_served(storm_server:
 
 @pytest.mark.postgres
 async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_their_data_later(
-    own_database: str,
+    own_database: str, database_proxy: CuttableProxy
 ) -> None:
-    proxy = CuttableProxy()
-    await proxy.start()
-    through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    through_proxy = database_proxy.in_front_of(own_database)
     handle, task, node = await start_server(settings_for(through_proxy))
     try:
         charge_point_id = await node.add_charger()
@@ -184,7 +173,7 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
             await app.post("/api/me/id_tags", json={"id_tag": card}, headers=bearer(tokens))
             ending_id = (await charger.start_transaction(2, card, meter_start=100)).transaction_id
 
-            await proxy.cut()
+            await database_proxy.cut()
             during = await app.get("/api/transactions", headers=bearer(tokens))
             assert during.status_code == 503 and "database" in during.json()["detail"]
             assert (await app.get("/readyz")).status_code == 503
@@ -204,7 +193,7 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
                 )
             assert refused.value.code == "InternalError"
 
-            await proxy.start()
+            await database_proxy.start()
             record: dict[str, Any] = {}
             for _ in range(80):
                 response = await app.get(f"/api/transactions/{transaction_id}", headers=bearer(tokens))
@@ -226,16 +215,13 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
         assert not node.app_runtime.writer.is_holding
     finally:
         await stop_server(handle, task)
-        await proxy.cut()
 
 
 @pytest.mark.postgres
 async def test_a_tag_blocked_since_this_node_saw_it_start_is_not_accepted_while_the_database_is_away(
-    own_database: str,
+    own_database: str, database_proxy: CuttableProxy
 ) -> None:
-    proxy = CuttableProxy()
-    await proxy.start()
-    through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    through_proxy = database_proxy.in_front_of(own_database)
     handle, task, node = await start_server(settings_for(through_proxy))
     try:
         charge_point_id = await node.add_charger()
@@ -253,14 +239,13 @@ async def test_a_tag_blocked_since_this_node_saw_it_start_is_not_accepted_while_
             blocked = await app.patch(f"/api/admin/users/{me['id']}", json={"is_active": False}, headers=admin)
             assert blocked.status_code == 200, blocked.text
 
-            await proxy.cut()
+            await database_proxy.cut()
             with pytest.raises(OCPPError) as refused:
                 await charger.call(
                     call.StartTransaction(connector_id=1, id_tag=card, meter_start=100, timestamp=utc_iso()),
                     suppress=False,
                 )
             assert refused.value.code == "InternalError"  # not guessed at: sent again once the database is back
-            await proxy.start()
+            await database_proxy.start()
     finally:
         await stop_server(handle, task)
-        await proxy.cut()

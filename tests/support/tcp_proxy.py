@@ -29,6 +29,10 @@ class CuttableProxy:
         self._flowing.set()
         self._discard = False
 
+    def in_front_of(self, database_url: str) -> str:
+        """`database_url` (a local PostgreSQL's) with its connections going through this proxy."""
+        return database_url.replace(f"127.0.0.1:{self._target_port}", f"127.0.0.1:{self.port}")
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
 
