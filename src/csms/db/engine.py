@@ -105,7 +105,25 @@ def _create_sqlite_engine(database_url: str) -> AsyncEngine:
     # that a later write in the same session would have to upgrade.
     engine = create_async_engine(database_url, pool_size=4, max_overflow=0, pool_timeout=60)
     event.listen(engine.sync_engine, "connect", set_sqlite_pragmas)
+    event.listen(engine.sync_engine, "invalidate", roll_back_before_closing)
     return engine
+
+
+def roll_back_before_closing(dbapi_connection: Any, _record: Any, _error: BaseException | None) -> None:
+    """End the transaction of a SQLite connection the pool gives up on (a SQLAlchemy "invalidate" listener).
+
+    SQLAlchemy gives up on a connection whose statement or reset was cancelled (a task cancelled
+    mid-write) and closes it without a rollback. SQLite closes a connection only once its last
+    statement is freed, and the cancelled task's traceback keeps that statement alive: until then
+    the half-done transaction keeps the database's write lock, and every other writer, this task's
+    own cleanup included, waits out its busy timeout. A rollback first lets go of the lock at once.
+    The rollback queues behind the cancelled statement on the connection's thread, so it ends
+    whatever that statement began.
+    """
+    try:
+        dbapi_connection.rollback()
+    except Exception:  # the connection is closing anyway; a rollback that fails leaves nothing worse
+        logger.debug("rollback before closing an invalidated SQLite connection failed", exc_info=True)
 
 
 def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
