@@ -74,7 +74,7 @@ async def test_metrics_count_connected_chargers_and_answers_by_action_and_result
             client, "csms_ocpp_messages_total", origin="charger", action="Heartbeat", result="CallResult"
         )
         assert heartbeats == 2
-        assert await sample(client, "csms_ocpp_messages_total", action="other", result="NotSupported") == 1
+        assert await sample(client, "csms_ocpp_messages_total", action="other", result="NotImplemented") == 1
         assert await sample(client, "csms_ocpp_messages_total", action="Heartbeat", result="FormationViolation") == 1
     assert await sample(client, "csms_connected_chargers") == 0
 

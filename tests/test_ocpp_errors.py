@@ -57,8 +57,10 @@ async def assert_still_serving(websocket: ClientConnection) -> None:
         ('[2, "m1", "Heartbeat"]', "m1", "FormationViolation"),
         ('[2, "m2", "Heartbeat", []]', "m2", "FormationViolation"),
         ('[9, "m3", "Heartbeat", {}]', "m3", "FormationViolation"),
-        ('[2, "m4", "FlyToTheMoon", {}]', "m4", "NotSupported"),
-        ('[2, "m5", "Reset", {"type": "Hard"}]', "m5", "NotImplemented"),
+        # OCPP-J 1.6 §4.2.3: an action the receiver does not know is NotImplemented; one it knows but
+        # does not support (Reset goes to the charger, never from it) is NotSupported.
+        ('[2, "m4", "FlyToTheMoon", {}]', "m4", "NotImplemented"),
+        ('[2, "m5", "Reset", {"type": "Hard"}]', "m5", "NotSupported"),
         ('[2, "m6", "BootNotification", {"chargePointVendor": "Acme"}]', "m6", "ProtocolError"),
         (
             '[2, "m7", "BootNotification", {"chargePointVendor": 5, "chargePointModel": "X"}]',

@@ -213,10 +213,12 @@ class RpcSession:
             await self._send_frame(result.to_json(), 3, call.unique_id)
 
     def _unknown_action(self, action: str) -> RpcError:
+        """OCPP-J (1.6 §4.2.3, 2.0.1 §4.3): NotImplemented for an action the version does not know,
+        NotSupported for one it knows but csms does not answer (a call only the central system sends)."""
         version = self.version
         if action in version.actions:
-            return RpcError.because(ErrorKind.NOT_IMPLEMENTED, f"No handler for {action} registered.")
-        return RpcError.because(ErrorKind.NOT_SUPPORTED, f"{action} not supported by OCPP{version.name}.")
+            return RpcError.because(ErrorKind.NOT_SUPPORTED, f"csms does not answer {action} from a charger.")
+        return RpcError.because(ErrorKind.NOT_IMPLEMENTED, f"{action} is not an OCPP {version.name} action.")
 
     async def _send_error(self, unique_id: str, error: RpcError, *, action: str | None) -> None:
         code = self.version.errors.code(error.kind)
