@@ -19,6 +19,7 @@ from csms.api.schemas import (
     StartCharging,
     StopCharging,
 )
+from csms.domain.commands import RemoteStart, RemoteStop, new_remote_start_id
 from csms.ocpp import commands
 from csms.runtime import Runtime
 from csms.services import charging, idempotency, pairing
@@ -161,8 +162,8 @@ def _named_connector(body: StartCharging, runtime: RuntimeDep) -> tuple[str, int
 
 
 async def _remote_start(runtime: Runtime, plan: charging.RemoteStart) -> dict[str, Any]:
-    payload = {"idTag": plan.id_tag, "connectorId": plan.connector_id}
-    return await runtime.commands.send(plan.charge_point_id, "RemoteStartTransaction", payload)
+    command = RemoteStart(connector_id=plan.connector_id, id_token=plan.id_tag, remote_start_id=new_remote_start_id())
+    return await runtime.commands.send_command(plan.charge_point_id, command)
 
 
 @router.post("/stop_charging", responses=_COMMAND_ERRORS)
@@ -171,20 +172,7 @@ async def stop_charging(
 ) -> ChargerAnswer:
     """Ask the charger to stop one of the caller's transactions (RemoteStopTransaction)."""
     plan = await charging.plan_remote_stop(session, user=user, transaction_id=body.transaction_id)
-    answer = await _send(
-        runtime,
-        session,
-        plan.charge_point_id,
-        "RemoteStopTransaction",
-        {"transactionId": plan.transaction_id},
-    )
+    await session.close()  # not held while the charger answers
+    command = RemoteStop(transaction_id=plan.transaction_id, transaction_key=plan.transaction_key)
+    answer = await runtime.commands.send_command(plan.charge_point_id, command)
     return ChargerAnswer.model_validate(answer)
-
-
-async def _send(
-    runtime: RuntimeDep, session: SessionDep, charge_point_id: str, action: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    # Give the database connection back while the charger thinks: it may take seconds, and
-    # holding a pooled connection that long would serialise everyone else's requests.
-    await session.close()
-    return await runtime.commands.send(charge_point_id, action, payload)

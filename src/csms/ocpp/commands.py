@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from csms.bus import Bus, BusUnavailable, Message, NoResponders, RequestTimeout, ResponderHandle, command_subject
+from csms.domain.commands import ChargerCommand, command_action, command_fields, command_from, is_command_action
 from csms.observability.metrics import Metrics
 from csms.ocpp.command_envelope import REQUESTED_BY, Command, CommandSeal, EnvelopeRefused, new_command_id
 from csms.ocpp.registry import ConnectionRegistry
-from csms.ocpp.rpc import CallNotSent, ChargerCallError, RpcError
-from csms.ocpp.v16 import CENTRAL_SYSTEM_ACTIONS, OCPP16
+from csms.ocpp.rpc import CallNotSent, ChargerCallError, RpcError, RpcSession
+from csms.ocpp.versions import SupportedVersion, supported
 from csms.services.command_log import NO_BUS_ANSWER, CommandOutcome, answer_status
 
 # How much longer than a call's timeout a node waits for the holding node's answer over the bus, so
@@ -61,12 +62,12 @@ class ChargerRejected(CommandError):
         self.description = description
 
 
-async def check_call(action: str, payload: dict[str, Any]) -> None:
-    """Refuse an action the central system does not send, or a payload that breaks its 1.6 schema."""
-    if action not in CENTRAL_SYSTEM_ACTIONS:
-        raise UnknownAction(f"{action} is not an OCPP 1.6 call the central system sends")
+def check_call(version: SupportedVersion, action: str, payload: dict[str, Any]) -> None:
+    """Refuse an action the central system does not send in `version`, or a payload that breaks its schema."""
+    if action not in version.central_system_actions:
+        raise UnknownAction(f"{action} is not an OCPP {version.name} call the central system sends")
     try:
-        OCPP16.schemas.check_request(action, payload)
+        version.rpc.schemas.check_request(action, payload)
     except RpcError as error:
         raise InvalidPayload(f"invalid {action} payload: {error.description}") from None
 
@@ -131,14 +132,24 @@ class CommandRouter:
         self._log: CommandRecorder = log or _NoLog()
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Send one call and return the charger's answer (camelCase), or raise a CommandError.
+        """Send one OCPP call and return the charger's answer (camelCase), or raise a CommandError.
 
-        The call timeout counts from here, on whichever node holds the charger: ChargerTimeout comes
-        within it even when earlier calls to the same charger are still waiting for their answers.
+        The call is checked against the charger's own version, on the node that holds it. The call
+        timeout counts from here, on whichever node holds the charger: ChargerTimeout comes within it
+        even when earlier calls to the same charger are still waiting for their answers.
         """
+        local = self._registry.get(charge_point_id)
+        if local is not None:
+            check_call(_version_of(local), action, payload)  # refused before a command is made
+        return await self._route(charge_point_id, action, payload)
+
+    async def send_command(self, charge_point_id: str, command: ChargerCommand) -> dict[str, Any]:
+        """Carry out a version-neutral command; the node holding the charger spells it for its version."""
+        return await self._route(charge_point_id, command_action(command), command_fields(command))
+
+    async def _route(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await check_call(action, payload)
         command = Command(
             command_id=new_command_id(),
             action=action,
@@ -213,9 +224,20 @@ class CommandRouter:
                 f"{command.action} for charger {charge_point_id} reached node {self._node_id}"
                 f" {-remaining:.1f} s after its deadline; it was not sent"
             )
-        await check_call(command.action, command.payload)
-        await self._checks(charge_point_id, command.action, command.payload)
-        return await self._send_here(charge_point_id, command.action, command.payload, within=remaining)
+        session = self._registry.get(charge_point_id)
+        if session is None:
+            raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
+        version = _version_of(session)
+        if not is_command_action(command.action):
+            check_call(version, command.action, command.payload)
+            await self._checks(charge_point_id, command.action, command.payload)
+            return await self._send_here(session, version, command.action, command.payload, within=remaining)
+        neutral = _neutral_command(command)
+        action, payload = _spelled(version, neutral)
+        check_call(version, action, payload)
+        await self._checks(charge_point_id, action, payload)
+        answer = await self._send_here(session, version, action, payload, within=remaining)
+        return version.read_answer(neutral, answer)
 
     def _record(
         self,
@@ -230,7 +252,7 @@ class CommandRouter:
             CommandOutcome(
                 command_id=command.command_id,
                 charge_point_id=charge_point_id,
-                action=command.action,
+                action=self._logged_action(charge_point_id, command),
                 requested_by=command.requested_by,
                 origin_node=command.origin_node,
                 node=self._node_id,
@@ -240,12 +262,20 @@ class CommandRouter:
             )
         )
 
-    async def _send_here(
-        self, charge_point_id: str, action: str, payload: dict[str, Any], *, within: float
-    ) -> dict[str, Any]:
+    def _logged_action(self, charge_point_id: str, command: Command) -> str:
+        """The OCPP action a command is (or would be) sent as, when this node holds the charger."""
         session = self._registry.get(charge_point_id)
-        if session is None:
-            raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
+        if not is_command_action(command.action) or session is None:
+            return command.action
+        try:
+            return _spelled(_version_of(session), _neutral_command(command))[0]
+        except CommandError:
+            return command.action
+
+    async def _send_here(
+        self, session: RpcSession, version: SupportedVersion, action: str, payload: dict[str, Any], *, within: float
+    ) -> dict[str, Any]:
+        charge_point_id = session.id
         started = time.perf_counter()
         try:
             answer = await session.request(action, payload, within=within)
@@ -261,8 +291,27 @@ class CommandRouter:
             self._metrics.observe_call(action, "call_error", time.perf_counter() - started)
             raise ChargerRejected(error.code, error.description) from None
         self._metrics.observe_call(action, "answered", time.perf_counter() - started)
-        await _check_answer(action, answer)
+        _check_answer(version, action, answer)
         return answer
+
+
+def _version_of(session: RpcSession) -> SupportedVersion:
+    return supported(session.version.name)
+
+
+def _neutral_command(command: Command) -> ChargerCommand:
+    try:
+        return command_from(command.action, command.payload)
+    except ValueError as error:
+        raise InvalidPayload(str(error)) from None
+
+
+def _spelled(version: SupportedVersion, command: ChargerCommand) -> tuple[str, dict[str, Any]]:
+    try:
+        return version.spell(command)
+    except RpcError as error:
+        cause = error.details.get("cause", error.description)
+        raise InvalidPayload(f"{command.kind} cannot be sent to an OCPP {version.name} charger: {cause}") from None
 
 
 def _outcome_of(error: CommandError) -> str:
@@ -295,11 +344,11 @@ def _describe(message: Message, refused: EnvelopeRefused) -> str:
     return f"{refused}: {action} claiming to come from node {origin}"
 
 
-async def _check_answer(action: str, answer: dict[str, Any]) -> None:
+def _check_answer(version: SupportedVersion, action: str, answer: dict[str, Any]) -> None:
     try:
-        OCPP16.schemas.check_response(action, answer)
+        version.rpc.schemas.check_response(action, answer)
     except RpcError as error:
-        code = OCPP16.errors.code(error.kind)
+        code = version.rpc.errors.code(error.kind)
         raise ChargerRejected(code, f"the charger's {action} answer breaks the schema") from None
 
 

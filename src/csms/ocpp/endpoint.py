@@ -18,7 +18,7 @@ from csms.ocpp import tls
 from csms.ocpp.rpc import RpcSession
 from csms.ocpp.sessions import ChargerSessions
 from csms.ocpp.takeover import CLOSE_REPLACED
-from csms.ocpp.v16 import OCPP16
+from csms.ocpp.versions import negotiate, subprotocols
 from csms.runtime import Runtime
 from csms.services import certificate_revocation, chargers, security_profiles
 from csms.services.errors import NotFound, PermissionDenied
@@ -26,7 +26,6 @@ from csms.services.login_throttle import TooManyAttempts
 
 logger = logging.getLogger(__name__)
 
-OCPP16_SUBPROTOCOL = OCPP16.subprotocol
 CLOSE_PROTOCOL_ERROR = 1002
 
 
@@ -114,15 +113,18 @@ async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
     if refusal is not None:
         await websocket.send_denial_response(refusal)
         return
-    # OCPP-J 1.6 §3.1.2: without an agreed subprotocol, finish the handshake and close at once.
-    if OCPP16_SUBPROTOCOL not in websocket.scope.get("subprotocols", []):
-        _security_event(runtime, "subprotocol_refused", charge_point_id, websocket, "no ocpp1.6 offered")
+    # The newest version both sides speak (OCPP-J 2.0.1 §3.1.2). Without one, finish the handshake and
+    # close at once (OCPP-J 1.6 §3.1.2).
+    version = negotiate(websocket.scope.get("subprotocols", []))
+    if version is None:
+        wanted = " or ".join(subprotocols())
+        _security_event(runtime, "subprotocol_refused", charge_point_id, websocket, f"none of {wanted} offered")
         await websocket.accept()
-        await websocket.close(code=CLOSE_PROTOCOL_ERROR, reason="subprotocol ocpp1.6 required")
+        await websocket.close(code=CLOSE_PROTOCOL_ERROR, reason=f"subprotocol {wanted} required")
         return
-    await websocket.accept(subprotocol=OCPP16_SUBPROTOCOL)
+    await websocket.accept(subprotocol=version.subprotocol)
     sessions: ChargerSessions = websocket.app.state.charger_sessions
-    await _serve(sessions.open(charge_point_id, WebSocketConnection(websocket)), runtime)
+    await _serve(sessions.open(charge_point_id, WebSocketConnection(websocket), version), runtime)
 
 
 async def _serve(session: RpcSession, runtime: Runtime) -> None:

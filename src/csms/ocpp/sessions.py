@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from csms.observability.metrics import Metrics, ocpp_result_label
 from csms.ocpp.rpc import Connection, OcppVersion, RpcLimits, RpcSession
-from csms.ocpp.v16 import OCPP16, Station16
+from csms.ocpp.versions import SupportedVersion
 from csms.runtime import Runtime
 from csms.services.message_log import MessageLog
 from csms.services.security_log import RepeatedEvents
@@ -68,9 +68,14 @@ class ChargerSessions:
             runtime.message_log, runtime.metrics, runtime.security_events, settings.ocpp_message_rate
         )
 
-    def open(self, charge_point_id: str, connection: Connection) -> RpcSession:
-        """The session of a charger that agreed on OCPP 1.6."""
-        station = Station16(charge_point_id, self._runtime)
+    def open(self, charge_point_id: str, connection: Connection, version: SupportedVersion) -> RpcSession:
+        """The session of a charger that agreed on `version`."""
+        station = version.new_station(charge_point_id, self._runtime)
         return RpcSession(
-            charge_point_id, connection, version=OCPP16, station=station, limits=self._limits, observer=self._observer
+            charge_point_id,
+            connection,
+            version=version.rpc,
+            station=station,
+            limits=self._limits,
+            observer=self._observer,
         )

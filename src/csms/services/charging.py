@@ -28,6 +28,7 @@ class RemoteStart:
 class RemoteStop:
     charge_point_id: str
     transaction_id: int
+    transaction_key: str | None  # the charger's own id of it (2.x); None for 1.6
 
 
 async def plan_remote_start(
@@ -86,4 +87,4 @@ async def plan_remote_stop(session: AsyncSession, *, user: Principal, transactio
             f"transaction {transaction_id} is not charging: its start was answered {transaction.id_tag_status}"
             " (staff can close it)"
         )
-    return RemoteStop(transaction.charge_point_id, transaction.id)
+    return RemoteStop(transaction.charge_point_id, transaction.id, transaction.transaction_key)

@@ -86,6 +86,7 @@ async def start_transaction(
     timestamp: datetime,
     reservation_id: int | None,
     now: datetime,
+    charger_key: ChargerTransactionKey | None = None,
 ) -> StartedTransaction:
     """Record a StartTransaction as `transaction_id` and check its idTag again on the server.
 
@@ -111,6 +112,7 @@ async def start_transaction(
             timestamp=timestamp,
             reservation_id=reservation_id,
             now=now,
+            charger_key=charger_key,
         )
     except IntegrityError:
         duplicate = await _find_identical_start(engine, charge_point_id, connector_id, id_tag, meter_start, timestamp)
@@ -259,6 +261,16 @@ _REF_COLUMNS = (
 )
 
 
+async def find_transaction_by_key(engine: AsyncEngine, charge_point_id: str, key: str) -> TransactionRef | None:
+    """The transaction a 2.x station names `key`, if csms has it."""
+    query = select(*_REF_COLUMNS).where(
+        Transaction.charge_point_id == charge_point_id, Transaction.transaction_key == key
+    )
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).first()
+    return TransactionRef(*row) if row is not None else None
+
+
 async def find_transaction_ref(engine: AsyncEngine, transaction_id: int) -> TransactionRef | None:
     async with engine.connect() as connection:
         row = (await connection.execute(select(*_REF_COLUMNS).where(Transaction.id == transaction_id))).first()
@@ -311,7 +323,7 @@ async def add_meter_values(
 def _newest_reading(transaction: TransactionRef, samples: list[MeterSample]) -> dict[str, Any] | None:
     newest: dict[str, Any] | None = None
     for sample in samples:
-        reading = _register_wh(sample.sampled_values)
+        reading = register_wh(sample.sampled_values)
         is_newer = transaction.meter_last_at is None or sample.timestamp >= transaction.meter_last_at
         if reading is not None and is_newer and (newest is None or sample.timestamp >= newest["at"]):
             newest = {"transaction": transaction.id, "wh": reading, "at": sample.timestamp}
@@ -360,7 +372,8 @@ def latest_power_w(samples: list[MeterSample]) -> float | None:
     return None
 
 
-def _register_wh(sampled_values: list[SampledValue]) -> int | None:
+def register_wh(sampled_values: list[SampledValue]) -> int | None:
+    """The total energy register reading among `sampled_values`, in Wh; None without one."""
     for sampled in sampled_values:
         if sampled.measurand != ENERGY_REGISTER or sampled.phase is not None or sampled.format == "SignedData":
             continue
@@ -386,6 +399,19 @@ def _add_meter_samples(
 _INSERT_TRANSACTION = journaled("transaction.insert", insert(Transaction))
 
 
+@dataclass(frozen=True, slots=True)
+class ChargerTransactionKey:
+    """A 2.x station's own account of a transaction at its start: its transactionId (`key`), EVSE,
+    token type, the remote start it answers and the event's seqNo."""
+
+    key: str | None
+    evse_id: int
+    id_token_type: str | None = None
+    remote_start_id: int | None = None
+    charging_state: str | None = None
+    seq_no: int | None = None
+
+
 async def record_start(
     writer: BatchWriter,
     *,
@@ -400,16 +426,24 @@ async def record_start(
     timestamp: datetime,
     reservation_id: int | None,
     now: datetime,
+    charger_key: ChargerTransactionKey | None = None,
 ) -> TransactionRef:
     """Write a start under an id reserved in advance, with its idTag already checked; no read.
 
     While the database is unreachable the row waits with the other held writes until it returns.
+    `charger_key` is what a 2.x station says of the transaction itself; None for 1.6.
     """
+    key = charger_key or ChargerTransactionKey(key=None, evse_id=connector_id)  # 1.6: each connector an EVSE
     row = {
         "id": transaction_id,
         "charge_point_id": charge_point_id,
         "connector_id": connector_id,
-        "evse_id": connector_id,  # 1.6: each connector is an EVSE of its own
+        "evse_id": key.evse_id,
+        "transaction_key": key.key,
+        "id_token_type": key.id_token_type,
+        "remote_start_id": key.remote_start_id,
+        "charging_state": key.charging_state,
+        "last_seq_no": key.seq_no,
         "id_tag": id_tag,
         "id_tag_status": id_tag_status,
         "user_id": user_id,

@@ -11,16 +11,13 @@ reported), so the hot paths (MeterValues, a status Available) need no database r
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
+from csms.ocpp.station import Station
 from csms.services import (
     certificate_revocation,
     certificates,
@@ -44,21 +41,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class Station16:
+class Station16(Station):
     """One 1.6 charger's connection, as the handlers see it."""
 
     __slots__ = (
         "_all_connectors_settled",
-        "_runtime",
         "_settled_connectors",
         "_transactions",
-        "id",
         "reported_connectors",
     )
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
-        self.id = charge_point_id
-        self._runtime = runtime
+        super().__init__(charge_point_id, runtime)
         # This charger's transactions seen on this connection: MeterValues link to them without a read.
         self._transactions: dict[int, transactions.TransactionRef] = {}
         # Connectors (all of them after a boot) where csms has ended what was open before, on this
@@ -68,17 +62,6 @@ class Station16:
         self._all_connectors_settled = False
         # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
         self.reported_connectors: set[int] = set()
-
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
-        async with self._runtime.session_factory() as session:
-            yield session
-
-    def _now(self) -> datetime:
-        return self._runtime.clock()
-
-    async def _publish(self, kind: str, **fields: Any) -> None:
-        await self._runtime.events.publish(kind, charge_point_id=self.id, **fields)
 
     # -- Core profile ----------------------------------------------------------------------
 
@@ -228,19 +211,7 @@ class Station16:
         self, ref: transactions.TransactionRef, info: IdTagInfo, start: dict[str, Any], *, is_repeat: bool = False
     ) -> Payload:
         self._transactions[ref.id] = ref
-        watch = self._runtime.session_watch
-        # A refused start (ConcurrentTx, Blocked...) is no charging session to price, budget or announce.
-        if ref.is_accepted and is_repeat:
-            watch.transaction_seen(ref)
-        elif ref.is_accepted:
-            watch.transaction_started(ref, id_tag=start["id_tag"], started_at=start["timestamp"])
-        await self._publish(
-            "transaction_started",
-            connector_id=ref.connector_id,
-            transaction_id=ref.id,
-            user_id=ref.user_id,
-            id_tag_status=info.status,
-        )
+        await self._note_started(ref, info, id_tag=start["id_tag"], started_at=start["timestamp"], is_repeat=is_repeat)
         return {"transactionId": ref.id, "idTagInfo": _id_tag_info(info)}
 
     def _remember_start(self, id_tag: str, started: transactions.StartedTransaction) -> None:
@@ -292,17 +263,6 @@ class Station16:
             await self._stopped(closed)
         return {"idTagInfo": _id_tag_info(info)} if info else {}
 
-    async def _stopped(self, closed: transactions.ClosedTransaction) -> None:
-        self._runtime.session_watch.transaction_stopped(closed)
-        await self._publish(
-            "transaction_stopped",
-            connector_id=closed.connector_id,
-            transaction_id=closed.id,
-            user_id=closed.user_id,
-            energy_wh=closed.energy_wh,
-            closed_by=closed.closed_by,
-        )
-
     async def _stop_tag_info(self, id_tag: str, transaction_id: int) -> IdTagInfo:
         """The tag's status as if this transaction were closed already: ConcurrentTx only for another one."""
         return await authorize_id_tag(self._runtime.tags, id_tag, now=self._now(), ignore_transaction_id=transaction_id)
@@ -330,17 +290,7 @@ class Station16:
             samples=samples,
         )
         if transaction is not None and transaction.charge_point_id == self.id:
-            watch = self._runtime.session_watch
-            cost_so_far = await watch.meter_values(transaction, samples) if transaction.is_accepted else None
-            await self._publish(
-                "meter_values",
-                connector_id=connector_id,
-                transaction_id=transaction.id,
-                user_id=transaction.user_id,
-                energy_wh=transaction.energy_wh,
-                power_w=transactions.latest_power_w(samples),
-                cost_so_far=cost_so_far,
-            )
+            await self._published_meter_values(transaction, connector_id, samples)
         return {}
 
     async def _transaction(self, transaction_id: int) -> transactions.TransactionRef | None:

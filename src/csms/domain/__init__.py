@@ -1,0 +1,1 @@
+"""Version-neutral values: what csms means, before any OCPP version spells it."""

@@ -1,0 +1,92 @@
+"""What every version's station shares: one charger's connection as its handlers see it.
+
+A version package's station (`v16.Station16`, `v201.Station201`) turns that version's payloads into
+domain values and back; this base keeps the ports they use and the bookkeeping that follows a
+transaction's start and end, which is the same in every version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.services import transactions
+from csms.services.id_tags import IdTagInfo
+
+if TYPE_CHECKING:
+    from csms.runtime import Runtime
+
+
+class Station:
+    __slots__ = ("_runtime", "id")
+
+    def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
+        self.id = charge_point_id
+        self._runtime = runtime
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        async with self._runtime.session_factory() as session:
+            yield session
+
+    def _now(self) -> datetime:
+        return self._runtime.clock()
+
+    async def _publish(self, kind: str, **fields: Any) -> None:
+        await self._runtime.events.publish(kind, charge_point_id=self.id, **fields)
+
+    async def _note_started(
+        self,
+        ref: transactions.TransactionRef,
+        info: IdTagInfo,
+        *,
+        id_tag: str,
+        started_at: datetime,
+        is_repeat: bool = False,
+    ) -> None:
+        """Price, budget and announce a transaction the charger started (or told again)."""
+        watch = self._runtime.session_watch
+        # A refused start (ConcurrentTx, Blocked...) is no charging session to price, budget or announce.
+        if ref.is_accepted and is_repeat:
+            watch.transaction_seen(ref)
+        elif ref.is_accepted:
+            watch.transaction_started(ref, id_tag=id_tag, started_at=started_at)
+        await self._publish(
+            "transaction_started",
+            connector_id=ref.connector_id,
+            transaction_id=ref.id,
+            user_id=ref.user_id,
+            id_tag_status=info.status,
+        )
+
+    async def _stopped(self, closed: transactions.ClosedTransaction) -> None:
+        self._runtime.session_watch.transaction_stopped(closed)
+        await self._publish(
+            "transaction_stopped",
+            connector_id=closed.connector_id,
+            transaction_id=closed.id,
+            user_id=closed.user_id,
+            energy_wh=closed.energy_wh,
+            closed_by=closed.closed_by,
+        )
+
+    async def _published_meter_values(
+        self, transaction: transactions.TransactionRef, connector_id: int, samples: list[transactions.MeterSample]
+    ) -> Any:
+        """Tell the session watch and the live stream of new readings; the cost so far, if priced."""
+        watch = self._runtime.session_watch
+        cost_so_far = await watch.meter_values(transaction, samples) if transaction.is_accepted else None
+        await self._publish(
+            "meter_values",
+            connector_id=connector_id,
+            transaction_id=transaction.id,
+            user_id=transaction.user_id,
+            energy_wh=transaction.energy_wh,
+            power_w=transactions.latest_power_w(samples),
+            cost_so_far=cost_so_far,
+        )
+        return cost_so_far

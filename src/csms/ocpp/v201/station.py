@@ -1,0 +1,398 @@
+"""The CSMS side of OCPP 2.0.1: a station's calls, for one connection.
+
+Each handler turns a 2.0.1 payload (camelCase, already checked against its schema) into domain values,
+calls the same services as 1.6 and spells the answer in 2.0.1. What differs from 1.6 is kept here:
+an EVSE and its connector instead of a connectorId, an idToken with a type, and transactions the
+station names itself and reports as a numbered stream of TransactionEvents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from csms.ocpp.rpc import ErrorKind, Payload, RpcError
+from csms.ocpp.station import Station
+from csms.services import chargers, security_log, transaction_events, transactions
+from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
+from csms.services.id_tags import IdTagInfo, authorize_id_tag
+
+if TYPE_CHECKING:
+    from csms.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+OCPP_201 = "2.0.1"
+STARTED = "Started"
+ENDED = "Ended"
+TRANSACTION_BEGIN = "Transaction.Begin"
+TRANSACTION_END = "Transaction.End"
+# What csms records of a transaction the station began before anyone presented a token.
+NO_TOKEN = ""
+
+
+class Station201(Station):
+    """One 2.0.1 station's connection, as the handlers see it."""
+
+    __slots__ = ("_transactions", "reported_connectors")
+
+    def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
+        super().__init__(charge_point_id, runtime)
+        # The station's transactions seen on this connection, by the station's own transactionId.
+        self._transactions: dict[str, _Known] = {}
+        # EVSEs the station reported on this connection: remote starts check them as for 1.6 connectors.
+        self.reported_connectors: set[int] = set()
+
+    # -- B Provisioning ----------------------------------------------------------------------
+
+    async def boot_notification(self, payload: Payload) -> Payload:
+        station = payload["chargingStation"]
+        modem = station.get("modem") or {}
+        boot = chargers.BootInfo(
+            vendor=station["vendorName"],
+            model=station["model"],
+            serial_number=station.get("serialNumber"),
+            firmware_version=station.get("firmwareVersion"),
+            iccid=modem.get("iccid"),
+            imsi=modem.get("imsi"),
+        )
+        now = self._now()
+        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, ocpp_version=OCPP_201)
+        await self._publish(
+            "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
+        )
+        return {
+            "currentTime": format_ocpp_timestamp(now),
+            "interval": self._runtime.settings.heartbeat_interval,
+            "status": "Accepted",
+        }
+
+    async def heartbeat(self, payload: Payload) -> Payload:
+        now = self._now()
+        chargers.record_heartbeat(self._runtime.writer, self.id, now=now)
+        return {"currentTime": format_ocpp_timestamp(now)}
+
+    # -- G Availability ----------------------------------------------------------------------
+
+    async def status_notification(self, payload: Payload) -> Payload:
+        evse_id: int = payload["evseId"]
+        status: str = payload["connectorStatus"]
+        _require_evse(evse_id)
+        report = chargers.StatusReport(
+            connector_id=evse_id,
+            status=status,
+            error_code="NoError",  # 2.0.1 reports faults as NotifyEvent, not in the status
+            timestamp=_timestamp(payload["timestamp"]),
+            evse_id=evse_id,
+            evse_connector_id=payload["connectorId"],
+            availability="Inoperative" if status in ("Unavailable", "Faulted") else "Operative",
+        )
+        await chargers.record_status(self._runtime.writer, self.id, report, now=self._now())
+        self.reported_connectors.add(evse_id)
+        self._runtime.session_watch.status_changed(self.id, report)
+        await self._publish("connector_status", connector_id=evse_id, status=status, error_code=None)
+        return {}
+
+    # -- C Authorization ---------------------------------------------------------------------
+
+    async def authorize(self, payload: Payload) -> Payload:
+        info = await authorize_id_tag(self._runtime.tags, _token_value(payload["idToken"]), now=self._now())
+        return {"idTokenInfo": _id_token_info(info)}
+
+    # -- E Transactions ----------------------------------------------------------------------
+
+    async def transaction_event(self, payload: Payload) -> Payload:
+        event = _Event.of(payload)
+        known = self._transactions.get(event.key) or await self._read_known(event.key)
+        info: IdTagInfo | None = None
+        if known is None:
+            known, info = await self._start(event)
+        elif event.id_token is not None:
+            info = await authorize_id_tag(
+                self._runtime.tags, event.id_token, now=self._now(), ignore_transaction_id=known.ref.id
+            )
+        await self._record_event(known, event, payload)
+        answer: Payload = {}
+        if event.samples:
+            cost_so_far = await self._meter_values(known, event)
+            if cost_so_far is not None and event.event_type != ENDED:
+                answer["totalCost"] = float(cost_so_far)
+        if event.event_type == ENDED:
+            await self._end(known, event)
+        if info is not None:
+            answer["idTokenInfo"] = _id_token_info(info)
+        return answer
+
+    async def _read_known(self, key: str) -> _Known | None:
+        ref = await transactions.find_transaction_by_key(self._runtime.engine, self.id, key)
+        if ref is None:
+            return None
+        known = self._transactions[key] = _Known(ref, last_seq_no=None)
+        return known
+
+    async def _start(self, event: _Event) -> tuple[_Known, IdTagInfo]:
+        """Record the transaction the station began (its first event, Started or a later one if the
+        station's Started was lost), with its token checked as for a 1.6 StartTransaction."""
+        runtime = self._runtime
+        id_tag = event.id_token or NO_TOKEN
+        now = self._now()
+        started = await transactions.start_transaction(
+            runtime.engine,
+            runtime.writer,
+            runtime.tags,
+            transaction_id=await runtime.next_transaction_id(),
+            charge_point_id=self.id,
+            connector_id=event.evse_id,
+            id_tag=id_tag,
+            meter_start=event.register_wh(TRANSACTION_BEGIN) or 0,
+            timestamp=event.timestamp,
+            reservation_id=event.reservation_id,
+            now=now,
+            charger_key=transactions.ChargerTransactionKey(
+                key=event.key,
+                evse_id=event.evse_id,
+                id_token_type=event.id_token_type,
+                remote_start_id=event.remote_start_id,
+                charging_state=event.charging_state,
+                seq_no=event.seq_no,
+            ),
+        )
+        known = self._transactions[event.key] = _Known(started.transaction, last_seq_no=None)
+        await self._note_started(
+            started.transaction,
+            started.id_tag_info,
+            id_tag=id_tag,
+            started_at=event.timestamp,
+            is_repeat=started.is_repeat,
+        )
+        return known, started.id_tag_info
+
+    async def _record_event(self, known: _Known, event: _Event, payload: Payload) -> None:
+        lost = transaction_events.missing_before(event.seq_no, known.last_seq_no)
+        if lost:
+            logger.warning(
+                "station %s: TransactionEvents %s-%s of transaction %s never arrived",
+                self.id, lost.start, lost.stop - 1, event.key,
+            )  # fmt: skip
+        known.last_seq_no = max(event.seq_no, known.last_seq_no or 0)
+        record = transaction_events.EventRecord(
+            transaction_id=known.ref.id,
+            seq_no=event.seq_no,
+            event_type=event.event_type,
+            trigger_reason=event.trigger_reason,
+            timestamp=event.timestamp,
+            offline=event.offline,
+            charging_state=event.charging_state,
+            stopped_reason=event.stopped_reason,
+            payload=json.dumps(payload, separators=(",", ":")),
+            received_at=self._now(),
+        )
+        await transaction_events.record_event(self._runtime.writer, record)
+
+    async def _meter_values(self, known: _Known, event: _Event) -> str | None:
+        await transactions.add_meter_values(
+            self._runtime.writer,
+            charge_point_id=self.id,
+            connector_id=event.evse_id,
+            transaction=known.ref,
+            samples=event.samples,
+        )
+        cost_so_far: str | None = await self._published_meter_values(known.ref, event.evse_id, event.samples)
+        return cost_so_far
+
+    async def _end(self, known: _Known, event: _Event) -> None:
+        ref = known.ref
+        meter_stop = event.register_wh(TRANSACTION_END)
+        if meter_stop is None:
+            meter_stop = ref.meter_last_wh if ref.meter_last_wh is not None else ref.meter_start
+        closed = await transactions.record_stop(
+            self._runtime.writer,
+            charge_point_id=self.id,
+            transaction_id=ref.id,
+            known=ref if ref.is_open else None,
+            meter_stop=meter_stop,
+            timestamp=event.timestamp,
+            reason=event.stopped_reason,
+            id_tag=event.id_token,
+            transaction_data=[],  # its meter values were stored with the event
+        )
+        ref.is_open = False
+        if closed is not None:
+            await self._stopped(closed)
+
+    # -- J Meter values ----------------------------------------------------------------------
+
+    async def meter_values(self, payload: Payload) -> Payload:
+        evse_id: int = payload["evseId"]
+        samples = _meter_samples(payload["meterValue"])
+        await transactions.add_meter_values(
+            self._runtime.writer, charge_point_id=self.id, connector_id=evse_id, transaction=None, samples=samples
+        )
+        return {}
+
+    # -- A Security, P DataTransfer ----------------------------------------------------------
+
+    async def security_event_notification(self, payload: Payload) -> Payload:
+        kind: str = payload["type"]
+        tech_info: str | None = payload.get("techInfo")
+        is_critical = await security_log.record_charger_event(
+            self._runtime.writer,
+            charge_point_id=self.id,
+            kind=kind,
+            tech_info=tech_info,
+            timestamp=_timestamp(payload["timestamp"]),
+            now=self._now(),
+        )
+        await self._publish("security_event", type=kind, tech_info=tech_info, critical=is_critical)
+        return {}
+
+    async def data_transfer(self, payload: Payload) -> Payload:
+        async with self._session() as session:
+            await chargers.record_data_transfer(
+                session,
+                self.id,
+                vendor_id=payload["vendorId"],
+                message_id=payload.get("messageId"),
+                data=None if payload.get("data") is None else json.dumps(payload["data"]),
+                now=self._now(),
+            )
+        return {"status": "UnknownVendorId"}
+
+
+class _Known:
+    """A transaction of this station csms has a record of, and the last seqNo seen of it here."""
+
+    __slots__ = ("last_seq_no", "ref")
+
+    def __init__(self, ref: transactions.TransactionRef, *, last_seq_no: int | None) -> None:
+        self.ref = ref
+        self.last_seq_no = last_seq_no
+
+
+class _Event:
+    """The fields of one TransactionEvent csms acts on."""
+
+    __slots__ = (
+        "charging_state",
+        "event_type",
+        "evse_id",
+        "id_token",
+        "id_token_type",
+        "key",
+        "offline",
+        "remote_start_id",
+        "reservation_id",
+        "samples",
+        "seq_no",
+        "stopped_reason",
+        "timestamp",
+        "trigger_reason",
+    )
+
+    def __init__(self, payload: Payload) -> None:
+        info = payload["transactionInfo"]
+        token = payload.get("idToken")
+        self.key: str = info["transactionId"]
+        self.event_type: str = payload["eventType"]
+        self.trigger_reason: str = payload["triggerReason"]
+        self.seq_no: int = payload["seqNo"]
+        self.timestamp = _timestamp(payload["timestamp"])
+        self.offline: bool = payload.get("offline", False)
+        self.charging_state: str | None = info.get("chargingState")
+        self.stopped_reason: str | None = info.get("stoppedReason")
+        self.remote_start_id: int | None = info.get("remoteStartId")
+        self.reservation_id: int | None = payload.get("reservationId")
+        self.id_token = _token_value(token) if token is not None else None
+        self.id_token_type: str | None = token["type"] if token is not None else None
+        self.evse_id: int = (payload.get("evse") or {}).get("id", 0)
+        self.samples = _meter_samples(payload.get("meterValue") or [])
+
+    @classmethod
+    def of(cls, payload: Payload) -> _Event:
+        event = cls(payload)
+        if event.event_type == STARTED and event.evse_id < 1:
+            raise RpcError.because(ErrorKind.OCCURRENCE_CONSTRAINT, "a Started TransactionEvent names its evse")
+        return event
+
+    def register_wh(self, context: str) -> int | None:
+        """The energy register read in this event's samples of `context` (begin or end), in Wh."""
+        for sample in self.samples:
+            if any(value.context == context for value in sample.sampled_values):
+                reading = transactions.register_wh(sample.sampled_values)
+                if reading is not None:
+                    return reading
+        return None
+
+
+# The station's calls csms answers, by action: the functions are shared by every connection.
+HANDLERS = {
+    "Authorize": Station201.authorize,
+    "BootNotification": Station201.boot_notification,
+    "DataTransfer": Station201.data_transfer,
+    "Heartbeat": Station201.heartbeat,
+    "MeterValues": Station201.meter_values,
+    "SecurityEventNotification": Station201.security_event_notification,
+    "StatusNotification": Station201.status_notification,
+    "TransactionEvent": Station201.transaction_event,
+}
+
+
+def _token_value(token: dict[str, Any]) -> str:
+    value: str = token["idToken"]
+    return value
+
+
+def _id_token_info(info: IdTagInfo) -> Payload:
+    answer: Payload = {"status": info.status}
+    if info.expiry_date is not None:
+        answer["cacheExpiryDateTime"] = format_ocpp_timestamp(info.expiry_date)
+    if info.parent_id_tag is not None:
+        answer["groupIdToken"] = {"idToken": info.parent_id_tag, "type": "Central"}
+    return answer
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        return parse_ocpp_timestamp(value)
+    except ValueError:
+        raise RpcError.because(ErrorKind.FORMAT, f"{value!r} is not an RFC 3339 dateTime") from None
+
+
+def _require_evse(evse_id: int) -> None:
+    if evse_id < 1:
+        raise RpcError.because(ErrorKind.PROPERTY_CONSTRAINT, "evseId must be 1 or more")
+
+
+def _meter_samples(meter_value: list[dict[str, Any]]) -> list[transactions.MeterSample]:
+    return [
+        transactions.MeterSample(
+            timestamp=_timestamp(sample["timestamp"]),
+            sampled_values=[_sampled_value(value) for value in sample["sampledValue"]],
+        )
+        for sample in meter_value
+    ]
+
+
+def _sampled_value(value: dict[str, Any]) -> transactions.SampledValue:
+    """A 2.0.1 sampledValue as csms keeps readings: the number scaled by its unit's multiplier, as text;
+    a signed value keeps the station's signed data beside it."""
+    unit = value.get("unitOfMeasure") or {}
+    return transactions.SampledValue(
+        value=_scaled(value["value"], unit.get("multiplier", 0)),
+        measurand=value.get("measurand", transactions.ENERGY_REGISTER),
+        unit=unit.get("unit", "Wh"),
+        phase=value.get("phase"),
+        context=value.get("context"),
+        location=value.get("location"),
+    )
+
+
+def _scaled(number: Any, multiplier: int) -> str:
+    try:
+        scaled = Decimal(str(number)).scaleb(multiplier)
+    except InvalidOperation:
+        raise RpcError.because(ErrorKind.TYPE_CONSTRAINT, f"{number!r} is not a number") from None
+    return format(scaled.normalize(), "f") if scaled == scaled.to_integral() else format(scaled, "f")

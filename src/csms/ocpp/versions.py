@@ -1,0 +1,72 @@
+"""The OCPP versions csms speaks, newest first, and what each one brings: its RPC description, its
+station, the calls the central system may send and the spelling of csms's commands.
+
+A charger picks its version when it connects (the WebSocket subprotocol); everything after that
+asks its session's version, never `if version` in the layers above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from csms.domain.commands import ChargerCommand
+from csms.ocpp import v16, v201
+from csms.ocpp.rpc import OcppVersion, Payload
+from csms.ocpp.station import Station
+from csms.ocpp.v16 import commands as v16_commands
+from csms.ocpp.v201 import commands as v201_commands
+
+if TYPE_CHECKING:
+    from csms.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class SupportedVersion:
+    rpc: OcppVersion
+    new_station: Callable[[str, Runtime], Station]
+    central_system_actions: frozenset[str]
+    spell: Callable[[ChargerCommand], tuple[str, Payload]]
+    read_answer: Callable[[ChargerCommand, Payload], Payload]
+
+    @property
+    def name(self) -> str:
+        return self.rpc.name
+
+    @property
+    def subprotocol(self) -> str:
+        return self.rpc.subprotocol
+
+
+OCPP201 = SupportedVersion(
+    rpc=v201.OCPP201,
+    new_station=v201.Station201,
+    central_system_actions=v201.CENTRAL_SYSTEM_ACTIONS,
+    spell=v201_commands.spell,
+    read_answer=v201_commands.read_answer,
+)
+OCPP16 = SupportedVersion(
+    rpc=v16.OCPP16,
+    new_station=v16.Station16,
+    central_system_actions=v16.CENTRAL_SYSTEM_ACTIONS,
+    spell=v16_commands.spell,
+    read_answer=v16_commands.read_answer,
+)
+NEWEST_FIRST = (OCPP201, OCPP16)
+_BY_NAME = {version.name: version for version in NEWEST_FIRST}
+
+
+def negotiate(offered: Iterable[str]) -> SupportedVersion | None:
+    """The newest version among the subprotocols a charger offers; None when csms speaks none of them."""
+    offers = set(offered)
+    return next((version for version in NEWEST_FIRST if version.subprotocol in offers), None)
+
+
+def supported(name: str) -> SupportedVersion:
+    """The version a session speaks, by its name ("1.6", "2.0.1")."""
+    return _BY_NAME[name]
+
+
+def subprotocols() -> list[str]:
+    return [version.subprotocol for version in NEWEST_FIRST]

@@ -1,0 +1,198 @@
+"""A simulated OCPP 2.0.1 charging station built on the `ocpp` package's v201 ChargePoint over `websockets`.
+
+It sends what a station sends (boot, status per EVSE, authorization, the TransactionEvent stream of a
+transaction with its seqNo) and answers the CSMS's calls; every call it receives is kept in `received`,
+so a test can assert on the exact payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from ssl import SSLContext
+from typing import Any
+
+import websockets
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201.enums import Action
+from websockets.typing import Subprotocol
+
+from csms.simulator.charger import Answer, ReceivedCall, basic_auth_header, now_iso
+
+SUBPROTOCOL = "ocpp2.0.1"
+
+
+@dataclass
+class StationBehaviour:
+    """How the simulated station answers the CSMS; override per test."""
+
+    request_start_status: str = "Accepted"
+    request_stop_status: str = "Accepted"
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+
+@dataclass
+class StationTransaction:
+    """A transaction the station runs: its own id, EVSE and the next seqNo of its events."""
+
+    transaction_id: str
+    evse_id: int
+    id_token: dict[str, str] | None
+    remote_start_id: int | None = None
+    next_seq_no: int = 0
+
+
+class SimulatedStation(ChargePoint):  # type: ignore[misc]
+    def __init__(self, station_id: str, connection: Any, behaviour: StationBehaviour | None = None) -> None:
+        super().__init__(station_id, connection, response_timeout=30)
+        self.behaviour = behaviour or StationBehaviour()
+        self.received: list[ReceivedCall] = []
+        self.received_event = asyncio.Event()
+        self.websocket = connection  # for frames sent outside the package's call-and-wait
+
+    # -- what a station sends ----------------------------------------------------------------
+
+    async def boot(self, *, vendor: str = "csms-sim", model: str = "SimStation201", **station: Any) -> Any:
+        charging_station = {"vendorName": vendor, "model": model, **station}
+        return await self.call(call.BootNotification(charging_station=charging_station, reason="PowerUp"))
+
+    async def heartbeat(self) -> Any:
+        return await self.call(call.Heartbeat())
+
+    async def status(self, evse_id: int, status: str, *, connector_id: int = 1, timestamp: str | None = None) -> Any:
+        return await self.call(
+            call.StatusNotification(
+                timestamp=timestamp or now_iso(), connector_status=status, evse_id=evse_id, connector_id=connector_id
+            )
+        )
+
+    async def authorize(self, id_token: str, kind: str = "ISO14443") -> Any:
+        return await self.call(call.Authorize(id_token={"idToken": id_token, "type": kind}))
+
+    def new_transaction(
+        self, evse_id: int, id_token: dict[str, str] | None = None, *, remote_start_id: int | None = None
+    ) -> StationTransaction:
+        return StationTransaction(str(uuid.uuid4()), evse_id, id_token, remote_start_id)
+
+    async def transaction_event(
+        self,
+        transaction: StationTransaction,
+        event_type: str,
+        trigger_reason: str,
+        *,
+        energy_wh: float | None = None,
+        context: str = "Sample.Periodic",
+        charging_state: str | None = None,
+        stopped_reason: str | None = None,
+        with_token: bool = False,
+        timestamp: str | None = None,
+        seq_no: int | None = None,
+    ) -> Any:
+        """Send the next event of `transaction` (its seqNo counts up unless `seq_no` is given)."""
+        info: dict[str, Any] = {"transactionId": transaction.transaction_id}
+        if charging_state is not None:
+            info["chargingState"] = charging_state
+        if stopped_reason is not None:
+            info["stoppedReason"] = stopped_reason
+        if transaction.remote_start_id is not None and event_type == "Started":
+            info["remoteStartId"] = transaction.remote_start_id
+        at = timestamp or now_iso()
+        extra: dict[str, Any] = {}
+        if energy_wh is not None:
+            sampled = {"value": energy_wh, "context": context, "measurand": "Energy.Active.Import.Register"}
+            extra["meter_value"] = [{"timestamp": at, "sampledValue": [sampled]}]
+        if event_type == "Started":
+            extra["evse"] = {"id": transaction.evse_id, "connectorId": 1}
+        if transaction.id_token is not None and (with_token or event_type == "Started"):
+            extra["id_token"] = transaction.id_token
+        if seq_no is None:
+            seq_no = transaction.next_seq_no
+            transaction.next_seq_no += 1
+        return await self.call(
+            call.TransactionEvent(
+                event_type=event_type,
+                timestamp=at,
+                trigger_reason=trigger_reason,
+                seq_no=seq_no,
+                transaction_info=info,
+                **extra,
+            )
+        )
+
+    async def meter_values(self, evse_id: int, energy_wh: float) -> Any:
+        sampled = {"value": energy_wh, "measurand": "Energy.Active.Import.Register"}
+        return await self.call(
+            call.MeterValues(evse_id=evse_id, meter_value=[{"timestamp": now_iso(), "sampledValue": [sampled]}])
+        )
+
+    # -- what a station answers --------------------------------------------------------------
+
+    async def _answer(self, action: str, payload: dict[str, Any], default: Any) -> Any:
+        self.received.append(ReceivedCall(action, payload))
+        self.received_event.set()
+        custom = self.behaviour.answers.get(action)
+        return custom(payload) if custom else default
+
+    async def wait_for_call(self, action: str, *, within: float = 5.0) -> ReceivedCall:
+        """The first call of `action` received, waiting up to `within` seconds for it."""
+        async with asyncio.timeout(within):
+            while True:
+                for received in self.received:
+                    if received.action == action:
+                        return received
+                self.received_event.clear()
+                await self.received_event.wait()
+
+    @on(Action.request_start_transaction)
+    async def on_request_start_transaction(self, **payload: Any) -> Any:
+        default = call_result.RequestStartTransaction(status=self.behaviour.request_start_status)
+        return await self._answer("RequestStartTransaction", payload, default)
+
+    @on(Action.request_stop_transaction)
+    async def on_request_stop_transaction(self, **payload: Any) -> Any:
+        default = call_result.RequestStopTransaction(status=self.behaviour.request_stop_status)
+        return await self._answer("RequestStopTransaction", payload, default)
+
+    @on(Action.reset)
+    async def on_reset(self, **payload: Any) -> Any:
+        return await self._answer("Reset", payload, call_result.Reset(status="Accepted"))
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, **payload: Any) -> Any:
+        return await self._answer("DataTransfer", payload, call_result.DataTransfer(status="Accepted"))
+
+
+@contextlib.asynccontextmanager
+async def connect_station(
+    base_url: str,
+    station_id: str,
+    password: str | None,
+    *,
+    behaviour: StationBehaviour | None = None,
+    subprotocols: list[str] | None = None,
+    ssl: SSLContext | None = None,
+    open_timeout: float = 10,
+) -> AsyncIterator[SimulatedStation]:
+    """Connect a simulated 2.0.1 station to `base_url` (ws://host:port) and run its receive loop."""
+    headers = {"Authorization": basic_auth_header(station_id, password)} if password is not None else {}
+    offered = subprotocols if subprotocols is not None else [SUBPROTOCOL]
+    async with websockets.connect(
+        f"{base_url}/ocpp/{station_id}",
+        subprotocols=[Subprotocol(name) for name in offered],
+        additional_headers=headers,
+        open_timeout=open_timeout,
+        ping_interval=None,
+        ssl=ssl,
+    ) as websocket:
+        station = SimulatedStation(station_id, websocket, behaviour)
+        receive_loop = asyncio.create_task(station.start())
+        try:
+            yield station
+        finally:
+            receive_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await receive_loop

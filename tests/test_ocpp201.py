@@ -1,0 +1,271 @@
+"""OCPP 2.0.1 stations on the same endpoint as 1.6: negotiation, boot, status, authorization, and the
+app's start and stop through RequestStartTransaction / RequestStopTransaction with the transaction
+reported as TransactionEvents, its record read back through the API (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection
+
+from csms.db.models import Charger, TransactionEvent
+from csms.simulator.charger import basic_auth_header, connect_charger
+from csms.simulator.station201 import SimulatedStation, connect_station
+from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, signup
+from tests.support.waiting import poll
+
+
+async def booted_station(server: RunningServer, station: SimulatedStation) -> None:
+    boot = await station.boot(serialNumber="SN-201")
+    assert boot.status == "Accepted" and boot.interval > 0
+    await station.status(1, "Available")
+
+
+async def transaction_record(http: httpx.AsyncClient, tokens: dict[str, Any], transaction_id: int) -> dict[str, Any]:
+    response = await http.get(f"/api/transactions/{transaction_id}", headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    record: dict[str, Any] = response.json()
+    return record
+
+
+async def test_a_station_offering_both_versions_gets_the_newest(server: RunningServer) -> None:
+    station_id = await server.add_charger()
+    async with connect_station(
+        server.ws_url, station_id, CHARGER_PASSWORD, subprotocols=["ocpp1.6", "ocpp2.0.1"]
+    ) as station:
+        assert station.websocket.subprotocol == "ocpp2.0.1"
+        await booted_station(server, station)
+    async with server.session() as session:
+        charger = await session.get(Charger, station_id)
+    assert charger is not None and (charger.ocpp_version, charger.serial_number) == ("2.0.1", "SN-201")
+
+
+async def test_a_charger_offering_only_16_still_speaks_16(server: RunningServer) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        assert charger.websocket.subprotocol == "ocpp1.6"
+        await charger.boot()
+    async with server.session() as session:
+        stored = await session.get(Charger, charge_point_id)
+    assert stored is not None and stored.ocpp_version == "1.6"
+
+
+async def test_an_offer_of_no_known_version_is_closed_after_the_handshake(sqlite_server: RunningServer) -> None:
+    station_id = await sqlite_server.add_charger()
+    headers = {"Authorization": basic_auth_header(station_id, CHARGER_PASSWORD)}
+    async with websockets.connect(
+        f"{sqlite_server.ws_url}/ocpp/{station_id}",
+        subprotocols=[websockets.Subprotocol("ocpp1.5")],
+        additional_headers=headers,
+    ) as ws:
+        assert ws.subprotocol is None
+        with pytest.raises(websockets.ConnectionClosed):
+            await ws.recv()
+        assert ws.close_code == 1002
+
+
+@contextlib.asynccontextmanager
+async def raw_station(server: RunningServer) -> AsyncIterator[ClientConnection]:
+    """A 2.0.1 station connection that sends frames by hand."""
+    station_id = await server.add_charger()
+    async with websockets.connect(
+        f"{server.ws_url}/ocpp/{station_id}",
+        subprotocols=[websockets.Subprotocol("ocpp2.0.1")],
+        additional_headers={"Authorization": basic_auth_header(station_id, CHARGER_PASSWORD)},
+    ) as websocket:
+        yield websocket
+
+
+async def exchange(websocket: ClientConnection, frame: list[Any]) -> list[Any]:
+    await websocket.send(json.dumps(frame))
+    answer = json.loads(await asyncio.wait_for(websocket.recv(), 5))
+    assert isinstance(answer, list)
+    return answer
+
+
+async def test_a_16_action_from_a_201_station_is_not_implemented(sqlite_server: RunningServer) -> None:
+    # StartTransaction is not a 2.0.1 action: the 2.0.1 CALLERROR names it, with 2.0.1's spelling.
+    async with raw_station(sqlite_server) as websocket:
+        answer = await exchange(websocket, [2, "x1", "StartTransaction", {"connectorId": 1}])
+    assert answer[:3] == [4, "x1", "NotImplemented"]
+
+
+async def test_a_bad_201_payload_gets_the_201_spelling_of_its_error(sqlite_server: RunningServer) -> None:
+    async with raw_station(sqlite_server) as websocket:
+        # A field the schema does not have: FormatViolation in 2.0.1 (1.6 spells it FormationViolation).
+        station = {"vendorName": "Acme", "model": "X", "colour": "red"}
+        extra = await exchange(
+            websocket, [2, "x2", "BootNotification", {"reason": "PowerUp", "chargingStation": station}]
+        )
+        # A Started event names its EVSE (2.0.1 E01.FR.16).
+        started_nowhere = await exchange(
+            websocket,
+            [
+                2,
+                "x3",
+                "TransactionEvent",
+                {
+                    "eventType": "Started",
+                    "timestamp": "2026-12-02T10:00:00Z",
+                    "triggerReason": "Authorized",
+                    "seqNo": 0,
+                    "transactionInfo": {"transactionId": "T-1"},
+                },
+            ],
+        )
+    assert extra[:3] == [4, "x2", "FormatViolation"]
+    assert started_nowhere[:3] == [4, "x3", "OccurrenceConstraintViolation"]
+
+
+async def test_authorize_answers_an_id_token_info(server: RunningServer, http: httpx.AsyncClient) -> None:
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        known = await station.authorize(tokens["idTag"], "Central")
+        unknown = await station.authorize("NOT-A-TAG-OF-ANYONE")
+    assert known.id_token_info["status"] == "Accepted"
+    assert unknown.id_token_info["status"] == "Invalid"
+
+
+async def test_the_app_starts_and_stops_a_201_station_and_reads_the_record(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+
+        response = await http.post(
+            "/api/start_charging", json={"evse_id": station_id, "connector_id": 1}, headers=bearer(tokens)
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "Accepted"}
+        request = (await station.wait_for_call("RequestStartTransaction")).payload
+        remote_start_id = request["remote_start_id"]
+        assert request == {
+            "id_token": {"id_token": tokens["idTag"], "type": "Central"},
+            "evse_id": 1,
+            "remote_start_id": remote_start_id,
+        }
+
+        # What the station does after accepting: the transaction's events, numbered from 0.
+        id_token = {"idToken": tokens["idTag"], "type": "Central"}
+        transaction = station.new_transaction(1, id_token, remote_start_id=remote_start_id)
+        started = await station.transaction_event(
+            transaction,
+            "Started",
+            "RemoteStart",
+            energy_wh=1000,
+            context="Transaction.Begin",
+            charging_state="Charging",
+        )
+        assert started.id_token_info["status"] == "Accepted"
+        await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=1800)
+
+        record = (await poll(lambda: _transactions(http, tokens), until=bool))[0]
+        assert (record["charge_point_id"], record["evse_id"], record["transaction_key"]) == (
+            station_id,
+            1,
+            transaction.transaction_id,
+        )
+        assert record["is_active"] and record["energy_wh"] == 800
+
+        stop = await http.post("/api/stop_charging", json={"transaction_id": record["id"]}, headers=bearer(tokens))
+        assert stop.status_code == 200 and stop.json() == {"status": "Accepted"}
+        stop_request = (await station.wait_for_call("RequestStopTransaction")).payload
+        assert stop_request == {"transaction_id": transaction.transaction_id}
+        await station.transaction_event(
+            transaction, "Ended", "RemoteStop", energy_wh=2500, context="Transaction.End", stopped_reason="Remote"
+        )
+
+    detail = await transaction_record(http, tokens, record["id"])
+    assert not detail["is_active"] and detail["energy_wh"] == 1500 and detail["stop_reason"] == "Remote"
+    registers = [v["value"] for v in detail["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"]
+    assert registers == ["1000", "1800", "2500"]
+    async with server.session() as session:
+        events = (
+            await session.scalars(
+                select(TransactionEvent).where(TransactionEvent.transaction_id == record["id"]).order_by("seq_no")
+            )
+        ).all()
+    assert [(event.seq_no, event.event_type, event.trigger_reason) for event in events] == [
+        (0, "Started", "RemoteStart"),
+        (1, "Updated", "MeterValuePeriodic"),
+        (2, "Ended", "RemoteStop"),
+    ]
+
+
+async def test_a_replayed_event_is_kept_once_and_changes_nothing(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    id_token = {"idToken": tokens["idTag"], "type": "Central"}
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1, id_token)
+        await station.transaction_event(
+            transaction, "Started", "Authorized", energy_wh=500, context="Transaction.Begin"
+        )
+        await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=900)
+    # The station lost the answers, reconnects and sends both again (same seqNos), then goes on.
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        again = await station.transaction_event(
+            transaction, "Started", "Authorized", energy_wh=500, context="Transaction.Begin", seq_no=0
+        )
+        assert again.id_token_info["status"] == "Accepted"
+        await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=900, seq_no=1)
+        await station.transaction_event(transaction, "Ended", "StopAuthorized", energy_wh=1200, stopped_reason="Local")
+
+    records = await poll(lambda: _transactions(http, tokens), until=lambda found: not found[0]["is_active"])
+    assert len(records) == 1 and records[0]["energy_wh"] == 700
+    async with server.session() as session:
+        seq_nos = (
+            await session.scalars(
+                select(TransactionEvent.seq_no).where(TransactionEvent.transaction_id == records[0]["id"])
+            )
+        ).all()
+    assert sorted(seq_nos) == [0, 1, 2]
+
+
+async def test_a_stop_of_a_transaction_started_on_16_is_refused_for_a_201_station(
+    sqlite_server: RunningServer,
+) -> None:
+    # The same charger, upgraded to 2.0.1 while a 1.6 transaction was open: 2.0.1 has no name for it.
+    async with httpx.AsyncClient(base_url=sqlite_server.http_url, timeout=10) as http:
+        tokens = await signup(http)
+        station_id = await sqlite_server.add_charger()
+        async with connect_charger(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as charger:
+            await charger.boot()
+            started = await charger.start_transaction(1, tokens["idTag"], meter_start=0)
+        async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as station:
+            await booted_station(sqlite_server, station)
+            stop = await http.post(
+                "/api/stop_charging", json={"transaction_id": started.transaction_id}, headers=bearer(tokens)
+            )
+            assert stop.status_code == 422, stop.text
+            assert "2.0.1" in stop.json()["detail"]
+            assert not [call for call in station.received if call.action == "RequestStopTransaction"]
+
+
+async def test_a_station_call_with_a_bad_timestamp_gets_format_violation(sqlite_server: RunningServer) -> None:
+    status = {"timestamp": "yesterday", "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
+    async with raw_station(sqlite_server) as websocket:
+        answer = await exchange(websocket, [2, "x4", "StatusNotification", status])
+        still_serving = await exchange(websocket, [2, "x5", "Heartbeat", {}])
+    assert answer[:3] == [4, "x4", "FormatViolation"]
+    assert still_serving[:2] == [3, "x5"]
+
+
+async def _transactions(http: httpx.AsyncClient, tokens: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (await http.get("/api/transactions", headers=bearer(tokens))).json()
+    return found
