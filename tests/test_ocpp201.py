@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from csms.db.models import Charger, TransactionEvent
 from csms.simulator.charger import basic_auth_header, connect_charger
 from csms.simulator.station201 import SimulatedStation, connect_station
-from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, signup
+from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
 from tests.support.waiting import poll
 
 
@@ -269,3 +269,31 @@ async def test_a_station_call_with_a_bad_timestamp_gets_format_violation(sqlite_
 async def _transactions(http: httpx.AsyncClient, tokens: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = (await http.get("/api/transactions", headers=bearer(tokens))).json()
     return found
+
+
+async def test_the_admins_generic_call_is_checked_against_the_stations_version(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    username, _ = await create_account_with_role(server, "admin")
+    admin = bearer(await login_as(http, username))
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        reset = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/Reset", json={"type": "Immediate", "evseId": 1}, headers=admin
+        )
+        assert reset.status_code == 200 and reset.json() == {"status": "Accepted"}
+        assert (await station.wait_for_call("Reset")).payload == {"type": "Immediate", "evse_id": 1}
+
+        # A 1.6 call to a 2.0.1 station, and a 1.6 payload of a call both versions have: 422, never sent.
+        of_16 = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/RemoteStartTransaction",
+            json={"idTag": "TAG-1", "connectorId": 1},
+            headers=admin,
+        )
+        assert of_16.status_code == 422 and "OCPP 1.6 call" in of_16.json()["detail"], of_16.text
+        reset_16 = await http.post(f"/api/admin/chargers/{station_id}/ocpp/Reset", json={"type": "Hard"}, headers=admin)
+        assert reset_16.status_code == 422, reset_16.text
+        unknown = await http.post(f"/api/admin/chargers/{station_id}/ocpp/FlyToTheMoon", json={}, headers=admin)
+        assert unknown.status_code == 404
+    assert [call.action for call in station.received] == ["Reset"]

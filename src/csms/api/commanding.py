@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from csms.ocpp.commands import CallChecks, ChargerTimeout, CommandError, CommandRefused
 from csms.ocpp.rpc import CallNotSent
 from csms.runtime import Runtime
-from csms.services import certificate_requests, charger_calls, security_profiles
+from csms.services import certificate_requests, charger_calls, chargers, security_profiles
 from csms.services.certificate_requests import TRIGGER_ACTION
 from csms.services.errors import DomainError
 
@@ -24,9 +24,15 @@ async def send_and_record(
     else:
         answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
-        await charger_calls.record_answer(
-            session, charge_point_id=charge_point_id, action=action, payload=payload, answer=answer, now=runtime.clock()
-        )
+        if await chargers.speaks_ocpp16(session, charge_point_id):
+            await charger_calls.record_answer(
+                session,
+                charge_point_id=charge_point_id,
+                action=action,
+                payload=payload,
+                answer=answer,
+                now=runtime.clock(),
+            )
     return answer
 
 

@@ -13,7 +13,7 @@ from csms.observability.metrics import Metrics
 from csms.ocpp.command_envelope import REQUESTED_BY, Command, CommandSeal, EnvelopeRefused, new_command_id
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.rpc import CallNotSent, ChargerCallError, RpcError, RpcSession
-from csms.ocpp.versions import SupportedVersion, supported
+from csms.ocpp.versions import NEWEST_FIRST, SupportedVersion, supported
 from csms.services.command_log import NO_BUS_ANSWER, CommandOutcome, answer_status
 
 # How much longer than a call's timeout a node waits for the holding node's answer over the bus, so
@@ -31,6 +31,10 @@ class UnknownAction(CommandError):
 
 class InvalidPayload(CommandError):
     pass
+
+
+class ActionOfAnotherVersion(InvalidPayload):
+    """A call of another OCPP version than the charger's: a request that is wrong for this charger."""
 
 
 class ChargerNotConnected(CommandError):
@@ -65,6 +69,11 @@ class ChargerRejected(CommandError):
 def check_call(version: SupportedVersion, action: str, payload: dict[str, Any]) -> None:
     """Refuse an action the central system does not send in `version`, or a payload that breaks its schema."""
     if action not in version.central_system_actions:
+        other = next((other for other in NEWEST_FIRST if action in other.central_system_actions), None)
+        if other is not None:
+            raise ActionOfAnotherVersion(
+                f"{action} is an OCPP {other.name} call; this charger speaks OCPP {version.name}"
+            )
         raise UnknownAction(f"{action} is not an OCPP {version.name} call the central system sends")
     try:
         version.rpc.schemas.check_request(action, payload)
