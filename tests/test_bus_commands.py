@@ -25,6 +25,7 @@ from csms.db.models import Charger, ChargerCommandRecord, SecurityEvent
 from csms.ocpp.command_envelope import Command, CommandSeal, derive_secret
 from csms.ocpp.commands import CommandRefused
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from csms.simulator.station201 import connect_station
 from tests.conftest import (
     CHARGER_PASSWORD,
     NATS_URL,
@@ -434,3 +435,42 @@ async def test_a_node_with_another_cluster_secret_cannot_command_chargers_and_is
     assert response.status_code == 422
     assert "every node needs the same CSMS_BUS_SECRET" in response.json()["detail"]
     assert received == []
+
+
+async def test_a_201_station_on_one_node_is_started_and_stopped_by_the_app_on_another(shared_database: str) -> None:
+    # The command crosses the bus version-neutral; node A, holding the socket, spells it in 2.0.1.
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        station_id = await node_a.add_charger()
+        async with httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app:
+            tokens = await signup(app)
+            async with connect_station(node_a.ws_url, station_id, CHARGER_PASSWORD) as station:
+                await station.boot()
+                await station.status(1, "Available")
+                started = await app.post("/api/start_charging", json=start_body(station_id), headers=bearer(tokens))
+                assert started.status_code == 200 and started.json() == {"status": "Accepted"}, started.text
+                request = (await station.wait_for_call("RequestStartTransaction")).payload
+                assert request["id_token"] == {"id_token": tokens["idTag"], "type": "Central"}
+                transaction = station.new_transaction(
+                    1, {"idToken": tokens["idTag"], "type": "Central"}, remote_start_id=request["remote_start_id"]
+                )
+                await station.transaction_event(transaction, "Started", "RemoteStart", energy_wh=0)
+
+                async def open_transactions() -> list[dict[str, Any]]:
+                    found: list[dict[str, Any]] = (await app.get("/api/transactions", headers=bearer(tokens))).json()
+                    return found
+
+                record = (await poll(open_transactions, until=bool))[0]
+                stopped = await app.post(
+                    "/api/stop_charging", json={"transaction_id": record["id"]}, headers=bearer(tokens)
+                )
+                assert stopped.status_code == 200 and stopped.json() == {"status": "Accepted"}, stopped.text
+                stop_request = (await station.wait_for_call("RequestStopTransaction")).payload
+                assert stop_request == {"transaction_id": transaction.transaction_id}
+        records = await poll(lambda: records_of(node_a, station_id), until=lambda found: len(found) >= 2)
+        assert [(record.action, record.node) for record in records] == [
+            ("RequestStartTransaction", node_a.app_runtime.node_id),
+            ("RequestStopTransaction", node_a.app_runtime.node_id),
+        ]
