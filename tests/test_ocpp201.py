@@ -297,3 +297,22 @@ async def test_the_admins_generic_call_is_checked_against_the_stations_version(
         unknown = await http.post(f"/api/admin/chargers/{station_id}/ocpp/FlyToTheMoon", json={}, headers=admin)
         assert unknown.status_code == 404
     assert [call.action for call in station.received] == ["Reset"]
+
+
+async def test_an_energy_budget_stops_a_201_transaction_by_its_own_id(
+    sqlite_server: RunningServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=sqlite_server.http_url, timeout=10) as http:
+        tokens = await signup(http)
+        budget = await http.put("/api/me/budget", json={"max_energy_wh": 5_000}, headers=bearer(tokens))
+        assert budget.status_code == 200
+        station_id = await sqlite_server.add_charger()
+        async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as station:
+            await booted_station(sqlite_server, station)
+            transaction = station.new_transaction(1, {"idToken": tokens["idTag"], "type": "Central"})
+            await station.transaction_event(
+                transaction, "Started", "Authorized", energy_wh=0, context="Transaction.Begin"
+            )
+            await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=6_000)
+            stop = await station.wait_for_call("RequestStopTransaction")
+    assert stop.payload == {"transaction_id": transaction.transaction_id}

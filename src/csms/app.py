@@ -410,7 +410,7 @@ def _session_watch(
 ) -> SessionWatch:
     live = LiveCosts(
         session_factory,
-        send=commands.send,
+        send=commands.send_command,
         publish=events.publish,
         background=background,
         clock=clock,

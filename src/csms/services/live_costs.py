@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from csms.bus import Bus
 from csms.db.change_counters import TARIFFS
 from csms.db.models import Transaction
+from csms.domain.commands import RemoteStop
 from csms.services import budgets, session_costs, tariffs
 from csms.services.background import BackgroundTasks
-from csms.services.calls import Send
+from csms.services.calls import SendCommand
 from csms.services.costing import CostingError, Sampled, TariffPeriod, UsageLog, session_cost
 from csms.services.shared_cache import SharedTable
 from csms.services.transactions import MeterSample, TransactionRef
@@ -60,7 +61,7 @@ class LiveCosts:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         *,
-        send: Send,
+        send: SendCommand,
         publish: Publish,
         background: BackgroundTasks,
         clock: Callable[[], datetime],
@@ -210,6 +211,6 @@ class LiveCosts:
             energy_wh=ref.energy_wh,
             cost_so_far=str(cost) if cost is not None else None,
         )
-        payload = {"transactionId": ref.id}
-        answer: dict[str, Any] = await self._send(ref.charge_point_id, "RemoteStopTransaction", payload)
-        logger.info("budget of transaction %s reached: RemoteStopTransaction %s", ref.id, answer.get("status"))
+        command = RemoteStop(transaction_id=ref.id, transaction_key=ref.transaction_key)
+        answer: dict[str, Any] = await self._send(ref.charge_point_id, command)
+        logger.info("budget of transaction %s reached: remote stop %s", ref.id, answer.get("status"))

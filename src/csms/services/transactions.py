@@ -142,7 +142,7 @@ async def _find_identical_start(
     )
     async with engine.connect() as connection:
         row = (await connection.execute(query.limit(1))).first()
-    return TransactionRef(*row) if row is not None else None
+    return _ref_from(row) if row is not None else None
 
 
 async def stop_transaction(
@@ -228,6 +228,8 @@ class TransactionRef:
     is_open: bool = True
     is_accepted: bool = True
     """Its start was answered Accepted; only such a transaction counts as charging."""
+    transaction_key: str | None = None
+    """The charger's own id of it (2.x transactionId); None for 1.6."""
 
     @property
     def energy_wh(self) -> int:
@@ -245,6 +247,7 @@ def transaction_ref(transaction: Transaction) -> TransactionRef:
         meter_last_at=transaction.meter_last_at,
         is_open=transaction.stop_timestamp is None,
         is_accepted=transaction.id_tag_status == ACCEPTED,
+        transaction_key=transaction.transaction_key,
     )
 
 
@@ -258,7 +261,16 @@ _REF_COLUMNS = (
     Transaction.meter_last_at,
     Transaction.stop_timestamp.is_(None),
     Transaction.id_tag_status == ACCEPTED,
+    Transaction.transaction_key,
 )
+
+
+def _ref_from(row: Any) -> TransactionRef:
+    """A TransactionRef from a row of _REF_COLUMNS."""
+    id_, charge_point_id, connector_id, user_id, meter_start, last_wh, last_at, is_open, is_accepted, key = row
+    return TransactionRef(
+        id_, charge_point_id, connector_id, user_id, meter_start, last_wh, last_at, is_open, is_accepted, key
+    )
 
 
 async def find_transaction_by_key(engine: AsyncEngine, charge_point_id: str, key: str) -> TransactionRef | None:
@@ -268,13 +280,13 @@ async def find_transaction_by_key(engine: AsyncEngine, charge_point_id: str, key
     )
     async with engine.connect() as connection:
         row = (await connection.execute(query)).first()
-    return TransactionRef(*row) if row is not None else None
+    return _ref_from(row) if row is not None else None
 
 
 async def find_transaction_ref(engine: AsyncEngine, transaction_id: int) -> TransactionRef | None:
     async with engine.connect() as connection:
         row = (await connection.execute(select(*_REF_COLUMNS).where(Transaction.id == transaction_id))).first()
-    return TransactionRef(*row) if row is not None else None
+    return _ref_from(row) if row is not None else None
 
 
 _INSERT_METER_VALUE = journaled("meter_value.insert", insert(MeterValue))
@@ -455,7 +467,13 @@ async def record_start(
     }
     await writer.write((_INSERT_TRANSACTION, [row]))
     return TransactionRef(
-        transaction_id, charge_point_id, connector_id, user_id, meter_start, is_accepted=id_tag_status == ACCEPTED
+        transaction_id,
+        charge_point_id,
+        connector_id,
+        user_id,
+        meter_start,
+        is_accepted=id_tag_status == ACCEPTED,
+        transaction_key=key.key,
     )
 
 
