@@ -316,3 +316,29 @@ async def test_an_energy_budget_stops_a_201_transaction_by_its_own_id(
             await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=6_000)
             stop = await station.wait_for_call("RequestStopTransaction")
     assert stop.payload == {"transaction_id": transaction.transaction_id}
+
+
+async def test_a_token_presented_after_plug_in_makes_the_transaction_the_drivers(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    # TxStartPoint EVConnected: the station begins the transaction on plug-in, the driver's token follows.
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1)
+        started = await station.transaction_event(transaction, "Started", "CablePluggedIn", energy_wh=100)
+        assert started.id_token_info is None
+        transaction.id_token = {"idToken": tokens["idTag"], "type": "Central"}
+        authorized = await station.transaction_event(
+            transaction, "Updated", "Authorized", with_token=True, charging_state="Charging"
+        )
+        assert authorized.id_token_info["status"] == "Accepted"
+        await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=1_100)
+        await station.transaction_event(transaction, "Ended", "EVCommunicationLost", energy_wh=1_300)
+
+    records = await poll(
+        lambda: _transactions(http, tokens), until=lambda found: bool(found) and not found[0]["is_active"]
+    )
+    assert len(records) == 1
+    assert (records[0]["transaction_key"], records[0]["energy_wh"]) == (transaction.transaction_id, 1_200)

@@ -125,6 +125,55 @@ async def start_transaction(
     return StartedTransaction(started, info, vehicle_id)
 
 
+_AUTHORIZE_LATER = journaled(
+    "transaction.authorize_later",
+    update(Transaction)
+    .where(Transaction.id == bindparam("transaction"), Transaction.id_tag == bindparam("no_token"))
+    .values(
+        id_tag=bindparam("tag"),
+        id_token_type=bindparam("tag_type"),
+        id_tag_status=bindparam("tag_status"),
+        user_id=bindparam("user"),
+        vehicle_id=bindparam("vehicle"),
+    )
+    .execution_options(synchronize_session=False),
+)
+
+
+async def authorize_later(
+    writer: BatchWriter,
+    tags: TagDirectory,
+    ref: TransactionRef,
+    *,
+    id_tag: str,
+    id_token_type: str | None,
+    no_token: str,
+    now: datetime,
+) -> IdTagInfo:
+    """A token presented after the transaction began (a 2.x station that starts on plug-in): checked as
+    a start's would be, and, if it is the transaction's first, made its token, driver and vehicle.
+
+    `ref` follows: an accepted token makes the transaction a charging session of its driver.
+    """
+    known = await tags.lookup(id_tag)
+    info = await answer_for_tag(
+        tags, id_tag, known, now=now, ignore_transaction_id=ref.id, starting_on=(ref.charge_point_id, ref.connector_id)
+    )
+    user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
+    row = {
+        "transaction": ref.id,
+        "no_token": no_token,
+        "tag": id_tag,
+        "tag_type": id_token_type,
+        "tag_status": info.status,
+        "user": user_id,
+        "vehicle": vehicle_id,
+    }
+    await writer.write((_AUTHORIZE_LATER, [row]))
+    ref.user_id, ref.is_accepted = user_id, info.status == ACCEPTED
+    return info
+
+
 async def _find_identical_start(
     engine: AsyncEngine,
     charge_point_id: str,

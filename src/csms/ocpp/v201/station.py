@@ -110,6 +110,8 @@ class Station201(Station):
         info: IdTagInfo | None = None
         if known is None:
             known, info = await self._start(event)
+        elif event.id_token is not None and known.began_without_token is not None:
+            info = await self._authorize_later(known, event.id_token, event.id_token_type, known.began_without_token)
         elif event.id_token is not None:
             info = await authorize_id_tag(
                 self._runtime.tags, event.id_token, now=self._now(), ignore_transaction_id=known.ref.id
@@ -122,7 +124,7 @@ class Station201(Station):
                 answer["totalCost"] = float(cost_so_far)
         if event.event_type == ENDED:
             await self._end(known, event)
-        if info is not None:
+        if info is not None and event.id_token is not None:  # only a token presented is answered
             answer["idTokenInfo"] = _id_token_info(info)
         return answer
 
@@ -147,7 +149,7 @@ class Station201(Station):
             charge_point_id=self.id,
             connector_id=event.evse_id,
             id_tag=id_tag,
-            meter_start=event.register_wh(TRANSACTION_BEGIN) or 0,
+            meter_start=_first_known(event.register_wh(TRANSACTION_BEGIN), event.register_wh(None), 0),
             timestamp=event.timestamp,
             reservation_id=event.reservation_id,
             now=now,
@@ -161,6 +163,8 @@ class Station201(Station):
             ),
         )
         known = self._transactions[event.key] = _Known(started.transaction, last_seq_no=None)
+        if event.id_token is None:
+            known.began_without_token = event.timestamp
         await self._note_started(
             started.transaction,
             started.id_tag_info,
@@ -169,6 +173,24 @@ class Station201(Station):
             is_repeat=started.is_repeat,
         )
         return known, started.id_tag_info
+
+    async def _authorize_later(
+        self, known: _Known, id_token: str, id_token_type: str | None, started_at: datetime
+    ) -> IdTagInfo:
+        """The first token of a transaction the station began on plug-in (2.0.1 TxStartPoint EVConnected)."""
+        info = await transactions.authorize_later(
+            self._runtime.writer,
+            self._runtime.tags,
+            known.ref,
+            id_tag=id_token,
+            id_token_type=id_token_type,
+            no_token=NO_TOKEN,
+            now=self._now(),
+        )
+        known.began_without_token = None
+        if known.ref.is_accepted:
+            await self._note_started(known.ref, info, id_tag=id_token, started_at=started_at)
+        return info
 
     async def _record_event(self, known: _Known, event: _Event, payload: Payload) -> None:
         lost = transaction_events.missing_before(event.seq_no, known.last_seq_no)
@@ -265,11 +287,13 @@ class Station201(Station):
 class _Known:
     """A transaction of this station csms has a record of, and the last seqNo seen of it here."""
 
-    __slots__ = ("last_seq_no", "ref")
+    __slots__ = ("began_without_token", "last_seq_no", "ref")
 
     def __init__(self, ref: transactions.TransactionRef, *, last_seq_no: int | None) -> None:
         self.ref = ref
         self.last_seq_no = last_seq_no
+        # When it began, for a transaction begun on this connection before any token was presented.
+        self.began_without_token: datetime | None = None
 
 
 class _Event:
@@ -317,10 +341,10 @@ class _Event:
             raise RpcError.because(ErrorKind.OCCURRENCE_CONSTRAINT, "a Started TransactionEvent names its evse")
         return event
 
-    def register_wh(self, context: str) -> int | None:
-        """The energy register read in this event's samples of `context` (begin or end), in Wh."""
+    def register_wh(self, context: str | None) -> int | None:
+        """The energy register read in this event's samples of `context` (begin or end; None: any), in Wh."""
         for sample in self.samples:
-            if any(value.context == context for value in sample.sampled_values):
+            if context is None or any(value.context == context for value in sample.sampled_values):
                 reading = transactions.register_wh(sample.sampled_values)
                 if reading is not None:
                     return reading
@@ -338,6 +362,10 @@ HANDLERS = {
     "StatusNotification": Station201.status_notification,
     "TransactionEvent": Station201.transaction_event,
 }
+
+
+def _first_known(*readings: int | None) -> int:
+    return next(reading for reading in readings if reading is not None)
 
 
 def _token_value(token: dict[str, Any]) -> str:
