@@ -342,3 +342,45 @@ async def test_a_token_presented_after_plug_in_makes_the_transaction_the_drivers
     )
     assert len(records) == 1
     assert (records[0]["transaction_key"], records[0]["energy_wh"]) == (transaction.transaction_id, 1_200)
+
+
+async def test_a_base_report_becomes_the_stations_device_model_in_the_api(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    username, _ = await create_account_with_role(server, "admin")
+    admin = bearer(await login_as(http, username))
+    station_id = await server.add_charger()
+    heartbeat = {
+        "component": {"name": "OCPPCommCtrlr"},
+        "variable": {"name": "HeartbeatInterval"},
+        "variableAttribute": [{"type": "Actual", "value": "300", "mutability": "ReadWrite"}],
+        "variableCharacteristics": {"unit": "s", "dataType": "integer", "supportsMonitoring": False},
+    }
+    connector_type = {
+        "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+        "variable": {"name": "ConnectorType"},
+        "variableAttribute": [{"value": "cType2", "mutability": "ReadOnly"}],
+    }
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        asked = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/GetBaseReport",
+            json={"requestId": 7, "reportBase": "FullInventory"},
+            headers=admin,
+        )
+        assert asked.status_code == 200 and asked.json() == {"status": "Accepted"}, asked.text
+        # The report comes in two parts; the second one names the first variable again, with a new value.
+        await station.notify_report(7, 0, [heartbeat], tbc=True)
+        heartbeat["variableAttribute"] = [{"type": "Actual", "value": "120", "mutability": "ReadWrite"}]
+        await station.notify_report(7, 1, [connector_type, heartbeat], tbc=False)
+
+    response = await http.get(f"/api/admin/chargers/{station_id}/variables", headers=admin)
+    assert response.status_code == 200, response.text
+    variables = [
+        (v["component_name"], v["evse_id"], v["evse_connector_id"], v["variable_name"], v["value"], v["data_type"])
+        for v in response.json()
+    ]
+    assert variables == [
+        ("Connector", 1, 1, "ConnectorType", "cType2", None),
+        ("OCPPCommCtrlr", 0, 0, "HeartbeatInterval", "120", "integer"),
+    ]

@@ -13,6 +13,7 @@ from csms.api.operation_schemas import (
     ChargerCommandOut,
     ChargingProfileOut,
     ConfigurationKeyOut,
+    DeviceModelVariableOut,
     LocalListEntryOut,
     LocalListOut,
     LocalListSend,
@@ -22,7 +23,15 @@ from csms.api.operation_schemas import (
 )
 from csms.api.schemas import ErrorBody
 from csms.db.models import Reservation
-from csms.services import chargers, charging_profiles, command_log, configuration, local_list, reservations
+from csms.services import (
+    chargers,
+    charging_profiles,
+    command_log,
+    configuration,
+    device_model,
+    local_list,
+    reservations,
+)
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin/chargers/{charge_point_id}", tags=["charger operations"])
@@ -52,6 +61,16 @@ async def charger_configuration(
     await require_charger(session, charge_point_id)
     found = await configuration.list_configuration(session, charge_point_id)
     return [ConfigurationKeyOut.model_validate(key) for key in found]
+
+
+@router.get("/variables", responses=ADMIN_ERRORS)
+async def charger_variables(
+    charge_point_id: str, admin: AdminUser, session: SessionDep
+) -> list[DeviceModelVariableOut]:
+    """A 2.x station's device model as its reports gave it (send GetBaseReport to refresh it)."""
+    await require_charger(session, charge_point_id)
+    found = await device_model.list_variables(session, charge_point_id)
+    return [DeviceModelVariableOut.model_validate(variable) for variable in found]
 
 
 @router.post("/password", responses=CALL_ERRORS)

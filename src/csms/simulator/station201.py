@@ -123,6 +123,13 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             )
         )
 
+    async def notify_report(self, request_id: int, seq_no: int, report_data: list[dict[str, Any]], *, tbc: bool) -> Any:
+        return await self.call(
+            call.NotifyReport(
+                request_id=request_id, generated_at=now_iso(), seq_no=seq_no, report_data=report_data, tbc=tbc
+            )
+        )
+
     async def meter_values(self, evse_id: int, energy_wh: float) -> Any:
         sampled = {"value": energy_wh, "measurand": "Energy.Active.Import.Register"}
         return await self.call(
@@ -160,6 +167,10 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
     @on(Action.reset)
     async def on_reset(self, **payload: Any) -> Any:
         return await self._answer("Reset", payload, call_result.Reset(status="Accepted"))
+
+    @on(Action.get_base_report)
+    async def on_get_base_report(self, **payload: Any) -> Any:
+        return await self._answer("GetBaseReport", payload, call_result.GetBaseReport(status="Accepted"))
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, **payload: Any) -> Any:

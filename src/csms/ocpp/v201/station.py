@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
-from csms.services import chargers, security_log, transaction_events, transactions
+from csms.services import chargers, device_model, security_log, transaction_events, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import IdTagInfo, authorize_id_tag
 
@@ -245,6 +245,16 @@ class Station201(Station):
         if closed is not None:
             await self._stopped(closed)
 
+    async def notify_report(self, payload: Payload) -> Payload:
+        attributes = [attribute for part in payload.get("reportData") or [] for attribute in _reported_attributes(part)]
+        async with self._session() as session:
+            await device_model.record_report(session, self.id, attributes, now=self._now())
+        return {}
+
+    async def notify_event(self, payload: Payload) -> Payload:
+        # Kept in the message log; csms acts on no event yet (monitoring comes with issue #21).
+        return {}
+
     # -- J Meter values ----------------------------------------------------------------------
 
     async def meter_values(self, payload: Payload) -> Payload:
@@ -358,10 +368,35 @@ HANDLERS = {
     "DataTransfer": Station201.data_transfer,
     "Heartbeat": Station201.heartbeat,
     "MeterValues": Station201.meter_values,
+    "NotifyEvent": Station201.notify_event,
+    "NotifyReport": Station201.notify_report,
     "SecurityEventNotification": Station201.security_event_notification,
     "StatusNotification": Station201.status_notification,
     "TransactionEvent": Station201.transaction_event,
 }
+
+
+def _reported_attributes(part: dict[str, Any]) -> list[device_model.ReportedAttribute]:
+    """The attributes of one reportData entry, one per variableAttribute."""
+    component, variable = part["component"], part["variable"]
+    evse = component.get("evse") or {}
+    characteristics = part.get("variableCharacteristics")
+    return [
+        device_model.ReportedAttribute(
+            component_name=component["name"],
+            component_instance=component.get("instance", ""),
+            evse_id=evse.get("id", 0),
+            evse_connector_id=evse.get("connectorId", 0),
+            variable_name=variable["name"],
+            variable_instance=variable.get("instance", ""),
+            attribute_type=attribute.get("type", "Actual"),
+            value=attribute.get("value"),
+            mutability=attribute.get("mutability", "ReadWrite"),
+            data_type=characteristics["dataType"] if characteristics else None,
+            characteristics=json.dumps(characteristics, separators=(",", ":")) if characteristics else None,
+        )
+        for attribute in part["variableAttribute"]
+    ]
 
 
 def _first_known(*readings: int | None) -> int:
