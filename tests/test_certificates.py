@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from ocpp.v16 import call_result
 
 from csms.simulator.charger import ChargerBehaviour, connect_charger
+from csms.simulator.station201 import connect_station
 from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, client_from, node_with
 from tests.operating import admin, ask_for_csr, ocpp_call, online_charger, payloads_received
@@ -529,3 +530,22 @@ async def test_staff_set_a_chargers_security_profile_within_1_to_3_and_it_shows_
     charger = (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()
     assert (out_of_range, unknown.status_code) == ([422, 422], 404)
     assert (charger["security_profile"], charger["security_profile_allowed"]) == (2, 2)
+
+
+async def test_a_201_station_asked_for_a_csr_gets_it_signed_and_delivered(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await station.boot()
+        unsolicited = await station.sign_certificate(make_csr(station_id)[0])
+        assert unsolicited.status == "Rejected"
+        payload = {"requestedMessage": "SignChargingStationCertificate"}
+        asked = await ocpp_call(http, admin, station_id, "TriggerMessage", payload)
+        assert asked.json() == {"status": "Accepted"}, asked.text
+        answer = await station.sign_certificate(make_csr(station_id)[0])
+        assert answer.status == "Accepted"
+        chain = (await station.wait_for_call("CertificateSigned")).payload["certificate_chain"]
+    certificate = x509.load_pem_x509_certificate(chain.encode())
+    certificate.verify_directly_issued_by(operator_ca.certificate)
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == station_id

@@ -10,7 +10,6 @@ from csms.ocpp.commands import CallChecks, ChargerTimeout, CommandError, Command
 from csms.ocpp.rpc import CallNotSent
 from csms.runtime import Runtime
 from csms.services import certificate_requests, charger_calls, chargers, security_profiles
-from csms.services.certificate_requests import TRIGGER_ACTION
 from csms.services.errors import DomainError
 
 
@@ -20,7 +19,7 @@ async def send_and_record(
     """Send one call (see CommandRouter.send for its errors) and keep what the charger's answer changed."""
     await _check_request(runtime.session_factory, charge_point_id, action, payload)
     if certificate_requests.is_request_trigger(action, payload):
-        answer = await _trigger_certificate_request(runtime, charge_point_id, payload)
+        answer = await _trigger_certificate_request(runtime, charge_point_id, action, payload)
     else:
         answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
@@ -37,9 +36,10 @@ async def send_and_record(
 
 
 async def _trigger_certificate_request(
-    runtime: Runtime, charge_point_id: str, payload: dict[str, Any]
+    runtime: Runtime, charge_point_id: str, action: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
-    """ExtendedTriggerMessage(SignChargePointCertificate): csms expects the CSR from before the call leaves,
+    """ExtendedTriggerMessage(SignChargePointCertificate), or 2.0.1's TriggerMessage(SignChargingStationCertificate):
+    csms expects the CSR from before the call leaves,
     since the charger may send it before its answer is read. A charger that declines, or never got the call,
     owes no CSR: the window is closed again. One that did not answer in time may still send it."""
     async with runtime.session_factory() as session:
@@ -47,7 +47,7 @@ async def _trigger_certificate_request(
             session, charge_point_id, seconds=runtime.settings.certificate_request_window
         )
     try:
-        answer = await runtime.commands.send(charge_point_id, TRIGGER_ACTION, payload)
+        answer = await runtime.commands.send(charge_point_id, action, payload)
     except ChargerTimeout:
         raise  # it may have reached the charger
     except (CommandError, CallNotSent):

@@ -29,9 +29,17 @@ class UnsolicitedRequest(CertificateRequestRefused):
     """A SignCertificate csms did not ask for."""
 
 
+# The calls that ask a charger for a new CSR: 1.6 (security whitepaper) and 2.0.1 (A02, A03).
+_REQUEST_TRIGGERS = {
+    (TRIGGER_ACTION, SIGN_CERTIFICATE_TRIGGER),
+    ("TriggerMessage", "SignChargingStationCertificate"),
+    ("TriggerMessage", "SignV2GCertificate"),
+}
+
+
 def is_request_trigger(action: str, payload: dict[str, Any]) -> bool:
     """Whether this call asks the charger for a new CSR."""
-    return action == TRIGGER_ACTION and payload.get("requestedMessage") == SIGN_CERTIFICATE_TRIGGER
+    return (action, payload.get("requestedMessage")) in _REQUEST_TRIGGERS
 
 
 async def open_window(session: AsyncSession, charge_point_id: str, *, seconds: float) -> datetime | None:

@@ -130,6 +130,9 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             )
         )
 
+    async def sign_certificate(self, csr: str) -> Any:
+        return await self.call(call.SignCertificate(csr=csr, certificate_type="ChargingStationCertificate"))
+
     async def meter_values(self, evse_id: int, energy_wh: float) -> Any:
         sampled = {"value": energy_wh, "measurand": "Energy.Active.Import.Register"}
         return await self.call(
@@ -171,6 +174,14 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
     @on(Action.get_base_report)
     async def on_get_base_report(self, **payload: Any) -> Any:
         return await self._answer("GetBaseReport", payload, call_result.GetBaseReport(status="Accepted"))
+
+    @on(Action.trigger_message)
+    async def on_trigger_message(self, **payload: Any) -> Any:
+        return await self._answer("TriggerMessage", payload, call_result.TriggerMessage(status="Accepted"))
+
+    @on(Action.certificate_signed)
+    async def on_certificate_signed(self, **payload: Any) -> Any:
+        return await self._answer("CertificateSigned", payload, call_result.CertificateSigned(status="Accepted"))
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, **payload: Any) -> Any:

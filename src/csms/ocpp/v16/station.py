@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
 from csms.services import (
-    certificate_revocation,
-    certificates,
     chargers,
     diagnostics,
     firmware,
@@ -29,8 +27,6 @@ from csms.services import (
     security_log,
     transactions,
 )
-from csms.services.certificate_authority import CertificateRequestRefused, load_authority
-from csms.services.certificate_requests import UnsolicitedRequest
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import ACCEPTED, CONCURRENT_TX, IdTagInfo, authorize_id_tag
 from csms.services.outage_reserves import RememberedTag
@@ -357,45 +353,6 @@ class Station16(Station):
     async def log_status_notification(self, payload: Payload) -> Payload:
         await self._record_request_progress("diagnostics", payload["status"], payload.get("requestId"))
         return {}
-
-    async def _record_request_progress(self, kind: str, status: str, request_id: int | None) -> None:
-        """Signed firmware or log progress: the charger's status, and the rollout or request it names."""
-        record_progress = firmware.record_progress if kind == "firmware" else diagnostics.record_progress
-        async with self._session() as session:
-            await chargers.record_charger_event(session, self.id, kind=kind, status=status, now=self._now())
-            await record_progress(session, self.id, status, now=self._now(), request_id=request_id)
-        await self._publish(f"{kind}_status", status=status, request_id=request_id)
-
-    async def sign_certificate(self, payload: Payload) -> Payload:
-        runtime = self._runtime
-        try:
-            async with self._session() as session:
-                certificate_id = await certificates.sign_for_charger(
-                    session,
-                    self.id,
-                    payload["csr"],
-                    authority=load_authority(runtime.settings.ca_certfile, runtime.settings.ca_keyfile),
-                    identity=runtime.settings.charger_certificate_identity,
-                    organization=runtime.settings.certificate_organization,
-                    valid_for=timedelta(days=runtime.settings.charger_certificate_days),
-                    now=self._now(),
-                )
-        except CertificateRequestRefused as refused:
-            # Counted per period: a charger (or whoever has its password) can send these at will.
-            kind = "csr_unsolicited" if isinstance(refused, UnsolicitedRequest) else "csr_refused"
-            runtime.security_events.record(kind=kind, charge_point_id=self.id, remote_address=None, detail=str(refused))
-            return {"status": "Rejected"}
-        # Sent once this answer is on its way: never awaited here, where the receive loop waits.
-        delivery = certificate_revocation.deliver_renewal(
-            runtime.session_factory,
-            runtime.commands.send,
-            self.id,
-            certificate_id,
-            grace=timedelta(seconds=runtime.settings.certificate_renewal_grace),
-            clock=runtime.clock,
-        )
-        runtime.background.spawn(delivery, name=f"certificate-signed-{self.id}")
-        return {"status": "Accepted"}
 
 
 # The charger's calls csms answers, by action: the functions are shared by every connection.

@@ -281,6 +281,14 @@ class Station201(Station):
         await self._publish("security_event", type=kind, tech_info=tech_info, critical=is_critical)
         return {}
 
+    async def firmware_status_notification(self, payload: Payload) -> Payload:
+        await self._record_request_progress("firmware", payload["status"], payload.get("requestId"))
+        return {}
+
+    async def log_status_notification(self, payload: Payload) -> Payload:
+        await self._record_request_progress("diagnostics", payload["status"], payload.get("requestId"))
+        return {}
+
     async def data_transfer(self, payload: Payload) -> Payload:
         async with self._session() as session:
             await chargers.record_data_transfer(
@@ -366,11 +374,14 @@ HANDLERS = {
     "Authorize": Station201.authorize,
     "BootNotification": Station201.boot_notification,
     "DataTransfer": Station201.data_transfer,
+    "FirmwareStatusNotification": Station201.firmware_status_notification,
+    "LogStatusNotification": Station201.log_status_notification,
     "Heartbeat": Station201.heartbeat,
     "MeterValues": Station201.meter_values,
     "NotifyEvent": Station201.notify_event,
     "NotifyReport": Station201.notify_report,
     "SecurityEventNotification": Station201.security_event_notification,
+    "SignCertificate": Station201.sign_certificate,
     "StatusNotification": Station201.status_notification,
     "TransactionEvent": Station201.transaction_event,
 }
