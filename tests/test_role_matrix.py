@@ -64,6 +64,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/admin/chargers/{charge_point_id}/password"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/local_list"): STAFF,
     ("POST", "/api/admin/chargers/{charge_point_id}/local_list"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/variables"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/charging_profiles"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/commands"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/reservations"): STAFF,
