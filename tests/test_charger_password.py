@@ -1,5 +1,6 @@
-"""Changing a charger's Basic-auth password with ChangeConfiguration(AuthorizationKey): the new one
-counts only once the charger accepts it (OCPP 1.6 security whitepaper, profile 1 and 2)."""
+"""Changing a charger's Basic-auth password: ChangeConfiguration(AuthorizationKey) for 1.6 (security
+whitepaper, profiles 1 and 2), SetVariables(SecurityCtrlr.BasicAuthPassword) for 2.0.1; the new one
+counts only once the charger accepts it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import httpx
 import pytest
 import websockets
 from ocpp.v16 import call_result
+from ocpp.v201 import call_result as call_result201
 
 from csms.simulator.charger import ChargerBehaviour, connect_charger
+from csms.simulator.station201 import StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, ocpp_call, payloads_received
 
@@ -71,3 +74,81 @@ async def test_an_authorization_key_that_is_no_valid_password_never_leaves(
         )
         assert charger.received == []
     assert response.status_code == 422
+
+
+async def can_connect_station(server: RunningServer, station_id: str, password: str) -> bool:
+    try:
+        async with connect_station(server.ws_url, station_id, password):
+            return True
+    except websockets.InvalidStatus as refused:
+        assert refused.response.status_code == 401
+        return False
+
+
+async def test_a_201_station_gets_its_new_password_as_basic_auth_password(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # The same endpoint: 2.0.1 keeps the password as SecurityCtrlr.BasicAuthPassword, plain (not hex).
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        response = await http.post(
+            f"/api/admin/chargers/{station_id}/password", json={"password": NEW_PASSWORD}, headers=admin
+        )
+        assert response.status_code == 200 and response.json() == {"status": "Accepted"}, response.text
+        assert [call.payload for call in station.received] == [
+            {
+                "set_variable_data": [
+                    {
+                        "component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"},
+                        "attribute_value": NEW_PASSWORD,
+                    }
+                ]
+            }
+        ]
+    assert not await can_connect_station(server, station_id, CHARGER_PASSWORD)
+    assert await can_connect_station(server, station_id, NEW_PASSWORD)
+    # The password is write-only: it is no device model variable csms shows.
+    variables = await http.get(f"/api/admin/chargers/{station_id}/variables", headers=admin)
+    assert variables.json() == []
+
+
+async def test_a_201_station_that_rejects_the_password_keeps_the_old_one(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    station_id = await server.add_charger()
+    rejecting = StationBehaviour(
+        answers={
+            "SetVariables": lambda payload: call_result201.SetVariables(
+                set_variable_result=[
+                    {"attribute_status": "Rejected", "component": data["component"], "variable": data["variable"]}
+                    for data in payload["set_variable_data"]
+                ]
+            )
+        }
+    )
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=rejecting):
+        response = await http.post(
+            f"/api/admin/chargers/{station_id}/password", json={"password": NEW_PASSWORD}, headers=admin
+        )
+    assert response.json() == {"status": "Rejected"}
+    assert await can_connect_station(server, station_id, CHARGER_PASSWORD)
+    assert not await can_connect_station(server, station_id, NEW_PASSWORD)
+
+
+async def test_a_basic_auth_password_set_through_the_generic_call_is_checked_and_counts(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    station_id = await server.add_charger()
+
+    def setting(password: str) -> dict[str, object]:
+        variable = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}
+        return {"setVariableData": [{**variable, "attributeValue": password}]}
+
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await station.boot()  # from here csms reads the answers of its calls as 2.0.1's
+        too_short = await ocpp_call(http, admin, station_id, "SetVariables", setting("short"))
+        assert too_short.status_code == 422 and station.received == [], too_short.text
+        accepted = await ocpp_call(http, admin, station_id, "SetVariables", setting(NEW_PASSWORD))
+        assert accepted.status_code == 200, accepted.text
+    assert await can_connect_station(server, station_id, NEW_PASSWORD)

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection
 
 from csms.db.models import Charger, TransactionEvent
 from csms.simulator.charger import basic_auth_header, connect_charger
-from csms.simulator.station201 import SimulatedStation, connect_station
+from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
 from tests.support.waiting import poll
 
@@ -384,3 +384,78 @@ async def test_a_base_report_becomes_the_stations_device_model_in_the_api(
         ("Connector", 1, 1, "ConnectorType", "cType2", None),
         ("OCPPCommCtrlr", 0, 0, "HeartbeatInterval", "120", "integer"),
     ]
+
+
+async def test_variables_read_and_set_through_the_generic_call_join_the_device_model(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    username, _ = await create_account_with_role(server, "admin")
+    admin = bearer(await login_as(http, username))
+    station_id = await server.add_charger()
+    heartbeat = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    offline = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}
+    behaviour = StationBehaviour(variables={("OCPPCommCtrlr", "HeartbeatInterval"): "300"})
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=behaviour) as station:
+        await booted_station(server, station)
+        read = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/GetVariables",
+            json={"getVariableData": [heartbeat, offline]},
+            headers=admin,
+        )
+        assert read.status_code == 200, read.text
+        assert [result["attributeStatus"] for result in read.json()["getVariableResult"]] == [
+            "Accepted",
+            "UnknownVariable",
+        ]
+        written = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/SetVariables",
+            json={"setVariableData": [{**heartbeat, "attributeValue": "60"}]},
+            headers=admin,
+        )
+        assert written.status_code == 200, written.text
+        assert behaviour.variables[("OCPPCommCtrlr", "HeartbeatInterval")] == "60"
+
+    response = await http.get(f"/api/admin/chargers/{station_id}/variables", headers=admin)
+    # What the station answered is kept (the unknown variable is not); the accepted write replaced the read.
+    assert [(v["component_name"], v["variable_name"], v["attribute_type"], v["value"]) for v in response.json()] == [
+        ("OCPPCommCtrlr", "HeartbeatInterval", "Actual", "60")
+    ]
+
+
+async def test_a_network_profile_may_raise_the_security_profile_but_never_lower_it(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    username, _ = await create_account_with_role(server, "admin")
+    admin = bearer(await login_as(http, username))
+    station_id = await server.add_charger()
+
+    def network_profile(security_profile: int) -> dict[str, Any]:
+        connection = {
+            "ocppVersion": "OCPP20",
+            "ocppTransport": "JSON",
+            "ocppCsmsUrl": "wss://csms.example/ocpp",
+            "messageTimeout": 30,
+            "securityProfile": security_profile,
+            "ocppInterface": "Wired0",
+        }
+        return {"configurationSlot": 1, "connectionData": connection}
+
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        # Staff record the station at profile 2 (as after a move to TLS); a profile 1 network is refused.
+        raised = await http.post(
+            f"/api/admin/chargers/{station_id}/security_profile", json={"security_profile": 2}, headers=admin
+        )
+        assert raised.status_code == 200, raised.text
+        lower = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/SetNetworkProfile", json=network_profile(1), headers=admin
+        )
+        assert lower.status_code == 422 and "cannot be lowered" in lower.json()["detail"], lower.text
+        higher = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/SetNetworkProfile", json=network_profile(3), headers=admin
+        )
+        assert higher.status_code == 200 and higher.json() == {"status": "Accepted"}, higher.text
+    assert [call.action for call in station.received] == ["SetNetworkProfile"]
+    async with server.session() as session:
+        charger = await session.get(Charger, station_id)
+    assert charger is not None and (charger.security_profile, charger.security_profile_allowed) == (2, 3)

@@ -23,15 +23,15 @@ async def send_and_record(
     else:
         answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
-        if await chargers.speaks_ocpp16(session, charge_point_id):
-            await charger_calls.record_answer(
-                session,
-                charge_point_id=charge_point_id,
-                action=action,
-                payload=payload,
-                answer=answer,
-                now=runtime.clock(),
-            )
+        await charger_calls.record_answer(
+            session,
+            version=await chargers.ocpp_version(session, charge_point_id),
+            charge_point_id=charge_point_id,
+            action=action,
+            payload=payload,
+            answer=answer,
+            now=runtime.clock(),
+        )
     return answer
 
 
@@ -74,7 +74,7 @@ async def _check_request(
     charger_calls.check_request(action, payload)
     if security_profiles.is_profile_change(action, payload):
         async with session_factory() as session:
-            await security_profiles.refuse_lowering(session, charge_point_id, payload)
+            await security_profiles.refuse_lowering(session, charge_point_id, action, payload)
 
 
 def checks_on_the_executing_node(session_factory: async_sessionmaker[AsyncSession]) -> CallChecks:

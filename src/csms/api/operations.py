@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from csms.api.commanding import send_and_record
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.operation_schemas import (
     CallStatusOut,
@@ -23,6 +22,7 @@ from csms.api.operation_schemas import (
 )
 from csms.api.schemas import ErrorBody
 from csms.db.models import Reservation
+from csms.domain.commands import ChangePassword
 from csms.services import (
     chargers,
     charging_profiles,
@@ -32,6 +32,7 @@ from csms.services import (
     local_list,
     reservations,
 )
+from csms.services.chargers import validate_charger_password
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin/chargers/{charge_point_id}", tags=["charger operations"])
@@ -77,12 +78,17 @@ async def charger_variables(
 async def change_charger_password(
     charge_point_id: str, body: PasswordChange, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> CallStatusOut:
-    """Give the charger a new Basic-auth password (ChangeConfiguration AuthorizationKey); it counts once accepted."""
+    """Give the charger a new Basic-auth password (1.6: ChangeConfiguration AuthorizationKey; 2.0.1: SetVariables
+    SecurityCtrlr.BasicAuthPassword); it counts once accepted."""
     await require_charger(session, charge_point_id)
+    validate_charger_password(body.password)
     await session.close()
-    payload = {"key": configuration.AUTHORIZATION_KEY, "value": configuration.authorization_key_value(body.password)}
-    answer = await send_and_record(runtime, charge_point_id, "ChangeConfiguration", payload)
-    return CallStatusOut(status=str(answer["status"]))
+    answer = await runtime.commands.send_command(charge_point_id, ChangePassword(body.password))
+    status = str(answer["status"])
+    if status in configuration.APPLIED_STATUSES:
+        async with runtime.session_factory() as recording:
+            await configuration.record_password(recording, charge_point_id, body.password)
+    return CallStatusOut(status=status)
 
 
 @router.get("/commands", responses=ADMIN_ERRORS)

@@ -37,7 +37,18 @@ class RemoteStop:
     transaction_key: str | None = None
 
 
-ChargerCommand = RemoteStart | RemoteStop
+@dataclass(frozen=True, slots=True)
+class ChangePassword:
+    """Give the charger a new Basic-auth password (security profiles 1 and 2); it counts once accepted."""
+
+    kind: ClassVar[str] = "ChangePassword"
+    password: str
+
+    def __repr__(self) -> str:  # never in a log line
+        return "ChangePassword(password=...)"
+
+
+ChargerCommand = RemoteStart | RemoteStop | ChangePassword
 
 
 def new_remote_start_id() -> int:
@@ -45,7 +56,7 @@ def new_remote_start_id() -> int:
     return 1 + secrets.randbelow(2**31 - 1)
 
 
-_KINDS: dict[str, type[RemoteStart] | type[RemoteStop]] = {RemoteStart.kind: RemoteStart, RemoteStop.kind: RemoteStop}
+_KINDS: dict[str, type[ChargerCommand]] = {kind.kind: kind for kind in (RemoteStart, RemoteStop, ChangePassword)}
 # Commands share the bus with OCPP calls: a command's action is its kind behind this prefix, which no
 # OCPP action name has.
 COMMAND_PREFIX = "csms."

@@ -1,8 +1,10 @@
-"""What csms keeps from its calls to chargers, whichever way they were sent.
+"""What csms keeps from the calls an operator sends chargers through the generic endpoint.
 
-An operator may send any call through the generic endpoint; when the charger accepts one that
-changes state csms tracks (its configuration, local list, reservations, charging profiles, installed
-certificates), the change is recorded here, so the dedicated flows and the generic endpoint agree.
+An operator may send any call of the charger's version; when the charger accepts one that changes state
+csms tracks (1.6: configuration, local list, reservations, charging profiles; 2.0.1: device model
+variables, network profile; both: Basic-auth password, installed certificates), the change is recorded
+here, so the dedicated flows and the generic endpoint agree. The payloads are the wire's: each version
+has its own table of recorders, since the same action name can carry different fields in each.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from csms.services import (
     certificates,
     charging_profiles,
     configuration,
+    device_model,
     local_list,
     reservations,
     security_profiles,
 )
+from csms.services.chargers import OCPP_16, validate_charger_password
 
 Recorder = Callable[[AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[None]]
 
@@ -32,18 +36,23 @@ def check_request(action: str, payload: dict[str, Any]) -> None:
         configuration.password_from_authorization_key(str(payload.get("value", "")))
     if action == "InstallCertificate":
         certificate_authority.read_certificate(str(payload.get("certificate", "")))
+    if action == "SetVariables":
+        for password in _passwords_set(payload):
+            validate_charger_password(password)
 
 
 async def record_answer(
     session: AsyncSession,
     *,
+    version: str,
     charge_point_id: str,
     action: str,
     payload: dict[str, Any],
     answer: dict[str, Any],
     now: datetime,
 ) -> None:
-    recorder = _RECORDERS.get(action)
+    recorders = _RECORDERS_16 if version == OCPP_16 else _RECORDERS_201
+    recorder = recorders.get(action)
     if recorder is not None:
         await recorder(session, charge_point_id, payload, answer, now)
 
@@ -141,7 +150,70 @@ async def _get_installed_certificate_ids(
     await certificates.record_reported(session, charge_point_id, payload["certificateType"], reported, now=now)
 
 
-_RECORDERS: dict[str, Recorder] = {
+async def _set_variables(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    """Each variable the station took on: a new BasicAuthPassword is the station's password, any other
+    value is its device model's (SetVariables results come in the order of the request's data)."""
+    applied = []
+    for asked, result in zip(payload["setVariableData"], answer["setVariableResult"], strict=False):
+        if result["attributeStatus"] not in configuration.APPLIED_STATUSES:
+            continue
+        if device_model.is_password(asked["component"]["name"], asked["variable"]["name"]):
+            await configuration.record_password(session, charge_point_id, str(asked["attributeValue"]))
+        else:
+            applied.append(_attribute(asked, value=str(asked["attributeValue"])))
+    await device_model.record_report(session, charge_point_id, applied, now=now)
+
+
+async def _get_variables(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    reported = [
+        _attribute(result, value=result.get("attributeValue"))
+        for result in answer["getVariableResult"]
+        if result["attributeStatus"] == "Accepted"
+    ]
+    await device_model.record_report(session, charge_point_id, reported, now=now)
+
+
+async def _set_network_profile(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    """The operator moved the station to a profile: its next connection at that profile raises the recorded one."""
+    if answer.get("status") == "Accepted":
+        await security_profiles.allow(session, charge_point_id, int(payload["connectionData"]["securityProfile"]))
+
+
+async def _get_installed_certificate_ids_201(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    """2.0.1 answers for several types at once (all of them when the request names none): each type asked
+    for is replaced by what the station listed of it."""
+    chains = answer.get("certificateHashDataChain", []) if answer.get("status") == "Accepted" else []
+    reported: dict[str, list[dict[str, Any]]] = {kind: [] for kind in payload.get("certificateType", [])}
+    for chain in chains:
+        reported.setdefault(chain["certificateType"], []).append(chain["certificateHashData"])
+    for certificate_type, hash_data in reported.items():
+        await certificates.record_reported(session, charge_point_id, certificate_type, hash_data, now=now)
+
+
+def _passwords_set(payload: dict[str, Any]) -> list[str]:
+    return [
+        str(data.get("attributeValue", ""))
+        for data in payload.get("setVariableData", [])
+        if device_model.is_password(data.get("component", {}).get("name", ""), data.get("variable", {}).get("name", ""))
+    ]
+
+
+def _attribute(named: dict[str, Any], *, value: str | None) -> device_model.ReportedAttribute:
+    """The device model attribute a SetVariables datum or GetVariables result names."""
+    return device_model.attribute_named(
+        named["component"], named["variable"], attribute_type=named.get("attributeType", "Actual"), value=value
+    )
+
+
+_RECORDERS_16: dict[str, Recorder] = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
     "SendLocalList": _send_local_list,
@@ -154,4 +226,12 @@ _RECORDERS: dict[str, Recorder] = {
     "InstallCertificate": _install_certificate,
     "DeleteCertificate": _delete_certificate,
     "GetInstalledCertificateIds": _get_installed_certificate_ids,
+}
+_RECORDERS_201: dict[str, Recorder] = {
+    "SetVariables": _set_variables,
+    "GetVariables": _get_variables,
+    "SetNetworkProfile": _set_network_profile,
+    "InstallCertificate": _install_certificate,
+    "DeleteCertificate": _delete_certificate,
+    "GetInstalledCertificateIds": _get_installed_certificate_ids_201,
 }

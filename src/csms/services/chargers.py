@@ -59,11 +59,10 @@ class StatusReport:
 OCPP_16 = "1.6"
 
 
-async def speaks_ocpp16(session: AsyncSession, charge_point_id: str) -> bool:
-    """Whether the charger last booted with OCPP 1.6 (or never booted): what csms records of its calls'
-    answers (charger_calls) reads 1.6 payloads only."""
+async def ocpp_version(session: AsyncSession, charge_point_id: str) -> str:
+    """The OCPP version the charger last connected with; 1.6 for one that never did."""
     version = await session.scalar(select(Charger.ocpp_version).where(Charger.charge_point_id == charge_point_id))
-    return version in (None, OCPP_16)
+    return version or OCPP_16
 
 
 class ChargerAuthFailure(Exception):

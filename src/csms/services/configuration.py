@@ -55,12 +55,6 @@ async def list_configuration(session: AsyncSession, charge_point_id: str) -> lis
     return list((await session.scalars(query)).all())
 
 
-def authorization_key_value(password: str) -> str:
-    """The AuthorizationKey value for a password: hex-encoded, as the OCPP 1.6 security whitepaper asks."""
-    validate_charger_password(password)
-    return password.encode("ascii").hex().upper()
-
-
 def password_from_authorization_key(value: str) -> str:
     """The Basic-auth password a hex-encoded AuthorizationKey stands for; InvalidInput when it is none."""
     try:
@@ -84,6 +78,12 @@ async def _store(
         return
     row.value, row.updated_at = value, now
     row.readonly = readonly or row.readonly
+
+
+async def record_password(session: AsyncSession, charge_point_id: str, password: str) -> None:
+    """The charger accepted `password` as its new Basic-auth password."""
+    await _set_password(session, charge_point_id, password)
+    await session.commit()
 
 
 async def _set_password(session: AsyncSession, charge_point_id: str, password: str) -> None:

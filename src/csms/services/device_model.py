@@ -7,9 +7,10 @@ row, replaced when a newer report names it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Executable, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -17,6 +18,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import DeviceModelVariable
+
+# Where a 2.x station keeps its Basic-auth password (2.0.1 part 2, appendix: SecurityCtrlr); write-only,
+# never kept here even if a station reports it.
+SECURITY_CONTROLLER = "SecurityCtrlr"
+BASIC_AUTH_PASSWORD = "BasicAuthPassword"  # noqa: S105 (a variable name, not a password)
 
 _KEY = (
     "charge_point_id",
@@ -48,19 +54,43 @@ class ReportedAttribute:
     characteristics: str | None = None  # JSON, as reported
 
 
+def attribute_named(
+    component: Mapping[str, Any], variable: Mapping[str, Any], *, attribute_type: str, value: str | None, **details: Any
+) -> ReportedAttribute:
+    """The attribute that a 2.x ComponentType and VariableType (as the wire spells them) name."""
+    evse = component.get("evse") or {}
+    return ReportedAttribute(
+        component_name=component["name"],
+        component_instance=component.get("instance", ""),
+        evse_id=evse.get("id", 0),
+        evse_connector_id=evse.get("connectorId", 0),
+        variable_name=variable["name"],
+        variable_instance=variable.get("instance", ""),
+        attribute_type=attribute_type,
+        value=value,
+        **details,
+    )
+
+
 async def record_report(
     session: AsyncSession, charge_point_id: str, attributes: Sequence[ReportedAttribute], *, now: datetime
 ) -> None:
-    if not attributes:
-        return
     # One row per attribute (the last one wins): a multi-row upsert may not touch a row twice.
     by_key = {}
     for attribute in attributes:
+        if is_password(attribute.component_name, attribute.variable_name):
+            continue
         row = {**asdict(attribute), "charge_point_id": charge_point_id, "updated_at": now}
         by_key[tuple(row[column] for column in _KEY)] = row
     rows = list(by_key.values())
+    if not rows:
+        return
     await session.execute(_upsert(session.get_bind().dialect.name), rows)
     await session.commit()
+
+
+def is_password(component_name: str, variable_name: str) -> bool:
+    return (component_name, variable_name) == (SECURITY_CONTROLLER, BASIC_AUTH_PASSWORD)
 
 
 def _upsert(dialect_name: str) -> Executable:

@@ -1,4 +1,4 @@
-"""OCPP 1.6 security profiles (Security Whitepaper §2): the profile each charger has reached, which
+"""OCPP security profiles (1.6 Security Whitepaper §2, 2.0.1 part 2 A00): the profile each charger has reached, which
 OCPP can never lower (staff can, for recovery), raised only as far as an operator moved the charger,
 and the binding of a profile 3 client certificate to its charger."""
 
@@ -86,15 +86,28 @@ async def _update(session: AsyncSession, charge_point_id: str, **values: int) ->
     await session.commit()
 
 
+def requested_profile(action: str, payload: dict[str, Any]) -> str | None:
+    """The profile a call moves the charger to, as the call spells it; None for a call that does not.
+
+    1.6: ChangeConfiguration(SecurityProfile); 2.0.1: SetNetworkProfile, whose connection data names the
+    profile of the connection the station makes with it.
+    """
+    if action == "ChangeConfiguration" and payload.get("key") == SECURITY_PROFILE_KEY:
+        return str(payload.get("value", ""))
+    if action == "SetNetworkProfile":
+        return str(payload.get("connectionData", {}).get("securityProfile", ""))
+    return None
+
+
 def is_profile_change(action: str, payload: dict[str, Any]) -> bool:
-    return action == "ChangeConfiguration" and payload.get("key") == SECURITY_PROFILE_KEY
+    return requested_profile(action, payload) is not None
 
 
-async def refuse_lowering(session: AsyncSession, charge_point_id: str, payload: dict[str, Any]) -> None:
-    """ChangeConfiguration(SecurityProfile) may only raise the charger's profile (Security Whitepaper §2.1)."""
-    requested = str(payload.get("value", ""))
+async def refuse_lowering(session: AsyncSession, charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
+    """A call may only raise the charger's profile (1.6 Security Whitepaper §2.1, 2.0.1 part 2 A00)."""
+    requested = requested_profile(action, payload)
     if requested not in ("1", "2", "3"):
-        raise InvalidInput("SecurityProfile is 1, 2 or 3")
+        raise InvalidInput("a security profile is 1, 2 or 3")
     recorded = await recorded_profile(session, charge_point_id)
     if int(requested) < recorded:
         raise InvalidInput(f"charger {charge_point_id} is at security profile {recorded}; it cannot be lowered")

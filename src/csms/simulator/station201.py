@@ -33,6 +33,8 @@ class StationBehaviour:
     request_start_status: str = "Accepted"
     request_stop_status: str = "Accepted"
     answers: dict[str, Answer] = field(default_factory=dict)
+    # The device model GetVariables reads and SetVariables writes: (component, variable) -> value.
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -186,6 +188,31 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
     @on(Action.data_transfer)
     async def on_data_transfer(self, **payload: Any) -> Any:
         return await self._answer("DataTransfer", payload, call_result.DataTransfer(status="Accepted"))
+
+    @on(Action.set_variables)
+    async def on_set_variables(self, **payload: Any) -> Any:
+        results = []
+        for data in payload["set_variable_data"]:
+            component, variable = data["component"], data["variable"]
+            self.behaviour.variables[component["name"], variable["name"]] = data["attribute_value"]
+            results.append({"attribute_status": "Accepted", "component": component, "variable": variable})
+        return await self._answer("SetVariables", payload, call_result.SetVariables(set_variable_result=results))
+
+    @on(Action.get_variables)
+    async def on_get_variables(self, **payload: Any) -> Any:
+        results = []
+        for data in payload["get_variable_data"]:
+            component, variable = data["component"], data["variable"]
+            value = self.behaviour.variables.get((component["name"], variable["name"]))
+            found = {"attribute_status": "Accepted", "attribute_value": value} if value is not None else {}
+            results.append(
+                {"attribute_status": "UnknownVariable", "component": component, "variable": variable, **found}
+            )
+        return await self._answer("GetVariables", payload, call_result.GetVariables(get_variable_result=results))
+
+    @on(Action.set_network_profile)
+    async def on_set_network_profile(self, **payload: Any) -> Any:
+        return await self._answer("SetNetworkProfile", payload, call_result.SetNetworkProfile(status="Accepted"))
 
 
 @contextlib.asynccontextmanager

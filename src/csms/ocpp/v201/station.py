@@ -390,16 +390,11 @@ HANDLERS = {
 def _reported_attributes(part: dict[str, Any]) -> list[device_model.ReportedAttribute]:
     """The attributes of one reportData entry, one per variableAttribute."""
     component, variable = part["component"], part["variable"]
-    evse = component.get("evse") or {}
     characteristics = part.get("variableCharacteristics")
     return [
-        device_model.ReportedAttribute(
-            component_name=component["name"],
-            component_instance=component.get("instance", ""),
-            evse_id=evse.get("id", 0),
-            evse_connector_id=evse.get("connectorId", 0),
-            variable_name=variable["name"],
-            variable_instance=variable.get("instance", ""),
+        device_model.attribute_named(
+            component,
+            variable,
             attribute_type=attribute.get("type", "Actual"),
             value=attribute.get("value"),
             mutability=attribute.get("mutability", "ReadWrite"),
