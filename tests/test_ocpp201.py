@@ -16,7 +16,7 @@ import websockets
 from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection
 
-from csms.db.models import Charger, TransactionEvent
+from csms.db.models import Charger, Transaction, TransactionEvent
 from csms.simulator.charger import basic_auth_header, connect_charger
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
@@ -342,6 +342,41 @@ async def test_a_token_presented_after_plug_in_makes_the_transaction_the_drivers
     )
     assert len(records) == 1
     assert (records[0]["transaction_key"], records[0]["energy_wh"]) == (transaction.transaction_id, 1_200)
+
+
+async def test_a_token_presented_after_a_reconnect_still_makes_the_transaction_the_drivers(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    # The station began on plug-in, lost its connection, and sends the driver's token on the new one.
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1)
+        await station.transaction_event(transaction, "Started", "CablePluggedIn", energy_wh=100)
+    await poll(lambda: _transactions_of_station(server, station_id), until=bool)
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        transaction.id_token = {"idToken": tokens["idTag"], "type": "Central"}
+        authorized = await station.transaction_event(
+            transaction, "Updated", "Authorized", with_token=True, charging_state="Charging"
+        )
+        assert authorized.id_token_info["status"] == "Accepted"
+        await station.transaction_event(transaction, "Ended", "EVCommunicationLost", energy_wh=700)
+
+    records = await poll(
+        lambda: _transactions(http, tokens), until=lambda found: bool(found) and not found[0]["is_active"]
+    )
+    assert [(record["transaction_key"], record["energy_wh"]) for record in records] == [
+        (transaction.transaction_id, 600)
+    ]
+
+
+async def _transactions_of_station(server: RunningServer, station_id: str) -> list[str]:
+    async with server.session() as session:
+        keys = await session.scalars(
+            select(Transaction.transaction_key).where(Transaction.charge_point_id == station_id)
+        )
+        return [key for key in keys.all() if key is not None]
 
 
 async def test_a_base_report_becomes_the_stations_device_model_in_the_api(

@@ -322,14 +322,26 @@ def _ref_from(row: Any) -> TransactionRef:
     )
 
 
-async def find_transaction_by_key(engine: AsyncEngine, charge_point_id: str, key: str) -> TransactionRef | None:
+@dataclass(frozen=True, slots=True)
+class KeyedTransaction:
+    """A 2.x station's transaction as csms has it: its ref, and the token and time it began with."""
+
+    ref: TransactionRef
+    id_tag: str
+    started_at: datetime
+
+
+async def find_transaction_by_key(engine: AsyncEngine, charge_point_id: str, key: str) -> KeyedTransaction | None:
     """The transaction a 2.x station names `key`, if csms has it."""
-    query = select(*_REF_COLUMNS).where(
+    query = select(*_REF_COLUMNS, Transaction.id_tag, Transaction.start_timestamp).where(
         Transaction.charge_point_id == charge_point_id, Transaction.transaction_key == key
     )
     async with engine.connect() as connection:
         row = (await connection.execute(query)).first()
-    return _ref_from(row) if row is not None else None
+    if row is None:
+        return None
+    *ref_columns, id_tag, started_at = row
+    return KeyedTransaction(_ref_from(ref_columns), id_tag, started_at)
 
 
 async def find_transaction_ref(engine: AsyncEngine, transaction_id: int) -> TransactionRef | None:

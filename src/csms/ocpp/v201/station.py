@@ -129,10 +129,12 @@ class Station201(Station):
         return answer
 
     async def _read_known(self, key: str) -> _Known | None:
-        ref = await transactions.find_transaction_by_key(self._runtime.engine, self.id, key)
-        if ref is None:
+        found = await transactions.find_transaction_by_key(self._runtime.engine, self.id, key)
+        if found is None:
             return None
-        known = self._transactions[key] = _Known(ref, last_seq_no=None)
+        known = self._transactions[key] = _Known(found.ref, last_seq_no=None)
+        if found.ref.is_open and found.id_tag == NO_TOKEN:  # begun before this connection, still without a token
+            known.began_without_token = found.started_at
         return known
 
     async def _start(self, event: _Event) -> tuple[_Known, IdTagInfo]:
@@ -310,7 +312,7 @@ class _Known:
     def __init__(self, ref: transactions.TransactionRef, *, last_seq_no: int | None) -> None:
         self.ref = ref
         self.last_seq_no = last_seq_no
-        # When it began, for a transaction begun on this connection before any token was presented.
+        # When it began, for a transaction begun before any token was presented.
         self.began_without_token: datetime | None = None
 
 
