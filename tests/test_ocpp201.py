@@ -298,6 +298,15 @@ async def test_the_admins_generic_call_is_checked_against_the_stations_version(
         assert unknown.status_code == 404
     assert [call.action for call in station.received] == ["Reset"]
 
+    # The message log names each frame's version: the boot in, and the Reset out.
+    async def logged() -> list[tuple[str, str | None, str | None]]:
+        response = await http.get(f"/api/admin/chargers/{station_id}/messages", headers=admin)
+        return [(frame["direction"], frame["action"], frame["ocpp_version"]) for frame in response.json()]
+
+    frames = await poll(logged, until=lambda found: ("out", "Reset", "2.0.1") in found)
+    assert ("in", "BootNotification", "2.0.1") in frames
+    assert {version for _, _, version in frames} == {"2.0.1"}
+
 
 async def test_an_energy_budget_stops_a_201_transaction_by_its_own_id(
     sqlite_server: RunningServer,

@@ -304,6 +304,9 @@ class OcppMessageOut(BaseModel):
     message_type: int | None
     unique_id: str | None
     action: str | None
+    ocpp_version: str | None = Field(
+        description="The OCPP version of the frame's connection (null: logged before csms kept it)"
+    )
     # The frame's first bytes (CSMS_MESSAGE_LOG_MAX_FRAME_BYTES) when frame_bytes, its whole size, is more.
     frame: str
     frame_bytes: int | None

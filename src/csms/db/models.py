@@ -419,6 +419,8 @@ class OcppMessage(Base):
     message_type: Mapped[int | None] = mapped_column(Integer)
     unique_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(64))
+    # The version the frame's connection agreed on; NULL for frames logged before csms recorded it.
+    ocpp_version: Mapped[str | None] = mapped_column(String(8))
     # At most the message log's limit of the frame's first bytes; frame_bytes is the whole frame's size.
     frame: Mapped[str] = mapped_column(Text)
     frame_bytes: Mapped[int | None] = mapped_column(Integer)

@@ -36,7 +36,13 @@ class NodeObserver:
         action: str | None,
     ) -> None:
         self._message_log.record(
-            charge_point_id, direction, frame, message_type=message_type, unique_id=unique_id, action=action
+            charge_point_id,
+            direction,
+            frame,
+            ocpp_version=version,
+            message_type=message_type,
+            unique_id=unique_id,
+            action=action,
         )
 
     def answer(self, version: OcppVersion, *, origin: str, action: str | None, error_code: str | None) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import DATABASE_UNREACHABLE, BatchWriter
@@ -26,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 _TABLE = Base.metadata.tables[OcppMessage.__tablename__]
 # The table, not the mapped class: a plain executemany instead of the ORM's bulk insert.
-_INSERT_FRAME = journaled("ocpp_message.insert", insert(_TABLE))
+# A journal of held writes from before 0021 has rows without ocpp_version: they get NULL.
+_INSERT_FRAME = journaled(
+    "ocpp_message.insert", insert(_TABLE).values(ocpp_version=bindparam("ocpp_version", value=None))
+)
 DEFAULT_MAX_FRAME_BYTES = 4096
 
 INCOMING = "in"
@@ -57,6 +60,7 @@ class MessageLog:
         direction: str,
         frame: str,
         *,
+        ocpp_version: str | None = None,
         message_type: int | None = None,
         unique_id: str | None = None,
         action: str | None = None,
@@ -72,6 +76,7 @@ class MessageLog:
             "message_type": message_type,
             "unique_id": escape_unstorable(unique_id)[:64] if unique_id else unique_id,
             "action": escape_unstorable(action)[:64] if action else action,
+            "ocpp_version": ocpp_version,
             "created_at": self._clock(),
         }
         self._writer.write_soon((_INSERT_FRAME, [row]))

@@ -1,7 +1,7 @@
 """the version-neutral data model, expand step: OCPP 2.x columns and tables beside the 1.6 ones
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 
 Adds and backfills only (docs/architecture.md, "The version-neutral data model"); every existing row
 gets its OCPP 1.6 meaning and nothing that old rows could break is tightened:
@@ -22,7 +22,7 @@ gets its OCPP 1.6 meaning and nothing that old rows could break is tightened:
   configuration keys. An absent instance is '' and an absent EVSE or connector 0, so the natural key is
   a plain unique index that NotifyReport can upsert on.
 
-Going back down to 0018 fails on PostgreSQL if a 2.x token or vendor longer than 20 characters was stored.
+Going back down to 0019 fails on PostgreSQL if a 2.x token or vendor longer than 20 characters was stored.
 """
 
 from collections.abc import Sequence
