@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = 30 * 24 * 3600
     ocpp_call_timeout: float = 10.0
     heartbeat_interval: int = 300
+    # Seconds a charger answered Pending or Rejected at boot waits before it boots again.
+    boot_retry_interval: int = 60
     # OCPP-J frames larger than this are answered with a CallError instead of being parsed.
     ocpp_max_frame_bytes: int = 64 * 1024
     # permessage-deflate keeps zlib state for every socket; OCPP frames are small, so thousands of

@@ -62,12 +62,15 @@ async def get_charger(charge_point_id: str, admin: AdminUser, session: SessionDe
 async def update_charger(
     charge_point_id: str, body: ChargerUpdate, admin: AdminUser, session: SessionDep
 ) -> ChargerOut:
-    """Register the charger's serial number, or choose how its firmware and diagnostics links are served."""
+    """Register the charger's serial number, choose how its firmware and diagnostics links are served, or what
+    its boot is answered."""
     charger = await _require_charger(session, charge_point_id)
     if "registered_serial_number" in body.model_fields_set:
         charger = await chargers.register_serial_number(session, charge_point_id, body.registered_serial_number)
     if body.file_transfer is not None:
         charger = await file_transfer.set_preference(session, charge_point_id, body.file_transfer)
+    if body.boot_answer is not None:
+        charger = await chargers.set_boot_answer(session, charge_point_id, body.boot_answer)
     return await _charger_out(session, charger)
 
 
@@ -91,8 +94,8 @@ async def charger_messages(
     "/chargers/{charge_point_id}/ocpp/{action}",
     responses={
         **_ERRORS,
-        409: {"model": ErrorBody, "description": "Charger not connected"},
-        422: {"description": "Payload breaks the OCPP 1.6 schema"},
+        409: {"model": ErrorBody, "description": "Charger not connected, or its boot was answered Rejected"},
+        422: {"description": "A call of another OCPP version than the charger's, or a payload breaking its schema"},
         502: {"model": ErrorBody, "description": "The charger answered with a CallError"},
         504: {"model": ErrorBody, "description": "The charger did not answer in time"},
     },
@@ -105,7 +108,8 @@ async def send_ocpp_call(
     session: SessionDep,
     payload: dict[str, Any] = Body(default_factory=dict, examples=[{"type": "Soft"}]),  # noqa: B008
 ) -> dict[str, Any]:
-    """Send any CSMS-initiated OCPP 1.6 call: the body is its camelCase payload, the answer the charger's."""
+    """Send any CSMS-initiated call of the charger's OCPP version (1.6 or 2.0.1): the body is its camelCase
+    payload, the answer the charger's."""
     await _require_charger(session, charge_point_id)
     await session.close()  # not held while the charger answers
     return await send_and_record(runtime, charge_point_id, action, payload)

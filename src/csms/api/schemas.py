@@ -211,6 +211,12 @@ _REGISTERED_SERIAL = (
 )
 
 
+_BOOT_ANSWER = (
+    "What csms answers its BootNotification: Accepted; Pending (csms may call it, e.g. to provision it, and "
+    "refuses its own calls with SecurityError); Rejected (csms neither calls it nor answers more than a boot)"
+)
+
+
 class ChargerCreate(BaseModel):
     charge_point_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
     password: str = Field(min_length=1, max_length=256, description="16 to 40 characters, for HTTP Basic auth")
@@ -231,13 +237,17 @@ class ChargerUpdate(BaseModel):
     registered_serial_number: str | None = Field(
         default=None, min_length=1, max_length=64, description=f"{_REGISTERED_SERIAL}; null forgets it"
     )
+    boot_answer: Literal["Accepted", "Pending", "Rejected"] | None = Field(
+        default=None, description=_BOOT_ANSWER + "; from its next BootNotification on"
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> ChargerUpdate:
         if not self.model_fields_set:
-            raise ValueError("give file_transfer, registered_serial_number or both")
-        if "file_transfer" in self.model_fields_set and self.file_transfer is None:
-            raise ValueError("file_transfer is auto, http, ftp or ftps, not null")
+            raise ValueError("give file_transfer, registered_serial_number, boot_answer or several")
+        for name in ("file_transfer", "boot_answer"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
         return self
 
 
@@ -278,7 +288,8 @@ class ChargerOut(BaseModel):
     firmware_version: str | None
     meter_type: str | None
     meter_serial_number: str | None
-    registration_status: str | None
+    registration_status: str | None = Field(description="What csms answered its last BootNotification")
+    boot_answer: str = Field(default="Accepted", description=_BOOT_ANSWER)
     is_connected: bool
     connected_at: datetime | None
     disconnected_at: datetime | None

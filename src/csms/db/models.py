@@ -188,7 +188,9 @@ class Charger(Base):
     imsi: Mapped[str | None] = mapped_column(String(20))
     meter_type: Mapped[str | None] = mapped_column(String(25))
     meter_serial_number: Mapped[str | None] = mapped_column(String(25))
+    # What csms answered its last BootNotification, and what it is to answer (the operator's choice).
     registration_status: Mapped[str | None] = mapped_column(String(16))
+    boot_answer: Mapped[str] = mapped_column(String(16), default="Accepted", server_default="Accepted")
     last_boot_at: Mapped[datetime | None]
     last_heartbeat_at: Mapped[datetime | None]
     # Before 0014 the node's own idea of connected; no longer read (dropped in a later migration).

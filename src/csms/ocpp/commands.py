@@ -14,6 +14,7 @@ from csms.ocpp.command_envelope import REQUESTED_BY, Command, CommandSeal, Envel
 from csms.ocpp.registry import ConnectionRegistry
 from csms.ocpp.rpc import CallNotSent, ChargerCallError, RpcError, RpcSession
 from csms.ocpp.versions import NEWEST_FIRST, SupportedVersion, supported
+from csms.services.chargers import BOOT_REJECTED
 from csms.services.command_log import NO_BUS_ANSWER, CommandOutcome, answer_status
 
 # How much longer than a call's timeout a node waits for the holding node's answer over the bus, so
@@ -39,6 +40,10 @@ class ActionOfAnotherVersion(InvalidPayload):
 
 class ChargerNotConnected(CommandError):
     pass
+
+
+class ChargerNotAccepted(ChargerNotConnected):
+    """Connected, but its boot was answered Rejected: csms sends it nothing until it is accepted."""
 
 
 class ChargerTimeout(CommandError):
@@ -236,6 +241,8 @@ class CommandRouter:
         session = self._registry.get(charge_point_id)
         if session is None:
             raise ChargerNotConnected(f"charger {charge_point_id} is not connected")
+        if session.station.registration == BOOT_REJECTED:  # 1.6 §4.2, 2.0.1 B03: it only boots again
+            raise ChargerNotAccepted(f"charger {charge_point_id} is connected, but its boot was answered Rejected")
         version = _version_of(session)
         if not is_command_action(command.action):
             check_call(version, command.action, command.payload)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.ocpp.rpc import Payload
+from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.services import certificate_revocation, certificates, chargers, diagnostics, firmware, transactions
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
 from csms.services.certificate_requests import UnsolicitedRequest
@@ -24,12 +24,39 @@ if TYPE_CHECKING:
     from csms.runtime import Runtime
 
 
+# What a charger answered Pending or Rejected may still send (1.6 §4.2; 2.0.1 B01.FR.10, B02.FR.09).
+_BEFORE_ACCEPTANCE = frozenset({"BootNotification"})
+
+
 class Station:
-    __slots__ = ("_runtime", "id")
+    __slots__ = ("_runtime", "id", "registration", "reported_connectors")
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
         self.id = charge_point_id
         self._runtime = runtime
+        # What csms answered this connection's last BootNotification; None before one.
+        self.registration: str | None = None
+        # Connectors (1.6) or EVSEs (2.x), 1 and up, the charger reported on this connection: remote
+        # starts check them here.
+        self.reported_connectors: set[int] = set()
+
+    async def _answer_boot(self) -> tuple[str, int]:
+        """The operator's answer to this boot and the interval that goes with it: the heartbeat interval
+        when accepted, else the time before the charger boots again."""
+        settings = self._runtime.settings
+        self.registration = await chargers.boot_answer(self._runtime.engine, self.id)
+        accepted = self.registration == chargers.BOOT_ACCEPTED
+        return self.registration, settings.heartbeat_interval if accepted else settings.boot_retry_interval
+
+    def refuse_before_acceptance(self, action: str) -> None:
+        """A charger answered Pending or Rejected on this connection sends nothing but a new boot: OCPP-J's
+        SecurityError. A connection with no boot yet is not refused: a charger that reconnects does not
+        boot again (2.0.1 part 4 §5.4)."""
+        if self.registration in (None, chargers.BOOT_ACCEPTED) or action in _BEFORE_ACCEPTANCE:
+            return
+        raise RpcError.because(
+            ErrorKind.SECURITY, f"{action} refused: csms answered this charger's boot {self.registration}"
+        )
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:

@@ -12,7 +12,7 @@ from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
@@ -177,11 +177,43 @@ async def authenticate_charger(
     return charger
 
 
+# What csms may answer a BootNotification (OCPP RegistrationStatus, the same in 1.6 and 2.0.1).
+BOOT_ACCEPTED, BOOT_PENDING, BOOT_REJECTED = "Accepted", "Pending", "Rejected"
+BOOT_ANSWERS = (BOOT_ACCEPTED, BOOT_PENDING, BOOT_REJECTED)
+
+
 async def record_boot(
-    writer: BatchWriter, charge_point_id: str, boot: BootInfo, *, now: datetime, ocpp_version: str = OCPP_16
+    writer: BatchWriter,
+    charge_point_id: str,
+    boot: BootInfo,
+    *,
+    now: datetime,
+    ocpp_version: str = OCPP_16,
+    answered: str = BOOT_ACCEPTED,
 ) -> None:
     row = {f"boot_{name}": getattr(boot, name) for name in _BOOT_FIELDS}
-    await writer.write((_BOOT, [{**row, "cp": charge_point_id, "at": now, "ocpp_version": ocpp_version}]))
+    values = {**row, "cp": charge_point_id, "at": now, "ocpp_version": ocpp_version, "answered": answered}
+    await writer.write((_BOOT, [values]))
+
+
+async def boot_answer(engine: AsyncEngine, charge_point_id: str) -> str:
+    """What the operator wants the charger's BootNotification answered: Accepted, Pending or Rejected."""
+    query = select(Charger.boot_answer).where(Charger.charge_point_id == charge_point_id)
+    async with engine.connect() as connection:
+        answer = await connection.scalar(query)
+    return answer or BOOT_ACCEPTED
+
+
+async def set_boot_answer(session: AsyncSession, charge_point_id: str, answer: str) -> Charger:
+    """The operator's choice of what the charger's next BootNotification is answered."""
+    if answer not in BOOT_ANSWERS:
+        raise InvalidInput(f"a boot answer is one of {', '.join(BOOT_ANSWERS)}")
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    charger.boot_answer = answer
+    await session.commit()
+    return charger
 
 
 # Connects and disconnects before 0014; kept so a held-writes journal of an older node replays. Presence
@@ -205,7 +237,8 @@ _BOOT = journaled(
     .values(
         {
             **{name: bindparam(f"boot_{name}") for name in _BOOT_FIELDS},
-            "registration_status": "Accepted",
+            # A default: a held-writes journal of a node before 0022 has no answer, and always accepted.
+            "registration_status": bindparam("answered", value=BOOT_ACCEPTED),
             "last_boot_at": bindparam("at"),
             "last_heartbeat_at": bindparam("at"),
             # A default: a held-writes journal of a node before 0020 has no ocpp_version, and meant 1.6.

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,6 +46,19 @@ class Connection(Protocol):
     async def send(self, frame: str) -> None: ...
 
     async def close(self, code: int, reason: str) -> None: ...
+
+
+class Station(Protocol):
+    """The version's handlers' state for one connection, as the session and csms's calls see it."""
+
+    registration: str | None  # what csms answered the connection's last BootNotification
+
+    @property
+    def reported_connectors(self) -> AbstractSet[int]:
+        """Connectors (1 and up) the charger reported on this connection."""
+
+    def refuse_before_acceptance(self, action: str) -> None:
+        """Raise RpcError for a call the charger may not send yet."""
 
 
 class CallNotSent(TimeoutError):
@@ -116,7 +130,7 @@ class RpcSession:
         connection: Connection,
         *,
         version: OcppVersion,
-        station: Any,
+        station: Station,
         limits: RpcLimits,
         observer: RpcObserver,
     ) -> None:
@@ -195,6 +209,7 @@ class RpcSession:
         try:
             if handler is None:
                 raise self._unknown_action(call.action)
+            self.station.refuse_before_acceptance(call.action)
             self.version.schemas.check_request(call.action, call.payload)
             require_32_bit_integers(call)
             answer = await handler(self.station, call.payload)

@@ -44,7 +44,6 @@ class Station16(Station):
         "_all_connectors_settled",
         "_settled_connectors",
         "_transactions",
-        "reported_connectors",
     )
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
@@ -56,8 +55,6 @@ class Station16(Station):
         # or a start there needs no read unless one is.
         self._settled_connectors: set[int] = set()
         self._all_connectors_settled = False
-        # Connectors (1 and up) the charger reported on this connection: remote starts check them here.
-        self.reported_connectors: set[int] = set()
 
     # -- Core profile ----------------------------------------------------------------------
 
@@ -74,18 +71,15 @@ class Station16(Station):
             meter_serial_number=payload.get("meterSerialNumber"),
         )
         now = self._now()
-        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now)
+        status, interval = await self._answer_boot()
+        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, answered=status)
         async with self._session() as session:
             await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
         self._end_superseded(connector_id=None, recorded_before=now)
         await self._publish(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
         )
-        return {
-            "currentTime": format_ocpp_timestamp(now),
-            "interval": self._runtime.settings.heartbeat_interval,
-            "status": "Accepted",
-        }
+        return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": status}
 
     async def heartbeat(self, payload: Payload) -> Payload:
         now = self._now()

@@ -37,14 +37,12 @@ NO_TOKEN = ""
 class Station201(Station):
     """One 2.0.1 station's connection, as the handlers see it."""
 
-    __slots__ = ("_transactions", "reported_connectors")
+    __slots__ = ("_transactions",)
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
         super().__init__(charge_point_id, runtime)
         # The station's transactions seen on this connection, by the station's own transactionId.
         self._transactions: dict[str, _Known] = {}
-        # EVSEs the station reported on this connection: remote starts check them as for 1.6 connectors.
-        self.reported_connectors: set[int] = set()
 
     # -- B Provisioning ----------------------------------------------------------------------
 
@@ -60,15 +58,12 @@ class Station201(Station):
             imsi=modem.get("imsi"),
         )
         now = self._now()
-        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, ocpp_version=OCPP_201)
+        status, interval = await self._answer_boot()
+        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, ocpp_version=OCPP_201, answered=status)
         await self._publish(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
         )
-        return {
-            "currentTime": format_ocpp_timestamp(now),
-            "interval": self._runtime.settings.heartbeat_interval,
-            "status": "Accepted",
-        }
+        return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": status}
 
     async def heartbeat(self, payload: Payload) -> Payload:
         now = self._now()

@@ -19,10 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("ocpp_messages") as batch:
-        batch.add_column(sa.Column("ocpp_version", sa.String(8), nullable=True))
+    op.add_column("ocpp_messages", sa.Column("ocpp_version", sa.String(8), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("ocpp_messages") as batch:
-        batch.drop_column("ocpp_version")
+    # Not a batch rebuild on SQLite: dropping and recreating a table that others refer to would delete
+    # their rows through ON DELETE CASCADE (see 0020).
+    op.execute("ALTER TABLE ocpp_messages DROP COLUMN ocpp_version")
