@@ -93,8 +93,10 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         with_token: bool = False,
         timestamp: str | None = None,
         seq_no: int | None = None,
+        power_w: float | None = None,
     ) -> Any:
-        """Send the next event of `transaction` (its seqNo counts up unless `seq_no` is given)."""
+        """Send the next event of `transaction` (its seqNo counts up unless `seq_no` is given); its
+        meter value carries the energy register and, with `power_w`, the power drawn."""
         info: dict[str, Any] = {"transactionId": transaction.transaction_id}
         if charging_state is not None:
             info["chargingState"] = charging_state
@@ -105,8 +107,12 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         at = timestamp or now_iso()
         extra: dict[str, Any] = {}
         if energy_wh is not None:
-            sampled = {"value": energy_wh, "context": context, "measurand": "Energy.Active.Import.Register"}
-            extra["meter_value"] = [{"timestamp": at, "sampledValue": [sampled]}]
+            sampled: list[dict[str, Any]] = [
+                {"value": energy_wh, "context": context, "measurand": "Energy.Active.Import.Register"}
+            ]
+            if power_w is not None:
+                sampled.append({"value": round(power_w), "context": context, "measurand": "Power.Active.Import"})
+            extra["meter_value"] = [{"timestamp": at, "sampledValue": sampled}]
         if event_type == "Started":
             extra["evse"] = {"id": transaction.evse_id, "connectorId": 1}
         if transaction.id_token is not None and (with_token or event_type == "Started"):
@@ -223,6 +229,7 @@ async def connect_station(
     *,
     behaviour: StationBehaviour | None = None,
     subprotocols: list[str] | None = None,
+    station_class: type[SimulatedStation] = SimulatedStation,
     ssl: SSLContext | None = None,
     open_timeout: float = 10,
 ) -> AsyncIterator[SimulatedStation]:
@@ -237,7 +244,7 @@ async def connect_station(
         ping_interval=None,
         ssl=ssl,
     ) as websocket:
-        station = SimulatedStation(station_id, websocket, behaviour)
+        station = station_class(station_id, websocket, behaviour)
         receive_loop = asyncio.create_task(station.start())
         try:
             yield station
