@@ -72,7 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--chargers", type=int, default=10)
     simulate.add_argument("--password", default="simulated-charger-pw", help="every simulated charger's password")
     simulate.add_argument("--prefix", default="SIM", help="charge point ids are PREFIX00001, PREFIX00002, ...")
-    simulate.add_argument("--connectors", type=int, default=2)
+    simulate.add_argument(
+        "--ocpp",
+        type=_ocpp_versions,
+        default=("1.6",),
+        metavar="VERSIONS",
+        help="the OCPP version the chargers speak, 1.6 or 2.0.1, or a comma-separated list the fleet takes in turn:"
+        " with 1.6,2.0.1 PREFIX00001 speaks 1.6, PREFIX00002 2.0.1, PREFIX00003 1.6, ... (default 1.6)",
+    )
+    simulate.add_argument("--connectors", type=int, default=2, help="connectors per charger (EVSEs for 2.0.1)")
     simulate.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     simulate.add_argument("--meter-interval", type=float, default=5.0)
     simulate.add_argument("--session-seconds", type=float, default=60.0)
@@ -214,6 +222,18 @@ def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_session(settings, run)
 
 
+def _ocpp_versions(text: str) -> tuple[str, ...]:
+    from csms.simulator.fleet import OCPP_VERSIONS
+
+    versions = tuple(part.strip() for part in text.split(","))
+    unknown = [version for version in versions if version not in OCPP_VERSIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown OCPP version {unknown[0]!r} (choose from {', '.join(OCPP_VERSIONS)})"
+        )
+    return versions
+
+
 def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
     from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
 
@@ -229,6 +249,7 @@ def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
         session_seconds=args.session_seconds,
         idle_seconds=args.idle_seconds,
         id_tag=args.id_tag,
+        ocpp_versions=args.ocpp,
     )
 
     async def run() -> None:

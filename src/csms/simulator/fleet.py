@@ -1,9 +1,10 @@
-"""`csms simulate`: a fleet of realistic chargers for demos and load.
+"""`csms simulate`: a fleet of realistic chargers for demos and load, in OCPP 1.6, 2.0.1 or both.
 
-Each charger boots, reports its connectors, sends heartbeats, runs charging sessions (Authorize,
-StartTransaction, MeterValues with a rising energy register, StopTransaction), starts a session when
-the central system sends RemoteStartTransaction, stops when told to, and now and then drops its
-connection and reconnects.
+Each charger boots, reports its connectors (EVSEs for 2.0.1), sends heartbeats, runs charging sessions
+(Authorize, then StartTransaction, MeterValues with a rising energy register and StopTransaction in 1.6;
+TransactionEvent Started, Updated with each meter value and Ended in 2.0.1), starts a session when the
+central system sends RemoteStartTransaction (RequestStartTransaction), stops when told to, and now and
+then drops its connection and reconnects.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import random
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,8 +22,11 @@ import httpx
 import websockets
 from ocpp.routing import after
 from ocpp.v16.enums import Action
+from ocpp.v201.enums import Action as Action201
 
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from csms.simulator.station201 import SimulatedStation as SimulatedStation201
+from csms.simulator.station201 import StationTransaction, connect_station
 
 
 @dataclass
@@ -39,6 +44,11 @@ class FleetOptions:
     reconnect_probability: float = 0.01
     id_tag: str = "SIMTAG"
     power_w: float = 7400.0
+    ocpp_versions: tuple[str, ...] = ("1.6",)  # taken in turn: charger 1 the first, charger 2 the second, ...
+
+    def ocpp_version(self, index: int) -> str:
+        """The version the charger of `index` speaks: the same for the same options, run after run."""
+        return self.ocpp_versions[index % len(self.ocpp_versions)]
 
     @property
     def ws_url(self) -> str:
@@ -80,7 +90,7 @@ class FleetStats:
 
 
 class FleetCharger(SimulatedCharger):
-    """A simulated charger that acts on remote start and stop like real hardware."""
+    """A simulated 1.6 charger that acts on remote start and stop like real hardware."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -96,8 +106,38 @@ class FleetCharger(SimulatedCharger):
         self.remote_stops.put_nowait(transaction_id)
 
 
-class SimulatedStation:
-    """One charger of the fleet, for as long as the fleet runs."""
+@dataclass
+class RemoteStart201:
+    """A RequestStartTransaction the station accepted: whose token, on which EVSE, with which remoteStartId."""
+
+    id_token: dict[str, str]
+    evse_id: int
+    remote_start_id: int
+
+
+class FleetStation(SimulatedStation201):
+    """A simulated 2.0.1 station that acts on RequestStart/StopTransaction like real hardware."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.remote_starts: asyncio.Queue[RemoteStart201] = asyncio.Queue()
+        self.remote_stops: asyncio.Queue[str] = asyncio.Queue()
+
+    @after(Action201.request_start_transaction)
+    def after_request_start(
+        self, id_token: dict[str, str], remote_start_id: int, evse_id: int | None = None, **_: Any
+    ) -> None:
+        token = {"idToken": id_token["id_token"], "type": id_token["type"]}
+        self.remote_starts.put_nowait(RemoteStart201(token, evse_id or 1, remote_start_id))
+
+    @after(Action201.request_stop_transaction)
+    def after_request_stop(self, transaction_id: str, **_: Any) -> None:
+        self.remote_stops.put_nowait(transaction_id)
+
+
+class FleetMember:
+    """One charger of the fleet, for as long as the fleet runs: connects, reconnects when its link drops,
+    and times every call it makes. `Member16` and `Member201` are what it does while connected."""
 
     def __init__(self, options: FleetOptions, index: int, stats: FleetStats) -> None:
         self.options = options
@@ -121,6 +161,44 @@ class SimulatedStation:
                 await asyncio.sleep(random.uniform(1, 5))
 
     async def _one_connection(self, stop: asyncio.Event) -> None:
+        raise NotImplementedError
+
+    def _drops_link(self) -> bool:
+        return random.random() < self.options.reconnect_probability  # as flaky mobile links do
+
+    def _idle_seconds(self) -> float:
+        return random.uniform(0.5, 1.5) * self.options.idle_seconds
+
+    def _session_ends_at(self) -> float:
+        return time.monotonic() + random.uniform(0.5, 1.5) * self.options.session_seconds
+
+    def _draw_power(self) -> float:
+        """Charge for one meter interval: the power drawn, with the register advanced by its energy."""
+        power = self.options.power_w * random.uniform(0.9, 1.05)
+        self.register_wh += power * self.options.meter_interval / 3600
+        return power
+
+    async def _heartbeats(self, beat: Callable[[], Awaitable[Any]]) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_interval)
+            await self._timed(beat())
+
+    async def _timed(self, call: Awaitable[Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            result = await call
+        except Exception as error:
+            self.stats.errors += 1
+            print(f"\n{self.charge_point_id}: {type(error).__name__}: {error}", file=sys.stderr)
+            return None
+        self.stats.record(time.perf_counter() - started)
+        return result
+
+
+class Member16(FleetMember):
+    """An OCPP 1.6 charger: StartTransaction, MeterValues, StopTransaction."""
+
+    async def _one_connection(self, stop: asyncio.Event) -> None:
         async with connect_charger(
             self.options.ws_url,
             self.charge_point_id,
@@ -139,11 +217,11 @@ class SimulatedStation:
                 self.stats.connected -= 1
 
     async def _live(self, charger: FleetCharger, stop: asyncio.Event) -> None:
-        heartbeats = asyncio.create_task(self._heartbeats(charger))
+        heartbeats = asyncio.create_task(self._heartbeats(charger.heartbeat))
         try:
             while not stop.is_set():
-                if random.random() < self.options.reconnect_probability:
-                    return  # drop the connection, as flaky mobile links do
+                if self._drops_link():
+                    return
                 id_tag, connector = await self._next_session(charger, stop)
                 if id_tag is not None:
                     await self._session(charger, id_tag, connector, stop)
@@ -155,7 +233,7 @@ class SimulatedStation:
     async def _next_session(self, charger: FleetCharger, stop: asyncio.Event) -> tuple[str | None, int]:
         """Wait for a remote start, or start a local (RFID) session after the idle time."""
         try:
-            async with asyncio.timeout(random.uniform(0.5, 1.5) * self.options.idle_seconds):
+            async with asyncio.timeout(self._idle_seconds()):
                 return await charger.remote_starts.get()
         except TimeoutError:
             pass
@@ -185,7 +263,7 @@ class SimulatedStation:
             self.stats.charging -= 1
 
     async def _charge(self, charger: FleetCharger, connector: int, transaction_id: int, stop: asyncio.Event) -> str:
-        ends_at = time.monotonic() + random.uniform(0.5, 1.5) * self.options.session_seconds
+        ends_at = self._session_ends_at()
         while time.monotonic() < ends_at and not stop.is_set():
             try:
                 async with asyncio.timeout(self.options.meter_interval):
@@ -193,26 +271,119 @@ class SimulatedStation:
                         return "Remote"
             except TimeoutError:
                 pass
-            power = self.options.power_w * random.uniform(0.9, 1.05)
-            self.register_wh += power * self.options.meter_interval / 3600
+            power = self._draw_power()
             await self._timed(charger.meter_values(connector, transaction_id, self.energy_wh, power_w=power))
         return "Local"
 
-    async def _heartbeats(self, charger: FleetCharger) -> None:
-        while True:
-            await asyncio.sleep(self.options.heartbeat_interval)
-            await self._timed(charger.heartbeat())
 
-    async def _timed(self, call: Any) -> Any:
-        started = time.perf_counter()
+class Member201(FleetMember):
+    """An OCPP 2.0.1 station with one connector per EVSE: a transaction is its TransactionEvents,
+    Started, Updated with each meter value, Ended."""
+
+    async def _one_connection(self, stop: asyncio.Event) -> None:
+        async with connect_station(
+            self.options.ws_url, self.charge_point_id, self.options.password, station_class=FleetStation
+        ) as connected:
+            station = cast(FleetStation, connected)
+            self.stats.connected += 1
+            try:
+                await self._timed(station.boot(vendor="csms-sim", model="SimStation201", firmwareVersion="1.0.0"))
+                for evse_id in range(1, self.options.connectors + 1):
+                    await self._timed(station.status(evse_id, "Available"))
+                await self._live(station, stop)
+            finally:
+                self.stats.connected -= 1
+
+    async def _live(self, station: FleetStation, stop: asyncio.Event) -> None:
+        heartbeats = asyncio.create_task(self._heartbeats(station.heartbeat))
         try:
-            result = await call
-        except Exception as error:
-            self.stats.errors += 1
-            print(f"\n{self.charge_point_id}: {type(error).__name__}: {error}", file=sys.stderr)
+            while not stop.is_set():
+                if self._drops_link():
+                    return
+                transaction = await self._next_transaction(station, stop)
+                if transaction is not None:
+                    await self._session(station, transaction, stop)
+        finally:
+            heartbeats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeats
+
+    async def _next_transaction(self, station: FleetStation, stop: asyncio.Event) -> StationTransaction | None:
+        """Wait for a remote start, or begin a local (RFID) transaction after the idle time."""
+        try:
+            async with asyncio.timeout(self._idle_seconds()):
+                remote = await station.remote_starts.get()
+                return station.new_transaction(remote.evse_id, remote.id_token, remote_start_id=remote.remote_start_id)
+        except TimeoutError:
+            pass
+        if stop.is_set():
             return None
-        self.stats.record(time.perf_counter() - started)
-        return result
+        answer = await self._timed(station.authorize(self.options.id_tag))
+        if answer is None or answer.id_token_info.get("status") != "Accepted":
+            return None
+        token = {"idToken": self.options.id_tag, "type": "ISO14443"}
+        return station.new_transaction(random.randint(1, self.options.connectors), token)
+
+    async def _session(self, station: FleetStation, transaction: StationTransaction, stop: asyncio.Event) -> None:
+        evse_id = transaction.evse_id
+        trigger = "RemoteStart" if transaction.remote_start_id is not None else "Authorized"
+        await self._timed(station.status(evse_id, "Occupied"))
+        started = await self._timed(
+            station.transaction_event(
+                transaction,
+                "Started",
+                trigger,
+                energy_wh=self.energy_wh,
+                context="Transaction.Begin",
+                charging_state="Charging",
+            )
+        )
+        if started is None:
+            return
+        info = started.id_token_info or {}
+        if info.get("status") != "Accepted":
+            await self._end(station, transaction, "Deauthorized", "DeAuthorized")
+            return
+        self.stats.charging += 1
+        try:
+            reason = await self._charge(station, transaction, stop)
+            await self._end(station, transaction, "RemoteStop" if reason == "Remote" else "StopAuthorized", reason)
+        finally:
+            self.stats.charging -= 1
+
+    async def _charge(self, station: FleetStation, transaction: StationTransaction, stop: asyncio.Event) -> str:
+        ends_at = self._session_ends_at()
+        while time.monotonic() < ends_at and not stop.is_set():
+            try:
+                async with asyncio.timeout(self.options.meter_interval):
+                    if await station.remote_stops.get() == transaction.transaction_id:
+                        return "Remote"
+            except TimeoutError:
+                pass
+            power = self._draw_power()
+            await self._timed(
+                station.transaction_event(
+                    transaction, "Updated", "MeterValuePeriodic", energy_wh=self.energy_wh, power_w=power
+                )
+            )
+        return "Local"
+
+    async def _end(self, station: FleetStation, transaction: StationTransaction, trigger: str, reason: str) -> None:
+        await self._timed(
+            station.transaction_event(
+                transaction,
+                "Ended",
+                trigger,
+                energy_wh=self.energy_wh,
+                context="Transaction.End",
+                stopped_reason=reason,
+            )
+        )
+        await self._timed(station.status(transaction.evse_id, "Available"))
+
+
+MEMBERS: dict[str, type[FleetMember]] = {"1.6": Member16, "2.0.1": Member201}
+OCPP_VERSIONS = tuple(MEMBERS)
 
 
 async def register_chargers(options: FleetOptions, username: str, password: str) -> int:
@@ -235,7 +406,7 @@ async def register_chargers(options: FleetOptions, username: str, password: str)
 async def run_fleet(options: FleetOptions, *, ramp_per_second: float = 200.0) -> FleetStats:
     stats = FleetStats()
     stop = asyncio.Event()
-    stations = [SimulatedStation(options, index, stats) for index in range(options.chargers)]
+    stations = [MEMBERS[options.ocpp_version(index)](options, index, stats) for index in range(options.chargers)]
     tasks = []
     progress = asyncio.create_task(_show_progress(stats, options.chargers, stop))
     try:
