@@ -1,14 +1,25 @@
-"""`csms simulate`: a fleet that registers itself, charges, and obeys the app's remote start."""
+"""`csms simulate`: a fleet that registers itself, charges, and obeys the app's remote start, in OCPP 1.6,
+2.0.1 or both; the command run as an operator runs it, a real process against a running csms."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 
 from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
 from tests.conftest import USER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.support.processes import CSMS, sqlite_env
 from tests.support.waiting import poll
+
+# The command imports and connects in a process of its own: on a busy machine that can take a while.
+FLEET_DEADLINE_SECONDS = 90
 
 
 def fleet_options(server: RunningServer, prefix: str, **overrides: float) -> FleetOptions:
@@ -68,3 +79,142 @@ async def test_fleet_charger_starts_a_session_when_the_app_asks(
     assert stats.errors == 0
     records = (await api.get("/api/transactions", headers=bearer(tokens))).json()
     assert len(records) == 1 and records[0]["energy_wh"] > 0 and records[0]["stop_reason"] in ("Local", None)
+
+
+@dataclass
+class Simulation:
+    process: asyncio.subprocess.Process
+    stdout: Path
+    stderr: Path
+
+    async def interrupt(self) -> int:
+        """Ctrl-C, as an operator ends `csms simulate`; its exit code."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(FLEET_DEADLINE_SECONDS):
+            return await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def simulate(server: RunningServer, directory: Path, *args: str) -> AsyncIterator[Simulation]:
+    """`csms simulate --url SERVER ARGS...` running until the block ends (or it exits by itself)."""
+    out, err = directory / "simulate.out", directory / "simulate.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            CSMS, "simulate", "--url", server.http_url, *args, stdout=stdout, stderr=stderr,
+            env=sqlite_env(directory), cwd=directory,
+        )  # fmt: skip
+    simulation = Simulation(process, out, err)
+    try:
+        yield simulation
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await simulation.interrupt()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def charger_of(api: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:
+    response = await api.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)
+    return response.json() if response.status_code == 200 else {}
+
+
+async def records_of(api: httpx.AsyncClient, tokens: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (await api.get("/api/transactions", headers=bearer(tokens))).json()
+    return found
+
+
+async def test_a_mixed_fleet_speaks_both_versions_in_turn_and_charges_on_each(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    admin_name, _ = await create_account_with_role(sqlite_server, "admin")
+    admin = bearer(await login_as(api, admin_name))
+    driver = await signup(api)
+    # Its RFID sessions present the driver's tag, so csms authorizes them and they become the driver's records.
+    async with simulate(
+        sqlite_server, tmp_path,
+        "--ocpp", "1.6,2.0.1", "--chargers", "3", "--prefix", "MIXED", "--register-as", f"{admin_name}:{USER_PASSWORD}",
+        "--id-tag", driver["idTag"], "--idle-seconds", "0.5", "--session-seconds", "2", "--meter-interval", "0.5",
+        "--heartbeat-interval", "1",
+    ) as simulation:  # fmt: skip
+        expected = {"MIXED00001": "1.6", "MIXED00002": "2.0.1", "MIXED00003": "1.6"}
+        for charge_point_id, version in expected.items():
+            charger = await poll(
+                lambda cp=charge_point_id: charger_of(api, admin, cp),
+                until=lambda found: len(found.get("connectors", [])) == 2,
+                within=FLEET_DEADLINE_SECONDS,
+            )
+            assert (charger["ocpp_version"], charger["vendor"]) == (version, "csms-sim"), charger
+        assert {c["evse_id"] for c in (await charger_of(api, admin, "MIXED00002"))["connectors"]} == {1, 2}
+
+        def charged_on_each(records: list[dict[str, Any]]) -> bool:
+            finished = {r["charge_point_id"] for r in records if not r["is_active"] and r["energy_wh"] > 0}
+            return set(expected) <= finished
+
+        await poll(lambda: records_of(api, driver), until=charged_on_each, within=FLEET_DEADLINE_SECONDS)
+        assert await simulation.interrupt() == 0
+    assert "registered 3 new chargers" in simulation.stdout.read_text()
+    assert simulation.stderr.read_text() == ""
+    records = await records_of(api, driver)
+    of_201 = [r for r in records if r["charge_point_id"] == "MIXED00002" and r["energy_wh"] > 0]
+    assert all(r["transaction_key"] and r["stop_reason"] == "Local" for r in of_201 if not r["is_active"]), of_201
+
+
+async def test_the_app_starts_and_stops_a_simulated_201_station(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    admin_name, _ = await create_account_with_role(sqlite_server, "admin")
+    admin = bearer(await login_as(api, admin_name))
+    driver = await signup(api)
+    station_id = "APP20100001"
+    async with simulate(
+        sqlite_server, tmp_path,
+        "--ocpp", "2.0.1", "--chargers", "1", "--prefix", "APP201", "--register-as", f"{admin_name}:{USER_PASSWORD}",
+        "--idle-seconds", "3600", "--session-seconds", "3600", "--meter-interval", "0.3",
+    ) as simulation:  # fmt: skip
+        station = await poll(
+            lambda: charger_of(api, admin, station_id),
+            until=lambda found: len(found.get("connectors", [])) == 2,
+            within=FLEET_DEADLINE_SECONDS,
+        )
+        assert (station["ocpp_version"], station["model"]) == ("2.0.1", "SimStation201")
+
+        async def start() -> httpx.Response:
+            body = {"evse_id": station_id, "connector_id": 2}
+            return await api.post("/api/start_charging", json=body, headers=bearer(driver))
+
+        answer = await poll(start, until=lambda response: response.status_code != 409, within=FLEET_DEADLINE_SECONDS)
+        assert answer.status_code == 200 and answer.json() == {"status": "Accepted"}, answer.text
+        charging = await poll(
+            lambda: records_of(api, driver),
+            until=lambda records: bool(records) and records[0]["energy_wh"] > 0,
+            within=FLEET_DEADLINE_SECONDS,
+        )
+        record = charging[0]
+        assert (record["charge_point_id"], record["evse_id"], record["is_active"]) == (station_id, 2, True)
+
+        stop = await api.post("/api/stop_charging", json={"transaction_id": record["id"]}, headers=bearer(driver))
+        assert stop.status_code == 200 and stop.json() == {"status": "Accepted"}, stop.text
+        stopped = await poll(
+            lambda: records_of(api, driver),
+            until=lambda records: not records[0]["is_active"],
+            within=FLEET_DEADLINE_SECONDS,
+        )
+        assert await simulation.interrupt() == 0
+    assert simulation.stderr.read_text() == ""
+    assert len(stopped) == 1 and stopped[0]["stop_reason"] == "Remote"
+    assert stopped[0]["energy_wh"] >= record["energy_wh"] > 0
+    detail = (await api.get(f"/api/transactions/{record['id']}", headers=bearer(driver))).json()
+    measurands = {value["measurand"] for value in detail["meter_values"]}
+    assert {"Energy.Active.Import.Register", "Power.Active.Import"} <= measurands
+
+
+async def test_an_unknown_version_is_refused_before_anything_connects(
+    sqlite_server: RunningServer, tmp_path: Path
+) -> None:
+    async with simulate(sqlite_server, tmp_path, "--ocpp", "1.6,1.5") as simulation:
+        async with asyncio.timeout(FLEET_DEADLINE_SECONDS):
+            assert await simulation.process.wait() == 2
+    assert "unknown OCPP version '1.5' (choose from 1.6, 2.0.1)" in simulation.stderr.read_text()
