@@ -155,8 +155,11 @@ async def test_a_mixed_fleet_speaks_both_versions_in_turn_and_charges_on_each(
 
         await poll(lambda: records_of(api, driver), until=charged_on_each, within=FLEET_DEADLINE_SECONDS)
         assert await simulation.interrupt() == 0
-    assert "registered 3 new chargers" in simulation.stdout.read_text()
+    output = simulation.stdout.read_text()
+    assert "registered 3 new chargers" in output
     assert simulation.stderr.read_text() == ""
+    summary = output.splitlines()[-1]  # after Ctrl-C, the fleet's totals
+    assert summary.startswith("chargers 0/3 connected") and "| errors 0 |" in summary, summary
     records = await records_of(api, driver)
     of_201 = [r for r in records if r["charge_point_id"] == "MIXED00002" and r["energy_wh"] > 0]
     assert all(r["transaction_key"] and r["stop_reason"] == "Local" for r in of_201 if not r["is_active"]), of_201

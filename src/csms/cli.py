@@ -235,7 +235,7 @@ def _ocpp_versions(text: str) -> tuple[str, ...]:
 
 
 def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
-    from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
+    from csms.simulator.fleet import FleetOptions, FleetStats, register_chargers, run_fleet
 
     options = FleetOptions(
         url=args.url,
@@ -252,17 +252,19 @@ def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
         ocpp_versions=args.ocpp,
     )
 
+    stats = FleetStats()
+
     async def run() -> None:
         if args.register_as:
             username, _, password = args.register_as.partition(":")
             print(f"registered {await register_chargers(options, username, password)} new chargers")
-        stats = await run_fleet(options)
-        print("\n" + stats.line(options.chargers))
+        await run_fleet(options, stats=stats)
 
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
-        print()
+        pass  # Ctrl-C ends a fleet run without --duration: its summary all the same
+    print("\n" + stats.line(options.chargers))
     return 0
 
 

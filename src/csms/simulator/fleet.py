@@ -403,8 +403,12 @@ async def register_chargers(options: FleetOptions, username: str, password: str)
     return registered
 
 
-async def run_fleet(options: FleetOptions, *, ramp_per_second: float = 200.0) -> FleetStats:
-    stats = FleetStats()
+async def run_fleet(
+    options: FleetOptions, *, ramp_per_second: float = 200.0, stats: FleetStats | None = None
+) -> FleetStats:
+    """Run the fleet for `options.duration` (or until cancelled), counting into `stats` (a new one by default)."""
+    stats = stats or FleetStats()
+    stats.started_at = time.monotonic()
     stop = asyncio.Event()
     stations = [MEMBERS[options.ocpp_version(index)](options, index, stats) for index in range(options.chargers)]
     tasks = []
