@@ -26,7 +26,9 @@ from tests.conftest import (
     create_account_with_role,
     login_as,
     node_with,
+    signup,
 )
+from tests.support.either_version import VERSIONS, connect_either
 from tests.support.waiting import poll, wait_until
 from tests.support.webhooks import Receiver, running_receiver
 
@@ -105,6 +107,32 @@ async def test_a_fault_is_posted_signed_and_retried_after_a_500(
     fetch = functools.partial(delivery_of, client, webhook, charge_point_id)
     delivery = await poll(fetch, until=lambda delivery: delivery.get("attempts") == 2)
     assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("delivered", 2, 200)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_operators_hear_of_a_fault_and_of_a_finished_session_in_either_version(
+    version: str, quick: RunningServer, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    await subscribe(quick, client, receiver.url, ["charger_fault", "charging_finished"])
+    charger_id = await quick.add_charger()
+    tokens = await signup(client)
+    async with connect_either(version, quick.ws_url, charger_id) as charger:
+        await charger.boot_and_report(1)
+        started = await client.post(
+            "/api/start_charging", json={"evse_id": charger_id, "connector_id": 1}, headers=bearer(tokens)
+        )
+        assert started.json() == {"status": "Accepted"}, started.text
+        asked = await charger.start_asked()
+        await charger.start(asked, meter_wh=0, at="2026-03-02T10:00:00Z")
+        await charger.stop(4_000, at="2026-03-02T11:00:00Z")
+        await charger.report(1, "Faulted")
+        await wait_until(lambda: {event["kind"] for event in receiver.events(charger_id)} >= {"charger_fault"})
+
+    await wait_until(lambda: len(receiver.events(charger_id)) == 2)
+    by_kind = {event["kind"]: event for event in receiver.events(charger_id)}
+    assert by_kind.keys() == {"charger_fault", "charging_finished"}
+    assert (by_kind["charger_fault"]["connector_id"], by_kind["charger_fault"]["status"]) == (1, "Faulted")
+    assert (by_kind["charging_finished"]["energy_wh"], by_kind["charging_finished"]["closed_by"]) == (4_000, "charger")
 
 
 async def test_a_delivery_that_keeps_failing_is_retried_with_growing_delays(

@@ -33,6 +33,9 @@ class DrivenCharger(Protocol):
 
     async def boot_and_report(self, connector_id: int) -> None: ...
 
+    async def report(self, connector_id: int, status: str) -> None:
+        """A StatusNotification of the connector (1.6) or of the EVSE's connector 1 (2.0.1)."""
+
     async def start_asked(self) -> StartAsked: ...
 
     async def start(self, asked: StartAsked, *, meter_wh: int, at: str) -> None: ...
@@ -55,7 +58,11 @@ class Charger16:
 
     async def boot_and_report(self, connector_id: int) -> None:
         assert (await self._charger.boot()).status == "Accepted"
-        await self._charger.status(connector_id, "Available")
+        await self.report(connector_id, "Available")
+
+    async def report(self, connector_id: int, status: str) -> None:
+        error_code = "OtherError" if status == "Faulted" else "NoError"
+        await self._charger.status(connector_id, status, error_code=error_code)
 
     async def start_asked(self) -> StartAsked:
         payload = (await self._charger.wait_for_call("RemoteStartTransaction")).payload
@@ -90,7 +97,10 @@ class Station201:
 
     async def boot_and_report(self, connector_id: int) -> None:
         assert (await self._station.boot()).status == "Accepted"
-        await self._station.status(connector_id, "Available")
+        await self.report(connector_id, "Available")
+
+    async def report(self, connector_id: int, status: str) -> None:
+        await self._station.status(connector_id, status)
 
     async def start_asked(self) -> StartAsked:
         payload = (await self._station.wait_for_call("RequestStartTransaction")).payload
