@@ -17,6 +17,7 @@ import websockets
 
 from csms.ocpp import tls
 from csms.simulator.charger import SimulatedCharger, connect_charger
+from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.certificates import Issued, issue, make_ca
 from tests.support.processes import CSMS, free_port, run_csms, sqlite_env, wait_until_serving
 
@@ -66,7 +67,7 @@ def serving_profile3(directory: Path, *, env: dict[str, str] | None = None) -> I
 @pytest.fixture(scope="module")
 def profile3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Profile3Server]:
     directory = tmp_path_factory.mktemp("profile3")
-    for charge_point_id in ("CP-A", "CP-B", "CP-C", "CP-D", "CP-E"):
+    for charge_point_id in ("CP-A", "CP-B", "CP-C", "CP-D", "CP-E", "ST-201A", "ST-201B"):
         assert run_csms(directory, "add-charger", charge_point_id, "--password", PASSWORD).returncode == 0
     created = run_csms(directory, "create-user", "--username", "ops", "--password", ADMIN_PASSWORD, "--role", "admin")
     assert created.returncode == 0, created.stderr
@@ -219,3 +220,52 @@ async def test_with_serial_number_identity_a_certificate_names_the_registered_se
     async with charger(serial_profile3, "CP-S1", issue(serial_profile3.ca, "SN-CP-S1")) as connected:
         booted = await connected.boot(charge_point_serial_number="SN-CP-S2")
     assert (refused, booted.status) == (403, "Accepted")
+
+
+def station(
+    server: Profile3Server, station_id: str, client: Issued | None, password: str | None = None
+) -> AbstractAsyncContextManager[SimulatedStation]:
+    return connect_station(f"wss://{server.address}", station_id, password, ssl=server.context(client))
+
+
+async def test_a_201_station_connects_at_profile_2_and_3_like_a_16_charger(profile3: Profile3Server) -> None:
+    async with station(profile3, "ST-201A", None, PASSWORD) as with_password:
+        assert with_password.websocket.subprotocol == "ocpp2.0.1"
+        assert (await with_password.boot()).status == "Accepted"
+    async with station(profile3, "ST-201A", issue(profile3.ca, "ST-201A")) as with_certificate:
+        assert (await with_certificate.boot()).status == "Accepted"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with station(profile3, "ST-201A", issue(profile3.ca, "CP-A"), PASSWORD):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_201_station_moved_to_profile_3_by_its_network_profile_is_refused_basic_auth(
+    profile3: Profile3Server,
+) -> None:
+    certificate = issue(profile3.ca, "ST-201B")
+    connection = {
+        "ocppVersion": "OCPP20",
+        "ocppTransport": "JSON",
+        "ocppCsmsUrl": f"wss://{profile3.address}/ocpp",
+        "messageTimeout": 30,
+        "securityProfile": 3,
+        "ocppInterface": "Wired0",
+    }
+    async with (
+        httpx.AsyncClient(base_url=f"https://{profile3.address}", verify=profile3.context()) as http,
+        station(profile3, "ST-201B", certificate) as connected,
+    ):
+        await connected.boot()
+        moved = await http.post(
+            "/api/admin/chargers/ST-201B/ocpp/SetNetworkProfile",
+            json={"configurationSlot": 1, "connectionData": connection},
+            headers=await admin_headers(http),
+        )
+        assert moved.status_code == 200 and moved.json() == {"status": "Accepted"}, moved.text
+    async with station(profile3, "ST-201B", certificate) as reconnected:
+        await reconnected.boot()
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with station(profile3, "ST-201B", None, PASSWORD):
+            pass
+    assert refused.value.response.status_code == 403
