@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -157,6 +158,15 @@ class MeterValueOut(BaseModel):
     unit: str | None
     phase: str | None
     context: str | None
+    format: str | None = Field(default=None, description="1.6: Raw, or SignedData (the value is the signed data)")
+    signed_meter_value: dict[str, Any] | None = Field(
+        default=None, description="2.x: the signedMeterValue the station sent with the reading, as sent"
+    )
+
+    @field_validator("signed_meter_value", mode="before")
+    @classmethod
+    def _read_json(cls, kept: object) -> object:
+        return json.loads(kept) if isinstance(kept, str) else kept
 
 
 class TransactionOut(BaseModel):

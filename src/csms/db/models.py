@@ -375,13 +375,16 @@ class MeterValue(Base):
     connector_id: Mapped[int] = mapped_column(Integer)
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id", ondelete="SET NULL"))
     timestamp: Mapped[datetime]
-    value: Mapped[str] = mapped_column(String(64))
+    # As sent: a number, or a 1.6 SignedData blob.
+    value: Mapped[str] = mapped_column(Text)
     measurand: Mapped[str] = mapped_column(String(64), default="Energy.Active.Import.Register")
     unit: Mapped[str | None] = mapped_column(String(16))
     phase: Mapped[str | None] = mapped_column(String(8))
     context: Mapped[str | None] = mapped_column(String(32))
     location: Mapped[str | None] = mapped_column(String(16))
     format: Mapped[str | None] = mapped_column(String(16))
+    # A 2.x sampled value's signedMeterValue as the station sent it, JSON.
+    signed_meter_value: Mapped[str | None] = mapped_column(Text)
 
 
 class DataTransferMessage(Base):

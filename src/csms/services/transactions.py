@@ -35,6 +35,7 @@ class SampledValue:
     context: str | None = None
     location: str | None = None
     format: str | None = None
+    signed_meter_value: str | None = None  # 2.x: the signedMeterValue object as sent, JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +351,10 @@ async def find_transaction_ref(engine: AsyncEngine, transaction_id: int) -> Tran
     return _ref_from(row) if row is not None else None
 
 
-_INSERT_METER_VALUE = journaled("meter_value.insert", insert(MeterValue))
+# A journal of held writes from before 0023 has rows without signed_meter_value: they get NULL.
+_INSERT_METER_VALUE = journaled(
+    "meter_value.insert", insert(MeterValue).values(signed_meter_value=bindparam("signed_meter_value", value=None))
+)
 _ADVANCE_METER = journaled(
     "transaction.advance_meter",
     update(Transaction)
@@ -429,6 +433,7 @@ def _meter_row(
         "context": sampled.context,
         "location": sampled.location,
         "format": sampled.format,
+        "signed_meter_value": sampled.signed_meter_value,
     }
 
 

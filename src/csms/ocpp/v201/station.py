@@ -446,6 +446,7 @@ def _sampled_value(value: dict[str, Any]) -> transactions.SampledValue:
     """A 2.0.1 sampledValue as csms keeps readings: the number scaled by its unit's multiplier, as text;
     a signed value keeps the station's signed data beside it."""
     unit = value.get("unitOfMeasure") or {}
+    signed = value.get("signedMeterValue")
     return transactions.SampledValue(
         value=_scaled(value["value"], unit.get("multiplier", 0)),
         measurand=value.get("measurand", transactions.ENERGY_REGISTER),
@@ -453,6 +454,7 @@ def _sampled_value(value: dict[str, Any]) -> transactions.SampledValue:
         phase=value.get("phase"),
         context=value.get("context"),
         location=value.get("location"),
+        signed_meter_value=json.dumps(signed, separators=(",", ":")) if signed is not None else None,
     )
 
 
