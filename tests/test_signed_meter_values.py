@@ -73,8 +73,10 @@ async def test_a_201_signed_meter_value_is_kept_as_sent(server: RunningServer, h
         transaction = station.new_transaction(1, {"idToken": tokens["idTag"], "type": "Central"})
         await station.transaction_event(transaction, "Started", "Authorized", energy_wh=1_000)
         reading = {"value": 1_800, "measurand": REGISTER, "signedMeterValue": signed}
+        # A unit 2.0.1 allows (free text, up to 20 characters) beside it.
+        voltage = {"value": 229.5, "measurand": "Voltage", "unitOfMeasure": {"unit": "VoltsMeasuredPhaseL1"}}
         await station.call(
-            station_event(transaction, [{"timestamp": "2026-03-02T10:10:00Z", "sampledValue": [reading]}]),
+            station_event(transaction, [{"timestamp": "2026-03-02T10:10:00Z", "sampledValue": [reading, voltage]}]),
             suppress=False,
         )
         await station.transaction_event(transaction, "Ended", "StopAuthorized", energy_wh=2_500)
@@ -84,6 +86,8 @@ async def test_a_201_signed_meter_value_is_kept_as_sent(server: RunningServer, h
     assert record["energy_wh"] == 1_500
     kept = [value for value in record["meter_values"] if value["signed_meter_value"] is not None]
     assert [(value["value"], value["signed_meter_value"]) for value in kept] == [("1800", signed)]
+    units = {value["measurand"]: value["unit"] for value in record["meter_values"]}
+    assert units["Voltage"] == "VoltsMeasuredPhaseL1"
 
 
 def station_event(transaction: StationTransaction, meter_value: list[dict[str, Any]]) -> Any:

@@ -378,7 +378,7 @@ class MeterValue(Base):
     # As sent: a number, or a 1.6 SignedData blob.
     value: Mapped[str] = mapped_column(Text)
     measurand: Mapped[str] = mapped_column(String(64), default="Energy.Active.Import.Register")
-    unit: Mapped[str | None] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(20))
     phase: Mapped[str | None] = mapped_column(String(8))
     context: Mapped[str | None] = mapped_column(String(32))
     location: Mapped[str | None] = mapped_column(String(16))
