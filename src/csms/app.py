@@ -247,7 +247,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         file_url_key=file_url_key,
         files=files,
         file_links=FileLinks(settings, file_url_key),
-        local_lists=LocalListPusher(session_factory, commands.send, clock=clock),
+        local_lists=LocalListPusher(session_factory, commands.send_command, clock=clock),
         bus=bus,
         events=events,
         background=background,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.ocpp.commands import CallChecks, ChargerTimeout, CommandError, CommandRefused
 from csms.ocpp.rpc import CallNotSent
+from csms.ocpp.versions import supported
 from csms.runtime import Runtime
 from csms.services import certificate_requests, charger_calls, chargers, security_profiles
 from csms.services.errors import DomainError
@@ -23,15 +24,25 @@ async def send_and_record(
     else:
         answer = await runtime.commands.send(charge_point_id, action, payload)
     async with runtime.session_factory() as session:
+        version = supported(await chargers.ocpp_version(session, charge_point_id))
         await charger_calls.record_answer(
             session,
-            version=await chargers.ocpp_version(session, charge_point_id),
+            version=version.name,
             charge_point_id=charge_point_id,
             action=action,
             payload=payload,
             answer=answer,
             now=runtime.clock(),
         )
+        command = version.read_call(action, payload)
+        if command is not None:
+            await charger_calls.record_command(
+                session,
+                charge_point_id=charge_point_id,
+                command=command,
+                answer=version.read_answer(command, answer),
+                now=runtime.clock(),
+            )
     return answer
 
 

@@ -123,7 +123,7 @@ async def send_charger_local_list(
     await session.close()
     status, update = await local_list.send_update(
         runtime.session_factory,
-        runtime.commands.send,
+        runtime.commands.send_command,
         charge_point_id,
         update_type=body.update_type,
         now=runtime.clock(),

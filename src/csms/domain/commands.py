@@ -8,11 +8,16 @@ read the answer back.
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 # The type of an idToken csms hands out itself (the app's own tag): OCPP 2.0.1 IdTokenEnumType.
 CENTRAL_ID_TYPE = "Central"
+# The type of a token csms did not hand out and knows no type of: an RFID card, the commonest kind.
+CARD_ID_TYPE = "ISO14443"
+FULL = "Full"
+DIFFERENTIAL = "Differential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,37 @@ class ChangePassword:
         return "ChangePassword(password=...)"
 
 
-ChargerCommand = RemoteStart | RemoteStop | ChangePassword
+@dataclass(frozen=True, slots=True)
+class ListedToken:
+    """One token of a local authorization list: with its `status` it is (re)listed, without it removed.
+    `group_id_token` is its group (1.6 parentIdTag, 2.x groupIdToken)."""
+
+    id_token: str
+    status: str | None = None
+    expiry: datetime | None = None
+    group_id_token: str | None = None
+    id_token_type: str = CARD_ID_TYPE
+
+
+@dataclass(frozen=True, slots=True)
+class SendLocalList:
+    """Give the charger version `version_number` of its local list: all of it (Full) or what changed
+    (Differential). The answer's `status` is Accepted, Failed, VersionMismatch (or 1.6's NotSupported)."""
+
+    kind: ClassVar[str] = "SendLocalList"
+    version_number: int
+    update_type: str
+    entries: tuple[ListedToken, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class GetLocalListVersion:
+    """Ask which version of its local list the charger holds; the answer's `versionNumber`."""
+
+    kind: ClassVar[str] = "GetLocalListVersion"
+
+
+ChargerCommand = RemoteStart | RemoteStop | ChangePassword | SendLocalList | GetLocalListVersion
 
 
 def new_remote_start_id() -> int:
@@ -56,7 +91,9 @@ def new_remote_start_id() -> int:
     return 1 + secrets.randbelow(2**31 - 1)
 
 
-_KINDS: dict[str, type[ChargerCommand]] = {kind.kind: kind for kind in (RemoteStart, RemoteStop, ChangePassword)}
+_KINDS: dict[str, type[ChargerCommand]] = {
+    kind.kind: kind for kind in (RemoteStart, RemoteStop, ChangePassword, SendLocalList, GetLocalListVersion)
+}
 # Commands share the bus with OCPP calls: a command's action is its kind behind this prefix, which no
 # OCPP action name has.
 COMMAND_PREFIX = "csms."
@@ -71,6 +108,10 @@ def is_command_action(action: str) -> bool:
 
 
 def command_fields(command: ChargerCommand) -> dict[str, Any]:
+    """The command as JSON fields for the bus (`command_from` reads them back)."""
+    if isinstance(command, SendLocalList):
+        entries = [_token_fields(entry) for entry in command.entries]
+        return {"version_number": command.version_number, "update_type": command.update_type, "entries": entries}
     return asdict(command)
 
 
@@ -80,6 +121,23 @@ def command_from(action: str, fields: dict[str, Any]) -> ChargerCommand:
     if kind is None or not is_command_action(action):
         raise ValueError(f"{action} is not a command csms knows")
     try:
+        if kind is SendLocalList:
+            return _send_local_list_from(fields)
         return kind(**fields)
-    except TypeError as error:
-        raise ValueError(f"invalid {action} fields: {error}") from None
+    except (TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"invalid {action} fields: {error!r}") from None
+
+
+def _token_fields(entry: ListedToken) -> dict[str, Any]:
+    fields = asdict(entry)
+    fields["expiry"] = entry.expiry.isoformat() if entry.expiry is not None else None
+    return fields
+
+
+def _send_local_list_from(fields: dict[str, Any]) -> SendLocalList:
+    entries = []
+    for listed in fields["entries"]:
+        entry = dict(listed)
+        expiry = entry.pop("expiry", None)
+        entries.append(ListedToken(**entry, expiry=datetime.fromisoformat(expiry) if expiry is not None else None))
+    return SendLocalList(int(fields["version_number"]), str(fields["update_type"]), tuple(entries))

@@ -29,6 +29,8 @@ class SupportedVersion:
     central_system_actions: frozenset[str]
     spell: Callable[[ChargerCommand], tuple[str, Payload]]
     read_answer: Callable[[ChargerCommand, Payload], Payload]
+    # An operator's own call read as the command it is, when csms keeps what such a command changes.
+    read_call: Callable[[str, Payload], ChargerCommand | None]
 
     @property
     def name(self) -> str:
@@ -45,6 +47,7 @@ OCPP201 = SupportedVersion(
     central_system_actions=v201.CENTRAL_SYSTEM_ACTIONS,
     spell=v201_commands.spell,
     read_answer=v201_commands.read_answer,
+    read_call=v201_commands.read_call,
 )
 OCPP16 = SupportedVersion(
     rpc=v16.OCPP16,
@@ -52,6 +55,7 @@ OCPP16 = SupportedVersion(
     central_system_actions=v16.CENTRAL_SYSTEM_ACTIONS,
     spell=v16_commands.spell,
     read_answer=v16_commands.read_answer,
+    read_call=v16_commands.read_call,
 )
 NEWEST_FIRST = (OCPP201, OCPP16)
 _BY_NAME = {version.name: version for version in NEWEST_FIRST}

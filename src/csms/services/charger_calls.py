@@ -1,10 +1,11 @@
 """What csms keeps from the calls an operator sends chargers through the generic endpoint.
 
 An operator may send any call of the charger's version; when the charger accepts one that changes state
-csms tracks (1.6: configuration, local list, reservations, charging profiles; 2.0.1: device model
-variables, network profile; both: Basic-auth password, installed certificates), the change is recorded
+csms tracks (1.6: configuration, reservations, charging profiles; 2.0.1: device model variables,
+network profile; both: Basic-auth password, installed certificates, local list), the change is recorded
 here, so the dedicated flows and the generic endpoint agree. The payloads are the wire's: each version
-has its own table of recorders, since the same action name can carry different fields in each.
+has its own table of recorders, since the same action name can carry different fields in each; a call
+the charger's version package reads as a neutral command (the local list's) is recorded from that.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.domain.commands import ChargerCommand, GetLocalListVersion, SendLocalList
 from csms.services import (
     certificate_authority,
     certificates,
@@ -57,6 +59,15 @@ async def record_answer(
         await recorder(session, charge_point_id, payload, answer, now)
 
 
+async def record_command(
+    session: AsyncSession, *, charge_point_id: str, command: ChargerCommand, answer: dict[str, Any], now: datetime
+) -> None:
+    """`record_answer` for a call its charger's version package read as a command (any version);
+    `answer` as that package read it."""
+    if isinstance(command, SendLocalList | GetLocalListVersion):
+        await local_list.record_answer(session, charge_point_id, command, answer, now=now)
+
+
 async def _get_configuration(
     session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
 ) -> None:
@@ -70,19 +81,6 @@ async def _change_configuration(
         await configuration.record_change(session, charge_point_id, key=payload["key"], value=payload["value"], now=now)
         if security_profiles.is_profile_change("ChangeConfiguration", payload):
             await security_profiles.allow(session, charge_point_id, int(payload["value"]))
-
-
-async def _send_local_list(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    if answer.get("status") == "Accepted":
-        await local_list.record_accepted(session, charge_point_id, local_list.update_from_payload(payload), now=now)
-
-
-async def _get_local_list_version(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    await local_list.record_reported_version(session, charge_point_id, int(answer["listVersion"]), now=now)
 
 
 async def _reserve_now(
@@ -216,8 +214,6 @@ def _attribute(named: dict[str, Any], *, value: str | None) -> device_model.Repo
 _RECORDERS_16: dict[str, Recorder] = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
-    "SendLocalList": _send_local_list,
-    "GetLocalListVersion": _get_local_list_version,
     "ReserveNow": _reserve_now,
     "CancelReservation": _cancel_reservation,
     "SetChargingProfile": _set_charging_profile,

@@ -1,8 +1,9 @@
-"""Local authorization lists (OCPP 1.6 §3.5, §5.15), built from csms's own idTags.
+"""Local authorization lists (OCPP 1.6 §3.5, §5.15; 2.0.1 block D), built from csms's own idTags.
 
 csms remembers, per charger, the list version it holds and every entry it was sent, so a
 Differential update carries exactly what changed since: tags blocked, expired, unblocked, added
-or removed. The version only moves when the charger accepts an update.
+or removed. The version only moves when the charger accepts an update. The update goes out as a neutral
+`SendLocalList` command, which the charger's version package spells.
 """
 
 from __future__ import annotations
@@ -14,19 +15,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import IdTag, LocalListEntry, LocalListState, User
-from csms.services.calls import Send
-from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
+from csms.domain.commands import (
+    CARD_ID_TYPE,
+    CENTRAL_ID_TYPE,
+    DIFFERENTIAL,
+    FULL,
+    ChargerCommand,
+    GetLocalListVersion,
+    ListedToken,
+    SendLocalList,
+)
+from csms.services.calls import SendCommand
 from csms.services.errors import InvalidInput
 from csms.services.id_tags import tag_status
 
 logger = logging.getLogger(__name__)
-
-FULL = "Full"
-DIFFERENTIAL = "Differential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,8 @@ class Entry:
     status: str
     expiry_date: datetime | None = None
     parent_id_tag: str | None = None
+    # The 2.x idToken type it is sent with; what a charger holds is compared without it (not stored).
+    id_token_type: str = field(default=CARD_ID_TYPE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,30 +74,36 @@ async def plan_update(
     return LocalListUpdate(version, DIFFERENTIAL, changed, sorted(set(held) - set(wanted)))
 
 
-def to_payload(update: LocalListUpdate) -> dict[str, Any]:
-    """The SendLocalList payload; a removal is an entry without idTagInfo (§5.15)."""
-    listed: list[dict[str, Any]] = [
-        {"idTag": entry.id_tag, "idTagInfo": _id_tag_info(entry)} for entry in update.entries
+def to_command(update: LocalListUpdate) -> SendLocalList:
+    """The SendLocalList command of an update; a removal is a token without a status."""
+    listed = [
+        ListedToken(entry.id_tag, entry.status, entry.expiry_date, entry.parent_id_tag, entry.id_token_type)
+        for entry in update.entries
     ]
-    listed += [{"idTag": id_tag} for id_tag in update.removals]
-    return {"listVersion": update.list_version, "updateType": update.update_type, "localAuthorizationList": listed}
+    listed += [ListedToken(id_tag) for id_tag in update.removals]
+    return SendLocalList(update.list_version, update.update_type, tuple(listed))
 
 
-def update_from_payload(payload: dict[str, Any]) -> LocalListUpdate:
+def update_from_command(command: SendLocalList) -> LocalListUpdate:
     """The update an operator's own SendLocalList call carried."""
     entries, removals = [], []
-    for item in payload.get("localAuthorizationList", []):
-        info = item.get("idTagInfo")
-        if info is None:
-            removals.append(item["idTag"])
-            continue
-        expiry = info.get("expiryDate")
-        entries.append(
-            Entry(
-                item["idTag"], info["status"], parse_ocpp_timestamp(expiry) if expiry else None, info.get("parentIdTag")
-            )
-        )
-    return LocalListUpdate(int(payload["listVersion"]), str(payload["updateType"]), entries, removals)
+    for listed in command.entries:
+        if listed.status is None:
+            removals.append(listed.id_token)
+        else:
+            entry = Entry(listed.id_token, listed.status, listed.expiry, listed.group_id_token, listed.id_token_type)
+            entries.append(entry)
+    return LocalListUpdate(command.version_number, command.update_type, entries, removals)
+
+
+async def record_answer(
+    session: AsyncSession, charge_point_id: str, command: ChargerCommand, answer: dict[str, Any], *, now: datetime
+) -> None:
+    """Keep what an operator's own local-list call changed; `answer` as the version package read it."""
+    if isinstance(command, SendLocalList) and answer.get("status") == "Accepted":
+        await record_accepted(session, charge_point_id, update_from_command(command), now=now)
+    elif isinstance(command, GetLocalListVersion):
+        await record_reported_version(session, charge_point_id, int(answer["versionNumber"]), now=now)
 
 
 async def record_accepted(
@@ -148,7 +163,7 @@ async def list_entries(session: AsyncSession, charge_point_id: str) -> list[Entr
 
 async def send_update(
     session_factory: async_sessionmaker[AsyncSession],
-    send: Send,
+    send: SendCommand,
     charge_point_id: str,
     *,
     update_type: str,
@@ -157,7 +172,7 @@ async def send_update(
     """Send the next update and record it when accepted; a version mismatch falls back to a Full update."""
     async with session_factory() as session:
         update = await plan_update(session, charge_point_id, update_type=update_type, now=now)
-    answer = await send(charge_point_id, "SendLocalList", to_payload(update))
+    answer = await send(charge_point_id, to_command(update))
     status = str(answer.get("status"))
     if status == "VersionMismatch" and update_type == DIFFERENTIAL:
         return await send_update(session_factory, send, charge_point_id, update_type=FULL, now=now)
@@ -176,7 +191,7 @@ class LocalListPusher:
     """
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], send: Send, *, clock: Callable[[], datetime]
+        self, session_factory: async_sessionmaker[AsyncSession], send: SendCommand, *, clock: Callable[[], datetime]
     ) -> None:
         self._session_factory = session_factory
         self._send = send
@@ -204,7 +219,7 @@ class LocalListPusher:
 
 
 async def _push_to(
-    session_factory: async_sessionmaker[AsyncSession], send: Send, charge_point_id: str, *, now: datetime
+    session_factory: async_sessionmaker[AsyncSession], send: SendCommand, charge_point_id: str, *, now: datetime
 ) -> None:
     async with session_factory() as session:
         update = await plan_update(session, charge_point_id, update_type=DIFFERENTIAL, now=now)
@@ -213,18 +228,12 @@ async def _push_to(
 
 
 async def _current_entries(session: AsyncSession, *, now: datetime) -> dict[str, Entry]:
-    rows = await session.execute(select(IdTag, User.is_active).outerjoin(User, IdTag.user_id == User.id))
+    # An account's app tag is its first one (accounts.py): a token csms hands out itself.
+    app_tags = select(func.min(IdTag.id)).where(IdTag.user_id.is_not(None)).group_by(IdTag.user_id)
+    query = select(IdTag, User.is_active, IdTag.id.in_(app_tags)).outerjoin(User, IdTag.user_id == User.id)
     entries = {}
-    for tag, owner_is_active in rows.all():
+    for tag, owner_is_active, is_app_tag in (await session.execute(query)).all():
         info = tag_status(tag, owner_is_active, now=now)
-        entries[tag.id_tag] = Entry(tag.id_tag, info.status, info.expiry_date, info.parent_id_tag)
+        kind = tag.type or (CENTRAL_ID_TYPE if is_app_tag else CARD_ID_TYPE)
+        entries[tag.id_tag] = Entry(tag.id_tag, info.status, info.expiry_date, info.parent_id_tag, kind)
     return entries
-
-
-def _id_tag_info(entry: Entry) -> dict[str, Any]:
-    info: dict[str, Any] = {"status": entry.status}
-    if entry.expiry_date is not None:
-        info["expiryDate"] = format_ocpp_timestamp(entry.expiry_date)
-    if entry.parent_id_tag is not None:
-        info["parentIdTag"] = entry.parent_id_tag
-    return info

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from csms.domain.commands import ChangePassword, ChargerCommand, RemoteStart, RemoteStop
+from typing import Any
+
+from csms.domain.commands import (
+    ChangePassword,
+    ChargerCommand,
+    GetLocalListVersion,
+    ListedToken,
+    RemoteStart,
+    RemoteStop,
+    SendLocalList,
+)
 from csms.ocpp.rpc import Payload
+from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.configuration import AUTHORIZATION_KEY
 
 
@@ -13,6 +24,14 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "RemoteStartTransaction", {"idTag": command.id_token, "connectorId": command.connector_id}
     if isinstance(command, RemoteStop):
         return "RemoteStopTransaction", {"transactionId": command.transaction_id}
+    if isinstance(command, SendLocalList):
+        return "SendLocalList", {
+            "listVersion": command.version_number,
+            "updateType": command.update_type,
+            "localAuthorizationList": [_authorization_data(entry) for entry in command.entries],
+        }
+    if isinstance(command, GetLocalListVersion):
+        return "GetLocalListVersion", {}
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 
@@ -23,4 +42,41 @@ def authorization_key(command: ChangePassword) -> str:
 
 def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
     """What csms tells the caller of the charger's answer (already checked against its schema)."""
+    if isinstance(command, GetLocalListVersion):
+        return {"versionNumber": answer["listVersion"]}
     return {"status": answer["status"]}
+
+
+def read_call(action: str, payload: Payload) -> ChargerCommand | None:
+    """The command an operator's own 1.6 call is, when csms keeps what it changes; None otherwise."""
+    if action == "GetLocalListVersion":
+        return GetLocalListVersion()
+    if action != "SendLocalList":
+        return None
+    entries = tuple(_listed_token(item) for item in payload.get("localAuthorizationList", []))
+    return SendLocalList(int(payload["listVersion"]), str(payload["updateType"]), entries)
+
+
+def _authorization_data(entry: ListedToken) -> Payload:
+    """A 1.6 AuthorizationData; a removal is an idTag without idTagInfo (§5.15)."""
+    if entry.status is None:
+        return {"idTag": entry.id_token}
+    info: dict[str, Any] = {"status": entry.status}
+    if entry.expiry is not None:
+        info["expiryDate"] = format_ocpp_timestamp(entry.expiry)
+    if entry.group_id_token is not None:
+        info["parentIdTag"] = entry.group_id_token
+    return {"idTag": entry.id_token, "idTagInfo": info}
+
+
+def _listed_token(item: Payload) -> ListedToken:
+    info = item.get("idTagInfo")
+    if info is None:
+        return ListedToken(item["idTag"])
+    expiry = info.get("expiryDate")
+    return ListedToken(
+        item["idTag"],
+        info["status"],
+        parse_ocpp_timestamp(expiry) if expiry else None,
+        info.get("parentIdTag"),
+    )

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from csms.domain.commands import ChangePassword, ChargerCommand, RemoteStart, RemoteStop
+from typing import Any
+
+from csms.domain.commands import (
+    CENTRAL_ID_TYPE,
+    ChangePassword,
+    ChargerCommand,
+    GetLocalListVersion,
+    ListedToken,
+    RemoteStart,
+    RemoteStop,
+    SendLocalList,
+)
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
+from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.device_model import BASIC_AUTH_PASSWORD, SECURITY_CONTROLLER
+
+# A group is csms's own grouping of tokens, no physical token: its groupIdToken is of type Central,
+# as in csms's Authorize and TransactionEvent answers (v201/station.py).
+_GROUP_ID_TYPE = CENTRAL_ID_TYPE
 
 
 def spell(command: ChargerCommand) -> tuple[str, Payload]:
@@ -13,6 +29,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "RequestStartTransaction", _request_start(command)
     if isinstance(command, RemoteStop):
         return "RequestStopTransaction", _request_stop(command)
+    if isinstance(command, SendLocalList):
+        return "SendLocalList", _send_local_list(command)
+    if isinstance(command, GetLocalListVersion):
+        return "GetLocalListVersion", {}
     return "SetVariables", _set_password(command)
 
 
@@ -21,7 +41,56 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
     if isinstance(command, ChangePassword):
         # One variable set: its attributeStatus (Accepted, Rejected, RebootRequired, ...) is the answer.
         return {"status": answer["setVariableResult"][0]["attributeStatus"]}
+    if isinstance(command, GetLocalListVersion):
+        return {"versionNumber": answer["versionNumber"]}
     return {"status": answer["status"]}
+
+
+def read_call(action: str, payload: Payload) -> ChargerCommand | None:
+    """The command an operator's own 2.0.1 call is, when csms keeps what it changes; None otherwise."""
+    if action == "GetLocalListVersion":
+        return GetLocalListVersion()
+    if action != "SendLocalList":
+        return None
+    entries = tuple(_listed_token(item) for item in payload.get("localAuthorizationList", []))
+    return SendLocalList(int(payload["versionNumber"]), str(payload["updateType"]), entries)
+
+
+def _send_local_list(command: SendLocalList) -> Payload:
+    payload: Payload = {"versionNumber": command.version_number, "updateType": command.update_type}
+    if command.entries:  # the schema wants at least one entry when the list is there
+        payload["localAuthorizationList"] = [_authorization_data(entry) for entry in command.entries]
+    return payload
+
+
+def _authorization_data(entry: ListedToken) -> Payload:
+    """A 2.0.1 AuthorizationData; a removal is an idToken without idTokenInfo, as in 1.6."""
+    data: Payload = {"idToken": {"idToken": entry.id_token, "type": entry.id_token_type}}
+    if entry.status is None:
+        return data
+    info: dict[str, Any] = {"status": entry.status}
+    if entry.expiry is not None:
+        info["cacheExpiryDateTime"] = format_ocpp_timestamp(entry.expiry)
+    if entry.group_id_token is not None:
+        info["groupIdToken"] = {"idToken": entry.group_id_token, "type": _GROUP_ID_TYPE}
+    data["idTokenInfo"] = info
+    return data
+
+
+def _listed_token(item: Payload) -> ListedToken:
+    token = item["idToken"]
+    info = item.get("idTokenInfo")
+    if info is None:
+        return ListedToken(token["idToken"], id_token_type=token["type"])
+    expiry = info.get("cacheExpiryDateTime")
+    group = info.get("groupIdToken")
+    return ListedToken(
+        token["idToken"],
+        info["status"],
+        parse_ocpp_timestamp(expiry) if expiry else None,
+        group["idToken"] if group is not None else None,
+        token["type"],
+    )
 
 
 def _request_start(command: RemoteStart) -> Payload:
