@@ -1,14 +1,16 @@
 """A simulated OCPP 2.0.1 charging station built on the `ocpp` package's v201 ChargePoint over `websockets`.
 
 It sends what a station sends (boot, status per EVSE, authorization, the TransactionEvent stream of a
-transaction with its seqNo) and answers the CSMS's calls; every call it receives is kept in `received`,
-so a test can assert on the exact payload.
+transaction with its seqNo) and answers the CSMS's calls; every call it receives is kept in `received`
+(its payload in the package's snake_case) and in `calls` as it came over the wire, so a test can
+assert on the exact payload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -54,7 +56,21 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         self.behaviour = behaviour or StationBehaviour()
         self.received: list[ReceivedCall] = []
         self.received_event = asyncio.Event()
+        self.calls: list[list[Any]] = []  # the CALL frames csms sent, parsed, as on the wire
+        # The version of the local list it holds, as its last accepted SendLocalList set it (0: none).
+        self.local_list_version = 0
         self.websocket = connection  # for frames sent outside the package's call-and-wait
+
+    async def route_message(self, raw_msg: str) -> None:
+        with contextlib.suppress(ValueError):
+            frame = json.loads(raw_msg)
+            if isinstance(frame, list) and len(frame) == 4 and frame[0] == 2:  # only calls: answers pile up
+                self.calls.append(frame)
+        await super().route_message(raw_msg)
+
+    def calls_received(self, action: str) -> list[dict[str, Any]]:
+        """The payloads of `action` the station received, exactly as on the wire."""
+        return [frame[3] for frame in self.calls if frame[2] == action]
 
     # -- what a station sends ----------------------------------------------------------------
 
@@ -190,6 +206,18 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
     @on(Action.certificate_signed)
     async def on_certificate_signed(self, **payload: Any) -> Any:
         return await self._answer("CertificateSigned", payload, call_result.CertificateSigned(status="Accepted"))
+
+    @on(Action.send_local_list)
+    async def on_send_local_list(self, **payload: Any) -> Any:
+        answer = await self._answer("SendLocalList", payload, call_result.SendLocalList(status="Accepted"))
+        if getattr(answer, "status", None) == "Accepted":
+            self.local_list_version = payload["version_number"]
+        return answer
+
+    @on(Action.get_local_list_version)
+    async def on_get_local_list_version(self, **payload: Any) -> Any:
+        default = call_result.GetLocalListVersion(version_number=self.local_list_version)
+        return await self._answer("GetLocalListVersion", payload, default)
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, **payload: Any) -> Any:
