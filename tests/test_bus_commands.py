@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -473,4 +474,44 @@ async def test_a_201_station_on_one_node_is_started_and_stopped_by_the_app_on_an
         assert [(record.action, record.node) for record in records] == [
             ("RequestStartTransaction", node_a.app_runtime.node_id),
             ("RequestStopTransaction", node_a.app_runtime.node_id),
+        ]
+
+
+async def test_a_201_station_on_one_node_gets_its_local_list_from_the_api_on_another(shared_database: str) -> None:
+    # SendLocalList crosses the bus as a neutral command (an expiry among its fields); node A spells it in 2.0.1.
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        station_id = await node_a.add_charger()
+        async with httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app:
+            admin = bearer(await login_as(app, *await create_account_with_role(node_b, "admin")))
+            id_tag = "BUS" + secrets.token_hex(5).upper()
+            tag = {"id_tag": id_tag, "expiry_date": "2031-01-02T03:04:05Z", "parent_id_tag": "FLEET"}
+            assert (await app.post("/api/admin/id_tags", json=tag, headers=admin)).status_code == 201
+            async with connect_station(node_a.ws_url, station_id, CHARGER_PASSWORD) as station:
+                await station.boot()
+                url = f"/api/admin/chargers/{station_id}/local_list"
+                sent = await app.post(url, json={"update_type": "Full"}, headers=admin)
+                assert sent.status_code == 200 and sent.json()["status"] == "Accepted", sent.text
+                version = await app.post(f"/api/admin/chargers/{station_id}/ocpp/GetLocalListVersion", headers=admin)
+                assert version.json() == {"versionNumber": 1}, version.text
+                frame = station.calls_received("SendLocalList")[0]
+            held = (await app.get(url, headers=admin)).json()
+        listed = [entry for entry in frame["localAuthorizationList"] if entry["idToken"]["idToken"] == id_tag]
+        assert listed == [
+            {
+                "idToken": {"idToken": id_tag, "type": "ISO14443"},
+                "idTokenInfo": {
+                    "status": "Accepted",
+                    "cacheExpiryDateTime": "2031-01-02T03:04:05.000Z",
+                    "groupIdToken": {"idToken": "FLEET", "type": "Central"},
+                },
+            }
+        ]
+        assert (held["list_version"], held["reported_version"]) == (1, 1)
+        records = await poll(lambda: records_of(node_a, station_id), until=lambda found: len(found) >= 2)
+        assert [(record.action, record.node) for record in records] == [
+            ("SendLocalList", node_a.app_runtime.node_id),
+            ("GetLocalListVersion", node_a.app_runtime.node_id),
         ]
