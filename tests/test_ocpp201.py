@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -503,3 +504,60 @@ async def test_a_network_profile_may_raise_the_security_profile_but_never_lower_
     async with server.session() as session:
         charger = await session.get(Charger, station_id)
     assert charger is not None and (charger.security_profile, charger.security_profile_allowed) == (2, 3)
+
+
+async def test_a_201_token_is_its_value_and_its_type(server: RunningServer, http: httpx.AsyncClient) -> None:
+    username, _ = await create_account_with_role(server, "admin")
+    admin = bearer(await login_as(http, username))
+    card = f"CARD-{uuid.uuid4().hex[:8].upper()}"
+    registered = await http.post("/api/admin/id_tags", json={"id_tag": card, "type": "ISO14443"}, headers=admin)
+    assert registered.status_code == 201 and registered.json()["type"] == "ISO14443", registered.text
+    bad_type = await http.post("/api/admin/id_tags", json={"id_tag": card + "X", "type": "Barcode"}, headers=admin)
+    assert bad_type.status_code == 422
+    tokens = await signup(http)
+    mine = (await http.get("/api/me/id_tags", headers=bearer(tokens))).json()
+    assert [(tag["id_tag"], tag["type"]) for tag in mine] == [(tokens["idTag"], "Central")]  # the app's own
+
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        assert (await station.authorize(card, "ISO14443")).id_token_info["status"] == "Accepted"
+        assert (await station.authorize(card, "KeyCode")).id_token_info["status"] == "Invalid"
+        assert (await station.authorize(tokens["idTag"], "Central")).id_token_info["status"] == "Accepted"
+        assert (await station.authorize(tokens["idTag"], "ISO14443")).id_token_info["status"] == "Invalid"
+    # 1.6 has no types: the card works on a 1.6 charger as before.
+    charger_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charger_id, CHARGER_PASSWORD) as charger:
+        assert (await charger.authorize(card)).id_tag_info["status"] == "Accepted"
+    # An operator who registered the wrong type corrects it; the next Authorize sees the change.
+    corrected = await http.patch(f"/api/admin/id_tags/{card}", json={"type": "KeyCode"}, headers=admin)
+    assert corrected.status_code == 200 and corrected.json()["type"] == "KeyCode", corrected.text
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        assert (await station.authorize(card, "KeyCode")).id_token_info["status"] == "Accepted"
+
+
+async def test_a_free_vend_transaction_is_accepted_with_no_driver(server: RunningServer) -> None:
+    # NoAuthorization: the station let someone charge without any token (free vend).
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1, {"idToken": "", "type": "NoAuthorization"})
+        started = await station.transaction_event(transaction, "Started", "CablePluggedIn", energy_wh=0)
+        assert started.id_token_info["status"] == "Accepted"
+        updated = await station.transaction_event(
+            transaction, "Updated", "MeterValuePeriodic", energy_wh=700, with_token=True
+        )
+        assert updated.id_token_info["status"] == "Accepted"
+        await station.transaction_event(transaction, "Ended", "EVCommunicationLost", energy_wh=900)
+
+    async def free_vend() -> Transaction | None:
+        async with server.session() as session:
+            found: Transaction | None = await session.scalar(
+                select(Transaction).where(Transaction.charge_point_id == station_id)
+            )
+            return found
+
+    recorded = await poll(free_vend, until=lambda found: found is not None and found.stop_timestamp is not None)
+    assert recorded is not None
+    assert (recorded.id_tag_status, recorded.user_id, recorded.id_token_type) == ("Accepted", None, "NoAuthorization")
+    assert (recorded.meter_start, recorded.meter_stop) == (0, 900)

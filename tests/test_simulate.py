@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -132,11 +133,15 @@ async def test_a_mixed_fleet_speaks_both_versions_in_turn_and_charges_on_each(
     admin_name, _ = await create_account_with_role(sqlite_server, "admin")
     admin = bearer(await login_as(api, admin_name))
     driver = await signup(api)
-    # Its RFID sessions present the driver's tag, so csms authorizes them and they become the driver's records.
+    # Its RFID sessions present the driver's card (2.0.1 stations as an ISO14443 token), so csms authorizes
+    # them and they become the driver's records.
+    card = f"CARD-{secrets.token_hex(4).upper()}"
+    registered = await api.post("/api/me/id_tags", json={"id_tag": card, "type": "ISO14443"}, headers=bearer(driver))
+    assert registered.status_code == 201, registered.text
     async with simulate(
         sqlite_server, tmp_path,
         "--ocpp", "1.6,2.0.1", "--chargers", "3", "--prefix", "MIXED", "--register-as", f"{admin_name}:{USER_PASSWORD}",
-        "--id-tag", driver["idTag"], "--idle-seconds", "0.5", "--session-seconds", "2", "--meter-interval", "0.5",
+        "--id-tag", card, "--idle-seconds", "0.5", "--session-seconds", "2", "--meter-interval", "0.5",
         "--heartbeat-interval", "1",
     ) as simulation:  # fmt: skip
         expected = {"MIXED00001": "1.6", "MIXED00002": "2.0.1", "MIXED00003": "1.6"}

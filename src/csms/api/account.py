@@ -38,7 +38,13 @@ async def add_my_id_tag(body: IdTagCreate, user: CurrentUser, runtime: RuntimeDe
     if body.vehicle_id is not None:
         await vehicles.owned_vehicle(session, owner_id=user.id, vehicle_id=body.vehicle_id)
     tag = await tag_claims.register_own_id_tag(
-        session, id_tag=body.id_tag, owner_id=user.id, label=body.label, vehicle_id=body.vehicle_id, now=runtime.clock()
+        session,
+        id_tag=body.id_tag,
+        owner_id=user.id,
+        label=body.label,
+        vehicle_id=body.vehicle_id,
+        now=runtime.clock(),
+        token_type=body.type,
     )
     return IdTagOut.model_validate(tag)
 

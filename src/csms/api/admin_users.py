@@ -115,6 +115,7 @@ async def register_id_tag(
         expiry_date=body.expiry_date,
         parent_id_tag=body.parent_id_tag,
         now=runtime.clock(),
+        token_type=body.type,
     )
     return AdminIdTagOut.model_validate(tag)
 

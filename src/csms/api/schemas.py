@@ -42,6 +42,13 @@ class TokenResponse(BaseModel):
     id_tag: str = Field(alias="idTag", description="The OCPP idTag this account charges with")
 
 
+TokenType = Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress"]
+_TYPE_DESCRIPTION = (
+    "The OCPP 2.x idToken type it is presented with (ISO14443 for most RFID cards; the app's own token is "
+    "Central): a 2.x station presenting it under another type is refused; null matches any (1.6 has no types)"
+)
+
+
 class IdTagOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -51,6 +58,7 @@ class IdTagOut(BaseModel):
     parent_id_tag: str | None
     label: str | None
     vehicle_id: int | None
+    type: str | None = Field(default=None, description=_TYPE_DESCRIPTION)
 
 
 class AdminIdTagOut(IdTagOut):
@@ -61,6 +69,7 @@ class IdTagCreate(BaseModel):
     id_tag: str = Field(min_length=1, max_length=64, description="The card's idTag, OCPP CiString20")
     label: str | None = Field(default=None, max_length=64, examples=["Blue key fob"])
     vehicle_id: int | None = None
+    type: TokenType | None = Field(default=None, description=_TYPE_DESCRIPTION)
 
 
 class IdTagUpdate(BaseModel):
@@ -76,6 +85,7 @@ class AdminIdTagCreate(IdTagCreate):
 
 
 class AdminIdTagUpdate(BaseModel):
+    type: TokenType | None = Field(default=None, description=_TYPE_DESCRIPTION + "; null: any")
     status: str | None = None
     expiry_date: datetime | None = None
     parent_id_tag: str | None = Field(default=None, max_length=64)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms import security
 from csms.db.models import AuthSession, IdTag, RefreshToken, User
+from csms.domain.commands import CENTRAL_ID_TYPE
 from csms.services.errors import AlreadyExists, InvalidInput
 from csms.services.id_tags import create_id_tag, new_app_id_tag
 from csms.services.login_cache import LoginCache, Principal
@@ -74,7 +75,8 @@ async def create_account(
     session.add(user)
     try:
         await session.flush()
-        await create_id_tag(session, id_tag=new_app_id_tag(), user_id=user.id, now=now)
+        app_tag = new_app_id_tag()
+        await create_id_tag(session, id_tag=app_tag, user_id=user.id, now=now, token_type=CENTRAL_ID_TYPE)
         await session.commit()
     except IntegrityError:
         await session.rollback()

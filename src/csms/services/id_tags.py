@@ -17,6 +17,8 @@ from csms.services.errors import AlreadyExists, InvalidInput, NotFound
 from csms.services.tag_directory import KnownTag, TagDirectory
 
 TAG_STATUSES = ("Accepted", "Blocked", "Expired")
+# The 2.x IdTokenEnumType values a tag can be registered with (NoAuthorization is no token to register).
+TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress")
 ACCEPTED = "Accepted"
 BLOCKED = "Blocked"
 EXPIRED = "Expired"
@@ -58,14 +60,17 @@ async def authorize_id_tag(
     *,
     now: datetime,
     ignore_transaction_id: int | None = None,
+    id_token_type: str | None = None,
 ) -> IdTagInfo:
-    """What the central system answers for an idTag right now.
+    """What the central system answers for an idTag right now (`id_token_type`: the 2.x type it came with).
 
     ConcurrentTx when the tag is already charging somewhere (a transaction is open with it),
     except for the transaction named by `ignore_transaction_id`.
     """
     known = await tags.lookup(id_tag)
-    return await answer_for_tag(tags, id_tag, known, now=now, ignore_transaction_id=ignore_transaction_id)
+    return await answer_for_tag(
+        tags, id_tag, known, now=now, ignore_transaction_id=ignore_transaction_id, id_token_type=id_token_type
+    )
 
 
 async def answer_for_tag(
@@ -76,13 +81,16 @@ async def answer_for_tag(
     now: datetime,
     ignore_transaction_id: int | None = None,
     starting_on: tuple[str, int] | None = None,
+    id_token_type: str | None = None,
 ) -> IdTagInfo:
     """`authorize_id_tag` for a tag already looked up (`known`, None when there is no such tag).
 
     `starting_on` (charger, connector) is where a StartTransaction arrives: what is still open there
-    ends with this start, so it is no concurrent transaction.
+    ends with this start, so it is no concurrent transaction. A 2.x token is the pair of its value and
+    type: a tag registered with a type is unknown under another (one registered without, or a 1.6 idTag
+    presented without, matches any).
     """
-    if known is None:
+    if known is None or not _types_match(known.type, id_token_type):
         return IdTagInfo(status=INVALID)
     info = tag_status(known, known.owner_is_active, now=now)
     if info.status == ACCEPTED and await tags.has_open_transaction(
@@ -90,6 +98,10 @@ async def answer_for_tag(
     ):
         return IdTagInfo(status=CONCURRENT_TX, expiry_date=info.expiry_date, parent_id_tag=info.parent_id_tag)
     return info
+
+
+def _types_match(registered: str | None, presented: str | None) -> bool:
+    return registered is None or presented is None or registered == presented
 
 
 def tag_status(tag: TagFields, owner_is_active: bool | None, *, now: datetime) -> IdTagInfo:
@@ -110,6 +122,7 @@ async def create_id_tag(
     status: str = ACCEPTED,
     expiry_date: datetime | None = None,
     parent_id_tag: str | None = None,
+    token_type: str | None = None,
 ) -> IdTag:
     tag = IdTag(
         id_tag=id_tag,
@@ -118,6 +131,7 @@ async def create_id_tag(
         expiry_date=expiry_date,
         parent_id_tag=parent_id_tag,
         created_at=now,
+        type=token_type,
     )
     session.add(tag)
     await session.flush()
@@ -132,6 +146,11 @@ def validate_id_tag(id_tag: str) -> None:
     """OCPP CiString20: 1 to 20 printable ASCII characters."""
     if not 1 <= len(id_tag) <= ID_TAG_MAX_LENGTH or not id_tag.isascii() or not id_tag.isprintable():
         raise InvalidInput(f"an idTag has 1 to {ID_TAG_MAX_LENGTH} printable ASCII characters")
+
+
+def validate_token_type(token_type: str | None) -> None:
+    if token_type is not None and token_type not in TOKEN_TYPES:
+        raise InvalidInput(f"a token type is one of {', '.join(TOKEN_TYPES)}")
 
 
 def validate_status(status: str) -> None:
@@ -150,10 +169,15 @@ async def register_id_tag(
     status: str = ACCEPTED,
     expiry_date: datetime | None = None,
     parent_id_tag: str | None = None,
+    token_type: str | None = None,
 ) -> IdTag:
-    """Register an RFID card or other token. A tag that exists already, whoever has it, is refused."""
+    """Register an RFID card or other token. A tag that exists already, whoever has it, is refused.
+
+    `token_type` is its 2.x IdTokenEnumType: a 2.x station presenting it under another type is refused;
+    None (a 1.6 idTag) matches any."""
     validate_id_tag(id_tag)
     validate_status(status)
+    validate_token_type(token_type)
     if parent_id_tag is not None:
         validate_id_tag(parent_id_tag)
     if await find_id_tag(session, id_tag) is not None:
@@ -166,6 +190,7 @@ async def register_id_tag(
         status=status,
         expiry_date=expiry_date,
         parent_id_tag=parent_id_tag,
+        token_type=token_type,
     )
     tag.label = label
     tag.vehicle_id = vehicle_id
@@ -196,7 +221,10 @@ async def list_all_id_tags(
 
 
 async def update_id_tag(session: AsyncSession, tag: IdTag, *, changes: dict[str, Any]) -> IdTag:
-    """Apply an operator's changes: status, expiry_date, parent_id_tag."""
+    """Apply an operator's changes: status, expiry_date, parent_id_tag, type."""
+    if "type" in changes:
+        validate_token_type(changes["type"])
+        tag.type = changes["type"]
     if "status" in changes:
         validate_status(changes["status"])
         tag.status = changes["status"]

@@ -26,13 +26,20 @@ async def register_own_id_tag(
     label: str | None,
     vehicle_id: int | None,
     now: datetime,
+    token_type: str | None = None,
 ) -> IdTag:
     """Register an RFID card to a user's account, unless the value is in use (409)."""
     id_tags.validate_id_tag(id_tag)
     if await _is_in_use(session, id_tag, now=now):
         raise AlreadyExists(f"idTag {id_tag} is already registered or in use; choose another")
     return await id_tags.register_id_tag(
-        session, id_tag=id_tag, owner_id=owner_id, label=label, vehicle_id=vehicle_id, now=now
+        session,
+        id_tag=id_tag,
+        owner_id=owner_id,
+        label=label,
+        vehicle_id=vehicle_id,
+        now=now,
+        token_type=token_type,
     )
 
 

@@ -46,6 +46,7 @@ class KnownTag:
     user_id: int | None
     vehicle_id: int | None
     owner_is_active: bool | None
+    type: str | None = None  # the 2.x IdTokenEnumType it was registered with; None: any (a 1.6 idTag)
 
 
 class TagDirectory:
@@ -138,7 +139,15 @@ class TagDirectory:
 
 
 _READ_TAG = (
-    select(IdTag.status, IdTag.expiry_date, IdTag.parent_id_tag, IdTag.user_id, IdTag.vehicle_id, User.is_active)
+    select(
+        IdTag.status,
+        IdTag.expiry_date,
+        IdTag.parent_id_tag,
+        IdTag.user_id,
+        IdTag.vehicle_id,
+        User.is_active,
+        IdTag.type,
+    )
     .outerjoin(User, IdTag.user_id == User.id)
     .where(IdTag.id_tag == bindparam("id_tag"))
 )

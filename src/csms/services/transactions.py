@@ -95,9 +95,13 @@ async def start_transaction(
     database refuses the second row (a start is unique per charger, connector, time, idTag and meter
     reading), and the charger gets the id it was given the first time: no transaction is recorded twice.
     """
-    known = await tags.lookup(id_tag)
+    id_token_type = charger_key.id_token_type if charger_key is not None else None
     starting_on = (charge_point_id, connector_id)
-    info = await answer_for_tag(tags, id_tag, known, now=now, starting_on=starting_on)
+    if id_token_type == FREE_VEND:
+        known, info = None, IdTagInfo(status=ACCEPTED)
+    else:
+        known = await tags.lookup(id_tag)
+        info = await answer_for_tag(tags, id_tag, known, now=now, starting_on=starting_on, id_token_type=id_token_type)
     user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
     try:
         started = await record_start(
@@ -119,12 +123,23 @@ async def start_transaction(
         duplicate = await _find_identical_start(engine, charge_point_id, connector_id, id_tag, meter_start, timestamp)
         if duplicate is None:
             raise
-        info = await answer_for_tag(
-            tags, id_tag, known, now=now, ignore_transaction_id=duplicate.id, starting_on=starting_on
-        )
+        if id_token_type != FREE_VEND:
+            info = await answer_for_tag(
+                tags,
+                id_tag,
+                known,
+                now=now,
+                ignore_transaction_id=duplicate.id,
+                starting_on=starting_on,
+                id_token_type=id_token_type,
+            )
         return StartedTransaction(duplicate, info, vehicle_id, is_repeat=True)
     return StartedTransaction(started, info, vehicle_id)
 
+
+# The 2.x token type of a transaction the station started without authorizing anyone (free vend): it is
+# charging, with no driver.
+FREE_VEND = "NoAuthorization"
 
 _AUTHORIZE_LATER = journaled(
     "transaction.authorize_later",
@@ -158,7 +173,13 @@ async def authorize_later(
     """
     known = await tags.lookup(id_tag)
     info = await answer_for_tag(
-        tags, id_tag, known, now=now, ignore_transaction_id=ref.id, starting_on=(ref.charge_point_id, ref.connector_id)
+        tags,
+        id_tag,
+        known,
+        now=now,
+        ignore_transaction_id=ref.id,
+        starting_on=(ref.charge_point_id, ref.connector_id),
+        id_token_type=id_token_type,
     )
     user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
     row = {

@@ -18,7 +18,7 @@ from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
 from csms.services import chargers, device_model, security_log, transaction_events, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
-from csms.services.id_tags import IdTagInfo, authorize_id_tag
+from csms.services.id_tags import ACCEPTED, IdTagInfo, authorize_id_tag
 
 if TYPE_CHECKING:
     from csms.runtime import Runtime
@@ -94,8 +94,24 @@ class Station201(Station):
     # -- C Authorization ---------------------------------------------------------------------
 
     async def authorize(self, payload: Payload) -> Payload:
-        info = await authorize_id_tag(self._runtime.tags, _token_value(payload["idToken"]), now=self._now())
+        token = payload["idToken"]
+        info = await self._check_token(_token_value(token), token["type"])
         return {"idTokenInfo": _id_token_info(info)}
+
+    async def _check_token(
+        self, id_token: str, id_token_type: str | None, *, in_transaction: int | None = None
+    ) -> IdTagInfo:
+        """A token as csms answers it, by value and type; NoAuthorization (free vend: the station let the
+        driver charge without a token) is Accepted, with no driver."""
+        if id_token_type == transactions.FREE_VEND:
+            return IdTagInfo(status=ACCEPTED)
+        return await authorize_id_tag(
+            self._runtime.tags,
+            id_token,
+            now=self._now(),
+            ignore_transaction_id=in_transaction,
+            id_token_type=id_token_type,
+        )
 
     # -- E Transactions ----------------------------------------------------------------------
 
@@ -108,9 +124,7 @@ class Station201(Station):
         elif event.id_token is not None and known.began_without_token is not None:
             info = await self._authorize_later(known, event.id_token, event.id_token_type, known.began_without_token)
         elif event.id_token is not None:
-            info = await authorize_id_tag(
-                self._runtime.tags, event.id_token, now=self._now(), ignore_transaction_id=known.ref.id
-            )
+            info = await self._check_token(event.id_token, event.id_token_type, in_transaction=known.ref.id)
         await self._record_event(known, event, payload)
         answer: Payload = {}
         if event.samples:
