@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from ocpp.v201 import call as call201
 from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection
 
@@ -561,3 +562,57 @@ async def test_a_free_vend_transaction_is_accepted_with_no_driver(server: Runnin
     assert recorded is not None
     assert (recorded.id_tag_status, recorded.user_id, recorded.id_token_type) == ("Accepted", None, "NoAuthorization")
     assert (recorded.meter_start, recorded.meter_stop) == (0, 900)
+
+
+async def test_events_queued_while_offline_are_replayed_after_reconnect_with_their_own_times(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    token = {"idToken": tokens["idTag"], "type": "Central"}
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1, token)
+        await station.transaction_event(
+            transaction, "Started", "Authorized", energy_wh=500, timestamp="2026-03-02T10:00:00Z"
+        )
+    # The link was down from 10:05; the station kept charging and queued its events, then sends them.
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        for at, energy in (("2026-03-02T10:15:00Z", 1_500), ("2026-03-02T10:30:00Z", 2_500)):
+            queued = station_event_offline(transaction, "Updated", "MeterValuePeriodic", at=at, energy_wh=energy)
+            await station.call(queued, suppress=False)
+        ended = station_event_offline(
+            transaction, "Ended", "EVCommunicationLost", at="2026-03-02T10:40:00Z", energy_wh=3_000
+        )
+        await station.call(ended, suppress=False)
+
+    records = await poll(
+        lambda: _transactions(http, tokens), until=lambda found: bool(found) and not found[0]["is_active"]
+    )
+    record = await transaction_record(http, tokens, records[0]["id"])
+    assert (record["energy_wh"], record["stop_timestamp"]) == (2_500, "2026-03-02T10:40:00Z")
+    registers = [v["value"] for v in record["meter_values"] if v["measurand"] == "Energy.Active.Import.Register"]
+    assert registers == ["500", "1500", "2500", "3000"]
+    async with server.session() as session:
+        events = (
+            await session.scalars(
+                select(TransactionEvent).where(TransactionEvent.transaction_id == records[0]["id"]).order_by("seq_no")
+            )
+        ).all()
+    assert [(event.seq_no, event.offline) for event in events] == [(0, False), (1, True), (2, True), (3, True)]
+
+
+def station_event_offline(transaction: Any, event_type: str, trigger: str, *, at: str, energy_wh: int) -> Any:
+    """A TransactionEvent the station queued while offline (`offline: true`), sent as queued."""
+    seq_no = transaction.next_seq_no
+    transaction.next_seq_no += 1
+    sampled = {"value": energy_wh, "measurand": "Energy.Active.Import.Register"}
+    return call201.TransactionEvent(
+        event_type=event_type,
+        timestamp=at,
+        trigger_reason=trigger,
+        seq_no=seq_no,
+        transaction_info={"transactionId": transaction.transaction_id},
+        offline=True,
+        meter_value=[{"timestamp": at, "sampledValue": [sampled]}],
+    )
