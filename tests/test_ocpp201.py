@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection
 
 from csms.db.models import Charger, Transaction, TransactionEvent
 from csms.simulator.charger import basic_auth_header, connect_charger
-from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
+from csms.simulator.station201 import SimulatedStation, StationBehaviour, StationTransaction, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
 from tests.support.waiting import poll
 
@@ -602,7 +602,9 @@ async def test_events_queued_while_offline_are_replayed_after_reconnect_with_the
     assert [(event.seq_no, event.offline) for event in events] == [(0, False), (1, True), (2, True), (3, True)]
 
 
-def station_event_offline(transaction: Any, event_type: str, trigger: str, *, at: str, energy_wh: int) -> Any:
+def station_event_offline(
+    transaction: StationTransaction, event_type: str, trigger: str, *, at: str, energy_wh: int
+) -> Any:
     """A TransactionEvent the station queued while offline (`offline: true`), sent as queued."""
     seq_no = transaction.next_seq_no
     transaction.next_seq_no += 1
