@@ -92,18 +92,22 @@ class AuditMiddleware:
         if scope["type"] != "http" or scope["method"] in _READ_ONLY or not scope["path"].startswith("/api/admin/"):
             await self.app(scope, receive, send)
             return
-        status = 500
+        recorded = False
 
-        async def remember_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def record_then_send(message: Message) -> None:
+            # Recorded before the answer leaves: a client that has its answer finds the request in the log,
+            # and one request after another is logged in that order.
+            nonlocal recorded
+            if message["type"] == "http.response.start" and not recorded:
+                recorded = True
+                _record(scope, message["status"])
             await send(message)
 
         try:
-            await self.app(scope, receive, remember_status)
+            await self.app(scope, receive, record_then_send)
         finally:
-            _record(scope, status)
+            if not recorded:  # failed before it answered
+                _record(scope, 500)
 
 
 def _record(scope: Scope, status: int) -> None:
