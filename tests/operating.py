@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -140,3 +141,23 @@ async def connect_status(server: RunningServer, charge_point_id: str, password: 
             return 101
     except InvalidStatus as refused:
         return refused.response.status_code
+
+
+async def new_tag(http: httpx.AsyncClient, admin: dict[str, str], **fields: Any) -> str:
+    """A tag registered by `admin` with a fresh value, and `fields` (status, parent_id_tag, type, ...)."""
+    id_tag = "LT" + secrets.token_hex(6).upper()
+    response = await http.post("/api/admin/id_tags", json={"id_tag": id_tag, **fields}, headers=admin)
+    assert response.status_code == 201, response.text
+    return id_tag
+
+
+async def send_list(
+    http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, update_type: str
+) -> dict[str, Any]:
+    """The operator's local list update of the charger (Full or Differential), and csms's answer."""
+    response = await http.post(
+        f"/api/admin/chargers/{charge_point_id}/local_list", json={"update_type": update_type}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

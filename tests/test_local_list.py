@@ -3,7 +3,6 @@ charger, and changes pushed by csms itself when a tag is blocked, expires or is 
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,28 +10,10 @@ import httpx
 
 from csms.simulator.charger import SimulatedCharger
 from tests.conftest import RunningServer
-from tests.operating import admin, ocpp_call, online_charger, payloads_received
+from tests.operating import admin, new_tag, ocpp_call, online_charger, payloads_received, send_list
 from tests.support.waiting import poll
 
 __all__ = ["admin"]
-
-
-async def new_tag(http: httpx.AsyncClient, admin: dict[str, str], **fields: Any) -> str:
-    id_tag = "LL" + secrets.token_hex(6).upper()
-    response = await http.post("/api/admin/id_tags", json={"id_tag": id_tag, **fields}, headers=admin)
-    assert response.status_code == 201, response.text
-    return id_tag
-
-
-async def send_list(
-    http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, update_type: str
-) -> dict[str, Any]:
-    response = await http.post(
-        f"/api/admin/chargers/{charge_point_id}/local_list", json={"update_type": update_type}, headers=admin
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def nth_local_list(charger: SimulatedCharger, count: int) -> dict[str, Any]:

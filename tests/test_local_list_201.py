@@ -16,28 +16,10 @@ from ocpp.v201 import call_result
 
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, signup
-from tests.operating import admin, ocpp_call
+from tests.operating import admin, new_tag, ocpp_call, send_list
 from tests.support.waiting import poll
 
 __all__ = ["admin"]
-
-
-async def new_tag(http: httpx.AsyncClient, admin: dict[str, str], **fields: Any) -> str:
-    id_tag = "LT" + secrets.token_hex(6).upper()
-    response = await http.post("/api/admin/id_tags", json={"id_tag": id_tag, **fields}, headers=admin)
-    assert response.status_code == 201, response.text
-    return id_tag
-
-
-async def send_list(
-    http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, update_type: str
-) -> dict[str, Any]:
-    response = await http.post(
-        f"/api/admin/chargers/{charge_point_id}/local_list", json={"update_type": update_type}, headers=admin
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def held_list(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.services import certificate_revocation, certificates, chargers, diagnostics, firmware, transactions
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
 from csms.services.certificate_requests import UnsolicitedRequest
+from csms.services.clock import format_ocpp_timestamp
 from csms.services.id_tags import IdTagInfo
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ class Station:
         self.registration = await chargers.boot_answer(self._runtime.engine, self.id)
         accepted = self.registration == chargers.BOOT_ACCEPTED
         return self.registration, settings.heartbeat_interval if accepted else settings.boot_retry_interval
+
+    async def heartbeat(self, payload: Payload) -> Payload:
+        """Heartbeat, the same in every version: last seen, and the time."""
+        now = self._now()
+        chargers.record_heartbeat(self._runtime.writer, self.id, now=now)
+        return {"currentTime": format_ocpp_timestamp(now)}
 
     def refuse_before_acceptance(self, action: str) -> None:
         """A charger answered Pending or Rejected on this connection sends nothing but a new boot: OCPP-J's

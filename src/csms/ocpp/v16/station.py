@@ -81,11 +81,6 @@ class Station16(Station):
         )
         return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": status}
 
-    async def heartbeat(self, payload: Payload) -> Payload:
-        now = self._now()
-        chargers.record_heartbeat(self._runtime.writer, self.id, now=now)
-        return {"currentTime": format_ocpp_timestamp(now)}
-
     async def status_notification(self, payload: Payload) -> Payload:
         connector_id: int = payload["connectorId"]
         status: str = payload["status"]

@@ -65,11 +65,6 @@ class Station201(Station):
         )
         return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": status}
 
-    async def heartbeat(self, payload: Payload) -> Payload:
-        now = self._now()
-        chargers.record_heartbeat(self._runtime.writer, self.id, now=now)
-        return {"currentTime": format_ocpp_timestamp(now)}
-
     # -- G Availability ----------------------------------------------------------------------
 
     async def status_notification(self, payload: Payload) -> Payload:
