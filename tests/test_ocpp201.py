@@ -618,3 +618,54 @@ def station_event_offline(
         offline=True,
         meter_value=[{"timestamp": at, "sampledValue": [sampled]}],
     )
+
+
+async def test_a_driver_reserves_an_evse_of_a_201_station_which_uses_it_or_lets_it_expire(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+
+    async def reservation_statuses() -> list[tuple[int, str]]:
+        mine = (await http.get("/api/reservations", headers=bearer(tokens))).json()
+        return sorted((item["id"], item["status"]) for item in mine)
+
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        reserved = await http.post(
+            "/api/reservations", json={"evse_id": station_id, "connector_id": 1, "minutes": 30}, headers=bearer(tokens)
+        )
+        assert reserved.status_code == 200 and reserved.json()["status"] == "Accepted", reserved.text
+        first = reserved.json()["id"]
+        asked = (await station.wait_for_call("ReserveNow")).payload
+        assert asked == {
+            "id": first,
+            "expiry_date_time": asked["expiry_date_time"],
+            "id_token": {"id_token": tokens["idTag"], "type": "Central"},
+            "evse_id": 1,
+        }
+        # The driver arrives: the transaction names the reservation, which is used up.
+        transaction = station.new_transaction(1, {"idToken": tokens["idTag"], "type": "Central"})
+        transaction.reservation_id = first
+        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0)
+        await station.transaction_event(transaction, "Ended", "StopAuthorized", energy_wh=1_000)
+        used = await poll(reservation_statuses, until=lambda found: found == [(first, "Used")])
+        assert used == [(first, "Used")]
+
+        # A second one the driver does not come for: the station reports it Expired.
+        second = (
+            await http.post(
+                "/api/reservations", json={"evse_id": station_id, "connector_id": 1}, headers=bearer(tokens)
+            )
+        ).json()["id"]
+        await station.reservation_status_update(second, "Expired")
+        # And a third the driver cancels: CancelReservation names it.
+        third = (
+            await http.post(
+                "/api/reservations", json={"evse_id": station_id, "connector_id": 1}, headers=bearer(tokens)
+            )
+        ).json()["id"]
+        cancelled = await http.delete(f"/api/reservations/{third}", headers=bearer(tokens))
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "Cancelled", cancelled.text
+        assert (await station.wait_for_call("CancelReservation")).payload == {"reservation_id": third}
+    assert await reservation_statuses() == [(first, "Used"), (second, "Expired"), (third, "Cancelled")]

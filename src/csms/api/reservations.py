@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from csms.api.commanding import send_and_record
 from csms.api.deps import CurrentUser, RuntimeDep, SessionDep
 from csms.api.operation_schemas import ReservationCreate, ReservationOut
 from csms.api.operations import reservation_out
 from csms.api.schemas import ErrorBody
+from csms.domain.commands import CancelReservation
 from csms.services import reservations
 from csms.services.errors import Conflict
 
@@ -33,7 +33,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def reserve_connector(
     body: ReservationCreate, user: CurrentUser, runtime: RuntimeDep, session: SessionDep
 ) -> ReservationOut:
-    """Reserve a connector for the caller's idTag (ReserveNow); the status is the charger's answer."""
+    """Reserve a connector (1.6) or EVSE (2.0.1) for the caller's idTag (ReserveNow); the status is the
+    charger's answer."""
     reservation = await reservations.plan_reservation(
         session,
         user_id=user.id,
@@ -43,9 +44,8 @@ async def reserve_connector(
         limits=_limits(runtime),
         now=runtime.clock(),
     )
-    payload = reservations.reserve_now_payload(reservation)
     try:
-        answer = await runtime.commands.send(reservation.charge_point_id, "ReserveNow", payload)
+        answer = await runtime.commands.send_command(reservation.charge_point_id, reservations.reserve_now(reservation))
     except Exception:
         await reservations.record_status(session, reservation, "SendFailed", now=runtime.clock())
         raise
@@ -69,10 +69,11 @@ async def cancel_reservation(
         session, user_id=user.id, role=user.role, reservation_id=reservation_id
     )
     reservations.require_cancellable(reservation, now=runtime.clock())
-    payload = {"reservationId": reservation.id}
-    answer = await send_and_record(runtime, reservation.charge_point_id, "CancelReservation", payload)
+    charge_point_id = reservation.charge_point_id
+    answer = await runtime.commands.send_command(charge_point_id, CancelReservation(reservation.id))
     if answer.get("status") != "Accepted":
         raise Conflict(f"the charger refused to cancel reservation {reservation.id}")
+    await reservations.record_cancelled(session, charge_point_id, reservation.id, now=runtime.clock())
     await session.refresh(reservation)
     return reservation_out(reservation, runtime)
 

@@ -83,7 +83,31 @@ class GetLocalListVersion:
     kind: ClassVar[str] = "GetLocalListVersion"
 
 
-ChargerCommand = RemoteStart | RemoteStop | ChangePassword | SendLocalList | GetLocalListVersion
+@dataclass(frozen=True, slots=True)
+class ReserveNow:
+    """Hold a connector (1.6) or EVSE (2.x; 0: any) for a token until `expires_at`. `reservation_id` is
+    csms's record of it; the answer's `status` is Accepted, Faulted, Occupied, Rejected or Unavailable."""
+
+    kind: ClassVar[str] = "ReserveNow"
+    reservation_id: int
+    connector_id: int
+    id_token: str
+    expires_at: datetime
+    group_id_token: str | None = None
+    id_token_type: str = CENTRAL_ID_TYPE
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReservation:
+    """Release a reservation; the answer's `status` is Accepted or Rejected."""
+
+    kind: ClassVar[str] = "CancelReservation"
+    reservation_id: int
+
+
+ChargerCommand = (
+    RemoteStart | RemoteStop | ChangePassword | SendLocalList | GetLocalListVersion | ReserveNow | CancelReservation
+)
 
 
 def new_remote_start_id() -> int:
@@ -92,7 +116,16 @@ def new_remote_start_id() -> int:
 
 
 _KINDS: dict[str, type[ChargerCommand]] = {
-    kind.kind: kind for kind in (RemoteStart, RemoteStop, ChangePassword, SendLocalList, GetLocalListVersion)
+    kind.kind: kind
+    for kind in (
+        RemoteStart,
+        RemoteStop,
+        ChangePassword,
+        SendLocalList,
+        GetLocalListVersion,
+        ReserveNow,
+        CancelReservation,
+    )
 }
 # Commands share the bus with OCPP calls: a command's action is its kind behind this prefix, which no
 # OCPP action name has.
@@ -112,6 +145,8 @@ def command_fields(command: ChargerCommand) -> dict[str, Any]:
     if isinstance(command, SendLocalList):
         entries = [_token_fields(entry) for entry in command.entries]
         return {"version_number": command.version_number, "update_type": command.update_type, "entries": entries}
+    if isinstance(command, ReserveNow):
+        return {**asdict(command), "expires_at": command.expires_at.isoformat()}
     return asdict(command)
 
 
@@ -123,6 +158,8 @@ def command_from(action: str, fields: dict[str, Any]) -> ChargerCommand:
     try:
         if kind is SendLocalList:
             return _send_local_list_from(fields)
+        if kind is ReserveNow:
+            return ReserveNow(**{**fields, "expires_at": datetime.fromisoformat(fields["expires_at"])})
         return kind(**fields)
     except (TypeError, KeyError, AttributeError) as error:
         raise ValueError(f"invalid {action} fields: {error!r}") from None

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
-from csms.services import certificate_revocation, certificates, chargers, diagnostics, firmware, transactions
+from csms.services import (
+    certificate_revocation,
+    certificates,
+    chargers,
+    diagnostics,
+    firmware,
+    reservations,
+    transactions,
+)
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
 from csms.services.certificate_requests import UnsolicitedRequest
 from csms.services.clock import format_ocpp_timestamp
@@ -48,6 +56,17 @@ class Station:
         self.registration = await chargers.boot_answer(self._runtime.engine, self.id)
         accepted = self.registration == chargers.BOOT_ACCEPTED
         return self.registration, settings.heartbeat_interval if accepted else settings.boot_retry_interval
+
+    async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
+        """A transaction began on the reservation: it is used up."""
+        async with self._session() as session:
+            await reservations.consume_reservation(
+                session,
+                charge_point_id=self.id,
+                reservation_id=reservation_id,
+                transaction_id=transaction_id,
+                now=self._now(),
+            )
 
     async def heartbeat(self, payload: Payload) -> Payload:
         """Heartbeat, the same in every version: last seen, and the time."""

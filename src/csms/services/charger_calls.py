@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.domain.commands import ChargerCommand, GetLocalListVersion, SendLocalList
+from csms.domain.commands import CancelReservation, ChargerCommand, GetLocalListVersion, ReserveNow, SendLocalList
 from csms.services import (
     certificate_authority,
     certificates,
@@ -66,6 +66,10 @@ async def record_command(
     `answer` as that package read it."""
     if isinstance(command, SendLocalList | GetLocalListVersion):
         await local_list.record_answer(session, charge_point_id, command, answer, now=now)
+    elif isinstance(command, ReserveNow):
+        await reservations.record_reserve_now(session, charge_point_id, command, status=str(answer["status"]), now=now)
+    elif isinstance(command, CancelReservation) and answer.get("status") == "Accepted":
+        await reservations.record_cancelled(session, charge_point_id, command.reservation_id, now=now)
 
 
 async def _get_configuration(
@@ -81,19 +85,6 @@ async def _change_configuration(
         await configuration.record_change(session, charge_point_id, key=payload["key"], value=payload["value"], now=now)
         if security_profiles.is_profile_change("ChangeConfiguration", payload):
             await security_profiles.allow(session, charge_point_id, int(payload["value"]))
-
-
-async def _reserve_now(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    await reservations.record_reserve_now(session, charge_point_id, payload, status=str(answer["status"]), now=now)
-
-
-async def _cancel_reservation(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    if answer.get("status") == "Accepted":
-        await reservations.record_cancelled(session, charge_point_id, int(payload["reservationId"]), now=now)
 
 
 async def _set_charging_profile(
@@ -214,8 +205,6 @@ def _attribute(named: dict[str, Any], *, value: str | None) -> device_model.Repo
 _RECORDERS_16: dict[str, Recorder] = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
-    "ReserveNow": _reserve_now,
-    "CancelReservation": _cancel_reservation,
     "SetChargingProfile": _set_charging_profile,
     "RemoteStartTransaction": _remote_start_transaction,
     "ClearChargingProfile": _clear_charging_profile,

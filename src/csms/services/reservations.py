@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, Reservation, User
+from csms.domain.commands import ReserveNow
 from csms.services.accounts import app_id_tag
 from csms.services.charging import STAFF_ROLES, require_known_connector
-from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 PENDING = "Pending"
@@ -79,16 +78,15 @@ async def plan_reservation(
     return reservation
 
 
-def reserve_now_payload(reservation: Reservation) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "connectorId": reservation.connector_id,
-        "expiryDate": format_ocpp_timestamp(reservation.expires_at),
-        "idTag": reservation.id_tag,
-        "reservationId": reservation.id,
-    }
-    if reservation.parent_id_tag:
-        payload["parentIdTag"] = reservation.parent_id_tag
-    return payload
+def reserve_now(reservation: Reservation) -> ReserveNow:
+    """The command that asks the charger to hold what `reservation` is for."""
+    return ReserveNow(
+        reservation_id=reservation.id,
+        connector_id=reservation.connector_id,
+        id_token=reservation.id_tag,
+        expires_at=reservation.expires_at,
+        group_id_token=reservation.parent_id_tag,
+    )
 
 
 async def record_status(session: AsyncSession, reservation: Reservation, status: str, *, now: datetime) -> None:
@@ -98,21 +96,30 @@ async def record_status(session: AsyncSession, reservation: Reservation, status:
 
 
 async def record_reserve_now(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], *, status: str, now: datetime
+    session: AsyncSession, charge_point_id: str, command: ReserveNow, *, status: str, now: datetime
 ) -> None:
     """An operator's own ReserveNow call: kept like one made from the app."""
-    reservation = await session.get(Reservation, int(payload["reservationId"]))
+    reservation = await session.get(Reservation, command.reservation_id)
     if reservation is None:
-        reservation = Reservation(id=int(payload["reservationId"]), created_at=now)
+        reservation = Reservation(id=command.reservation_id, created_at=now)
         session.add(reservation)
     elif reservation.charge_point_id != charge_point_id:
         return  # an id csms gave another charger; that reservation stays as it is
     reservation.charge_point_id = charge_point_id
-    reservation.connector_id = int(payload["connectorId"])
-    reservation.id_tag = str(payload["idTag"])
-    reservation.parent_id_tag = payload.get("parentIdTag")
-    reservation.expires_at = parse_ocpp_timestamp(str(payload["expiryDate"]))
+    reservation.connector_id = command.connector_id
+    reservation.id_tag = command.id_token
+    reservation.parent_id_tag = command.group_id_token
+    reservation.expires_at = command.expires_at
     await record_status(session, reservation, status, now=now)
+
+
+async def record_reported(
+    session: AsyncSession, charge_point_id: str, reservation_id: int, status: str, *, now: datetime
+) -> None:
+    """A 2.x station's ReservationStatusUpdate: the reservation Expired there, or was Removed."""
+    reservation = await session.get(Reservation, reservation_id)
+    if reservation is not None and reservation.charge_point_id == charge_point_id and reservation.status == ACCEPTED:
+        await record_status(session, reservation, EXPIRED if status == EXPIRED else CANCELLED, now=now)
 
 
 async def record_cancelled(session: AsyncSession, charge_point_id: str, reservation_id: int, *, now: datetime) -> None:

@@ -48,6 +48,7 @@ class StationTransaction:
     id_token: dict[str, str] | None
     remote_start_id: int | None = None
     next_seq_no: int = 0
+    reservation_id: int | None = None  # the reservation it began on, named in its Started event
 
 
 class SimulatedStation(ChargePoint):  # type: ignore[misc]
@@ -131,6 +132,8 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             extra["meter_value"] = [{"timestamp": at, "sampledValue": sampled}]
         if event_type == "Started":
             extra["evse"] = {"id": transaction.evse_id, "connectorId": 1}
+            if transaction.reservation_id is not None:
+                extra["reservation_id"] = transaction.reservation_id
         if transaction.id_token is not None and (with_token or event_type == "Started"):
             extra["id_token"] = transaction.id_token
         if seq_no is None:
@@ -145,6 +148,11 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
                 transaction_info=info,
                 **extra,
             )
+        )
+
+    async def reservation_status_update(self, reservation_id: int, status: str) -> Any:
+        return await self.call(
+            call.ReservationStatusUpdate(reservation_id=reservation_id, reservation_update_status=status)
         )
 
     async def notify_report(self, request_id: int, seq_no: int, report_data: list[dict[str, Any]], *, tbc: bool) -> Any:
@@ -243,6 +251,14 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
                 {"attribute_status": "UnknownVariable", "component": component, "variable": variable, **found}
             )
         return await self._answer("GetVariables", payload, call_result.GetVariables(get_variable_result=results))
+
+    @on(Action.reserve_now)
+    async def on_reserve_now(self, **payload: Any) -> Any:
+        return await self._answer("ReserveNow", payload, call_result.ReserveNow(status="Accepted"))
+
+    @on(Action.cancel_reservation)
+    async def on_cancel_reservation(self, **payload: Any) -> Any:
+        return await self._answer("CancelReservation", payload, call_result.CancelReservation(status="Accepted"))
 
     @on(Action.set_network_profile)
     async def on_set_network_profile(self, **payload: Any) -> Any:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from csms.domain.commands import (
+    CancelReservation,
     ChangePassword,
     ChargerCommand,
     GetLocalListVersion,
     ListedToken,
     RemoteStart,
     RemoteStop,
+    ReserveNow,
     SendLocalList,
 )
 from csms.ocpp.rpc import Payload
@@ -32,6 +34,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         }
     if isinstance(command, GetLocalListVersion):
         return "GetLocalListVersion", {}
+    if isinstance(command, ReserveNow):
+        return "ReserveNow", _reserve_now(command)
+    if isinstance(command, CancelReservation):
+        return "CancelReservation", {"reservationId": command.reservation_id}
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 
@@ -51,10 +57,32 @@ def read_call(action: str, payload: Payload) -> ChargerCommand | None:
     """The command an operator's own 1.6 call is, when csms keeps what it changes; None otherwise."""
     if action == "GetLocalListVersion":
         return GetLocalListVersion()
+    if action == "ReserveNow":
+        return ReserveNow(
+            reservation_id=int(payload["reservationId"]),
+            connector_id=int(payload["connectorId"]),
+            id_token=str(payload["idTag"]),
+            expires_at=parse_ocpp_timestamp(str(payload["expiryDate"])),
+            group_id_token=payload.get("parentIdTag"),
+        )
+    if action == "CancelReservation":
+        return CancelReservation(int(payload["reservationId"]))
     if action != "SendLocalList":
         return None
     entries = tuple(_listed_token(item) for item in payload.get("localAuthorizationList", []))
     return SendLocalList(int(payload["listVersion"]), str(payload["updateType"]), entries)
+
+
+def _reserve_now(command: ReserveNow) -> Payload:
+    payload: Payload = {
+        "connectorId": command.connector_id,
+        "expiryDate": format_ocpp_timestamp(command.expires_at),
+        "idTag": command.id_token,
+        "reservationId": command.reservation_id,
+    }
+    if command.group_id_token:
+        payload["parentIdTag"] = command.group_id_token
+    return payload
 
 
 def _authorization_data(entry: ListedToken) -> Payload:

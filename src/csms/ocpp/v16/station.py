@@ -23,7 +23,6 @@ from csms.services import (
     diagnostics,
     firmware,
     open_transactions,
-    reservations,
     security_log,
     transactions,
 )
@@ -181,16 +180,6 @@ class Station16(Station):
             ref.is_open and ref.connector_id == connector_id and ref.id != keep_id
             for ref in self._transactions.values()
         )
-
-    async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
-        async with self._session() as session:
-            await reservations.consume_reservation(
-                session,
-                charge_point_id=self.id,
-                reservation_id=reservation_id,
-                transaction_id=transaction_id,
-                now=self._now(),
-            )
 
     async def _started(
         self, ref: transactions.TransactionRef, info: IdTagInfo, start: dict[str, Any], *, is_repeat: bool = False

@@ -6,12 +6,14 @@ from typing import Any
 
 from csms.domain.commands import (
     CENTRAL_ID_TYPE,
+    CancelReservation,
     ChangePassword,
     ChargerCommand,
     GetLocalListVersion,
     ListedToken,
     RemoteStart,
     RemoteStop,
+    ReserveNow,
     SendLocalList,
 )
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
@@ -33,6 +35,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "SendLocalList", _send_local_list(command)
     if isinstance(command, GetLocalListVersion):
         return "GetLocalListVersion", {}
+    if isinstance(command, ReserveNow):
+        return "ReserveNow", _reserve_now(command)
+    if isinstance(command, CancelReservation):
+        return "CancelReservation", {"reservationId": command.reservation_id}
     return "SetVariables", _set_password(command)
 
 
@@ -50,10 +56,36 @@ def read_call(action: str, payload: Payload) -> ChargerCommand | None:
     """The command an operator's own 2.0.1 call is, when csms keeps what it changes; None otherwise."""
     if action == "GetLocalListVersion":
         return GetLocalListVersion()
+    if action == "ReserveNow":
+        token, group = payload["idToken"], payload.get("groupIdToken")
+        return ReserveNow(
+            reservation_id=int(payload["id"]),
+            connector_id=int(payload.get("evseId", 0)),
+            id_token=str(token["idToken"]),
+            expires_at=parse_ocpp_timestamp(str(payload["expiryDateTime"])),
+            group_id_token=group["idToken"] if group is not None else None,
+            id_token_type=str(token["type"]),
+        )
+    if action == "CancelReservation":
+        return CancelReservation(int(payload["reservationId"]))
     if action != "SendLocalList":
         return None
     entries = tuple(_listed_token(item) for item in payload.get("localAuthorizationList", []))
     return SendLocalList(int(payload["versionNumber"]), str(payload["updateType"]), entries)
+
+
+def _reserve_now(command: ReserveNow) -> Payload:
+    """2.0.1 ReserveNow: `id` is the reservation; without an evseId the station picks an EVSE (H01)."""
+    payload: Payload = {
+        "id": command.reservation_id,
+        "expiryDateTime": format_ocpp_timestamp(command.expires_at),
+        "idToken": {"idToken": command.id_token, "type": command.id_token_type},
+    }
+    if command.connector_id > 0:
+        payload["evseId"] = command.connector_id
+    if command.group_id_token:
+        payload["groupIdToken"] = {"idToken": command.group_id_token, "type": _GROUP_ID_TYPE}
+    return payload
 
 
 def _send_local_list(command: SendLocalList) -> Payload:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
-from csms.services import chargers, device_model, security_log, transaction_events, transactions
+from csms.services import chargers, device_model, reservations, security_log, transaction_events, transactions
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import ACCEPTED, IdTagInfo, authorize_id_tag
 
@@ -169,6 +169,8 @@ class Station201(Station):
             ),
         )
         known = self._transactions[event.key] = _Known(started.transaction, last_seq_no=None)
+        if event.reservation_id is not None and not started.is_repeat:
+            await self._consume_reservation(event.reservation_id, started.transaction.id)
         if event.id_token is None:
             known.began_without_token = event.timestamp
         await self._note_started(
@@ -287,6 +289,15 @@ class Station201(Station):
         await self._publish("security_event", type=kind, tech_info=tech_info, critical=is_critical)
         return {}
 
+    # -- H Reservation -----------------------------------------------------------------------
+
+    async def reservation_status_update(self, payload: Payload) -> Payload:
+        async with self._session() as session:
+            await reservations.record_reported(
+                session, self.id, payload["reservationId"], payload["reservationUpdateStatus"], now=self._now()
+            )
+        return {}
+
     async def firmware_status_notification(self, payload: Payload) -> Payload:
         await self._record_request_progress("firmware", payload["status"], payload.get("requestId"))
         return {}
@@ -386,6 +397,7 @@ HANDLERS = {
     "MeterValues": Station201.meter_values,
     "NotifyEvent": Station201.notify_event,
     "NotifyReport": Station201.notify_report,
+    "ReservationStatusUpdate": Station201.reservation_status_update,
     "SecurityEventNotification": Station201.security_event_notification,
     "SignCertificate": Station201.sign_certificate,
     "StatusNotification": Station201.status_notification,
