@@ -25,7 +25,6 @@ from csms.api.schemas import ErrorBody
 from csms.db.models import FirmwareRollout, StoredFile
 from csms.runtime import Runtime
 from csms.services import diagnostics, file_store, firmware, signed_urls
-from csms.services.clock import format_ocpp_timestamp
 from csms.services.errors import Conflict, InvalidInput, PayloadTooLarge
 from csms.services.file_transfer import HTTP
 
@@ -112,7 +111,7 @@ async def start_firmware_rollout(
     runtime.background.spawn(
         firmware.send_rollout(
             runtime.session_factory,
-            runtime.commands.send,
+            runtime.commands.send_command,
             rollout.id,
             locate=locate,
             offered=links.offered(),
@@ -137,7 +136,8 @@ async def firmware_rollout(rollout_id: int, admin: AdminUser, session: SessionDe
 async def request_diagnostics(
     charge_point_id: str, body: DiagnosticsCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> DiagnosticsOut:
-    """Send GetDiagnostics (GetLog with a log_type) with an upload link csms serves; the file arrives later."""
+    """Ask for the charger's diagnostics with an upload link csms serves (1.6 GetDiagnostics, or GetLog with a
+    log_type; 2.0.1 GetLog, DiagnosticsLog unless a log_type is given); the file arrives later."""
     links = runtime.file_links
     request = await diagnostics.create_request(
         session,
@@ -148,9 +148,9 @@ async def request_diagnostics(
         log_type=body.log_type,
     )
     location = links.diagnostics(request.id, scheme=request.transfer_scheme or HTTP, now=runtime.clock())
-    action, payload = diagnostics.diagnostics_call(request, location, _diagnostics_options(body))
+    command = diagnostics.upload_command(request, location, _upload_options(body))
     try:
-        answer = await runtime.commands.send(charge_point_id, action, payload)
+        answer = await runtime.commands.send_command(charge_point_id, command)
     except Exception:
         await diagnostics.record_send_failure(session, request, now=runtime.clock())
         raise
@@ -276,13 +276,8 @@ def _file_response(runtime: Runtime, stored: StoredFile) -> FileResponse:
     )
 
 
-def _diagnostics_options(body: DiagnosticsCreate) -> dict[str, Any]:
-    return {
-        "retries": body.retries,
-        "retryInterval": body.retry_interval,
-        "startTime": format_ocpp_timestamp(body.start_time) if body.start_time else None,
-        "stopTime": format_ocpp_timestamp(body.stop_time) if body.stop_time else None,
-    }
+def _upload_options(body: DiagnosticsCreate) -> diagnostics.UploadOptions:
+    return diagnostics.UploadOptions(body.retries, body.retry_interval, body.start_time, body.stop_time)
 
 
 async def _rollout_out(session: SessionDep, rollout_id: int) -> RolloutOut:

@@ -105,9 +105,54 @@ class CancelReservation:
     reservation_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class UpdateFirmware:
+    """Fetch the image at `location` from `retrieve_at` on and install it; `request_id` is the rollout,
+    which the charger's status notifications name. A signature and its certificate make it a signed update.
+    The answer's `status` is None when the version's call has no answer to give (1.6 UpdateFirmware)."""
+
+    kind: ClassVar[str] = "UpdateFirmware"
+    request_id: int
+    location: str
+    retrieve_at: datetime
+    retries: int | None = None
+    retry_interval: int | None = None
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self.signature and self.signing_certificate)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLog:
+    """Upload a log to `location`: the charger's diagnostics (`log_type` None), or a DiagnosticsLog or
+    SecurityLog, limited to [oldest, latest] when given. The answer's `status` (Accepted, AcceptedCanceled,
+    Rejected, or NoDiagnostics when the charger has none) and `file_name`."""
+
+    kind: ClassVar[str] = "UploadLog"
+    request_id: int
+    location: str
+    log_type: str | None = None
+    oldest: datetime | None = None
+    latest: datetime | None = None
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
 ChargerCommand = (
-    RemoteStart | RemoteStop | ChangePassword | SendLocalList | GetLocalListVersion | ReserveNow | CancelReservation
+    RemoteStart
+    | RemoteStop
+    | ChangePassword
+    | SendLocalList
+    | GetLocalListVersion
+    | ReserveNow
+    | CancelReservation
+    | UpdateFirmware
+    | UploadLog
 )
+_TIMES = ("expires_at", "retrieve_at", "oldest", "latest")  # datetime fields, ISO text on the bus
 
 
 def new_remote_start_id() -> int:
@@ -125,6 +170,8 @@ _KINDS: dict[str, type[ChargerCommand]] = {
         GetLocalListVersion,
         ReserveNow,
         CancelReservation,
+        UpdateFirmware,
+        UploadLog,
     )
 }
 # Commands share the bus with OCPP calls: a command's action is its kind behind this prefix, which no
@@ -145,9 +192,10 @@ def command_fields(command: ChargerCommand) -> dict[str, Any]:
     if isinstance(command, SendLocalList):
         entries = [_token_fields(entry) for entry in command.entries]
         return {"version_number": command.version_number, "update_type": command.update_type, "entries": entries}
-    if isinstance(command, ReserveNow):
-        return {**asdict(command), "expires_at": command.expires_at.isoformat()}
-    return asdict(command)
+    fields = asdict(command)
+    return {
+        name: value.isoformat() if name in _TIMES and value is not None else value for name, value in fields.items()
+    }
 
 
 def command_from(action: str, fields: dict[str, Any]) -> ChargerCommand:
@@ -158,9 +206,8 @@ def command_from(action: str, fields: dict[str, Any]) -> ChargerCommand:
     try:
         if kind is SendLocalList:
             return _send_local_list_from(fields)
-        if kind is ReserveNow:
-            return ReserveNow(**{**fields, "expires_at": datetime.fromisoformat(fields["expires_at"])})
-        return kind(**fields)
+        times = {name: datetime.fromisoformat(fields[name]) for name in _TIMES if fields.get(name) is not None}
+        return kind(**{**fields, **times})
     except (TypeError, KeyError, AttributeError) as error:
         raise ValueError(f"invalid {action} fields: {error!r}") from None
 

@@ -7,6 +7,7 @@ LogStatusNotification.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, DiagnosticsRequest, StoredFile
+from csms.domain.commands import UploadLog
 from csms.services import file_store, file_transfer
 from csms.services.errors import Conflict, NotFound
 from csms.services.file_store import WrittenFile
@@ -58,44 +60,43 @@ async def create_request(
     return request
 
 
-def get_diagnostics_payload(location: str, options: dict[str, Any]) -> dict[str, Any]:
-    """GetDiagnostics for `location`, with the optional retries, retryInterval, startTime, stopTime."""
-    return {"location": location, **_present(options)}
+@dataclass(frozen=True, slots=True)
+class UploadOptions:
+    """The operator's choices for one upload: retries, and the window of log lines it covers."""
+
+    retries: int | None = None
+    retry_interval: int | None = None
+    oldest: datetime | None = None
+    latest: datetime | None = None
 
 
-def diagnostics_call(request: DiagnosticsRequest, location: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """GetDiagnostics, or GetLog for a request with a log type (its time window becomes the log's)."""
-    if request.log_type is None:
-        return "GetDiagnostics", get_diagnostics_payload(location, options)
-    window = {"oldestTimestamp": options.get("startTime"), "latestTimestamp": options.get("stopTime")}
-    retry = {"retries": options.get("retries"), "retryInterval": options.get("retryInterval")}
-    payload = {
-        "requestId": request.id,
-        "logType": request.log_type,
-        "log": {"remoteLocation": location, **_present(window)},
-        **_present(retry),
-    }
-    return "GetLog", payload
-
-
-def _present(fields: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
+def upload_command(request: DiagnosticsRequest, location: str, options: UploadOptions) -> UploadLog:
+    """What the request asks of the charger: its diagnostics, or a log of the request's type."""
+    return UploadLog(
+        request_id=request.id,
+        location=location,
+        log_type=request.log_type,
+        oldest=options.oldest,
+        latest=options.latest,
+        retries=options.retries,
+        retry_interval=options.retry_interval,
+    )
 
 
 async def record_answer(
     session: AsyncSession, request: DiagnosticsRequest, answer: dict[str, Any], *, now: datetime
 ) -> None:
-    """GetDiagnostics: no fileName means the charger has no diagnostics to send (§6.21). GetLog: its status.
+    """The charger's answer, as its version package read it (`status`, `file_name`).
 
     The answer's status comes first in a request's life; a charger may report its progress
     (Uploading, UploadFailed...) before its answer reaches csms, and the answer never overwrites it.
     """
-    if request.log_type is None:
-        file_name = answer.get("fileName")
-        status = ACCEPTED if file_name else NO_DIAGNOSTICS
+    file_name = answer.get("file_name")
+    answered = answer.get("status")
+    if answered in ("Accepted", "AcceptedCanceled"):
+        status = ACCEPTED
     else:
-        file_name = answer.get("filename")
-        status = ACCEPTED if answer.get("status") in ("Accepted", "AcceptedCanceled") else REJECTED
+        status = NO_DIAGNOSTICS if answered == NO_DIAGNOSTICS else REJECTED
     await session.execute(
         update(DiagnosticsRequest).where(DiagnosticsRequest.id == request.id).values(file_name=file_name)
     )

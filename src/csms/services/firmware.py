@@ -16,15 +16,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import Charger, FirmwareRollout, FirmwareUpdate, StoredFile
+from csms.domain.commands import UpdateFirmware
 from csms.services import file_transfer
-from csms.services.calls import Send
-from csms.services.clock import format_ocpp_timestamp
+from csms.services.calls import SendCommand
 from csms.services.errors import InvalidInput, NotFound
 from csms.services.file_transfer import Offered
 
@@ -113,28 +112,22 @@ async def start_rollout(
     return rollout
 
 
-def firmware_call(rollout: FirmwareRollout, *, location: str) -> tuple[str, dict[str, Any]]:
-    """The action and payload of the rollout: UpdateFirmware, or SignedUpdateFirmware when it is signed."""
-    retrieve_date = format_ocpp_timestamp(rollout.retrieve_date)
-    if rollout.signature and rollout.signing_certificate:
-        image = {
-            "location": location,
-            "retrieveDateTime": retrieve_date,
-            "signingCertificate": rollout.signing_certificate,
-            "signature": rollout.signature,
-        }
-        return "SignedUpdateFirmware", {"requestId": rollout.id, "firmware": image, **_retry_fields(rollout)}
-    return "UpdateFirmware", {"location": location, "retrieveDate": retrieve_date, **_retry_fields(rollout)}
-
-
-def _retry_fields(rollout: FirmwareRollout) -> dict[str, int]:
-    fields = {"retries": rollout.retries, "retryInterval": rollout.retry_interval}
-    return {name: value for name, value in fields.items() if value is not None}
+def firmware_command(rollout: FirmwareRollout, *, location: str) -> UpdateFirmware:
+    """What the rollout asks of each charger (signed when it carries a signature and its certificate)."""
+    return UpdateFirmware(
+        request_id=rollout.id,
+        location=location,
+        retrieve_at=rollout.retrieve_date,
+        retries=rollout.retries,
+        retry_interval=rollout.retry_interval,
+        signing_certificate=rollout.signing_certificate,
+        signature=rollout.signature,
+    )
 
 
 async def send_rollout(
     session_factory: async_sessionmaker[AsyncSession],
-    send: Send,
+    send: SendCommand,
     rollout_id: int,
     *,
     locate: Locate,
@@ -160,27 +153,27 @@ async def send_rollout(
         for update, charger in pending:
             update.transfer_scheme = file_transfer.scheme_for(charger, offered)
             location = locate(update.transfer_scheme, update.id)
-            targets.append((update.id, update.charge_point_id, firmware_call(rollout, location=location)))
+            targets.append((update.id, update.charge_point_id, firmware_command(rollout, location=location)))
         await session.commit()
     await asyncio.gather(
         *(
-            _send_one(session_factory, send, update_id, charge_point_id, request, clock=clock)
-            for update_id, charge_point_id, request in targets
+            _send_one(session_factory, send, update_id, charge_point_id, command, clock=clock)
+            for update_id, charge_point_id, command in targets
         )
     )
 
 
 async def _send_one(
     session_factory: async_sessionmaker[AsyncSession],
-    send: Send,
+    send: SendCommand,
     update_id: int,
     charge_point_id: str,
-    request: tuple[str, dict[str, Any]],
+    command: UpdateFirmware,
     *,
     clock: Callable[[], datetime],
 ) -> None:
     try:
-        answer = await send(charge_point_id, *request)
+        answer = await send(charge_point_id, command)
         status, detail = _outcome(answer.get("status"))
     except Exception as error:  # offline, timeout, CallError: this charger's row says why
         status, detail = SEND_FAILED, str(error)[:255]
@@ -195,7 +188,7 @@ async def _send_one(
 
 
 def _outcome(answered_status: object) -> tuple[str, str | None]:
-    """UpdateFirmware has an empty answer; a SignedUpdateFirmware answer says whether the charger took it."""
+    """1.6 UpdateFirmware has an empty answer (None); a signed or 2.x update's says whether the charger took it."""
     if answered_status is None or answered_status in SIGNED_ACCEPTED:
         return SENT, None
     return SEND_FAILED, f"the charger answered {answered_status}"

@@ -150,6 +150,12 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             )
         )
 
+    async def firmware_status(self, status: str, request_id: int) -> Any:
+        return await self.call(call.FirmwareStatusNotification(status=status, request_id=request_id))
+
+    async def log_status(self, status: str, request_id: int) -> Any:
+        return await self.call(call.LogStatusNotification(status=status, request_id=request_id))
+
     async def reservation_status_update(self, reservation_id: int, status: str) -> Any:
         return await self.call(
             call.ReservationStatusUpdate(reservation_id=reservation_id, reservation_update_status=status)
@@ -251,6 +257,15 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
                 {"attribute_status": "UnknownVariable", "component": component, "variable": variable, **found}
             )
         return await self._answer("GetVariables", payload, call_result.GetVariables(get_variable_result=results))
+
+    @on(Action.update_firmware)
+    async def on_update_firmware(self, **payload: Any) -> Any:
+        return await self._answer("UpdateFirmware", payload, call_result.UpdateFirmware(status="Accepted"))
+
+    @on(Action.get_log)
+    async def on_get_log(self, **payload: Any) -> Any:
+        default = call_result.GetLog(status="Accepted", filename="station.log")
+        return await self._answer("GetLog", payload, default)
 
     @on(Action.reserve_now)
     async def on_reserve_now(self, **payload: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from csms.domain.commands import (
@@ -14,6 +15,8 @@ from csms.domain.commands import (
     RemoteStop,
     ReserveNow,
     SendLocalList,
+    UpdateFirmware,
+    UploadLog,
 )
 from csms.ocpp.rpc import Payload
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
@@ -38,6 +41,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "ReserveNow", _reserve_now(command)
     if isinstance(command, CancelReservation):
         return "CancelReservation", {"reservationId": command.reservation_id}
+    if isinstance(command, UpdateFirmware):
+        return _update_firmware(command)
+    if isinstance(command, UploadLog):
+        return _upload_log(command)
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 
@@ -50,6 +57,14 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
     """What csms tells the caller of the charger's answer (already checked against its schema)."""
     if isinstance(command, GetLocalListVersion):
         return {"versionNumber": answer["listVersion"]}
+    if isinstance(command, UpdateFirmware):
+        return {"status": answer.get("status")}  # UpdateFirmware's answer is empty; SignedUpdateFirmware's says
+    if isinstance(command, UploadLog) and command.log_type is None:
+        # GetDiagnostics: no fileName means the charger has no diagnostics to send (§6.21).
+        file_name = answer.get("fileName")
+        return {"status": "Accepted" if file_name else "NoDiagnostics", "file_name": file_name}
+    if isinstance(command, UploadLog):
+        return {"status": answer["status"], "file_name": answer.get("filename")}
     return {"status": answer["status"]}
 
 
@@ -108,3 +123,37 @@ def _listed_token(item: Payload) -> ListedToken:
         parse_ocpp_timestamp(expiry) if expiry else None,
         info.get("parentIdTag"),
     )
+
+
+def _update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
+    """UpdateFirmware, or the security extensions' SignedUpdateFirmware for a signed image."""
+    retry = _present({"retries": command.retries, "retryInterval": command.retry_interval})
+    retrieve = format_ocpp_timestamp(command.retrieve_at)
+    if not command.is_signed:
+        return "UpdateFirmware", {"location": command.location, "retrieveDate": retrieve, **retry}
+    image = {
+        "location": command.location,
+        "retrieveDateTime": retrieve,
+        "signingCertificate": command.signing_certificate,
+        "signature": command.signature,
+    }
+    return "SignedUpdateFirmware", {"requestId": command.request_id, "firmware": image, **retry}
+
+
+def _upload_log(command: UploadLog) -> tuple[str, Payload]:
+    """GetDiagnostics, or the security extensions' GetLog for a log of a type."""
+    retry = {"retries": command.retries, "retryInterval": command.retry_interval}
+    if command.log_type is None:
+        window = {"startTime": _timestamp(command.oldest), "stopTime": _timestamp(command.latest)}
+        return "GetDiagnostics", {"location": command.location, **_present({**retry, **window})}
+    window = {"oldestTimestamp": _timestamp(command.oldest), "latestTimestamp": _timestamp(command.latest)}
+    log = {"remoteLocation": command.location, **_present(window)}
+    return "GetLog", {"requestId": command.request_id, "logType": command.log_type, "log": log, **_present(retry)}
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    return format_ocpp_timestamp(moment) if moment is not None else None
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}

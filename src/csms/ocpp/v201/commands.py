@@ -15,6 +15,8 @@ from csms.domain.commands import (
     RemoteStop,
     ReserveNow,
     SendLocalList,
+    UpdateFirmware,
+    UploadLog,
 )
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
@@ -23,6 +25,7 @@ from csms.services.device_model import BASIC_AUTH_PASSWORD, SECURITY_CONTROLLER
 # A group is csms's own grouping of tokens, no physical token: its groupIdToken is of type Central,
 # as in csms's Authorize and TransactionEvent answers (v201/station.py).
 _GROUP_ID_TYPE = CENTRAL_ID_TYPE
+DIAGNOSTICS_LOG = "DiagnosticsLog"
 
 
 def spell(command: ChargerCommand) -> tuple[str, Payload]:
@@ -39,6 +42,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "ReserveNow", _reserve_now(command)
     if isinstance(command, CancelReservation):
         return "CancelReservation", {"reservationId": command.reservation_id}
+    if isinstance(command, UpdateFirmware):
+        return "UpdateFirmware", _update_firmware(command)
+    if isinstance(command, UploadLog):
+        return "GetLog", _get_log(command)
     return "SetVariables", _set_password(command)
 
 
@@ -49,6 +56,8 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
         return {"status": answer["setVariableResult"][0]["attributeStatus"]}
     if isinstance(command, GetLocalListVersion):
         return {"versionNumber": answer["versionNumber"]}
+    if isinstance(command, UploadLog):
+        return {"status": answer["status"], "file_name": answer.get("filename")}
     return {"status": answer["status"]}
 
 
@@ -152,3 +161,31 @@ def _set_password(command: ChangePassword) -> Payload:
             }
         ]
     }
+
+
+def _update_firmware(command: UpdateFirmware) -> Payload:
+    """2.0.1 UpdateFirmware (L01/L02): one call for signed and unsigned images, the rollout as requestId."""
+    image: Payload = {"location": command.location, "retrieveDateTime": format_ocpp_timestamp(command.retrieve_at)}
+    if command.is_signed:
+        image |= {"signingCertificate": command.signing_certificate, "signature": command.signature}
+    retry = {"retries": command.retries, "retryInterval": command.retry_interval}
+    return {"requestId": command.request_id, "firmware": image, **_present(retry)}
+
+
+def _get_log(command: UploadLog) -> Payload:
+    """2.0.1 GetLog (N01): the station's diagnostics are its DiagnosticsLog."""
+    window = {
+        "oldestTimestamp": format_ocpp_timestamp(command.oldest) if command.oldest else None,
+        "latestTimestamp": format_ocpp_timestamp(command.latest) if command.latest else None,
+    }
+    retry = {"retries": command.retries, "retryInterval": command.retry_interval}
+    return {
+        "requestId": command.request_id,
+        "logType": command.log_type or DIAGNOSTICS_LOG,
+        "log": {"remoteLocation": command.location, **_present(window)},
+        **_present(retry),
+    }
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}

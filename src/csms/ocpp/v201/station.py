@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
-from csms.services import chargers, device_model, reservations, security_log, transaction_events, transactions
+from csms.services import (
+    chargers,
+    device_model,
+    firmware,
+    reservations,
+    security_log,
+    transaction_events,
+    transactions,
+)
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import ACCEPTED, IdTagInfo, authorize_id_tag
 
@@ -60,6 +68,8 @@ class Station201(Station):
         now = self._now()
         status, interval = await self._answer_boot()
         await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, ocpp_version=OCPP_201, answered=status)
+        async with self._session() as session:  # a boot after an install confirms the rollout's version
+            await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
         await self._publish(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
         )
