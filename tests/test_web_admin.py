@@ -1,13 +1,16 @@
-"""The admin dashboard in a real browser: login, live charger status, commands, users, transactions."""
+"""The admin dashboard in a real browser: login, live charger status, commands, users, transactions; a 2.0.1
+station's page with its EVSEs and device model beside a 1.6 charger's with its configuration keys."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
+from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.certificates import make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, client_from, create_account_with_role, login_as
 from tests.screens import check_page, snap
@@ -40,6 +43,7 @@ async def test_an_admin_sees_a_charger_go_from_available_to_charging_live(
     async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.boot()
         await expect(page.locator(f'[data-connection="{charge_point_id}"]')).to_have_text("Online")
+        await expect(page.locator(f'[data-ocpp-version="{charge_point_id}"]')).to_have_text("1.6")
         connector = page.locator(f'[data-connector="{charge_point_id}/1"]')
         await charger.status(1, "Available")
         await expect(connector).to_have_text("Available")
@@ -85,6 +89,12 @@ async def test_every_dashboard_page_fits_a_phone_and_a_desktop(screen: Page, sql
         await check_page(page, "Transactions", "admin-transactions")
         await page.goto(f"/admin#/transactions/{transaction_id}")
         await check_page(page, f"Charging session {transaction_id}", "admin-transaction")
+    station_id = await sqlite_server.add_charger()
+    async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await reported_station(station)
+        await page.goto(f"/admin#/chargers/{station_id}")
+        await expect(page.locator("#variables")).to_contain_text("HeartbeatInterval")
+        await check_page(page, f"Charger {station_id}", "admin-charger-201")
 
 
 async def test_an_account_without_an_operator_role_is_kept_out(page: Page, sqlite_server: RunningServer) -> None:
@@ -114,6 +124,82 @@ async def test_the_charger_page_sends_commands_and_reads_configuration(
         await expect(page.locator("#command-result")).to_have_text("UnlockConnector: Unlocked")
         await page.get_by_role("button", name="Read configuration").click()
         await expect(page.locator("#configuration")).to_contain_text("HeartbeatInterval")
+        # A 1.6 charger's page is as it was: connectors and configuration keys, no EVSEs or device model.
+        await expect(page.locator("#charger-facts")).to_contain_text("OCPP version1.6")
+        await expect(page.get_by_role("heading", name="Connectors")).to_be_visible()
+        await expect(page.locator('#charger-connectors [data-connector$="/1"]')).to_have_text("Available")
+        await expect(page.get_by_role("heading", name="EVSEs")).to_be_hidden()
+        await expect(page.get_by_role("heading", name="Device model")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Get diagnostics")).to_be_visible()
+
+
+HEARTBEAT_INTERVAL: dict[str, Any] = {
+    "component": {"name": "OCPPCommCtrlr"},
+    "variable": {"name": "HeartbeatInterval"},
+    "variableAttribute": [{"type": "Actual", "value": "300", "mutability": "ReadWrite"}],
+    "variableCharacteristics": {"unit": "s", "dataType": "integer", "supportsMonitoring": False},
+}
+CONNECTOR_TYPE: dict[str, Any] = {
+    "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 2}},
+    "variable": {"name": "ConnectorType"},
+    "variableAttribute": [{"value": "cType2", "mutability": "ReadOnly"}],
+}
+
+
+async def reported_station(station: SimulatedStation) -> None:
+    """A 2.0.1 station that booted, reported EVSE 1 (its connector 2) Available and sent its device model."""
+    assert (await station.boot(serialNumber="SN-201")).status == "Accepted"
+    await station.status(1, "Available", connector_id=2)
+    await station.notify_report(1, 0, [HEARTBEAT_INTERVAL, CONNECTOR_TYPE], tbc=False)
+
+
+async def test_a_201_station_shows_its_version_evses_and_device_model(page: Page, sqlite_server: RunningServer) -> None:
+    station_id = await sqlite_server.add_charger()
+    await log_in_as_admin(page, sqlite_server)
+    async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await reported_station(station)
+        await open_chargers(page, station_id)
+        await expect(page.locator(f'[data-ocpp-version="{station_id}"]')).to_have_text("2.0.1")
+        await page.get_by_role("link", name=station_id).click()
+        await expect(page.get_by_role("heading", name=f"Charger {station_id}")).to_be_visible()
+        await expect(page.locator("#charger-facts")).to_contain_text("OCPP version2.0.1")
+
+        # Its EVSE with the connector on it, updated live.
+        evses = page.locator("#charger-evses tbody tr")
+        await expect(evses).to_have_count(1)
+        await expect(evses.locator("td").nth(0)).to_have_text("1")
+        await expect(evses.locator("td").nth(1)).to_have_text("2")
+        await expect(evses.locator("td").nth(2)).to_have_text("Available")
+        await expect(evses.locator("td").nth(3)).to_have_text("Operative")
+        await station.status(1, "Occupied", connector_id=2)
+        await expect(evses.locator(f'[data-connector="{station_id}/1"]')).to_have_text("Occupied")
+
+        # Its device model instead of configuration keys.
+        heartbeat = page.locator("#variables tbody tr", has_text="HeartbeatInterval")
+        await expect(heartbeat).to_contain_text("OCPPCommCtrlr")
+        await expect(heartbeat.locator("td").nth(3)).to_have_text("300")
+        connector_type = page.locator("#variables tbody tr", has_text="ConnectorType")
+        await expect(connector_type.locator("td").nth(0)).to_have_text("Connector (EVSE 1, connector 2)")
+        await expect(connector_type.locator("td").nth(3)).to_have_text("cType2")
+        await expect(page.get_by_role("heading", name="Configuration keys")).to_be_hidden()
+        await expect(page.get_by_role("heading", name="Connectors")).to_be_hidden()
+
+        # Commands go out as 2.0.1 spells them.
+        await page.get_by_label("Reset type").select_option("Immediate")
+        await page.get_by_role("button", name="Reset").click()
+        await expect(page.locator("#command-result")).to_have_text("Reset: Accepted")
+        assert (await station.wait_for_call("Reset")).payload == {"type": "Immediate"}
+        await expect(page.get_by_role("button", name="Get diagnostics")).to_have_count(0)
+
+        # A new report, asked for from the page, replaces the value it names.
+        await page.get_by_role("button", name="Request a full report").click()
+        await expect(page.locator("#variables-message")).to_contain_text("GetBaseReport: Accepted")
+        asked = (await station.wait_for_call("GetBaseReport")).payload
+        assert asked["report_base"] == "FullInventory"
+        changed = {**HEARTBEAT_INTERVAL, "variableAttribute": [{"type": "Actual", "value": "120"}]}
+        await station.notify_report(asked["request_id"], 0, [changed], tbc=False)
+        await page.get_by_role("button", name="Refresh variables").click()
+        await expect(heartbeat.locator("td").nth(3)).to_have_text("120")
 
 
 async def test_an_admin_revokes_a_chargers_certificate_from_its_page(

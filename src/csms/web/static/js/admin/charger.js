@@ -1,23 +1,43 @@
-// One charger: identity, live connectors, commands over OCPP, configuration keys, certificates, QR stickers,
-// message log.
+// One charger: identity, live connectors (a 2.x station's EVSEs), commands over OCPP in the charger's version,
+// configuration keys (a 2.x station's device model), certificates, QR stickers, message log.
 
 import { $, $$, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
 
-// The payload of each command form, as OCPP 1.6 spells it (camelCase).
+// A request id for the 2.0.1 calls that need one: seconds since 2020, unique enough for one operator's clicks.
+const requestId = () => Math.floor(Date.now() / 1000) - 1_577_836_800;
+
+// The payload of each command form, per OCPP version, as that version spells it (camelCase).
 const PAYLOADS = {
-  Reset: (f) => ({ type: f.type }),
-  UnlockConnector: (f) => ({ connectorId: Number(f.connectorId) }),
-  ChangeAvailability: (f) => ({ connectorId: Number(f.connectorId), type: f.type }),
-  TriggerMessage: (f) => ({ requestedMessage: f.requestedMessage, ...(f.connectorId ? { connectorId: Number(f.connectorId) } : {}) }),
-  UpdateFirmware: (f) => ({ location: f.location, retrieveDate: new Date().toISOString() }),
-  GetDiagnostics: (f) => ({ location: f.location }),
+  "1.6": {
+    Reset: (f) => ({ type: f.type }),
+    UnlockConnector: (f) => ({ connectorId: Number(f.connectorId) }),
+    ChangeAvailability: (f) => ({ connectorId: Number(f.connectorId), type: f.type }),
+    TriggerMessage: (f) => ({ requestedMessage: f.requestedMessage, ...(f.connectorId ? { connectorId: Number(f.connectorId) } : {}) }),
+    UpdateFirmware: (f) => ({ location: f.location, retrieveDate: new Date().toISOString() }),
+    GetDiagnostics: (f) => ({ location: f.location }),
+  },
+  "2.0.1": {
+    Reset: (f) => ({ type: f.type }),
+    UnlockConnector: (f) => ({ evseId: Number(f.evseId), connectorId: Number(f.connectorId) }),
+    ChangeAvailability: (f) => ({
+      operationalStatus: f.operationalStatus, ...(Number(f.evseId) > 0 ? { evse: { id: Number(f.evseId) } } : {}),
+    }),
+    TriggerMessage: (f) => ({ requestedMessage: f.requestedMessage, ...(f.evseId ? { evse: { id: Number(f.evseId) } } : {}) }),
+    UpdateFirmware: (f) => ({ requestId: requestId(), firmware: { location: f.location, retrieveDateTime: new Date().toISOString() } }),
+    GetLog: (f) => ({ logType: "DiagnosticsLog", requestId: requestId(), log: { remoteLocation: f.remoteLocation } }),
+  },
 };
+
+// The layout of a charger's page: 2.0.1 for a station that booted with it, 1.6 otherwise (also before a first boot).
+const layoutOf = (charger) => (charger.ocpp_version === "2.0.1" ? "2.0.1" : "1.6");
 
 let api;
 let current = null;
 let qrUrls = [];
 let connectorNumbers = [];
+let layout = null;
+let reloadFactsSoon = () => {};
 
 function connectorRow(chargePointId, connector) {
   return el("tr", {},
@@ -27,9 +47,23 @@ function connectorRow(chargePointId, connector) {
     el("td", { text: when(connector.status_at || connector.at) }));
 }
 
-function addRow(body, event) {
-  body.append(connectorRow(event.charge_point_id, event));
+function evseRow(chargePointId, connector) {
+  return el("tr", {},
+    el("td", { text: String(connector.evse_id ?? connector.connector_id) }),
+    el("td", { text: connector.evse_connector_id ? String(connector.evse_connector_id) : "–" }),
+    el("td", {}, connectorBadge(chargePointId, connector.connector_id, connector.status)),
+    el("td", { text: connector.availability || "–" }),
+    el("td", { text: when(connector.status_at || connector.at) }));
 }
+
+function addRow(body, event) {
+  // A live event names a 2.x station's EVSE but not the connector on it: the page reads the EVSE back.
+  if (layout === "2.0.1") reloadFactsSoon();
+  else body.append(connectorRow(event.charge_point_id, event));
+}
+
+// The table of connectors (1.6) or EVSEs (2.x) the page shows.
+const connectorTable = () => $(layout === "2.0.1" ? "#charger-evses" : "#charger-connectors");
 
 const path = (suffix = "") => `/api/admin/chargers/${encodeURIComponent(current)}${suffix}`;
 const mine = (event) => isShown("charger") && event.charge_point_id === current;
@@ -37,17 +71,19 @@ const mine = (event) => isShown("charger") && event.charge_point_id === current;
 export function init(context) {
   api = context.api;
   const reloadFacts = debounce(() => isShown("charger") && loadFacts(), 300);
+  reloadFactsSoon = reloadFacts;
   const reloadLog = debounce(() => isShown("charger") && loadLog(), 1000);
   context.hub.on("open", reloadFacts);
-  context.hub.on("connector_status", (event) => mine(event) && applyConnectorStatus($("#charger-connectors"), event, addRow));
+  context.hub.on("connector_status", (event) => mine(event) && applyConnectorStatus(connectorTable(), event, addRow));
   for (const kind of ["charger_connected", "charger_disconnected", "charger_booted", "firmware_status", "diagnostics_status"]) {
     context.hub.on(kind, (event) => mine(event) && reloadFacts());
   }
   for (const kind of ["connector_status", "meter_values", "transaction_started", "transaction_stopped", "charger_booted"]) {
     context.hub.on(kind, (event) => mine(event) && reloadLog());
   }
-  $$("#commands form").forEach(bindCommand);
   $("#read-configuration").addEventListener("click", () => loadConfiguration().catch(showError));
+  $("#request-report").addEventListener("click", () => requestReport().catch(showVariablesError));
+  $("#refresh-variables").addEventListener("click", () => loadVariables().catch(showVariablesError));
   $("#refresh-log").addEventListener("click", () => loadLog().catch(showError));
   $("#open-stickers").addEventListener("click", () => openStickers().catch(showError));
 }
@@ -56,7 +92,9 @@ export async function show({ id }) {
   current = id;
   $("#charger-title").textContent = `Charger ${id}`;
   say($("#command-result"), "");
+  say($("#variables-message"), "");
   $("#configuration").hidden = true;
+  layout = null;
   await loadFacts();
   await Promise.all([loadLog(), loadStickers(), loadCertificates()]);
 }
@@ -65,10 +103,32 @@ function showError(error) {
   say($("#command-result"), error.message, { error: true });
 }
 
+function showVariablesError(error) {
+  say($("#variables-message"), error.message, { error: true });
+}
+
+/**
+ * Show the cards and command forms of the charger's OCPP version; they are rebuilt only when it changes
+ * (on opening the page, or when a charger boots with another version): true then.
+ */
+function applyLayout(version) {
+  if (version === layout) return false;
+  layout = version;
+  $$("#main [data-ocpp]").forEach((node) => { node.hidden = node.dataset.ocpp !== version; });
+  fill($("#charger-connectors tbody"));
+  fill($("#charger-evses tbody"));
+  fill($("#variables tbody"));
+  const forms = $(`#commands-${CSS.escape(version)}`).content.cloneNode(true);
+  fill($("#commands"), ...forms.children);
+  $$("#commands form").forEach((form) => bindCommand(form, version));
+  return true;
+}
+
 async function loadFacts() {
   const charger = await api.get(path());
   const facts = [
     ["Connection", connectionBadge(charger.charge_point_id, charger.is_connected)],
+    ["OCPP version", charger.ocpp_version],
     ["Vendor", charger.vendor], ["Model", charger.model], ["Serial number (booted)", charger.serial_number],
     ["Registered serial", charger.registered_serial_number],
     ["Charge box serial", charger.charge_box_serial_number], ["Firmware", charger.firmware_version],
@@ -79,17 +139,20 @@ async function loadFacts() {
     ["Security profile", charger.security_profile ? String(charger.security_profile) : null],
   ];
   fill($("#charger-facts"), ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", {}, value || "–")]));
-  const body = $("#charger-connectors tbody");
+  const changed = applyLayout(layoutOf(charger));
+  const body = $("tbody", connectorTable());
   body.dataset.connectors = charger.charge_point_id;
-  fill(body, ...charger.connectors.map((c) => connectorRow(charger.charge_point_id, c)));
+  const row = layout === "2.0.1" ? evseRow : connectorRow;
+  fill(body, ...charger.connectors.map((c) => row(charger.charge_point_id, c)));
   connectorNumbers = charger.connectors.map((c) => c.connector_id).filter((n) => n > 0);
+  if (changed && layout === "2.0.1") await loadVariables();
 }
 
-function bindCommand(form) {
+function bindCommand(form, version) {
   const action = form.dataset.action;
   onSubmit(form, $("#command-result"), async (fields) => {
     say($("#command-result"), `${action}: sending…`);
-    const answer = await api.post(path(`/ocpp/${action}`), PAYLOADS[action](fields));
+    const answer = await api.post(path(`/ocpp/${action}`), PAYLOADS[version][action](fields));
     say($("#command-result"), `${action}: ${answer.status || JSON.stringify(answer)}`);
   });
 }
@@ -102,6 +165,33 @@ async function loadConfiguration() {
     el("td", { class: "mono", text: key.value ?? "" }),
     el("td", { text: key.readonly ? "yes" : "no" }))));
   $("#configuration").hidden = false;
+}
+
+// "Connector (EVSE 1, connector 2)", "EVSE (EVSE 1)", "OCPPCommCtrlr": a component, its instance and its place.
+function componentName(variable) {
+  const name = variable.component_instance ? `${variable.component_name} ${variable.component_instance}` : variable.component_name;
+  if (!variable.evse_id) return name;
+  const place = variable.evse_connector_id ? `EVSE ${variable.evse_id}, connector ${variable.evse_connector_id}` : `EVSE ${variable.evse_id}`;
+  return `${name} (${place})`;
+}
+
+async function loadVariables() {
+  const variables = await api.get(path("/variables"));
+  fill($("#variables tbody"), ...(variables.length ? variables.map((variable) => el("tr", {},
+    el("td", { class: "mono", text: componentName(variable) }),
+    el("td", { class: "mono", text: [variable.variable_name, variable.variable_instance].filter(Boolean).join(" ") }),
+    el("td", { text: variable.attribute_type }),
+    el("td", { class: "mono", text: variable.value ?? "" }),
+    el("td", { text: variable.mutability || "–" }),
+    el("td", { text: when(variable.updated_at) })))
+    : [el("tr", {}, el("td", { colspan: 6, text: "The station has reported no variables yet: request a full report." }))]));
+}
+
+async function requestReport() {
+  say($("#variables-message"), "GetBaseReport: sending…");
+  const answer = await api.post(path("/ocpp/GetBaseReport"), { requestId: requestId(), reportBase: "FullInventory" });
+  const next = answer.status === "Accepted" ? " The station sends its report in parts: refresh the variables to read it." : "";
+  say($("#variables-message"), `GetBaseReport: ${answer.status || JSON.stringify(answer)}.${next}`);
 }
 
 // Only what csms signed can be revoked; a revocation that lies ahead (a renewal's grace) can be brought forward.
@@ -148,7 +238,8 @@ async function loadStickers() {
   const figures = await Promise.all(numbers.map(async (n) => {
     const url = URL.createObjectURL(await api.blob(path(`/connectors/${n}/qr.svg`)));
     qrUrls.push(url);
-    return el("figure", {}, el("img", { src: url, alt: `QR code of ${current} connector ${n}` }), el("figcaption", { text: `Connector ${n}` }));
+    const [alt, caption] = layout === "2.0.1" ? [`EVSE ${n}`, `EVSE ${n}`] : [`connector ${n}`, `Connector ${n}`];
+    return el("figure", {}, el("img", { src: url, alt: `QR code of ${current} ${alt}` }), el("figcaption", { text: caption }));
   }));
   fill($("#qr-list"), ...figures);
 }

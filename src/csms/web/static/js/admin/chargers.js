@@ -1,4 +1,4 @@
-// Chargers: the list with live connector status, and registering a new charger.
+// Chargers: the list with live connector status and each charger's OCPP version, and registering a new charger.
 
 import { $, badge, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 
@@ -27,7 +27,7 @@ export function init(context) {
 export async function show() {
   const found = await api.get("/api/admin/chargers");
   const rows = found.map(chargerRow);
-  fill($("#chargers-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, text: "No chargers registered yet." }))]));
+  fill($("#chargers-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: "No chargers registered yet." }))]));
 }
 
 function chargerRow(charger) {
@@ -38,6 +38,7 @@ function chargerRow(charger) {
     {},
     el("td", {}, el("a", { href: `#/chargers/${encodeURIComponent(id)}`, text: id })),
     el("td", {}, connectionBadge(id, charger.is_connected)),
+    el("td", { "data-ocpp-version": id, text: charger.ocpp_version || "–" }),
     el("td", {}, el("span", { class: "connectors", "data-connectors": id }, ...connectors.map((c) => connectorChip(id, c)))),
     el("td", { text: [charger.vendor, charger.model].filter(Boolean).join(" ") || "–" }),
     el("td", { text: charger.firmware_version || "–" }),
