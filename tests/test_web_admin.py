@@ -189,6 +189,12 @@ async def test_a_201_station_shows_its_version_evses_and_device_model(page: Page
         await page.get_by_role("button", name="Reset").click()
         await expect(page.locator("#command-result")).to_have_text("Reset: Accepted")
         assert (await station.wait_for_call("Reset")).payload == {"type": "Immediate"}
+        await page.locator("#commands select[name=requestedMessage]").select_option("MeterValues")
+        await page.get_by_label("EVSE (optional)").fill("1")
+        await page.get_by_role("button", name="Trigger message").click()
+        await expect(page.locator("#command-result")).to_have_text("TriggerMessage: Accepted")
+        triggered = (await station.wait_for_call("TriggerMessage")).payload
+        assert triggered == {"requested_message": "MeterValues", "evse": {"id": 1}}
         await expect(page.get_by_role("button", name="Get diagnostics")).to_have_count(0)
 
         # A new report, asked for from the page, replaces the value it names.
