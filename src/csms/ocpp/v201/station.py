@@ -267,6 +267,7 @@ class Station201(Station):
         attributes = [attribute for part in payload.get("reportData") or [] for attribute in _reported_attributes(part)]
         async with self._session() as session:
             await device_model.record_report(session, self.id, attributes, now=self._now())
+        await self._publish("device_model_updated", request_id=payload["requestId"], seq_no=payload["seqNo"])
         return {}
 
     async def notify_event(self, payload: Payload) -> Payload:

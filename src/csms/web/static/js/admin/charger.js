@@ -78,6 +78,8 @@ export function init(context) {
   for (const kind of ["charger_connected", "charger_disconnected", "charger_booted", "firmware_status", "diagnostics_status"]) {
     context.hub.on(kind, (event) => mine(event) && reloadFacts());
   }
+  const reloadVariables = debounce(() => isShown("charger") && layout === "2.0.1" && loadVariables(), 300);
+  context.hub.on("device_model_updated", (event) => mine(event) && reloadVariables());
   for (const kind of ["connector_status", "meter_values", "transaction_started", "transaction_stopped", "charger_booted"]) {
     context.hub.on(kind, (event) => mine(event) && reloadLog());
   }
