@@ -4,9 +4,11 @@ The server runs as `csms serve` on a fresh SQLite file, pinned to core 0; this l
 itself to core 1. Phase 1 connects the chargers in batches (each boots and reports its connectors) and
 measures the server's memory per connection. Phase 2 lets `--concurrency` of them run transactions
 back to back (or at `--rate` messages/s in total) for `--duration` seconds and measures throughput and
-answer latency. Prints a table and one JSON line.
+answer latency. The chargers speak OCPP 1.6J, or 2.0.1 with `--ocpp 2.0.1` (TransactionEvent
+sessions). Prints a table and one JSON line.
 
     .venv/bin/python bench/ocpp_load.py --chargers 10000 --duration 20 --concurrency 200
+    .venv/bin/python bench/ocpp_load.py --ocpp 2.0.1 --chargers 10000 --duration 20 --concurrency 200
 """
 
 from __future__ import annotations
@@ -37,14 +39,7 @@ from csms_process import (
     use_csms_source,
     wait_until_ready,
 )
-from lean_charger import (
-    BOOT_SEQUENCE,
-    TRANSACTION_CYCLE,
-    CallFailed,
-    LeanCharger,
-    connect_charger,
-    send_step,
-)
+from lean_charger import VERSIONS, CallFailed, LeanCharger, Messages, connect_charger, send_step, transaction_cycle
 from load_stats import ALL_ACTIONS, LatencyBook, format_latency_table, format_timeline
 from machine import describe, freeze_heap
 
@@ -57,6 +52,7 @@ _FAILURES = (CallFailed, TimeoutError, OSError, WebSocketException)
 
 @dataclass
 class Options:
+    ocpp: str
     chargers: int
     duration: float
     warmup: float
@@ -69,6 +65,10 @@ class Options:
     compression: str | None
     server_log_level: str
     csms_src: Path | None
+
+    @property
+    def messages(self) -> Messages:
+        return VERSIONS[self.ocpp]
 
 
 @dataclass
@@ -89,12 +89,13 @@ async def _connect_and_boot(options: Options, charge_point_id: str, book: Latenc
             password=CHARGER_PASSWORD,
             book=book,
             compression=options.compression,
+            messages=options.messages,
         )
     except _FAILURES as error:
         book.record_error(f"connect: {type(error).__name__}")
         return None
     try:
-        for step in BOOT_SEQUENCE:
+        for step in options.messages.boot_sequence():
             await send_step(charger, step)
     except _FAILURES as error:
         book.record_error(f"boot: {type(error).__name__}")
@@ -138,9 +139,10 @@ def _count_open(chargers: list[LeanCharger]) -> int:
 
 async def _run_sessions(charger: LeanCharger, *, deadline: float, interval: float, offset: float) -> None:
     next_send = time.perf_counter() + offset
+    cycle = transaction_cycle(charger.messages)
     try:
         while True:
-            for step in TRANSACTION_CYCLE:
+            for step in cycle:
                 if interval:
                     await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
                     next_send += interval
@@ -240,7 +242,10 @@ def _run_against_fresh_node(options: Options, workdir: Path, report: Report) -> 
         log_level=options.server_log_level,
         environment=server_environment,
     )
-    print(f"csms pid {server.pid} on 127.0.0.1:{options.port}, core {SERVER_CORE}; {options.chargers} chargers")
+    print(
+        f"csms pid {server.pid} on 127.0.0.1:{options.port}, core {SERVER_CORE};"
+        f" {options.chargers} OCPP {options.ocpp} chargers"
+    )
     try:
         wait_until_ready(server)
         os.sched_setaffinity(0, {CLIENT_CORE})
@@ -308,6 +313,7 @@ def _json_line(report: Report) -> str:
 
 def _parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ocpp", choices=sorted(VERSIONS), default="1.6", help="the chargers' OCPP version")
     parser.add_argument("--chargers", type=int, default=10_000, help="chargers connected and held (default 10000)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the throughput phase (0 skips it)")
     parser.add_argument(
@@ -332,6 +338,7 @@ def _parse(argv: list[str] | None) -> Options:
     if not 1 <= args.concurrency:
         parser.error("--concurrency must be at least 1")
     return Options(
+        ocpp=args.ocpp,
         chargers=args.chargers,
         duration=args.duration,
         warmup=args.warmup,

@@ -17,17 +17,7 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 from websockets.protocol import State
 
-from lean_charger import (
-    BOOT_SEQUENCE,
-    CallFailed,
-    LeanCharger,
-    Step,
-    connect_charger,
-    heartbeat,
-    meter_values,
-    send_step,
-    start_transaction,
-)
+from lean_charger import OCPP16, CallFailed, LeanCharger, Step, connect_charger, send_step
 from load_stats import LatencyBook, merge_books
 
 FAILURES = (CallFailed, TimeoutError, OSError, WebSocketException)
@@ -73,7 +63,7 @@ async def _connect_and_boot(*, port: int, charge_point_id: str, password: str, b
         book.record_error(f"connect: {type(error).__name__}")
         return None
     try:
-        for step in BOOT_SEQUENCE:
+        for step in OCPP16.boot_sequence():
             await send_step(charger, step)
     except FAILURES as error:
         book.record_error(f"boot: {type(error).__name__}")
@@ -149,7 +139,7 @@ async def start_transactions(fleet: Fleet, active: int) -> int:
 
     async def start(charger: LeanCharger) -> None:
         try:
-            await send_step(charger, start_transaction)
+            await send_step(charger, OCPP16.start_transaction)
         except FAILURES as error:
             book.record_error(f"start: {type(error).__name__}")
 
@@ -157,4 +147,4 @@ async def start_transactions(fleet: Fleet, active: int) -> int:
     return book.error_count
 
 
-PHASE_STEPS: dict[str, Step] = {"heartbeat": heartbeat, "meter_values": meter_values}
+PHASE_STEPS: dict[str, Step] = {"heartbeat": OCPP16.heartbeat, "meter_values": OCPP16.meter_values}
