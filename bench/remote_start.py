@@ -8,9 +8,13 @@ OCPP server on a second thread, run_coroutine_threadsafe) and (b) a transport fl
 
 Each server is pinned to core 0; `wrk` and the lean answering chargers share core 1. Per target: start
 the server, sign up the users, connect the chargers, warm up, then measure for `--duration` seconds.
-Prints a table and one JSON line. Needs `wrk` (apt-get install wrk) and `pip install -e '.[bench]'`.
+The chargers boot and report their connector; with `--no-status` they only boot (csms then knows no
+connector of theirs). With `--ocpp 2.0.1` csms's chargers are 2.0.1 stations (RequestStartTransaction);
+the references speak only 1.6 and keep 1.6 chargers. Prints a table and one JSON line. Needs `wrk`
+(apt-get install wrk) and `pip install -e '.[bench]'`.
 
     .venv/bin/python bench/remote_start.py --duration 15 --connections 64 --users 200 --chargers 500
+    .venv/bin/python bench/remote_start.py --no-status --ocpp 2.0.1
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from answering_chargers import spawn_answering_chargers, stop_answering_chargers
+from answering_chargers import GREETINGS, spawn_answering_chargers, stop_answering_chargers
 from machine import busy_fraction, core_times, describe
 from remote_start_targets import (
     CHARGER_PASSWORD,
@@ -58,6 +62,12 @@ class Options:
     server_core: int
     load_core: int
     csms_src: Path | None
+    ocpp: str
+    with_status: bool
+
+    def charger_version(self, target: str) -> str:
+        """The references speak only OCPP 1.6; `--ocpp` picks csms's."""
+        return self.ocpp if target == "csms" else "1.6"
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="remote-start-") as workdir:
         measurements = [measure_target(name, options, Path(workdir), csms_environment) for name in options.targets]
     report = _report(options, measurements)
+    greeting = "boot and StatusNotification" if options.with_status else "boot only, no StatusNotification"
+    print(f"chargers: csms's OCPP {options.ocpp}, the references' 1.6; {greeting}")
     print(_format_table(measurements, report["ratios"]))
     print(json.dumps(report))
 
@@ -106,6 +118,8 @@ def measure_target(name: str, options: Options, workdir: Path, csms_environment:
             prefix=CHARGER_PREFIX,
             password=CHARGER_PASSWORD,
             core=options.load_core,
+            ocpp=options.charger_version(name),
+            with_status=options.with_status,
         )
         try:
             if options.warmup:
@@ -210,6 +224,8 @@ def _parse_options() -> Options:
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     parser.add_argument("--csms-src", type=Path, help="run csms from this src directory (e.g. a HEAD snapshot)")
+    parser.add_argument("--ocpp", choices=sorted(GREETINGS), default="1.6", help="OCPP version of csms's chargers")
+    parser.add_argument("--no-status", action="store_true", help="chargers boot but never send StatusNotification")
     args = parser.parse_args()
     targets = tuple(name.strip() for name in args.targets.split(",") if name.strip())
     _check(parser, args, targets)
@@ -224,6 +240,8 @@ def _parse_options() -> Options:
         server_core=args.server_core,
         load_core=args.load_core,
         csms_src=args.csms_src.resolve() if args.csms_src else None,
+        ocpp=args.ocpp,
+        with_status=not args.no_status,
     )
 
 

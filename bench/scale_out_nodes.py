@@ -28,6 +28,7 @@ from csms_process import (
     wait_until_ready,
 )
 from machine import process_cpu_seconds
+from remote_start_targets import SIGNUPS_PER_ADDRESS
 
 POSTGRES_HOST = "postgres@127.0.0.1:5432"
 ECHO_SCRIPT = Path(__file__).resolve().parent / "references" / "echo_websockets.py"
@@ -122,6 +123,7 @@ def _node_environment(spec: ClusterSpec, jwt_secret: str, csms_environment: dict
         "CSMS_BUS_URL": spec.bus_url,
         "CSMS_JWT_SECRET": jwt_secret,
         "CSMS_ACCESS_TOKEN_TTL": "3600",
+        "CSMS_SIGNUPS_PER_ADDRESS": SIGNUPS_PER_ADDRESS,  # every bench user signs up from 127.0.0.1
         "CSMS_FILES_DIR": str(spec.workdir / "files"),
     }
 
