@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from csms.api.schemas import StartCharging
 from csms.db.models import OcppMessage
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from csms.simulator.station201 import connect_station
 from tests.conftest import (
     CHARGER_PASSWORD,
     RunningServer,
@@ -128,6 +132,68 @@ async def test_start_on_an_unknown_connector_is_422(server: RunningServer, http:
         )
         assert charger.received == []
     assert response.status_code == 422 and "no connector 3" in response.json()["detail"]
+
+
+# A charger that booted but reported no connector yet: its connection answers which connectors a start
+# may name (those stored from earlier connections, read once), so csms reads no charger row per start.
+# By version: how the simulated charger connects, and the call a start sends it.
+BOOT_ONLY_VERSIONS: dict[str, tuple[Callable[..., contextlib.AbstractAsyncContextManager[Any]], str]] = {
+    "1.6": (connect_charger, "RemoteStartTransaction"),
+    "2.0.1": (connect_station, "RequestStartTransaction"),
+}
+
+
+@contextlib.asynccontextmanager
+async def booted_without_status(server: RunningServer, charge_point_id: str, version: str) -> AsyncIterator[Any]:
+    connect, _action = BOOT_ONLY_VERSIONS[version]
+    async with connect(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        yield charger
+
+
+async def start_on(http: httpx.AsyncClient, tokens: dict[str, Any], charge_point_id: str, connector_id: int) -> Any:
+    body = {"evse_id": charge_point_id, "connector_id": connector_id}
+    return await http.post("/api/start_charging", json=body, headers=bearer(tokens))
+
+
+@pytest.mark.parametrize("version", sorted(BOOT_ONLY_VERSIONS))
+async def test_a_charger_booted_without_status_is_started_on_any_connector_from_one(
+    server: RunningServer, http: httpx.AsyncClient, version: str
+) -> None:
+    tokens = await signup(http)
+    charge_point_id = await server.add_charger()
+    async with booted_without_status(server, charge_point_id, version) as charger:
+        for connector_id in (2, 1):  # the second start is answered from what the first read
+            response = await start_on(http, tokens, charge_point_id, connector_id)
+            assert (response.status_code, response.json()) == (200, {"status": "Accepted"})
+        assert [call.action for call in charger.received] == [BOOT_ONLY_VERSIONS[version][1]] * 2
+        refused = await start_on(http, tokens, charge_point_id, 0)
+        assert refused.status_code == 422 and len(charger.received) == 2
+    unknown = await start_on(http, tokens, "NOPE-BOOTED", 1)
+    assert unknown.status_code == 404 and "unknown charger" in unknown.json()["detail"]
+
+
+@pytest.mark.parametrize("version", sorted(BOOT_ONLY_VERSIONS))
+async def test_a_charger_booted_without_status_is_held_to_the_connectors_it_reported_before(
+    server: RunningServer, http: httpx.AsyncClient, version: str
+) -> None:
+    tokens = await signup(http)
+    charge_point_id = await server.add_charger()
+    async with booted_without_status(server, charge_point_id, version) as charger:
+        await charger.status(1, "Available")
+        await charger.status(2, "Available")
+    async with booted_without_status(server, charge_point_id, version) as charger:
+        for _attempt in range(2):  # the first read the stored connectors, the second is answered from them
+            refused = await start_on(http, tokens, charge_point_id, 3)
+            assert refused.status_code == 422
+            assert "no connector 3 (it has 1, 2)" in refused.json()["detail"]
+        assert charger.received == []
+        accepted = await start_on(http, tokens, charge_point_id, 2)
+        assert (accepted.status_code, accepted.json()) == (200, {"status": "Accepted"})
+        # Once it reports on this connection, what it reports here is what counts, as before.
+        await charger.status(3, "Available")
+        assert (await start_on(http, tokens, charge_point_id, 3)).status_code == 200
+        assert (await start_on(http, tokens, charge_point_id, 1)).status_code == 422
 
 
 async def test_start_with_connector_zero_is_422(http: httpx.AsyncClient) -> None:

@@ -56,7 +56,7 @@ async def start_charging(
         user=user,
         charge_point_id=charge_point_id,
         connector_id=connector_id,
-        live_connectors=live.station.reported_connectors if live is not None else (),
+        connected=live.station if live is not None else None,
     )
     if idempotency_key is None:
         return _answer(await _remote_start(runtime, plan))

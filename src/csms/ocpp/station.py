@@ -7,7 +7,7 @@ transaction's start and end, which is the same in every version.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from csms.services import (
     certificate_revocation,
     certificates,
     chargers,
+    charging,
     diagnostics,
     firmware,
     reservations,
@@ -38,7 +39,7 @@ _BEFORE_ACCEPTANCE = frozenset({"BootNotification"})
 
 
 class Station:
-    __slots__ = ("_runtime", "id", "registration", "reported_connectors")
+    __slots__ = ("_runtime", "_stored_connectors", "id", "registration", "reported_connectors")
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
         self.id = charge_point_id
@@ -48,6 +49,22 @@ class Station:
         # Connectors (1.6) or EVSEs (2.x), 1 and up, the charger reported on this connection: remote
         # starts check them here.
         self.reported_connectors: set[int] = set()
+        # Those csms stored before any was reported here, once a remote start needed them.
+        self._stored_connectors: frozenset[int] | None = None
+
+    async def known_connectors(self) -> Collection[int]:
+        """The connectors a remote start may name: those reported on this connection; before any,
+        those stored from earlier connections.
+
+        The stored ones are read once per connection: only the charger's own StatusNotifications add
+        connectors (none is ever deleted), and from its first one here `reported_connectors` answers.
+        """
+        if self.reported_connectors:
+            return self.reported_connectors
+        if self._stored_connectors is None:
+            async with self._session() as session:
+                self._stored_connectors = await charging.stored_connectors(session, self.id)
+        return self._stored_connectors
 
     async def _answer_boot(self) -> tuple[str, int]:
         """The operator's answer to this boot and the interval that goes with it: the heartbeat interval

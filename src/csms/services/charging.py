@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,13 @@ class RemoteStart:
     user_id: int
 
 
+class ConnectedCharger(Protocol):
+    """A charger connected to this node: it exists (it authenticated against its row, and chargers are
+    never deleted), and knows which connectors a start may name."""
+
+    async def known_connectors(self) -> Collection[int]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteStop:
     charge_point_id: str
@@ -37,19 +45,19 @@ async def plan_remote_start(
     user: Principal,
     charge_point_id: str,
     connector_id: int,
-    live_connectors: Collection[int] = (),
+    connected: ConnectedCharger | None = None,
 ) -> RemoteStart:
     """Check the charger and connector and pick the user's idTag.
 
-    `live_connectors` are those the charger reported on a connection to this node; when there are
-    any, the charger is known to exist and no database read is needed.
+    `connected` is the charger's connection to this node, if it has one: then no database read is
+    needed (but a start before the charger reported any connector, the first on its connection).
     """
     if not user.is_active:
         raise PermissionDenied("this account is blocked")
     if user.app_id_tag is None:
         raise InvalidInput("this account has no idTag to charge with")
-    if live_connectors:
-        check_connector(charge_point_id, connector_id, live_connectors)
+    if connected is not None:
+        check_connector(charge_point_id, connector_id, await connected.known_connectors())
     else:
         async with open_session() as session:
             if await session.get(Charger, charge_point_id) is None:
@@ -68,10 +76,15 @@ def check_connector(charge_point_id: str, connector_id: int, known: Collection[i
 
 
 async def require_known_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> None:
+    check_connector(charge_point_id, connector_id, await stored_connectors(session, charge_point_id))
+
+
+async def stored_connectors(session: AsyncSession, charge_point_id: str) -> frozenset[int]:
+    """The connectors (1 and up) csms has a status of for this charger."""
     query = select(Connector.connector_id).where(
         Connector.charge_point_id == charge_point_id, Connector.connector_id > 0
     )
-    check_connector(charge_point_id, connector_id, set((await session.scalars(query)).all()))
+    return frozenset((await session.scalars(query)).all())
 
 
 async def plan_remote_stop(session: AsyncSession, *, user: Principal, transaction_id: int) -> RemoteStop:

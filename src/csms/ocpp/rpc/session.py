@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,9 +52,9 @@ class Station(Protocol):
 
     registration: str | None  # what csms answered the connection's last BootNotification
 
-    @property
-    def reported_connectors(self) -> AbstractSet[int]:
-        """Connectors (1 and up) the charger reported on this connection."""
+    async def known_connectors(self) -> Collection[int]:
+        """Connectors (1 and up) a remote start may name: those the charger reported on this connection,
+        else those csms stored before."""
 
     def refuse_before_acceptance(self, action: str) -> None:
         """Raise RpcError for a call the charger may not send yet."""
