@@ -117,20 +117,23 @@ async def postgres_cpu_seconds(database: str | None) -> float:
 # -- the nodes ------------------------------------------------------------------------------------
 
 
-def _node_environment(spec: ClusterSpec, jwt_secret: str, csms_environment: dict[str, str]) -> dict[str, str]:
+def _node_environment(
+    spec: ClusterSpec, database: str, jwt_secret: str, csms_environment: dict[str, str]
+) -> dict[str, str]:
     return {
         **csms_environment,
         "CSMS_BUS_URL": spec.bus_url,
         "CSMS_JWT_SECRET": jwt_secret,
         "CSMS_ACCESS_TOKEN_TTL": "3600",
         "CSMS_SIGNUPS_PER_ADDRESS": SIGNUPS_PER_ADDRESS,  # every bench user signs up from 127.0.0.1
-        "CSMS_FILES_DIR": str(spec.workdir / "files"),
+        # Per database: a node keeps the identity of the database it ran on there and refuses another.
+        "CSMS_FILES_DIR": str(spec.workdir / f"files-{database}"),
     }
 
 
 def start_csms_nodes(spec: ClusterSpec, database: str, csms_environment: dict[str, str]) -> Cluster:
     """Start the nodes one after the other (each migrates on start), every one a full node (`--role all`)."""
-    environment = _node_environment(spec, secrets.token_urlsafe(32), csms_environment)
+    environment = _node_environment(spec, database, secrets.token_urlsafe(32), csms_environment)
     cluster = Cluster(spec.target, [], database)
     for index in range(spec.nodes):
         server = start_server(
