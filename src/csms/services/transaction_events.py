@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Transaction, TransactionEvent
+from csms.db.sqlite_thread import Part
 from csms.db.write_journal import journaled
 
 
@@ -60,11 +61,13 @@ _ADVANCE = journaled(
 )
 
 
-async def record_event(writer: BatchWriter, event: EventRecord) -> None:
+async def record_event(writer: BatchWriter, event: EventRecord, *also: Part) -> None:
+    """Keep the event (once) and move its transaction to it, with `also` in the same commit (the event's
+    meter values): one wait for the writer, not one per part."""
     row: dict[str, Any] = asdict(event)
     advance = {"transaction": event.transaction_id, "seq": event.seq_no, "state": event.charging_state}
     insert = _INSERTS["sqlite" if writer.dialect_name == "sqlite" else "postgresql"]
-    await writer.write((insert, [row]), (_ADVANCE, [advance]))
+    await writer.write((insert, [row]), (_ADVANCE, [advance]), *also)
 
 
 def missing_before(seq_no: int, last_seq_no: int | None) -> range:

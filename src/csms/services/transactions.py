@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction, TransactionCost
+from csms.db.sqlite_thread import Part
 from csms.db.write_journal import journaled
 from csms.services.id_tags import ACCEPTED, IdTagInfo, answer_for_tag
 from csms.services.tag_directory import TagDirectory
@@ -409,13 +410,35 @@ async def add_meter_values(
     timestamps) never move it back. A newest reading below the one before it (or below meterStart)
     flags the transaction: the meter went backwards.
     """
-    if transaction is not None and transaction.charge_point_id != charge_point_id:
-        transaction = None
-    rows = _meter_rows(charge_point_id, connector_id, transaction.id if transaction else None, samples)
-    advance = _newest_reading(transaction, samples) if transaction else None
-    await writer.write((_INSERT_METER_VALUE, rows), (_ADVANCE_METER, [advance] if advance else []))
-    if transaction is not None and advance is not None:
-        transaction.meter_last_wh, transaction.meter_last_at = advance["wh"], advance["at"]
+    writes = MeterValueWrites.of(charge_point_id, connector_id, transaction, samples)
+    await writer.write(*writes.parts)
+    writes.written()
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValueWrites:
+    """What storing some samples writes, for a caller that commits it with other writes of its own:
+    `parts` for the writer, then `written()` once they are committed."""
+
+    parts: tuple[Part, ...]
+    transaction: TransactionRef | None
+    advance: dict[str, Any] | None
+
+    @classmethod
+    def of(
+        cls, charge_point_id: str, connector_id: int, transaction: TransactionRef | None, samples: list[MeterSample]
+    ) -> MeterValueWrites:
+        if transaction is not None and transaction.charge_point_id != charge_point_id:
+            transaction = None
+        rows = _meter_rows(charge_point_id, connector_id, transaction.id if transaction else None, samples)
+        advance = _newest_reading(transaction, samples) if transaction else None
+        parts: tuple[Part, ...] = ((_INSERT_METER_VALUE, rows), (_ADVANCE_METER, [advance] if advance else []))
+        return cls(parts, transaction, advance)
+
+    def written(self) -> None:
+        """The transaction's energy so far follows the newest reading."""
+        if self.transaction is not None and self.advance is not None:
+            self.transaction.meter_last_wh, self.transaction.meter_last_at = self.advance["wh"], self.advance["at"]
 
 
 def _newest_reading(transaction: TransactionRef, samples: list[MeterSample]) -> dict[str, Any] | None:

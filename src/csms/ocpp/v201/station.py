@@ -130,10 +130,11 @@ class Station201(Station):
             info = await self._authorize_later(known, event.id_token, event.id_token_type, known.began_without_token)
         elif event.id_token is not None:
             info = await self._check_token(event.id_token, event.id_token_type, in_transaction=known.ref.id)
-        await self._record_event(known, event, payload)
+        meter_values = transactions.MeterValueWrites.of(self.id, event.evse_id, known.ref, event.samples)
+        await self._record_event(known, event, payload, meter_values)
         answer: Payload = {}
         if event.samples:
-            cost_so_far = await self._meter_values(known, event)
+            cost_so_far = await self._published_meter_values(known.ref, event.evse_id, event.samples)
             if cost_so_far is not None and event.event_type != ENDED:
                 answer["totalCost"] = float(cost_so_far)
         if event.event_type == ENDED:
@@ -210,7 +211,10 @@ class Station201(Station):
             await self._note_started(known.ref, info, id_tag=id_token, started_at=started_at)
         return info
 
-    async def _record_event(self, known: _Known, event: _Event, payload: Payload) -> None:
+    async def _record_event(
+        self, known: _Known, event: _Event, payload: Payload, meter_values: transactions.MeterValueWrites
+    ) -> None:
+        """The event, once, with the meter values it carries, in one commit."""
         lost = transaction_events.missing_before(event.seq_no, known.last_seq_no)
         if lost:
             logger.warning(
@@ -230,18 +234,8 @@ class Station201(Station):
             payload=json.dumps(payload, separators=(",", ":")),
             received_at=self._now(),
         )
-        await transaction_events.record_event(self._runtime.writer, record)
-
-    async def _meter_values(self, known: _Known, event: _Event) -> str | None:
-        await transactions.add_meter_values(
-            self._runtime.writer,
-            charge_point_id=self.id,
-            connector_id=event.evse_id,
-            transaction=known.ref,
-            samples=event.samples,
-        )
-        cost_so_far: str | None = await self._published_meter_values(known.ref, event.evse_id, event.samples)
-        return cost_so_far
+        await transaction_events.record_event(self._runtime.writer, record, *meter_values.parts)
+        meter_values.written()
 
     async def _end(self, known: _Known, event: _Event) -> None:
         ref = known.ref
