@@ -159,9 +159,11 @@ class CommandRouter:
 
     async def send_command(self, charge_point_id: str, command: ChargerCommand) -> dict[str, Any]:
         """Carry out a version-neutral command; the node holding the charger spells it for its version."""
-        return await self._route(charge_point_id, command_action(command), command_fields(command))
+        return await self._route(charge_point_id, command_action(command), command_fields(command), neutral=command)
 
-    async def _route(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _route(
+        self, charge_point_id: str, action: str, payload: dict[str, Any], *, neutral: ChargerCommand | None = None
+    ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         started = loop.time()
         command = Command(
@@ -173,7 +175,7 @@ class CommandRouter:
             requested_by=REQUESTED_BY.get(),
         )
         if self._registry.get(charge_point_id) is not None:
-            return await self._execute(charge_point_id, command)
+            return await self._execute(charge_point_id, command, neutral)
         # Addressed to the owning socket's own subject, never to the charger's: while two nodes still
         # hold a socket of it (before they reconcile), a request to both would be carried out twice.
         connection_id = await self._owner_of(charge_point_id)
@@ -219,17 +221,23 @@ class CommandRouter:
 
         return await self._bus.serve(subject, answer)
 
-    async def _execute(self, charge_point_id: str, command: Command) -> dict[str, Any]:
-        """Carry out a command on this node, and record what came of it."""
+    async def _execute(
+        self, charge_point_id: str, command: Command, neutral: ChargerCommand | None = None
+    ) -> dict[str, Any]:
+        """Carry out a command on this node, and record what came of it. `neutral`: the command itself,
+        when it was made on this node (else it is read from the message)."""
+        sent: list[str] = []  # the OCPP action it went out as, once spelled
         try:
-            answer = await self._carry_out(charge_point_id, command)
+            answer = await self._carry_out(charge_point_id, command, neutral, sent)
         except CommandError as error:
-            self._record(charge_point_id, command, _outcome_of(error), detail=str(error))
+            self._record(charge_point_id, command, _outcome_of(error), detail=str(error), sent_as=sent)
             raise
-        self._record(charge_point_id, command, "answered", answer_status=answer_status(answer))
+        self._record(charge_point_id, command, "answered", answer_status=answer_status(answer), sent_as=sent)
         return answer
 
-    async def _carry_out(self, charge_point_id: str, command: Command) -> dict[str, Any]:
+    async def _carry_out(
+        self, charge_point_id: str, command: Command, neutral: ChargerCommand | None, sent: list[str]
+    ) -> dict[str, Any]:
         remaining = min(command.deadline - self._seal.now(), self._call_timeout)
         if remaining <= 0:
             # Held up on the way (a bus link that dropped traffic and came back): the caller has had its
@@ -248,8 +256,10 @@ class CommandRouter:
             check_call(version, command.action, command.payload)
             await self._checks(charge_point_id, command.action, command.payload)
             return await self._send_here(session, version, command.action, command.payload, within=remaining)
-        neutral = _neutral_command(command)
+        if neutral is None:
+            neutral = _neutral_command(command)
         action, payload = _spelled(version, neutral)
+        sent.append(action)
         check_call(version, action, payload)
         await self._checks(charge_point_id, action, payload)
         answer = await self._send_here(session, version, action, payload, within=remaining)
@@ -263,12 +273,13 @@ class CommandRouter:
         *,
         answer_status: str | None = None,
         detail: str | None = None,
+        sent_as: list[str] | None = None,
     ) -> None:
         self._log.record(
             CommandOutcome(
                 command_id=command.command_id,
                 charge_point_id=charge_point_id,
-                action=self._logged_action(charge_point_id, command),
+                action=sent_as[0] if sent_as else self._logged_action(charge_point_id, command),
                 requested_by=command.requested_by,
                 origin_node=command.origin_node,
                 node=self._node_id,
