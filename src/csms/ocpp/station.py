@@ -7,6 +7,7 @@ transaction's start and end, which is the same in every version.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from csms.services import (
     diagnostics,
     firmware,
     reservations,
+    security_log,
     transactions,
 )
 from csms.services.certificate_authority import CertificateRequestRefused, load_authority
@@ -33,6 +35,8 @@ from csms.services.id_tags import IdTagInfo
 if TYPE_CHECKING:
     from csms.runtime import Runtime
 
+
+logger = logging.getLogger(__name__)
 
 # What a charger answered Pending or Rejected may still send (1.6 §4.2; 2.0.1 B01.FR.10, B02.FR.09).
 _BEFORE_ACCEPTANCE = frozenset({"BootNotification"})
@@ -84,6 +88,21 @@ class Station:
                 transaction_id=transaction_id,
                 now=self._now(),
             )
+
+    async def _security_event(self, kind: str, tech_info: str | None, timestamp: datetime) -> None:
+        """A SecurityEventNotification (the same in 1.6's security extensions and 2.0.1): kept, logged when
+        critical, and published to staff."""
+        is_critical = await security_log.record_charger_event(
+            self._runtime.writer,
+            charge_point_id=self.id,
+            kind=kind,
+            tech_info=tech_info,
+            timestamp=timestamp,
+            now=self._now(),
+        )
+        if is_critical:
+            logger.warning("critical security event from charger %s: %s (%s)", self.id, kind, tech_info)
+        await self._publish("security_event", type=kind, tech_info=tech_info, critical=is_critical)
 
     async def heartbeat(self, payload: Payload) -> Payload:
         """Heartbeat, the same in every version: last seen, and the time."""

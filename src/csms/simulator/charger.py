@@ -38,6 +38,28 @@ class ReceivedCall:
     payload: dict[str, Any]
 
 
+class ReceivedCalls:
+    """The calls a simulated charger received, in order, for tests to assert on (either version)."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedCall] = []
+        self.received_event = asyncio.Event()
+
+    def _received(self, action: str, payload: dict[str, Any]) -> None:
+        self.received.append(ReceivedCall(action, payload))
+        self.received_event.set()
+
+    async def wait_for_call(self, action: str, *, within: float = 5.0) -> ReceivedCall:
+        """The first call of `action` received, waiting up to `within` seconds for it."""
+        async with asyncio.timeout(within):
+            while True:
+                for received in self.received:
+                    if received.action == action:
+                        return received
+                self.received_event.clear()
+                await self.received_event.wait()
+
+
 @dataclass
 class ChargerBehaviour:
     """How the simulated charger answers the central system; override per test."""
@@ -49,12 +71,11 @@ class ChargerBehaviour:
     answers: dict[str, Answer] = field(default_factory=dict)
 
 
-class SimulatedCharger(ChargePoint):  # type: ignore[misc]
+class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     def __init__(self, charge_point_id: str, connection: Any, behaviour: ChargerBehaviour | None = None) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=30)
+        ChargePoint.__init__(self, charge_point_id, connection, response_timeout=30)
+        ReceivedCalls.__init__(self)
         self.behaviour = behaviour or ChargerBehaviour()
-        self.received: list[ReceivedCall] = []
-        self.received_event = asyncio.Event()
         self.websocket = connection  # for frames sent outside the package's call-and-wait
 
     # -- what a charger sends ----------------------------------------------------------------
@@ -147,24 +168,13 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]
     # -- what a charger answers --------------------------------------------------------------
 
     async def _answer(self, action: str, payload: dict[str, Any], default: Any) -> Any:
-        self.received.append(ReceivedCall(action, payload))
-        self.received_event.set()
+        self._received(action, payload)
         if self.behaviour.answer_delay:
             await asyncio.sleep(self.behaviour.answer_delay)
         if self.behaviour.answer_after is not None:
             await self.behaviour.answer_after.wait()
         custom = self.behaviour.answers.get(action)
         return custom(payload) if custom else default
-
-    async def wait_for_call(self, action: str, *, within: float = 5.0) -> ReceivedCall:
-        """The first call of `action` received, waiting up to `within` seconds for it."""
-        async with asyncio.timeout(within):
-            while True:
-                for received in self.received:
-                    if received.action == action:
-                        return received
-                self.received_event.clear()
-                await self.received_event.wait()
 
     @on(Action.remote_start_transaction)
     async def on_remote_start(self, **payload: Any) -> Any:

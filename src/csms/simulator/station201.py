@@ -23,7 +23,7 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.typing import Subprotocol
 
-from csms.simulator.charger import Answer, ReceivedCall, basic_auth_header, now_iso
+from csms.simulator.charger import Answer, ReceivedCalls, basic_auth_header, now_iso
 
 SUBPROTOCOL = "ocpp2.0.1"
 
@@ -51,12 +51,11 @@ class StationTransaction:
     reservation_id: int | None = None  # the reservation it began on, named in its Started event
 
 
-class SimulatedStation(ChargePoint):  # type: ignore[misc]
+class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     def __init__(self, station_id: str, connection: Any, behaviour: StationBehaviour | None = None) -> None:
-        super().__init__(station_id, connection, response_timeout=30)
+        ChargePoint.__init__(self, station_id, connection, response_timeout=30)
+        ReceivedCalls.__init__(self)
         self.behaviour = behaviour or StationBehaviour()
-        self.received: list[ReceivedCall] = []
-        self.received_event = asyncio.Event()
         self.calls: list[list[Any]] = []  # the CALL frames csms sent, parsed, as on the wire
         # The version of the local list it holds, as its last accepted SendLocalList set it (0: none).
         self.local_list_version = 0
@@ -180,20 +179,9 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
     # -- what a station answers --------------------------------------------------------------
 
     async def _answer(self, action: str, payload: dict[str, Any], default: Any) -> Any:
-        self.received.append(ReceivedCall(action, payload))
-        self.received_event.set()
+        self._received(action, payload)
         custom = self.behaviour.answers.get(action)
         return custom(payload) if custom else default
-
-    async def wait_for_call(self, action: str, *, within: float = 5.0) -> ReceivedCall:
-        """The first call of `action` received, waiting up to `within` seconds for it."""
-        async with asyncio.timeout(within):
-            while True:
-                for received in self.received:
-                    if received.action == action:
-                        return received
-                self.received_event.clear()
-                await self.received_event.wait()
 
     @on(Action.request_start_transaction)
     async def on_request_start_transaction(self, **payload: Any) -> Any:

@@ -23,7 +23,6 @@ from csms.services import (
     diagnostics,
     firmware,
     open_transactions,
-    security_log,
     transactions,
 )
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
@@ -309,19 +308,7 @@ class Station16(Station):
     # -- Security extensions (OCPP 1.6 Security Whitepaper) ---------------------------------
 
     async def security_event_notification(self, payload: Payload) -> Payload:
-        kind: str = payload["type"]
-        tech_info: str | None = payload.get("techInfo")
-        is_critical = await security_log.record_charger_event(
-            self._runtime.writer,
-            charge_point_id=self.id,
-            kind=kind,
-            tech_info=tech_info,
-            timestamp=_timestamp(payload["timestamp"]),
-            now=self._now(),
-        )
-        if is_critical:
-            logger.warning("critical security event from charger %s: %s (%s)", self.id, kind, tech_info)
-        await self._publish("security_event", type=kind, tech_info=tech_info, critical=is_critical)
+        await self._security_event(payload["type"], payload.get("techInfo"), _timestamp(payload["timestamp"]))
         return {}
 
     async def signed_firmware_status_notification(self, payload: Payload) -> Payload:

@@ -21,7 +21,6 @@ from csms.services import (
     device_model,
     firmware,
     reservations,
-    security_log,
     transaction_events,
     transactions,
 )
@@ -281,17 +280,7 @@ class Station201(Station):
     # -- A Security, P DataTransfer ----------------------------------------------------------
 
     async def security_event_notification(self, payload: Payload) -> Payload:
-        kind: str = payload["type"]
-        tech_info: str | None = payload.get("techInfo")
-        is_critical = await security_log.record_charger_event(
-            self._runtime.writer,
-            charge_point_id=self.id,
-            kind=kind,
-            tech_info=tech_info,
-            timestamp=_timestamp(payload["timestamp"]),
-            now=self._now(),
-        )
-        await self._publish("security_event", type=kind, tech_info=tech_info, critical=is_critical)
+        await self._security_event(payload["type"], payload.get("techInfo"), _timestamp(payload["timestamp"]))
         return {}
 
     # -- H Reservation -----------------------------------------------------------------------
