@@ -20,9 +20,10 @@ __all__ = ["admin"]
 NEW_PASSWORD = "brand-new-password-2024"
 
 
-async def can_connect(server: RunningServer, charge_point_id: str, password: str) -> bool:
+async def can_connect(server: RunningServer, charge_point_id: str, password: str, *, version: str = "1.6") -> bool:
+    connect = connect_charger if version == "1.6" else connect_station
     try:
-        async with connect_charger(server.ws_url, charge_point_id, password):
+        async with connect(server.ws_url, charge_point_id, password):
             return True
     except websockets.InvalidStatus as refused:
         assert refused.response.status_code == 401
@@ -76,15 +77,6 @@ async def test_an_authorization_key_that_is_no_valid_password_never_leaves(
     assert response.status_code == 422
 
 
-async def can_connect_station(server: RunningServer, station_id: str, password: str) -> bool:
-    try:
-        async with connect_station(server.ws_url, station_id, password):
-            return True
-    except websockets.InvalidStatus as refused:
-        assert refused.response.status_code == 401
-        return False
-
-
 async def test_a_201_station_gets_its_new_password_as_basic_auth_password(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
@@ -106,8 +98,8 @@ async def test_a_201_station_gets_its_new_password_as_basic_auth_password(
                 ]
             }
         ]
-    assert not await can_connect_station(server, station_id, CHARGER_PASSWORD)
-    assert await can_connect_station(server, station_id, NEW_PASSWORD)
+    assert not await can_connect(server, station_id, CHARGER_PASSWORD, version="2.0.1")
+    assert await can_connect(server, station_id, NEW_PASSWORD, version="2.0.1")
     # The password is write-only: it is no device model variable csms shows.
     variables = await http.get(f"/api/admin/chargers/{station_id}/variables", headers=admin)
     assert variables.json() == []
@@ -132,8 +124,8 @@ async def test_a_201_station_that_rejects_the_password_keeps_the_old_one(
             f"/api/admin/chargers/{station_id}/password", json={"password": NEW_PASSWORD}, headers=admin
         )
     assert response.json() == {"status": "Rejected"}
-    assert await can_connect_station(server, station_id, CHARGER_PASSWORD)
-    assert not await can_connect_station(server, station_id, NEW_PASSWORD)
+    assert await can_connect(server, station_id, CHARGER_PASSWORD, version="2.0.1")
+    assert not await can_connect(server, station_id, NEW_PASSWORD, version="2.0.1")
 
 
 async def test_a_basic_auth_password_set_through_the_generic_call_is_checked_and_counts(
@@ -151,4 +143,4 @@ async def test_a_basic_auth_password_set_through_the_generic_call_is_checked_and
         assert too_short.status_code == 422 and station.received == [], too_short.text
         accepted = await ocpp_call(http, admin, station_id, "SetVariables", setting(NEW_PASSWORD))
         assert accepted.status_code == 200, accepted.text
-    assert await can_connect_station(server, station_id, NEW_PASSWORD)
+    assert await can_connect(server, station_id, NEW_PASSWORD, version="2.0.1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 # The type of an idToken csms hands out itself (the app's own tag): OCPP 2.0.1 IdTokenEnumType.
 CENTRAL_ID_TYPE = "Central"
@@ -160,20 +160,7 @@ def new_remote_start_id() -> int:
     return 1 + secrets.randbelow(2**31 - 1)
 
 
-_KINDS: dict[str, type[ChargerCommand]] = {
-    kind.kind: kind
-    for kind in (
-        RemoteStart,
-        RemoteStop,
-        ChangePassword,
-        SendLocalList,
-        GetLocalListVersion,
-        ReserveNow,
-        CancelReservation,
-        UpdateFirmware,
-        UploadLog,
-    )
-}
+_KINDS: dict[str, type[ChargerCommand]] = {kind.kind: kind for kind in get_args(ChargerCommand)}
 # Commands share the bus with OCPP calls: a command's action is its kind behind this prefix, which no
 # OCPP action name has.
 COMMAND_PREFIX = "csms."

@@ -70,13 +70,23 @@ class Station:
                 self._stored_connectors = await charging.stored_connectors(session, self.id)
         return self._stored_connectors
 
-    async def _answer_boot(self) -> tuple[str, int]:
-        """The operator's answer to this boot and the interval that goes with it: the heartbeat interval
-        when accepted, else the time before the charger boots again."""
+    async def _boot(self, boot: chargers.BootInfo, *, ocpp_version: str, now: datetime) -> Payload:
+        """Record a BootNotification and answer it as the operator chose (`boot_answer`): with the heartbeat
+        interval when accepted, else the time before the charger boots again. A boot after an install
+        confirms the rollout's version (one database session for both reads)."""
+        async with self._session() as session:
+            self.registration = await chargers.boot_answer(session, self.id)
+            await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
+        await chargers.record_boot(
+            self._runtime.writer, self.id, boot, now=now, ocpp_version=ocpp_version, answered=self.registration
+        )
+        await self._publish(
+            "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
+        )
         settings = self._runtime.settings
-        self.registration = await chargers.boot_answer(self._runtime.engine, self.id)
         accepted = self.registration == chargers.BOOT_ACCEPTED
-        return self.registration, settings.heartbeat_interval if accepted else settings.boot_retry_interval
+        interval = settings.heartbeat_interval if accepted else settings.boot_retry_interval
+        return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": self.registration}
 
     async def _consume_reservation(self, reservation_id: int, transaction_id: int) -> None:
         """A transaction began on the reservation: it is used up."""

@@ -12,7 +12,7 @@ from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
@@ -196,11 +196,9 @@ async def record_boot(
     await writer.write((_BOOT, [values]))
 
 
-async def boot_answer(engine: AsyncEngine, charge_point_id: str) -> str:
+async def boot_answer(session: AsyncSession, charge_point_id: str) -> str:
     """What the operator wants the charger's BootNotification answered: Accepted, Pending or Rejected."""
-    query = select(Charger.boot_answer).where(Charger.charge_point_id == charge_point_id)
-    async with engine.connect() as connection:
-        answer = await connection.scalar(query)
+    answer = await session.scalar(select(Charger.boot_answer).where(Charger.charge_point_id == charge_point_id))
     return answer or BOOT_ACCEPTED
 
 

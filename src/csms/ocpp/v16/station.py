@@ -69,15 +69,8 @@ class Station16(Station):
             meter_serial_number=payload.get("meterSerialNumber"),
         )
         now = self._now()
-        status, interval = await self._answer_boot()
-        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, answered=status)
-        async with self._session() as session:
-            await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
-        self._end_superseded(connector_id=None, recorded_before=now)
-        await self._publish(
-            "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
-        )
-        return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": status}
+        self._end_superseded(connector_id=None, recorded_before=now)  # a 1.6 reboot ends what was open
+        return await self._boot(boot, ocpp_version=chargers.OCPP_16, now=now)
 
     async def status_notification(self, payload: Payload) -> Payload:
         connector_id: int = payload["connectorId"]

@@ -19,7 +19,6 @@ from csms.ocpp.station import Station
 from csms.services import (
     chargers,
     device_model,
-    firmware,
     reservations,
     transaction_events,
     transactions,
@@ -64,15 +63,7 @@ class Station201(Station):
             iccid=modem.get("iccid"),
             imsi=modem.get("imsi"),
         )
-        now = self._now()
-        status, interval = await self._answer_boot()
-        await chargers.record_boot(self._runtime.writer, self.id, boot, now=now, ocpp_version=OCPP_201, answered=status)
-        async with self._session() as session:  # a boot after an install confirms the rollout's version
-            await firmware.confirm_version(session, self.id, boot.firmware_version, now=now)
-        await self._publish(
-            "charger_booted", vendor=boot.vendor, model=boot.model, firmware_version=boot.firmware_version
-        )
-        return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": status}
+        return await self._boot(boot, ocpp_version=OCPP_201, now=self._now())
 
     # -- G Availability ----------------------------------------------------------------------
 
