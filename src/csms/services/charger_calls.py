@@ -1,11 +1,11 @@
 """What csms keeps from the calls an operator sends chargers through the generic endpoint.
 
 An operator may send any call of the charger's version; when the charger accepts one that changes state
-csms tracks (1.6: configuration, reservations, charging profiles; 2.0.1: device model variables,
-network profile; both: Basic-auth password, installed certificates, local list), the change is recorded
+csms tracks (1.6: configuration, charging profiles; 2.0.1: device model variables, network profile;
+both: Basic-auth password, installed certificates, local list, reservations), the change is recorded
 here, so the dedicated flows and the generic endpoint agree. The payloads are the wire's: each version
 has its own table of recorders, since the same action name can carry different fields in each; a call
-the charger's version package reads as a neutral command (the local list's) is recorded from that.
+the charger's version package reads as a neutral command (local lists, reservations) is recorded from that.
 """
 
 from __future__ import annotations
