@@ -7,7 +7,7 @@ event lost on the way) is reported to the caller.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,9 @@ class EventRecord:
     stopped_reason: str | None
     payload: str  # the request as the station sent it, JSON
     received_at: datetime
+
+
+_EVENT_COLUMNS = tuple(field.name for field in fields(EventRecord))
 
 
 def _build_insert(dialect_name: str) -> Executable:
@@ -64,7 +67,7 @@ _ADVANCE = journaled(
 async def record_event(writer: BatchWriter, event: EventRecord, *also: Part) -> None:
     """Keep the event (once) and move its transaction to it, with `also` in the same commit (the event's
     meter values): one wait for the writer, not one per part."""
-    row: dict[str, Any] = asdict(event)
+    row: dict[str, Any] = {name: getattr(event, name) for name in _EVENT_COLUMNS}  # asdict would deep-copy
     advance = {"transaction": event.transaction_id, "seq": event.seq_no, "state": event.charging_state}
     insert = _INSERTS["sqlite" if writer.dialect_name == "sqlite" else "postgresql"]
     await writer.write((insert, [row]), (_ADVANCE, [advance]), *also)

@@ -94,7 +94,9 @@ async def start_transaction(
 
     A charger that lost our answer sends the same StartTransaction again after reconnecting. The
     database refuses the second row (a start is unique per charger, connector, time, idTag and meter
-    reading), and the charger gets the id it was given the first time: no transaction is recorded twice.
+    reading; a 2.x transaction per station and its own transactionId), and the charger gets the id it
+    was given the first time: no transaction is recorded twice. So a 2.x station's Started needs no read
+    before it is recorded.
     """
     id_token_type = charger_key.id_token_type if charger_key is not None else None
     starting_on = (charge_point_id, connector_id)
@@ -121,7 +123,9 @@ async def start_transaction(
             charger_key=charger_key,
         )
     except IntegrityError:
-        duplicate = await _find_identical_start(engine, charge_point_id, connector_id, id_tag, meter_start, timestamp)
+        duplicate = await _find_repeated_start(
+            engine, charge_point_id, connector_id, id_tag, meter_start, timestamp, charger_key
+        )
         if duplicate is None:
             raise
         if id_token_type != FREE_VEND:
@@ -197,14 +201,18 @@ async def authorize_later(
     return info
 
 
-async def _find_identical_start(
+async def _find_repeated_start(
     engine: AsyncEngine,
     charge_point_id: str,
     connector_id: int,
     id_tag: str,
     meter_start: int,
     timestamp: datetime,
+    charger_key: ChargerTransactionKey | None,
 ) -> TransactionRef | None:
+    if charger_key is not None and charger_key.key is not None:
+        keyed = await find_transaction_by_key(engine, charge_point_id, charger_key.key)
+        return keyed.ref if keyed is not None else None
     query = select(*_REF_COLUMNS).where(
         Transaction.charge_point_id == charge_point_id,
         Transaction.connector_id == connector_id,

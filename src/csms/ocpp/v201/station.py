@@ -112,7 +112,9 @@ class Station201(Station):
 
     async def transaction_event(self, payload: Payload) -> Payload:
         event = _Event.of(payload)
-        known = self._transactions.get(event.key) or await self._read_known(event.key)
+        known = self._transactions.get(event.key)
+        if known is None and event.event_type != STARTED:  # a Started told again is found by _start
+            known = await self._read_known(event.key)
         info: IdTagInfo | None = None
         if known is None:
             known, info = await self._start(event)
