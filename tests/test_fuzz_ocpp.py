@@ -227,3 +227,5 @@ async def test_integers_beyond_32_bits_get_a_type_constraint_violation_not_an_in
 ) -> None:
     answer = json.loads(await exchange(connection, json.dumps([2, "big", action, payload])))
     assert answer[:3] == [4, "big", "TypeConstraintViolation"]
+    oversized = next(key for key, value in payload.items() if isinstance(value, int) and abs(value) >= 2**31)
+    assert answer[3] == f"{oversized}: not a 32-bit integer"

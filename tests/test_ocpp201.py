@@ -127,6 +127,20 @@ async def test_a_bad_201_payload_gets_the_201_spelling_of_its_error(sqlite_serve
     assert started_nowhere[:3] == [4, "x3", "OccurrenceConstraintViolation"]
 
 
+async def test_an_integer_beyond_32_bits_deep_in_an_event_is_named_by_its_path(sqlite_server: RunningServer) -> None:
+    event = {
+        "eventType": "Started",
+        "timestamp": "2026-12-02T10:00:00Z",
+        "triggerReason": "Authorized",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "T-big"},
+        "evse": {"id": 1, "connectorId": 2**40},
+    }
+    async with raw_station(sqlite_server) as websocket:
+        answer = await exchange(websocket, [2, "x4", "TransactionEvent", event])
+    assert answer[:4] == [4, "x4", "TypeConstraintViolation", "evse/connectorId: not a 32-bit integer"]
+
+
 async def test_authorize_answers_an_id_token_info(server: RunningServer, http: httpx.AsyncClient) -> None:
     tokens = await signup(http)
     station_id = await server.add_charger()

@@ -163,21 +163,27 @@ def guess_call_unique_id(raw: str | bytes) -> str | None:
 
 def require_32_bit_integers(message: Call) -> None:
     """Refuse a CALL holding an integer beyond 32 bits, before a handler hands it to the database."""
-    where = _oversized_integer(message.payload, "")
+    where = _oversized_integer(message.payload)
     if where is not None:
-        raise FrameError(message.unique_id, ErrorKind.TYPE_CONSTRAINT, f"{where or 'payload'}: not a 32-bit integer")
+        path = "/".join(reversed(where)) or "payload"
+        raise FrameError(message.unique_id, ErrorKind.TYPE_CONSTRAINT, f"{path}: not a 32-bit integer")
 
 
-def _oversized_integer(value: Any, path: str) -> str | None:
+def _oversized_integer(value: Any) -> list[str] | None:
+    """The path to the first integer beyond 32 bits, innermost key first; None when there is none.
+
+    The path is built only for the integer found: every message passes here, almost none has one."""
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT32_RANGE:
+        return []
     else:
-        is_oversized = isinstance(value, int) and not isinstance(value, bool) and value not in _INT32_RANGE
-        return path if is_oversized else None
+        return None
     for key, item in items:
-        found = _oversized_integer(item, f"{path}/{key}" if path else str(key))
+        found = _oversized_integer(item)
         if found is not None:
+            found.append(str(key))
             return found
     return None

@@ -467,6 +467,8 @@ def _sampled_value(value: dict[str, Any]) -> transactions.SampledValue:
 
 
 def _scaled(number: Any, multiplier: int) -> str:
+    if multiplier == 0 and type(number) is int:  # the common reading, without Decimal's cost
+        return str(number)
     try:
         scaled = Decimal(str(number)).scaleb(multiplier)
     except InvalidOperation:
