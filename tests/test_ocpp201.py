@@ -22,7 +22,7 @@ from csms.db.models import Charger, Transaction, TransactionEvent
 from csms.simulator.charger import basic_auth_header, connect_charger
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, StationTransaction, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
-from tests.support.waiting import poll
+from tests.support.waiting import poll, wait_until
 
 
 async def booted_station(server: RunningServer, station: SimulatedStation) -> None:
@@ -683,3 +683,41 @@ async def test_a_driver_reserves_an_evse_of_a_201_station_which_uses_it_or_lets_
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "Cancelled", cancelled.text
         assert (await station.wait_for_call("CancelReservation")).payload == {"reservation_id": third}
     assert await reservation_statuses() == [(first, "Used"), (second, "Expired"), (third, "Cancelled")]
+
+
+async def test_the_station_is_told_the_running_cost_in_cost_updated_and_the_final_cost_at_the_end(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    staff = bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
+    station_id = await server.add_charger()
+    tariff = {"name": "per kWh", "currency": "EUR", "tax_rate": "0.20", "price_per_kwh": "0.30"}
+    created = await http.post("/api/admin/tariffs", json=tariff, headers=staff)
+    assert created.status_code == 201, created.text
+    where = {"tariff_id": created.json()["id"], "charge_point_id": station_id}
+    assert (await http.post("/api/admin/tariff_assignments", json=where, headers=staff)).status_code == 201
+    tokens = await signup(http)
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1, {"idToken": tokens["idTag"], "type": "Central"})
+        started = await station.transaction_event(
+            transaction, "Started", "Authorized", energy_wh=1000, context="Transaction.Begin"
+        )
+        assert started.total_cost is None
+        # 2.0.1 E01: an answer to Updated carries no cost; the running cost comes as CostUpdated (I02).
+        updated = await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=1800)
+        assert updated.total_cost is None
+        await wait_until(lambda: station.calls_received("CostUpdated"))
+        # 0.8 kWh x 0.30 = 0.24, with 20 % tax 0.288: 0.29.
+        assert station.calls_received("CostUpdated") == [
+            {"totalCost": 0.29, "transactionId": transaction.transaction_id}
+        ]
+        await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=2200)
+        ended = await station.transaction_event(
+            transaction, "Ended", "StopAuthorized", energy_wh=2500, context="Transaction.End", stopped_reason="Local"
+        )
+        # Told once a minute at most (CSMS_COST_UPDATE_INTERVAL), so the second reading was not told.
+        assert len(station.calls_received("CostUpdated")) == 1
+    # 1.5 kWh x 0.30 = 0.45, with tax 0.54: the final cost in the answer is the record's.
+    assert ended.total_cost == 0.54
+    record = (await poll(lambda: _transactions(http, tokens), until=lambda found: not found[0]["is_active"]))[0]
+    assert (record["cost"], record["currency"]) == ("0.54", "EUR")

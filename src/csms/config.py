@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     heartbeat_interval: int = 300
     # Seconds a charger answered Pending or Rejected at boot waits before it boots again.
     boot_retry_interval: int = 60
+    # Seconds at least between two CostUpdated calls telling a 2.0.1 station the running cost of a transaction.
+    cost_update_interval: float = 60.0
     # OCPP-J frames larger than this are answered with a CallError instead of being parsed.
     ocpp_max_frame_bytes: int = 64 * 1024
     # permessage-deflate keeps zlib state for every socket; OCPP frames are small, so thousands of

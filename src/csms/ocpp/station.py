@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -165,8 +166,15 @@ class Station:
             id_tag_status=info.status,
         )
 
-    async def _stopped(self, closed: transactions.ClosedTransaction) -> None:
-        self._runtime.session_watch.transaction_stopped(closed)
+    async def _stopped(self, closed: transactions.ClosedTransaction, *, price_now: bool = False) -> Decimal | None:
+        """Price, budget and announce a transaction the charger stopped; with `price_now`, its final cost
+        is priced before this returns (None without a tariff), else in the background."""
+        watch = self._runtime.session_watch
+        cost = None
+        if price_now:
+            cost = await watch.price_stopped(closed)
+        else:
+            watch.transaction_stopped(closed)
         await self._publish(
             "transaction_stopped",
             connector_id=closed.connector_id,
@@ -175,6 +183,7 @@ class Station:
             energy_wh=closed.energy_wh,
             closed_by=closed.closed_by,
         )
+        return cost
 
     async def _published_meter_values(
         self, transaction: transactions.TransactionRef, connector_id: int, samples: list[transactions.MeterSample]

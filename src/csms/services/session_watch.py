@@ -20,12 +20,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.bus import Bus
+from csms.db.batch_writer import DATABASE_ERRORS
 from csms.db.change_counters import WEBHOOKS
 from csms.db.models import Transaction, Webhook
 from csms.services import session_costs, webhooks
@@ -107,6 +109,22 @@ class SessionWatch:
         if transaction.is_accepted:
             self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
 
+    async def price_stopped(self, transaction: ClosedTransaction) -> Decimal | None:
+        """`transaction_stopped`, with the cost priced before this returns (a 2.0.1 station's answer to the
+        Ended event carries it): None without a tariff, or when the database cannot price it now (it is
+        priced in the background then, as for 1.6)."""
+        self.live.stopped(transaction.id)
+        if not transaction.is_accepted:
+            return None
+        try:
+            priced = await self._freeze_cost(transaction)
+        except DATABASE_ERRORS:
+            logger.warning("transaction %s: cost not priced at its end", transaction.id, exc_info=True)
+            self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
+            return None
+        self._background.spawn(self._announce_finished(transaction, priced), name=f"finished-{transaction.id}")
+        return priced.total if priced is not None else None
+
     def charger_disconnected(self, charge_point_id: str) -> None:
         self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")
 
@@ -161,9 +179,16 @@ class SessionWatch:
         await self.notify(kind, **_about(transaction), status=report.status, error_code=report.error_code)
 
     async def _finished(self, transaction: ClosedTransaction) -> None:
+        await self._announce_finished(transaction, await self._freeze_cost(transaction))
+
+    async def _freeze_cost(self, transaction: ClosedTransaction) -> session_costs.PricedSession | None:
         book = await self.live.tariff_book.get()  # before taking a connection: its own read needs one too
         async with self._session_factory() as session:
-            priced = await session_costs.freeze_cost(session, transaction.id, now=self._clock(), book=book)
+            return await session_costs.freeze_cost(session, transaction.id, now=self._clock(), book=book)
+
+    async def _announce_finished(
+        self, transaction: ClosedTransaction, priced: session_costs.PricedSession | None
+    ) -> None:
         failed = transaction.stop_reason in FAILURE_STOP_REASONS
         await self.notify(
             "charging_failed" if failed else "charging_finished",

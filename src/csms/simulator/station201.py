@@ -267,6 +267,10 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     async def on_set_network_profile(self, **payload: Any) -> Any:
         return await self._answer("SetNetworkProfile", payload, call_result.SetNetworkProfile(status="Accepted"))
 
+    @on(Action.cost_updated)
+    async def on_cost_updated(self, **payload: Any) -> Any:
+        return await self._answer("CostUpdated", payload, call_result.CostUpdated())
+
 
 @contextlib.asynccontextmanager
 async def connect_station(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 OCPP_201 = "2.0.1"
 STARTED = "Started"
+UPDATED = "Updated"
 ENDED = "Ended"
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
@@ -127,10 +129,12 @@ class Station201(Station):
         answer: Payload = {}
         if event.samples:
             cost_so_far = await self._published_meter_values(known.ref, event.evse_id, event.samples)
-            if cost_so_far is not None and event.event_type != ENDED:
-                answer["totalCost"] = float(cost_so_far)
+            if cost_so_far is not None and event.event_type == UPDATED:
+                self._tell_running_cost(known, cost_so_far)
         if event.event_type == ENDED:
-            await self._end(known, event)
+            final_cost = await self._end(known, event)
+            if final_cost is not None:  # 2.0.1 E01: the final cost, and only then; none when no tariff applied
+                answer["totalCost"] = float(final_cost)
         if info is not None and event.id_token is not None:  # only a token presented is answered
             answer["idTokenInfo"] = _id_token_info(info)
         return answer
@@ -229,7 +233,20 @@ class Station201(Station):
         await transaction_events.record_event(self._runtime.writer, record, *meter_values.parts)
         meter_values.written()
 
-    async def _end(self, known: _Known, event: _Event) -> None:
+    def _tell_running_cost(self, known: _Known, cost: Decimal) -> None:
+        """CostUpdated (2.0.1 I02) when the running cost changed, at most once per `cost_update_interval`:
+        a 2.0.1 answer to an Updated event may not carry it. Sent once this answer is on its way."""
+        now = time.monotonic()
+        interval = self._runtime.settings.cost_update_interval
+        if cost == known.cost_told or (known.cost_told_at is not None and now - known.cost_told_at < interval):
+            return
+        known.cost_told, known.cost_told_at = cost, now
+        update = {"totalCost": float(cost), "transactionId": known.ref.transaction_key}
+        sending = self._runtime.commands.send(self.id, "CostUpdated", update)
+        self._runtime.background.spawn(sending, name=f"cost-updated-{self.id}")
+
+    async def _end(self, known: _Known, event: _Event) -> Decimal | None:
+        """Close the transaction; its final cost when a tariff applies."""
         ref = known.ref
         meter_stop = event.register_wh(TRANSACTION_END)
         if meter_stop is None:
@@ -246,8 +263,9 @@ class Station201(Station):
             transaction_data=[],  # its meter values were stored with the event
         )
         ref.is_open = False
-        if closed is not None:
-            await self._stopped(closed)
+        if closed is None:
+            return None
+        return await self._stopped(closed, price_now=True)
 
     async def notify_report(self, payload: Payload) -> Payload:
         attributes = [attribute for part in payload.get("reportData") or [] for attribute in _reported_attributes(part)]
@@ -309,13 +327,16 @@ class Station201(Station):
 class _Known:
     """A transaction of this station csms has a record of, and the last seqNo seen of it here."""
 
-    __slots__ = ("began_without_token", "last_seq_no", "ref")
+    __slots__ = ("began_without_token", "cost_told", "cost_told_at", "last_seq_no", "ref")
 
     def __init__(self, ref: transactions.TransactionRef, *, last_seq_no: int | None) -> None:
         self.ref = ref
         self.last_seq_no = last_seq_no
         # When it began, for a transaction begun before any token was presented.
         self.began_without_token: datetime | None = None
+        # The running cost last told to the station (CostUpdated), and when (time.monotonic()).
+        self.cost_told: Decimal | None = None
+        self.cost_told_at: float | None = None
 
 
 class _Event:
