@@ -721,3 +721,51 @@ async def test_the_station_is_told_the_running_cost_in_cost_updated_and_the_fina
     assert ended.total_cost == 0.54
     record = (await poll(lambda: _transactions(http, tokens), until=lambda found: not found[0]["is_active"]))[0]
     assert (record["cost"], record["currency"]) == ("0.54", "EUR")
+
+
+async def test_a_driver_reserves_any_evse_with_a_connector_of_a_type(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        body = {"evse_id": station_id, "connector_type": "cCCS2", "minutes": 20}
+        reserved = await http.post("/api/reservations", json=body, headers=bearer(tokens))
+        assert reserved.status_code == 200, reserved.text
+        held = reserved.json()
+        assert (held["status"], held["connector_id"], held["connector_type"]) == ("Accepted", 0, "cCCS2")
+        asked = (await station.wait_for_call("ReserveNow")).payload
+        # No evseId: the station holds any EVSE that has a CCS2 connector (2.0.1 H01.FR.04).
+        assert asked == {
+            "id": held["id"],
+            "expiry_date_time": asked["expiry_date_time"],
+            "id_token": {"id_token": tokens["idTag"], "type": "Central"},
+            "connector_type": "cCCS2",
+        }
+        transaction = station.new_transaction(2, {"idToken": tokens["idTag"], "type": "Central"})
+        transaction.reservation_id = held["id"]
+        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0)
+        mine = await poll(
+            lambda: http.get("/api/reservations", headers=bearer(tokens)),
+            until=lambda response: response.json()[0]["status"] == "Used",
+        )
+        assert mine.json()[0]["transaction_id"] is not None
+
+
+async def test_a_16_charger_cannot_be_reserved_by_connector_type_but_any_connector(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    tokens = await signup(http)
+    charger_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charger_id, CHARGER_PASSWORD) as charger:
+        assert (await charger.boot()).status == "Accepted"
+        by_type = {"evse_id": charger_id, "connector_type": "cType2"}
+        refused = await http.post("/api/reservations", json=by_type, headers=bearer(tokens))
+        assert refused.status_code == 422, refused.text
+        assert "by its id, not by its type" in refused.json()["detail"]
+        anywhere = await http.post("/api/reservations", json={"evse_id": charger_id}, headers=bearer(tokens))
+        assert anywhere.status_code == 200 and anywhere.json()["connector_id"] == 0, anywhere.text
+        assert (await charger.wait_for_call("ReserveNow")).payload["connector_id"] == 0
+    mine = (await http.get("/api/reservations", headers=bearer(tokens))).json()
+    assert [item["connector_id"] for item in mine] == [0]  # the refused one was never kept

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from csms.domain.commands import ConnectorType
 from csms.services.certificate_revocation import RevocationReason
 
 
@@ -101,14 +102,22 @@ class ChargingProfileOut(BaseModel):
 
 class ReservationCreate(BaseModel):
     evse_id: str = Field(min_length=1, max_length=64, examples=["CP001"])
-    connector_id: int = Field(ge=1, examples=[1])
+    connector_id: int | None = Field(
+        default=None, ge=1, examples=[1], description="The connector (1.6) or EVSE (2.x); none: any the charger picks"
+    )
+    connector_type: ConnectorType | None = Field(
+        default=None,
+        examples=["cCCS2"],
+        description="2.x only: any EVSE with a connector of this type (OCPP 2.0.1 ConnectorEnumType)",
+    )
     minutes: int = Field(default=15, ge=1, le=24 * 60, description="How long the connector is held")
 
 
 class ReservationOut(BaseModel):
     id: int = Field(description="The OCPP reservationId")
     charge_point_id: str
-    connector_id: int
+    connector_id: int = Field(description="0: any connector or EVSE, picked by the charger")
+    connector_type: str | None
     id_tag: str
     status: str = Field(
         description="Pending, Accepted, Faulted, Occupied, Rejected, Unavailable, Cancelled, Used, Expired"

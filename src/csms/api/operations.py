@@ -170,6 +170,7 @@ def reservation_out(reservation: Reservation, runtime: RuntimeDep) -> Reservatio
         id=reservation.id,
         charge_point_id=reservation.charge_point_id,
         connector_id=reservation.connector_id,
+        connector_type=reservation.connector_type,
         id_tag=reservation.id_tag,
         status=reservations.effective_status(reservation, now=runtime.clock()),
         expires_at=reservation.expires_at,

@@ -524,7 +524,8 @@ class Reservation(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
-    connector_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)  # 0: any (2.x: any EVSE, of `connector_type` if set)
+    connector_type: Mapped[str | None] = mapped_column(String(20))
     id_tag: Mapped[str] = mapped_column(String(ID_TOKEN_LENGTH))
     parent_id_tag: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

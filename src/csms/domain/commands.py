@@ -10,13 +10,19 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 # The type of an idToken csms hands out itself (the app's own tag): OCPP 2.0.1 IdTokenEnumType.
 CENTRAL_ID_TYPE = "Central"
 # The type of a token csms did not hand out and knows no type of: an RFID card, the commonest kind.
 CARD_ID_TYPE = "ISO14443"
 FULL = "Full"
+# The kinds of connector a 2.x reservation may ask for (OCPP 2.0.1 ConnectorEnumType).
+ConnectorType = Literal[
+    "cCCS1", "cCCS2", "cG105", "cTesla", "cType1", "cType2", "s309-1P-16A", "s309-1P-32A", "s309-3P-16A",
+    "s309-3P-32A", "sBS1361", "sCEE-7-7", "sType2", "sType3", "Other1PhMax16A", "Other1PhOver16A", "Other3Ph",
+    "Pan", "wInductive", "wResonant", "Undetermined", "Unknown",
+]  # fmt: skip
 DIFFERENTIAL = "Differential"
 
 
@@ -85,8 +91,9 @@ class GetLocalListVersion:
 
 @dataclass(frozen=True, slots=True)
 class ReserveNow:
-    """Hold a connector (1.6) or EVSE (2.x; 0: any) for a token until `expires_at`. `reservation_id` is
-    csms's record of it; the answer's `status` is Accepted, Faulted, Occupied, Rejected or Unavailable."""
+    """Hold a connector (1.6) or EVSE (2.x; 0: any, or any with a connector of `connector_type`) for a
+    token until `expires_at`. `reservation_id` is csms's record of it; the answer's `status` is Accepted,
+    Faulted, Occupied, Rejected or Unavailable."""
 
     kind: ClassVar[str] = "ReserveNow"
     reservation_id: int
@@ -95,6 +102,7 @@ class ReserveNow:
     expires_at: datetime
     group_id_token: str | None = None
     id_token_type: str = CENTRAL_ID_TYPE
+    connector_type: str | None = None  # 2.x ConnectorEnumType
 
 
 @dataclass(frozen=True, slots=True)

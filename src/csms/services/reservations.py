@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from csms.db.models import Charger, Reservation, User
 from csms.domain.commands import ReserveNow
 from csms.services.accounts import app_id_tag
+from csms.services.chargers import OCPP_16
 from csms.services.charging import STAFF_ROLES, require_known_connector
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
@@ -25,6 +26,7 @@ USED = "Used"
 EXPIRED = "Expired"
 HOLDING_STATUSES = (PENDING, ACCEPTED)  # a connector is held while the reservation is one of these
 MIN_DURATION = timedelta(minutes=1)
+ANY_CONNECTOR = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,12 @@ async def plan_reservation(
     duration: timedelta,
     limits: ReservationLimits,
     now: datetime,
+    connector_type: str | None = None,
 ) -> Reservation:
-    """A pending reservation with the user's app idTag, stored so its id can be the reservationId."""
+    """A pending reservation with the user's app idTag, stored so its id can be the reservationId.
+
+    Connector 0 is any connector (1.6) or EVSE (2.x; with `connector_type`, any with a connector of that
+    type): the charger picks one when the driver arrives, and says whether it can hold one at all."""
     if not MIN_DURATION <= duration <= limits.max_duration:
         minutes = int(limits.max_duration.total_seconds() // 60)
         raise InvalidInput(f"a reservation lasts from 1 to {minutes} minutes")
@@ -58,14 +64,19 @@ async def plan_reservation(
             f"this account already holds {limits.max_active_per_account} reservation(s), the most it may at once; "
             "cancel one or let it expire first"
         )
-    if await session.get(Charger, charge_point_id) is None:
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
         raise NotFound(f"unknown charger {charge_point_id}")
-    await require_known_connector(session, charge_point_id, connector_id)
-    if await _holding(session, charge_point_id, connector_id, now=now) is not None:
-        raise Conflict(f"connector {connector_id} of {charge_point_id} is already reserved")
+    if connector_type is not None and charger.ocpp_version == OCPP_16:
+        raise InvalidInput(f"{charge_point_id} speaks OCPP 1.6, which reserves a connector by its id, not by its type")
+    if connector_id != ANY_CONNECTOR:
+        await require_known_connector(session, charge_point_id, connector_id)
+        if await _holding(session, charge_point_id, connector_id, now=now) is not None:
+            raise Conflict(f"connector {connector_id} of {charge_point_id} is already reserved")
     reservation = Reservation(
         charge_point_id=charge_point_id,
         connector_id=connector_id,
+        connector_type=connector_type,
         id_tag=await app_id_tag(session, user_id),
         user_id=user_id,
         status=PENDING,
@@ -86,6 +97,7 @@ def reserve_now(reservation: Reservation) -> ReserveNow:
         id_token=reservation.id_tag,
         expires_at=reservation.expires_at,
         group_id_token=reservation.parent_id_tag,
+        connector_type=reservation.connector_type,
     )
 
 
@@ -107,6 +119,7 @@ async def record_reserve_now(
         return  # an id csms gave another charger; that reservation stays as it is
     reservation.charge_point_id = charge_point_id
     reservation.connector_id = command.connector_id
+    reservation.connector_type = command.connector_type
     reservation.id_tag = command.id_token
     reservation.parent_id_tag = command.group_id_token
     reservation.expires_at = command.expires_at

@@ -18,7 +18,7 @@ from csms.domain.commands import (
     UpdateFirmware,
     UploadLog,
 )
-from csms.ocpp.rpc import Payload
+from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.configuration import AUTHORIZATION_KEY
 
@@ -89,6 +89,8 @@ def read_call(action: str, payload: Payload) -> ChargerCommand | None:
 
 
 def _reserve_now(command: ReserveNow) -> Payload:
+    if command.connector_type is not None:
+        raise RpcError.because(ErrorKind.PROPERTY_CONSTRAINT, "1.6 reserves a connector by its id, not by its type")
     payload: Payload = {
         "connectorId": command.connector_id,
         "expiryDate": format_ocpp_timestamp(command.expires_at),

@@ -74,6 +74,7 @@ def read_call(action: str, payload: Payload) -> ChargerCommand | None:
             expires_at=parse_ocpp_timestamp(str(payload["expiryDateTime"])),
             group_id_token=group["idToken"] if group is not None else None,
             id_token_type=str(token["type"]),
+            connector_type=payload.get("connectorType"),
         )
     if action == "CancelReservation":
         return CancelReservation(int(payload["reservationId"]))
@@ -92,6 +93,8 @@ def _reserve_now(command: ReserveNow) -> Payload:
     }
     if command.connector_id > 0:
         payload["evseId"] = command.connector_id
+    if command.connector_type is not None:
+        payload["connectorType"] = command.connector_type
     if command.group_id_token:
         payload["groupIdToken"] = {"idToken": command.group_id_token, "type": _GROUP_ID_TYPE}
     return payload
