@@ -12,7 +12,7 @@ from ocpp.v201 import call as call201
 
 from csms.simulator.charger import connect_charger
 from csms.simulator.station201 import connect_station
-from tests.conftest import CHARGER_PASSWORD, RunningServer
+from tests.conftest import CHARGER_PASSWORD, RunningServer, new_charger_id
 from tests.operating import admin, ocpp_call
 from tests.support.waiting import poll
 
@@ -50,6 +50,9 @@ async def test_a_pending_201_station_is_provisioned_then_accepted(
         await poll(lambda: registration_status(http, admin, station_id), until=lambda status: status == "Pending")
 
         await set_boot_answer(http, admin, station_id, "Accepted")
+        # Accepted: csms asks the station to boot now rather than after its Pending interval.
+        trigger = await station.wait_for_call("TriggerMessage", within=20)
+        assert trigger.payload == {"requested_message": "BootNotification"}
         accepted = await station.boot()
         assert (accepted.status, accepted.interval) == ("Accepted", 300)
         assert (await station.heartbeat()).current_time
@@ -92,3 +95,23 @@ async def test_a_boot_answer_csms_does_not_know_is_refused(
         )
         assert response.status_code == 422, response.text
     assert (await http.get(f"/api/admin/chargers/{charge_point_id}", headers=admin)).json()["boot_answer"] == "Accepted"
+
+
+async def test_a_16_charger_registered_pending_waits_for_the_operator_and_boots_when_accepted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = new_charger_id()
+    body = {"charge_point_id": charge_point_id, "password": CHARGER_PASSWORD, "boot_answer": "Pending"}
+    registered = await http.post("/api/admin/chargers", json=body, headers=admin)
+    assert registered.status_code == 201 and registered.json()["boot_answer"] == "Pending", registered.text
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        assert (await charger.boot()).status == "Pending"
+        configured = await ocpp_call(
+            http, admin, charge_point_id, "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "60"}
+        )
+        assert configured.status_code == 200, configured.text
+        await set_boot_answer(http, admin, charge_point_id, "Accepted")
+        trigger = await charger.wait_for_call("TriggerMessage", within=20)
+        assert trigger.payload == {"requested_message": "BootNotification"}
+        assert (await charger.boot()).status == "Accepted"
+    assert await registration_status(http, admin, charge_point_id) == "Accepted"

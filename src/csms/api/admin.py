@@ -40,6 +40,7 @@ async def register_charger(
         charge_point_id=body.charge_point_id,
         password=body.password,
         registered_serial_number=body.registered_serial_number,
+        boot_answer=body.boot_answer,
         now=runtime.clock(),
     )
     return ChargerOut.model_validate(charger)
@@ -60,18 +61,29 @@ async def get_charger(charge_point_id: str, admin: AdminUser, session: SessionDe
 
 @router.patch("/chargers/{charge_point_id}", responses={**_ERRORS, 409: {"model": ErrorBody}})
 async def update_charger(
-    charge_point_id: str, body: ChargerUpdate, admin: AdminUser, session: SessionDep
+    charge_point_id: str, body: ChargerUpdate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> ChargerOut:
     """Register the charger's serial number, choose how its firmware and diagnostics links are served, or what
-    its boot is answered."""
+    its boot is answered (a connected charger held in Pending is asked to boot again once accepted)."""
     charger = await _require_charger(session, charge_point_id)
+    was_pending = charger.boot_answer == chargers.BOOT_PENDING
     if "registered_serial_number" in body.model_fields_set:
         charger = await chargers.register_serial_number(session, charge_point_id, body.registered_serial_number)
     if body.file_transfer is not None:
         charger = await file_transfer.set_preference(session, charge_point_id, body.file_transfer)
     if body.boot_answer is not None:
         charger = await chargers.set_boot_answer(session, charge_point_id, body.boot_answer)
+        if was_pending and body.boot_answer == chargers.BOOT_ACCEPTED:
+            _ask_to_boot_again(runtime, charge_point_id)
     return await _charger_out(session, charger)
+
+
+def _ask_to_boot_again(runtime: RuntimeDep, charge_point_id: str) -> None:
+    """TriggerMessage BootNotification, so an accepted charger need not wait out its Pending interval (2.0.1
+    B02.FR.05, 1.6 §4.2); in the background: the operator's answer does not wait on the charger, and one
+    not connected boots on its own when its interval ends."""
+    asking = chargers.ask_to_boot_again(runtime.commands.send_command, charge_point_id)
+    runtime.background.spawn(asking, name=f"boot-again-{charge_point_id}")
 
 
 @router.get("/chargers/{charge_point_id}/messages", responses=_ERRORS)

@@ -243,6 +243,10 @@ class ChargerCreate(BaseModel):
     registered_serial_number: str | None = Field(
         default=None, min_length=1, max_length=64, description=_REGISTERED_SERIAL, examples=["SN-0042"]
     )
+    boot_answer: Literal["Accepted", "Pending", "Rejected"] = Field(
+        default="Accepted",
+        description=_BOOT_ANSWER + "; Pending holds a new charger until an operator accepts it (PATCH)",
+    )
 
 
 class ChargerUpdate(BaseModel):

@@ -149,6 +149,15 @@ class UploadLog:
     retry_interval: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TriggerMessage:
+    """Ask the charger to send `requested_message` now (a BootNotification, a StatusNotification...);
+    the answer's `status` is Accepted, Rejected or NotImplemented."""
+
+    kind: ClassVar[str] = "TriggerMessage"
+    requested_message: str
+
+
 ChargerCommand = (
     RemoteStart
     | RemoteStop
@@ -159,6 +168,7 @@ ChargerCommand = (
     | CancelReservation
     | UpdateFirmware
     | UploadLog
+    | TriggerMessage
 )
 _TIMES = ("expires_at", "retrieve_at", "oldest", "latest")  # datetime fields, ISO text on the bus
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from csms.db.batch_writer import BatchWriter
 from csms.db.models import Charger, ChargerEvent, Connector, DataTransferMessage, StatusNotification
 from csms.db.write_journal import journaled
+from csms.domain.commands import TriggerMessage
 from csms.security import ChargerPasswordVerifier, hash_charger_password
+from csms.services.calls import SendCommand
 from csms.services.errors import AlreadyExists, InvalidInput, NotFound
+
+logger = logging.getLogger(__name__)
 
 # The charge point id is the last path segment of the OCPP URL and the Basic-auth username, so it
 # must survive both: no '/', no ':' (the user:password separator), no spaces or control characters.
@@ -26,6 +31,9 @@ CHARGE_POINT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~\-]{1,64}$")
 CHARGER_PASSWORD_MIN_LENGTH = 16
 CHARGER_PASSWORD_MAX_LENGTH = 40
 SERIAL_NUMBER_MAX_LENGTH = 64
+# What csms may answer a BootNotification (OCPP RegistrationStatus, the same in 1.6 and 2.0.1).
+BOOT_ACCEPTED, BOOT_PENDING, BOOT_REJECTED = "Accepted", "Pending", "Rejected"
+BOOT_ANSWERS = (BOOT_ACCEPTED, BOOT_PENDING, BOOT_REJECTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +102,12 @@ async def register_charger(
     password: str,
     now: datetime,
     registered_serial_number: str | None = None,
+    boot_answer: str = BOOT_ACCEPTED,
 ) -> Charger:
     validate_charge_point_id(charge_point_id)
     validate_charger_password(password)
+    if boot_answer not in BOOT_ANSWERS:
+        raise InvalidInput(f"a boot answer is one of {', '.join(BOOT_ANSWERS)}")
     if await session.get(Charger, charge_point_id) is not None:
         raise AlreadyExists(f"charger {charge_point_id} is already registered")
     if registered_serial_number is not None:
@@ -105,6 +116,7 @@ async def register_charger(
         charge_point_id=charge_point_id,
         password_hash=await hash_charger_password(password),
         registered_serial_number=registered_serial_number,
+        boot_answer=boot_answer,
         created_at=now,
     )
     session.add(charger)
@@ -177,11 +189,6 @@ async def authenticate_charger(
     return charger
 
 
-# What csms may answer a BootNotification (OCPP RegistrationStatus, the same in 1.6 and 2.0.1).
-BOOT_ACCEPTED, BOOT_PENDING, BOOT_REJECTED = "Accepted", "Pending", "Rejected"
-BOOT_ANSWERS = (BOOT_ACCEPTED, BOOT_PENDING, BOOT_REJECTED)
-
-
 async def record_boot(
     writer: BatchWriter,
     charge_point_id: str,
@@ -200,6 +207,17 @@ async def boot_answer(session: AsyncSession, charge_point_id: str) -> str:
     """What the operator wants the charger's BootNotification answered: Accepted, Pending or Rejected."""
     answer = await session.scalar(select(Charger.boot_answer).where(Charger.charge_point_id == charge_point_id))
     return answer or BOOT_ACCEPTED
+
+
+async def ask_to_boot_again(send: SendCommand, charge_point_id: str) -> None:
+    """Ask a charger to send its BootNotification now; one that is not connected, or refuses, boots when
+    its own interval ends, so a failure is only logged."""
+    try:
+        answer = await send(charge_point_id, TriggerMessage("BootNotification"))
+    except Exception as error:  # not connected, timed out, refused: it boots when its interval ends
+        logger.info("charger %s not asked to boot again: %s", charge_point_id, error)
+        return
+    logger.info("charger %s asked to boot again: %s", charge_point_id, answer.get("status"))
 
 
 async def set_boot_answer(session: AsyncSession, charge_point_id: str, answer: str) -> Charger:

@@ -15,6 +15,7 @@ from csms.domain.commands import (
     RemoteStop,
     ReserveNow,
     SendLocalList,
+    TriggerMessage,
     UpdateFirmware,
     UploadLog,
 )
@@ -45,6 +46,8 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return _update_firmware(command)
     if isinstance(command, UploadLog):
         return _upload_log(command)
+    if isinstance(command, TriggerMessage):
+        return "TriggerMessage", {"requestedMessage": command.requested_message}
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 

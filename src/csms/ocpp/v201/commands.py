@@ -15,6 +15,7 @@ from csms.domain.commands import (
     RemoteStop,
     ReserveNow,
     SendLocalList,
+    TriggerMessage,
     UpdateFirmware,
     UploadLog,
 )
@@ -46,6 +47,8 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "UpdateFirmware", _update_firmware(command)
     if isinstance(command, UploadLog):
         return "GetLog", _get_log(command)
+    if isinstance(command, TriggerMessage):
+        return "TriggerMessage", {"requestedMessage": command.requested_message}
     return "SetVariables", _set_password(command)
 
 
