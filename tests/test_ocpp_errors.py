@@ -172,3 +172,12 @@ async def test_unsolicited_and_stale_answers_are_ignored_and_not_kept(
     await raw.send(json.dumps([3, call[1], {"status": "Accepted"}]))
     assert await asyncio.wait_for(sending, 5) == {"status": "Accepted"}
     assert session._awaited_answer is None
+
+
+async def test_a_key_that_is_no_valid_text_gets_a_call_error_and_the_connection_goes_on(raw: ClientConnection) -> None:
+    # JSON may escape a lone surrogate, which no UTF-8 text (and no database, and not the Rust schema
+    # validator) can hold: refused as a property no text can have, never an internal error.
+    frame = '[2, "ls", "Heartbeat", {"\\udc00": 1}]'
+    answer = await exchange(raw, frame)
+    assert answer[:3] == [4, "ls", "PropertyConstraintViolation"]
+    await assert_still_serving(raw)
