@@ -9,6 +9,7 @@ import secrets
 
 import httpx
 
+from csms.simulator.charger import connect_charger
 from csms.simulator.station201 import connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, latest_request, upload_firmware, wait_for_counts
@@ -90,3 +91,65 @@ async def test_a_201_station_uploads_its_diagnostics_log_which_downloads_back(
     )
     download = await http.get(f"/api/admin/diagnostics/{request['id']}/file", headers=admin)
     assert download.status_code == 200 and download.content == content
+
+
+async def test_a_local_controller_publishes_an_image_to_its_stations_and_unpublishes_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    image = secrets.token_bytes(50_000)
+    stored = await upload_firmware(http, admin, image, version="4.0.0")
+    controller_id = await server.add_charger()
+    async with connect_station(server.ws_url, controller_id, CHARGER_PASSWORD) as controller:
+        await controller.boot()
+        asked = await http.post(
+            f"/api/admin/firmware/{stored['id']}/publications",
+            json={"charge_point_id": controller_id, "retries": 3},
+            headers=admin,
+        )
+        assert asked.status_code == 201, asked.text
+        publication = asked.json()
+        md5 = hashlib.md5(image, usedforsecurity=False).hexdigest()
+        assert (publication["status"], publication["checksum"]) == ("Accepted", md5)
+        publish = (await controller.wait_for_call("PublishFirmware")).payload
+        assert publish == {
+            "location": publish["location"],
+            "checksum": md5,
+            "request_id": publication["id"],
+            "retries": 3,
+        }
+        async with httpx.AsyncClient() as plain:  # the controller fetches it over the signed link
+            download = await plain.get(publish["location"])
+        assert download.status_code == 200 and download.content == image
+
+        served = ["http://lc.local/fw/4.0.0.bin", "ftp://lc.local/fw/4.0.0.bin"]
+        await controller.publish_firmware_status("ChecksumVerified", publication["id"])
+        await controller.publish_firmware_status("Published", publication["id"], served)
+        address = f"/api/admin/firmware/publications/{publication['id']}"
+        published = await poll(
+            lambda: http.get(address, headers=admin), until=lambda found: found.json()["status"] == "Published"
+        )
+        assert published.json()["published_locations"] == served
+        listed = await http.get(
+            "/api/admin/firmware/publications", params={"charge_point_id": controller_id}, headers=admin
+        )
+        assert [found["id"] for found in listed.json()] == [publication["id"]]
+
+        unpublished = await http.delete(address, headers=admin)
+        assert unpublished.status_code == 200 and unpublished.json()["status"] == "Unpublished", unpublished.text
+        assert (await controller.wait_for_call("UnpublishFirmware")).payload == {"checksum": md5}
+        again = await http.delete(address, headers=admin)
+        assert again.status_code == 409, again.text
+
+
+async def test_a_16_charger_cannot_publish_firmware(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    stored = await upload_firmware(http, admin, secrets.token_bytes(1_000), version="1.0")
+    charger_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charger_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        body = {"charge_point_id": charger_id}
+        refused = await http.post(f"/api/admin/firmware/{stored['id']}/publications", json=body, headers=admin)
+    assert refused.status_code == 422 and "no local controllers" in refused.json()["detail"], refused.text
+    listed = await http.get("/api/admin/firmware/publications", params={"charge_point_id": charger_id}, headers=admin)
+    assert listed.json() == []  # refused before anything was kept

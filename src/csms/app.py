@@ -24,6 +24,7 @@ from csms.api import (
     charging,
     errors,
     files,
+    firmware_publications,
     headers,
     health,
     live,
@@ -149,6 +150,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(operations.router)
     app.include_router(reservations.router)
     app.include_router(files.router)
+    app.include_router(firmware_publications.router)
     app.include_router(certificate_routes.router)
     app.include_router(admin_stats.router)
     app.include_router(tariffs.router)

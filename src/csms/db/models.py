@@ -603,6 +603,23 @@ class FirmwareUpdate(Base):
     transfer_scheme: Mapped[str | None] = mapped_column(String(8))
 
 
+class FirmwarePublication(Base):
+    """A firmware image a local controller was asked to publish to the stations behind it (2.0.1 L03,
+    PublishFirmware); its id is the requestId, and its status the answer, then the controller's reports."""
+
+    __tablename__ = "firmware_publications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), index=True)
+    checksum: Mapped[str] = mapped_column(String(32))  # MD5, hexadecimal, as PublishFirmware carries it
+    status: Mapped[str] = mapped_column(String(32))
+    # The locations the controller publishes the image at (PublishFirmwareStatusNotification, Published), JSON.
+    published_locations: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class DiagnosticsRequest(Base):
     """A GetDiagnostics sent to a charger, the upload link it got, and what came of it."""
 

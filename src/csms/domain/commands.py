@@ -150,6 +150,28 @@ class UploadLog:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishFirmware:
+    """Ask a local controller (2.x) to fetch the image at `location` and publish it to the stations behind
+    it; `request_id` names the publication in its status notifications, `checksum` is the image's MD5."""
+
+    kind: ClassVar[str] = "PublishFirmware"
+    request_id: int
+    location: str
+    checksum: str
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnpublishFirmware:
+    """Ask a local controller to stop publishing the image with MD5 `checksum`; the answer's `status` is
+    Unpublished, NoFirmware or PublishInProgress."""
+
+    kind: ClassVar[str] = "UnpublishFirmware"
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
 class TriggerMessage:
     """Ask the charger to send `requested_message` now (a BootNotification, a StatusNotification...);
     the answer's `status` is Accepted, Rejected or NotImplemented."""
@@ -169,6 +191,8 @@ ChargerCommand = (
     | UpdateFirmware
     | UploadLog
     | TriggerMessage
+    | PublishFirmware
+    | UnpublishFirmware
 )
 _TIMES = ("expires_at", "retrieve_at", "oldest", "latest")  # datetime fields, ISO text on the bus
 

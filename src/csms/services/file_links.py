@@ -40,11 +40,18 @@ class FileLinks:
     def firmware(self, image: StoredFile, *, scheme: str, update_id: int, valid_from: datetime, now: datetime) -> str:
         """A link valid from now until `signed_url_ttl` after the retrieve date, so retries still work."""
         expires_at = now + self._ttl() + max(valid_from - now, timedelta(0))
-        name = safe_file_name(image.name)
         if scheme == HTTP:
-            return self._signed(f"/files/firmware/{image.id}/{name}", now=now, expires_at=expires_at)
+            return self._firmware_http(image, now=now, expires_at=expires_at)
+        name = safe_file_name(image.name)
         login = ftp_logins.new_login(kind=ftp_logins.FIRMWARE, subject_id=update_id, expires_at=expires_at)
         return self._ftp(scheme, login, path=f"/firmware/{name}")
+
+    def published_firmware(self, image: StoredFile, *, now: datetime) -> str:
+        """The HTTP link a local controller fetches an image from to publish it (PublishFirmware)."""
+        return self._firmware_http(image, now=now, expires_at=now + self._ttl())
+
+    def _firmware_http(self, image: StoredFile, *, now: datetime, expires_at: datetime) -> str:
+        return self._signed(f"/files/firmware/{image.id}/{safe_file_name(image.name)}", now=now, expires_at=expires_at)
 
     def diagnostics(self, request_id: int, *, scheme: str, now: datetime) -> str:
         """Where the charger uploads the diagnostics file of this request."""

@@ -152,6 +152,12 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     async def firmware_status(self, status: str, request_id: int) -> Any:
         return await self.call(call.FirmwareStatusNotification(status=status, request_id=request_id))
 
+    async def publish_firmware_status(self, status: str, request_id: int, locations: list[str] | None = None) -> Any:
+        """A local controller's PublishFirmwareStatusNotification; Published names where it serves the image."""
+        return await self.call(
+            call.PublishFirmwareStatusNotification(status=status, request_id=request_id, location=locations)
+        )
+
     async def log_status(self, status: str, request_id: int) -> Any:
         return await self.call(call.LogStatusNotification(status=status, request_id=request_id))
 
@@ -266,6 +272,14 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     @on(Action.set_network_profile)
     async def on_set_network_profile(self, **payload: Any) -> Any:
         return await self._answer("SetNetworkProfile", payload, call_result.SetNetworkProfile(status="Accepted"))
+
+    @on(Action.publish_firmware)
+    async def on_publish_firmware(self, **payload: Any) -> Any:
+        return await self._answer("PublishFirmware", payload, call_result.PublishFirmware(status="Accepted"))
+
+    @on(Action.unpublish_firmware)
+    async def on_unpublish_firmware(self, **payload: Any) -> Any:
+        return await self._answer("UnpublishFirmware", payload, call_result.UnpublishFirmware(status="Unpublished"))
 
     @on(Action.cost_updated)
     async def on_cost_updated(self, **payload: Any) -> Any:

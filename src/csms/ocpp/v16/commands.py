@@ -11,11 +11,13 @@ from csms.domain.commands import (
     ChargerCommand,
     GetLocalListVersion,
     ListedToken,
+    PublishFirmware,
     RemoteStart,
     RemoteStop,
     ReserveNow,
     SendLocalList,
     TriggerMessage,
+    UnpublishFirmware,
     UpdateFirmware,
     UploadLog,
 )
@@ -48,6 +50,8 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return _upload_log(command)
     if isinstance(command, TriggerMessage):
         return "TriggerMessage", {"requestedMessage": command.requested_message}
+    if isinstance(command, PublishFirmware | UnpublishFirmware):
+        raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no local controllers to publish firmware")
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 

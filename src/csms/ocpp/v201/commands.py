@@ -11,11 +11,13 @@ from csms.domain.commands import (
     ChargerCommand,
     GetLocalListVersion,
     ListedToken,
+    PublishFirmware,
     RemoteStart,
     RemoteStop,
     ReserveNow,
     SendLocalList,
     TriggerMessage,
+    UnpublishFirmware,
     UpdateFirmware,
     UploadLog,
 )
@@ -49,6 +51,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "GetLog", _get_log(command)
     if isinstance(command, TriggerMessage):
         return "TriggerMessage", {"requestedMessage": command.requested_message}
+    if isinstance(command, PublishFirmware):
+        return "PublishFirmware", _publish_firmware(command)
+    if isinstance(command, UnpublishFirmware):
+        return "UnpublishFirmware", {"checksum": command.checksum}
     return "SetVariables", _set_password(command)
 
 
@@ -100,6 +106,15 @@ def _reserve_now(command: ReserveNow) -> Payload:
         payload["connectorType"] = command.connector_type
     if command.group_id_token:
         payload["groupIdToken"] = {"idToken": command.group_id_token, "type": _GROUP_ID_TYPE}
+    return payload
+
+
+def _publish_firmware(command: PublishFirmware) -> Payload:
+    payload: Payload = {"location": command.location, "checksum": command.checksum, "requestId": command.request_id}
+    if command.retries is not None:
+        payload["retries"] = command.retries
+    if command.retry_interval is not None:
+        payload["retryInterval"] = command.retry_interval
     return payload
 
 

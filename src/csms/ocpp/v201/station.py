@@ -20,6 +20,7 @@ from csms.ocpp.station import Station
 from csms.services import (
     chargers,
     device_model,
+    firmware_publication,
     reservations,
     transaction_events,
     transactions,
@@ -307,6 +308,22 @@ class Station201(Station):
         await self._record_request_progress("firmware", payload["status"], payload.get("requestId"))
         return {}
 
+    async def publish_firmware_status_notification(self, payload: Payload) -> Payload:
+        """A local controller's progress publishing firmware (L03), with its locations once Published."""
+        async with self._session() as session:
+            await firmware_publication.record_reported(
+                session,
+                self.id,
+                request_id=payload.get("requestId"),
+                status=payload["status"],
+                locations=payload.get("location") or [],
+                now=self._now(),
+            )
+        await self._publish(
+            "firmware_publication_status", status=payload["status"], request_id=payload.get("requestId")
+        )
+        return {}
+
     async def log_status_notification(self, payload: Payload) -> Payload:
         await self._record_request_progress("diagnostics", payload["status"], payload.get("requestId"))
         return {}
@@ -401,6 +418,7 @@ HANDLERS = {
     "DataTransfer": Station201.data_transfer,
     "FirmwareStatusNotification": Station201.firmware_status_notification,
     "LogStatusNotification": Station201.log_status_notification,
+    "PublishFirmwareStatusNotification": Station201.publish_firmware_status_notification,
     "Heartbeat": Station201.heartbeat,
     "MeterValues": Station201.meter_values,
     "NotifyEvent": Station201.notify_event,
