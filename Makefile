@@ -35,13 +35,18 @@ browser:
 	test -x /usr/bin/chromium || flock /tmp/csms-browser-install.lock sh -c \
 		'test -x /usr/bin/chromium || ($(APT) update && $(APT) install -y chromium)'
 
-# newman (npm) runs the Postman collection's Flow in tests/test_postman.py; kept in .tools/, installed once.
-NEWMAN := .tools/node_modules/.bin/newman
+# The npm tools the tests run, kept in .tools/ and installed together in one npm install (a later
+# `npm install --no-save` of one package would prune the other): newman runs the Postman collection's Flow
+# in tests/test_postman.py; ocpp-rpc, pinned, is the independent strict OCPP peer of tests/test_strict_peer.py.
+# The stamp names the ocpp-rpc version, so changing the pin installs again.
+OCPP_RPC_VERSION := 2.2.1
+TOOLS_STAMP := .tools/.installed-ocpp-rpc-$(OCPP_RPC_VERSION)
 
-tools: $(NEWMAN)
+tools: $(TOOLS_STAMP)
 
-$(NEWMAN):
-	npm install --prefix .tools --no-save --no-audit --no-fund newman
+$(TOOLS_STAMP):
+	npm install --prefix .tools --no-save --no-audit --no-fund newman ocpp-rpc@$(OCPP_RPC_VERSION)
+	touch $@
 
 # Regenerates docs/postman/csms.postman_collection.json from the OpenAPI document.
 postman: install-dev
