@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,8 +161,10 @@ async def test_a_strict_station_finds_every_csms_answer_and_call_schema_valid(
     async with strict_station(sqlite_server.ws_url, charger_id, protocol, id_tag=card, csr=csr) as station:
         assert (await station.ready())["protocol"] == protocol
         await charge_from_the_app(api, charger_id, bearer(driver))
-        await reserve_and_cancel(api, charger_id, bearer(driver))
-        await operate(api, station, admin, charger_id, GENERIC_16 if protocol == "ocpp1.6" else GENERIC_2X)
+        await reserve_and_cancel(api, admin, charger_id, driver)
+        await operate(
+            api, station, admin, charger_id, bearer(driver), GENERIC_16 if protocol == "ocpp1.6" else GENERIC_2X
+        )
         summary = await station.stop()
 
     assert summary["failures"] == [], summary["failures"]
@@ -212,12 +215,18 @@ async def charge_from_the_app(api: httpx.AsyncClient, charger_id: str, driver: d
     await poll(records, until=lambda found: not any(record["is_active"] for record in found))
 
 
-async def reserve_and_cancel(api: httpx.AsyncClient, charger_id: str, driver: dict[str, str]) -> None:
+async def reserve_and_cancel(
+    api: httpx.AsyncClient, admin: dict[str, str], charger_id: str, driver: dict[str, Any]
+) -> None:
+    """The driver's tag put in a group first, so ReserveNow carries the group (parentIdTag, groupIdToken)."""
+    group = await new_tag(api, admin)
+    grouped = await api.patch(f"/api/admin/id_tags/{driver['idTag']}", json={"parent_id_tag": group}, headers=admin)
+    assert grouped.status_code == 200, grouped.text
     reserved = await api.post(
-        "/api/reservations", json={"evse_id": charger_id, "connector_id": 1, "minutes": 15}, headers=driver
+        "/api/reservations", json={"evse_id": charger_id, "connector_id": 1, "minutes": 15}, headers=bearer(driver)
     )
     assert reserved.status_code == 200 and reserved.json()["status"] == "Accepted", reserved.text
-    cancelled = await api.delete(f"/api/reservations/{reserved.json()['id']}", headers=driver)
+    cancelled = await api.delete(f"/api/reservations/{reserved.json()['id']}", headers=bearer(driver))
     assert cancelled.status_code == 200, cancelled.text
 
 
@@ -226,13 +235,10 @@ async def operate(
     station: StrictStation,
     admin: dict[str, str],
     charger_id: str,
+    driver: dict[str, str],
     generic: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    listed = await new_tag(api, admin)
-    assert (await send_list(api, admin, charger_id, "Full"))["status"] == "Accepted"
-    blocked = await api.patch(f"/api/admin/id_tags/{listed}", json={"status": "Blocked"}, headers=admin)
-    assert blocked.status_code == 200, blocked.text
-    assert (await send_list(api, admin, charger_id, "Differential"))["status"] == "Accepted"
+    await local_lists(api, admin, charger_id, driver)
 
     image = await upload_firmware(api, admin, b"strict-peer firmware", version="2.0.0")
     rollout = await api.post(
@@ -269,6 +275,18 @@ async def operate(
     )
     assert changed.status_code == 200 and changed.json() == {"status": "Accepted"}, changed.text
     await station.wait_for_call("ChangeConfiguration" if generic is GENERIC_16 else "SetVariables")
+
+
+async def local_lists(api: httpx.AsyncClient, admin: dict[str, str], charger_id: str, driver: dict[str, str]) -> None:
+    """A Full list, then Differential ones with a changed entry and a removal (an entry without idTagInfo)."""
+    listed = await new_tag(api, admin)
+    own = {"id_tag": "OWN" + secrets.token_hex(6).upper()}
+    assert (await api.post("/api/me/id_tags", json=own, headers=driver)).status_code == 201
+    assert (await send_list(api, admin, charger_id, "Full"))["status"] == "Accepted"
+    blocked = await api.patch(f"/api/admin/id_tags/{listed}", json={"status": "Blocked"}, headers=admin)
+    assert blocked.status_code == 200, blocked.text
+    assert (await api.delete(f"/api/me/id_tags/{own['id_tag']}", headers=driver)).status_code == 204
+    assert (await send_list(api, admin, charger_id, "Differential"))["status"] == "Accepted"
 
 
 async def test_the_strict_station_reports_an_answer_and_a_call_that_break_the_schema() -> None:

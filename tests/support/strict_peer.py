@@ -77,6 +77,16 @@ class StrictStation:
         await self._reader
         return summary
 
+    async def close(self) -> None:
+        """Kill the process if it still runs (a test that failed before stopping it)."""
+        if self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+        await self._reader
+        for future in (self._ready, self._summary):
+            if future.done() and not future.cancelled():
+                future.exception()  # seen: a test that failed first need not hear that the station exited too
+
     @property
     def exit_code(self) -> int | None:
         return self._process.returncode
@@ -109,12 +119,11 @@ async def strict_station(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    station = StrictStation(process)
     try:
-        yield StrictStation(process)
+        yield station
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await station.close()
 
 
 async def offers_subprotocol(server: RunningServer, charge_point_id: str, subprotocol: str) -> bool:
