@@ -3,12 +3,13 @@ charger, and changes pushed by csms itself when a tag is blocked, expires or is 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from csms.simulator.charger import SimulatedCharger
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger
 from tests.conftest import RunningServer
 from tests.operating import admin, new_tag, ocpp_call, online_charger, payloads_received, send_list
 from tests.support.waiting import poll
@@ -90,3 +91,22 @@ async def test_the_version_a_charger_reports_is_kept(
         response = await ocpp_call(http, admin, charger.id, "GetLocalListVersion", {})
     held = (await http.get(f"/api/admin/chargers/{charger.id}/local_list", headers=admin)).json()
     assert response.json() == {"listVersion": 0} and held["reported_version"] == 0
+
+
+async def test_an_operators_update_during_a_push_gets_the_next_version_not_the_same(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    id_tag = await new_tag(http, admin)
+    answering = asyncio.Event()
+    answering.set()
+    async with online_charger(server, ChargerBehaviour(answer_after=answering)) as charger:
+        await send_list(http, admin, charger.id, "Full")
+        answering.clear()  # the charger holds its answers: csms's push stays in flight
+        await http.patch(f"/api/admin/id_tags/{id_tag}", json={"status": "Blocked"}, headers=admin)
+        await nth_local_list(charger, 2)
+        operator = asyncio.create_task(send_list(http, admin, charger.id, "Differential"))
+        await asyncio.sleep(0.5)  # room for the operator's update to be numbered while the push is unanswered
+        answering.set()
+        await operator
+        versions = [sent["listVersion"] for sent in payloads_received(charger, "SendLocalList")]
+    assert versions == [1, 2, 3]

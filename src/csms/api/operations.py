@@ -121,12 +121,8 @@ async def send_charger_local_list(
     """Send the charger its local list built from csms's idTags: all of them (Full) or what changed (Differential)."""
     await require_charger(session, charge_point_id)
     await session.close()
-    status, update = await local_list.send_update(
-        runtime.session_factory,
-        runtime.commands.send_command,
-        charge_point_id,
-        update_type=body.update_type,
-        now=runtime.clock(),
+    status, update = await runtime.local_lists.send_update(
+        charge_point_id, update_type=body.update_type, now=runtime.clock()
     )
     return LocalListSendOut(
         status=status,

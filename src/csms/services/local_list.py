@@ -209,6 +209,16 @@ class LocalListPusher:
                 except Exception as error:  # one charger's failure never stops the others'
                     logger.info("local list of %s not updated: %s", charge_point_id, error)
 
+    async def send_update(
+        self, charge_point_id: str, *, update_type: str, now: datetime
+    ) -> tuple[str, LocalListUpdate]:
+        """An operator's update of one charger's list, in turn with the pushes: both number the next version
+        from the last accepted one, so run together they would send two updates under the same number."""
+        async with self._lock:
+            return await send_update(
+                self._session_factory, self._send, charge_point_id, update_type=update_type, now=now
+            )
+
     async def run_periodically(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
