@@ -145,3 +145,17 @@ async def test_reserving_at_an_offline_charger_is_409(server: RunningServer, htt
     user = await signup(http)
     response = await reserve(http, user, await server.add_charger())
     assert response.status_code == 409
+
+
+async def test_a_reservation_carries_the_group_of_the_drivers_tag(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    user = await signup(http)
+    grouped = await http.patch(f"/api/admin/id_tags/{user['idTag']}", json={"parent_id_tag": "FLEET-7"}, headers=admin)
+    assert grouped.status_code == 200, grouped.text
+    async with online_charger(server) as charger:
+        response = await reserve(http, user, charger.id)
+        sent = payloads_received(charger, "ReserveNow")
+    assert response.status_code == 200, response.text
+    # Any card of the group may use it at the charger (1.6 §3.12.4).
+    assert sent[0]["idTag"] == user["idTag"] and sent[0]["parentIdTag"] == "FLEET-7"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import Charger, Reservation, User
+from csms.db.models import Charger, IdTag, Reservation, User
 from csms.domain.commands import ReserveNow
 from csms.services.accounts import app_id_tag
 from csms.services.chargers import OCPP_16
@@ -73,11 +73,14 @@ async def plan_reservation(
         await require_known_connector(session, charge_point_id, connector_id)
         if await _holding(session, charge_point_id, connector_id, now=now) is not None:
             raise Conflict(f"connector {connector_id} of {charge_point_id} is already reserved")
+    id_tag = await app_id_tag(session, user_id)
     reservation = Reservation(
         charge_point_id=charge_point_id,
         connector_id=connector_id,
         connector_type=connector_type,
-        id_tag=await app_id_tag(session, user_id),
+        id_tag=id_tag,
+        # Its group: the charger lets any card of the group use the reservation (1.6 §3.12.4, 2.0.1 H01).
+        parent_id_tag=await session.scalar(select(IdTag.parent_id_tag).where(IdTag.id_tag == id_tag)),
         user_id=user_id,
         status=PENDING,
         expires_at=now + duration,
