@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 import httpx
+from ocpp.v16 import call as call16
 
 from tests.conftest import RunningServer
 from tests.operating import admin, online_charger
@@ -71,3 +72,22 @@ async def test_the_csv_export_books_no_negative_energy_and_carries_the_flag(
     assert [(row["meter_stop"], row["energy_kwh"], row["meter_went_backwards"]) for row in rows] == [
         ("1000", "0", "True")
     ]
+
+
+async def test_a_reading_no_meter_can_give_is_kept_as_sent_and_never_counted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        started = await charger.start_transaction(1, await new_tag(server), meter_start=10_000)
+        for impossible in ("NaN", "Infinity", "1e30"):
+            sampled = {"value": impossible, "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+            sample = {"timestamp": "2026-12-03T10:00:00Z", "sampledValue": [sampled]}
+            answered = await charger.call(
+                call16.MeterValues(connector_id=1, transaction_id=started.transaction_id, meter_value=[sample]),
+                suppress=False,
+            )
+            assert answered is not None  # a CallResult, not an internal error
+        await charger.meter_values(1, started.transaction_id, 12_000)
+        running = await wait_for_record(http, admin, started.transaction_id, lambda seen: seen["energy_wh"] == 2_000)
+    kept = [value["value"] for value in running["meter_values"] if value["unit"] == "Wh"]
+    assert kept == ["NaN", "Infinity", "1e30", "12000"]

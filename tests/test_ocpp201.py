@@ -769,3 +769,24 @@ async def test_a_16_charger_cannot_be_reserved_by_connector_type_but_any_connect
         assert (await charger.wait_for_call("ReserveNow")).payload["connector_id"] == 0
     mine = (await http.get("/api/reservations", headers=bearer(tokens))).json()
     assert [item["connector_id"] for item in mine] == [0]  # the refused one was never kept
+
+
+async def test_a_register_beyond_32_bits_is_a_reading_like_any_other(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    # 2.0.1 readings are numbers, not 32-bit integers: a fast charger's lifetime register passes 2^31 Wh
+    # (2.1 GWh) in a few years, and its sessions must still be recorded.
+    tokens = await signup(http)
+    station_id = await server.add_charger()
+    lifetime_wh = 3_000_000_000
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        await booted_station(server, station)
+        transaction = station.new_transaction(1, {"idToken": tokens["idTag"], "type": "Central"})
+        await station.transaction_event(
+            transaction, "Started", "Authorized", energy_wh=lifetime_wh, context="Transaction.Begin"
+        )
+        await station.transaction_event(
+            transaction, "Ended", "StopAuthorized", energy_wh=lifetime_wh + 1_500, context="Transaction.End"
+        )
+    record = (await poll(lambda: _transactions(http, tokens), until=lambda found: not found[0]["is_active"]))[0]
+    assert record["energy_wh"] == 1_500

@@ -142,6 +142,8 @@ class UsageLog:
             amount = Decimal(sampled.value)
         except InvalidOperation:
             return
+        if not amount.is_finite():  # NaN or Infinity: no reading, as a value that is not a number
+            return
         scaled = amount * 1000 if sampled.unit in ("kWh", "kW") else amount
         if sampled.measurand == ENERGY_REGISTER:
             self.readings[at] = int(scaled)

@@ -503,7 +503,9 @@ def latest_power_w(samples: list[MeterSample]) -> float | None:
 
 
 def register_wh(sampled_values: list[SampledValue]) -> int | None:
-    """The total energy register reading among `sampled_values`, in Wh; None without one."""
+    """The total energy register reading among `sampled_values`, in Wh; None without one, or for a value no
+    meter reads (not a number, NaN, infinite, or beyond the 64-bit Wh csms counts in: kept as sent, never
+    counted)."""
     for sampled in sampled_values:
         if sampled.measurand != ENERGY_REGISTER or sampled.phase is not None or sampled.format == "SignedData":
             continue
@@ -511,8 +513,14 @@ def register_wh(sampled_values: list[SampledValue]) -> int | None:
             reading = Decimal(sampled.value)
         except InvalidOperation:
             return None
-        return int(reading * 1000) if sampled.unit == "kWh" else int(reading)
+        if not reading.is_finite():
+            return None
+        wh = int(reading * 1000) if sampled.unit == "kWh" else int(reading)
+        return wh if wh in _WH_RANGE else None
     return None
+
+
+_WH_RANGE = range(-(2**63), 2**63)  # the BigInteger columns a reading goes into
 
 
 def _add_meter_samples(

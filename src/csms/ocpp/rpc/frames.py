@@ -23,8 +23,6 @@ UNKNOWN_UNIQUE_ID = "-1"
 # No escapes and no control characters: the guess is echoed, and must be text that can be stored.
 _LEADING_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
 _LEADING_CALL_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\\x00-\x1f]{1,36})"')
-# OCPP's `integer` is 32 bits (31 + a sign) in 1.6 and 2.0.1; the JSON schemas leave it unbounded.
-_INT32_RANGE = range(-(2**31), 2**31)
 
 
 class FrameError(Exception):
@@ -159,31 +157,3 @@ def guess_call_unique_id(raw: str | bytes) -> str | None:
     head = raw[:128].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:128]
     match = _LEADING_CALL_ID.match(head)
     return match.group(1) if match else None
-
-
-def require_32_bit_integers(message: Call) -> None:
-    """Refuse a CALL holding an integer beyond 32 bits, before a handler hands it to the database."""
-    where = _oversized_integer(message.payload)
-    if where is not None:
-        path = "/".join(reversed(where)) or "payload"
-        raise FrameError(message.unique_id, ErrorKind.TYPE_CONSTRAINT, f"{path}: not a 32-bit integer")
-
-
-def _oversized_integer(value: Any) -> list[str] | None:
-    """The path to the first integer beyond 32 bits, innermost key first; None when there is none.
-
-    The path is built only for the integer found: every message passes here, almost none has one."""
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT32_RANGE:
-        return []
-    else:
-        return None
-    for key, item in items:
-        found = _oversized_integer(item)
-        if found is not None:
-            found.append(str(key))
-            return found
-    return None

@@ -40,6 +40,8 @@ _KIND_FOR_KEYWORD = {
     "maxItems": ErrorKind.OCCURRENCE_CONSTRAINT,
 }
 _SAFE_ACTION = re.compile(r"[A-Za-z0-9]{1,64}")  # an action names a schema file: no paths
+# OCPP's integers are 32-bit (1.6 and 2.0.1 part 2, "integer"): the schema files leave the bounds out.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 class SchemaSet:
@@ -85,6 +87,8 @@ class SchemaSet:
         if error is None:
             return  # refused only for binary floats: the decimal reading passes
         where = "/".join(str(part) for part in error.absolute_path) or "payload"
+        if _is_32_bit_bound(error.validator, error.validator_value):
+            raise RpcError(ErrorKind.TYPE_CONSTRAINT, f"{where}: not a 32-bit integer")
         kind = _KIND_FOR_KEYWORD.get(str(error.validator), ErrorKind.FORMAT)
         raise RpcError(kind, f"{where}: {error.message}")
 
@@ -95,11 +99,30 @@ class SchemaSet:
             return None
         text = path.read_text(encoding="utf-8-sig")
         schema: dict[str, Any] = json.loads(text, parse_float=Decimal) if decimals else json.loads(text)
+        _bound_integers(schema)
         return schema
 
     def _compile(self, action: str, is_response: bool) -> jsonschema_rs.Validator | None:
         schema = self._schema(action, is_response)
         return jsonschema_rs.validator_for(schema, validate_formats=True) if schema is not None else None
+
+
+def _bound_integers(node: Any) -> None:
+    """Give every integer of the schema the 32-bit bounds the spec means, so the database never gets a
+    larger one; a `number` (a meter reading, a limit) stays unbounded."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node["minimum"] = max(node.get("minimum", INT32_MIN), INT32_MIN)
+            node["maximum"] = min(node.get("maximum", INT32_MAX), INT32_MAX)
+        for child in node.values():
+            _bound_integers(child)
+    elif isinstance(node, list):
+        for child in node:
+            _bound_integers(child)
+
+
+def _is_32_bit_bound(keyword: object, bound: object) -> bool:
+    return (keyword, bound) in (("minimum", INT32_MIN), ("maximum", INT32_MAX))
 
 
 def _with_decimals(value: Any) -> Any:

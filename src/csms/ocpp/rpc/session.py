@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from csms.ids import unique_uuid
 from csms.ocpp.limits import TokenBucket
 from csms.ocpp.rpc.errors import ErrorKind, ErrorSpelling, RpcError
-from csms.ocpp.rpc.frames import FrameError, guess_call_unique_id, parse_frame, require_32_bit_integers
+from csms.ocpp.rpc.frames import FrameError, guess_call_unique_id, parse_frame
 from csms.ocpp.rpc.messages import Call, CallError, CallResult, MessageType, Payload
 from csms.ocpp.rpc.schemas import SchemaSet
 
@@ -210,7 +210,6 @@ class RpcSession:
                 raise self._unknown_action(call.action)
             self.station.refuse_before_acceptance(call.action)
             self.version.schemas.check_request(call.action, call.payload)
-            require_32_bit_integers(call)
             answer = await handler(self.station, call.payload)
         except FrameError as error:
             await self._send_error(call.unique_id, error.error, action=call.action)
