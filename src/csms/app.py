@@ -22,6 +22,7 @@ from csms.api import (
     audit,
     auth,
     charging,
+    display_messages,
     errors,
     files,
     firmware_publications,
@@ -33,6 +34,7 @@ from csms.api import (
     pairing_codes,
     records,
     reservations,
+    station_monitoring,
     tariffs,
     webhooks,
 )
@@ -156,6 +158,8 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(tariffs.router)
     app.include_router(budget_routes.router)
     app.include_router(webhooks.router)
+    app.include_router(station_monitoring.router)
+    app.include_router(display_messages.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 

@@ -843,3 +843,190 @@ class CacheVersion(Base):
 
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StationEvent(Base):
+    """One event a 2.x station reported in NotifyEvent (a monitor that tripped, a hard-wired fault,
+    a periodic reading), kept as told: the station's own event log."""
+
+    __tablename__ = "station_events"
+    # A station sending again a NotifyEvent it got no answer to: each event is stored once.
+    __table_args__ = (
+        Index("ux_station_events_event", "charge_point_id", "event_id", "timestamp", unique=True),
+        Index("ix_station_events_charger", "charge_point_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[datetime]
+    # Alerting, Delta or Periodic.
+    trigger: Mapped[str] = mapped_column(String(16))
+    # The eventId of the event that caused this one.
+    cause: Mapped[int | None] = mapped_column(BigInteger)
+    actual_value: Mapped[str] = mapped_column(Text)
+    tech_code: Mapped[str | None] = mapped_column(String(50))
+    tech_info: Mapped[str | None] = mapped_column(Text)
+    cleared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    transaction_id: Mapped[str | None] = mapped_column(String(36))
+    variable_monitoring_id: Mapped[int | None] = mapped_column(BigInteger)
+    # HardWiredNotification, HardWiredMonitor, PreconfiguredMonitor or CustomMonitor.
+    notification_type: Mapped[str] = mapped_column(String(32))
+    component_name: Mapped[str] = mapped_column(String(50))
+    component_instance: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    evse_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    evse_connector_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    variable_name: Mapped[str] = mapped_column(String(50))
+    variable_instance: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    # The NotifyEvent message it came in: its seqNo and generatedAt.
+    seq_no: Mapped[int] = mapped_column(Integer)
+    generated_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class VariableMonitor(Base):
+    """A monitor on a variable of a 2.x station, as the station accepted it (SetVariableMonitoring) or
+    reported it (NotifyMonitoringReport); `monitor_id` is the station's id of it."""
+
+    __tablename__ = "variable_monitors"
+    __table_args__ = (Index("ux_variable_monitors_monitor", "charge_point_id", "monitor_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    monitor_id: Mapped[int] = mapped_column(BigInteger)
+    component_name: Mapped[str] = mapped_column(String(50))
+    component_instance: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    evse_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    evse_connector_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    variable_name: Mapped[str] = mapped_column(String(50))
+    variable_instance: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    # UpperThreshold, LowerThreshold, Delta, Periodic or PeriodicClockAligned.
+    monitor_type: Mapped[str] = mapped_column(String(24))
+    # The threshold, delta or interval, as the station was told or reported it (a JSON number).
+    value: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[int] = mapped_column(Integer)
+    # Only monitored during a transaction.
+    transaction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # set: accepted in SetVariableMonitoring; reported: told in NotifyMonitoringReport.
+    source: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime]
+
+
+class MonitoringSetting(Base):
+    """A 2.x station's monitoring base (SetMonitoringBase) and level (SetMonitoringLevel), as it accepted them."""
+
+    __tablename__ = "monitoring_settings"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    # All, FactoryDefault or HardWiredOnly.
+    base: Mapped[str | None] = mapped_column(String(16))
+    # The highest severity (0 Danger ... 9 Debug) the station reports events of.
+    level: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class CustomerInformationRequest(Base):
+    """A CustomerInformation csms sent a 2.x station: a driver's data asked for or deleted; its id is the
+    requestId the station's NotifyCustomerInformation parts name."""
+
+    __tablename__ = "customer_information_requests"
+    __table_args__ = (Index("ix_customer_information_requests_charger", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    report: Mapped[bool] = mapped_column(Boolean)
+    clear: Mapped[bool] = mapped_column(Boolean)
+    id_token: Mapped[str | None] = mapped_column(String(ID_TOKEN_LENGTH))
+    id_token_type: Mapped[str | None] = mapped_column(String(20))
+    customer_identifier: Mapped[str | None] = mapped_column(String(64))
+    # The customer certificate's hash data as asked for, JSON.
+    customer_certificate: Mapped[str | None] = mapped_column(Text)
+    # Sending until the station answers; then its answer (Accepted, Rejected, Invalid) or SendFailed.
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CustomerInformationPart(Base):
+    """One NotifyCustomerInformation part: a piece of the station's answer to a request, in seqNo order.
+    Keyed by the station and requestId, so parts of a request sent through the generic call are kept too."""
+
+    __tablename__ = "customer_information_parts"
+    __table_args__ = (
+        Index("ux_customer_information_parts_part", "charge_point_id", "request_id", "seq_no", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(BigInteger)
+    seq_no: Mapped[int] = mapped_column(Integer)
+    # More parts follow.
+    tbc: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    data: Mapped[str] = mapped_column(Text)
+    generated_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class DisplayMessage(Base):
+    """A message an operator put on 2.x stations' displays (SetDisplayMessage); its id is the message id
+    every station got. Cleared (ClearDisplayMessage) when `cleared_at` is set."""
+
+    __tablename__ = "display_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    # ASCII, HTML, URI or UTF8.
+    format: Mapped[str] = mapped_column(String(8))
+    # AlwaysFront, InFront or NormalCycle.
+    priority: Mapped[str] = mapped_column(String(16))
+    # Charging, Faulted, Idle or Unavailable: shown only in that state.
+    state: Mapped[str | None] = mapped_column(String(16))
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    transaction_id: Mapped[str | None] = mapped_column(String(36))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+
+
+class DisplayMessageStation(Base):
+    """One station a display message was sent to, and what came of it there."""
+
+    __tablename__ = "display_message_stations"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("display_messages.id", ondelete="CASCADE"), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    # The station's SetDisplayMessage answer (Accepted, Rejected, NotSupportedPriority, ...), or csms's own:
+    # NotSupported (a 1.6 charger), NotConnected, Timeout, SendFailed; after a clear, Cleared or Unknown.
+    status: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class ReportedDisplayMessage(Base):
+    """A message on a 2.x station's display as it reported it in NotifyDisplayMessages (GetDisplayMessages);
+    `message_id` is the station's id of it."""
+
+    __tablename__ = "reported_display_messages"
+    __table_args__ = (Index("ux_reported_display_messages_message", "charge_point_id", "message_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    request_id: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    format: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str | None] = mapped_column(String(16))
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    transaction_id: Mapped[str | None] = mapped_column(String(36))
+    # The display it is on (a component), when the station named one, as "name" or "name/instance".
+    display: Mapped[str | None] = mapped_column(String(101))
+    reported_at: Mapped[datetime]

@@ -180,6 +180,52 @@ class TriggerMessage:
     requested_message: str
 
 
+@dataclass(frozen=True, slots=True)
+class RequestCustomerInformation:
+    """Ask a 2.x station for what it keeps of a customer (`report`) and/or to delete it (`clear`); the
+    customer is named by a token, a customer identifier or a certificate's hash data (hash_algorithm,
+    issuer_name_hash, issuer_key_hash, serial_number). `request_id` names the station's
+    NotifyCustomerInformation parts. The answer's `status` is Accepted, Rejected or Invalid."""
+
+    kind: ClassVar[str] = "CustomerInformation"
+    request_id: int
+    report: bool
+    clear: bool
+    id_token: str | None = None
+    id_token_type: str | None = None
+    customer_identifier: str | None = None
+    hash_algorithm: str | None = None
+    issuer_name_hash: str | None = None
+    issuer_key_hash: str | None = None
+    serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDisplayMessage:
+    """Put message `message_id` on a 2.x station's display, in `format` (ASCII, HTML, URI, UTF8) with a
+    priority (AlwaysFront, InFront, NormalCycle), optionally only in a state, a time window or a
+    transaction (the station's transactionId). The answer's `status` is Accepted or why not."""
+
+    kind: ClassVar[str] = "ShowDisplayMessage"
+    message_id: int
+    content: str
+    priority: str
+    format: str = "UTF8"
+    language: str | None = None
+    state: str | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearDisplayMessage:
+    """Take message `message_id` off a 2.x station's display; the answer's `status` is Accepted or Unknown."""
+
+    kind: ClassVar[str] = "ClearDisplayMessage"
+    message_id: int
+
+
 ChargerCommand = (
     RemoteStart
     | RemoteStop
@@ -193,8 +239,11 @@ ChargerCommand = (
     | TriggerMessage
     | PublishFirmware
     | UnpublishFirmware
+    | RequestCustomerInformation
+    | ShowDisplayMessage
+    | ClearDisplayMessage
 )
-_TIMES = ("expires_at", "retrieve_at", "oldest", "latest")  # datetime fields, ISO text on the bus
+_TIMES = ("expires_at", "retrieve_at", "oldest", "latest", "start_at", "end_at")  # datetime fields, ISO text on the bus
 
 
 def new_remote_start_id() -> int:

@@ -1,7 +1,8 @@
 """What csms keeps from the calls an operator sends chargers through the generic endpoint.
 
 An operator may send any call of the charger's version; when the charger accepts one that changes state
-csms tracks (1.6: configuration, charging profiles; 2.0.1: device model variables, network profile;
+csms tracks (1.6: configuration, charging profiles; 2.0.1: device model variables, network profile, monitors and
+monitoring base and level;
 both: Basic-auth password, installed certificates, local list, reservations), the change is recorded
 here, so the dedicated flows and the generic endpoint agree. The payloads are the wire's: each version
 has its own table of recorders, since the same action name can carry different fields in each; a call
@@ -24,6 +25,7 @@ from csms.services import (
     configuration,
     device_model,
     local_list,
+    monitoring,
     reservations,
     security_profiles,
 )
@@ -187,6 +189,71 @@ async def _get_installed_certificate_ids_201(
         await certificates.record_reported(session, charge_point_id, certificate_type, hash_data, now=now)
 
 
+async def _set_variable_monitoring(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    """Each monitor the station accepted, under the id it answered (its own for a new monitor, N04), with
+    the value and transaction flag asked for (results come in the order of the request's data)."""
+    accepted = [
+        monitoring.Monitor(
+            monitor_id=int(result["id"]),
+            variable=_component_variable(result["component"], result["variable"]),
+            monitor_type=str(result["type"]),
+            value=_number_text(asked["value"]),
+            severity=int(result["severity"]),
+            transaction=bool(asked.get("transaction", False)),
+        )
+        for asked, result in zip(payload["setMonitoringData"], answer["setMonitoringResult"], strict=False)
+        if result["status"] == "Accepted" and result.get("id") is not None
+    ]
+    await monitoring.record_monitors(session, charge_point_id, accepted, source=monitoring.SET, now=now)
+
+
+async def _clear_variable_monitoring(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    """Monitors the station cleared, or no longer had (NotFound): gone either way."""
+    results = answer["clearMonitoringResult"]
+    gone = [int(result["id"]) for result in results if result["status"] in ("Accepted", "NotFound")]
+    await monitoring.record_cleared(session, charge_point_id, gone)
+
+
+async def _set_monitoring_base(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        base = str(payload["monitoringBase"])
+        if base != "All":
+            await monitoring.forget_custom_monitors(session, charge_point_id)
+        await monitoring.record_settings(session, charge_point_id, base=base, now=now)
+
+
+async def _set_monitoring_level(
+    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
+) -> None:
+    if answer.get("status") == "Accepted":
+        await monitoring.record_settings(session, charge_point_id, level=int(payload["severity"]), now=now)
+
+
+def _component_variable(component: dict[str, Any], variable: dict[str, Any]) -> monitoring.ComponentVariable:
+    evse = component.get("evse") or {}
+    return monitoring.ComponentVariable(
+        component_name=component["name"],
+        component_instance=component.get("instance", ""),
+        evse_id=evse.get("id", 0),
+        evse_connector_id=evse.get("connectorId", 0),
+        variable_name=variable["name"],
+        variable_instance=variable.get("instance", ""),
+    )
+
+
+def _number_text(number: Any) -> str:
+    """A JSON number as text, an integral one without a fraction (a threshold of 230 reads 230, not 230.0)."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
+
+
 def _passwords_set(payload: dict[str, Any]) -> list[str]:
     return [
         str(data.get("attributeValue", ""))
@@ -219,4 +286,8 @@ _RECORDERS_201: dict[str, Recorder] = {
     "InstallCertificate": _install_certificate,
     "DeleteCertificate": _delete_certificate,
     "GetInstalledCertificateIds": _get_installed_certificate_ids_201,
+    "SetVariableMonitoring": _set_variable_monitoring,
+    "ClearVariableMonitoring": _clear_variable_monitoring,
+    "SetMonitoringBase": _set_monitoring_base,
+    "SetMonitoringLevel": _set_monitoring_level,
 }

@@ -9,9 +9,10 @@ Drivers are told, on the live stream (their `user_id`) and through webhooks, whe
 their open transaction), finishes (`charging_finished`, with its cost and `closed_by`: "charger", or
 "superseded" or "staff" when csms closed a transaction its charger never stopped) or fails (`charging_failed`: the
 connector Faulted during the transaction, or it stopped for EmergencyStop, PowerLoss, Reboot,
-HardReset or SoftReset). Operators get `charger_fault` (Faulted, or an errorCode other than NoError)
-and `charger_offline` (the socket closed, or nothing heard from it for MISSED_HEARTBEATS heartbeat
-intervals: any message is a sign of life, OCPP 1.6 §4.6).
+HardReset or SoftReset). Operators get `charger_fault` (Faulted, or an errorCode other than NoError),
+`station_event` (what a 2.x station reported in NotifyEvent: a monitor that tripped or cleared, a
+hard-wired fault) and `charger_offline` (the socket closed, or nothing heard from it for
+MISSED_HEARTBEATS heartbeat intervals: any message is a sign of life, OCPP 1.6 §4.6).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from csms.services.webhook_delivery import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
+# An event's fields as services/station_events.py gives them.
+StationEventFields = dict[str, Any]
 FAILURE_STOP_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot", "HardReset", "SoftReset"})
 MISSED_HEARTBEATS = 3
 
@@ -124,6 +127,10 @@ class SessionWatch:
             return None
         self._background.spawn(self._announce_finished(transaction, priced), name=f"finished-{transaction.id}")
         return priced.total if priced is not None else None
+
+    def station_event(self, charge_point_id: str, event: StationEventFields) -> None:
+        """An event a 2.x station reported (NotifyEvent): live, and to webhooks of `station_event`."""
+        self._notify("station_event", charge_point_id=charge_point_id, **event)
 
     def charger_disconnected(self, charge_point_id: str) -> None:
         self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")

@@ -47,6 +47,7 @@ EVENT_KINDS = frozenset(
         "charging_failed",
         "charger_fault",
         "charger_offline",
+        "station_event",
     }
 )
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"

@@ -9,13 +9,16 @@ from csms.domain.commands import (
     CancelReservation,
     ChangePassword,
     ChargerCommand,
+    ClearDisplayMessage,
     GetLocalListVersion,
     ListedToken,
     PublishFirmware,
     RemoteStart,
     RemoteStop,
+    RequestCustomerInformation,
     ReserveNow,
     SendLocalList,
+    ShowDisplayMessage,
     TriggerMessage,
     UnpublishFirmware,
     UpdateFirmware,
@@ -52,6 +55,9 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "TriggerMessage", {"requestedMessage": command.requested_message}
     if isinstance(command, PublishFirmware | UnpublishFirmware):
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no local controllers to publish firmware")
+    if isinstance(command, RequestCustomerInformation | ShowDisplayMessage | ClearDisplayMessage):
+        # OCPP 2.x blocks N (customer information) and O (display messages) have no 1.6 call.
+        raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no such call (not supported on 1.6)")
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 

@@ -9,13 +9,16 @@ from csms.domain.commands import (
     CancelReservation,
     ChangePassword,
     ChargerCommand,
+    ClearDisplayMessage,
     GetLocalListVersion,
     ListedToken,
     PublishFirmware,
     RemoteStart,
     RemoteStop,
+    RequestCustomerInformation,
     ReserveNow,
     SendLocalList,
+    ShowDisplayMessage,
     TriggerMessage,
     UnpublishFirmware,
     UpdateFirmware,
@@ -55,6 +58,12 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "PublishFirmware", _publish_firmware(command)
     if isinstance(command, UnpublishFirmware):
         return "UnpublishFirmware", {"checksum": command.checksum}
+    if isinstance(command, RequestCustomerInformation):
+        return "CustomerInformation", _customer_information(command)
+    if isinstance(command, ShowDisplayMessage):
+        return "SetDisplayMessage", {"message": _message_info(command)}
+    if isinstance(command, ClearDisplayMessage):
+        return "ClearDisplayMessage", {"id": command.message_id}
     return "SetVariables", _set_password(command)
 
 
@@ -210,3 +219,32 @@ def _get_log(command: UploadLog) -> Payload:
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _customer_information(command: RequestCustomerInformation) -> Payload:
+    """2.0.1 CustomerInformation (N09/N10): the customer by token, identifier or certificate hash data."""
+    payload: Payload = {"requestId": command.request_id, "report": command.report, "clear": command.clear}
+    if command.id_token is not None:
+        payload["idToken"] = {"idToken": command.id_token, "type": command.id_token_type or CENTRAL_ID_TYPE}
+    if command.customer_identifier is not None:
+        payload["customerIdentifier"] = command.customer_identifier
+    certificate = {
+        "hashAlgorithm": command.hash_algorithm,
+        "issuerNameHash": command.issuer_name_hash,
+        "issuerKeyHash": command.issuer_key_hash,
+        "serialNumber": command.serial_number,
+    }
+    if any(value is not None for value in certificate.values()):
+        payload["customerCertificate"] = _present(certificate)
+    return payload
+
+
+def _message_info(command: ShowDisplayMessage) -> Payload:
+    """A 2.0.1 MessageInfoType (O01-O06): the message csms numbered, when and where it shows."""
+    content = _present({"format": command.format, "language": command.language, "content": command.content})
+    window = {
+        "startDateTime": format_ocpp_timestamp(command.start_at) if command.start_at else None,
+        "endDateTime": format_ocpp_timestamp(command.end_at) if command.end_at else None,
+    }
+    optional = _present({"state": command.state, "transactionId": command.transaction_id, **window})
+    return {"id": command.message_id, "priority": command.priority, "message": content, **optional}

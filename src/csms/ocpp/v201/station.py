@@ -19,9 +19,13 @@ from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
 from csms.services import (
     chargers,
+    customer_information,
     device_model,
+    display_messages,
     firmware_publication,
+    monitoring,
     reservations,
+    station_events,
     transaction_events,
     transactions,
 )
@@ -275,8 +279,56 @@ class Station201(Station):
         await self._publish("device_model_updated", request_id=payload["requestId"], seq_no=payload["seqNo"])
         return {}
 
+    # -- N Diagnostics: events, monitoring, customer information ----------------------------
+
     async def notify_event(self, payload: Payload) -> Payload:
-        # Kept in the message log; csms acts on no event yet (monitoring comes with issue #21).
+        """Each part (seqNo, tbc) is kept as it comes; a new event is announced live and to webhooks."""
+        events = [_reported_event(data) for data in payload["eventData"]]
+        async with self._session() as session:
+            new = await station_events.record_events(
+                session,
+                self.id,
+                events,
+                seq_no=payload["seqNo"],
+                generated_at=_timestamp(payload["generatedAt"]),
+                now=self._now(),
+            )
+        for event in new:
+            self._runtime.session_watch.station_event(self.id, event.fields())
+        return {}
+
+    async def notify_monitoring_report(self, payload: Payload) -> Payload:
+        monitors = [
+            _monitor(variable, monitor)
+            for part in payload.get("monitor") or []
+            for variable in [_component_variable(part["component"], part["variable"])]
+            for monitor in part["variableMonitoring"]
+        ]
+        async with self._session() as session:
+            await monitoring.record_monitors(session, self.id, monitors, source=monitoring.REPORTED, now=self._now())
+        await self._publish("monitoring_report", request_id=payload["requestId"], seq_no=payload["seqNo"])
+        return {}
+
+    async def notify_customer_information(self, payload: Payload) -> Payload:
+        async with self._session() as session:
+            await customer_information.record_part(
+                session,
+                self.id,
+                request_id=payload["requestId"],
+                seq_no=payload["seqNo"],
+                tbc=payload.get("tbc", False),
+                data=payload["data"],
+                generated_at=_timestamp(payload["generatedAt"]),
+                now=self._now(),
+            )
+        return {}
+
+    # -- O Display messages ------------------------------------------------------------------
+
+    async def notify_display_messages(self, payload: Payload) -> Payload:
+        reported = [_reported_message(info) for info in payload.get("messageInfo") or []]
+        async with self._session() as session:
+            await display_messages.record_reported(session, self.id, payload["requestId"], reported, now=self._now())
         return {}
 
     # -- J Meter values ----------------------------------------------------------------------
@@ -421,7 +473,10 @@ HANDLERS = {
     "PublishFirmwareStatusNotification": Station201.publish_firmware_status_notification,
     "Heartbeat": Station201.heartbeat,
     "MeterValues": Station201.meter_values,
+    "NotifyCustomerInformation": Station201.notify_customer_information,
+    "NotifyDisplayMessages": Station201.notify_display_messages,
     "NotifyEvent": Station201.notify_event,
+    "NotifyMonitoringReport": Station201.notify_monitoring_report,
     "NotifyReport": Station201.notify_report,
     "ReservationStatusUpdate": Station201.reservation_status_update,
     "SecurityEventNotification": Station201.security_event_notification,
@@ -447,6 +502,72 @@ def _reported_attributes(part: dict[str, Any]) -> list[device_model.ReportedAttr
         )
         for attribute in part["variableAttribute"]
     ]
+
+
+def _component_variable(component: dict[str, Any], variable: dict[str, Any]) -> monitoring.ComponentVariable:
+    evse = component.get("evse") or {}
+    return monitoring.ComponentVariable(
+        component_name=component["name"],
+        component_instance=component.get("instance", ""),
+        evse_id=evse.get("id", 0),
+        evse_connector_id=evse.get("connectorId", 0),
+        variable_name=variable["name"],
+        variable_instance=variable.get("instance", ""),
+    )
+
+
+def _reported_event(data: dict[str, Any]) -> station_events.ReportedEvent:
+    return station_events.ReportedEvent(
+        event_id=data["eventId"],
+        timestamp=_timestamp(data["timestamp"]),
+        trigger=data["trigger"],
+        actual_value=data["actualValue"],
+        notification_type=data["eventNotificationType"],
+        variable=_component_variable(data["component"], data["variable"]),
+        cause=data.get("cause"),
+        tech_code=data.get("techCode"),
+        tech_info=data.get("techInfo"),
+        cleared=data.get("cleared", False),
+        transaction_id=data.get("transactionId"),
+        variable_monitoring_id=data.get("variableMonitoringId"),
+    )
+
+
+def _monitor(variable: monitoring.ComponentVariable, monitor: dict[str, Any]) -> monitoring.Monitor:
+    """A 2.0.1 VariableMonitoringType on `variable`."""
+    return monitoring.Monitor(
+        monitor_id=monitor["id"],
+        variable=variable,
+        monitor_type=monitor["type"],
+        value=_number_text(monitor["value"]),
+        severity=monitor["severity"],
+        transaction=monitor.get("transaction", False),
+    )
+
+
+def _number_text(number: Any) -> str:
+    """A JSON number as text, integral ones without a fraction (a threshold of 230 reads 230, not 230.0)."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
+
+
+def _reported_message(info: dict[str, Any]) -> display_messages.ReportedMessage:
+    content, display = info["message"], info.get("display")
+    spec = display_messages.MessageSpec(
+        content=content["content"],
+        priority=info["priority"],
+        format=content["format"],
+        language=content.get("language"),
+        state=info.get("state"),
+        start_at=_timestamp(info["startDateTime"]) if "startDateTime" in info else None,
+        end_at=_timestamp(info["endDateTime"]) if "endDateTime" in info else None,
+        transaction_id=info.get("transactionId"),
+    )
+    shown_on = None
+    if display is not None:
+        shown_on = display["name"] + (f"/{display['instance']}" if display.get("instance") else "")
+    return display_messages.ReportedMessage(message_id=info["id"], spec=spec, display=shown_on)
 
 
 def _first_known(*readings: int | None) -> int:
