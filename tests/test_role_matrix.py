@@ -106,6 +106,14 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/webhooks"): STAFF,
     ("DELETE", "/api/admin/webhooks/{webhook_id}"): STAFF,
     ("GET", "/api/admin/webhooks/{webhook_id}/deliveries"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/events"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/monitors"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/customer_information"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/customer_information/{request_id}"): STAFF,
+    ("POST", "/api/admin/display_messages"): STAFF,
+    ("GET", "/api/admin/display_messages"): STAFF,
+    ("DELETE", "/api/admin/display_messages/{message_id}"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/display_messages"): STAFF,
     ("GET", "/files/firmware/{file_id}/{name}"): SIGNED,
     ("PUT", "/files/diagnostics/{request_id}"): SIGNED,
     ("POST", "/files/diagnostics/{request_id}"): SIGNED,
@@ -129,6 +137,7 @@ PLACEHOLDERS = {
     "{assignment_id}": "999999",
     "{webhook_id}": "999999",
     "{certificate_id}": "999999",
+    "{message_id}": "999999",
 }
 
 ALLOWED = {

@@ -94,7 +94,7 @@ async def record_events(
         return []
     statement = _insert_new(session.get_bind().dialect.name).values(list(rows.values()))
     added = await session.execute(statement.returning(StationEvent.event_id, StationEvent.timestamp))
-    new = {(event_id, timestamp) for event_id, timestamp in added.tuples()}
+    new = {(event_id, timestamp) for event_id, timestamp in added}
     await session.commit()
     return [event for event in events if (event.event_id, event.timestamp) in new]
 

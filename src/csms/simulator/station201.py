@@ -37,6 +37,8 @@ class StationBehaviour:
     answers: dict[str, Answer] = field(default_factory=dict)
     # The device model GetVariables reads and SetVariables writes: (component, variable) -> value.
     variables: dict[tuple[str, str], str] = field(default_factory=dict)
+    # The id the station gives the next monitor set without one (SetVariableMonitoring).
+    next_monitor_id: int = 100
 
 
 @dataclass
@@ -176,6 +178,29 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     async def sign_certificate(self, csr: str) -> Any:
         return await self.call(call.SignCertificate(csr=csr, certificate_type="ChargingStationCertificate"))
 
+    async def notify_event(self, event_data: list[dict[str, Any]], *, seq_no: int = 0, tbc: bool = False) -> Any:
+        """NotifyEvent with `event_data` as on the wire (camelCase)."""
+        return await self.call(call.NotifyEvent(generated_at=now_iso(), seq_no=seq_no, event_data=event_data, tbc=tbc))
+
+    async def notify_monitoring_report(
+        self, request_id: int, seq_no: int, monitor: list[dict[str, Any]], *, tbc: bool
+    ) -> Any:
+        return await self.call(
+            call.NotifyMonitoringReport(
+                request_id=request_id, seq_no=seq_no, generated_at=now_iso(), monitor=monitor, tbc=tbc
+            )
+        )
+
+    async def notify_customer_information(self, request_id: int, seq_no: int, data: str, *, tbc: bool) -> Any:
+        return await self.call(
+            call.NotifyCustomerInformation(
+                data=data, seq_no=seq_no, generated_at=now_iso(), request_id=request_id, tbc=tbc
+            )
+        )
+
+    async def notify_display_messages(self, request_id: int, message_info: list[dict[str, Any]], *, tbc: bool) -> Any:
+        return await self.call(call.NotifyDisplayMessages(request_id=request_id, message_info=message_info, tbc=tbc))
+
     async def meter_values(self, evse_id: int, energy_wh: float) -> Any:
         sampled = {"value": energy_wh, "measurand": "Energy.Active.Import.Register"}
         return await self.call(
@@ -284,6 +309,65 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     @on(Action.cost_updated)
     async def on_cost_updated(self, **payload: Any) -> Any:
         return await self._answer("CostUpdated", payload, call_result.CostUpdated())
+
+    @on(Action.set_variable_monitoring)
+    async def on_set_variable_monitoring(self, **payload: Any) -> Any:
+        """Every monitor accepted, a new one under the station's next id."""
+        results = []
+        for data in payload["set_monitoring_data"]:
+            monitor_id = data.get("id")
+            if monitor_id is None:
+                monitor_id = self.behaviour.next_monitor_id
+                self.behaviour.next_monitor_id += 1
+            results.append(
+                {
+                    "id": monitor_id,
+                    "status": "Accepted",
+                    "type": data["type"],
+                    "severity": data["severity"],
+                    "component": data["component"],
+                    "variable": data["variable"],
+                }
+            )
+        default = call_result.SetVariableMonitoring(set_monitoring_result=results)
+        return await self._answer("SetVariableMonitoring", payload, default)
+
+    @on(Action.clear_variable_monitoring)
+    async def on_clear_variable_monitoring(self, **payload: Any) -> Any:
+        results = [{"id": monitor_id, "status": "Accepted"} for monitor_id in payload["id"]]
+        default = call_result.ClearVariableMonitoring(clear_monitoring_result=results)
+        return await self._answer("ClearVariableMonitoring", payload, default)
+
+    @on(Action.set_monitoring_base)
+    async def on_set_monitoring_base(self, **payload: Any) -> Any:
+        return await self._answer("SetMonitoringBase", payload, call_result.SetMonitoringBase(status="Accepted"))
+
+    @on(Action.set_monitoring_level)
+    async def on_set_monitoring_level(self, **payload: Any) -> Any:
+        return await self._answer("SetMonitoringLevel", payload, call_result.SetMonitoringLevel(status="Accepted"))
+
+    @on(Action.get_monitoring_report)
+    async def on_get_monitoring_report(self, **payload: Any) -> Any:
+        default = call_result.GetMonitoringReport(status="Accepted")
+        return await self._answer("GetMonitoringReport", payload, default)
+
+    @on(Action.customer_information)
+    async def on_customer_information(self, **payload: Any) -> Any:
+        default = call_result.CustomerInformation(status="Accepted")
+        return await self._answer("CustomerInformation", payload, default)
+
+    @on(Action.set_display_message)
+    async def on_set_display_message(self, **payload: Any) -> Any:
+        return await self._answer("SetDisplayMessage", payload, call_result.SetDisplayMessage(status="Accepted"))
+
+    @on(Action.get_display_messages)
+    async def on_get_display_messages(self, **payload: Any) -> Any:
+        return await self._answer("GetDisplayMessages", payload, call_result.GetDisplayMessages(status="Accepted"))
+
+    @on(Action.clear_display_message)
+    async def on_clear_display_message(self, **payload: Any) -> Any:
+        default = call_result.ClearDisplayMessage(status="Accepted")
+        return await self._answer("ClearDisplayMessage", payload, default)
 
 
 @contextlib.asynccontextmanager
