@@ -229,3 +229,16 @@ async def test_a_window_ending_before_it_starts_and_an_unknown_station_are_refus
     missing = await http.post(PATH, json=unknown, headers=admin)
     assert (missing.status_code, missing.json()) == (404, {"detail": "unknown chargers ['NO-SUCH-STATION']"})
     assert station.calls_received("SetDisplayMessage") == []
+
+
+async def test_a_16_charger_csms_knows_no_version_of_yet_is_reported_not_supported_by_its_spelling(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Connected without a boot: csms learns a charger's version at boot, so the 1.6 spelling refuses it.
+    charger_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charger_id, CHARGER_PASSWORD) as charger:
+        created = await put(
+            http, admin, {"charge_point_ids": [charger_id], "message": {"content": "Hi"}, "priority": "InFront"}
+        )
+    assert statuses(created) == {charger_id: "NotSupported"}
+    assert [received.action for received in charger.received] == []

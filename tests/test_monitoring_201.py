@@ -422,3 +422,20 @@ async def test_an_unknown_customer_information_request_is_not_found(
         404,
         {"detail": f"no customer information request 999999 for charger {station.id}"},
     )
+
+
+async def test_customer_information_for_a_16_charger_not_booted_yet_is_refused_by_its_spelling(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charger_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charger_id, CHARGER_PASSWORD) as charger:
+        body = {"report": True, "clear": False, "customer_identifier": "C-7"}
+        refused = await http.post(f"/api/admin/chargers/{charger_id}/customer_information", json=body, headers=admin)
+    assert (refused.status_code, refused.json()) == (
+        422,
+        {
+            "detail": "CustomerInformation cannot be sent to an OCPP 1.6 charger: OCPP 1.6 has no such call"
+            " (not supported on 1.6)"
+        },
+    )
+    assert [received.action for received in charger.received] == []
