@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
+from csms.ocpp.v201 import notifications as wire
 from csms.services import (
     chargers,
     customer_information,
@@ -283,7 +284,7 @@ class Station201(Station):
 
     async def notify_event(self, payload: Payload) -> Payload:
         """Each part (seqNo, tbc) is kept as it comes; a new event is announced live and to webhooks."""
-        events = [_reported_event(data) for data in payload["eventData"]]
+        events = [wire.reported_event(data) for data in payload["eventData"]]
         async with self._session() as session:
             new = await station_events.record_events(
                 session,
@@ -299,9 +300,9 @@ class Station201(Station):
 
     async def notify_monitoring_report(self, payload: Payload) -> Payload:
         monitors = [
-            _monitor(variable, monitor)
+            wire.monitor(variable, monitor)
             for part in payload.get("monitor") or []
-            for variable in [_component_variable(part["component"], part["variable"])]
+            for variable in [wire.component_variable(part["component"], part["variable"])]
             for monitor in part["variableMonitoring"]
         ]
         async with self._session() as session:
@@ -326,7 +327,7 @@ class Station201(Station):
     # -- O Display messages ------------------------------------------------------------------
 
     async def notify_display_messages(self, payload: Payload) -> Payload:
-        reported = [_reported_message(info) for info in payload.get("messageInfo") or []]
+        reported = [wire.reported_message(info) for info in payload.get("messageInfo") or []]
         async with self._session() as session:
             await display_messages.record_reported(session, self.id, payload["requestId"], reported, now=self._now())
         return {}
@@ -502,72 +503,6 @@ def _reported_attributes(part: dict[str, Any]) -> list[device_model.ReportedAttr
         )
         for attribute in part["variableAttribute"]
     ]
-
-
-def _component_variable(component: dict[str, Any], variable: dict[str, Any]) -> monitoring.ComponentVariable:
-    evse = component.get("evse") or {}
-    return monitoring.ComponentVariable(
-        component_name=component["name"],
-        component_instance=component.get("instance", ""),
-        evse_id=evse.get("id", 0),
-        evse_connector_id=evse.get("connectorId", 0),
-        variable_name=variable["name"],
-        variable_instance=variable.get("instance", ""),
-    )
-
-
-def _reported_event(data: dict[str, Any]) -> station_events.ReportedEvent:
-    return station_events.ReportedEvent(
-        event_id=data["eventId"],
-        timestamp=_timestamp(data["timestamp"]),
-        trigger=data["trigger"],
-        actual_value=data["actualValue"],
-        notification_type=data["eventNotificationType"],
-        variable=_component_variable(data["component"], data["variable"]),
-        cause=data.get("cause"),
-        tech_code=data.get("techCode"),
-        tech_info=data.get("techInfo"),
-        cleared=data.get("cleared", False),
-        transaction_id=data.get("transactionId"),
-        variable_monitoring_id=data.get("variableMonitoringId"),
-    )
-
-
-def _monitor(variable: monitoring.ComponentVariable, monitor: dict[str, Any]) -> monitoring.Monitor:
-    """A 2.0.1 VariableMonitoringType on `variable`."""
-    return monitoring.Monitor(
-        monitor_id=monitor["id"],
-        variable=variable,
-        monitor_type=monitor["type"],
-        value=_number_text(monitor["value"]),
-        severity=monitor["severity"],
-        transaction=monitor.get("transaction", False),
-    )
-
-
-def _number_text(number: Any) -> str:
-    """A JSON number as text, integral ones without a fraction (a threshold of 230 reads 230, not 230.0)."""
-    if isinstance(number, float) and number.is_integer():
-        return str(int(number))
-    return str(number)
-
-
-def _reported_message(info: dict[str, Any]) -> display_messages.ReportedMessage:
-    content, display = info["message"], info.get("display")
-    spec = display_messages.MessageSpec(
-        content=content["content"],
-        priority=info["priority"],
-        format=content["format"],
-        language=content.get("language"),
-        state=info.get("state"),
-        start_at=_timestamp(info["startDateTime"]) if "startDateTime" in info else None,
-        end_at=_timestamp(info["endDateTime"]) if "endDateTime" in info else None,
-        transaction_id=info.get("transactionId"),
-    )
-    shown_on = None
-    if display is not None:
-        shown_on = display["name"] + (f"/{display['instance']}" if display.get("instance") else "")
-    return display_messages.ReportedMessage(message_id=info["id"], spec=spec, display=shown_on)
 
 
 def _first_known(*readings: int | None) -> int:
