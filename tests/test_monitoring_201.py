@@ -439,3 +439,77 @@ async def test_customer_information_for_a_16_charger_not_booted_yet_is_refused_b
         },
     )
     assert [received.action for received in charger.received] == []
+
+
+async def test_the_monitor_endpoints_set_and_clear_a_monitor_and_keep_what_the_station_accepted(
+    http: httpx.AsyncClient, admin: dict[str, str], station: SimulatedStation
+) -> None:
+    path = f"/api/admin/chargers/{station.id}/monitors"
+    body = {
+        "component": {"name": "EVSE", "evse_id": 1},
+        "variable": {"name": "Voltage"},
+        "type": "UpperThreshold",
+        "value": 250,
+        "severity": 2,
+    }
+    created = await http.post(path, json=body, headers=admin)
+    assert (created.status_code, created.json()) == (200, {"status": "Accepted", "monitor_id": 100})
+    assert station.calls_received("SetVariableMonitoring") == [
+        {
+            "setMonitoringData": [
+                {"value": 250, "type": "UpperThreshold", "severity": 2, "transaction": False, **VOLTAGE}
+            ]
+        }
+    ]
+    assert brief((await monitoring_of(http, admin, station.id))["monitors"]) == [
+        (100, "EVSE", 1, "Voltage", "UpperThreshold", "250", 2, False, "set")
+    ]
+
+    cleared = await http.delete(f"{path}/100", headers=admin)
+    assert (cleared.status_code, cleared.json()) == (200, {"status": "Accepted"})
+    assert station.calls_received("ClearVariableMonitoring") == [{"id": [100]}]
+    assert (await monitoring_of(http, admin, station.id))["monitors"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "component": {"name": "EVSE"},
+            "variable": {"name": "Voltage"},
+            "type": "Sometimes",
+            "value": 1,
+            "severity": 2,
+        },
+        {"component": {"name": "EVSE"}, "variable": {"name": "Voltage"}, "type": "Delta", "value": 1, "severity": 10},
+        {"component": {"name": "EVSE"}, "type": "Delta", "value": 1, "severity": 2},
+        {"component": {"name": ""}, "variable": {"name": "Voltage"}, "type": "Delta", "value": 1, "severity": 2},
+    ],
+)
+async def test_a_malformed_monitor_gets_422_json_and_is_not_sent(
+    http: httpx.AsyncClient, admin: dict[str, str], station: SimulatedStation, body: dict[str, Any]
+) -> None:
+    refused = await http.post(f"/api/admin/chargers/{station.id}/monitors", json=body, headers=admin)
+    assert refused.status_code == 422 and isinstance(refused.json()["detail"], list), refused.text
+    assert station.calls_received("SetVariableMonitoring") == []
+
+
+async def test_a_monitor_for_a_16_charger_is_refused(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charger_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charger_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        body = {
+            "component": {"name": "EVSE"},
+            "variable": {"name": "Voltage"},
+            "type": "Delta",
+            "value": 1,
+            "severity": 2,
+        }
+        refused = await http.post(f"/api/admin/chargers/{charger_id}/monitors", json=body, headers=admin)
+    assert (refused.status_code, refused.json()) == (
+        422,
+        {"detail": f"charger {charger_id} speaks OCPP 1.6: monitoring is not supported on 1.6"},
+    )
+    assert [received.action for received in charger.received] == []

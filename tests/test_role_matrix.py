@@ -108,6 +108,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/webhooks/{webhook_id}/deliveries"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/events"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/monitors"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/monitors"): STAFF,
+    ("DELETE", "/api/admin/chargers/{charge_point_id}/monitors/{monitor_id}"): STAFF,
     ("POST", "/api/admin/chargers/{charge_point_id}/customer_information"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/customer_information/{request_id}"): STAFF,
     ("POST", "/api/admin/display_messages"): STAFF,
@@ -138,6 +140,7 @@ PLACEHOLDERS = {
     "{webhook_id}": "999999",
     "{certificate_id}": "999999",
     "{message_id}": "999999",
+    "{monitor_id}": "999999",
 }
 
 ALLOWED = {

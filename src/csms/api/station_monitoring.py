@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody
+from csms.domain.commands import ClearMonitor, SetMonitor
 from csms.services import chargers, customer_information, monitoring, station_events
 from csms.services.errors import NotFound
 
@@ -75,6 +76,44 @@ class MonitoringOut(BaseModel):
     monitoring_base: str | None = Field(description="All, FactoryDefault or HardWiredOnly, as last accepted")
     monitoring_level: int | None = Field(description="The severity level last accepted (0 Danger ... 9 Debug)")
     monitors: list[MonitorOut]
+
+
+class MonitoredComponent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50, examples=["EVSE"])
+    instance: str | None = Field(default=None, min_length=1, max_length=50)
+    evse_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="The EVSE, for a component of one")
+    connector_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class MonitoredVariable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50, examples=["Voltage"])
+    instance: str | None = Field(default=None, min_length=1, max_length=50)
+
+
+class MonitorCreate(BaseModel):
+    """A monitor on one variable (SetVariableMonitoring); with `monitor_id` it replaces that monitor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    component: MonitoredComponent
+    variable: MonitoredVariable
+    type: Literal["UpperThreshold", "LowerThreshold", "Delta", "Periodic", "PeriodicClockAligned"]
+    value: float = Field(allow_inf_nan=False, examples=[250])
+    severity: int = Field(ge=0, le=9, description="0 Danger ... 9 Debug")
+    transaction: bool = False
+    monitor_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class MonitorSetOut(BaseModel):
+    status: str = Field(
+        description="The station's answer: Accepted, UnknownComponent, UnknownVariable, UnsupportedMonitorType,"
+        " Rejected or Duplicate"
+    )
+    monitor_id: int | None = Field(description="The station's id of the monitor, when it gave one")
 
 
 class CustomerIdToken(BaseModel):
@@ -155,6 +194,57 @@ async def station_monitors(charge_point_id: str, admin: AdminUser, session: Sess
         monitoring_level=settings.level if settings else None,
         monitors=[MonitorOut.model_validate(monitor) for monitor in monitors],
     )
+
+
+_SENDING_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {"model": ErrorBody, "description": "Charger not connected"},
+    502: {"model": ErrorBody, "description": "The charger answered with a CallError"},
+    504: {"model": ErrorBody, "description": "The charger did not answer in time"},
+}
+
+
+@router.post(
+    "/{charge_point_id}/monitors",
+    responses={**_SENDING_ERRORS, 422: {"description": "A 1.6 charger, or a bad body"}},
+)
+async def set_monitor(
+    charge_point_id: str, body: MonitorCreate, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> MonitorSetOut:
+    """Put a monitor on a variable of a 2.x station (SetVariableMonitoring); kept once the station accepts it."""
+    await monitoring.require_monitoring(session, charge_point_id)
+    component = body.component
+    command = SetMonitor(
+        component_name=component.name,
+        variable_name=body.variable.name,
+        monitor_type=body.type,
+        value=body.value,
+        severity=body.severity,
+        transaction=body.transaction,
+        component_instance=component.instance,
+        evse_id=component.evse_id,
+        evse_connector_id=component.connector_id if component.evse_id is not None else None,
+        variable_instance=body.variable.instance,
+        monitor_id=body.monitor_id,
+    )
+    answer = await runtime.commands.send_command(charge_point_id, command)
+    await monitoring.record_set_answer(session, charge_point_id, command, answer, now=runtime.clock())
+    return MonitorSetOut(status=str(answer["status"]), monitor_id=answer.get("monitor_id"))
+
+
+@router.delete(
+    "/{charge_point_id}/monitors/{monitor_id}",
+    responses={**_SENDING_ERRORS, 422: {"description": "A 1.6 charger"}},
+)
+async def clear_monitor(
+    charge_point_id: str, monitor_id: int, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, str]:
+    """Remove a monitor from a 2.x station (ClearVariableMonitoring); the station's Accepted, Rejected or NotFound."""
+    await monitoring.require_monitoring(session, charge_point_id)
+    command = ClearMonitor(monitor_id)
+    answer = await runtime.commands.send_command(charge_point_id, command)
+    await monitoring.record_clear_answer(session, charge_point_id, command, answer)
+    return {"status": str(answer["status"])}
 
 
 @router.post(

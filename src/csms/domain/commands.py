@@ -226,6 +226,35 @@ class ClearDisplayMessage:
     message_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class SetMonitor:
+    """Put a monitor on a variable of a 2.x station: `monitor_type` (UpperThreshold, LowerThreshold, Delta,
+    Periodic, PeriodicClockAligned) at `value`, events of `severity` (0-9); `monitor_id` replaces that monitor,
+    None lets the station number a new one. The answer's `status` (Accepted, UnknownComponent,
+    UnknownVariable, UnsupportedMonitorType, Rejected, Duplicate) and the station's `monitor_id`."""
+
+    kind: ClassVar[str] = "SetMonitor"
+    component_name: str
+    variable_name: str
+    monitor_type: str
+    value: float
+    severity: int
+    transaction: bool = False
+    component_instance: str | None = None
+    evse_id: int | None = None
+    evse_connector_id: int | None = None
+    variable_instance: str | None = None
+    monitor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearMonitor:
+    """Remove monitor `monitor_id` from a 2.x station; the answer's `status` is Accepted, Rejected or NotFound."""
+
+    kind: ClassVar[str] = "ClearMonitor"
+    monitor_id: int
+
+
 ChargerCommand = (
     RemoteStart
     | RemoteStop
@@ -242,6 +271,8 @@ ChargerCommand = (
     | RequestCustomerInformation
     | ShowDisplayMessage
     | ClearDisplayMessage
+    | SetMonitor
+    | ClearMonitor
 )
 _TIMES = ("expires_at", "retrieve_at", "oldest", "latest", "start_at", "end_at")  # datetime fields, ISO text on the bus
 

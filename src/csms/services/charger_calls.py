@@ -199,7 +199,7 @@ async def _set_variable_monitoring(
             monitor_id=int(result["id"]),
             variable=_component_variable(result["component"], result["variable"]),
             monitor_type=str(result["type"]),
-            value=_number_text(asked["value"]),
+            value=monitoring.value_text(asked["value"]),
             severity=int(result["severity"]),
             transaction=bool(asked.get("transaction", False)),
         )
@@ -245,13 +245,6 @@ def _component_variable(component: dict[str, Any], variable: dict[str, Any]) -> 
         variable_name=variable["name"],
         variable_instance=variable.get("instance", ""),
     )
-
-
-def _number_text(number: Any) -> str:
-    """A JSON number as text, an integral one without a fraction (a threshold of 230 reads 230, not 230.0)."""
-    if isinstance(number, float) and number.is_integer():
-        return str(int(number))
-    return str(number)
 
 
 def _passwords_set(payload: dict[str, Any]) -> list[str]:

@@ -19,7 +19,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import MonitoringSetting, VariableMonitor
+from csms.db.models import Charger, MonitoringSetting, VariableMonitor
+from csms.domain.commands import ClearMonitor, SetMonitor
+from csms.services.chargers import OCPP_16
+from csms.services.errors import InvalidInput, NotFound
 
 SET, REPORTED = "set", "reported"
 _KEY = ("charge_point_id", "monitor_id")
@@ -59,6 +62,55 @@ class Monitor:
     value: str
     severity: int
     transaction: bool = False
+
+
+async def require_monitoring(session: AsyncSession, charge_point_id: str) -> None:
+    """NotFound for an unknown charger, InvalidInput for a 1.6 one: 1.6 has no monitors."""
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    if charger.ocpp_version == OCPP_16:
+        raise InvalidInput(f"charger {charge_point_id} speaks OCPP 1.6: monitoring is not supported on 1.6")
+
+
+async def record_set_answer(
+    session: AsyncSession, charge_point_id: str, command: SetMonitor, answer: dict[str, Any], *, now: datetime
+) -> None:
+    """A monitor the station accepted (the answer as its version package read it) is kept under its id."""
+    if answer.get("status") != "Accepted" or answer.get("monitor_id") is None:
+        return
+    variable = ComponentVariable(
+        component_name=command.component_name,
+        variable_name=command.variable_name,
+        component_instance=command.component_instance or "",
+        evse_id=command.evse_id or 0,
+        evse_connector_id=command.evse_connector_id or 0,
+        variable_instance=command.variable_instance or "",
+    )
+    monitor = Monitor(
+        monitor_id=int(answer["monitor_id"]),
+        variable=variable,
+        monitor_type=command.monitor_type,
+        value=value_text(command.value),
+        severity=command.severity,
+        transaction=command.transaction,
+    )
+    await record_monitors(session, charge_point_id, [monitor], source=SET, now=now)
+
+
+async def record_clear_answer(
+    session: AsyncSession, charge_point_id: str, command: ClearMonitor, answer: dict[str, Any]
+) -> None:
+    """Cleared, or the station no longer had it (NotFound): gone either way."""
+    if answer.get("status") in ("Accepted", "NotFound"):
+        await record_cleared(session, charge_point_id, [command.monitor_id])
+
+
+def value_text(number: float) -> str:
+    """A monitor's value as kept: an integral one without a fraction (a threshold of 230 reads 230, not 230.0)."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
 
 
 async def record_monitors(

@@ -10,6 +10,7 @@ from csms.domain.commands import (
     ChangePassword,
     ChargerCommand,
     ClearDisplayMessage,
+    ClearMonitor,
     GetLocalListVersion,
     ListedToken,
     PublishFirmware,
@@ -18,6 +19,7 @@ from csms.domain.commands import (
     RequestCustomerInformation,
     ReserveNow,
     SendLocalList,
+    SetMonitor,
     ShowDisplayMessage,
     TriggerMessage,
     UnpublishFirmware,
@@ -55,8 +57,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "TriggerMessage", {"requestedMessage": command.requested_message}
     if isinstance(command, PublishFirmware | UnpublishFirmware):
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no local controllers to publish firmware")
-    if isinstance(command, RequestCustomerInformation | ShowDisplayMessage | ClearDisplayMessage):
-        # OCPP 2.x blocks N (customer information) and O (display messages) have no 1.6 call.
+    if isinstance(
+        command, RequestCustomerInformation | ShowDisplayMessage | ClearDisplayMessage | SetMonitor | ClearMonitor
+    ):
+        # OCPP 2.x blocks N (monitoring, customer information) and O (display messages) have no 1.6 call.
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no such call (not supported on 1.6)")
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 

@@ -10,6 +10,7 @@ from csms.domain.commands import (
     ChangePassword,
     ChargerCommand,
     ClearDisplayMessage,
+    ClearMonitor,
     GetLocalListVersion,
     ListedToken,
     PublishFirmware,
@@ -18,6 +19,7 @@ from csms.domain.commands import (
     RequestCustomerInformation,
     ReserveNow,
     SendLocalList,
+    SetMonitor,
     ShowDisplayMessage,
     TriggerMessage,
     UnpublishFirmware,
@@ -64,6 +66,10 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "SetDisplayMessage", {"message": _message_info(command)}
     if isinstance(command, ClearDisplayMessage):
         return "ClearDisplayMessage", {"id": command.message_id}
+    if isinstance(command, SetMonitor):
+        return "SetVariableMonitoring", {"setMonitoringData": [_monitoring_data(command)]}
+    if isinstance(command, ClearMonitor):
+        return "ClearVariableMonitoring", {"id": [command.monitor_id]}
     return "SetVariables", _set_password(command)
 
 
@@ -76,6 +82,11 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
         return {"versionNumber": answer["versionNumber"]}
     if isinstance(command, UploadLog):
         return {"status": answer["status"], "file_name": answer.get("filename")}
+    if isinstance(command, SetMonitor):
+        result = answer["setMonitoringResult"][0]  # one monitor asked, one result
+        return {"status": result["status"], "monitor_id": result.get("id")}
+    if isinstance(command, ClearMonitor):
+        return {"status": answer["clearMonitoringResult"][0]["status"]}
     return {"status": answer["status"]}
 
 
@@ -248,3 +259,22 @@ def _message_info(command: ShowDisplayMessage) -> Payload:
     }
     optional = _present({"state": command.state, "transactionId": command.transaction_id, **window})
     return {"id": command.message_id, "priority": command.priority, "message": content, **optional}
+
+
+def _monitoring_data(command: SetMonitor) -> Payload:
+    """A 2.0.1 SetMonitoringDataType (N04): without an id the station numbers a new monitor."""
+    component = _present({"name": command.component_name, "instance": command.component_instance})
+    if command.evse_id is not None:
+        component["evse"] = _present({"id": command.evse_id, "connectorId": command.evse_connector_id})
+    variable = _present({"name": command.variable_name, "instance": command.variable_instance})
+    data: Payload = {
+        "value": command.value,
+        "type": command.monitor_type,
+        "severity": command.severity,
+        "transaction": command.transaction,
+        "component": component,
+        "variable": variable,
+    }
+    if command.monitor_id is not None:
+        data["id"] = command.monitor_id
+    return data

@@ -47,17 +47,10 @@ def monitor(variable: monitoring.ComponentVariable, monitor: dict[str, Any]) -> 
         monitor_id=monitor["id"],
         variable=variable,
         monitor_type=monitor["type"],
-        value=_number_text(monitor["value"]),
+        value=monitoring.value_text(monitor["value"]),
         severity=monitor["severity"],
         transaction=monitor.get("transaction", False),
     )
-
-
-def _number_text(number: Any) -> str:
-    """A JSON number as text, integral ones without a fraction (a threshold of 230 reads 230, not 230.0)."""
-    if isinstance(number, float) and number.is_integer():
-        return str(int(number))
-    return str(number)
 
 
 def reported_message(info: dict[str, Any]) -> display_messages.ReportedMessage:
