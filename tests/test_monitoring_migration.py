@@ -1,4 +1,4 @@
-"""Migration 0025 adds the tables of 2.x events, monitors, customer information and display messages beside an
+"""Migration 0031 adds the tables of 2.x events, monitors, customer information and display messages beside an
 existing database's chargers, on SQLite and PostgreSQL, and goes back down without touching them."""
 
 from __future__ import annotations
@@ -47,16 +47,16 @@ def _tables(connection: Connection) -> set[str]:
 
 def _up_down_and_up(connection: Connection) -> tuple[set[str], list[tuple[object, ...]], set[str], int]:
     config = alembic_config(connection)
-    command.upgrade(config, "0023")
+    command.upgrade(config, "0030")
     connection.execute(text(CHARGER))
-    command.upgrade(config, "0025")
+    command.upgrade(config, "0031")
     added = _tables(connection) & NEW_TABLES
     connection.execute(text(EVENT))
     stored = [tuple(row) for row in connection.execute(text("SELECT charge_point_id, cleared FROM station_events"))]
-    command.downgrade(config, "0023")
+    command.downgrade(config, "0030")
     left = _tables(connection) & NEW_TABLES
     chargers = connection.execute(text("SELECT count(*) FROM chargers")).scalar_one()
-    command.upgrade(config, "0025")
+    command.upgrade(config, "0031")
     return added, stored, left, chargers
 
 

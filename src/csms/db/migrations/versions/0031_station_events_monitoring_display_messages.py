@@ -1,7 +1,7 @@
 """2.x monitoring, station events, customer information and display messages
 
-Revision ID: 0025
-Revises: 0023
+Revision ID: 0031
+Revises: 0030
 
 New tables only; nothing existing changes:
 
@@ -24,8 +24,8 @@ from alembic import op
 
 from csms.db.models import BigId, UTCDateTime
 
-revision: str = "0025"
-down_revision: str | None = "0023"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
