@@ -40,6 +40,7 @@ from csms.api import (
 )
 from csms.api import budgets as budget_routes
 from csms.api import certificates as certificate_routes
+from csms.api import contract_certificates as contract_certificate_routes
 from csms.api.commanding import checks_on_the_executing_node
 from csms.api.storable_requests import StorableRequests
 from csms.bus import Bus
@@ -71,10 +72,14 @@ from csms.services import open_transactions, pairing, presence, signed_urls
 from csms.services.accounts import TokenPolicy
 from csms.services.background import BackgroundTasks
 from csms.services.cache_freshness import CacheFreshness
+from csms.services.certificate_authority import load_authority
 from csms.services.clock import offset_clock
 from csms.services.command_log import CommandLog
 from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
+from csms.services.iso15118 import CertificateProvider
+from csms.services.iso15118_development import DevelopmentProvider
+from csms.services.iso15118_http import HttpProvider
 from csms.services.live_costs import LiveCosts
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
@@ -154,6 +159,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(files.router)
     app.include_router(firmware_publications.router)
     app.include_router(certificate_routes.router)
+    app.include_router(contract_certificate_routes.router)
     app.include_router(admin_stats.router)
     app.include_router(tariffs.router)
     app.include_router(budget_routes.router)
@@ -162,6 +168,17 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(display_messages.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+
+
+def _certificate_provider(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+) -> CertificateProvider:
+    """The ISO 15118 certificate provider the settings choose."""
+    if settings.iso15118_provider == "http" and settings.iso15118_provider_url:
+        return HttpProvider(settings.iso15118_provider_url, timeout=settings.iso15118_provider_timeout)
+    return DevelopmentProvider(
+        session_factory, authority=lambda: load_authority(settings.ca_certfile, settings.ca_keyfile), clock=clock
+    )
 
 
 async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
@@ -277,6 +294,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             session_watch=session_watch,
             clock=clock,
         ),
+        iso15118=_certificate_provider(settings, session_factory, clock),
     )
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()

@@ -7,7 +7,7 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///csms.db"
@@ -193,6 +193,19 @@ class Settings(BaseSettings):
     certificate_request_window: float = 600.0
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
+
+    # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus and
+    # the contract certificates of Authorize. development: csms's own CA (no EXI, so Get15118EVCertificate
+    # is Failed); http: an external PKI/OCSP service at iso15118_provider_url, given this many seconds.
+    iso15118_provider: Literal["development", "http"] = "development"
+    iso15118_provider_url: str | None = Field(default=None, pattern=r"^https?://")
+    iso15118_provider_timeout: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _http_provider_has_url(self) -> Settings:
+        if self.iso15118_provider == "http" and not self.iso15118_provider_url:
+            raise ValueError("CSMS_ISO15118_PROVIDER=http needs CSMS_ISO15118_PROVIDER_URL")
+        return self
 
     @field_validator("tls_ciphers")
     @classmethod

@@ -29,6 +29,7 @@ from csms.services.background import BackgroundTasks
 from csms.services.clock import utc_now
 from csms.services.file_links import FileLinks
 from csms.services.file_store import FileStore
+from csms.services.iso15118 import CertificateProvider
 from csms.services.local_list import LocalListPusher
 from csms.services.login_cache import LoginCache
 from csms.services.login_throttle import LoginThrottle, SignupThrottle
@@ -88,6 +89,8 @@ class Runtime:
     certificates: CertificateWatch = field(kw_only=True)
     # This node's sockets recorded in the database under leases, and the rule of who owns a charger.
     presence: PresenceKeeper = field(kw_only=True)
+    # Who answers ISO 15118 Plug & Charge requests: csms's own CA or an external PKI (services/iso15118.py).
+    iso15118: CertificateProvider = field(kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     exists,
     false,
     func,
@@ -822,6 +823,26 @@ class ChargerCertificate(Base):
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ContractCertificate(Base):
+    """An ISO 15118 contract certificate the operator's CA signed for an eMAID (the development certificate
+    provider's records): how OCSP names it (SHA256 CertificateHashData) and whether it is revoked."""
+
+    __tablename__ = "contract_certificates"
+    __table_args__ = (UniqueConstraint("issuer_name_hash", "issuer_key_hash", "serial_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    emaid: Mapped[str] = mapped_column(String(ID_TOKEN_LENGTH), index=True)
+    issuer_name_hash: Mapped[str] = mapped_column(String(128))
+    issuer_key_hash: Mapped[str] = mapped_column(String(128))
+    serial_number: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(255))
+    not_after: Mapped[datetime]
+    certificate: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
 
 
 class DatabaseIdentity(Base):

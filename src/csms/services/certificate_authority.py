@@ -167,6 +167,14 @@ def hash_data(certificate: x509.Certificate, issuer: x509.Certificate) -> dict[s
     }
 
 
+def public_key_bits(certificate: x509.Certificate) -> bytes:
+    """The certificate's subjectPublicKey BIT STRING contents: what OCSP hashes as its issuerKeyHash."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return _subject_public_key_bits(spki)
+
+
 def _subject_public_key_bits(spki: bytes) -> bytes:
     """The BIT STRING contents of a DER SubjectPublicKeyInfo: OCSP hashes the key without its algorithm."""
     outer_length_size = _length_size(spki, 1)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
+from csms.ocpp.v16 import plug_and_charge
 from csms.services import (
     chargers,
     diagnostics,
@@ -268,6 +269,10 @@ class Station16(Station):
         return ref
 
     async def data_transfer(self, payload: Payload) -> Payload:
+        if payload["vendorId"] == plug_and_charge.VENDOR_ID:
+            return await plug_and_charge.answer(
+                self._runtime, self.id, payload.get("messageId"), payload.get("data"), now=self._now()
+            )
         async with self._session() as session:
             await chargers.record_data_transfer(
                 session,

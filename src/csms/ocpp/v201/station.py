@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
+from csms.ocpp.v201 import iso15118
 from csms.ocpp.v201 import notifications as wire
 from csms.services import (
     chargers,
@@ -97,6 +98,11 @@ class Station201(Station):
     # -- C Authorization ---------------------------------------------------------------------
 
     async def authorize(self, payload: Payload) -> Payload:
+        if iso15118.presents_contract(payload):
+            runtime = self._runtime
+            return await iso15118.authorize_with_contract(
+                runtime.iso15118, runtime.tags, payload, now=self._now(), spell_info=_id_token_info
+            )
         token = payload["idToken"]
         info = await self._check_token(_token_value(token), token["type"])
         return {"idTokenInfo": _id_token_info(info)}
@@ -115,6 +121,14 @@ class Station201(Station):
             ignore_transaction_id=in_transaction,
             id_token_type=id_token_type,
         )
+
+    # -- M ISO 15118 certificate management ------------------------------------------------
+
+    async def get_15118_ev_certificate(self, payload: Payload) -> Payload:
+        return await iso15118.get_15118_ev_certificate(self._runtime.iso15118, payload)
+
+    async def get_certificate_status(self, payload: Payload) -> Payload:
+        return await iso15118.get_certificate_status(self._runtime.iso15118, payload)
 
     # -- E Transactions ----------------------------------------------------------------------
 
@@ -470,6 +484,8 @@ HANDLERS = {
     "BootNotification": Station201.boot_notification,
     "DataTransfer": Station201.data_transfer,
     "FirmwareStatusNotification": Station201.firmware_status_notification,
+    "Get15118EVCertificate": Station201.get_15118_ev_certificate,
+    "GetCertificateStatus": Station201.get_certificate_status,
     "LogStatusNotification": Station201.log_status_notification,
     "PublishFirmwareStatusNotification": Station201.publish_firmware_status_notification,
     "Heartbeat": Station201.heartbeat,
@@ -521,6 +537,10 @@ def _id_token_info(info: IdTagInfo) -> Payload:
     if info.parent_id_tag is not None:
         answer["groupIdToken"] = {"idToken": info.parent_id_tag, "type": "Central"}
     return answer
+
+
+# The 1.6 Plug & Charge route answers 2.0.1 Authorize payloads (v16/plug_and_charge.py).
+id_token_info = _id_token_info
 
 
 def _timestamp(value: str) -> datetime:

@@ -1,0 +1,633 @@
+"""ISO 15118 Plug & Charge: GetCertificateStatus, Get15118EVCertificate and Authorize with a contract
+answered through the certificate provider, for a 2.0.1 station and for a 1.6 charger through the OCA's
+DataTransfer messages; the development provider on csms's own CA and the HTTP adapter to an external
+PKI; V2G and MO root certificates installed on a station and listed per charger."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from ocpp.routing import on
+from ocpp.v16 import call as call16
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action
+from websockets.asyncio.client import ClientConnection
+
+from csms.ocpp.v201 import OCPP201
+from csms.simulator.charger import SimulatedCharger, basic_auth_header
+from csms.simulator.station201 import SimulatedStation, connect_station
+from tests.certificates import Issued, issue, make_ca, make_csr
+from tests.conftest import CHARGER_PASSWORD, RunningServer, node_with
+from tests.operating import admin, ocpp_call, online_charger
+
+__all__ = ["admin"]
+
+PNC_VENDOR = "org.openchargealliance.iso15118pnc"
+RESPONDER = "http://ocsp.example.test"
+SCHEMA = "urn:iso:15118:2:2013:MsgDef"
+
+
+@pytest.fixture
+def operator_ca(server: RunningServer, tmp_path: Path) -> Iterator[Issued]:
+    """The operator's CA, as the PEM files csms is configured with."""
+    ca = make_ca(organization="Test Operator BV")
+    settings = server.app_runtime.settings
+    settings.ca_certfile, settings.ca_keyfile = (str(path) for path in ca.write(tmp_path, "operator-ca"))
+    yield ca
+    settings.ca_certfile = settings.ca_keyfile = None
+
+
+def new_emaid() -> str:
+    return "NLTNMC" + secrets.token_hex(4).upper()
+
+
+def hash_data(certificate: x509.Certificate, issuer: x509.Certificate) -> dict[str, Any]:
+    """OCSPRequestData for a certificate, as an OCSP request computes it."""
+    request = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256()).build()
+    return {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": request.issuer_name_hash.hex(),
+        "issuerKeyHash": request.issuer_key_hash.hex(),
+        "serialNumber": format(certificate.serial_number, "x"),
+        "responderURL": RESPONDER,
+    }
+
+
+def without_responder(data: dict[str, Any]) -> dict[str, Any]:
+    """CertificateHashData: OCSPRequestData without the responder."""
+    return {key: value for key, value in data.items() if key != "responderURL"}
+
+
+def snake(data: dict[str, Any]) -> dict[str, Any]:
+    """OCSPRequestData as the `ocpp` package's calls spell it."""
+    return {
+        "hash_algorithm": data["hashAlgorithm"],
+        "issuer_name_hash": data["issuerNameHash"],
+        "issuer_key_hash": data["issuerKeyHash"],
+        "serial_number": data["serialNumber"],
+    }
+
+
+@dataclass
+class Contract:
+    emaid: str
+    id: int
+    certificate: x509.Certificate
+    pem: str
+
+
+async def emaid_tag(http: httpx.AsyncClient, admin: dict[str, str], emaid: str) -> None:
+    response = await http.post("/api/admin/id_tags", json={"id_tag": emaid, "type": "eMAID"}, headers=admin)
+    assert response.status_code == 201, response.text
+
+
+async def issued_contract(http: httpx.AsyncClient, admin: dict[str, str], emaid: str | None = None) -> Contract:
+    """A contract certificate csms's CA signs for a new eMAID (or `emaid`)."""
+    emaid = emaid or new_emaid()
+    csr, _ = make_csr(emaid)
+    response = await http.post("/api/admin/contract_certificates", json={"emaid": emaid, "csr": csr}, headers=admin)
+    assert response.status_code == 201, response.text
+    row = response.json()
+    certificate = x509.load_pem_x509_certificate(row["certificate"].encode())
+    assert row["serial_number"] == format(certificate.serial_number, "x")
+    return Contract(emaid, row["id"], certificate, row["certificate"])
+
+
+async def revoke_contract(http: httpx.AsyncClient, admin: dict[str, str], contract: Contract) -> dict[str, Any]:
+    path = f"/api/admin/contract_certificates/{contract.id}/revoke"
+    response = await http.post(path, json={"reason": "keyCompromise"}, headers=admin)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@asynccontextmanager
+async def online_station(
+    server: RunningServer, station_class: type[SimulatedStation] = SimulatedStation
+) -> AsyncIterator[SimulatedStation]:
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, station_class=station_class) as station:
+        await station.boot()
+        yield station
+
+
+class RawStation:
+    """A 2.0.1 station that sends its calls as frames written by hand (the `ocpp` package would spell
+    responderURL as responderUrl), each answer checked against its 2.0.1 schema."""
+
+    def __init__(self, websocket: ClientConnection) -> None:
+        self._websocket = websocket
+        self._next_id = 0
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        message_id = f"m{self._next_id}"
+        await self._websocket.send(json.dumps([2, message_id, action, payload]))
+        answer = json.loads(await asyncio.wait_for(self._websocket.recv(), 20))
+        assert answer[:2] == [3, message_id], answer
+        OCPP201.schemas.check_response(action, answer[2])
+        result: dict[str, Any] = answer[2]
+        return result
+
+
+@asynccontextmanager
+async def raw_station(server: RunningServer) -> AsyncIterator[RawStation]:
+    station_id = await server.add_charger()
+    async with websockets.connect(
+        f"{server.ws_url}/ocpp/{station_id}",
+        subprotocols=[websockets.Subprotocol("ocpp2.0.1")],
+        additional_headers={"Authorization": basic_auth_header(station_id, CHARGER_PASSWORD)},
+    ) as websocket:
+        yield RawStation(websocket)
+
+
+def authorize(emaid: str, **contract: Any) -> dict[str, Any]:
+    return {"idToken": {"idToken": emaid, "type": "eMAID"}, **contract}
+
+
+def read_ocsp(answer_b64: str, ca: Issued) -> ocsp.OCSPResponse:
+    """The OCSP response, its signature checked with the CA's key."""
+    response = ocsp.load_der_ocsp_response(base64.b64decode(answer_b64))
+    assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    public_key = ca.certificate.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    public_key.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(response.signature_hash_algorithm))
+    return response
+
+
+# -- 2.0.1 GetCertificateStatus with the development provider ---------------------------------
+
+
+async def test_certificate_status_of_a_contract_csms_issued_is_a_good_ocsp_response_signed_by_its_ca(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    request = hash_data(contract.certificate, operator_ca.certificate)
+    async with raw_station(server) as station:
+        answer = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+    assert answer["status"] == "Accepted"
+    response = read_ocsp(answer["ocspResult"], operator_ca)
+    assert response.certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert response.serial_number == contract.certificate.serial_number
+    assert response.issuer_key_hash.hex() == request["issuerKeyHash"]
+
+
+async def test_certificate_status_of_a_revoked_contract_is_revoked_with_its_reason(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    revoked = await revoke_contract(http, admin, contract)
+    async with raw_station(server) as station:
+        request = hash_data(contract.certificate, operator_ca.certificate)
+        answer = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+    response = read_ocsp(answer["ocspResult"], operator_ca)
+    assert response.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert response.revocation_reason == x509.ReasonFlags.key_compromise
+    assert revoked["revoked_at"] is not None and revoked["revocation_reason"] == "keyCompromise"
+
+
+async def test_certificate_status_of_a_certificate_csms_never_issued_is_unknown(
+    server: RunningServer, operator_ca: Issued
+) -> None:
+    unrecorded = issue(operator_ca, "made-outside-csms")  # the CA's key, but no record of csms
+    async with raw_station(server) as station:
+        request = hash_data(unrecorded.certificate, operator_ca.certificate)
+        answer = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+    assert read_ocsp(answer["ocspResult"], operator_ca).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+
+
+async def test_certificate_status_of_another_issuer_is_failed_without_an_ocsp_result(
+    server: RunningServer, operator_ca: Issued
+) -> None:
+    other_ca = make_ca("Another Mobility Operator CA")
+    foreign = issue(other_ca, new_emaid())
+    async with raw_station(server) as station:
+        request = hash_data(foreign.certificate, other_ca.certificate)
+        answer = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+    assert answer == {"status": "Failed"}
+
+
+async def test_get_15118_ev_certificate_is_failed_by_the_development_provider(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = {"iso15118SchemaVersion": SCHEMA, "action": "Install", "exiRequest": "gAQ="}
+    async with raw_station(server) as station:
+        answer = await station.call("Get15118EVCertificate", request)
+    assert answer == {"status": "Failed", "exiResponse": ""}
+    assert "cannot decode the EV's EXI request" in caplog.text
+
+
+# -- 2.0.1 Authorize with a contract (C07) -----------------------------------------------------
+
+
+async def test_authorize_with_hash_data_of_a_valid_contract_and_a_registered_emaid_is_accepted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    await emaid_tag(http, admin, contract.emaid)
+    hashes_ = [hash_data(contract.certificate, operator_ca.certificate)]
+    async with raw_station(server) as station:
+        answer = await station.call("Authorize", authorize(contract.emaid, iso15118CertificateHashData=hashes_))
+    assert answer == {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "Accepted"}
+
+
+async def test_authorize_with_the_contract_certificate_itself_is_accepted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    await emaid_tag(http, admin, contract.emaid)
+    async with raw_station(server) as station:
+        answer = await station.call("Authorize", authorize(contract.emaid, certificate=contract.pem))
+    assert answer == {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "Accepted"}
+
+
+async def test_authorize_of_an_unregistered_emaid_with_a_valid_contract_is_invalid(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)  # no tag of that eMAID
+    async with raw_station(server) as station:
+        answer = await station.call("Authorize", authorize(contract.emaid, certificate=contract.pem))
+    assert answer == {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "Accepted"}
+
+
+async def test_authorize_with_a_revoked_contract_is_certificate_revoked_and_the_token_invalid(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    await emaid_tag(http, admin, contract.emaid)
+    await revoke_contract(http, admin, contract)
+    hashes_ = [hash_data(contract.certificate, operator_ca.certificate)]
+    async with raw_station(server) as station:
+        by_hash = await station.call("Authorize", authorize(contract.emaid, iso15118CertificateHashData=hashes_))
+        by_certificate = await station.call("Authorize", authorize(contract.emaid, certificate=contract.pem))
+    for answer in (by_hash, by_certificate):
+        assert answer == {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "CertificateRevoked"}
+
+
+async def test_authorize_with_a_contract_of_another_ca_is_a_chain_error(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    emaid = new_emaid()
+    await emaid_tag(http, admin, emaid)
+    foreign = issue(make_ca("Another Mobility Operator CA"), emaid)
+    async with raw_station(server) as station:
+        answer = await station.call("Authorize", authorize(emaid, certificate=foreign.pem))
+    assert answer == {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "CertChainError"}
+
+
+async def test_authorize_with_another_emaids_contract_is_not_accepted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    someone_else = new_emaid()
+    await emaid_tag(http, admin, someone_else)
+    async with raw_station(server) as station:
+        answer = await station.call("Authorize", authorize(someone_else, certificate=contract.pem))
+    assert answer == {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "CertChainError"}
+
+
+async def test_authorize_of_a_registered_emaid_without_a_certificate_has_no_certificate_status(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    emaid = new_emaid()
+    await emaid_tag(http, admin, emaid)
+    async with raw_station(server) as station:
+        answer = await station.call("Authorize", authorize(emaid))
+    assert answer == {"idTokenInfo": {"status": "Accepted"}}
+
+
+# -- 1.6: the OCA's DataTransfer route -----------------------------------------------------------
+
+
+async def pnc_data_transfer(charger: SimulatedCharger, message_id: str, data: Any) -> Any:
+    return await charger.call(call16.DataTransfer(vendor_id=PNC_VENDOR, message_id=message_id, data=data))
+
+
+def inner_response(answer: Any, action: str) -> dict[str, Any]:
+    """The 2.0.1 response a DataTransfer answer carries, checked against its 2.0.1 schema."""
+    assert answer.status == "Accepted", answer
+    response: dict[str, Any] = json.loads(answer.data)
+    OCPP201.schemas.check_response(action, response)
+    return response
+
+
+async def test_a_16_charger_authorizes_a_contract_through_data_transfer(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    await emaid_tag(http, admin, contract.emaid)
+    request = {
+        "idToken": {"idToken": contract.emaid, "type": "eMAID"},
+        "iso15118CertificateHashData": [hash_data(contract.certificate, operator_ca.certificate)],
+    }
+    async with online_charger(server) as charger:
+        accepted = await pnc_data_transfer(charger, "Authorize", json.dumps(request))
+        await revoke_contract(http, admin, contract)
+        revoked = await pnc_data_transfer(charger, "Authorize", json.dumps(request))
+    assert inner_response(accepted, "Authorize") == {
+        "idTokenInfo": {"status": "Accepted"},
+        "certificateStatus": "Accepted",
+    }
+    assert inner_response(revoked, "Authorize") == {
+        "idTokenInfo": {"status": "Invalid"},
+        "certificateStatus": "CertificateRevoked",
+    }
+
+
+async def test_a_16_charger_gets_a_certificate_status_through_data_transfer(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    contract = await issued_contract(http, admin)
+    request = {"ocspRequestData": hash_data(contract.certificate, operator_ca.certificate)}
+    async with online_charger(server) as charger:
+        answer = await pnc_data_transfer(charger, "GetCertificateStatus", json.dumps(request))
+    response = inner_response(answer, "GetCertificateStatus")
+    assert response["status"] == "Accepted"
+    assert read_ocsp(response["ocspResult"], operator_ca).certificate_status == ocsp.OCSPCertStatus.GOOD
+
+
+async def test_a_16_charger_asking_for_an_ev_certificate_gets_failed_from_the_development_provider(
+    server: RunningServer,
+) -> None:
+    request = {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install", "exiRequest": "gAQ="}
+    async with online_charger(server) as charger:
+        answer = await pnc_data_transfer(charger, "Get15118EVCertificate", json.dumps(request))
+    assert inner_response(answer, "Get15118EVCertificate") == {"status": "Failed", "exiResponse": ""}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "not json",
+        "[1, 2]",
+        json.dumps({"idToken": {"idToken": "NLTNMC1", "type": "eMAID"}, "iso15118CertificateHashData": []}),
+        json.dumps({"idToken": "NLTNMC1"}),
+    ],
+    ids=["no data", "not json", "not an object", "empty hash data", "idToken not an IdTokenType"],
+)
+async def test_malformed_plug_and_charge_data_is_rejected(
+    server: RunningServer, caplog: pytest.LogCaptureFixture, data: str | None
+) -> None:
+    async with online_charger(server) as charger:
+        answer = await pnc_data_transfer(charger, "Authorize", data)
+    assert (answer.status, answer.data) == ("Rejected", None)
+    assert "Plug & Charge Authorize Rejected" in caplog.text
+
+
+async def test_a_plug_and_charge_message_csms_does_not_answer_is_an_unknown_message_id(server: RunningServer) -> None:
+    async with online_charger(server) as charger:
+        answer = await pnc_data_transfer(charger, "NotAMessage", "{}")
+    assert answer.status == "UnknownMessageId"
+
+
+# -- the HTTP provider, against a real HTTP server ----------------------------------------------
+
+
+@dataclass
+class FakePki:
+    """An external PKI/OCSP service speaking csms's JSON contract: answers by path, and what it was sent."""
+
+    answers: dict[str, Any]
+    delay: float = 0.0
+    received: list[tuple[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def pki() -> Iterator[FakePki]:
+    fake = FakePki(answers={})
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            fake.received.append((self.path, body))
+            time.sleep(fake.delay)
+            answer = fake.answers.get(self.path, (404, {}))
+            status, payload = answer
+            encoded = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # csms stopped waiting (the timeout test)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}/pki"
+    yield fake
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@asynccontextmanager
+async def node_on(pki: FakePki, tmp_path: Path, provider_timeout: float = 5.0) -> AsyncIterator[RunningServer]:
+    async with node_with(
+        tmp_path, iso15118_provider="http", iso15118_provider_url=pki.url, iso15118_provider_timeout=provider_timeout
+    ) as node:
+        yield node
+
+
+async def test_the_http_provider_forwards_certificate_status_and_returns_its_ocsp_result(
+    pki: FakePki, tmp_path: Path
+) -> None:
+    request = {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": "aa" * 32,
+        "issuerKeyHash": "bb" * 32,
+        "serialNumber": "1f",
+        "responderURL": RESPONDER,
+    }
+    pki.answers["/pki/certificate-status"] = (200, {"status": "Accepted", "ocspResult": "MAMKAQE="})
+    async with node_on(pki, tmp_path) as node, raw_station(node) as station:
+        answer = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+    assert answer == {"status": "Accepted", "ocspResult": "MAMKAQE="}
+    assert pki.received == [("/pki/certificate-status", request)]
+
+
+async def test_the_http_provider_forwards_an_ev_certificate_request(pki: FakePki, tmp_path: Path) -> None:
+    pki.answers["/pki/ev-certificate"] = (200, {"status": "Accepted", "exiResponse": "gAR="})
+    request = {"iso15118SchemaVersion": SCHEMA, "action": "Update", "exiRequest": "gAQ="}
+    async with node_on(pki, tmp_path) as node, raw_station(node) as station:
+        answer = await station.call("Get15118EVCertificate", request)
+    assert answer == {"status": "Accepted", "exiResponse": "gAR="}
+    expected = {"schemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Update", "exiRequest": "gAQ="}
+    assert pki.received == [("/pki/ev-certificate", expected)]
+
+
+async def test_the_http_provider_checks_a_16_chargers_contract(pki: FakePki, tmp_path: Path) -> None:
+    emaid = new_emaid()
+    hash_ = {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": "aa" * 32,
+        "issuerKeyHash": "bb" * 32,
+        "serialNumber": "2",
+        "responderURL": RESPONDER,
+    }
+    pki.answers["/pki/contract-check"] = (200, {"status": "ContractCancelled"})
+    request = {"idToken": {"idToken": emaid, "type": "eMAID"}, "iso15118CertificateHashData": [hash_]}
+    async with node_on(pki, tmp_path) as node, online_charger(node) as charger:
+        answer = await pnc_data_transfer(charger, "Authorize", json.dumps(request))
+    assert inner_response(answer, "Authorize") == {
+        "idTokenInfo": {"status": "Invalid"},
+        "certificateStatus": "ContractCancelled",
+    }
+    assert pki.received == [("/pki/contract-check", {"emaid": emaid, "certificate": None, "hashData": [hash_]})]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(500, {"status": "Accepted"}), (200, "not json"), (200, {"status": "Maybe"}), (200, {"status": "Accepted"})],
+    ids=["server error", "not json", "unknown status", "accepted without ocsp result"],
+)
+async def test_an_unusable_answer_of_the_http_provider_is_failed(
+    pki: FakePki, tmp_path: Path, caplog: pytest.LogCaptureFixture, answer: Any
+) -> None:
+    pki.answers["/pki/certificate-status"] = answer
+    request = {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": "aa" * 32,
+        "issuerKeyHash": "bb" * 32,
+        "serialNumber": "3",
+        "responderURL": RESPONDER,
+    }
+    async with node_on(pki, tmp_path) as node, raw_station(node) as station:
+        result = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+    assert result == {"status": "Failed"}
+    assert "GetCertificateStatus answered Failed" in caplog.text
+
+
+async def test_an_http_provider_too_slow_to_answer_is_failed_within_its_timeout(pki: FakePki, tmp_path: Path) -> None:
+    pki.delay = 3.0
+    pki.answers["/pki/ev-certificate"] = (200, {"status": "Accepted", "exiResponse": "gAR="})
+    request = {"iso15118SchemaVersion": SCHEMA, "action": "Install", "exiRequest": "gAQ="}
+    async with node_on(pki, tmp_path, provider_timeout=0.5) as node, raw_station(node) as station:
+        started = time.monotonic()
+        answer = await station.call("Get15118EVCertificate", request)
+        elapsed = time.monotonic() - started
+    assert answer == {"status": "Failed", "exiResponse": ""}
+    assert elapsed < 2.5
+
+
+async def test_an_unreachable_http_provider_leaves_a_contract_unchecked(tmp_path: Path) -> None:
+    emaid = new_emaid()
+    unreachable = FakePki(answers={}, url="http://127.0.0.1:9/pki")  # the discard port: nothing listens
+    async with node_on(unreachable, tmp_path) as node, raw_station(node) as station:
+        answer = await station.call("Authorize", authorize(emaid, certificate="-----BEGIN CERTIFICATE-----"))
+    assert answer == {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "NoCertificateAvailable"}
+
+
+# -- V2G and MO root certificates on a 2.0.1 station ---------------------------------------------
+
+
+class CertificateStation(SimulatedStation):
+    """A station that installs, lists and deletes root certificates as asked."""
+
+    installed: dict[str, tuple[str, dict[str, Any]]]
+
+    @on(Action.install_certificate)
+    async def on_install_certificate(self, **payload: Any) -> Any:
+        self._received("InstallCertificate", payload)
+        certificate = x509.load_pem_x509_certificate(payload["certificate"].encode())
+        data = hash_data(certificate, certificate)
+        self.installed = getattr(self, "installed", {})
+        self.installed[data["serialNumber"]] = (payload["certificate_type"], data)
+        return call_result.InstallCertificate(status="Accepted")
+
+    @on(Action.get_installed_certificate_ids)
+    async def on_get_installed_certificate_ids(self, **payload: Any) -> Any:
+        self._received("GetInstalledCertificateIds", payload)
+        chains = [
+            {"certificate_type": kind, "certificate_hash_data": snake(data)}
+            for kind, data in getattr(self, "installed", {}).values()
+        ]
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data_chain=chains)
+
+    @on(Action.delete_certificate)
+    async def on_delete_certificate(self, **payload: Any) -> Any:
+        self._received("DeleteCertificate", payload)
+        getattr(self, "installed", {}).pop(payload["certificate_hash_data"]["serial_number"], None)
+        return call_result.DeleteCertificate(status="Accepted")
+
+
+async def listed_certificates(http: httpx.AsyncClient, admin: dict[str, str], station_id: str) -> list[tuple[str, str]]:
+    response = await http.get(f"/api/admin/chargers/{station_id}/certificates", headers=admin)
+    assert response.status_code == 200, response.text
+    return sorted((row["certificate_type"], row["serial_number"]) for row in response.json())
+
+
+@pytest.mark.parametrize(
+    "certificate_type",
+    ["V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate", "ManufacturerRootCertificate"],
+)
+async def test_a_root_certificate_installed_on_a_201_station_is_listed_and_deleted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], certificate_type: str
+) -> None:
+    root = make_ca(f"Test {certificate_type}")
+    serial = format(root.certificate.serial_number, "x")
+    async with online_station(server, CertificateStation) as station:
+        body = {"certificateType": certificate_type, "certificate": root.pem}
+        installed = await ocpp_call(http, admin, station.id, "InstallCertificate", body)
+        after_install = await listed_certificates(http, admin, station.id)
+        deleted = await ocpp_call(
+            http,
+            admin,
+            station.id,
+            "DeleteCertificate",
+            {"certificateHashData": without_responder(hash_data(root.certificate, root.certificate))},
+        )
+        after_delete = await listed_certificates(http, admin, station.id)
+    assert installed.json() == {"status": "Accepted"}
+    assert after_install == [(certificate_type, serial)]
+    assert deleted.json() == {"status": "Accepted"}
+    assert after_delete == []
+
+
+async def test_the_v2g_and_mo_roots_a_201_station_reports_are_listed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    v2g, mo = make_ca("Test V2G Root"), make_ca("Test MO Root")
+    async with online_station(server, CertificateStation) as station:
+        station.installed = {
+            format(v2g.certificate.serial_number, "x"): (
+                "V2GRootCertificate",
+                hash_data(v2g.certificate, v2g.certificate),
+            ),
+            format(mo.certificate.serial_number, "x"): ("MORootCertificate", hash_data(mo.certificate, mo.certificate)),
+        }
+        body = {"certificateType": ["V2GRootCertificate", "MORootCertificate"]}
+        answer = await ocpp_call(http, admin, station.id, "GetInstalledCertificateIds", body)
+        listed = await listed_certificates(http, admin, station.id)
+    assert answer.json()["status"] == "Accepted"
+    assert listed == sorted(
+        [
+            ("MORootCertificate", format(mo.certificate.serial_number, "x")),
+            ("V2GRootCertificate", format(v2g.certificate.serial_number, "x")),
+        ]
+    )
