@@ -133,7 +133,8 @@ class RawStation:
     """A 2.0.1 station that sends its calls as frames written by hand (the `ocpp` package would spell
     responderURL as responderUrl), each answer checked against its 2.0.1 schema."""
 
-    def __init__(self, websocket: ClientConnection) -> None:
+    def __init__(self, station_id: str, websocket: ClientConnection) -> None:
+        self.id = station_id
         self._websocket = websocket
         self._next_id = 0
 
@@ -156,7 +157,7 @@ async def raw_station(server: RunningServer) -> AsyncIterator[RawStation]:
         subprotocols=[websockets.Subprotocol("ocpp2.0.1")],
         additional_headers={"Authorization": basic_auth_header(station_id, CHARGER_PASSWORD)},
     ) as websocket:
-        yield RawStation(websocket)
+        yield RawStation(station_id, websocket)
 
 
 def authorize(emaid: str, **contract: Any) -> dict[str, Any]:
@@ -312,6 +313,22 @@ async def test_authorize_of_a_registered_emaid_without_a_certificate_has_no_cert
     async with raw_station(server) as station:
         answer = await station.call("Authorize", authorize(emaid))
     assert answer == {"idTokenInfo": {"status": "Accepted"}}
+
+
+async def test_a_csr_for_a_v2g_certificate_is_rejected_and_no_certificate_is_signed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with raw_station(server) as station:
+        station_id = station.id
+        csr, _ = make_csr(station_id)
+        window = await http.post(
+            f"/api/admin/chargers/{station_id}/certificates/sign-window", json={"minutes": 5}, headers=admin
+        )
+        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        listed = await listed_certificates(http, admin, station_id)
+    assert window.status_code == 200, window.text
+    assert answer == {"status": "Rejected"}
+    assert listed == []
 
 
 # -- 1.6: the OCA's DataTransfer route -----------------------------------------------------------

@@ -212,7 +212,9 @@ class CertificateOut(BaseModel):
     id: int
     charge_point_id: str
     certificate_type: str = Field(
-        description="ChargePointCertificate (signed by csms), CentralSystemRootCertificate, ManufacturerRootCertificate"
+        description="ChargePointCertificate (signed by csms); installed or reported: 1.6 CentralSystemRootCertificate, "
+        "ManufacturerRootCertificate; 2.0.1 V2GRootCertificate, MORootCertificate, CSMSRootCertificate, "
+        "ManufacturerRootCertificate, V2GCertificateChain"
     )
     status: str = Field(description="Issued, Accepted, Rejected, SendFailed (signed by csms) or Installed")
     serial_number: str = Field(description="Hexadecimal, as in CertificateHashData")

@@ -45,6 +45,8 @@ UPDATED = "Updated"
 ENDED = "Ended"
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
+# CertificateSigningUseEnumType: the ISO 15118 SECC certificate, beside the ChargingStationCertificate.
+V2G_CERTIFICATE = "V2GCertificate"
 # What csms records of a transaction the station began before anyone presented a token.
 NO_TOKEN = ""
 
@@ -129,6 +131,15 @@ class Station201(Station):
 
     async def get_certificate_status(self, payload: Payload) -> Payload:
         return await iso15118.get_certificate_status(self._runtime.iso15118, payload)
+
+    async def sign_certificate(self, payload: Payload) -> Payload:
+        """A02/A03 for the station's own certificate. A V2GCertificate (the ISO 15118 SECC certificate) is
+        Rejected: csms's CA signs chargers' OCPP client certificates only, and signing one as such would
+        supersede (then revoke) the station's OCPP certificate once it accepted the V2G one."""
+        if payload.get("certificateType") == V2G_CERTIFICATE:
+            logger.warning("station %s: SignCertificate for a V2GCertificate Rejected: csms signs none", self.id)
+            return {"status": "Rejected"}
+        return await super().sign_certificate(payload)
 
     # -- E Transactions ----------------------------------------------------------------------
 
