@@ -148,6 +148,14 @@ class RawStation:
         result: dict[str, Any] = answer[2]
         return result
 
+    async def answer_call(self, action: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """The next call csms sends, which must be `action`, answered with `answer`; its payload."""
+        frame = json.loads(await asyncio.wait_for(self._websocket.recv(), 20))
+        assert frame[0] == 2 and frame[2] == action, frame
+        await self._websocket.send(json.dumps([3, frame[1], answer]))
+        payload: dict[str, Any] = frame[3]
+        return payload
+
 
 @asynccontextmanager
 async def raw_station(server: RunningServer) -> AsyncIterator[RawStation]:
@@ -224,6 +232,26 @@ async def test_certificate_status_of_another_issuer_is_failed_without_an_ocsp_re
         request = hash_data(foreign.certificate, other_ca.certificate)
         answer = await station.call("GetCertificateStatus", {"ocspRequestData": request})
     assert answer == {"status": "Failed"}
+
+
+async def test_certificate_status_of_a_station_certificate_csms_signed_follows_its_revocation(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with raw_station(server) as station:
+        window = f"/api/admin/chargers/{station.id}/certificates/sign-window"
+        assert (await http.post(window, json={"minutes": 5}, headers=admin)).status_code == 200
+        csr, _ = make_csr(station.id)
+        signing = await station.call("SignCertificate", {"csr": csr, "certificateType": "ChargingStationCertificate"})
+        delivered = await station.answer_call("CertificateSigned", {"status": "Accepted"})
+        certificate = x509.load_pem_x509_certificate(delivered["certificateChain"].encode())
+        request = hash_data(certificate, operator_ca.certificate)
+        good = await station.call("GetCertificateStatus", {"ocspRequestData": request})
+        revoking = await http.post(f"/api/admin/chargers/{station.id}/certificates/revoke", headers=admin)
+    async with raw_station(server) as other_station:
+        revoked = await other_station.call("GetCertificateStatus", {"ocspRequestData": request})
+    assert signing == {"status": "Accepted"} and revoking.status_code == 200, revoking.text
+    assert read_ocsp(good["ocspResult"], operator_ca).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert read_ocsp(revoked["ocspResult"], operator_ca).certificate_status == ocsp.OCSPCertStatus.REVOKED
 
 
 async def test_get_15118_ev_certificate_is_failed_by_the_development_provider(

@@ -19,9 +19,13 @@ from csms.services.tag_directory import TagDirectory
 
 __all__ = [
     "ACCEPTED",
-    "CERTIFICATE_ACTIONS",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+    "CERT_CHAIN_ERROR",
     "CONTRACT_STATUSES",
     "FAILED",
+    "NO_CERTIFICATE_AVAILABLE",
+    "SIGNATURE_ERROR",
     "CertificateHash",
     "CertificateProvider",
     "CertificateStatusAnswer",
@@ -31,8 +35,6 @@ __all__ = [
 ]
 
 FAILED = "Failed"
-# CertificateActionEnumType: a first contract certificate for the EV, or the renewal of one.
-CERTIFICATE_ACTIONS = ("Install", "Update")
 # AuthorizeCertificateStatusEnumType.
 NO_CERTIFICATE_AVAILABLE = "NoCertificateAvailable"
 CERTIFICATE_REVOKED = "CertificateRevoked"
@@ -48,7 +50,6 @@ CONTRACT_STATUSES = (
     CERT_CHAIN_ERROR,
     "ContractCancelled",
 )
-HASH_ALGORITHMS = ("SHA256", "SHA384", "SHA512")
 
 
 @dataclass(frozen=True, slots=True)
