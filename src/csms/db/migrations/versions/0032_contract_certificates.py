@@ -1,7 +1,7 @@
 """contract certificates csms's own CA issued (ISO 15118 Plug & Charge, development provider)
 
-Revision ID: 0028
-Revises: 0023
+Revision ID: 0032
+Revises: 0031
 
 - contract_certificates: the ISO 15118 contract certificates the operator's CA signed for an eMAID, with
   the CertificateHashData (SHA256) OCSP names them by and their revocation, so the development certificate
@@ -15,8 +15,8 @@ from alembic import op
 
 import csms.db.models
 
-revision: str = "0028"
-down_revision: str | None = "0023"
+revision: str = "0032"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
