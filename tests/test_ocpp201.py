@@ -149,6 +149,7 @@ async def test_authorize_answers_an_id_token_info(server: RunningServer, http: h
         known = await station.authorize(tokens["idTag"], "Central")
         unknown = await station.authorize("NOT-A-TAG-OF-ANYONE")
     assert known.id_token_info["status"] == "Accepted"
+    assert "personal_message" not in known.id_token_info  # no tariff applies here
     assert unknown.id_token_info["status"] == "Invalid"
 
 
@@ -698,6 +699,12 @@ async def test_the_station_is_told_the_running_cost_in_cost_updated_and_the_fina
     tokens = await signup(http)
     async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
         await booted_station(server, station)
+        # Before the driver starts, the station shows them the price (2.0.1 I01), as they pay it.
+        authorized = await station.authorize(tokens["idTag"], "Central")
+        assert authorized.id_token_info["personal_message"] == {
+            "format": "UTF8",
+            "content": "0.36 EUR/kWh, incl. 20% tax",
+        }
         transaction = station.new_transaction(1, {"idToken": tokens["idTag"], "type": "Central"})
         started = await station.transaction_event(
             transaction, "Started", "Authorized", energy_wh=1000, context="Transaction.Begin"

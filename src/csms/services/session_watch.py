@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from csms.bus import Bus
 from csms.db.batch_writer import DATABASE_ERRORS
 from csms.db.change_counters import WEBHOOKS
-from csms.db.models import Transaction, Webhook
-from csms.services import session_costs, webhooks
+from csms.db.models import Tariff, Transaction, Webhook
+from csms.services import session_costs, tariffs, webhooks
 from csms.services.background import BackgroundTasks
 from csms.services.chargers import StatusReport
 from csms.services.id_tags import ACCEPTED
@@ -131,6 +131,16 @@ class SessionWatch:
     def station_event(self, charge_point_id: str, event: StationEventFields) -> None:
         """An event a 2.x station reported (NotifyEvent): live, and to webhooks of `station_event`."""
         self._notify("station_event", charge_point_id=charge_point_id, **event)
+
+    async def tariff_for(self, charge_point_id: str, *, id_tag: str, group: str | None) -> Tariff | None:
+        """The tariff in force now for this driver at this charger (not a connector's own: the driver has
+        not chosen one yet), from the tariff book in memory; None without one."""
+        book = await self.live.tariff_book.get()
+        if not book.assignments:
+            return None
+        place = tariffs.Place(charge_point_id=charge_point_id, connector_id=0, id_tag=id_tag, group=group)
+        assignment = tariffs.assignment_in_force(book.assignments, place, self._clock())
+        return book.by_id.get(assignment.tariff_id) if assignment is not None else None
 
     def charger_disconnected(self, charge_point_id: str) -> None:
         self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")

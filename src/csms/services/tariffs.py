@@ -109,6 +109,30 @@ async def place_of(session: AsyncSession, *, charge_point_id: str, connector_id:
     return Place(charge_point_id=charge_point_id, connector_id=connector_id, id_tag=id_tag, group=group)
 
 
+def tariff_text(tariff: Tariff) -> str:
+    """What a driver is told of a tariff before charging (a station's display), gross of tax as they pay:
+    "0.36 EUR/kWh, 1.80 EUR a session, incl. 20% tax"."""
+    gross = 1 + tariff.tax_rate
+    parts = [
+        f"{_price(amount * gross)} {tariff.currency}{unit}"
+        for amount, unit in (
+            (tariff.price_per_kwh, "/kWh"),
+            (tariff.price_per_charging_minute, "/min charging"),
+            (tariff.price_per_idle_minute, "/min idle"),
+            (tariff.session_fee, " a session"),
+        )
+        if amount
+    ]
+    tax = f"incl. {format((tariff.tax_rate * 100).normalize(), 'f')}% tax" if tariff.tax_rate else "no tax"
+    return ", ".join([*parts, tax]) if parts else f"free ({tariff.name})"
+
+
+def _price(amount: Decimal) -> str:
+    """Two to four decimals: 0.3 is 0.30, 0.3999 stays 0.3999."""
+    whole, _, fraction = format(amount.quantize(Decimal("0.0001")).normalize(), "f").partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 def assignment_in_force(
     assignments: Sequence[TariffAssignment], place: Place, moment: datetime
 ) -> TariffAssignment | None:

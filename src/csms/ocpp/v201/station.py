@@ -28,6 +28,7 @@ from csms.services import (
     monitoring,
     reservations,
     station_events,
+    tariffs,
     transaction_events,
     transactions,
 )
@@ -106,8 +107,19 @@ class Station201(Station):
                 runtime.iso15118, runtime.tags, payload, now=self._now(), spell_info=_id_token_info
             )
         token = payload["idToken"]
-        info = await self._check_token(_token_value(token), token["type"])
-        return {"idTokenInfo": _id_token_info(info)}
+        id_token = _token_value(token)
+        info = await self._check_token(id_token, token["type"])
+        answer = _id_token_info(info)
+        if info.status == ACCEPTED:
+            await self._add_tariff_text(answer, id_token, info)
+        return {"idTokenInfo": answer}
+
+    async def _add_tariff_text(self, id_token_info: Payload, id_token: str, info: IdTagInfo) -> None:
+        """The driver's tariff as a personal message (2.0.1 I01): shown before they plug in and start."""
+        watch = self._runtime.session_watch
+        tariff = await watch.tariff_for(self.id, id_tag=id_token, group=info.parent_id_tag)
+        if tariff is not None:
+            id_token_info["personalMessage"] = {"format": "UTF8", "content": tariffs.tariff_text(tariff)[:512]}
 
     async def _check_token(
         self, id_token: str, id_token_type: str | None, *, in_transaction: int | None = None
