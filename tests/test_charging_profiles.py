@@ -40,7 +40,7 @@ async def stored(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id
         (
             item["connector_id"],
             item["charging_profile_id"],
-            item["profile"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"],
+            item["periods"][0]["limit"],
         )
         for item in found
     ]

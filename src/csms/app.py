@@ -34,6 +34,7 @@ from csms.api import (
     pairing_codes,
     records,
     reservations,
+    smart_charging,
     station_monitoring,
     tariffs,
     webhooks,
@@ -155,6 +156,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(admin_users.router)
     app.include_router(operations.router)
+    app.include_router(smart_charging.router)
     app.include_router(reservations.router)
     app.include_router(files.router)
     app.include_router(firmware_publications.router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -89,15 +89,6 @@ class LocalListSendOut(BaseModel):
     list_version: int
     update_type: str
     entries: int = Field(description="Entries sent, removals included")
-
-
-class ChargingProfileOut(BaseModel):
-    connector_id: int
-    charging_profile_id: int
-    stack_level: int
-    purpose: str
-    profile: dict[str, Any] = Field(description="csChargingProfiles as sent, camelCase")
-    created_at: datetime
 
 
 class ReservationCreate(BaseModel):

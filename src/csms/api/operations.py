@@ -10,7 +10,6 @@ from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.operation_schemas import (
     CallStatusOut,
     ChargerCommandOut,
-    ChargingProfileOut,
     ConfigurationKeyOut,
     DeviceModelVariableOut,
     LocalListEntryOut,
@@ -21,6 +20,7 @@ from csms.api.operation_schemas import (
     ReservationOut,
 )
 from csms.api.schemas import ErrorBody
+from csms.api.smart_charging_schemas import ChargingProfileOut
 from csms.db.models import Reservation
 from csms.domain.commands import ChangePassword
 from csms.services import (
@@ -136,17 +136,10 @@ async def send_charger_local_list(
 async def charger_charging_profiles(
     charge_point_id: str, admin: AdminUser, session: SessionDep
 ) -> list[ChargingProfileOut]:
-    """The charging profiles the charger accepted and still holds, per connector."""
+    """The charging profiles the charger accepted and still holds, per connector (1.6) or EVSE (2.0.1)."""
     await require_charger(session, charge_point_id)
     return [
-        ChargingProfileOut(
-            connector_id=stored.connector_id,
-            charging_profile_id=stored.charging_profile_id,
-            stack_level=stored.stack_level,
-            purpose=stored.purpose,
-            profile=charging_profiles.profile_body(stored),
-            created_at=stored.created_at,
-        )
+        ChargingProfileOut.of(stored.connector_id, charging_profiles.stored_profile(stored), stored.created_at)
         for stored in await charging_profiles.list_profiles(session, charge_point_id)
     ]
 

@@ -538,7 +538,8 @@ class Reservation(Base):
 
 
 class ChargingProfile(Base):
-    """A charging profile a charger accepted in SetChargingProfile, kept until it is cleared or replaced."""
+    """A charging profile a charger accepted in SetChargingProfile, kept until it is cleared or replaced:
+    on a connector (1.6) or EVSE (2.x), `profile` csms's neutral form of it (JSON)."""
 
     __tablename__ = "charging_profiles"
     __table_args__ = (Index("ix_charging_profiles_charger_connector", "charge_point_id", "connector_id"),)
@@ -551,6 +552,56 @@ class ChargingProfile(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     profile: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class ReportedChargingProfile(Base):
+    """A profile a 2.0.1 station listed in ReportChargingProfiles (its answer to GetChargingProfiles)."""
+
+    __tablename__ = "reported_charging_profiles"
+    __table_args__ = (Index("ix_reported_charging_profiles_charger", "charge_point_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(Integer)
+    evse_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))
+    charging_profile_id: Mapped[int] = mapped_column(Integer)
+    stack_level: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(40))
+    profile: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class ChargingLimit(Base):
+    """An external limit a 2.0.1 station reported (NotifyChargingLimit), until it reports it cleared."""
+
+    __tablename__ = "charging_limits"
+    __table_args__ = (Index("ix_charging_limits_charger", "charge_point_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))
+    is_grid_critical: Mapped[bool | None] = mapped_column(Boolean)
+    schedules: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+
+
+class EvChargingReport(Base):
+    """What a 2.0.1 station told of the EV on an EVSE: its charging needs or the schedule it chose."""
+
+    __tablename__ = "ev_charging_reports"
+    __table_args__ = (Index("ix_ev_charging_reports_charger", "charge_point_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    evse_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    energy_transfer: Mapped[str | None] = mapped_column(String(32))
+    departure_time: Mapped[datetime | None]
+    details: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
 
 
 class StoredFile(Base):

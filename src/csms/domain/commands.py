@@ -255,6 +255,94 @@ class ClearMonitor:
     monitor_id: int
 
 
+# Charging profile purposes, kinds and rate units: the names 1.6 and 2.0.1 share; a station maximum is
+# 2.0.1's ChargingStationMaxProfile, which 1.6 calls ChargePointMaxProfile.
+TX_DEFAULT_PROFILE = "TxDefaultProfile"
+TX_PROFILE = "TxProfile"
+STATION_MAX_PROFILE = "ChargingStationMaxProfile"
+PROFILE_PURPOSES = (TX_DEFAULT_PROFILE, TX_PROFILE, STATION_MAX_PROFILE)
+PROFILE_KINDS = ("Absolute", "Recurring", "Relative")
+RECURRENCIES = ("Daily", "Weekly")
+RATE_UNITS = ("A", "W")
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePeriod:
+    """From `start_period` seconds into the schedule on, at most `limit` (in the schedule's unit)."""
+
+    start_period: int
+    limit: float
+    number_phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingProfileValue:
+    """A charging profile as csms keeps it, whatever the version: `profile_id` is the charger's
+    chargingProfileId; a TxProfile names its transaction by csms's id (`transaction_id`, 1.6's
+    transactionId) and the station's own key (`transaction_key`, 2.x transactionId)."""
+
+    profile_id: int
+    stack_level: int
+    purpose: str
+    kind: str
+    charging_rate_unit: str
+    periods: tuple[SchedulePeriod, ...]
+    recurrency: str | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    transaction_id: int | None = None
+    transaction_key: str | None = None
+    duration: int | None = None
+    start_schedule: datetime | None = None
+    min_charging_rate: float | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """As JSON fields (`profile_from` reads them back)."""
+        fields = asdict(self)
+        fields["periods"] = list(fields["periods"])
+        return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in fields.items()}
+
+
+def profile_from(fields: dict[str, Any]) -> ChargingProfileValue:
+    """A profile from its JSON fields; KeyError or TypeError for fields that are not one."""
+    times = {name: datetime.fromisoformat(fields[name]) for name in _PROFILE_TIMES if fields.get(name) is not None}
+    periods = tuple(SchedulePeriod(**period) for period in fields["periods"])
+    return ChargingProfileValue(**{**fields, **times, "periods": periods})
+
+
+@dataclass(frozen=True, slots=True)
+class SetChargingProfile:
+    """Put a profile on a connector (1.6) or EVSE (2.x); 0 is the whole charger. The answer's `status` is
+    Accepted or Rejected (1.6 also NotSupported)."""
+
+    kind: ClassVar[str] = "SetChargingProfile"
+    connector_id: int
+    profile: ChargingProfileValue
+
+
+@dataclass(frozen=True, slots=True)
+class ClearChargingProfile:
+    """Clear the profile `profile_id`, or those the other criteria name; none clears every profile."""
+
+    kind: ClassVar[str] = "ClearChargingProfile"
+    profile_id: int | None = None
+    connector_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetCompositeSchedule:
+    """Ask what a connector (1.6) or EVSE (2.x; 0: the grid connection) will draw over the next `duration`
+    seconds. The answer's `status` and `schedule` (None when rejected): connector_id, schedule_start,
+    duration, charging_rate_unit and periods."""
+
+    kind: ClassVar[str] = "GetCompositeSchedule"
+    connector_id: int
+    duration: int
+    charging_rate_unit: str | None = None
+
+
 ChargerCommand = (
     RemoteStart
     | RemoteStop
@@ -273,7 +361,11 @@ ChargerCommand = (
     | ClearDisplayMessage
     | SetMonitor
     | ClearMonitor
+    | SetChargingProfile
+    | ClearChargingProfile
+    | GetCompositeSchedule
 )
+_PROFILE_TIMES = ("valid_from", "valid_to", "start_schedule")
 _TIMES = ("expires_at", "retrieve_at", "oldest", "latest", "start_at", "end_at")  # datetime fields, ISO text on the bus
 
 
@@ -301,6 +393,8 @@ def command_fields(command: ChargerCommand) -> dict[str, Any]:
     if isinstance(command, SendLocalList):
         entries = [_token_fields(entry) for entry in command.entries]
         return {"version_number": command.version_number, "update_type": command.update_type, "entries": entries}
+    if isinstance(command, SetChargingProfile):
+        return {"connector_id": command.connector_id, "profile": command.profile.fields()}
     fields = asdict(command)
     return {
         name: value.isoformat() if name in _TIMES and value is not None else value for name, value in fields.items()
@@ -315,6 +409,8 @@ def command_from(action: str, fields: dict[str, Any]) -> ChargerCommand:
     try:
         if kind is SendLocalList:
             return _send_local_list_from(fields)
+        if kind is SetChargingProfile:
+            return SetChargingProfile(int(fields["connector_id"]), profile_from(fields["profile"]))
         times = {name: datetime.fromisoformat(fields[name]) for name in _TIMES if fields.get(name) is not None}
         return kind(**{**fields, **times})
     except (TypeError, KeyError, AttributeError) as error:

@@ -4,9 +4,12 @@ An operator may send any call of the charger's version; when the charger accepts
 csms tracks (1.6: configuration, charging profiles; 2.0.1: device model variables, network profile, monitors and
 monitoring base and level;
 both: Basic-auth password, installed certificates, local list, reservations), the change is recorded
+csms tracks (1.6: configuration; 2.0.1: device model variables, network profile; both: Basic-auth
+password, installed certificates, local list, reservations, charging profiles), the change is recorded
 here, so the dedicated flows and the generic endpoint agree. The payloads are the wire's: each version
 has its own table of recorders, since the same action name can carry different fields in each; a call
-the charger's version package reads as a neutral command (local lists, reservations) is recorded from that.
+the charger's version package reads as a neutral command (local lists, reservations, charging profiles,
+1.6's RemoteStartTransaction with a profile) is recorded from that.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.domain.commands import CancelReservation, ChargerCommand, GetLocalListVersion, ReserveNow, SendLocalList
+from csms.domain.commands import (
+    CancelReservation,
+    ChargerCommand,
+    ClearChargingProfile,
+    GetLocalListVersion,
+    ReserveNow,
+    SendLocalList,
+    SetChargingProfile,
+)
 from csms.services import (
     certificate_authority,
     certificates,
@@ -72,6 +83,10 @@ async def record_command(
         await reservations.record_reserve_now(session, charge_point_id, command, status=str(answer["status"]), now=now)
     elif isinstance(command, CancelReservation) and answer.get("status") == "Accepted":
         await reservations.record_cancelled(session, charge_point_id, command.reservation_id, now=now)
+    elif isinstance(command, SetChargingProfile) and answer.get("status") == "Accepted":
+        await charging_profiles.record_set(session, charge_point_id, command.connector_id, command.profile, now=now)
+    elif isinstance(command, ClearChargingProfile) and answer.get("status") == "Accepted":
+        await charging_profiles.record_clear(session, charge_point_id, command)
 
 
 async def _get_configuration(
@@ -87,35 +102,6 @@ async def _change_configuration(
         await configuration.record_change(session, charge_point_id, key=payload["key"], value=payload["value"], now=now)
         if security_profiles.is_profile_change("ChangeConfiguration", payload):
             await security_profiles.allow(session, charge_point_id, int(payload["value"]))
-
-
-async def _set_charging_profile(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    if answer.get("status") == "Accepted":
-        await charging_profiles.record_set(
-            session, charge_point_id, int(payload["connectorId"]), payload["csChargingProfiles"], now=now
-        )
-
-
-async def _remote_start_transaction(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    """A charging profile inside an accepted RemoteStartTransaction is on the charger as SetChargingProfile's
-    would be (OCPP 1.6 §5.11: a TxProfile for the transaction it starts), on the connector asked for (0: the
-    charger picks one)."""
-    profile = payload.get("chargingProfile")
-    if answer.get("status") == "Accepted" and profile is not None:
-        await charging_profiles.record_set(
-            session, charge_point_id, int(payload.get("connectorId", 0)), profile, now=now
-        )
-
-
-async def _clear_charging_profile(
-    session: AsyncSession, charge_point_id: str, payload: dict[str, Any], answer: dict[str, Any], now: datetime
-) -> None:
-    if answer.get("status") == "Accepted":
-        await charging_profiles.record_clear(session, charge_point_id, charging_profiles.criteria(payload))
 
 
 async def _install_certificate(
@@ -265,9 +251,6 @@ def _attribute(named: dict[str, Any], *, value: str | None) -> device_model.Repo
 _RECORDERS_16: dict[str, Recorder] = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
-    "SetChargingProfile": _set_charging_profile,
-    "RemoteStartTransaction": _remote_start_transaction,
-    "ClearChargingProfile": _clear_charging_profile,
     "InstallCertificate": _install_certificate,
     "DeleteCertificate": _delete_certificate,
     "GetInstalledCertificateIds": _get_installed_certificate_ids,

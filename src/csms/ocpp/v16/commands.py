@@ -6,11 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from csms.domain.commands import (
+    STATION_MAX_PROFILE,
     CancelReservation,
     ChangePassword,
     ChargerCommand,
+    ChargingProfileValue,
+    ClearChargingProfile,
     ClearDisplayMessage,
     ClearMonitor,
+    GetCompositeSchedule,
     GetLocalListVersion,
     ListedToken,
     PublishFirmware,
@@ -18,7 +22,9 @@ from csms.domain.commands import (
     RemoteStop,
     RequestCustomerInformation,
     ReserveNow,
+    SchedulePeriod,
     SendLocalList,
+    SetChargingProfile,
     SetMonitor,
     ShowDisplayMessage,
     TriggerMessage,
@@ -62,6 +68,13 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
     ):
         # OCPP 2.x blocks N (monitoring, customer information) and O (display messages) have no 1.6 call.
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no such call (not supported on 1.6)")
+    if isinstance(command, SetChargingProfile):
+        profile = _profile(command.profile)
+        return "SetChargingProfile", {"connectorId": command.connector_id, "csChargingProfiles": profile}
+    if isinstance(command, ClearChargingProfile):
+        return "ClearChargingProfile", _clear_charging_profile(command)
+    if isinstance(command, GetCompositeSchedule):
+        return "GetCompositeSchedule", _get_composite_schedule(command)
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 
@@ -82,6 +95,8 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
         return {"status": "Accepted" if file_name else "NoDiagnostics", "file_name": file_name}
     if isinstance(command, UploadLog):
         return {"status": answer["status"], "file_name": answer.get("filename")}
+    if isinstance(command, GetCompositeSchedule):
+        return {"status": answer["status"], "schedule": _composite_schedule(answer)}
     return {"status": answer["status"]}
 
 
@@ -99,6 +114,19 @@ def read_call(action: str, payload: Payload) -> ChargerCommand | None:
         )
     if action == "CancelReservation":
         return CancelReservation(int(payload["reservationId"]))
+    if action == "SetChargingProfile":
+        return SetChargingProfile(int(payload["connectorId"]), read_profile(payload["csChargingProfiles"]))
+    if action == "RemoteStartTransaction" and "chargingProfile" in payload:
+        # What csms keeps of it: the TxProfile it puts on the connector asked for, as SetChargingProfile's
+        # would be (§5.11; 0: the charger picks one). Its answer's status says whether it is there.
+        return SetChargingProfile(int(payload.get("connectorId", 0)), read_profile(payload["chargingProfile"]))
+    if action == "ClearChargingProfile":
+        return ClearChargingProfile(
+            profile_id=payload.get("id"),
+            connector_id=payload.get("connectorId"),
+            purpose=_neutral_purpose(payload.get("chargingProfilePurpose")),
+            stack_level=payload.get("stackLevel"),
+        )
     if action != "SendLocalList":
         return None
     entries = tuple(_listed_token(item) for item in payload.get("localAuthorizationList", []))
@@ -176,3 +204,111 @@ def _timestamp(moment: datetime | None) -> str | None:
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
+
+
+# 1.6 calls the station maximum ChargePointMaxProfile; the other purposes are spelled as csms names them.
+_STATION_MAX_16 = "ChargePointMaxProfile"
+
+
+def _wire_purpose(purpose: str) -> str:
+    return _STATION_MAX_16 if purpose == STATION_MAX_PROFILE else purpose
+
+
+def _neutral_purpose(purpose: str | None) -> str | None:
+    return STATION_MAX_PROFILE if purpose == _STATION_MAX_16 else purpose
+
+
+def _profile(profile: ChargingProfileValue) -> Payload:
+    """A 1.6 csChargingProfiles; a TxProfile names csms's transaction id (§5.16)."""
+    schedule = {
+        "duration": profile.duration,
+        "startSchedule": _timestamp(profile.start_schedule),
+        "chargingRateUnit": profile.charging_rate_unit,
+        "chargingSchedulePeriod": [_present(_period(period)) for period in profile.periods],
+        "minChargingRate": profile.min_charging_rate,
+    }
+    return _present(
+        {
+            "chargingProfileId": profile.profile_id,
+            "transactionId": profile.transaction_id,
+            "stackLevel": profile.stack_level,
+            "chargingProfilePurpose": _wire_purpose(profile.purpose),
+            "chargingProfileKind": profile.kind,
+            "recurrencyKind": profile.recurrency,
+            "validFrom": _timestamp(profile.valid_from),
+            "validTo": _timestamp(profile.valid_to),
+            "chargingSchedule": _present(schedule),
+        }
+    )
+
+
+def read_profile(wire: Payload) -> ChargingProfileValue:
+    """A 1.6 csChargingProfiles (or a RemoteStartTransaction's chargingProfile) as csms keeps it."""
+    schedule = wire["chargingSchedule"]
+    return ChargingProfileValue(
+        profile_id=int(wire["chargingProfileId"]),
+        stack_level=int(wire["stackLevel"]),
+        purpose=str(_neutral_purpose(wire["chargingProfilePurpose"])),
+        kind=str(wire["chargingProfileKind"]),
+        charging_rate_unit=str(schedule["chargingRateUnit"]),
+        periods=tuple(_read_period(period) for period in schedule["chargingSchedulePeriod"]),
+        recurrency=wire.get("recurrencyKind"),
+        valid_from=_read_timestamp(wire.get("validFrom")),
+        valid_to=_read_timestamp(wire.get("validTo")),
+        transaction_id=wire.get("transactionId"),
+        duration=schedule.get("duration"),
+        start_schedule=_read_timestamp(schedule.get("startSchedule")),
+        min_charging_rate=schedule.get("minChargingRate"),
+    )
+
+
+def _period(period: SchedulePeriod) -> dict[str, Any]:
+    return {"startPeriod": period.start_period, "limit": period.limit, "numberPhases": period.number_phases}
+
+
+def _read_period(period: Payload) -> SchedulePeriod:
+    return SchedulePeriod(int(period["startPeriod"]), float(period["limit"]), period.get("numberPhases"))
+
+
+def _read_timestamp(value: str | None) -> datetime | None:
+    return parse_ocpp_timestamp(value) if value else None
+
+
+def _clear_charging_profile(command: ClearChargingProfile) -> Payload:
+    return _present(
+        {
+            "id": command.profile_id,
+            "connectorId": command.connector_id,
+            "chargingProfilePurpose": _wire_purpose(command.purpose) if command.purpose else None,
+            "stackLevel": command.stack_level,
+        }
+    )
+
+
+def _get_composite_schedule(command: GetCompositeSchedule) -> Payload:
+    payload: Payload = {"connectorId": command.connector_id, "duration": command.duration}
+    if command.charging_rate_unit is not None:
+        payload["chargingRateUnit"] = command.charging_rate_unit
+    return payload
+
+
+def _composite_schedule(answer: Payload) -> Payload | None:
+    """A 1.6 GetCompositeSchedule answer's schedule in csms's words; None when there is none."""
+    schedule = answer.get("chargingSchedule")
+    if answer["status"] != "Accepted" or schedule is None:
+        return None
+    return {
+        "connector_id": answer.get("connectorId"),
+        "schedule_start": answer.get("scheduleStart") or schedule.get("startSchedule"),
+        "duration": schedule.get("duration"),
+        "charging_rate_unit": schedule["chargingRateUnit"],
+        "periods": [_period_fields(period) for period in schedule["chargingSchedulePeriod"]],
+    }
+
+
+def _period_fields(period: Payload) -> dict[str, Any]:
+    return {
+        "start_period": period["startPeriod"],
+        "limit": period["limit"],
+        "number_phases": period.get("numberPhases"),
+    }

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from csms.domain.commands import (
     CENTRAL_ID_TYPE,
+    TX_PROFILE,
     CancelReservation,
     ChangePassword,
     ChargerCommand,
+    ChargingProfileValue,
+    ClearChargingProfile,
     ClearDisplayMessage,
     ClearMonitor,
+    GetCompositeSchedule,
     GetLocalListVersion,
     ListedToken,
     PublishFirmware,
@@ -18,7 +23,9 @@ from csms.domain.commands import (
     RemoteStop,
     RequestCustomerInformation,
     ReserveNow,
+    SchedulePeriod,
     SendLocalList,
+    SetChargingProfile,
     SetMonitor,
     ShowDisplayMessage,
     TriggerMessage,
@@ -70,6 +77,13 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "SetVariableMonitoring", {"setMonitoringData": [_monitoring_data(command)]}
     if isinstance(command, ClearMonitor):
         return "ClearVariableMonitoring", {"id": [command.monitor_id]}
+    if isinstance(command, SetChargingProfile):
+        profile = profile_payload(command.profile)
+        return "SetChargingProfile", {"evseId": command.connector_id, "chargingProfile": profile}
+    if isinstance(command, ClearChargingProfile):
+        return "ClearChargingProfile", _clear_charging_profile(command)
+    if isinstance(command, GetCompositeSchedule):
+        return "GetCompositeSchedule", _get_composite_schedule(command)
     return "SetVariables", _set_password(command)
 
 
@@ -87,6 +101,8 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
         return {"status": result["status"], "monitor_id": result.get("id")}
     if isinstance(command, ClearMonitor):
         return {"status": answer["clearMonitoringResult"][0]["status"]}
+    if isinstance(command, GetCompositeSchedule):
+        return {"status": answer["status"], "schedule": _composite_schedule(answer)}
     return {"status": answer["status"]}
 
 
@@ -107,6 +123,10 @@ def read_call(action: str, payload: Payload) -> ChargerCommand | None:
         )
     if action == "CancelReservation":
         return CancelReservation(int(payload["reservationId"]))
+    if action == "SetChargingProfile":
+        return SetChargingProfile(int(payload["evseId"]), read_profile(payload["chargingProfile"]))
+    if action == "ClearChargingProfile":
+        return _read_clear_charging_profile(payload)
     if action != "SendLocalList":
         return None
     entries = tuple(_listed_token(item) for item in payload.get("localAuthorizationList", []))
@@ -278,3 +298,124 @@ def _monitoring_data(command: SetMonitor) -> Payload:
     if command.monitor_id is not None:
         data["id"] = command.monitor_id
     return data
+
+
+def profile_payload(profile: ChargingProfileValue) -> Payload:
+    """A 2.0.1 ChargingProfileType: its one schedule has the profile's id; a TxProfile names the station's
+    own transactionId (K01.FR.03)."""
+    if profile.purpose == TX_PROFILE and profile.transaction_key is None:
+        raise RpcError.because(ErrorKind.PROPERTY_CONSTRAINT, "a 2.0.1 TxProfile names the station's transactionId")
+    schedule = {
+        "id": profile.profile_id,
+        "startSchedule": _timestamp(profile.start_schedule),
+        "duration": profile.duration,
+        "chargingRateUnit": profile.charging_rate_unit,
+        "chargingSchedulePeriod": [_present(_period(period)) for period in profile.periods],
+        "minChargingRate": profile.min_charging_rate,
+    }
+    return _present(
+        {
+            "id": profile.profile_id,
+            "stackLevel": profile.stack_level,
+            "chargingProfilePurpose": profile.purpose,
+            "chargingProfileKind": profile.kind,
+            "recurrencyKind": profile.recurrency,
+            "validFrom": _timestamp(profile.valid_from),
+            "validTo": _timestamp(profile.valid_to),
+            "chargingSchedule": [_present(schedule)],
+            "transactionId": profile.transaction_key,
+        }
+    )
+
+
+def read_profile(wire: Payload) -> ChargingProfileValue:
+    """A 2.0.1 ChargingProfileType as csms keeps it: its first schedule (a station takes up to three only
+    for ISO 15118 schedule selection, K15)."""
+    schedule = wire["chargingSchedule"][0]
+    return ChargingProfileValue(
+        profile_id=int(wire["id"]),
+        stack_level=int(wire["stackLevel"]),
+        purpose=str(wire["chargingProfilePurpose"]),
+        kind=str(wire["chargingProfileKind"]),
+        charging_rate_unit=str(schedule["chargingRateUnit"]),
+        periods=tuple(_read_period(period) for period in schedule["chargingSchedulePeriod"]),
+        recurrency=wire.get("recurrencyKind"),
+        valid_from=_read_timestamp(wire.get("validFrom")),
+        valid_to=_read_timestamp(wire.get("validTo")),
+        transaction_key=wire.get("transactionId"),
+        duration=schedule.get("duration"),
+        start_schedule=_read_timestamp(schedule.get("startSchedule")),
+        min_charging_rate=schedule.get("minChargingRate"),
+    )
+
+
+def read_schedule_periods(periods: list[Payload]) -> tuple[SchedulePeriod, ...]:
+    return tuple(_read_period(period) for period in periods)
+
+
+def _period(period: SchedulePeriod) -> dict[str, Any]:
+    return {"startPeriod": period.start_period, "limit": period.limit, "numberPhases": period.number_phases}
+
+
+def _read_period(period: Payload) -> SchedulePeriod:
+    return SchedulePeriod(int(period["startPeriod"]), float(period["limit"]), period.get("numberPhases"))
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    return format_ocpp_timestamp(moment) if moment is not None else None
+
+
+def _read_timestamp(value: str | None) -> datetime | None:
+    return parse_ocpp_timestamp(value) if value else None
+
+
+def _clear_charging_profile(command: ClearChargingProfile) -> Payload:
+    """2.0.1 ClearChargingProfile (K10): the id, or criteria on the EVSE, purpose and stack level."""
+    criteria = _present(
+        {"evseId": command.connector_id, "chargingProfilePurpose": command.purpose, "stackLevel": command.stack_level}
+    )
+    payload: Payload = {}
+    if command.profile_id is not None:
+        payload["chargingProfileId"] = command.profile_id
+    if criteria:
+        payload["chargingProfileCriteria"] = criteria
+    return payload
+
+
+def _read_clear_charging_profile(payload: Payload) -> ClearChargingProfile:
+    criteria = payload.get("chargingProfileCriteria") or {}
+    return ClearChargingProfile(
+        profile_id=payload.get("chargingProfileId"),
+        connector_id=criteria.get("evseId"),
+        purpose=criteria.get("chargingProfilePurpose"),
+        stack_level=criteria.get("stackLevel"),
+    )
+
+
+def _get_composite_schedule(command: GetCompositeSchedule) -> Payload:
+    payload: Payload = {"evseId": command.connector_id, "duration": command.duration}
+    if command.charging_rate_unit is not None:
+        payload["chargingRateUnit"] = command.charging_rate_unit
+    return payload
+
+
+def _composite_schedule(answer: Payload) -> Payload | None:
+    """A 2.0.1 CompositeScheduleType in csms's words; None when the station gave none."""
+    schedule = answer.get("schedule")
+    if answer["status"] != "Accepted" or schedule is None:
+        return None
+    return {
+        "connector_id": schedule["evseId"],
+        "schedule_start": schedule["scheduleStart"],
+        "duration": schedule["duration"],
+        "charging_rate_unit": schedule["chargingRateUnit"],
+        "periods": [_period_fields(period) for period in schedule["chargingSchedulePeriod"]],
+    }
+
+
+def _period_fields(period: Payload) -> dict[str, Any]:
+    return {
+        "start_period": period["startPeriod"],
+        "limit": period["limit"],
+        "number_phases": period.get("numberPhases"),
+    }
