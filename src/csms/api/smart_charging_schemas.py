@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -138,3 +138,41 @@ class CompositeScheduleOut(BaseModel):
 class CompositeScheduleAnswerOut(BaseModel):
     status: str = Field(description="The charger's answer: Accepted or Rejected")
     schedule: CompositeScheduleOut | None = Field(description="None when the charger gave none")
+
+
+class ReportedChargingProfileOut(ChargingProfileOut):
+    """A profile a 2.0.1 station listed in ReportChargingProfiles."""
+
+    request_id: int = Field(description="The GetChargingProfiles requestId it answered")
+    source: str = Field(description="Who set it: CSO (csms or the operator), EMS, SO or Other")
+
+
+class ScheduleOut(BaseModel):
+    id: int
+    charging_rate_unit: str
+    start_schedule: str | None = None
+    duration: int | None = None
+    min_charging_rate: float | None = None
+    periods: list[SchedulePeriodOut]
+
+
+class ChargingLimitOut(BaseModel):
+    """An external limit a 2.0.1 station reported (NotifyChargingLimit); cleared_at once it said so."""
+
+    evse_id: int | None = Field(description="None: the whole station")
+    source: str = Field(description="EMS, SO, CSO or Other")
+    is_grid_critical: bool | None
+    schedules: list[ScheduleOut] | None
+    reported_at: datetime
+    cleared_at: datetime | None
+
+
+class EvChargingReportOut(BaseModel):
+    """What a 2.0.1 station told of the EV on an EVSE: its ChargingNeeds or the ChargingSchedule it chose."""
+
+    evse_id: int
+    kind: str = Field(description="ChargingNeeds (NotifyEVChargingNeeds) or ChargingSchedule")
+    energy_transfer: str | None = Field(description="The requested energy transfer mode, e.g. AC_three_phase")
+    departure_time: datetime | None
+    details: dict[str, Any] = Field(description="As the station sent it, camelCase")
+    received_at: datetime

@@ -66,7 +66,12 @@ async def list_profiles(session: AsyncSession, charge_point_id: str) -> list[Cha
 
 
 def stored_profile(stored: ChargingProfile) -> ChargingProfileValue:
-    fields: dict[str, Any] = json.loads(stored.profile)
+    return profile_value(stored.profile)
+
+
+def profile_value(text: str) -> ChargingProfileValue:
+    """A profile kept as JSON text (ChargingProfileValue.fields())."""
+    fields: dict[str, Any] = json.loads(text)
     return profile_from(fields)
 
 

@@ -369,6 +369,24 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         default = call_result.ClearDisplayMessage(status="Accepted")
         return await self._answer("ClearDisplayMessage", payload, default)
 
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, **payload: Any) -> Any:
+        return await self._answer("SetChargingProfile", payload, call_result.SetChargingProfile(status="Accepted"))
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, **payload: Any) -> Any:
+        return await self._answer("ClearChargingProfile", payload, call_result.ClearChargingProfile(status="Accepted"))
+
+    @on(Action.get_charging_profiles)
+    async def on_get_charging_profiles(self, **payload: Any) -> Any:
+        default = call_result.GetChargingProfiles(status="NoProfiles")
+        return await self._answer("GetChargingProfiles", payload, default)
+
+    @on(Action.get_composite_schedule)
+    async def on_get_composite_schedule(self, **payload: Any) -> Any:
+        default = call_result.GetCompositeSchedule(status="Rejected")
+        return await self._answer("GetCompositeSchedule", payload, default)
+
 
 @contextlib.asynccontextmanager
 async def connect_station(

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.ocpp.station import Station
-from csms.ocpp.v201 import iso15118
+from csms.ocpp.v201 import iso15118, smart_charging
 from csms.ocpp.v201 import notifications as wire
 from csms.services import (
     chargers,
+    charging_reports,
     customer_information,
     device_model,
     display_messages,
@@ -394,6 +395,61 @@ class Station201(Station):
             )
         return {}
 
+    # -- K Smart charging --------------------------------------------------------------------
+
+    async def report_charging_profiles(self, payload: Payload) -> Payload:
+        part = smart_charging.reported_profiles(payload)
+        async with self._session() as session:
+            await charging_reports.record_reported_profiles(session, self.id, part, now=self._now())
+        await self._publish(
+            "charging_profiles_reported",
+            request_id=part.request_id,
+            evse_id=part.evse_id,
+            tbc=payload.get("tbc", False),
+        )
+        return {}
+
+    async def notify_charging_limit(self, payload: Payload) -> Payload:
+        limit = smart_charging.limit_report(payload)
+        async with self._session() as session:
+            await charging_reports.record_limit(session, self.id, limit, now=self._now())
+        await self._publish(
+            "charging_limit", evse_id=limit.evse_id, source=limit.source, is_grid_critical=limit.is_grid_critical
+        )
+        return {}
+
+    async def cleared_charging_limit(self, payload: Payload) -> Payload:
+        source, evse_id = payload["chargingLimitSource"], payload.get("evseId")
+        async with self._session() as session:
+            await charging_reports.record_limit_cleared(
+                session, self.id, source=source, evse_id=evse_id, now=self._now()
+            )
+        await self._publish("charging_limit_cleared", evse_id=evse_id, source=source)
+        return {}
+
+    async def notify_ev_charging_needs(self, payload: Payload) -> Payload:
+        report = smart_charging.ev_needs(payload)
+        await self._record_ev_report(report)
+        # Accepted: csms keeps the needs; it computes no schedule for them yet (an operator or a load manager
+        # answers them with SetChargingProfile).
+        return {"status": "Accepted"}
+
+    async def notify_ev_charging_schedule(self, payload: Payload) -> Payload:
+        await self._record_ev_report(smart_charging.ev_schedule(payload))
+        return {"status": "Accepted"}
+
+    async def _record_ev_report(self, report: charging_reports.EvReport) -> None:
+        async with self._session() as session:
+            await charging_reports.record_ev_report(session, self.id, report, now=self._now())
+        departure = report.departure_time.isoformat() if report.departure_time else None
+        await self._publish(
+            "ev_charging_report",
+            evse_id=report.evse_id,
+            report=report.kind,
+            energy_transfer=report.energy_transfer,
+            departure_time=departure,
+        )
+
     async def firmware_status_notification(self, payload: Payload) -> Payload:
         await self._record_request_progress("firmware", payload["status"], payload.get("requestId"))
         return {}
@@ -505,6 +561,7 @@ class _Event:
 HANDLERS = {
     "Authorize": Station201.authorize,
     "BootNotification": Station201.boot_notification,
+    "ClearedChargingLimit": Station201.cleared_charging_limit,
     "DataTransfer": Station201.data_transfer,
     "FirmwareStatusNotification": Station201.firmware_status_notification,
     "Get15118EVCertificate": Station201.get_15118_ev_certificate,
@@ -515,9 +572,13 @@ HANDLERS = {
     "MeterValues": Station201.meter_values,
     "NotifyCustomerInformation": Station201.notify_customer_information,
     "NotifyDisplayMessages": Station201.notify_display_messages,
+    "NotifyChargingLimit": Station201.notify_charging_limit,
+    "NotifyEVChargingNeeds": Station201.notify_ev_charging_needs,
+    "NotifyEVChargingSchedule": Station201.notify_ev_charging_schedule,
     "NotifyEvent": Station201.notify_event,
     "NotifyMonitoringReport": Station201.notify_monitoring_report,
     "NotifyReport": Station201.notify_report,
+    "ReportChargingProfiles": Station201.report_charging_profiles,
     "ReservationStatusUpdate": Station201.reservation_status_update,
     "SecurityEventNotification": Station201.security_event_notification,
     "SignCertificate": Station201.sign_certificate,

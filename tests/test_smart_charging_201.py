@@ -1,0 +1,388 @@
+"""Smart charging on OCPP 2.0.1 stations (block K): profiles set, cleared and read back through the
+version-neutral API and the generic call, the composite schedule, and what the station reports itself
+(ReportChargingProfiles, NotifyChargingLimit / ClearedChargingLimit, NotifyEVChargingNeeds and
+NotifyEVChargingSchedule)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from ocpp.v201 import call, call_result
+
+from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
+from tests.conftest import CHARGER_PASSWORD, RunningServer
+from tests.operating import admin, new_tag, ocpp_call
+from tests.support.waiting import poll
+
+__all__ = ["admin"]
+
+SCHEDULE = [{"start_period": 0, "limit": 16, "number_phases": 3}, {"start_period": 1800, "limit": 10}]
+
+
+@asynccontextmanager
+async def booted_station(
+    server: RunningServer, behaviour: StationBehaviour | None = None
+) -> AsyncIterator[SimulatedStation]:
+    """A registered 2.0.1 station, connected, booted and with EVSEs 1 and 2 reported Available."""
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=behaviour) as station:
+        assert (await station.boot()).status == "Accepted"
+        await station.status(1, "Available")
+        await station.status(2, "Available")
+        yield station
+
+
+def profile_body(connector_id: int, profile_id: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "connector_id": connector_id,
+        "charging_profile_id": profile_id,
+        "stack_level": 0,
+        "purpose": "TxDefaultProfile",
+        "charging_rate_unit": "A",
+        "periods": SCHEDULE,
+        **fields,
+    }
+
+
+async def set_profile(
+    http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str, body: dict[str, Any]
+) -> httpx.Response:
+    return await http.post(f"/api/admin/chargers/{charge_point_id}/charging_profiles", json=body, headers=admin)
+
+
+async def held(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> list[dict[str, Any]]:
+    response = await http.get(f"/api/admin/chargers/{charge_point_id}/charging_profiles", headers=admin)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found
+
+
+async def started_transaction(
+    http: httpx.AsyncClient, admin: dict[str, str], station: SimulatedStation, evse_id: int
+) -> tuple[int, str]:
+    """A transaction the station began on `evse_id`: csms's id of it and the station's own."""
+    token = {"idToken": await new_tag(http, admin), "type": "ISO14443"}
+    transaction = station.new_transaction(evse_id, token)
+    await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0, charging_state="Charging")
+
+    async def of_station() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await http.get("/api/admin/transactions", headers=admin)).json()
+        return [record for record in found if record["charge_point_id"] == station.id]
+
+    record = (await poll(of_station, until=bool))[0]
+    return record["id"], transaction.transaction_id
+
+
+async def test_a_tx_profile_reaches_the_evse_naming_the_stations_transaction_and_is_listed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station:
+        transaction_id, key = await started_transaction(http, admin, station, 2)
+        body = profile_body(2, 7, purpose="TxProfile", stack_level=1, transaction_id=transaction_id)
+        response = await set_profile(http, admin, station.id, body)
+        sent = station.calls_received("SetChargingProfile")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "Accepted"}
+    assert sent == [
+        {
+            "evseId": 2,
+            "chargingProfile": {
+                "id": 7,
+                "stackLevel": 1,
+                "chargingProfilePurpose": "TxProfile",
+                "chargingProfileKind": "Relative",
+                "transactionId": key,
+                "chargingSchedule": [
+                    {
+                        "id": 7,
+                        "chargingRateUnit": "A",
+                        "chargingSchedulePeriod": [
+                            {"startPeriod": 0, "limit": 16.0, "numberPhases": 3},
+                            {"startPeriod": 1800, "limit": 10.0},
+                        ],
+                    }
+                ],
+            },
+        }
+    ]
+    [listed] = await held(http, admin, station.id)
+    assert {name: listed[name] for name in ("connector_id", "charging_profile_id", "purpose", "stack_level")} == {
+        "connector_id": 2,
+        "charging_profile_id": 7,
+        "purpose": "TxProfile",
+        "stack_level": 1,
+    }
+    assert (listed["transaction_id"], listed["transaction_key"]) == (transaction_id, key)
+    assert listed["periods"] == [
+        {"start_period": 0, "limit": 16.0, "number_phases": 3},
+        {"start_period": 1800, "limit": 10.0, "number_phases": None},
+    ]
+
+
+async def test_a_station_maximum_goes_to_evse_0_and_replaces_the_profile_with_its_id(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station:
+        maximum = profile_body(0, 3, purpose="ChargingStationMaxProfile", periods=[{"start_period": 0, "limit": 63}])
+        assert (await set_profile(http, admin, station.id, maximum)).json() == {"status": "Accepted"}
+        lower = {**maximum, "periods": [{"start_period": 0, "limit": 40}]}
+        assert (await set_profile(http, admin, station.id, lower)).json() == {"status": "Accepted"}
+        sent = station.calls_received("SetChargingProfile")
+
+    assert [(frame["evseId"], frame["chargingProfile"]["chargingProfilePurpose"]) for frame in sent] == [
+        (0, "ChargingStationMaxProfile"),
+        (0, "ChargingStationMaxProfile"),
+    ]
+    assert [(item["connector_id"], item["periods"][0]["limit"]) for item in await held(http, admin, station.id)] == [
+        (0, 40.0)
+    ]
+
+
+async def test_a_profile_the_station_rejects_is_not_kept(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    behaviour = StationBehaviour(
+        answers={"SetChargingProfile": lambda _: call_result.SetChargingProfile(status="Rejected")}
+    )
+    async with booted_station(server, behaviour) as station:
+        response = await set_profile(http, admin, station.id, profile_body(1, 1))
+    assert response.json() == {"status": "Rejected"}
+    assert await held(http, admin, station.id) == []
+
+
+async def test_the_generic_set_and_clear_calls_are_kept_per_evse(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    def wire(profile_id: int, stack_level: int) -> dict[str, Any]:
+        schedule = {"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}]}
+        return {
+            "id": profile_id,
+            "stackLevel": stack_level,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": [schedule],
+        }
+
+    async with booted_station(server) as station:
+        for evse_id, profile_id, stack_level in ((1, 11, 0), (2, 12, 0), (2, 13, 2)):
+            payload = {"evseId": evse_id, "chargingProfile": wire(profile_id, stack_level)}
+            assert (await ocpp_call(http, admin, station.id, "SetChargingProfile", payload)).status_code == 200
+        kept = [(item["connector_id"], item["charging_profile_id"]) for item in await held(http, admin, station.id)]
+        clear = {"chargingProfileCriteria": {"evseId": 2, "stackLevel": 2}}
+        assert (await ocpp_call(http, admin, station.id, "ClearChargingProfile", clear)).json() == {
+            "status": "Accepted"
+        }
+    assert kept == [(1, 11), (2, 12), (2, 13)]
+    listed = await held(http, admin, station.id)
+    assert [(item["connector_id"], item["charging_profile_id"], item["charging_rate_unit"]) for item in listed] == [
+        (1, 11, "W"),
+        (2, 12, "W"),
+    ]
+
+
+async def test_clearing_through_the_api_sends_charging_profile_criteria_and_forgets_what_it_names(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station:
+        await set_profile(http, admin, station.id, profile_body(1, 1))
+        await set_profile(http, admin, station.id, profile_body(2, 2))
+        url = f"/api/admin/chargers/{station.id}/charging_profiles"
+        by_criteria = await http.delete(url, params={"connector_id": 2, "purpose": "TxDefaultProfile"}, headers=admin)
+        by_id = await http.delete(url, params={"charging_profile_id": 1}, headers=admin)
+        sent = station.calls_received("ClearChargingProfile")
+    assert (by_criteria.json(), by_id.json()) == ({"status": "Accepted"}, {"status": "Accepted"})
+    assert sent == [
+        {"chargingProfileCriteria": {"evseId": 2, "chargingProfilePurpose": "TxDefaultProfile"}},
+        {"chargingProfileId": 1},
+    ]
+    assert await held(http, admin, station.id) == []
+
+
+async def test_the_composite_schedule_is_asked_for_the_evse_and_read_back_in_neutral_form(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    schedule = {
+        "evseId": 1,
+        "duration": 3600,
+        "scheduleStart": "2030-01-01T00:00:00Z",
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [
+            {"startPeriod": 0, "limit": 20},
+            {"startPeriod": 600, "limit": 8, "numberPhases": 1},
+        ],
+    }
+    answer = call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
+    async with booted_station(server, StationBehaviour(answers={"GetCompositeSchedule": lambda _: answer})) as station:
+        response = await http.get(
+            f"/api/admin/chargers/{station.id}/composite_schedule",
+            params={"connector_id": 1, "duration": 3600, "unit": "A"},
+            headers=admin,
+        )
+        sent = station.calls_received("GetCompositeSchedule")
+    assert sent == [{"evseId": 1, "duration": 3600, "chargingRateUnit": "A"}]
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "Accepted",
+        "schedule": {
+            "connector_id": 1,
+            "schedule_start": "2030-01-01T00:00:00Z",
+            "duration": 3600,
+            "charging_rate_unit": "A",
+            "periods": [
+                {"start_period": 0, "limit": 20.0, "number_phases": None},
+                {"start_period": 600, "limit": 8.0, "number_phases": 1},
+            ],
+        },
+    }
+
+
+async def test_a_tx_profile_for_a_transaction_of_another_charger_or_an_ended_one_is_refused(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station, booted_station(server) as other:
+        transaction_id, _ = await started_transaction(http, admin, other, 1)
+        elsewhere = await set_profile(
+            http, admin, station.id, profile_body(1, 1, purpose="TxProfile", transaction_id=transaction_id)
+        )
+        wrong_evse = await set_profile(
+            http, admin, other.id, profile_body(2, 1, purpose="TxProfile", transaction_id=transaction_id)
+        )
+        sent = station.calls_received("SetChargingProfile") + other.calls_received("SetChargingProfile")
+    assert (elsewhere.status_code, wrong_evse.status_code) == (404, 422)
+    assert "detail" in elsewhere.json() and "connector" in wrong_evse.json()["detail"]
+    assert sent == []
+
+
+async def test_report_charging_profiles_in_two_parts_is_listed_whole(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    def reported(profile_id: int, purpose: str, limit: float) -> dict[str, Any]:
+        schedule = {
+            "id": profile_id,
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
+        }
+        return {
+            "id": profile_id,
+            "stackLevel": 0,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": [schedule],
+        }
+
+    async with booted_station(server) as station:
+        asked = {"requestId": 42, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}}
+        await ocpp_call(http, admin, station.id, "GetChargingProfiles", asked)
+        first = call.ReportChargingProfiles(
+            request_id=42,
+            charging_limit_source="CSO",
+            evse_id=0,
+            charging_profile=[reported(1, "ChargingStationMaxProfile", 63)],
+            tbc=True,
+        )
+        second = call.ReportChargingProfiles(
+            request_id=42,
+            charging_limit_source="EMS",
+            evse_id=1,
+            charging_profile=[reported(2, "TxDefaultProfile", 10)],
+        )
+        answers = [await station.call(first), await station.call(second)]
+    assert [answer.__class__.__name__ for answer in answers] == ["ReportChargingProfiles"] * 2
+    response = await http.get(f"/api/admin/chargers/{station.id}/charging_profiles/reported", headers=admin)
+    listed = response.json()
+    assert [
+        (item["request_id"], item["connector_id"], item["source"], item["charging_profile_id"], item["purpose"])
+        for item in listed
+    ] == [(42, 0, "CSO", 1, "ChargingStationMaxProfile"), (42, 1, "EMS", 2, "TxDefaultProfile")]
+    assert [item["periods"][0]["limit"] for item in listed] == [63.0, 10.0]
+
+
+async def test_a_new_report_replaces_the_last_one(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    profile = {
+        "id": 5,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": [
+            {"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1}]}
+        ],
+    }
+    async with booted_station(server) as station:
+        for request_id in (1, 2):
+            await station.call(
+                call.ReportChargingProfiles(
+                    request_id=request_id, charging_limit_source="CSO", evse_id=1, charging_profile=[profile]
+                )
+            )
+    listed = (await http.get(f"/api/admin/chargers/{station.id}/charging_profiles/reported", headers=admin)).json()
+    assert [item["request_id"] for item in listed] == [2]
+
+
+async def test_an_external_charging_limit_is_listed_until_the_station_clears_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    schedule = {"id": 9, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 12.5}]}
+    url = "/api/admin/chargers/{}/charging_limits"
+    async with booted_station(server) as station:
+        await station.call(
+            call.NotifyChargingLimit(
+                charging_limit={"chargingLimitSource": "EMS", "isGridCritical": True},
+                evse_id=1,
+                charging_schedule=[schedule],
+            )
+        )
+        before = (await http.get(url.format(station.id), headers=admin)).json()
+        answer = await station.call(call.ClearedChargingLimit(charging_limit_source="EMS", evse_id=1))
+        after = (await http.get(url.format(station.id), headers=admin)).json()
+    assert answer.__class__.__name__ == "ClearedChargingLimit"
+    assert len(before) == 1 and before[0]["cleared_at"] is None
+    assert {name: before[0][name] for name in ("evse_id", "source", "is_grid_critical")} == {
+        "evse_id": 1,
+        "source": "EMS",
+        "is_grid_critical": True,
+    }
+    assert before[0]["schedules"] == [
+        {
+            "id": 9,
+            "charging_rate_unit": "A",
+            "start_schedule": None,
+            "duration": None,
+            "min_charging_rate": None,
+            "periods": [{"start_period": 0, "limit": 12.5, "number_phases": None}],
+        }
+    ]
+    assert after[0]["cleared_at"] is not None
+
+
+async def test_ev_charging_needs_and_schedule_are_accepted_and_kept(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    needs = {
+        "requestedEnergyTransfer": "AC_three_phase",
+        "departureTime": "2030-01-01T18:00:00Z",
+        "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400},
+    }
+    chosen = {"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}
+    async with booted_station(server) as station:
+        needs_answer = await station.call(
+            call.NotifyEVChargingNeeds(charging_needs=needs, evse_id=1, max_schedule_tuples=3)
+        )
+        schedule_answer = await station.call(
+            call.NotifyEVChargingSchedule(time_base="2030-01-01T12:00:00Z", charging_schedule=chosen, evse_id=1)
+        )
+    assert (needs_answer.status, schedule_answer.status) == ("Accepted", "Accepted")
+    reports = (await http.get(f"/api/admin/chargers/{station.id}/ev_charging_reports", headers=admin)).json()
+    assert [(report["kind"], report["evse_id"]) for report in reports] == [
+        ("ChargingSchedule", 1),
+        ("ChargingNeeds", 1),
+    ]
+    assert reports[1]["energy_transfer"] == "AC_three_phase"
+    assert reports[1]["departure_time"].startswith("2030-01-01T18:00:00")
+    assert reports[1]["details"] == {"chargingNeeds": needs, "maxScheduleTuples": 3}
+    assert reports[0]["details"] == {"timeBase": "2030-01-01T12:00:00Z", "chargingSchedule": chosen}
