@@ -15,7 +15,8 @@ from ocpp.v201 import call, call_result
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, new_tag, ocpp_call
-from tests.support.waiting import poll
+from tests.support.events import live_stream
+from tests.support.waiting import poll, wait_until
 
 __all__ = ["admin"]
 
@@ -33,6 +34,10 @@ async def booted_station(
         await station.status(1, "Available")
         await station.status(2, "Available")
         yield station
+
+
+def tokens_of(admin: dict[str, str]) -> dict[str, str]:
+    return {"access_token": admin["Authorization"].removeprefix("Bearer ")}
 
 
 def profile_body(connector_id: int, profile_id: int, **fields: Any) -> dict[str, Any]:
@@ -329,7 +334,7 @@ async def test_an_external_charging_limit_is_listed_until_the_station_clears_it(
 ) -> None:
     schedule = {"id": 9, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 12.5}]}
     url = "/api/admin/chargers/{}/charging_limits"
-    async with booted_station(server) as station:
+    async with booted_station(server) as station, live_stream(server.http_url, tokens_of(admin)) as live:
         await station.call(
             call.NotifyChargingLimit(
                 charging_limit={"chargingLimitSource": "EMS", "isGridCritical": True},
@@ -340,7 +345,12 @@ async def test_an_external_charging_limit_is_listed_until_the_station_clears_it(
         before = (await http.get(url.format(station.id), headers=admin)).json()
         answer = await station.call(call.ClearedChargingLimit(charging_limit_source="EMS", evse_id=1))
         after = (await http.get(url.format(station.id), headers=admin)).json()
+        await wait_until(lambda: bool(live.events("charging_limit_cleared")))
     assert answer.__class__.__name__ == "ClearedChargingLimit"
+    assert [
+        (event["charge_point_id"], event["evse_id"], event["source"]) for event in live.events("charging_limit")
+    ] == [(station.id, 1, "EMS")]
+    assert [(event["evse_id"], event["source"]) for event in live.events("charging_limit_cleared")] == [(1, "EMS")]
     assert len(before) == 1 and before[0]["cleared_at"] is None
     assert {name: before[0][name] for name in ("evse_id", "source", "is_grid_critical")} == {
         "evse_id": 1,
@@ -369,14 +379,19 @@ async def test_ev_charging_needs_and_schedule_are_accepted_and_kept(
         "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400},
     }
     chosen = {"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}
-    async with booted_station(server) as station:
+    async with booted_station(server) as station, live_stream(server.http_url, tokens_of(admin)) as live:
         needs_answer = await station.call(
             call.NotifyEVChargingNeeds(charging_needs=needs, evse_id=1, max_schedule_tuples=3)
         )
         schedule_answer = await station.call(
             call.NotifyEVChargingSchedule(time_base="2030-01-01T12:00:00Z", charging_schedule=chosen, evse_id=1)
         )
+        await wait_until(lambda: len(live.events("ev_charging_report")) == 2)
     assert (needs_answer.status, schedule_answer.status) == ("Accepted", "Accepted")
+    assert [(event["report"], event["energy_transfer"]) for event in live.events("ev_charging_report")] == [
+        ("ChargingNeeds", "AC_three_phase"),
+        ("ChargingSchedule", None),
+    ]
     reports = (await http.get(f"/api/admin/chargers/{station.id}/ev_charging_reports", headers=admin)).json()
     assert [(report["kind"], report["evse_id"]) for report in reports] == [
         ("ChargingSchedule", 1),
