@@ -515,3 +515,53 @@ async def test_a_201_station_on_one_node_gets_its_local_list_from_the_api_on_ano
             ("SendLocalList", node_a.app_runtime.node_id),
             ("GetLocalListVersion", node_a.app_runtime.node_id),
         ]
+
+
+async def test_a_201_station_on_one_node_gets_a_charging_profile_from_the_api_on_another(shared_database: str) -> None:
+    # SetChargingProfile crosses the bus as a neutral command (a nested profile with times); node A spells it.
+    async with (
+        running_node(shared_database, role="ocpp", bus_url=NATS_URL) as node_a,
+        running_node(shared_database, role="api", bus_url=NATS_URL) as node_b,
+    ):
+        station_id = await node_a.add_charger()
+        async with httpx.AsyncClient(base_url=node_b.http_url, timeout=30) as app:
+            admin = bearer(await login_as(app, *await create_account_with_role(node_b, "admin")))
+            async with connect_station(node_a.ws_url, station_id, CHARGER_PASSWORD) as station:
+                await station.boot()
+                body = {
+                    "connector_id": 1,
+                    "charging_profile_id": 3,
+                    "stack_level": 0,
+                    "purpose": "TxDefaultProfile",
+                    "kind": "Recurring",
+                    "recurrency": "Daily",
+                    "start_schedule": "2030-01-01T17:00:00Z",
+                    "valid_from": "2030-01-01T00:00:00Z",
+                    "charging_rate_unit": "W",
+                    "periods": [{"start_period": 0, "limit": 3700}, {"start_period": 10800, "limit": 11000}],
+                }
+                url = f"/api/admin/chargers/{station_id}/charging_profiles"
+                sent = await app.post(url, json=body, headers=admin)
+                frame = station.calls_received("SetChargingProfile")[0]
+            held = (await app.get(url, headers=admin)).json()
+    assert sent.json() == {"status": "Accepted"}, sent.text
+    assert frame["chargingProfile"] == {
+        "id": 3,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Recurring",
+        "recurrencyKind": "Daily",
+        "validFrom": "2030-01-01T00:00:00.000Z",
+        "chargingSchedule": [
+            {
+                "id": 3,
+                "startSchedule": "2030-01-01T17:00:00.000Z",
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 3700.0},
+                    {"startPeriod": 10800, "limit": 11000.0},
+                ],
+            }
+        ],
+    }
+    assert [(item["charging_profile_id"], item["start_schedule"]) for item in held] == [(3, "2030-01-01T17:00:00Z")]

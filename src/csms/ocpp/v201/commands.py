@@ -349,10 +349,6 @@ def read_profile(wire: Payload) -> ChargingProfileValue:
     )
 
 
-def read_schedule_periods(periods: list[Payload]) -> tuple[SchedulePeriod, ...]:
-    return tuple(_read_period(period) for period in periods)
-
-
 def _period(period: SchedulePeriod) -> dict[str, Any]:
     return {"startPeriod": period.start_period, "limit": period.limit, "numberPhases": period.number_phases}
 
