@@ -13,6 +13,7 @@ from ocpp.v16 import call_result
 from csms.simulator.charger import ChargerBehaviour
 from tests.conftest import RunningServer
 from tests.operating import admin, new_tag, ocpp_call, online_charger, payloads_received
+from tests.support.waiting import poll
 
 __all__ = ["admin"]
 
@@ -324,3 +325,19 @@ async def test_the_neutral_endpoints_answer_404_for_an_unknown_charger(
     response = await post_profile(http, admin, "NO-SUCH-CHARGER", neutral_body(1, 1))
     assert response.status_code == 404
     assert response.json() == {"detail": "unknown charger NO-SUCH-CHARGER"}
+
+
+async def test_a_tx_profile_is_no_longer_listed_once_its_transaction_ends(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        transaction_id = (await charger.start_transaction(1, await new_tag(http, admin))).transaction_id
+        await post_profile(
+            http, admin, charger.id, neutral_body(1, 5, purpose="TxProfile", transaction_id=transaction_id)
+        )
+        await post_profile(http, admin, charger.id, neutral_body(1, 6))
+        during = await stored(http, admin, charger.id)
+        await charger.stop_transaction(transaction_id, 1000)
+        after = await poll(lambda: stored(http, admin, charger.id), until=lambda found: len(found) < 2)
+    assert during == [(1, 6, 16), (1, 5, 16)]  # by connector, purpose, stack level
+    assert after == [(1, 6, 16)]  # the TxDefaultProfile stays

@@ -279,9 +279,13 @@ async def test_report_charging_profiles_in_two_parts_is_listed_whole(
             "chargingSchedule": [schedule],
         }
 
-    async with booted_station(server) as station:
+    accepting = StationBehaviour(
+        answers={"GetChargingProfiles": lambda _: call_result.GetChargingProfiles(status="Accepted")}
+    )
+    async with booted_station(server, accepting) as station:
         asked = {"requestId": 42, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}}
-        await ocpp_call(http, admin, station.id, "GetChargingProfiles", asked)
+        assert (await ocpp_call(http, admin, station.id, "GetChargingProfiles", asked)).json() == {"status": "Accepted"}
+        assert station.calls_received("GetChargingProfiles") == [asked]
         first = call.ReportChargingProfiles(
             request_id=42,
             charging_limit_source="CSO",
@@ -401,3 +405,29 @@ async def test_ev_charging_needs_and_schedule_are_accepted_and_kept(
     assert reports[1]["departure_time"].startswith("2030-01-01T18:00:00")
     assert reports[1]["details"] == {"chargingNeeds": needs, "maxScheduleTuples": 3}
     assert reports[0]["details"] == {"timeBase": "2030-01-01T12:00:00Z", "chargingSchedule": chosen}
+
+
+async def test_a_tx_profile_set_by_the_generic_call_goes_once_the_station_ends_its_transaction(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station:
+        token = {"idToken": await new_tag(http, admin), "type": "ISO14443"}
+        transaction = station.new_transaction(1, token)
+        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0)
+        schedule = {"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}
+        profile = {
+            "id": 21,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "transactionId": transaction.transaction_id,
+            "chargingSchedule": [schedule],
+        }
+        await ocpp_call(http, admin, station.id, "SetChargingProfile", {"evseId": 1, "chargingProfile": profile})
+        during = await held(http, admin, station.id)
+        await station.transaction_event(transaction, "Ended", "StopAuthorized", energy_wh=500, stopped_reason="Local")
+        after = await poll(lambda: held(http, admin, station.id), until=lambda found: not found)
+    assert [(item["charging_profile_id"], item["transaction_key"]) for item in during] == [
+        (21, transaction.transaction_id)
+    ]
+    assert after == []

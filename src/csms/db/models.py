@@ -552,6 +552,9 @@ class ChargingProfile(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     profile: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # A TxProfile's transaction: csms's id and a 2.x station's key of it, when known.
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    transaction_key: Mapped[str | None] = mapped_column(String(36))
 
 
 class ReportedChargingProfile(Base):

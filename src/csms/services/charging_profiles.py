@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import ChargingProfile
+from csms.db.models import ChargingProfile, Transaction
 from csms.domain.commands import ChargingProfileValue, ClearChargingProfile, profile_from
 
 
@@ -38,6 +38,8 @@ async def record_set(
         purpose=profile.purpose,
         profile=json.dumps(profile.fields(), sort_keys=True),
         created_at=now,
+        transaction_id=profile.transaction_id,
+        transaction_key=profile.transaction_key,
     )
     session.add(stored)
     await session.commit()
@@ -57,9 +59,11 @@ async def record_clear(session: AsyncSession, charge_point_id: str, where: Clear
 
 
 async def list_profiles(session: AsyncSession, charge_point_id: str) -> list[ChargingProfile]:
+    """The charger's profiles, but for TxProfiles of transactions that ended: in both versions a TxProfile
+    lasts as long as its transaction, and the charger drops it after."""
     query = (
         select(ChargingProfile)
-        .where(ChargingProfile.charge_point_id == charge_point_id)
+        .where(ChargingProfile.charge_point_id == charge_point_id, ~_of_ended_transaction())
         .order_by(ChargingProfile.connector_id, ChargingProfile.purpose, ChargingProfile.stack_level)
     )
     return list((await session.scalars(query)).all())
@@ -73,6 +77,17 @@ def profile_value(text: str) -> ChargingProfileValue:
     """A profile kept as JSON text (ChargingProfileValue.fields())."""
     fields: dict[str, Any] = json.loads(text)
     return profile_from(fields)
+
+
+def _of_ended_transaction() -> Any:
+    ended = Transaction.stop_timestamp.is_not(None) | Transaction.closed_by.is_not(None)
+    by_id = exists().where(Transaction.id == ChargingProfile.transaction_id, ended)
+    by_key = exists().where(
+        Transaction.charge_point_id == ChargingProfile.charge_point_id,
+        Transaction.transaction_key == ChargingProfile.transaction_key,
+        ended,
+    )
+    return by_id | by_key
 
 
 def _filtered(statement: Any, where: ClearChargingProfile) -> Any:

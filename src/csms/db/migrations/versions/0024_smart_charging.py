@@ -6,6 +6,8 @@ Revises: 0023
 - charging_profiles.profile holds csms's version-neutral profile (JSON, snake_case) instead of the 1.6
   csChargingProfiles it was sent as; existing rows are converted in place, and a station maximum's purpose
   is ChargingStationMaxProfile on every version (1.6 ChargePointMaxProfile).
+- charging_profiles.transaction_id / transaction_key: a TxProfile's transaction (csms's id, the 2.x station's
+  key), so a TxProfile whose transaction ended, which the charger has dropped, is no longer listed.
 - reported_charging_profiles: what a 2.0.1 station listed in its ReportChargingProfiles, per request.
 - charging_limits: external limits a 2.0.1 station reported (NotifyChargingLimit), until cleared.
 - ev_charging_reports: what a 2.0.1 station told of its EV (NotifyEVChargingNeeds, NotifyEVChargingSchedule).
@@ -31,6 +33,8 @@ _STATION_MAX = "ChargingStationMaxProfile"
 
 
 def upgrade() -> None:
+    op.add_column("charging_profiles", sa.Column("transaction_id", sa.BigInteger(), nullable=True))
+    op.add_column("charging_profiles", sa.Column("transaction_key", sa.String(36), nullable=True))
     _convert_profiles()
     _create_reported_charging_profiles()
     _create_charging_limits()
@@ -43,6 +47,10 @@ def downgrade() -> None:
     op.drop_table("reported_charging_profiles")
     # The neutral profiles stay as they are: csms before 0024 lists them, it only shows other fields.
     _rename_purpose(_STATION_MAX, _STATION_MAX_16)
+    # Not a batch rebuild on SQLite (see 0020): other tables point at chargers, not at this one, but a plain
+    # DROP COLUMN is enough.
+    op.execute("ALTER TABLE charging_profiles DROP COLUMN transaction_key")
+    op.execute("ALTER TABLE charging_profiles DROP COLUMN transaction_id")
 
 
 def _convert_profiles() -> None:
@@ -53,8 +61,12 @@ def _convert_profiles() -> None:
         if "chargingProfileId" not in wire:
             continue  # already neutral
         bind.execute(
-            sa.text("UPDATE charging_profiles SET profile = :profile WHERE id = :id"),
-            {"profile": json.dumps(_neutral(wire), sort_keys=True), "id": row_id},
+            sa.text("UPDATE charging_profiles SET profile = :profile, transaction_id = :transaction WHERE id = :id"),
+            {
+                "profile": json.dumps(_neutral(wire), sort_keys=True),
+                "transaction": wire.get("transactionId"),
+                "id": row_id,
+            },
         )
     _rename_purpose(_STATION_MAX_16, _STATION_MAX)
 
