@@ -19,11 +19,15 @@ from csms.services.clock import parse_ocpp_timestamp
 
 def reported_profiles(payload: Payload) -> ReportedProfiles:
     """One ReportChargingProfiles part (K09): the profiles of one EVSE from one charging limit source."""
+    try:
+        profiles = tuple(read_profile(profile) for profile in payload["chargingProfile"])
+    except ValueError as error:  # a dateTime the schema's format check lets through
+        raise RpcError.because(ErrorKind.FORMAT, f"a reported profile has a bad dateTime: {error}") from None
     return ReportedProfiles(
         request_id=payload["requestId"],
         evse_id=payload["evseId"],
         source=payload["chargingLimitSource"],
-        profiles=tuple(read_profile(profile) for profile in payload["chargingProfile"]),
+        profiles=profiles,
     )
 
 
