@@ -1,4 +1,4 @@
-"""Migration 0024 (smart charging on both versions) upgrades a database in place, on SQLite and PostgreSQL:
+"""Migration 0033 (smart charging on both versions) upgrades a database in place, on SQLite and PostgreSQL:
 the 1.6 charging profiles it kept as csChargingProfiles read back in csms's neutral form, and it goes
 back down."""
 

@@ -1,7 +1,7 @@
 """smart charging on both versions
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0033
+Revises: 0032
 
 - charging_profiles.profile holds csms's version-neutral profile (JSON, snake_case) instead of the 1.6
   csChargingProfiles it was sent as; existing rows are converted in place, and a station maximum's purpose
@@ -22,8 +22,8 @@ from alembic import op
 
 from csms.db.models import BigId, UTCDateTime
 
-revision: str = "0024"
-down_revision: str | None = "0023"
+revision: str = "0033"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
