@@ -45,7 +45,7 @@ def downgrade() -> None:
     op.drop_table("ev_charging_reports")
     op.drop_table("charging_limits")
     op.drop_table("reported_charging_profiles")
-    # The neutral profiles stay as they are: csms before 0024 lists them, it only shows other fields.
+    # The neutral profiles stay as they are: csms before 0033 lists them, it only shows other fields.
     _rename_purpose(_STATION_MAX, _STATION_MAX_16)
     # Not a batch rebuild on SQLite (see 0020): other tables point at chargers, not at this one, but a plain
     # DROP COLUMN is enough.
