@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ocpp.v16.enums import Action as Action16
+from ocpp.v21.enums import Action as Action21
 from ocpp.v201.enums import Action as Action201
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -17,7 +18,7 @@ CALL_RESULT = "CallResult"
 OTHER = "other"
 UNKNOWN = "unknown"
 # Actions of the versions csms speaks are labelled by name; anything else a charger sends is "other".
-_KNOWN_ACTIONS = frozenset(action.value for action in Action16) | frozenset(action.value for action in Action201)
+_KNOWN_ACTIONS = frozenset(action.value for versions in (Action16, Action201, Action21) for action in versions)
 _CALL_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -33,6 +34,13 @@ class Metrics:
             "OCPP calls answered, by OCPP version, who called, the action and the answer (CallResult or the "
             "CallError code)",
             ["version", "origin", "action", "result"],
+            registry=self.registry,
+        )
+        self.ocpp_unconfirmed = Counter(
+            "csms_ocpp_unconfirmed_messages",
+            "OCPP 2.1 messages that get no answer, by OCPP version, message type (send, callresulterror), the "
+            "action and the result (handled or dropped for a SEND, the error code of a CALLRESULTERROR)",
+            ["version", "message_type", "action", "result"],
             registry=self.registry,
         )
         self.ocpp_call_seconds = Histogram(
@@ -79,6 +87,9 @@ class Metrics:
 
     def count_ocpp_answer(self, *, version: str, origin: str, action: str | None, result: str) -> None:
         self.ocpp_messages.labels(version, origin, ocpp_action_label(action), result).inc()
+
+    def count_ocpp_unconfirmed(self, *, version: str, message_type: str, action: str | None, result: str) -> None:
+        self.ocpp_unconfirmed.labels(version, message_type, ocpp_action_label(action), result).inc()
 
     def observe_call(self, action: str, outcome: str, seconds: float) -> None:
         child = self._call_children.get((action, outcome))

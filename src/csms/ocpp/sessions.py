@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from csms.observability.metrics import Metrics, ocpp_result_label
-from csms.ocpp.rpc import Connection, OcppVersion, RpcLimits, RpcSession
+from csms.ocpp.rpc import Connection, MessageType, OcppVersion, RpcLimits, RpcSession
 from csms.ocpp.versions import SupportedVersion
 from csms.runtime import Runtime
 from csms.services.message_log import MessageLog
 from csms.services.security_log import RepeatedEvents
 
 MESSAGE_BUDGET_EXCEEDED = "ocpp_message_budget_exceeded"
+_UNCONFIRMED_KINDS: dict[int, str] = {MessageType.SEND: "send", MessageType.CALL_RESULT_ERROR: "callresulterror"}
 
 
 class NodeObserver:
@@ -48,6 +49,12 @@ class NodeObserver:
     def answer(self, version: OcppVersion, *, origin: str, action: str | None, error_code: str | None) -> None:
         result = ocpp_result_label(error_code, version.errors.codes)
         self._metrics.count_ocpp_answer(version=version.name, origin=origin, action=action, result=result)
+
+    def unconfirmed(self, version: OcppVersion, *, message_type: int, action: str | None, result: str) -> None:
+        kind = _UNCONFIRMED_KINDS.get(message_type, str(message_type))
+        if message_type == MessageType.CALL_RESULT_ERROR:
+            result = ocpp_result_label(result, version.errors.codes)
+        self._metrics.count_ocpp_unconfirmed(version=version.name, message_type=kind, action=action, result=result)
 
     def over_budget(self, charge_point_id: str) -> None:
         self._security_events.record(

@@ -1,8 +1,17 @@
 """csms's own OCPP-J core, the same for every OCPP version: frames, calls, errors, schemas."""
 
-from csms.ocpp.rpc.errors import OCPP16_ERRORS, OCPP201_ERRORS, ErrorKind, ErrorSpelling, RpcError
+from csms.ocpp.rpc.errors import OCPP16_ERRORS, OCPP21_ERRORS, OCPP201_ERRORS, ErrorKind, ErrorSpelling, RpcError
 from csms.ocpp.rpc.frames import MAX_UNIQUE_ID_LENGTH, FrameError, parse_frame
-from csms.ocpp.rpc.messages import Call, CallError, CallResult, MessageType, Payload
+from csms.ocpp.rpc.messages import (
+    CORE_MESSAGE_TYPES,
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    MessageType,
+    Payload,
+    Send,
+)
 from csms.ocpp.rpc.schemas import SchemaSet
 from csms.ocpp.rpc.session import (
     CHARGER_CALL,
@@ -21,16 +30,19 @@ from csms.ocpp.rpc.session import (
 
 __all__ = [
     "CHARGER_CALL",
+    "CORE_MESSAGE_TYPES",
     "CSMS_CALL",
     "INCOMING",
     "MAX_UNIQUE_ID_LENGTH",
     "OCPP16_ERRORS",
+    "OCPP21_ERRORS",
     "OCPP201_ERRORS",
     "OUTGOING",
     "Call",
     "CallError",
     "CallNotSent",
     "CallResult",
+    "CallResultError",
     "ChargerCallError",
     "Connection",
     "ErrorKind",
@@ -45,5 +57,6 @@ __all__ = [
     "RpcObserver",
     "RpcSession",
     "SchemaSet",
+    "Send",
     "parse_frame",
 ]

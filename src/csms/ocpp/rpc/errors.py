@@ -86,3 +86,5 @@ OCPP16_ERRORS = ErrorSpelling(
     }
 )
 OCPP201_ERRORS = ErrorSpelling({kind: kind.value for kind in ErrorKind})
+# OCPP-J 2.1 keeps 2.0.1's error codes, and uses them in a CALLRESULTERROR too.
+OCPP21_ERRORS = OCPP201_ERRORS

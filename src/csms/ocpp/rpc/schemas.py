@@ -42,13 +42,16 @@ _KIND_FOR_KEYWORD = {
 _SAFE_ACTION = re.compile(r"[A-Za-z0-9]{1,64}")  # an action names a schema file: no paths
 # OCPP's integers are 32-bit (1.6 and 2.0.1 part 2, "integer"): the schema files leave the bounds out.
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Which schema of an action: its request, its response, or (2.1) the message of a SEND.
+_REQUEST, _RESPONSE, _SEND = "request", "response", "send"
 
 
 class SchemaSet:
     """The request and response schemas of one version, by action.
 
     `request_suffix` is how the version names a request's file: 1.6 `Authorize.json`, 2.0.1
-    `AuthorizeRequest.json`; responses are `AuthorizeResponse.json` in both.
+    `AuthorizeRequest.json`; responses are `AuthorizeResponse.json` in both. A 2.1 SEND message has
+    no answer and its file has no suffix (`NotifyPeriodicEventStream.json`).
     """
 
     def __init__(self, directory: Path, *, request_suffix: str) -> None:
@@ -63,17 +66,21 @@ class SchemaSet:
         return cls(Path(ocpp.__file__).parent / version_folder / "schemas", request_suffix=request_suffix)
 
     def knows_request(self, action: str) -> bool:
-        return self._schema(action, False) is not None
+        return self._schema(action, _REQUEST) is not None
 
     def check_request(self, action: str, payload: dict[str, Any]) -> None:
         """Raise RpcError naming the field at fault when `payload` breaks the action's request schema."""
-        self._check(action, False, payload)
+        self._check(action, _REQUEST, payload)
 
     def check_response(self, action: str, payload: dict[str, Any]) -> None:
-        self._check(action, True, payload)
+        self._check(action, _RESPONSE, payload)
 
-    def _check(self, action: str, is_response: bool, payload: dict[str, Any]) -> None:
-        compiled = self._compiled(action, is_response)
+    def check_send(self, action: str, payload: dict[str, Any]) -> None:
+        """As check_request, for the message of a SEND (OCPP-J 2.1 §4.2.5)."""
+        self._check(action, _SEND, payload)
+
+    def _check(self, action: str, which: str, payload: dict[str, Any]) -> None:
+        compiled = self._compiled(action, which)
         if compiled is None:
             return
         try:
@@ -81,7 +88,7 @@ class SchemaSet:
                 return
         except ValueError:  # text Rust cannot hold (a lone surrogate in a key): the walk below decides
             pass
-        schema = self._schema(action, is_response, decimals=True)
+        schema = self._schema(action, which, decimals=True)
         validator = validator_for(schema)(schema)
         error = best_match(validator.iter_errors(_with_decimals(payload)))
         if error is None:
@@ -92,8 +99,9 @@ class SchemaSet:
         kind = _KIND_FOR_KEYWORD.get(str(error.validator), ErrorKind.FORMAT)
         raise RpcError(kind, f"{where}: {error.message}")
 
-    def _read(self, action: str, is_response: bool, decimals: bool = False) -> dict[str, Any] | None:
-        name = action + ("Response" if is_response else self._request_suffix)
+    def _read(self, action: str, which: str, decimals: bool = False) -> dict[str, Any] | None:
+        suffix = {_REQUEST: self._request_suffix, _RESPONSE: "Response", _SEND: ""}[which]
+        name = action + suffix
         path = self._directory / f"{name}.json"
         if not _SAFE_ACTION.fullmatch(action) or not path.is_file():
             return None
@@ -102,8 +110,8 @@ class SchemaSet:
         _bound_integers(schema)
         return schema
 
-    def _compile(self, action: str, is_response: bool) -> jsonschema_rs.Validator | None:
-        schema = self._schema(action, is_response)
+    def _compile(self, action: str, which: str) -> jsonschema_rs.Validator | None:
+        schema = self._schema(action, which)
         return jsonschema_rs.validator_for(schema, validate_formats=True) if schema is not None else None
 
 

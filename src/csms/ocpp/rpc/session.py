@@ -9,6 +9,8 @@ handles the charger's calls are given; this module never reads a payload's field
   spelled for the version, anything else as InternalError.
 - csms's own calls go one at a time (OCPP-J §4.1.1 / 2.0.1 §4.1.1), and each one's timeout counts
   from the caller's request, the wait for earlier calls included.
+- A version that defines them (2.1) also gets SEND messages, handled like a CALL but never answered,
+  and CALLRESULTERRORs about csms's answers, logged and counted, never answered either.
 """
 
 from __future__ import annotations
@@ -17,14 +19,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from csms.ids import unique_uuid
 from csms.ocpp.limits import TokenBucket
 from csms.ocpp.rpc.errors import ErrorKind, ErrorSpelling, RpcError
 from csms.ocpp.rpc.frames import FrameError, guess_call_unique_id, parse_frame
-from csms.ocpp.rpc.messages import Call, CallError, CallResult, MessageType, Payload
+from csms.ocpp.rpc.messages import (
+    CORE_MESSAGE_TYPES,
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    MessageType,
+    Payload,
+    Send,
+)
 from csms.ocpp.rpc.schemas import SchemaSet
 
 logger = logging.getLogger(__name__)
@@ -37,6 +48,9 @@ CSMS_CALL = "csms"
 
 # A handler of one action: the station of the connection and the CALL's payload, to the answer's payload.
 Handler = Callable[[Any, Payload], Awaitable[Payload]]
+# What became of a SEND (2.1), as metrics count it.
+SEND_HANDLED = "handled"
+SEND_DROPPED = "dropped"
 
 
 class Connection(Protocol):
@@ -68,12 +82,15 @@ class CallNotSent(TimeoutError):
 class OcppVersion:
     """What the session needs to know of one OCPP version."""
 
-    name: str  # "1.6", "2.0.1"
+    name: str  # "1.6", "2.0.1", "2.1"
     subprotocol: str  # "ocpp1.6"
     schemas: SchemaSet
     errors: ErrorSpelling
     actions: frozenset[str]  # every action the version defines, either way
     handlers: Mapping[str, Handler]  # the charger's calls csms answers
+    # The charger's SEND messages csms takes (2.1); their handlers' answers are dropped.
+    send_handlers: Mapping[str, Handler] = field(default_factory=dict)
+    message_types: frozenset[int] = CORE_MESSAGE_TYPES  # 2.1 adds CALLRESULTERROR and SEND
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +118,9 @@ class RpcObserver(Protocol):
 
     def answer(self, version: OcppVersion, *, origin: str, action: str | None, error_code: str | None) -> None:
         """An answer sent or received; `error_code` None for a CALLRESULT."""
+
+    def unconfirmed(self, version: OcppVersion, *, message_type: int, action: str | None, result: str) -> None:
+        """A message that gets no answer (2.1): a SEND handled or dropped, or a CALLRESULTERROR's code."""
 
     def over_budget(self, charge_point_id: str) -> None: ...
 
@@ -175,15 +195,26 @@ class RpcSession:
             await self._refuse_over_budget(raw)
             return
         try:
-            message = parse_frame(raw, max_bytes=self._limits.max_frame_bytes)
+            message = parse_frame(raw, max_bytes=self._limits.max_frame_bytes, message_types=self.version.message_types)
         except FrameError as error:
             self._log(INCOMING, raw, message_type=None, unique_id=None, action=None)
-            await self._send_error(error.unique_id, error.error, action=None)
+            if error.answerable:
+                await self._send_error(error.unique_id, error.error, action=None)
+            else:
+                logger.warning("dropped an unanswerable frame from %s: %s", self.id, error)
             return
         if isinstance(message, Call):
             self._log(INCOMING, raw, message_type=2, unique_id=message.unique_id, action=message.action)
             self._remember_action(message.unique_id, message.action)
             await self._answer(message)
+            return
+        if isinstance(message, Send):
+            self._log(INCOMING, raw, message_type=6, unique_id=message.unique_id, action=message.action)
+            await self._take(message)
+            return
+        if isinstance(message, CallResultError):
+            self._log(INCOMING, raw, message_type=5, unique_id=message.unique_id, action=None)
+            self._note_refused_answer(message)
             return
         action = self._actions_in_flight.pop(message.unique_id, None)
         self._log(INCOMING, raw, message_type=int(message.message_type), unique_id=message.unique_id, action=action)
@@ -224,6 +255,41 @@ class RpcSession:
             result = CallResult(call.unique_id, answer)
             self._observer.answer(self.version, origin=CHARGER_CALL, action=call.action, error_code=None)
             await self._send_frame(result.to_json(), 3, call.unique_id)
+
+    async def _take(self, send: Send) -> None:
+        """A SEND (OCPP-J 2.1 §4.2.5) goes to its handler like a CALL, and nothing is ever answered: one
+        csms does not take (an unknown action, a broken schema, before the boot was accepted) is dropped
+        and logged."""
+        handler = self.version.send_handlers.get(send.action)
+        result = SEND_HANDLED
+        try:
+            if handler is None:
+                raise RpcError.because(ErrorKind.NOT_IMPLEMENTED, f"{send.action} is no SEND message csms takes")
+            self.station.refuse_before_acceptance(send.action)
+            self.version.schemas.check_send(send.action, send.payload)
+            await handler(self.station, send.payload)
+        except FrameError as error:
+            result = SEND_DROPPED
+            logger.warning("dropped %s SEND %s from %s: %s", send.action, send.unique_id, self.id, error)
+        except RpcError as error:
+            result = SEND_DROPPED
+            cause = error.details.get("cause", error.description)
+            logger.warning("dropped %s SEND %s from %s: %s", send.action, send.unique_id, self.id, cause)
+        except Exception:
+            result = SEND_DROPPED
+            logger.exception("could not handle %s SEND from %s", send.action, self.id)
+        self._observer.unconfirmed(self.version, message_type=MessageType.SEND, action=send.action, result=result)
+
+    def _note_refused_answer(self, error: CallResultError) -> None:
+        """The charger found csms's CALLRESULT `error.unique_id` wrong (OCPP-J 2.1 §4.2.4): there is nothing
+        to retry and nothing to answer, only to tell whoever reads the logs and metrics."""
+        logger.warning(
+            "charger %s refused csms's answer %s: %s %s %s",
+            self.id, error.unique_id, error.error_code, error.error_description, error.error_details or "",
+        )  # fmt: skip
+        self._observer.unconfirmed(
+            self.version, message_type=MessageType.CALL_RESULT_ERROR, action=None, result=error.error_code
+        )
 
     def _unknown_action(self, action: str) -> RpcError:
         """OCPP-J (1.6 §4.2.3, 2.0.1 §4.3): NotImplemented for an action the version does not know,
