@@ -45,6 +45,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/chargers/{charge_point_id}"): STAFF,
     ("PATCH", "/api/admin/chargers/{charge_point_id}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/messages"): STAFF,
+    ("GET", "/api/admin/chargers/{charge_point_id}/settlements"): STAFF,
     ("POST", "/api/admin/chargers/{charge_point_id}/ocpp/{action}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.{kind}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/stickers"): STAFF,

@@ -77,10 +77,10 @@ def _parser() -> argparse.ArgumentParser:
         type=_ocpp_versions,
         default=("1.6",),
         metavar="VERSIONS",
-        help="the OCPP version the chargers speak, 1.6 or 2.0.1, or a comma-separated list the fleet takes in turn:"
-        " with 1.6,2.0.1 PREFIX00001 speaks 1.6, PREFIX00002 2.0.1, PREFIX00003 1.6, ... (default 1.6)",
+        help="the OCPP version the chargers speak, 1.6, 2.0.1 or 2.1, or a comma-separated list the fleet takes in"
+        " turn: with 1.6,2.0.1 PREFIX00001 speaks 1.6, PREFIX00002 2.0.1, PREFIX00003 1.6, ... (default 1.6)",
     )
-    simulate.add_argument("--connectors", type=int, default=2, help="connectors per charger (EVSEs for 2.0.1)")
+    simulate.add_argument("--connectors", type=int, default=2, help="connectors per charger (EVSEs for 2.x)")
     simulate.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     simulate.add_argument("--meter-interval", type=float, default=5.0)
     simulate.add_argument("--session-seconds", type=float, default=60.0)

@@ -16,9 +16,10 @@ from csms.api.schemas import (
     ConnectorOut,
     ErrorBody,
     OcppMessageOut,
+    SettlementOut,
 )
 from csms.db.models import Charger
-from csms.services import chargers, file_transfer, message_log
+from csms.services import chargers, file_transfer, message_log, settlements
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -102,6 +103,16 @@ async def charger_messages(
     return [OcppMessageOut.model_validate(message) for message in found]
 
 
+@router.get("/chargers/{charge_point_id}/settlements", responses=_ERRORS)
+async def charger_settlements(
+    charge_point_id: str, admin: AdminUser, session: SessionDep, limit: int = 100
+) -> list[SettlementOut]:
+    """The payments the charger's terminal settled (OCPP 2.1 NotifySettlement), newest first."""
+    await _require_charger(session, charge_point_id)
+    found = await settlements.list_settlements(session, charge_point_id, limit=min(max(limit, 1), 1000))
+    return [SettlementOut.model_validate(settlement) for settlement in found]
+
+
 @router.post(
     "/chargers/{charge_point_id}/ocpp/{action}",
     responses={
@@ -120,7 +131,7 @@ async def send_ocpp_call(
     session: SessionDep,
     payload: dict[str, Any] = Body(default_factory=dict, examples=[{"type": "Soft"}]),  # noqa: B008
 ) -> dict[str, Any]:
-    """Send any CSMS-initiated call of the charger's OCPP version (1.6 or 2.0.1): the body is its camelCase
+    """Send any CSMS-initiated call of the charger's OCPP version (1.6, 2.0.1 or 2.1): the body is its camelCase
     payload, the answer the charger's."""
     await _require_charger(session, charge_point_id)
     await session.close()  # not held while the charger answers

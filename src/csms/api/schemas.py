@@ -300,7 +300,7 @@ class ChargerOut(BaseModel):
 
     charge_point_id: str
     ocpp_version: str | None = Field(
-        default=None, description="The OCPP version it last booted with, 1.6 or 2.0.1; null before its first boot"
+        default=None, description="The OCPP version it last booted with, 1.6, 2.0.1 or 2.1; null before its first boot"
     )
     vendor: str | None
     model: str | None
@@ -329,6 +329,26 @@ class ChargerOut(BaseModel):
     security_profile_allowed: int | None = None
     created_at: datetime
     connectors: list[ConnectorOut] = []
+
+
+class SettlementOut(BaseModel):
+    """An OCPP 2.1 NotifySettlement: what the charger's payment terminal settled (ad hoc payment)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    transaction_id: int | None = Field(description="csms's transaction of the station's transactionId, if known")
+    transaction_key: str | None = Field(description="The station's own transactionId")
+    psp_ref: str = Field(description="The payment service provider's reference")
+    status: str = Field(description="Settled, Canceled, Rejected or Failed")
+    amount: Decimal
+    settled_at: datetime
+    reason_code: str | None
+    receipt_id: str | None
+    receipt_url: str | None
+    vat_number: str | None
+    vat_company: str | None = Field(description="The company address of the VAT number, JSON as the station sent it")
+    received_at: datetime
 
 
 class OcppMessageOut(BaseModel):

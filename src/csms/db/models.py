@@ -399,6 +399,31 @@ class DataTransferMessage(Base):
     received_at: Mapped[datetime]
 
 
+class Settlement(Base):
+    """An OCPP 2.1 NotifySettlement: a payment terminal's settlement of a transaction (ad hoc payment)."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (Index("ix_settlements_charger_id", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("chargers.charge_point_id", ondelete="CASCADE"))
+    # The transaction csms has of the station's transactionId, when it has one.
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id", ondelete="SET NULL"))
+    transaction_key: Mapped[str | None] = mapped_column(String(36))
+    psp_ref: Mapped[str] = mapped_column(String(255))
+    # Settled, Canceled, Rejected or Failed.
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    settled_at: Mapped[datetime]
+    reason_code: Mapped[str | None] = mapped_column(String(20))
+    receipt_id: Mapped[str | None] = mapped_column(String(50))
+    receipt_url: Mapped[str | None] = mapped_column(String(2000))
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    # The company's address the VAT number belongs to, JSON as the station sent it.
+    vat_company: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
 class ChargerEvent(Base):
     """Firmware and diagnostics progress reported by a charger, in order of arrival."""
 

@@ -74,10 +74,10 @@ class ChargerRejected(CommandError):
 def check_call(version: SupportedVersion, action: str, payload: dict[str, Any]) -> None:
     """Refuse an action the central system does not send in `version`, or a payload that breaks its schema."""
     if action not in version.central_system_actions:
-        other = next((other for other in NEWEST_FIRST if action in other.central_system_actions), None)
-        if other is not None:
+        others = [other.name for other in reversed(NEWEST_FIRST) if action in other.central_system_actions]
+        if others:
             raise ActionOfAnotherVersion(
-                f"{action} is an OCPP {other.name} call; this charger speaks OCPP {version.name}"
+                f"{action} is an OCPP {' and '.join(others)} call; this charger speaks OCPP {version.name}"
             )
         raise UnknownAction(f"{action} is not an OCPP {version.name} call the central system sends")
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from csms.domain.commands import ChargerCommand
-from csms.ocpp import v16, v201
+from csms.ocpp import v16, v21, v201
 from csms.ocpp.rpc import OcppVersion, Payload
 from csms.ocpp.station import Station
 from csms.ocpp.v16 import commands as v16_commands
@@ -41,6 +41,15 @@ class SupportedVersion:
         return self.rpc.subprotocol
 
 
+# 2.1 spells csms's commands as 2.0.1 does, and reads their answers alike.
+OCPP21 = SupportedVersion(
+    rpc=v21.OCPP21,
+    new_station=v21.Station21,
+    central_system_actions=v21.CENTRAL_SYSTEM_ACTIONS,
+    spell=v201_commands.spell,
+    read_answer=v201_commands.read_answer,
+    read_call=v201_commands.read_call,
+)
 OCPP201 = SupportedVersion(
     rpc=v201.OCPP201,
     new_station=v201.Station201,
@@ -57,7 +66,9 @@ OCPP16 = SupportedVersion(
     read_answer=v16_commands.read_answer,
     read_call=v16_commands.read_call,
 )
-NEWEST_FIRST = (OCPP201, OCPP16)
+NEWEST_FIRST = (OCPP21, OCPP201, OCPP16)
+# The versions whose chargers are 2.x stations (EVSEs, the device model, TransactionEvents).
+OCPP2_NAMES = frozenset({OCPP21.name, OCPP201.name})
 _BY_NAME = {version.name: version for version in NEWEST_FIRST}
 
 
@@ -68,7 +79,7 @@ def negotiate(offered: Iterable[str]) -> SupportedVersion | None:
 
 
 def supported(name: str) -> SupportedVersion:
-    """The version a session speaks, by its name ("1.6", "2.0.1")."""
+    """The version a session speaks, by its name ("1.6", "2.0.1", "2.1")."""
     return _BY_NAME[name]
 
 

@@ -43,4 +43,4 @@ OCPP201 = OcppVersion(
     handlers=HANDLERS,
 )
 
-__all__ = ["CENTRAL_SYSTEM_ACTIONS", "OCPP201", "Station201"]
+__all__ = ["CENTRAL_SYSTEM_ACTIONS", "OCPP201", "STATION_ACTIONS", "Station201"]

@@ -57,6 +57,8 @@ class Station201(Station):
     """One 2.0.1 station's connection, as the handlers see it."""
 
     __slots__ = ("_transactions",)
+    # The version recorded at boot: a later version's station that reuses these handlers says its own.
+    ocpp_version = OCPP_201
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
         super().__init__(charge_point_id, runtime)
@@ -76,7 +78,7 @@ class Station201(Station):
             iccid=modem.get("iccid"),
             imsi=modem.get("imsi"),
         )
-        return await self._boot(boot, ocpp_version=OCPP_201, now=self._now())
+        return await self._boot(boot, ocpp_version=self.ocpp_version, now=self._now())
 
     # -- G Availability ----------------------------------------------------------------------
 

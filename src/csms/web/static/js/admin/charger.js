@@ -29,8 +29,9 @@ const PAYLOADS = {
   },
 };
 
-// The layout of a charger's page: 2.0.1 for a station that booted with it, 1.6 otherwise (also before a first boot).
-const layoutOf = (charger) => (charger.ocpp_version === "2.0.1" ? "2.0.1" : "1.6");
+// The layout of a charger's page: 2.0.1 for a station that booted with 2.0.1 or 2.1 (EVSEs, the device model), 1.6
+// otherwise (also before a first boot).
+const layoutOf = (charger) => (["2.0.1", "2.1"].includes(charger.ocpp_version) ? "2.0.1" : "1.6");
 
 let api;
 let current = null;
