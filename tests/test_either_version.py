@@ -1,5 +1,5 @@
-"""The product works the same on OCPP 1.6 and 2.0.1: each test runs once per version, with a charger of
-that version, and asserts only what the driver and the operator see (REST, the live stream)."""
+"""The product works the same on OCPP 1.6, 2.0.1 and 2.1: each test runs once per version, with a charger
+of that version, and asserts only what the driver and the operator see (REST, the live stream)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One test charger, either OCPP version: the suite's shared behaviour tests drive a charger through this,
+"""One test charger, any OCPP version (2.1 drives the 2.0.1 story: its messages are the same): the suite's shared behaviour tests drive a charger through this,
 parametrised by version, and assert what the app and the operator see, which must not depend on it.
 
 Each driver does what a real charger of its version does for the same story (boot, report a connector,
@@ -17,7 +17,7 @@ from csms.simulator.charger import SimulatedCharger, connect_charger
 from csms.simulator.station201 import SimulatedStation, StationTransaction, connect_station
 from tests.conftest import CHARGER_PASSWORD
 
-VERSIONS = ("1.6", "2.0.1")
+VERSIONS = ("1.6", "2.0.1", "2.1")
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,10 @@ class Charger16:
 
 
 class Station201:
-    version = "2.0.1"
+    """A 2.0.1 station, or a 2.1 one: the same messages, checked against the station's own version."""
 
     def __init__(self, station: SimulatedStation) -> None:
+        self.version = station.ocpp_version
         self._station = station
         self._transaction: StationTransaction | None = None
 
@@ -155,5 +156,5 @@ async def connect_either(version: str, ws_url: str, charger_id: str) -> AsyncIte
         async with connect_charger(ws_url, charger_id, CHARGER_PASSWORD) as charger:
             yield Charger16(charger)
     else:
-        async with connect_station(ws_url, charger_id, CHARGER_PASSWORD) as station:
+        async with connect_station(ws_url, charger_id, CHARGER_PASSWORD, ocpp_version=version) as station:
             yield Station201(station)

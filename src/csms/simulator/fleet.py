@@ -1,8 +1,8 @@
-"""`csms simulate`: a fleet of realistic chargers for demos and load, in OCPP 1.6, 2.0.1 or both.
+"""`csms simulate`: a fleet of realistic chargers for demos and load, in OCPP 1.6, 2.0.1, 2.1 or a mix.
 
-Each charger boots, reports its connectors (EVSEs for 2.0.1), sends heartbeats, runs charging sessions
+Each charger boots, reports its connectors (EVSEs for 2.x), sends heartbeats, runs charging sessions
 (Authorize, then StartTransaction, MeterValues with a rising energy register and StopTransaction in 1.6;
-TransactionEvent Started, Updated with each meter value and Ended in 2.0.1), starts a session when the
+TransactionEvent Started, Updated with each meter value and Ended in 2.0.1 and 2.1), starts a session when the
 central system sends RemoteStartTransaction (RequestStartTransaction), stops when told to, and now and
 then drops its connection and reconnects.
 """
@@ -116,7 +116,7 @@ class RemoteStart201:
 
 
 class FleetStation(SimulatedStation201):
-    """A simulated 2.0.1 station that acts on RequestStart/StopTransaction like real hardware."""
+    """A simulated 2.0.1 (or 2.1) station that acts on RequestStart/StopTransaction like real hardware."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -280,14 +280,21 @@ class Member201(FleetMember):
     """An OCPP 2.0.1 station with one connector per EVSE: a transaction is its TransactionEvents,
     Started, Updated with each meter value, Ended."""
 
+    ocpp_version = "2.0.1"
+    model = "SimStation201"
+
     async def _one_connection(self, stop: asyncio.Event) -> None:
         async with connect_station(
-            self.options.ws_url, self.charge_point_id, self.options.password, station_class=FleetStation
+            self.options.ws_url,
+            self.charge_point_id,
+            self.options.password,
+            station_class=FleetStation,
+            ocpp_version=self.ocpp_version,
         ) as connected:
             station = cast(FleetStation, connected)
             self.stats.connected += 1
             try:
-                await self._timed(station.boot(vendor="csms-sim", model="SimStation201", firmwareVersion="1.0.0"))
+                await self._timed(station.boot(vendor="csms-sim", model=self.model, firmwareVersion="1.0.0"))
                 for evse_id in range(1, self.options.connectors + 1):
                     await self._timed(station.status(evse_id, "Available"))
                 await self._live(station, stop)
@@ -382,7 +389,14 @@ class Member201(FleetMember):
         await self._timed(station.status(transaction.evse_id, "Available"))
 
 
-MEMBERS: dict[str, type[FleetMember]] = {"1.6": Member16, "2.0.1": Member201}
+class Member21(Member201):
+    """An OCPP 2.1 station: the same story as 2.0.1, whose messages it shares."""
+
+    ocpp_version = "2.1"
+    model = "SimStation21"
+
+
+MEMBERS: dict[str, type[FleetMember]] = {"1.6": Member16, "2.0.1": Member201, "2.1": Member21}
 OCPP_VERSIONS = tuple(MEMBERS)
 
 

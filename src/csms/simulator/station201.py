@@ -1,4 +1,7 @@
-"""A simulated OCPP 2.0.1 charging station built on the `ocpp` package's v201 ChargePoint over `websockets`.
+"""A simulated OCPP 2.0.1 or 2.1 charging station built on the `ocpp` package's ChargePoint over `websockets`.
+
+A 2.1 station (`ocpp_version="2.1"`) sends the same messages, checked by the package against its 2.1
+schemas, as are the calls it receives: what it sends is the same in both versions.
 
 It sends what a station sends (boot, status per EVSE, authorization, the TransactionEvent stream of a
 transaction with its seqNo) and answers the CSMS's calls; every call it receives is kept in `received`
@@ -19,6 +22,7 @@ from typing import Any
 
 import websockets
 from ocpp.routing import on
+from ocpp.v21 import call_result as call_result_21
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.typing import Subprotocol
@@ -26,6 +30,7 @@ from websockets.typing import Subprotocol
 from csms.simulator.charger import Answer, ReceivedCalls, basic_auth_header, now_iso
 
 SUBPROTOCOL = "ocpp2.0.1"
+SUBPROTOCOLS = {"2.0.1": SUBPROTOCOL, "2.1": "ocpp2.1"}
 
 
 @dataclass
@@ -54,9 +59,21 @@ class StationTransaction:
 
 
 class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
-    def __init__(self, station_id: str, connection: Any, behaviour: StationBehaviour | None = None) -> None:
+    def __init__(
+        self,
+        station_id: str,
+        connection: Any,
+        behaviour: StationBehaviour | None = None,
+        *,
+        ocpp_version: str = "2.0.1",
+    ) -> None:
         ChargePoint.__init__(self, station_id, connection, response_timeout=30)
         ReceivedCalls.__init__(self)
+        self.ocpp_version = ocpp_version
+        if ocpp_version == "2.1":
+            # The package validates by this name (its v21 schemas) and builds answers of this module's classes.
+            self._ocpp_version = "2.1"
+            self._call_result = call_result_21
         self.behaviour = behaviour or StationBehaviour()
         self.calls: list[list[Any]] = []  # the CALL frames csms sent, parsed, as on the wire
         # The version of the local list it holds, as its last accepted SendLocalList set it (0: none).
@@ -112,10 +129,14 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         timestamp: str | None = None,
         seq_no: int | None = None,
         power_w: float | None = None,
+        transaction_limit: dict[str, Any] | None = None,
     ) -> Any:
         """Send the next event of `transaction` (its seqNo counts up unless `seq_no` is given); its
-        meter value carries the energy register and, with `power_w`, the power drawn."""
+        meter value carries the energy register and, with `power_w`, the power drawn. A 2.1 station
+        may name the transaction's limit (maxCost, maxEnergy, maxTime, maxSoC)."""
         info: dict[str, Any] = {"transactionId": transaction.transaction_id}
+        if transaction_limit is not None:
+            info["transactionLimit"] = transaction_limit
         if charging_state is not None:
             info["chargingState"] = charging_state
         if stopped_reason is not None:
@@ -387,6 +408,27 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         default = call_result.GetCompositeSchedule(status="Rejected")
         return await self._answer("GetCompositeSchedule", payload, default)
 
+    # -- 2.1's tariff calls (a 2.0.1 station is never sent them) ------------------------------
+
+    @on("SetDefaultTariff")
+    async def on_set_default_tariff(self, **payload: Any) -> Any:
+        return await self._answer("SetDefaultTariff", payload, call_result_21.SetDefaultTariff(status="Accepted"))
+
+    @on("GetTariffs")
+    async def on_get_tariffs(self, **payload: Any) -> Any:
+        return await self._answer("GetTariffs", payload, call_result_21.GetTariffs(status="NoTariff"))
+
+    @on("ClearTariffs")
+    async def on_clear_tariffs(self, **payload: Any) -> Any:
+        return await self._answer(
+            "ClearTariffs", payload, call_result_21.ClearTariffs(clear_tariffs_result=[{"status": "NoTariff"}])
+        )
+
+    @on("ChangeTransactionTariff")
+    async def on_change_transaction_tariff(self, **payload: Any) -> Any:
+        default = call_result_21.ChangeTransactionTariff(status="Accepted")
+        return await self._answer("ChangeTransactionTariff", payload, default)
+
 
 @contextlib.asynccontextmanager
 async def connect_station(
@@ -399,10 +441,11 @@ async def connect_station(
     station_class: type[SimulatedStation] = SimulatedStation,
     ssl: SSLContext | None = None,
     open_timeout: float = 10,
+    ocpp_version: str = "2.0.1",
 ) -> AsyncIterator[SimulatedStation]:
-    """Connect a simulated 2.0.1 station to `base_url` (ws://host:port) and run its receive loop."""
+    """Connect a simulated 2.0.1 (or 2.1) station to `base_url` (ws://host:port) and run its receive loop."""
     headers = {"Authorization": basic_auth_header(station_id, password)} if password is not None else {}
-    offered = subprotocols if subprotocols is not None else [SUBPROTOCOL]
+    offered = subprotocols if subprotocols is not None else [SUBPROTOCOLS[ocpp_version]]
     async with websockets.connect(
         f"{base_url}/ocpp/{station_id}",
         subprotocols=[Subprotocol(name) for name in offered],
@@ -411,7 +454,7 @@ async def connect_station(
         ping_interval=None,
         ssl=ssl,
     ) as websocket:
-        station = station_class(station_id, websocket, behaviour)
+        station = station_class(station_id, websocket, behaviour, ocpp_version=ocpp_version)
         receive_loop = asyncio.create_task(station.start())
         try:
             yield station
