@@ -1,0 +1,532 @@
+"""OCPP 2.1 stations on the same endpoint as 1.6 and 2.0.1: 2.1 preferred when offered, OCPP-J 2.1's
+SEND and CALLRESULTERROR, the app's start and stop with the transaction's limit kept, NotifySettlement
+stored, the 2.1 messages csms takes no action on answered, and the tariff calls sent through the
+operator's generic call. The station is the `ocpp` package's ChargePoint checking everything against its
+2.1 schemas, or raw frames where the package has no words (SEND, CALLRESULTERROR)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from ocpp.v21 import call as call21
+from websockets.asyncio.client import ClientConnection
+
+from csms.domain.commands import (
+    CancelReservation,
+    ChangePassword,
+    ChargerCommand,
+    GetLocalListVersion,
+    ListedToken,
+    RemoteStart,
+    RemoteStop,
+    ReserveNow,
+    SendLocalList,
+    UpdateFirmware,
+    UploadLog,
+)
+from csms.ocpp.v21 import OCPP21
+from csms.ocpp.v201 import commands as v201_commands
+from csms.services.clock import utc_now
+from csms.simulator.charger import basic_auth_header
+from csms.simulator.station201 import SimulatedStation, connect_station
+from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.support.events import live_stream
+from tests.support.waiting import poll, wait_until
+
+PERIODIC_DATA = {"id": 1, "pending": 0, "basetime": "2026-03-02T10:00:00Z", "data": [{"t": 0, "v": "230.1"}]}
+
+
+@pytest.fixture
+async def staff(server: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:
+    return bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
+
+
+@contextlib.asynccontextmanager
+async def station21(server: RunningServer, station_id: str | None = None) -> AsyncIterator[SimulatedStation]:
+    """A booted 2.1 station with EVSE 1 Available."""
+    station_id = station_id or await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, ocpp_version="2.1") as station:
+        assert (await station.boot(serialNumber="SN-21")).status == "Accepted"
+        await station.status(1, "Available")
+        yield station
+
+
+@contextlib.asynccontextmanager
+async def raw_station(server: RunningServer, subprotocol: str = "ocpp2.1") -> AsyncIterator[ClientConnection]:
+    """A booted station of `subprotocol` that sends frames by hand."""
+    station_id = await server.add_charger()
+    async with websockets.connect(
+        f"{server.ws_url}/ocpp/{station_id}",
+        subprotocols=[websockets.Subprotocol(subprotocol)],
+        additional_headers={"Authorization": basic_auth_header(station_id, CHARGER_PASSWORD)},
+    ) as websocket:
+        assert websocket.subprotocol == subprotocol
+        boot = (
+            ["BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "Raw"}]
+            if subprotocol == "ocpp1.6"
+            else ["BootNotification", {"reason": "PowerUp", "chargingStation": {"vendorName": "Acme", "model": "Raw"}}]
+        )
+        assert (await exchange(websocket, json.dumps([2, "boot", *boot])))[:2] == [3, "boot"]
+        yield websocket
+
+
+async def exchange(websocket: ClientConnection, frame: str) -> list[Any]:
+    await websocket.send(frame)
+    answer = json.loads(await asyncio.wait_for(websocket.recv(), 10))
+    assert isinstance(answer, list)
+    return answer
+
+
+async def next_answer_is_the_heartbeats(websocket: ClientConnection) -> None:
+    """csms handles one charger's frames in order: had it answered what came before, that answer would
+    arrive before the Heartbeat's."""
+    answer = await exchange(websocket, '[2, "after", "Heartbeat", {}]')
+    assert answer[:2] == [3, "after"], answer
+
+
+async def logged_frames(http: httpx.AsyncClient, staff: dict[str, str], station_id: str) -> list[dict[str, Any]]:
+    response = await http.get(f"/api/admin/chargers/{station_id}/messages", headers=staff)
+    assert response.status_code == 200, response.text
+    frames: list[dict[str, Any]] = response.json()
+    return frames
+
+
+def station_id_of(websocket: ClientConnection) -> str:
+    assert websocket.request is not None
+    return websocket.request.path.rsplit("/", 1)[1]
+
+
+async def unconfirmed_count(http: httpx.AsyncClient, **labels: str) -> float:
+    """The csms_ocpp_unconfirmed_messages counter summed over every series with `labels`."""
+    text = (await http.get("/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(r"csms_ocpp_unconfirmed_messages_total\{(.*)\} (\S+)$", line)
+        if match and all(f'{name}="{value}"' in match.group(1) for name, value in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+# -- negotiation --------------------------------------------------------------------------------
+
+
+async def test_a_station_offering_21_201_and_16_gets_21_and_is_shown_as_21(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    station_id = await server.add_charger()
+    offered = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
+    async with connect_station(
+        server.ws_url, station_id, CHARGER_PASSWORD, subprotocols=offered, ocpp_version="2.1"
+    ) as station:
+        assert station.websocket.subprotocol == "ocpp2.1"
+        assert (await station.boot(serialNumber="SN-21")).status == "Accepted"
+        await station.status(1, "Available")
+    seen = (await http.get(f"/api/admin/chargers/{station_id}", headers=staff)).json()
+    assert (seen["ocpp_version"], seen["serial_number"]) == ("2.1", "SN-21")
+    frames = await poll(lambda: logged_frames(http, staff, station_id), until=lambda found: len(found) >= 4)
+    assert {frame["ocpp_version"] for frame in frames} == {"2.1"}
+
+
+async def test_a_station_offering_201_and_16_still_gets_201(server: RunningServer) -> None:
+    station_id = await server.add_charger()
+    async with connect_station(
+        server.ws_url, station_id, CHARGER_PASSWORD, subprotocols=["ocpp1.6", "ocpp2.0.1"]
+    ) as station:
+        assert station.websocket.subprotocol == "ocpp2.0.1"
+
+
+# -- OCPP-J 2.1 SEND and CALLRESULTERROR ----------------------------------------------------------
+
+
+async def test_a_send_goes_to_its_handler_and_is_never_answered(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    tokens = await login_as(http, (await create_account_with_role(server, "admin"))[0])
+    handled_before = await unconfirmed_count(http, message_type="send", result="handled")
+    async with raw_station(server) as websocket, live_stream(server.http_url, tokens) as live:
+        station_id = station_id_of(websocket)
+        await websocket.send(json.dumps([6, "s-1", "NotifyPeriodicEventStream", PERIODIC_DATA]))
+        await next_answer_is_the_heartbeats(websocket)
+        await wait_until(lambda: live.events("station_message"))
+    [event] = live.events("station_message")
+    assert (event["charge_point_id"], event["action"], event["payload"]) == (
+        station_id,
+        "NotifyPeriodicEventStream",
+        PERIODIC_DATA,
+    )
+    frames = await poll(
+        lambda: logged_frames(http, staff, station_id), until=lambda found: any(f["message_type"] == 6 for f in found)
+    )
+    [send] = [frame for frame in frames if frame["message_type"] == 6]
+    assert (send["direction"], send["unique_id"], send["action"]) == ("in", "s-1", "NotifyPeriodicEventStream")
+    assert not [frame for frame in frames if frame["direction"] == "out" and frame["unique_id"] == "s-1"]
+    assert await unconfirmed_count(http, message_type="send", result="handled") == handled_before + 1
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param([6, "s-2", "FlyToTheMoon", {}], id="unknown-action"),
+        pytest.param([6, "s-3", "Heartbeat", {}], id="a-call-action-sent-as-send"),
+        pytest.param([6, "s-4", "NotifyPeriodicEventStream", {"id": 1}], id="breaks-its-schema"),
+        pytest.param([6, "s-5", "NotifyPeriodicEventStream"], id="malformed"),
+        pytest.param([6, "s-6", "NotifyPeriodicEventStream", {**PERIODIC_DATA, "id": 2**40}], id="beyond-32-bits"),
+    ],
+)
+async def test_a_send_csms_cannot_take_is_dropped_unanswered_and_logged(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str], frame: list[Any]
+) -> None:
+    async with raw_station(server) as websocket:
+        station_id = station_id_of(websocket)
+        await websocket.send(json.dumps(frame))
+        await next_answer_is_the_heartbeats(websocket)
+    frames = await poll(
+        lambda: logged_frames(http, staff, station_id),
+        until=lambda found: any(frame[1] in f["frame"] and f["direction"] == "in" for f in found),
+    )
+    assert not [logged for logged in frames if logged["direction"] == "out" and logged["unique_id"] == frame[1]]
+
+
+async def test_a_callresulterror_is_logged_and_counted_and_never_answered(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    before = await unconfirmed_count(http, message_type="callresulterror", result="FormatViolation")
+    async with raw_station(server) as websocket:
+        station_id = station_id_of(websocket)
+        await websocket.send(json.dumps([5, "boot", "FormatViolation", "interval is not an integer", {}]))
+        await websocket.send(json.dumps([5, "boot", "FormatViolation"]))  # malformed: dropped as well
+        await next_answer_is_the_heartbeats(websocket)
+    frames = await poll(
+        lambda: logged_frames(http, staff, station_id),
+        until=lambda found: len([f for f in found if f["direction"] == "in" and f["unique_id"] != "after"]) >= 3,
+    )
+    assert [frame["message_type"] for frame in frames if frame["direction"] == "in"].count(5) == 1
+    assert await unconfirmed_count(http, message_type="callresulterror", result="FormatViolation") == before + 1
+
+
+@pytest.mark.parametrize(
+    ("subprotocol", "code"), [("ocpp2.0.1", "MessageTypeNotSupported"), ("ocpp1.6", "FormationViolation")]
+)
+@pytest.mark.parametrize(
+    "frame",
+    [[6, "x-1", "NotifyPeriodicEventStream", PERIODIC_DATA], [5, "x-1", "FormatViolation", "bad", {}]],
+    ids=["send", "callresulterror"],
+)
+async def test_send_and_callresulterror_are_unknown_message_types_before_21(
+    server: RunningServer, subprotocol: str, code: str, frame: list[Any]
+) -> None:
+    async with raw_station(server, subprotocol) as websocket:
+        answer = await exchange(websocket, json.dumps(frame))
+        assert answer[:3] == [4, "x-1", code], answer
+        await next_answer_is_the_heartbeats(websocket)
+
+
+async def test_an_unknown_message_type_is_still_refused_on_21(server: RunningServer) -> None:
+    async with raw_station(server) as websocket:
+        answer = await exchange(websocket, '[7, "x-2", "Heartbeat", {}]')
+    assert answer[:3] == [4, "x-2", "MessageTypeNotSupported"], answer
+
+
+# -- E Transactions, C Ad hoc payment -----------------------------------------------------------
+
+
+async def test_the_app_starts_and_stops_a_21_station_with_its_limit_kept_and_reads_the_record(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    tokens = await signup(http)
+    async with station21(server) as station:
+        station_id = station.id
+        started = await http.post(
+            "/api/start_charging", json={"evse_id": station_id, "connector_id": 1}, headers=bearer(tokens)
+        )
+        assert started.status_code == 200 and started.json() == {"status": "Accepted"}, started.text
+        request = (await station.wait_for_call("RequestStartTransaction")).payload
+        [wire] = station.calls_received("RequestStartTransaction")
+        assert wire == {
+            "idToken": {"idToken": tokens["idTag"], "type": "Central"},
+            "evseId": 1,
+            "remoteStartId": request["remote_start_id"],
+        }
+        transaction = station.new_transaction(
+            1, {"idToken": tokens["idTag"], "type": "Central"}, remote_start_id=request["remote_start_id"]
+        )
+        limit = {"maxCost": 12.5, "maxEnergy": 20000.0}
+        answer = await station.transaction_event(
+            transaction,
+            "Started",
+            "RemoteStart",
+            energy_wh=1_000,
+            context="Transaction.Begin",
+            charging_state="Charging",
+            transaction_limit=limit,
+        )
+        assert answer.id_token_info["status"] == "Accepted"
+        await station.transaction_event(transaction, "Updated", "MeterValuePeriodic", energy_wh=1_700)
+        record = (await poll(lambda: my_records(http, tokens), until=bool))[0]
+        assert (record["charge_point_id"], record["transaction_key"], record["is_active"]) == (
+            station_id,
+            transaction.transaction_id,
+            True,
+        )
+
+        stopped = await http.post("/api/stop_charging", json={"transaction_id": record["id"]}, headers=bearer(tokens))
+        assert stopped.status_code == 200 and stopped.json() == {"status": "Accepted"}, stopped.text
+        await station.wait_for_call("RequestStopTransaction")
+        assert station.calls_received("RequestStopTransaction") == [{"transactionId": transaction.transaction_id}]
+        await station.transaction_event(
+            transaction, "Ended", "RemoteStop", energy_wh=2_600, context="Transaction.End", stopped_reason="Remote"
+        )
+
+    ended = await poll(lambda: my_records(http, tokens), until=lambda found: not found[0]["is_active"])
+    detail = (await http.get(f"/api/transactions/{ended[0]['id']}", headers=bearer(tokens))).json()
+    assert (detail["energy_wh"], detail["stop_reason"]) == (1_600, "Remote")
+    # The limit the station carried in its Started event is kept with the event, camelCase as sent.
+    frames = await logged_frames(http, staff, station_id)
+    [started_frame] = [f for f in frames if f["action"] == "TransactionEvent" and '"Started"' in f["frame"]]
+    assert json.loads(started_frame["frame"])[3]["transactionInfo"]["transactionLimit"] == limit
+
+
+async def my_records(http: httpx.AsyncClient, tokens: dict[str, Any]) -> list[dict[str, Any]]:
+    response = await http.get("/api/transactions", headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    records: list[dict[str, Any]] = response.json()
+    return records
+
+
+async def test_a_settlement_is_stored_answered_and_listed_for_staff(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    tokens = await login_as(http, (await create_account_with_role(server, "admin"))[0])
+    async with station21(server) as station, live_stream(server.http_url, tokens) as live:
+        transaction = station.new_transaction(1, {"idToken": "PSP-REF-1", "type": "DirectPayment"})
+        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0, charging_state="Charging")
+        answer = await station.call(
+            call21.NotifySettlement(
+                psp_ref="PSP-REF-1",
+                status="Settled",
+                settlement_amount=7.35,
+                settlement_time="2026-03-02T11:00:00Z",
+                transaction_id=transaction.transaction_id,
+                receipt_id="R-1",
+                vat_number="NL123456789B01",
+            )
+        )
+        assert answer.receipt_url is None and answer.receipt_id is None  # the package read csms's {} answer
+        await wait_until(lambda: live.events("settlement"))
+    response = await http.get(f"/api/admin/chargers/{station.id}/settlements", headers=staff)
+    assert response.status_code == 200, response.text
+    [settlement] = response.json()
+    assert settlement["transaction_id"] is not None
+    assert {key: settlement[key] for key in ("transaction_key", "psp_ref", "status", "receipt_id", "vat_number")} == {
+        "transaction_key": transaction.transaction_id,
+        "psp_ref": "PSP-REF-1",
+        "status": "Settled",
+        "receipt_id": "R-1",
+        "vat_number": "NL123456789B01",
+    }
+    assert float(settlement["amount"]) == 7.35 and settlement["settled_at"].startswith("2026-03-02T11:00:00")
+    [event] = live.events("settlement")
+    assert (event["settlement_id"], event["transaction_id"], event["status"]) == (
+        settlement["id"],
+        settlement["transaction_id"],
+        "Settled",
+    )
+    unknown = await http.get("/api/admin/chargers/NO-SUCH-CHARGER/settlements", headers=staff)
+    assert unknown.status_code == 404
+
+
+HASH_DATA = {"hashAlgorithm": "SHA256", "issuerNameHash": "a1", "issuerKeyHash": "b2", "serialNumber": "01"}
+BATTERY = {"evseId": 1, "serialNumber": "BAT-1", "soC": 80.0, "soH": 95.0}
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "answer"),
+    [
+        (
+            "BatterySwap",
+            {
+                "eventType": "BatteryIn",
+                "requestId": 1,
+                "idToken": {"idToken": "T-1", "type": "ISO14443"},
+                "batteryData": [BATTERY],
+            },
+            {},
+        ),
+        ("NotifyDERAlarm", {"controlType": "FixedPFAbsorb", "timestamp": "2026-03-02T10:00:00Z"}, {}),
+        ("NotifyDERStartStop", {"controlId": "der-1", "started": True, "timestamp": "2026-03-02T10:00:00Z"}, {}),
+        ("ReportDERControl", {"requestId": 3}, {}),
+        ("NotifyPriorityCharging", {"transactionId": "tx-1", "activated": True}, {}),
+        ("PullDynamicScheduleUpdate", {"chargingProfileId": 4}, {"status": "Rejected"}),
+        ("ClosePeriodicEventStream", {"id": 1}, {}),
+        (
+            "OpenPeriodicEventStream",
+            {"constantStreamData": {"id": 1, "variableMonitoringId": 2, "params": {"interval": 10, "values": 5}}},
+            {"status": "Accepted"},
+        ),
+        (
+            "VatNumberValidation",
+            {"vatNumber": "NL123456789B01", "evseId": 1},
+            {
+                "vatNumber": "NL123456789B01",
+                "evseId": 1,
+                "status": "Rejected",
+                "statusInfo": {"reasonCode": "NotSupported", "additionalInfo": "csms does not validate VAT numbers"},
+            },
+        ),
+    ],
+)
+async def test_a_21_message_csms_takes_no_action_on_is_answered_validly_kept_and_shown(
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    staff: dict[str, str],
+    action: str,
+    payload: dict[str, Any],
+    answer: dict[str, Any],
+) -> None:
+    tokens = await login_as(http, (await create_account_with_role(server, "admin"))[0])
+    async with raw_station(server) as websocket, live_stream(server.http_url, tokens) as live:
+        station_id = station_id_of(websocket)
+        got = await exchange(websocket, json.dumps([2, "m-1", action, payload]))
+        assert got == [3, "m-1", answer]
+        OCPP21.schemas.check_response(action, got[2])
+        await wait_until(lambda: live.events("station_message"))
+    [event] = live.events("station_message")
+    assert (event["charge_point_id"], event["action"], event["payload"]) == (station_id, action, payload)
+    frames = await poll(
+        lambda: logged_frames(http, staff, station_id),
+        until=lambda found: {("in", action), ("out", action)} <= {(f["direction"], f["action"]) for f in found},
+    )
+    assert {f["ocpp_version"] for f in frames} == {"2.1"}
+
+
+async def test_a_certificate_chain_status_is_answered_unknown_per_certificate(server: RunningServer) -> None:
+    requests = [{"certificateHashData": HASH_DATA, "source": "OCSP", "urls": ["http://ocsp.example"]}]
+    async with raw_station(server) as websocket:
+        got = await exchange(
+            websocket, json.dumps([2, "c-1", "GetCertificateChainStatus", {"certificateStatusRequests": requests}])
+        )
+    assert got[:2] == [3, "c-1"]
+    [status] = got[2]["certificateStatus"]
+    assert (status["certificateHashData"], status["source"], status["status"]) == (HASH_DATA, "OCSP", "Unknown")
+    OCPP21.schemas.check_response("GetCertificateChainStatus", got[2])
+
+
+# -- I Tariffs through the operator's generic call --------------------------------------------------
+
+TARIFF = {
+    "tariffId": "T-2026",
+    "currency": "EUR",
+    "energy": {"prices": [{"priceKwh": 0.3}], "taxRates": [{"type": "VAT", "tax": 21.0}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "answer"),
+    [
+        ("SetDefaultTariff", {"evseId": 0, "tariff": TARIFF}, {"status": "Accepted"}),
+        ("GetTariffs", {"evseId": 0}, {"status": "NoTariff"}),
+        ("ClearTariffs", {"tariffIds": ["T-2026"]}, {"clearTariffsResult": [{"status": "NoTariff"}]}),
+        ("ChangeTransactionTariff", {"transactionId": "tx-1", "tariff": TARIFF}, {"status": "Accepted"}),
+    ],
+)
+async def test_the_operator_sends_a_tariff_call_to_a_21_station(
+    server: RunningServer,
+    http: httpx.AsyncClient,
+    staff: dict[str, str],
+    action: str,
+    payload: dict[str, Any],
+    answer: dict[str, Any],
+) -> None:
+    async with station21(server) as station:
+        response = await http.post(f"/api/admin/chargers/{station.id}/ocpp/{action}", json=payload, headers=staff)
+        assert response.status_code == 200, response.text
+        assert response.json() == answer
+        assert station.calls_received(action) == [payload]
+
+
+async def test_a_tariff_call_breaking_the_21_schema_or_to_a_201_station_is_refused_unsent(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    async with station21(server) as station:
+        broken = await http.post(
+            f"/api/admin/chargers/{station.id}/ocpp/SetDefaultTariff",
+            json={"evseId": 0, "tariff": {"tariffId": "T"}},
+            headers=staff,
+        )
+        assert broken.status_code == 422 and "currency" in broken.json()["detail"], broken.text
+    assert station.calls_received("SetDefaultTariff") == []
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station201:
+        assert (await station201.boot()).status == "Accepted"
+        of_21 = await http.post(
+            f"/api/admin/chargers/{station_id}/ocpp/SetDefaultTariff",
+            json={"evseId": 0, "tariff": TARIFF},
+            headers=staff,
+        )
+    assert of_21.status_code == 422, of_21.text
+    assert of_21.json()["detail"] == "SetDefaultTariff is an OCPP 2.1 call; this charger speaks OCPP 2.0.1"
+
+
+# -- csms's own calls, spelled for 2.1 --------------------------------------------------------------
+
+
+def test_every_command_csms_spells_is_a_valid_21_call() -> None:
+    """csms spells its commands for 2.1 as for 2.0.1: each one passes the 2.1 request schema."""
+    now = utc_now()
+    commands: list[ChargerCommand] = [
+        RemoteStart(id_token="TAG-1", connector_id=1, remote_start_id=7, id_token_type="Central"),
+        RemoteStop(transaction_id=3, transaction_key="tx-1"),
+        SendLocalList(
+            2,
+            "Full",
+            (ListedToken("TAG-1", "Accepted", now, "GROUP-1", "ISO14443"), ListedToken("TAG-2", id_token_type="Local")),
+        ),
+        GetLocalListVersion(),
+        ReserveNow(
+            reservation_id=5,
+            connector_id=1,
+            id_token="TAG-1",
+            expires_at=now,
+            group_id_token="GROUP-1",
+            id_token_type="ISO14443",
+        ),
+        CancelReservation(5),
+        UpdateFirmware(
+            request_id=9,
+            location="https://files.example/fw.bin",
+            retrieve_at=now,
+            retries=3,
+            retry_interval=60,
+            signing_certificate="-----BEGIN CERTIFICATE-----",
+            signature="c2ln",
+        ),
+        UploadLog(request_id=10, location="https://files.example/up", oldest=now, latest=now, retries=1),
+        ChangePassword("a-new-password-of-16+"),
+    ]
+    for command in commands:
+        action, payload = v201_commands.spell(command)
+        OCPP21.schemas.check_request(action, payload)
+
+
+async def test_the_message_log_keeps_a_21_station_s_frames_with_its_version(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    async with station21(server) as station:
+        await station.heartbeat()
+        reset = await http.post(
+            f"/api/admin/chargers/{station.id}/ocpp/Reset", json={"type": "Immediate"}, headers=staff
+        )
+        assert reset.status_code == 200 and reset.json() == {"status": "Accepted"}, reset.text
+    frames = await poll(
+        lambda: logged_frames(http, staff, station.id),
+        until=lambda found: ("out", "Reset") in {(f["direction"], f["action"]) for f in found},
+    )
+    assert {f["ocpp_version"] for f in frames} == {"2.1"}
