@@ -1,5 +1,5 @@
 """`csms simulate`: a fleet that registers itself, charges, and obeys the app's remote start, in OCPP 1.6,
-2.0.1 or both; the command run as an operator runs it, a real process against a running csms."""
+2.0.1, 2.1 or a mix; the command run as an operator runs it, a real process against a running csms."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
 from tests.conftest import USER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
@@ -170,16 +171,19 @@ async def test_a_mixed_fleet_speaks_both_versions_in_turn_and_charges_on_each(
     assert all(r["transaction_key"] and r["stop_reason"] == "Local" for r in of_201 if not r["is_active"]), of_201
 
 
-async def test_the_app_starts_and_stops_a_simulated_201_station(
-    sqlite_server: RunningServer, api: httpx.AsyncClient, tmp_path: Path
+@pytest.mark.parametrize(
+    ("version", "model", "prefix"), [("2.0.1", "SimStation201", "APP201"), ("2.1", "SimStation21", "APP21")]
+)
+async def test_the_app_starts_and_stops_a_simulated_2x_station(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, tmp_path: Path, version: str, model: str, prefix: str
 ) -> None:
     admin_name, _ = await create_account_with_role(sqlite_server, "admin")
     admin = bearer(await login_as(api, admin_name))
     driver = await signup(api)
-    station_id = "APP20100001"
+    station_id = f"{prefix}00001"
     async with simulate(
         sqlite_server, tmp_path,
-        "--ocpp", "2.0.1", "--chargers", "1", "--prefix", "APP201", "--register-as", f"{admin_name}:{USER_PASSWORD}",
+        "--ocpp", version, "--chargers", "1", "--prefix", prefix, "--register-as", f"{admin_name}:{USER_PASSWORD}",
         "--idle-seconds", "3600", "--session-seconds", "3600", "--meter-interval", "0.3",
     ) as simulation:  # fmt: skip
         station = await poll(
@@ -187,7 +191,7 @@ async def test_the_app_starts_and_stops_a_simulated_201_station(
             until=lambda found: len(found.get("connectors", [])) == 2,
             within=FLEET_DEADLINE_SECONDS,
         )
-        assert (station["ocpp_version"], station["model"]) == ("2.0.1", "SimStation201")
+        assert (station["ocpp_version"], station["model"]) == (version, model)
 
         async def start() -> httpx.Response:
             body = {"evse_id": station_id, "connector_id": 2}
@@ -225,4 +229,4 @@ async def test_an_unknown_version_is_refused_before_anything_connects(
     async with simulate(sqlite_server, tmp_path, "--ocpp", "1.6,1.5") as simulation:
         async with asyncio.timeout(FLEET_DEADLINE_SECONDS):
             assert await simulation.process.wait() == 2
-    assert "unknown OCPP version '1.5' (choose from 1.6, 2.0.1)" in simulation.stderr.read_text()
+    assert "unknown OCPP version '1.5' (choose from 1.6, 2.0.1, 2.1)" in simulation.stderr.read_text()
