@@ -2,9 +2,9 @@
 
 The `ocpp` package's ChargePoint validates and converts every payload; a load generator that did
 the same would spend its core measuring itself, so frames are written and read as plain JSON here.
-What differs between OCPP 1.6J and 2.0.1 is only what a charger says (`Messages16`, `Messages201`);
-the call, its answer check and the shape of a charging session (`boot_sequence`, `transaction_cycle`)
-are the same for both.
+What differs between OCPP 1.6J and 2.0.1 is only what a charger says (`Messages16`, `Messages201`;
+2.1 says what 2.0.1 does, `Messages21`); the call, its answer check and the shape of a charging session
+(`boot_sequence`, `transaction_cycle`) are the same for all.
 """
 
 from __future__ import annotations
@@ -298,9 +298,17 @@ def _sampled_value(value: int, measurand: str, unit: str, context: str) -> dict[
     return {"value": value, "measurand": measurand, "context": context, "unitOfMeasure": {"unit": unit}}
 
 
+class Messages21(Messages201):
+    """OCPP 2.1: the same messages as 2.0.1 (none of these gained a required field), on `ocpp2.1`."""
+
+    name = "2.1"
+    subprotocol = Subprotocol("ocpp2.1")
+
+
 OCPP16 = Messages16()
 OCPP201 = Messages201()
-VERSIONS: dict[str, Messages] = {OCPP16.name: OCPP16, OCPP201.name: OCPP201}
+OCPP21 = Messages21()
+VERSIONS: dict[str, Messages] = {OCPP16.name: OCPP16, OCPP201.name: OCPP201, OCPP21.name: OCPP21}
 
 
 async def connect_charger(

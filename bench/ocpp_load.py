@@ -5,10 +5,11 @@ itself to core 1. Phase 1 connects the chargers in batches (each boots and repor
 measures the server's memory per connection. Phase 2 lets `--concurrency` of them run transactions
 back to back (or at `--rate` messages/s in total) for `--duration` seconds and measures throughput and
 answer latency. The chargers speak OCPP 1.6J, or 2.0.1 with `--ocpp 2.0.1` (TransactionEvent
-sessions). Prints a table and one JSON line.
+sessions), or 2.1 with `--ocpp 2.1` (the same messages on `ocpp2.1`). Prints a table and one JSON line.
 
     .venv/bin/python bench/ocpp_load.py --chargers 10000 --duration 20 --concurrency 200
     .venv/bin/python bench/ocpp_load.py --ocpp 2.0.1 --chargers 10000 --duration 20 --concurrency 200
+    .venv/bin/python bench/ocpp_load.py --ocpp 2.1 --chargers 10000 --duration 20 --concurrency 200
 """
 
 from __future__ import annotations
