@@ -150,7 +150,8 @@ async def test_a_send_goes_to_its_handler_and_is_never_answered(
     server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:
     tokens = await login_as(http, (await create_account_with_role(server, "admin"))[0])
-    handled_before = await unconfirmed_count(http, message_type="send", result="handled")
+    labels = {"message_type": "send", "action": "NotifyPeriodicEventStream", "result": "handled"}
+    handled_before = await unconfirmed_count(http, **labels)
     async with raw_station(server) as websocket, live_stream(server.http_url, tokens) as live:
         station_id = station_id_of(websocket)
         await websocket.send(json.dumps([6, "s-1", "NotifyPeriodicEventStream", PERIODIC_DATA]))
@@ -168,7 +169,7 @@ async def test_a_send_goes_to_its_handler_and_is_never_answered(
     [send] = [frame for frame in frames if frame["message_type"] == 6]
     assert (send["direction"], send["unique_id"], send["action"]) == ("in", "s-1", "NotifyPeriodicEventStream")
     assert not [frame for frame in frames if frame["direction"] == "out" and frame["unique_id"] == "s-1"]
-    assert await unconfirmed_count(http, message_type="send", result="handled") == handled_before + 1
+    assert await unconfirmed_count(http, **labels) == handled_before + 1
 
 
 @pytest.mark.parametrize(
@@ -184,10 +185,13 @@ async def test_a_send_goes_to_its_handler_and_is_never_answered(
 async def test_a_send_csms_cannot_take_is_dropped_unanswered_and_logged(
     server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str], frame: list[Any]
 ) -> None:
+    dropped_before = await unconfirmed_count(http, message_type="send", result="dropped")
     async with raw_station(server) as websocket:
         station_id = station_id_of(websocket)
         await websocket.send(json.dumps(frame))
         await next_answer_is_the_heartbeats(websocket)
+    if len(frame) == 4:  # a frame that is no SEND at all is only logged
+        assert await unconfirmed_count(http, message_type="send", result="dropped") == dropped_before + 1
     frames = await poll(
         lambda: logged_frames(http, staff, station_id),
         until=lambda found: any(frame[1] in f["frame"] and f["direction"] == "in" for f in found),

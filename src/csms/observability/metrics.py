@@ -18,7 +18,10 @@ CALL_RESULT = "CallResult"
 OTHER = "other"
 UNKNOWN = "unknown"
 # Actions of the versions csms speaks are labelled by name; anything else a charger sends is "other".
-_KNOWN_ACTIONS = frozenset(action.value for versions in (Action16, Action201, Action21) for action in versions)
+# NotifyPeriodicEventStream is 2.1's one SEND message, which the package's Action (its CALLs) leaves out.
+_KNOWN_ACTIONS = frozenset(action.value for versions in (Action16, Action201, Action21) for action in versions) | {
+    "NotifyPeriodicEventStream"
+}
 _CALL_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

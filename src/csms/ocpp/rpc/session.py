@@ -258,8 +258,8 @@ class RpcSession:
 
     async def _take(self, send: Send) -> None:
         """A SEND (OCPP-J 2.1 §4.2.5) goes to its handler like a CALL, and nothing is ever answered: one
-        csms does not take (an unknown action, a broken schema, before the boot was accepted) is dropped
-        and logged."""
+        csms does not take (no SEND action csms knows, a broken schema, a charger whose boot was answered
+        Pending or Rejected) is dropped, logged and counted."""
         handler = self.version.send_handlers.get(send.action)
         result = SEND_HANDLED
         try:
