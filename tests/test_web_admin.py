@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
@@ -153,16 +154,19 @@ async def reported_station(station: SimulatedStation) -> None:
     await station.notify_report(1, 0, [HEARTBEAT_INTERVAL, CONNECTOR_TYPE], tbc=False)
 
 
-async def test_a_201_station_shows_its_version_evses_and_device_model(page: Page, sqlite_server: RunningServer) -> None:
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+async def test_a_2x_station_shows_its_version_evses_and_device_model(
+    page: Page, sqlite_server: RunningServer, version: str
+) -> None:
     station_id = await sqlite_server.add_charger()
     await log_in_as_admin(page, sqlite_server)
-    async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as station:
+    async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD, ocpp_version=version) as station:
         await reported_station(station)
         await open_chargers(page, station_id)
-        await expect(page.locator(f'[data-ocpp-version="{station_id}"]')).to_have_text("2.0.1")
+        await expect(page.locator(f'[data-ocpp-version="{station_id}"]')).to_have_text(version)
         await page.get_by_role("link", name=station_id).click()
         await expect(page.get_by_role("heading", name=f"Charger {station_id}")).to_be_visible()
-        await expect(page.locator("#charger-facts")).to_contain_text("OCPP version2.0.1")
+        await expect(page.locator("#charger-facts")).to_contain_text(f"OCPP version{version}")
 
         # Its EVSE with the connector on it, updated live.
         evses = page.locator("#charger-evses tbody tr")
@@ -184,7 +188,7 @@ async def test_a_201_station_shows_its_version_evses_and_device_model(page: Page
         await expect(page.get_by_role("heading", name="Configuration keys")).to_be_hidden()
         await expect(page.get_by_role("heading", name="Connectors")).to_be_hidden()
 
-        # Commands go out as 2.0.1 spells them.
+        # Commands go out as 2.0.1 spells them (2.1 alike).
         await page.get_by_label("Reset type").select_option("Immediate")
         await page.get_by_role("button", name="Reset").click()
         await expect(page.locator("#command-result")).to_have_text("Reset: Accepted")
