@@ -305,13 +305,22 @@ async def my_records(http: httpx.AsyncClient, tokens: dict[str, Any]) -> list[di
     return records
 
 
-async def test_a_settlement_is_stored_answered_and_listed_for_staff(
+async def test_an_ad_hoc_payment_is_accepted_and_its_settlement_stored_answered_and_listed_for_staff(
     server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:
     tokens = await login_as(http, (await create_account_with_role(server, "admin"))[0])
     async with station21(server) as station, live_stream(server.http_url, tokens) as live:
+        # The payment terminal authorized the card: its reference is the token, which csms accepts unchecked.
         transaction = station.new_transaction(1, {"idToken": "PSP-REF-1", "type": "DirectPayment"})
-        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0, charging_state="Charging")
+        started = await station.transaction_event(
+            transaction,
+            "Started",
+            "Authorized",
+            energy_wh=0,
+            charging_state="Charging",
+            transaction_limit={"maxCost": 20.0},
+        )
+        assert started.id_token_info == {"status": "Accepted"}
         answer = await station.call(
             call21.NotifySettlement(
                 psp_ref="PSP-REF-1",
@@ -345,6 +354,35 @@ async def test_a_settlement_is_stored_answered_and_listed_for_staff(
     )
     unknown = await http.get("/api/admin/chargers/NO-SUCH-CHARGER/settlements", headers=staff)
     assert unknown.status_code == 404
+
+
+async def test_a_card_paid_at_the_terminal_after_plug_in_is_accepted(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    # The station begins on plug-in; the driver pays by card at its terminal, whose reference follows.
+    async with station21(server) as station:
+        assert (await station.authorize("PSP-REF-2", "DirectPayment")).id_token_info == {"status": "Accepted"}
+        transaction = station.new_transaction(1)
+        started = await station.transaction_event(transaction, "Started", "CablePluggedIn", energy_wh=100)
+        assert started.id_token_info is None
+        transaction.id_token = {"idToken": "PSP-REF-2", "type": "DirectPayment"}
+        paid = await station.transaction_event(
+            transaction, "Updated", "Authorized", with_token=True, charging_state="Charging"
+        )
+        assert paid.id_token_info == {"status": "Accepted"}
+        await station.transaction_event(transaction, "Ended", "EVCommunicationLost", energy_wh=1_300)
+
+    async def of_the_station() -> list[dict[str, Any]]:
+        response = await http.get("/api/admin/transactions", headers=staff, params={"charge_point_id": station.id})
+        assert response.status_code == 200, response.text
+        return [record for record in response.json() if record["charge_point_id"] == station.id]
+
+    [record] = await poll(of_the_station, until=lambda found: bool(found) and not found[0]["is_active"])
+    assert (record["transaction_key"], record["energy_wh"], record["user_id"]) == (
+        transaction.transaction_id,
+        1_200,
+        None,
+    )
 
 
 HASH_DATA = {"hashAlgorithm": "SHA256", "issuerNameHash": "a1", "issuerKeyHash": "b2", "serialNumber": "01"}

@@ -100,7 +100,7 @@ async def start_transaction(
     """
     id_token_type = charger_key.id_token_type if charger_key is not None else None
     starting_on = (charge_point_id, connector_id)
-    if id_token_type == FREE_VEND:
+    if id_token_type in STATION_AUTHORIZED:
         known, info = None, IdTagInfo(status=ACCEPTED)
     else:
         known = await tags.lookup(id_tag)
@@ -128,7 +128,7 @@ async def start_transaction(
         )
         if duplicate is None:
             raise
-        if id_token_type != FREE_VEND:
+        if id_token_type not in STATION_AUTHORIZED:
             info = await answer_for_tag(
                 tags,
                 id_tag,
@@ -145,6 +145,11 @@ async def start_transaction(
 # The 2.x token type of a transaction the station started without authorizing anyone (free vend): it is
 # charging, with no driver.
 FREE_VEND = "NoAuthorization"
+# 2.1's token of a payment terminal that authorized a card (ad hoc payment): its value is the payment
+# provider's reference, which csms has nothing to check against. Accepted, with no driver, as free vend.
+DIRECT_PAYMENT = "DirectPayment"
+# Token types the station vouches for itself: csms accepts them unchecked.
+STATION_AUTHORIZED = frozenset({FREE_VEND, DIRECT_PAYMENT})
 
 _AUTHORIZE_LATER = journaled(
     "transaction.authorize_later",
@@ -176,16 +181,19 @@ async def authorize_later(
 
     `ref` follows: an accepted token makes the transaction a charging session of its driver.
     """
-    known = await tags.lookup(id_tag)
-    info = await answer_for_tag(
-        tags,
-        id_tag,
-        known,
-        now=now,
-        ignore_transaction_id=ref.id,
-        starting_on=(ref.charge_point_id, ref.connector_id),
-        id_token_type=id_token_type,
-    )
+    if id_token_type in STATION_AUTHORIZED:
+        known, info = None, IdTagInfo(status=ACCEPTED)
+    else:
+        known = await tags.lookup(id_tag)
+        info = await answer_for_tag(
+            tags,
+            id_tag,
+            known,
+            now=now,
+            ignore_transaction_id=ref.id,
+            starting_on=(ref.charge_point_id, ref.connector_id),
+            id_token_type=id_token_type,
+        )
     user_id, vehicle_id = (known.user_id, known.vehicle_id) if known is not None else (None, None)
     row = {
         "transaction": ref.id,

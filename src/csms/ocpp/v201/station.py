@@ -128,8 +128,9 @@ class Station201(Station):
         self, id_token: str, id_token_type: str | None, *, in_transaction: int | None = None
     ) -> IdTagInfo:
         """A token as csms answers it, by value and type; NoAuthorization (free vend: the station let the
-        driver charge without a token) is Accepted, with no driver."""
-        if id_token_type == transactions.FREE_VEND:
+        driver charge without a token) and 2.1's DirectPayment (a payment terminal authorized the card)
+        are Accepted, with no driver."""
+        if id_token_type in transactions.STATION_AUTHORIZED:
             return IdTagInfo(status=ACCEPTED)
         return await authorize_id_tag(
             self._runtime.tags,
