@@ -29,11 +29,12 @@ from csms.domain.commands import (
     RemoteStop,
     ReserveNow,
     SendLocalList,
+    SetDefaultTariff,
     UpdateFirmware,
     UploadLog,
 )
 from csms.ocpp.v21 import OCPP21
-from csms.ocpp.v201 import commands as v201_commands
+from csms.ocpp.v21 import commands as v21_commands
 from csms.services.clock import utc_now
 from csms.simulator.charger import basic_auth_header
 from csms.simulator.station201 import SimulatedStation, connect_station
@@ -517,11 +518,64 @@ async def test_a_tariff_call_breaking_the_21_schema_or_to_a_201_station_is_refus
     assert of_21.json()["detail"] == "SetDefaultTariff is an OCPP 2.1 call; this charger speaks OCPP 2.0.1"
 
 
+async def create_tariff(http: httpx.AsyncClient, staff: dict[str, str], **prices: str) -> int:
+    tariff = {"name": "Public AC", "currency": "EUR", "tax_rate": "0.21", **prices}
+    created = await http.post("/api/admin/tariffs", json=tariff, headers=staff)
+    assert created.status_code == 201, created.text
+    tariff_id: int = created.json()["id"]
+    return tariff_id
+
+
+async def test_the_operator_keeps_a_csms_tariff_on_a_21_station(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    tariff_id = await create_tariff(http, staff, price_per_kwh="0.39", session_fee="1.50")
+    async with station21(server) as station:
+        response = await http.post(
+            f"/api/admin/chargers/{station.id}/default_tariff", json={"tariff_id": tariff_id}, headers=staff
+        )
+        assert response.status_code == 200 and response.json() == {"status": "Accepted"}, response.text
+    vat = [{"type": "VAT", "tax": 21}]
+    assert station.calls_received("SetDefaultTariff") == [
+        {
+            "evseId": 0,
+            "tariff": {
+                "tariffId": f"csms-{tariff_id}",
+                "currency": "EUR",
+                "description": [{"format": "UTF8", "content": "Public AC"}],
+                "energy": {"prices": [{"priceKwh": 0.39}], "taxRates": vat},
+                "fixedFee": {"prices": [{"priceFixed": 1.5}], "taxRates": vat},
+            },
+        }
+    ]
+
+
+async def test_a_csms_tariff_for_a_station_that_keeps_none_is_refused_unsent(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    tariff_id = await create_tariff(http, staff, price_per_kwh="0.39")
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        assert (await station.boot()).status == "Accepted"
+        refused = await http.post(
+            f"/api/admin/chargers/{station_id}/default_tariff", json={"tariff_id": tariff_id}, headers=staff
+        )
+        unknown = await http.post(
+            f"/api/admin/chargers/{station_id}/default_tariff", json={"tariff_id": 999_999}, headers=staff
+        )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == (
+        "SetDefaultTariff cannot be sent to an OCPP 2.0.1 charger: OCPP 2.0.1 keeps no tariffs on the station (2.1 does)"
+    )
+    assert unknown.status_code == 404, unknown.text
+    assert station.received == []
+
+
 # -- csms's own calls, spelled for 2.1 --------------------------------------------------------------
 
 
 def test_every_command_csms_spells_is_a_valid_21_call() -> None:
-    """csms spells its commands for 2.1 as for 2.0.1: each one passes the 2.1 request schema."""
+    """csms spells its commands for 2.1 as for 2.0.1, and its tariff: each one passes the 2.1 request schema."""
     now = utc_now()
     commands: list[ChargerCommand] = [
         RemoteStart(id_token="TAG-1", connector_id=1, remote_start_id=7, id_token_type="Central"),
@@ -552,9 +606,20 @@ def test_every_command_csms_spells_is_a_valid_21_call() -> None:
         ),
         UploadLog(request_id=10, location="https://files.example/up", oldest=now, latest=now, retries=1),
         ChangePassword("a-new-password-of-16+"),
+        SetDefaultTariff(
+            evse_id=1,
+            tariff_id="csms-1",
+            name="Every price",
+            currency="EUR",
+            price_per_kwh="0.3900",
+            price_per_charging_minute="0.0500",
+            price_per_idle_minute="0.1000",
+            session_fee="1.0000",
+            tax_rate="0.2000",
+        ),
     ]
     for command in commands:
-        action, payload = v201_commands.spell(command)
+        action, payload = v21_commands.spell(command)
         OCPP21.schemas.check_request(action, payload)
 
 

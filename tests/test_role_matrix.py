@@ -46,6 +46,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/admin/chargers/{charge_point_id}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/messages"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/settlements"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/default_tariff"): STAFF,
     ("POST", "/api/admin/chargers/{charge_point_id}/ocpp/{action}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/connectors/{connector_id}/qr.{kind}"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/stickers"): STAFF,

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
+from csms.api.operation_schemas import CallStatusOut
+from csms.api.operations import require_charger
 from csms.api.schemas import ErrorBody
 from csms.services import tariffs
 from csms.services.session_costs import load_tariff_book
@@ -52,6 +54,11 @@ class AssignmentIn(BaseModel):
     )
     valid_from: datetime | None = None
     valid_to: datetime | None = None
+
+
+class DefaultTariffIn(BaseModel):
+    tariff_id: int = Field(ge=1, description="The csms tariff the charger shows and costs with")
+    evse_id: int = Field(default=0, ge=0, le=1000, description="0: the whole charger")
 
 
 class AssignmentOut(AssignmentIn):
@@ -119,3 +126,26 @@ async def tariff_for(
     book = await load_tariff_book(session)
     chosen = tariffs.assignment_in_force(book.assignments, place, at or runtime.clock())
     return TariffOut.model_validate(book.by_id[chosen.tariff_id]) if chosen is not None else None
+
+
+@router.post(
+    "/chargers/{charge_point_id}/default_tariff",
+    responses={
+        **_ERRORS,
+        409: {"model": ErrorBody, "description": "Charger not connected"},
+        422: {"description": "The charger's OCPP version keeps no tariffs on the charger (1.6, 2.0.1)"},
+        502: {"model": ErrorBody, "description": "The charger answered with a CallError"},
+        504: {"model": ErrorBody, "description": "The charger did not answer in time"},
+    },
+)
+async def send_default_tariff(
+    charge_point_id: str, body: DefaultTariffIn, admin: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> CallStatusOut:
+    """Keep one of csms's tariffs on a 2.1 charger as its default tariff (SetDefaultTariff), which it shows
+    drivers and costs with locally; the charger's answer."""
+    tariff = await tariffs.get_tariff(session, body.tariff_id)
+    await require_charger(session, charge_point_id)
+    await session.close()  # not held while the charger answers
+    command = tariffs.default_tariff_command(tariff, evse_id=body.evse_id)
+    answer = await runtime.commands.send_command(charge_point_id, command)
+    return CallStatusOut(status=str(answer["status"]))

@@ -343,6 +343,23 @@ class GetCompositeSchedule:
     charging_rate_unit: str | None = None
 
 
+class SetDefaultTariff:
+    """Show csms's tariff `tariff_id` on the charger (or on `evse_id`; 0 the whole charger) as the price it
+    tells drivers and costs locally with; the answer's `status`. Prices are net of tax, as decimal text,
+    `tax_rate` a fraction (0.2 is 20 %). Only a version with tariffs on the charger (2.1) can say it."""
+
+    kind: ClassVar[str] = "SetDefaultTariff"
+    evse_id: int
+    tariff_id: str
+    name: str
+    currency: str
+    price_per_kwh: str
+    price_per_charging_minute: str
+    price_per_idle_minute: str
+    session_fee: str
+    tax_rate: str
+
+
 ChargerCommand = (
     RemoteStart
     | RemoteStop
@@ -364,6 +381,7 @@ ChargerCommand = (
     | SetChargingProfile
     | ClearChargingProfile
     | GetCompositeSchedule
+    | SetDefaultTariff
 )
 _PROFILE_TIMES = ("valid_from", "valid_to", "start_schedule")
 _TIMES = ("expires_at", "retrieve_at", "oldest", "latest", "start_at", "end_at")  # datetime fields, ISO text on the bus

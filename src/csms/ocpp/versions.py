@@ -16,6 +16,7 @@ from csms.ocpp import v16, v21, v201
 from csms.ocpp.rpc import OcppVersion, Payload
 from csms.ocpp.station import Station
 from csms.ocpp.v16 import commands as v16_commands
+from csms.ocpp.v21 import commands as v21_commands
 from csms.ocpp.v201 import commands as v201_commands
 
 if TYPE_CHECKING:
@@ -41,14 +42,14 @@ class SupportedVersion:
         return self.rpc.subprotocol
 
 
-# 2.1 spells csms's commands as 2.0.1 does, and reads their answers alike.
+# 2.1 spells csms's commands as 2.0.1 does, and its station's tariff; it reads answers alike.
 OCPP21 = SupportedVersion(
     rpc=v21.OCPP21,
     new_station=v21.Station21,
     central_system_actions=v21.CENTRAL_SYSTEM_ACTIONS,
-    spell=v201_commands.spell,
-    read_answer=v201_commands.read_answer,
-    read_call=v201_commands.read_call,
+    spell=v21_commands.spell,
+    read_answer=v21_commands.read_answer,
+    read_call=v21_commands.read_call,
 )
 OCPP201 = SupportedVersion(
     rpc=v201.OCPP201,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, IdTag, Tariff, TariffAssignment
+from csms.domain.commands import SetDefaultTariff
 from csms.services.costing import Prices, TariffPeriod
 from csms.services.errors import InvalidInput, NotFound
 
@@ -191,4 +192,20 @@ def _precedence(assignment: TariffAssignment) -> tuple[bool, bool, bool, datetim
         assignment.charge_point_id is not None,
         assignment.valid_from or _EARLIEST,
         assignment.id,
+    )
+
+
+def default_tariff_command(tariff: Tariff, *, evse_id: int) -> SetDefaultTariff:
+    """csms's tariff as the command that keeps it on a charger as its default (2.1 SetDefaultTariff), on
+    `evse_id` (0: the whole charger). Its id on the charger is csms's, so a later one is told apart."""
+    return SetDefaultTariff(
+        evse_id=evse_id,
+        tariff_id=f"csms-{tariff.id}",
+        name=tariff.name,
+        currency=tariff.currency,
+        price_per_kwh=str(tariff.price_per_kwh),
+        price_per_charging_minute=str(tariff.price_per_charging_minute),
+        price_per_idle_minute=str(tariff.price_per_idle_minute),
+        session_fee=str(tariff.session_fee),
+        tax_rate=str(tariff.tax_rate),
     )

@@ -25,6 +25,7 @@ from csms.domain.commands import (
     SchedulePeriod,
     SendLocalList,
     SetChargingProfile,
+    SetDefaultTariff,
     SetMonitor,
     ShowDisplayMessage,
     TriggerMessage,
@@ -75,6 +76,8 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "ClearChargingProfile", _clear_charging_profile(command)
     if isinstance(command, GetCompositeSchedule):
         return "GetCompositeSchedule", _get_composite_schedule(command)
+    if isinstance(command, SetDefaultTariff):
+        raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 keeps no tariffs on the charger (2.1 does)")
     return "ChangeConfiguration", {"key": AUTHORIZATION_KEY, "value": authorization_key(command)}
 
 

@@ -26,6 +26,7 @@ from csms.domain.commands import (
     SchedulePeriod,
     SendLocalList,
     SetChargingProfile,
+    SetDefaultTariff,
     SetMonitor,
     ShowDisplayMessage,
     TriggerMessage,
@@ -84,6 +85,8 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "ClearChargingProfile", _clear_charging_profile(command)
     if isinstance(command, GetCompositeSchedule):
         return "GetCompositeSchedule", _get_composite_schedule(command)
+    if isinstance(command, SetDefaultTariff):
+        raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 2.0.1 keeps no tariffs on the station (2.1 does)")
     return "SetVariables", _set_password(command)
 
 
