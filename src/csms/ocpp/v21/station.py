@@ -73,6 +73,18 @@ class Station21(Station201):
         """A 2.1 message csms only keeps (the message log) and shows live to staff."""
         await self._publish(STATION_NOTED, action=action, payload=payload)
 
+    async def notify_periodic_event_stream(self, payload: Payload) -> Payload:
+        """A SEND of a periodic event stream (N13): shown live as its stream and number of values, not the
+        values, which may come every second; they are in the message log."""
+        await self._publish(
+            STATION_NOTED,
+            action="NotifyPeriodicEventStream",
+            stream_id=payload["id"],
+            values=len(payload["data"]),
+            pending=payload["pending"],
+        )
+        return {}
+
     async def get_certificate_chain_status(self, payload: Payload) -> Payload:
         """csms asks no OCSP responder yet: every certificate asked about is of Unknown status (M06)."""
         await self.note("GetCertificateChainStatus", payload)
@@ -160,4 +172,4 @@ HANDLERS: dict[str, Handler] = {
     **_noted_handlers(),
 }
 # The station's SEND messages (OCPP-J 2.1 §4.2.5) csms takes: kept in the message log, nothing more yet.
-SEND_HANDLERS: dict[str, Handler] = {"NotifyPeriodicEventStream": _noted("NotifyPeriodicEventStream", _empty)}
+SEND_HANDLERS: dict[str, Handler] = {"NotifyPeriodicEventStream": Station21.notify_periodic_event_stream}
