@@ -360,6 +360,14 @@ async def test_an_ad_hoc_payment_is_accepted_and_its_settlement_stored_answered_
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize("amount", ["1e13", "-1e13", "NaN", "Infinity"])
+async def test_a_settlement_amount_csms_cannot_keep_is_refused(server: RunningServer, amount: str) -> None:
+    settlement = '{"pspRef": "P", "status": "Settled", "settlementTime": "2026-03-02T11:00:00Z", "settlementAmount": '
+    async with raw_station(server) as websocket:
+        answer = await exchange(websocket, f'[2, "n-1", "NotifySettlement", {settlement}{amount}}}]')
+    assert answer[:3] == [4, "n-1", "PropertyConstraintViolation"], answer
+
+
 async def test_a_card_paid_at_the_terminal_after_plug_in_is_accepted(
     server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:

@@ -40,7 +40,7 @@ class Station21(Station201):
         settlement = settlements.Settlement(
             psp_ref=payload["pspRef"],
             status=payload["status"],
-            amount=Decimal(str(payload["settlementAmount"])),
+            amount=_amount(payload["settlementAmount"]),
             settled_at=_timestamp(payload["settlementTime"]),
             transaction_key=key,
             transaction_id=await self._transaction_named(key),
@@ -138,6 +138,18 @@ def _vat_number_unchecked(payload: Payload) -> Payload:
 
 def _json(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":")) if value is not None else None
+
+
+# What csms keeps of an amount: 12 digits before the point and 6 after (settlements.amount).
+_MAX_AMOUNT = Decimal(10) ** 12
+_AMOUNT_PLACES = Decimal("0.000001")
+
+
+def _amount(value: Any) -> Decimal:
+    amount = Decimal(str(value))
+    if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
+        raise RpcError.because(ErrorKind.PROPERTY_CONSTRAINT, f"settlementAmount {value!r} is out of range")
+    return amount.quantize(_AMOUNT_PLACES)
 
 
 def _timestamp(value: str) -> datetime:
