@@ -177,25 +177,30 @@ async def test_a_send_goes_to_its_handler_and_is_never_answered(
 
 
 @pytest.mark.parametrize(
-    "frame",
+    ("frame", "is_a_send"),
     [
-        pytest.param([6, "s-2", "FlyToTheMoon", {}], id="unknown-action"),
-        pytest.param([6, "s-3", "Heartbeat", {}], id="a-call-action-sent-as-send"),
-        pytest.param([6, "s-4", "NotifyPeriodicEventStream", {"id": 1}], id="breaks-its-schema"),
-        pytest.param([6, "s-5", "NotifyPeriodicEventStream"], id="malformed"),
-        pytest.param([6, "s-6", "NotifyPeriodicEventStream", {**PERIODIC_DATA, "id": 2**40}], id="beyond-32-bits"),
+        pytest.param([6, "s-2", "FlyToTheMoon", {}], True, id="unknown-action"),
+        pytest.param([6, "s-3", "Heartbeat", {}], True, id="a-call-action-sent-as-send"),
+        pytest.param([6, "s-4", "NotifyPeriodicEventStream", {"id": 1}], True, id="breaks-its-schema"),
+        pytest.param(
+            [6, "s-6", "NotifyPeriodicEventStream", {**PERIODIC_DATA, "id": 2**40}], True, id="beyond-32-bits"
+        ),
+        # Frames that are no readable SEND are only logged.
+        pytest.param([6, "s-5", "NotifyPeriodicEventStream"], False, id="malformed"),
+        pytest.param([6, "s-7" * 20, "NotifyPeriodicEventStream", PERIODIC_DATA], False, id="id-too-long"),
+        pytest.param([6, "s-8"], False, id="too-short"),
     ],
 )
 async def test_a_send_csms_cannot_take_is_dropped_unanswered_and_logged(
-    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str], frame: list[Any]
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str], frame: list[Any], is_a_send: bool
 ) -> None:
     dropped_before = await unconfirmed_count(http, message_type="send", result="dropped")
     async with raw_station(server) as websocket:
         station_id = station_id_of(websocket)
         await websocket.send(json.dumps(frame))
         await next_answer_is_the_heartbeats(websocket)
-    if len(frame) == 4:  # a frame that is no SEND at all is only logged
-        assert await unconfirmed_count(http, message_type="send", result="dropped") == dropped_before + 1
+    dropped = await unconfirmed_count(http, message_type="send", result="dropped")
+    assert dropped == dropped_before + (1 if is_a_send else 0)
     frames = await poll(
         lambda: logged_frames(http, staff, station_id),
         until=lambda found: any(frame[1] in f["frame"] and f["direction"] == "in" for f in found),

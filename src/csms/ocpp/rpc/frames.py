@@ -73,22 +73,35 @@ def parse_frame(raw: str | bytes, *, max_bytes: int, message_types: frozenset[in
 
 
 def _message_from_array(decoded: Any, message_types: frozenset[int]) -> Message:
+    # A frame of a type that is never answered stays unanswered whatever else is wrong with it.
+    answerable = not (isinstance(decoded, list) and decoded and _is_unanswered_type(decoded[0], message_types))
     if not isinstance(decoded, list) or len(decoded) < 3:
         raise FrameError(
-            UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, "an OCPP-J frame is a JSON array of 3 to 5 elements"
+            UNKNOWN_UNIQUE_ID,
+            ErrorKind.RPC_FRAMEWORK,
+            "an OCPP-J frame is a JSON array of 3 to 5 elements",
+            answerable=answerable,
         )
     message_type, unique_id = decoded[0], decoded[1]
     if not isinstance(unique_id, str) or not unique_id:
-        raise FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, "the message id must be a non-empty string")
+        raise FrameError(
+            UNKNOWN_UNIQUE_ID,
+            ErrorKind.RPC_FRAMEWORK,
+            "the message id must be a non-empty string",
+            answerable=answerable,
+        )
     reason = unstorable_reason(unique_id)
     if reason is not None:
         # Not echoed: the answer and the message log would carry the very text that cannot be stored.
-        raise FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, f"the message id contains {reason}")
+        raise FrameError(
+            UNKNOWN_UNIQUE_ID, ErrorKind.RPC_FRAMEWORK, f"the message id contains {reason}", answerable=answerable
+        )
     if len(unique_id) > MAX_UNIQUE_ID_LENGTH:
         raise FrameError(
             unique_id[:MAX_UNIQUE_ID_LENGTH],
             ErrorKind.RPC_FRAMEWORK,
             f"the message id is longer than {MAX_UNIQUE_ID_LENGTH} characters",
+            answerable=answerable,
         )
     if message_type == MessageType.CALL:
         return _call(decoded, unique_id)
@@ -134,6 +147,14 @@ def _call(decoded: list[Any], unique_id: str) -> Call:
 
 # OCPP-J 2.1 §4.2.4 and §4.2.5: a CALLRESULTERROR and a SEND are never answered, not even when they
 # are malformed: such a frame is dropped (and logged) instead.
+
+
+def _is_unanswered_type(message_type: Any, message_types: frozenset[int]) -> bool:
+    return (
+        type(message_type) is int
+        and message_type in (MessageType.SEND, MessageType.CALL_RESULT_ERROR)
+        and message_type in message_types
+    )
 
 
 def _send(decoded: list[Any], unique_id: str) -> Send:
@@ -201,8 +222,7 @@ def _unreadable(raw: str | bytes, message_types: frozenset[int], description: st
     match = _LEADING_UNIQUE_ID.match(head)
     if match is None:
         return FrameError(UNKNOWN_UNIQUE_ID, ErrorKind.FORMAT, description)
-    message_type = int(match.group(1))
-    answerable = message_type in CORE_MESSAGE_TYPES or message_type not in message_types
+    answerable = not _is_unanswered_type(int(match.group(1)), message_types)
     return FrameError(match.group(2), ErrorKind.FORMAT, description, answerable=answerable)
 
 
