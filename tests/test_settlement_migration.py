@@ -1,4 +1,4 @@
-"""Migration 0027 adds the settlements table to an existing database in place, on SQLite and PostgreSQL:
+"""Migration 0034 adds the settlements table to an existing database in place, on SQLite and PostgreSQL:
 the chargers and transactions already there stay, and a settlement refers to them (and goes with its
 charger)."""
 

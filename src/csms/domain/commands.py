@@ -343,6 +343,7 @@ class GetCompositeSchedule:
     charging_rate_unit: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
 class SetDefaultTariff:
     """Show csms's tariff `tariff_id` on the charger (or on `evse_id`; 0 the whole charger) as the price it
     tells drivers and costs locally with; the answer's `status`. Prices are net of tax, as decimal text,

@@ -1,7 +1,7 @@
 """OCPP 2.1 settlements
 
-Revision ID: 0027
-Revises: 0023
+Revision ID: 0034
+Revises: 0033
 
 settlements: each NotifySettlement a 2.1 station sent (ad hoc payment, C18-C24): the payment
 reference, its status and amount, when it was settled, the receipt and VAT details, and the transaction
@@ -15,8 +15,8 @@ from alembic import op
 
 from csms.db.models import BigId, UTCDateTime
 
-revision: str = "0027"
-down_revision: str | None = "0023"
+revision: str = "0034"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
