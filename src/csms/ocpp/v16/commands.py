@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from csms.domain.commands import (
@@ -22,7 +21,6 @@ from csms.domain.commands import (
     RemoteStop,
     RequestCustomerInformation,
     ReserveNow,
-    SchedulePeriod,
     SendLocalList,
     SetChargingProfile,
     SetDefaultTariff,
@@ -34,6 +32,14 @@ from csms.domain.commands import (
     UploadLog,
 )
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
+from csms.ocpp.shared_spelling import (
+    present,
+    read_schedule_period,
+    read_timestamp,
+    schedule_period,
+    schedule_period_fields,
+    timestamp,
+)
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.configuration import AUTHORIZATION_KEY
 
@@ -177,7 +183,7 @@ def _listed_token(item: Payload) -> ListedToken:
 
 def _update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
     """UpdateFirmware, or the security extensions' SignedUpdateFirmware for a signed image."""
-    retry = _present({"retries": command.retries, "retryInterval": command.retry_interval})
+    retry = present({"retries": command.retries, "retryInterval": command.retry_interval})
     retrieve = format_ocpp_timestamp(command.retrieve_at)
     if not command.is_signed:
         return "UpdateFirmware", {"location": command.location, "retrieveDate": retrieve, **retry}
@@ -194,19 +200,11 @@ def _upload_log(command: UploadLog) -> tuple[str, Payload]:
     """GetDiagnostics, or the security extensions' GetLog for a log of a type."""
     retry = {"retries": command.retries, "retryInterval": command.retry_interval}
     if command.log_type is None:
-        window = {"startTime": _timestamp(command.oldest), "stopTime": _timestamp(command.latest)}
-        return "GetDiagnostics", {"location": command.location, **_present({**retry, **window})}
-    window = {"oldestTimestamp": _timestamp(command.oldest), "latestTimestamp": _timestamp(command.latest)}
-    log = {"remoteLocation": command.location, **_present(window)}
-    return "GetLog", {"requestId": command.request_id, "logType": command.log_type, "log": log, **_present(retry)}
-
-
-def _timestamp(moment: datetime | None) -> str | None:
-    return format_ocpp_timestamp(moment) if moment is not None else None
-
-
-def _present(fields: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
+        window = {"startTime": timestamp(command.oldest), "stopTime": timestamp(command.latest)}
+        return "GetDiagnostics", {"location": command.location, **present({**retry, **window})}
+    window = {"oldestTimestamp": timestamp(command.oldest), "latestTimestamp": timestamp(command.latest)}
+    log = {"remoteLocation": command.location, **present(window)}
+    return "GetLog", {"requestId": command.request_id, "logType": command.log_type, "log": log, **present(retry)}
 
 
 # 1.6 calls the station maximum ChargePointMaxProfile; the other purposes are spelled as csms names them.
@@ -225,12 +223,12 @@ def _profile(profile: ChargingProfileValue) -> Payload:
     """A 1.6 csChargingProfiles; a TxProfile names csms's transaction id (§5.16)."""
     schedule = {
         "duration": profile.duration,
-        "startSchedule": _timestamp(profile.start_schedule),
+        "startSchedule": timestamp(profile.start_schedule),
         "chargingRateUnit": profile.charging_rate_unit,
-        "chargingSchedulePeriod": [_present(_period(period)) for period in profile.periods],
+        "chargingSchedulePeriod": [present(schedule_period(period)) for period in profile.periods],
         "minChargingRate": profile.min_charging_rate,
     }
-    return _present(
+    return present(
         {
             "chargingProfileId": profile.profile_id,
             "transactionId": profile.transaction_id,
@@ -238,9 +236,9 @@ def _profile(profile: ChargingProfileValue) -> Payload:
             "chargingProfilePurpose": _wire_purpose(profile.purpose),
             "chargingProfileKind": profile.kind,
             "recurrencyKind": profile.recurrency,
-            "validFrom": _timestamp(profile.valid_from),
-            "validTo": _timestamp(profile.valid_to),
-            "chargingSchedule": _present(schedule),
+            "validFrom": timestamp(profile.valid_from),
+            "validTo": timestamp(profile.valid_to),
+            "chargingSchedule": present(schedule),
         }
     )
 
@@ -254,31 +252,19 @@ def read_profile(wire: Payload) -> ChargingProfileValue:
         purpose=str(_neutral_purpose(wire["chargingProfilePurpose"])),
         kind=str(wire["chargingProfileKind"]),
         charging_rate_unit=str(schedule["chargingRateUnit"]),
-        periods=tuple(_read_period(period) for period in schedule["chargingSchedulePeriod"]),
+        periods=tuple(read_schedule_period(period) for period in schedule["chargingSchedulePeriod"]),
         recurrency=wire.get("recurrencyKind"),
-        valid_from=_read_timestamp(wire.get("validFrom")),
-        valid_to=_read_timestamp(wire.get("validTo")),
+        valid_from=read_timestamp(wire.get("validFrom")),
+        valid_to=read_timestamp(wire.get("validTo")),
         transaction_id=wire.get("transactionId"),
         duration=schedule.get("duration"),
-        start_schedule=_read_timestamp(schedule.get("startSchedule")),
+        start_schedule=read_timestamp(schedule.get("startSchedule")),
         min_charging_rate=schedule.get("minChargingRate"),
     )
 
 
-def _period(period: SchedulePeriod) -> dict[str, Any]:
-    return {"startPeriod": period.start_period, "limit": period.limit, "numberPhases": period.number_phases}
-
-
-def _read_period(period: Payload) -> SchedulePeriod:
-    return SchedulePeriod(int(period["startPeriod"]), float(period["limit"]), period.get("numberPhases"))
-
-
-def _read_timestamp(value: str | None) -> datetime | None:
-    return parse_ocpp_timestamp(value) if value else None
-
-
 def _clear_charging_profile(command: ClearChargingProfile) -> Payload:
-    return _present(
+    return present(
         {
             "id": command.profile_id,
             "connectorId": command.connector_id,
@@ -305,13 +291,5 @@ def _composite_schedule(answer: Payload) -> Payload | None:
         "schedule_start": answer.get("scheduleStart") or schedule.get("startSchedule"),
         "duration": schedule.get("duration"),
         "charging_rate_unit": schedule["chargingRateUnit"],
-        "periods": [_period_fields(period) for period in schedule["chargingSchedulePeriod"]],
-    }
-
-
-def _period_fields(period: Payload) -> dict[str, Any]:
-    return {
-        "start_period": period["startPeriod"],
-        "limit": period["limit"],
-        "number_phases": period.get("numberPhases"),
+        "periods": [schedule_period_fields(period) for period in schedule["chargingSchedulePeriod"]],
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from csms.domain.commands import (
@@ -23,7 +22,6 @@ from csms.domain.commands import (
     RemoteStop,
     RequestCustomerInformation,
     ReserveNow,
-    SchedulePeriod,
     SendLocalList,
     SetChargingProfile,
     SetDefaultTariff,
@@ -35,6 +33,14 @@ from csms.domain.commands import (
     UploadLog,
 )
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
+from csms.ocpp.shared_spelling import (
+    present,
+    read_schedule_period,
+    read_timestamp,
+    schedule_period,
+    schedule_period_fields,
+    timestamp,
+)
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.device_model import BASIC_AUTH_PASSWORD, SECURITY_CONTROLLER
 
@@ -233,7 +239,7 @@ def _update_firmware(command: UpdateFirmware) -> Payload:
     if command.is_signed:
         image |= {"signingCertificate": command.signing_certificate, "signature": command.signature}
     retry = {"retries": command.retries, "retryInterval": command.retry_interval}
-    return {"requestId": command.request_id, "firmware": image, **_present(retry)}
+    return {"requestId": command.request_id, "firmware": image, **present(retry)}
 
 
 def _get_log(command: UploadLog) -> Payload:
@@ -246,13 +252,9 @@ def _get_log(command: UploadLog) -> Payload:
     return {
         "requestId": command.request_id,
         "logType": command.log_type or DIAGNOSTICS_LOG,
-        "log": {"remoteLocation": command.location, **_present(window)},
-        **_present(retry),
+        "log": {"remoteLocation": command.location, **present(window)},
+        **present(retry),
     }
-
-
-def _present(fields: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _customer_information(command: RequestCustomerInformation) -> Payload:
@@ -269,27 +271,27 @@ def _customer_information(command: RequestCustomerInformation) -> Payload:
         "serialNumber": command.serial_number,
     }
     if any(value is not None for value in certificate.values()):
-        payload["customerCertificate"] = _present(certificate)
+        payload["customerCertificate"] = present(certificate)
     return payload
 
 
 def _message_info(command: ShowDisplayMessage) -> Payload:
     """A 2.0.1 MessageInfoType (O01-O06): the message csms numbered, when and where it shows."""
-    content = _present({"format": command.format, "language": command.language, "content": command.content})
+    content = present({"format": command.format, "language": command.language, "content": command.content})
     window = {
         "startDateTime": format_ocpp_timestamp(command.start_at) if command.start_at else None,
         "endDateTime": format_ocpp_timestamp(command.end_at) if command.end_at else None,
     }
-    optional = _present({"state": command.state, "transactionId": command.transaction_id, **window})
+    optional = present({"state": command.state, "transactionId": command.transaction_id, **window})
     return {"id": command.message_id, "priority": command.priority, "message": content, **optional}
 
 
 def _monitoring_data(command: SetMonitor) -> Payload:
     """A 2.0.1 SetMonitoringDataType (N04): without an id the station numbers a new monitor."""
-    component = _present({"name": command.component_name, "instance": command.component_instance})
+    component = present({"name": command.component_name, "instance": command.component_instance})
     if command.evse_id is not None:
-        component["evse"] = _present({"id": command.evse_id, "connectorId": command.evse_connector_id})
-    variable = _present({"name": command.variable_name, "instance": command.variable_instance})
+        component["evse"] = present({"id": command.evse_id, "connectorId": command.evse_connector_id})
+    variable = present({"name": command.variable_name, "instance": command.variable_instance})
     data: Payload = {
         "value": command.value,
         "type": command.monitor_type,
@@ -310,22 +312,22 @@ def profile_payload(profile: ChargingProfileValue) -> Payload:
         raise RpcError.because(ErrorKind.PROPERTY_CONSTRAINT, "a 2.0.1 TxProfile names the station's transactionId")
     schedule = {
         "id": profile.profile_id,
-        "startSchedule": _timestamp(profile.start_schedule),
+        "startSchedule": timestamp(profile.start_schedule),
         "duration": profile.duration,
         "chargingRateUnit": profile.charging_rate_unit,
-        "chargingSchedulePeriod": [_present(_period(period)) for period in profile.periods],
+        "chargingSchedulePeriod": [present(schedule_period(period)) for period in profile.periods],
         "minChargingRate": profile.min_charging_rate,
     }
-    return _present(
+    return present(
         {
             "id": profile.profile_id,
             "stackLevel": profile.stack_level,
             "chargingProfilePurpose": profile.purpose,
             "chargingProfileKind": profile.kind,
             "recurrencyKind": profile.recurrency,
-            "validFrom": _timestamp(profile.valid_from),
-            "validTo": _timestamp(profile.valid_to),
-            "chargingSchedule": [_present(schedule)],
+            "validFrom": timestamp(profile.valid_from),
+            "validTo": timestamp(profile.valid_to),
+            "chargingSchedule": [present(schedule)],
             "transactionId": profile.transaction_key,
         }
     )
@@ -341,36 +343,20 @@ def read_profile(wire: Payload) -> ChargingProfileValue:
         purpose=str(wire["chargingProfilePurpose"]),
         kind=str(wire["chargingProfileKind"]),
         charging_rate_unit=str(schedule["chargingRateUnit"]),
-        periods=tuple(_read_period(period) for period in schedule["chargingSchedulePeriod"]),
+        periods=tuple(read_schedule_period(period) for period in schedule["chargingSchedulePeriod"]),
         recurrency=wire.get("recurrencyKind"),
-        valid_from=_read_timestamp(wire.get("validFrom")),
-        valid_to=_read_timestamp(wire.get("validTo")),
+        valid_from=read_timestamp(wire.get("validFrom")),
+        valid_to=read_timestamp(wire.get("validTo")),
         transaction_key=wire.get("transactionId"),
         duration=schedule.get("duration"),
-        start_schedule=_read_timestamp(schedule.get("startSchedule")),
+        start_schedule=read_timestamp(schedule.get("startSchedule")),
         min_charging_rate=schedule.get("minChargingRate"),
     )
 
 
-def _period(period: SchedulePeriod) -> dict[str, Any]:
-    return {"startPeriod": period.start_period, "limit": period.limit, "numberPhases": period.number_phases}
-
-
-def _read_period(period: Payload) -> SchedulePeriod:
-    return SchedulePeriod(int(period["startPeriod"]), float(period["limit"]), period.get("numberPhases"))
-
-
-def _timestamp(moment: datetime | None) -> str | None:
-    return format_ocpp_timestamp(moment) if moment is not None else None
-
-
-def _read_timestamp(value: str | None) -> datetime | None:
-    return parse_ocpp_timestamp(value) if value else None
-
-
 def _clear_charging_profile(command: ClearChargingProfile) -> Payload:
     """2.0.1 ClearChargingProfile (K10): the id, or criteria on the EVSE, purpose and stack level."""
-    criteria = _present(
+    criteria = present(
         {"evseId": command.connector_id, "chargingProfilePurpose": command.purpose, "stackLevel": command.stack_level}
     )
     payload: Payload = {}
@@ -408,13 +394,5 @@ def _composite_schedule(answer: Payload) -> Payload | None:
         "schedule_start": schedule["scheduleStart"],
         "duration": schedule["duration"],
         "charging_rate_unit": schedule["chargingRateUnit"],
-        "periods": [_period_fields(period) for period in schedule["chargingSchedulePeriod"]],
-    }
-
-
-def _period_fields(period: Payload) -> dict[str, Any]:
-    return {
-        "start_period": period["startPeriod"],
-        "limit": period["limit"],
-        "number_phases": period.get("numberPhases"),
+        "periods": [schedule_period_fields(period) for period in schedule["chargingSchedulePeriod"]],
     }
