@@ -417,6 +417,9 @@ async def register_chargers(options: FleetOptions, username: str, password: str)
     return registered
 
 
+STOP_GRACE_SECONDS = 30.0
+
+
 async def run_fleet(
     options: FleetOptions, *, ramp_per_second: float = 200.0, stats: FleetStats | None = None
 ) -> FleetStats:
@@ -439,10 +442,24 @@ async def run_fleet(
         stop.set()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _wait_for_members(tasks, stats)
         progress.cancel()
         await asyncio.gather(progress, return_exceptions=True)
     return stats
+
+
+async def _wait_for_members(tasks: list[asyncio.Task[None]], stats: FleetStats) -> None:
+    """Every member, told to stop, has STOP_GRACE_SECONDS to close its connection; one that does not is
+    left behind and counted as an error, so a stuck charger shows in the figures instead of hanging the run."""
+    if not tasks:
+        return
+    done, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+    for task in done:
+        if not task.cancelled():
+            task.exception()  # retrieved: a member's own error is already counted in stats
+    if stuck:
+        stats.errors += len(stuck)
+        print(f"\n{len(stuck)} chargers did not stop within {STOP_GRACE_SECONDS:.0f} s", file=sys.stderr)
 
 
 async def _show_progress(stats: FleetStats, total: int, stop: asyncio.Event) -> None:
