@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -78,10 +79,11 @@ async def test_a_reading_no_meter_can_give_is_kept_as_sent_and_never_counted(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     async with online_charger(server) as charger:
+        await price_energy_on(http, admin, charger.id)
         started = await charger.start_transaction(1, await new_tag(server), meter_start=10_000)
         for impossible in ("NaN", "Infinity", "1e30"):
             sampled = {"value": impossible, "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
-            sample = {"timestamp": "2026-12-03T10:00:00Z", "sampledValue": [sampled]}
+            sample = {"timestamp": datetime.now(UTC).isoformat(), "sampledValue": [sampled]}
             answered = await charger.call(
                 call16.MeterValues(connector_id=1, transaction_id=started.transaction_id, meter_value=[sample]),
                 suppress=False,
@@ -91,3 +93,5 @@ async def test_a_reading_no_meter_can_give_is_kept_as_sent_and_never_counted(
         running = await wait_for_record(http, admin, started.transaction_id, lambda seen: seen["energy_wh"] == 2_000)
     kept = [value["value"] for value in running["meter_values"] if value["unit"] == "Wh"]
     assert kept == ["NaN", "Infinity", "1e30", "12000"]
+    # Priced on the same readings: 2 kWh x 0.462 = 0.924, not a cost from the 1e30 Wh reading.
+    assert Decimal(running["cost"]) == Decimal("0.92")

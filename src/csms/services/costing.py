@@ -121,6 +121,33 @@ class Sampled(Protocol):
     def format(self) -> str | None: ...
 
 
+def reading(sampled: Sampled) -> Decimal | None:
+    """A total (not a phase's) plain value in Wh or W, kWh and kW scaled; None for a signed value or one no
+    meter reads (not a number, NaN, infinite)."""
+    if sampled.phase is not None or sampled.format == "SignedData":
+        return None
+    try:
+        amount = Decimal(sampled.value)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite():
+        return None
+    return amount * 1000 if sampled.unit in ("kWh", "kW") else amount
+
+
+def energy_register_wh(sampled: Sampled) -> int | None:
+    """An energy register reading in Wh; None as for `reading`, or beyond the 64-bit Wh csms counts in
+    (such a value is kept as sent, never counted)."""
+    amount = reading(sampled)
+    if amount is None:
+        return None
+    wh = int(amount)
+    return wh if wh in _WH_RANGE else None
+
+
+_WH_RANGE = range(-(2**63), 2**63)  # the BigInteger columns a reading goes into
+
+
 @dataclass(slots=True)
 class UsageLog:
     """Collects a session's readings and activity as they arrive, to price it at any moment."""
@@ -136,19 +163,14 @@ class UsageLog:
 
     def add_sampled(self, at: datetime, sampled: Sampled) -> None:
         """Energy register readings (Wh) and total power (idle below IDLE_POWER_W); other values are ignored."""
-        if sampled.phase is not None or sampled.format == "SignedData":
-            return
-        try:
-            amount = Decimal(sampled.value)
-        except InvalidOperation:
-            return
-        if not amount.is_finite():  # NaN or Infinity: no reading, as a value that is not a number
-            return
-        scaled = amount * 1000 if sampled.unit in ("kWh", "kW") else amount
         if sampled.measurand == ENERGY_REGISTER:
-            self.readings[at] = int(scaled)
+            wh = energy_register_wh(sampled)
+            if wh is not None:
+                self.readings[at] = wh
         elif sampled.measurand == POWER:
-            self.activity[at] = scaled < IDLE_POWER_W
+            watts = reading(sampled)
+            if watts is not None:
+                self.activity[at] = watts < IDLE_POWER_W
 
     def add_status(self, at: datetime, status: str) -> None:
         self.activity[at] = status in IDLE_STATUSES

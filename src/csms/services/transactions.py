@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
@@ -15,6 +14,7 @@ from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction, TransactionCost
 from csms.db.sqlite_thread import Part
 from csms.db.write_journal import journaled
+from csms.services.costing import energy_register_wh
 from csms.services.id_tags import ACCEPTED, IdTagInfo, answer_for_tag
 from csms.services.tag_directory import TagDirectory
 
@@ -515,20 +515,9 @@ def register_wh(sampled_values: list[SampledValue]) -> int | None:
     meter reads (not a number, NaN, infinite, or beyond the 64-bit Wh csms counts in: kept as sent, never
     counted)."""
     for sampled in sampled_values:
-        if sampled.measurand != ENERGY_REGISTER or sampled.phase is not None or sampled.format == "SignedData":
-            continue
-        try:
-            reading = Decimal(sampled.value)
-        except InvalidOperation:
-            return None
-        if not reading.is_finite():
-            return None
-        wh = int(reading * 1000) if sampled.unit == "kWh" else int(reading)
-        return wh if wh in _WH_RANGE else None
+        if sampled.measurand == ENERGY_REGISTER and sampled.phase is None and sampled.format != "SignedData":
+            return energy_register_wh(sampled)
     return None
-
-
-_WH_RANGE = range(-(2**63), 2**63)  # the BigInteger columns a reading goes into
 
 
 def _add_meter_samples(
