@@ -9,14 +9,15 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
 from csms.services.certificate_authority import to_pem
 
 Key = ec.EllipticCurvePrivateKey
 # Any key a charger might put in a CSR, the ones csms refuses included.
-RequestKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | dsa.DSAPrivateKey | ed25519.Ed25519PrivateKey
+RequestKey = CertificateIssuerPrivateKeyTypes
 
 
 @dataclass(frozen=True)
