@@ -34,6 +34,7 @@ from csms.api import (
     pairing_codes,
     records,
     reservations,
+    sites,
     smart_charging,
     station_monitoring,
     tariffs,
@@ -89,6 +90,7 @@ from csms.services.message_log import MessageLog, MessageLogRetention
 from csms.services.outage_reserves import RecentTags
 from csms.services.security_log import RepeatedEvents, SecurityEventRetention
 from csms.services.session_watch import SessionWatch
+from csms.services.site_load import SiteLoadManager, Timing
 from csms.services.tag_directory import TagDirectory, watch_commits
 from csms.services.webhook_delivery import DeliveryPolicy, WebhookDispatcher
 from csms.services.webhook_targets import own_hosts
@@ -168,6 +170,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(webhooks.router)
     app.include_router(station_monitoring.router)
     app.include_router(display_messages.router)
+    app.include_router(sites.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
@@ -452,6 +455,15 @@ def _session_watch(
     )
     # Signatures carry the cluster's time, which receivers compare with theirs, not a skewed node's.
     dispatcher = WebhookDispatcher(session_factory, signing_clock=cluster_clock.now, policy=policy, node_id=node_id)
+    site_load = SiteLoadManager(
+        session_factory,
+        commands.send_command,
+        bus,
+        node_id=node_id,
+        background=background,
+        clock=clock,
+        timing=Timing(tick_seconds=settings.site_allocation_tick),
+    )
     return SessionWatch(
         session_factory,
         live=live,
@@ -460,6 +472,7 @@ def _session_watch(
         background=background,
         clock=clock,
         bus=bus,
+        site_load=site_load,
         cache_max_age=settings.cache_max_age,
     )
 

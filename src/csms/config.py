@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     ftp_only_vendors: list[str] = []
     # How often chargers' local authorization lists are compared with the idTags (catches expiry).
     local_list_sync_interval: float = 60.0
+    # Site load management: how often a site is recomputed with nothing happening (windows of the day,
+    # overrides that ran out, chargers that refused a limit are asked again), in seconds.
+    site_allocation_tick: float = 30.0
     # Webhooks: a failed delivery is retried after base * 2**(attempts - 1) seconds, up to max attempts.
     webhook_retry_base: float = 10.0
     webhook_max_attempts: int = 8

@@ -63,6 +63,7 @@ class IdTagOut(BaseModel):
 
 class AdminIdTagOut(IdTagOut):
     user_id: int | None
+    charging_priority: int = Field(description="Its weight on a site that shares power by priority")
 
 
 class IdTagCreate(BaseModel):
@@ -89,6 +90,9 @@ class AdminIdTagUpdate(BaseModel):
     status: str | None = None
     expiry_date: datetime | None = None
     parent_id_tag: str | None = Field(default=None, max_length=64)
+    charging_priority: int | None = Field(
+        default=None, ge=1, le=100, description="Its weight on a site sharing power by priority (1: everyone's)"
+    )
 
 
 class VehicleIn(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -121,6 +122,8 @@ class Vehicle(Base):
     plate: Mapped[str | None] = mapped_column(String(16))
     battery_capacity_kwh: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
     created_at: Mapped[datetime]
+    # Its weight when a site shares power by priority (a fleet vehicle: more than 1); set by an operator.
+    charging_priority: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 # The longest token of any OCPP version csms speaks: the 2.0.1 IdToken (1.6's idTag is CiString20).
@@ -143,6 +146,8 @@ class IdTag(Base):
     created_at: Mapped[datetime]
     # The 2.x IdTokenEnumType (ISO14443, eMAID, Central, ...); None for a 1.6 idTag, which has no type.
     type: Mapped[str | None] = mapped_column(String(20))
+    # Its weight when a site shares power by priority (as Vehicle.charging_priority; the higher one counts).
+    charging_priority: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ChargerConnection(Base):
@@ -1130,3 +1135,89 @@ class ReportedDisplayMessage(Base):
     # The display it is on (a component), when the station named one, as "name" or "name/instance".
     display: Mapped[str | None] = mapped_column(String(101))
     reported_at: Mapped[datetime]
+
+
+class Site(Base):
+    """Chargers behind one grid connection, kept under `max_current_a` per phase (services/sites.py).
+
+    The limit in force is the operator's override until it runs out, else the window of the day that
+    covers now (SiteLimitWindow), else `max_current_a`. One node at a time allocates for the site: the one
+    whose lease (`allocator_node`, `allocator_lease_until`) has not run out.
+    """
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    max_current_a: Mapped[float] = mapped_column(Float)
+    phases: Mapped[int] = mapped_column(Integer)
+    min_current_a: Mapped[float] = mapped_column(Float)
+    strategy: Mapped[str] = mapped_column(String(16))
+    # What one charger of the site can give at most (counted for a charger that does not obey).
+    charger_max_current_a: Mapped[float] = mapped_column(Float)
+    # The zone the windows' times of day are in (IANA name).
+    timezone: Mapped[str] = mapped_column(String(64))
+    limit_override_a: Mapped[float | None] = mapped_column(Float)
+    limit_override_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    allocator_node: Mapped[str | None] = mapped_column(String(32))
+    allocator_lease_until: Mapped[datetime | None]
+
+
+class SiteCharger(Base):
+    """A charger on a site: a charger is on one site at most."""
+
+    __tablename__ = "site_chargers"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+
+
+class SiteLimitWindow(Base):
+    """A lower (or higher) limit for part of every day: from `start_minute` to `end_minute` after
+    midnight in the site's zone; a window that ends before it starts runs over midnight."""
+
+    __tablename__ = "site_limit_windows"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+    max_current_a: Mapped[float] = mapped_column(Float)
+
+
+class SiteAllocation(Base):
+    """The limit csms set on one charging session of a site, and what its car last drew: the live view.
+
+    `state`: charging (the charger accepted `limit_a`), waiting (limit 0 until power frees up),
+    unresponsive (it refused the limit or could not be reached: counted at its maximum, `counted_a`).
+    """
+
+    __tablename__ = "site_allocations"
+
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    limit_a: Mapped[float] = mapped_column(Float)
+    counted_a: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    drawn_a: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
+class SiteSample(Base):
+    """A site's current at one moment, for the chart of its day: its limit, what csms allotted, what the
+    cars drew. Kept at most one a minute per site."""
+
+    __tablename__ = "site_samples"
+    __table_args__ = (Index("ix_site_samples_site_at", "site_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    limit_a: Mapped[float] = mapped_column(Float)
+    allocated_a: Mapped[float] = mapped_column(Float)
+    drawn_a: Mapped[float | None] = mapped_column(Float)

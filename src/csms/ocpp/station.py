@@ -86,6 +86,8 @@ class Station:
         )
         settings = self._runtime.settings
         accepted = self.registration == chargers.BOOT_ACCEPTED
+        if accepted:
+            self._runtime.session_watch.charger_booted(self.id)
         interval = settings.heartbeat_interval if accepted else settings.boot_retry_interval
         return {"currentTime": format_ocpp_timestamp(now), "interval": interval, "status": self.registration}
 

@@ -221,7 +221,7 @@ async def list_all_id_tags(
 
 
 async def update_id_tag(session: AsyncSession, tag: IdTag, *, changes: dict[str, Any]) -> IdTag:
-    """Apply an operator's changes: status, expiry_date, parent_id_tag, type."""
+    """Apply an operator's changes: status, expiry_date, parent_id_tag, type, charging_priority."""
     if "type" in changes:
         validate_token_type(changes["type"])
         tag.type = changes["type"]
@@ -234,5 +234,7 @@ async def update_id_tag(session: AsyncSession, tag: IdTag, *, changes: dict[str,
         if changes["parent_id_tag"] is not None:
             validate_id_tag(changes["parent_id_tag"])
         tag.parent_id_tag = changes["parent_id_tag"]
+    if changes.get("charging_priority") is not None:
+        tag.charging_priority = changes["charging_priority"]
     await session.commit()
     return tag

@@ -13,6 +13,9 @@ HardReset or SoftReset). Operators get `charger_fault` (Faulted, or an errorCode
 `station_event` (what a 2.x station reported in NotifyEvent: a monitor that tripped or cleared, a
 hard-wired fault) and `charger_offline` (the socket closed, or nothing heard from it for
 MISSED_HEARTBEATS heartbeat intervals: any message is a sign of life, OCPP 1.6 §4.6).
+
+Site load management hears of the same moments (services/site_load.py): starts, stops, draws, chargers
+that booted or went away.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from csms.services.chargers import StatusReport
 from csms.services.id_tags import ACCEPTED
 from csms.services.live_costs import LiveCosts, Publish
 from csms.services.shared_cache import SharedTable
+from csms.services.site_load import SiteLoadManager
 from csms.services.transactions import ClosedTransaction, MeterSample, TransactionRef
 from csms.services.webhook_delivery import WebhookDispatcher
 
@@ -59,10 +63,12 @@ class SessionWatch:
         background: BackgroundTasks,
         clock: Callable[[], datetime],
         bus: Bus,
+        site_load: SiteLoadManager,
         cache_max_age: float = 30.0,
     ) -> None:
         self._session_factory = session_factory
         self.live = live
+        self.site_load = site_load
         self.dispatcher = dispatcher
         self._publish = publish
         self._background = background
@@ -79,15 +85,22 @@ class SessionWatch:
     async def start(self) -> None:
         await self.webhook_list.start()
         await self.live.tariff_book.start()
+        await self.site_load.start()
 
     async def close(self) -> None:
+        await self.site_load.close()
         await self.webhook_list.close()
         await self.live.tariff_book.close()
 
     # -- hooks of the OCPP handlers ---------------------------------------------------------
 
+    def charger_booted(self, charge_point_id: str) -> None:
+        """A charger's boot was accepted: it can take calls (its site's default limit) now."""
+        self.site_load.charger_connected(charge_point_id)
+
     def transaction_started(self, ref: TransactionRef, *, id_tag: str, started_at: datetime) -> None:
         self.live.started(ref, id_tag=id_tag, started_at=started_at)
+        self.site_load.transaction_started(ref)
         self._notify("charging_started", **_about(ref))
 
     def transaction_seen(self, ref: TransactionRef) -> None:
@@ -96,6 +109,7 @@ class SessionWatch:
 
     async def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> str | None:
         """The cost so far as a decimal string (None when unknown), for the meter_values event."""
+        self.site_load.meter_values(ref, samples)
         cost = await self.live.meter_values(ref, samples)
         return str(cost) if cost is not None else None
 
@@ -109,6 +123,7 @@ class SessionWatch:
     def transaction_stopped(self, transaction: ClosedTransaction) -> None:
         """Priced and announced, unless its start was refused: that was never a charging session."""
         self.live.stopped(transaction.id)
+        self.site_load.transaction_stopped(transaction)
         if transaction.is_accepted:
             self._background.spawn(self._finished(transaction), name=f"finished-{transaction.id}")
 
@@ -117,6 +132,7 @@ class SessionWatch:
         Ended event carries it): None without a tariff, or when the database cannot price it now (it is
         priced in the background then, as for 1.6)."""
         self.live.stopped(transaction.id)
+        self.site_load.transaction_stopped(transaction)
         if not transaction.is_accepted:
             return None
         try:
@@ -143,6 +159,7 @@ class SessionWatch:
         return book.by_id.get(assignment.tariff_id) if assignment is not None else None
 
     def charger_disconnected(self, charge_point_id: str) -> None:
+        self.site_load.charger_disconnected(charge_point_id)
         self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")
 
     # -- periodic ---------------------------------------------------------------------------

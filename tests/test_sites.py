@@ -1,0 +1,263 @@
+"""Site load management: chargers behind one grid connection, kept under its limit by the profiles csms sends.
+
+The chargers are real OCPP clients; what counts is what they received: the TxProfile in force on each
+running transaction (the last one csms sent it that it accepted), summed against the site's limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ocpp.v16 import call, call_result
+
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, now_iso
+from csms.simulator.station201 import SimulatedStation
+from tests.conftest import RunningServer, bearer, create_account_with_role, login_as, node_with
+from tests.operating import admin, new_tag, online_charger, payloads_received
+from tests.support.waiting import DEADLINE_SECONDS, poll
+
+__all__ = ["admin"]
+
+SITE_LIMIT = 63.0
+MINIMUM = 6.0
+
+
+async def make_site(
+    http: httpx.AsyncClient, admin: dict[str, str], charge_point_ids: list[str], **fields: Any
+) -> dict[str, Any]:
+    body = {"name": f"site-{charge_point_ids[0]}", "max_current_a": SITE_LIMIT, "charge_point_ids": charge_point_ids}
+    response = await http.post("/api/admin/sites", json={**body, **fields}, headers=admin)
+    assert response.status_code == 201, response.text
+    site: dict[str, Any] = response.json()
+    return site
+
+
+def tx_limit(charger: SimulatedCharger, transaction_id: int) -> float | None:
+    """The limit of the last TxProfile the charger received for the transaction (it accepts them all)."""
+    limit = None
+    for payload in payloads_received(charger, "SetChargingProfile"):
+        profile = payload["csChargingProfiles"]
+        if profile["chargingProfilePurpose"] == "TxProfile" and profile.get("transactionId") == transaction_id:
+            limit = float(profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"])
+    return limit
+
+
+def default_limit(charger: SimulatedCharger) -> float | None:
+    defaults = [
+        payload["csChargingProfiles"]
+        for payload in payloads_received(charger, "SetChargingProfile")
+        if payload["csChargingProfiles"]["chargingProfilePurpose"] == "TxDefaultProfile"
+    ]
+    return float(defaults[-1]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]) if defaults else None
+
+
+class Car:
+    """A charging session on one of the site's chargers."""
+
+    def __init__(self, charger: SimulatedCharger, transaction_id: int) -> None:
+        self.charger, self.transaction_id = charger, transaction_id
+
+    @property
+    def limit(self) -> float | None:
+        return tx_limit(self.charger, self.transaction_id)
+
+    async def draw(self, amperes: float) -> None:
+        sample = {
+            "timestamp": now_iso(),
+            "sampledValue": [
+                {"value": "1000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                *(
+                    {"value": f"{amperes:.1f}", "measurand": "Current.Import", "unit": "A", "phase": phase}
+                    for phase in ("L1", "L2", "L3")
+                ),
+            ],
+        }
+        await self.charger.call(
+            call.MeterValues(connector_id=1, meter_value=[sample], transaction_id=self.transaction_id)
+        )
+
+    async def stop(self) -> None:
+        await self.charger.stop_transaction(self.transaction_id, 2000)
+
+
+async def start_car(charger: SimulatedCharger, id_tag: str) -> Car:
+    answer = await charger.start_transaction(1, id_tag)
+    assert answer.id_tag_info["status"] == "Accepted"
+    return Car(charger, answer.transaction_id)
+
+
+async def limits_settle(cars: list[Car], expected: list[float] | None = None, *, within: float = DEADLINE_SECONDS) -> list[float]:
+    """The limits in force once every car has one (equal to `expected` when given), checked under the site's
+    limit and at least the minimum (or 0: waiting)."""
+
+    async def current() -> list[float | None]:
+        return [car.limit for car in cars]
+
+    def settled(limits: list[float | None]) -> bool:
+        if any(limit is None for limit in limits):
+            return False
+        return expected is None or [round(limit or 0, 1) for limit in limits] == expected
+
+    limits = await poll(current, until=settled, within=within)
+    values = [limit or 0.0 for limit in limits]
+    assert sum(values) <= SITE_LIMIT + 1e-9, values
+    assert all(value == 0 or value >= MINIMUM for value in values), values
+    return values
+
+
+@contextlib.asynccontextmanager
+async def site_chargers(server: RunningServer, count: int, **behaviour: Any) -> AsyncIterator[list[SimulatedCharger]]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(online_charger(server, **behaviour)) for _ in range(count)]
+
+
+async def test_six_cars_on_a_63_a_site_never_take_it_over_its_limit(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with site_chargers(server, 6) as chargers:
+        site = await make_site(http, admin, [charger.id for charger in chargers])
+        # Every charger gets the safe default first: 6 connectors at 6 A fit under 63 A.
+        await poll(lambda: _defaults(chargers), until=lambda found: found == [MINIMUM] * 6)
+        cars: list[Car] = []
+        # One by one: each idle connector keeps its 6 A default in reserve; the rest is shared equally.
+        expected_after_each = [[32.0], [19.5] * 2, [15.0] * 3, [12.8, 12.8, 12.7, 12.7], [11.4] * 5, [10.5] * 6]
+        for charger, expected in zip(chargers, expected_after_each, strict=True):
+            cars.append(await start_car(charger, await new_tag(http, admin)))
+            await limits_settle(cars, expected)
+
+        # The first car leaves: the others could have 11.4 A, but a rise under 1 A is not worth a profile.
+        await cars.pop(0).stop()
+        await limits_settle(cars, [10.5] * 5)
+        # A second leaves: the freed current is handed out.
+        await cars.pop(0).stop()
+        await limits_settle(cars, [12.8, 12.8, 12.7, 12.7])
+        await cars.pop(0).stop()
+        await limits_settle(cars, [15.0] * 3)
+        # A car that draws only 10 A of its 15 keeps its draw plus the 2 A hysteresis; the others get the rest.
+        await cars[0].draw(10)
+        await limits_settle(cars, [12.0, 16.5, 16.5])
+
+        # The operator lowers the limit (3 idle connectors hold 18 A of it): limits go down at once, each
+        # car keeps the minimum while it fits, and the last to come waits when it does not.
+        response = await http.put(f"/api/admin/sites/{site['id']}/limit", json={"max_current_a": 36}, headers=admin)
+        assert response.status_code == 200, response.text
+        await limits_settle(cars, [6.0, 6.0, 6.0])
+        await http.put(f"/api/admin/sites/{site['id']}/limit", json={"max_current_a": 30}, headers=admin)
+        await limits_settle(cars, [6.0, 6.0, 0.0])
+
+        view = (await http.get(f"/api/admin/sites/{site['id']}", headers=admin)).json()
+        assert view["limit_in_force_a"] == 30
+        assert [s["state"] for s in view["sessions"]] == ["charging", "charging", "waiting"]
+        assert view["allocated_a"] == 12.0
+
+        # The limit lifted: the waiting car is served again, all share equally (the 10 A car was held to 6 A).
+        await http.delete(f"/api/admin/sites/{site['id']}/limit", headers=admin)
+        await limits_settle(cars, [15.0, 15.0, 15.0])
+
+
+async def _defaults(chargers: list[SimulatedCharger]) -> list[float | None]:
+    return [default_limit(charger) for charger in chargers]
+
+
+async def test_a_charger_that_refuses_limits_is_counted_at_its_maximum_until_it_accepts(
+    tmp_path: Path,
+) -> None:
+    refusing = ChargerBehaviour()
+    refusing.answers["SetChargingProfile"] = lambda payload: call_result.SetChargingProfile(status="Rejected")
+    async with (
+        node_with(tmp_path, site_allocation_tick=1.0) as server,
+        httpx.AsyncClient(base_url=server.http_url) as http,
+    ):
+        username, _ = await create_account_with_role(server, "admin")
+        admin = bearer(await login_as(http, username))
+        async with site_chargers(server, 2) as chargers, online_charger(server, refusing) as stubborn:
+            site = await make_site(http, admin, [chargers[0].id, chargers[1].id, stubborn.id])
+            first = await start_car(chargers[0], await new_tag(http, admin))
+            # 63 A less the stubborn charger's 32 (it never took its default) and the other idle one's 6.
+            await limits_settle([first], [25.0])
+            stuck = await start_car(stubborn, await new_tag(http, admin))
+            second = await start_car(chargers[1], await new_tag(http, admin))
+            await limits_settle([first, second], [15.5, 15.5])
+            view = (await http.get(f"/api/admin/sites/{site['id']}", headers=admin)).json()
+            states = {s["transaction_id"]: (s["state"], s["counted_a"]) for s in view["sessions"]}
+            assert states[stuck.transaction_id] == ("unresponsive", 32.0)
+
+            # It accepts again: asked again within a tick, then counted at what it accepted.
+            refusing.answers.pop("SetChargingProfile")
+            await limits_settle([first, second, stuck], [21.0, 21.0, 21.0])
+
+
+async def test_a_2_0_1_station_and_a_1_6_charger_share_one_site(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    from tests.test_smart_charging_201 import booted_station
+
+    async with online_charger(server) as charger, booted_station(server) as station:
+        await make_site(http, admin, [charger.id, station.id], max_current_a=40)
+        car = await start_car(charger, await new_tag(http, admin))
+        transaction = station.new_transaction(1, {"idToken": await new_tag(http, admin), "type": "ISO14443"})
+        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0, charging_state="Charging")
+
+        async def station_limit() -> float | None:
+            return _station_tx_limit(station, transaction.transaction_id)
+
+        # 40 A less the station's idle EVSE 2 (6 A), shared by two.
+        assert await poll(station_limit, until=lambda limit: limit == 17.0) == 17.0
+        await limits_settle([car], [17.0])
+
+
+def _station_tx_limit(station: SimulatedStation, transaction_id: str) -> float | None:
+    limit = None
+    for received in station.received:
+        if received.action != "SetChargingProfile":
+            continue
+        profile = received.payload["charging_profile"]
+        if profile["charging_profile_purpose"] == "TxProfile" and profile.get("transaction_id") == transaction_id:
+            limit = float(profile["charging_schedule"][0]["charging_schedule_period"][0]["limit"])
+    return limit
+
+
+async def test_site_settings_are_checked(server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    async with online_charger(server) as charger:
+        site = await make_site(http, admin, [charger.id])
+        cases = [
+            ({"name": site["name"], "max_current_a": 10}, 409),
+            ({"name": "x-elsewhere", "max_current_a": 10, "charge_point_ids": [charger.id]}, 409),
+            ({"name": "x-ghost", "max_current_a": 10, "charge_point_ids": ["NO-SUCH-CHARGER"]}, 422),
+            ({"name": "x-phases", "max_current_a": 10, "phases": 2}, 422),
+            ({"name": "x-zone", "max_current_a": 10, "timezone": "Mars/Olympus"}, 422),
+            ({"name": "x-limit", "max_current_a": 0}, 422),
+            ({"name": "x-min", "max_current_a": 63, "min_current_a": 40}, 422),
+        ]
+        for body, expected in cases:
+            response = await http.post("/api/admin/sites", json=body, headers=admin)
+            assert response.status_code == expected, (body, response.text)
+            assert "detail" in response.json()
+        windows = [
+            {"start": "17:00", "end": "20:00", "max_current_a": 20},
+            {"start": "19:00", "end": "21:00", "max_current_a": 10},
+        ]
+        response = await http.put(f"/api/admin/sites/{site['id']}/limit_windows", json=windows, headers=admin)
+        assert response.status_code == 422 and "overlap" in response.json()["detail"]
+        response = await http.put(f"/api/admin/sites/{site['id']}/limit_windows", json=windows[:1], headers=admin)
+        assert response.json()["limit_windows"] == windows[:1]
+        assert (await http.get("/api/admin/sites/999999", headers=admin)).status_code == 404
+        assert (await http.delete(f"/api/admin/sites/{site['id']}", headers=admin)).status_code == 204
+
+
+@pytest.mark.parametrize("strategy", ["priority"])
+async def test_under_the_priority_strategy_a_fleet_vehicle_tag_gets_a_larger_share(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], strategy: str
+) -> None:
+    async with site_chargers(server, 2) as chargers:
+        await make_site(http, admin, [c.id for c in chargers], max_current_a=30, strategy=strategy, min_current_a=0)
+        fleet, visitor = await new_tag(http, admin), await new_tag(http, admin)
+        response = await http.patch(f"/api/admin/id_tags/{fleet}", json={"charging_priority": 2}, headers=admin)
+        assert response.status_code == 200 and response.json()["charging_priority"] == 2
+        cars = [await start_car(chargers[0], visitor), await start_car(chargers[1], fleet)]
+        await limits_settle(cars, [10.0, 20.0])
