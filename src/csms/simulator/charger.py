@@ -1,7 +1,9 @@
 """A simulated OCPP 1.6J charger built on the `ocpp` package's ChargePoint over `websockets`.
 
 It sends what a real charger sends and answers the central system's calls; every call it receives
-is kept in `received`, so a test can assert on the exact payload.
+is kept in `received`, so a test can assert on the exact payload. The charging profiles it accepts are kept
+in `profiles` (cleared by ClearChargingProfile, a TxProfile with its transaction), which say what a car
+may draw and make its answer to GetCompositeSchedule.
 """
 
 from __future__ import annotations
@@ -21,11 +23,39 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 from websockets.typing import Subprotocol
 
+from csms.simulator.profiles import ChargingProfiles, in_unit, read_clear, read_profile
+
 Answer = Callable[[dict[str, Any]], Any]
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """A timestamp a test had the charger send; now for one it made unreadable on purpose."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_accepted(answer: Any) -> bool:
+    """Whether a charger's answer (a call_result, or a dict a test made) has status Accepted."""
+    status = answer.get("status") if isinstance(answer, dict) else getattr(answer, "status", None)
+    return bool(status == "Accepted")
+
+
+def keep_profile(profiles: ChargingProfiles, payload: dict[str, Any]) -> None:
+    """Keep the profile of an accepted SetChargingProfile, unless the simulator cannot model it (2.1's
+    PriorityCharging, a period without a limit)."""
+    with contextlib.suppress(ValueError, KeyError):
+        profiles.set(read_profile(payload, now=datetime.now(UTC)))
 
 
 def basic_auth_header(username: str, password: str) -> str:
@@ -69,6 +99,7 @@ class ChargerBehaviour:
     answer_delay: float = 0.0
     answer_after: asyncio.Event | None = None  # hold every answer until this is set
     answers: dict[str, Answer] = field(default_factory=dict)
+    max_current_a: float = 32.0  # what a connector gives with no profile, as its composite schedule says
 
 
 class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
@@ -77,6 +108,7 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         ReceivedCalls.__init__(self)
         self.behaviour = behaviour or ChargerBehaviour()
         self.websocket = connection  # for frames sent outside the package's call-and-wait
+        self.profiles = ChargingProfiles()
 
     # -- what a charger sends ----------------------------------------------------------------
 
@@ -103,15 +135,15 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         timestamp: str | None = None,
         **extra: Any,
     ) -> Any:
-        return await self.call(
+        at = timestamp or now_iso()
+        started = await self.call(
             call.StartTransaction(
-                connector_id=connector_id,
-                id_tag=id_tag,
-                meter_start=meter_start,
-                timestamp=timestamp or now_iso(),
-                **extra,
+                connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=at, **extra
             )
         )
+        if started is not None:  # None: csms answered with an error
+            self.profiles.transaction_started(connector_id, str(started.transaction_id), parse_iso(at))
+        return started
 
     async def meter_values(
         self,
@@ -121,14 +153,23 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         *,
         timestamp: str | None = None,
         power_w: float = 7400,
+        current_a: float | None = None,
+        offered_a: float | None = None,
     ) -> Any:
-        sample = {
-            "timestamp": timestamp or now_iso(),
-            "sampledValue": [
-                {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
-            ],
-        }
+        """A meter value of the register and the power; with `current_a` the current drawn on each of L1, L2
+        and L3, with `offered_a` the current the charger offers the car (the limit in force)."""
+        sampled = [
+            {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+            {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
+        ]
+        if current_a is not None:
+            sampled += [
+                {"value": f"{current_a:.1f}", "measurand": "Current.Import", "unit": "A", "phase": phase}
+                for phase in ("L1", "L2", "L3")
+            ]
+        if offered_a is not None:
+            sampled.append({"value": f"{offered_a:.1f}", "measurand": "Current.Offered", "unit": "A"})
+        sample = {"timestamp": timestamp or now_iso(), "sampledValue": sampled}
         return await self.call(
             call.MeterValues(connector_id=connector_id, meter_value=[sample], transaction_id=transaction_id)
         )
@@ -156,7 +197,7 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     async def stop_transaction(
         self, transaction_id: int, meter_stop: int, *, timestamp: str | None = None, **extra: Any
     ) -> Any:
-        return await self.call(
+        stopped = await self.call(
             call.StopTransaction(
                 transaction_id=transaction_id,
                 meter_stop=meter_stop,
@@ -164,6 +205,10 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
                 **extra,
             )
         )
+        connector_id = self.profiles.connector_of(str(transaction_id))
+        if connector_id is not None:
+            self.profiles.transaction_ended(connector_id)
+        return stopped
 
     # -- what a charger answers --------------------------------------------------------------
 
@@ -239,15 +284,44 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
 
     @on(Action.set_charging_profile)
     async def on_set_charging_profile(self, **payload: Any) -> Any:
-        return await self._answer("SetChargingProfile", payload, call_result.SetChargingProfile(status="Accepted"))
+        answer = await self._answer("SetChargingProfile", payload, call_result.SetChargingProfile(status="Accepted"))
+        if is_accepted(answer):
+            keep_profile(self.profiles, payload)
+        return answer
 
     @on(Action.clear_charging_profile)
     async def on_clear_charging_profile(self, **payload: Any) -> Any:
-        return await self._answer("ClearChargingProfile", payload, call_result.ClearChargingProfile(status="Accepted"))
+        answer = await self._answer(
+            "ClearChargingProfile", payload, call_result.ClearChargingProfile(status="Accepted")
+        )
+        if is_accepted(answer):
+            self.profiles.clear(read_clear(payload))
+        return answer
 
     @on(Action.get_composite_schedule)
     async def on_get_composite_schedule(self, **payload: Any) -> Any:
+        """The composite schedule of the profiles it holds for the connector (Rejected while it holds none)."""
+        connector_id, duration = payload["connector_id"], payload["duration"]
         default = call_result.GetCompositeSchedule(status="Rejected")
+        if self.profiles.holds_any_for(connector_id):
+            now = datetime.now(UTC).replace(microsecond=0)
+            unit = payload.get("charging_rate_unit") or "A"
+            periods = self.profiles.composite_schedule(
+                connector_id, now, duration, unlimited_a=self.behaviour.max_current_a
+            )
+            schedule = {
+                "duration": duration,
+                "charging_rate_unit": unit,
+                "charging_schedule_period": [
+                    {"start_period": period.start_period, "limit": in_unit(period.limit_a, unit)} for period in periods
+                ],
+            }
+            default = call_result.GetCompositeSchedule(
+                status="Accepted",
+                connector_id=connector_id,
+                schedule_start=iso(now),
+                charging_schedule=schedule,
+            )
         return await self._answer("GetCompositeSchedule", payload, default)
 
     @on(Action.update_firmware)

@@ -6,7 +6,8 @@ schemas, as are the calls it receives: what it sends is the same in both version
 It sends what a station sends (boot, status per EVSE, authorization, the TransactionEvent stream of a
 transaction with its seqNo) and answers the CSMS's calls; every call it receives is kept in `received`
 (its payload in the package's snake_case) and in `calls` as it came over the wire, so a test can
-assert on the exact payload.
+assert on the exact payload. The charging profiles it accepts are kept in `profiles`, per EVSE (0: the
+station), as in the 1.6 charger.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from ssl import SSLContext
 from typing import Any
 
@@ -27,7 +29,17 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.typing import Subprotocol
 
-from csms.simulator.charger import Answer, ReceivedCalls, basic_auth_header, now_iso
+from csms.simulator.charger import (
+    Answer,
+    ReceivedCalls,
+    basic_auth_header,
+    is_accepted,
+    iso,
+    keep_profile,
+    now_iso,
+    parse_iso,
+)
+from csms.simulator.profiles import ChargingProfiles, in_unit, read_clear
 
 SUBPROTOCOL = "ocpp2.0.1"
 SUBPROTOCOLS = {"2.0.1": SUBPROTOCOL, "2.1": "ocpp2.1"}
@@ -44,6 +56,7 @@ class StationBehaviour:
     variables: dict[tuple[str, str], str] = field(default_factory=dict)
     # The id the station gives the next monitor set without one (SetVariableMonitoring).
     next_monitor_id: int = 100
+    max_current_a: float = 32.0  # what an EVSE gives with no profile, as its composite schedule says
 
 
 @dataclass
@@ -79,6 +92,7 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         # The version of the local list it holds, as its last accepted SendLocalList set it (0: none).
         self.local_list_version = 0
         self.websocket = connection  # for frames sent outside the package's call-and-wait
+        self.profiles = ChargingProfiles()
 
     async def route_message(self, raw_msg: str) -> None:
         with contextlib.suppress(ValueError):
@@ -129,11 +143,14 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         timestamp: str | None = None,
         seq_no: int | None = None,
         power_w: float | None = None,
+        current_a: float | None = None,
+        offered_a: float | None = None,
         transaction_limit: dict[str, Any] | None = None,
     ) -> Any:
         """Send the next event of `transaction` (its seqNo counts up unless `seq_no` is given); its
-        meter value carries the energy register and, with `power_w`, the power drawn. A 2.1 station
-        may name the transaction's limit (maxCost, maxEnergy, maxTime, maxSoC)."""
+        meter value carries the energy register and, with `power_w`, the power drawn, with `current_a`
+        the current drawn on each of L1, L2 and L3, with `offered_a` the current offered (the limit in
+        force). A 2.1 station may name the transaction's limit (maxCost, maxEnergy, maxTime, maxSoC)."""
         info: dict[str, Any] = {"transactionId": transaction.transaction_id}
         if transaction_limit is not None:
             info["transactionLimit"] = transaction_limit
@@ -151,6 +168,7 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
             ]
             if power_w is not None:
                 sampled.append({"value": round(power_w), "context": context, "measurand": "Power.Active.Import"})
+            sampled += _currents(current_a, offered_a, context)
             extra["meter_value"] = [{"timestamp": at, "sampledValue": sampled}]
         if event_type == "Started":
             extra["evse"] = {"id": transaction.evse_id, "connectorId": 1}
@@ -161,6 +179,10 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         if seq_no is None:
             seq_no = transaction.next_seq_no
             transaction.next_seq_no += 1
+        if event_type == "Started":
+            self.profiles.transaction_started(transaction.evse_id, transaction.transaction_id, parse_iso(at))
+        elif event_type == "Ended":
+            self.profiles.transaction_ended(transaction.evse_id)
         return await self.call(
             call.TransactionEvent(
                 event_type=event_type,
@@ -392,11 +414,19 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
 
     @on(Action.set_charging_profile)
     async def on_set_charging_profile(self, **payload: Any) -> Any:
-        return await self._answer("SetChargingProfile", payload, call_result.SetChargingProfile(status="Accepted"))
+        answer = await self._answer("SetChargingProfile", payload, call_result.SetChargingProfile(status="Accepted"))
+        if is_accepted(answer):
+            keep_profile(self.profiles, payload)
+        return answer
 
     @on(Action.clear_charging_profile)
     async def on_clear_charging_profile(self, **payload: Any) -> Any:
-        return await self._answer("ClearChargingProfile", payload, call_result.ClearChargingProfile(status="Accepted"))
+        answer = await self._answer(
+            "ClearChargingProfile", payload, call_result.ClearChargingProfile(status="Accepted")
+        )
+        if is_accepted(answer):
+            self.profiles.clear(read_clear(payload))
+        return answer
 
     @on(Action.get_charging_profiles)
     async def on_get_charging_profiles(self, **payload: Any) -> Any:
@@ -405,7 +435,23 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
 
     @on(Action.get_composite_schedule)
     async def on_get_composite_schedule(self, **payload: Any) -> Any:
+        """The composite schedule of the profiles it holds for the EVSE (Rejected while it holds none)."""
+        evse_id, duration = payload["evse_id"], payload["duration"]
         default = call_result.GetCompositeSchedule(status="Rejected")
+        if self.profiles.holds_any_for(evse_id):
+            now = datetime.now(UTC).replace(microsecond=0)
+            unit = payload.get("charging_rate_unit") or "A"
+            periods = self.profiles.composite_schedule(evse_id, now, duration, unlimited_a=self.behaviour.max_current_a)
+            schedule = {
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": iso(now),
+                "charging_rate_unit": unit,
+                "charging_schedule_period": [
+                    {"start_period": period.start_period, "limit": in_unit(period.limit_a, unit)} for period in periods
+                ],
+            }
+            default = call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
         return await self._answer("GetCompositeSchedule", payload, default)
 
     # -- 2.1's tariff calls (a 2.0.1 station is never sent them) ------------------------------
@@ -428,6 +474,30 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
     async def on_change_transaction_tariff(self, **payload: Any) -> Any:
         default = call_result_21.ChangeTransactionTariff(status="Accepted")
         return await self._answer("ChangeTransactionTariff", payload, default)
+
+
+def _currents(current_a: float | None, offered_a: float | None, context: str) -> list[dict[str, Any]]:
+    """The sampled values of the current drawn on each phase and of the current offered, in A."""
+    amps = {"unit": "A"}
+    drawn = (
+        [
+            {
+                "value": round(current_a, 1),
+                "context": context,
+                "measurand": "Current.Import",
+                "phase": phase,
+                "unitOfMeasure": amps,
+            }
+            for phase in ("L1", "L2", "L3")
+        ]
+        if current_a is not None
+        else []
+    )
+    if offered_a is not None:
+        drawn.append(
+            {"value": round(offered_a, 1), "context": context, "measurand": "Current.Offered", "unitOfMeasure": amps}
+        )
+    return drawn
 
 
 @contextlib.asynccontextmanager
