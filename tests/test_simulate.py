@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from csms.simulator.fleet import FleetOptions, register_chargers, run_fleet
+from csms.simulator.fleet import FleetOptions, FleetStats, register_chargers, run_fleet
 from tests.conftest import USER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
 from tests.support.processes import CSMS, sqlite_env
 from tests.support.waiting import poll
@@ -230,3 +232,153 @@ async def test_an_unknown_version_is_refused_before_anything_connects(
         async with asyncio.timeout(FLEET_DEADLINE_SECONDS):
             assert await simulation.process.wait() == 2
     assert "unknown OCPP version '1.5' (choose from 1.6, 2.0.1, 2.1)" in simulation.stderr.read_text()
+
+
+async def readings_since(
+    api: httpx.AsyncClient, admin: dict[str, str], transaction_id: int, since: datetime, measurand: str
+) -> list[float]:
+    """The values of `measurand` csms recorded for the transaction from meter values taken after `since`."""
+    detail = (await api.get(f"/api/transactions/{transaction_id}", headers=admin)).json()
+    return [
+        float(value["value"])
+        for value in detail["meter_values"] or []
+        if value["measurand"] == measurand and datetime.fromisoformat(value["timestamp"]) > since
+    ]
+
+
+async def connector_status(api: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> str:
+    return str((await charger_of(api, admin, charge_point_id))["connectors"][0]["status"])
+
+
+async def charging_states_sent(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str
+) -> list[str]:
+    """The chargingStates a 2.x station's TransactionEvents named, in the message log."""
+    await sqlite_server.flush_message_log()
+    log = (await api.get(f"/api/admin/chargers/{charge_point_id}/messages", headers=admin)).json()
+    frames = [json.loads(message["frame"]) for message in log if message["action"] == "TransactionEvent"]
+    return [
+        frame[3]["transactionInfo"]["chargingState"]
+        for frame in frames
+        if frame[0] == 2 and "chargingState" in frame[3]["transactionInfo"]
+    ]
+
+
+@pytest.mark.parametrize(("version", "prefix"), [("1.6", "LIMIT16"), ("2.0.1", "LIMIT201")])
+async def test_a_fleet_car_draws_at_most_the_limit_csms_sets_at_once_and_waits_under_a_limit_of_zero(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, version: str, prefix: str
+) -> None:
+    admin_name, _ = await create_account_with_role(sqlite_server, "admin")
+    admin = bearer(await login_as(api, admin_name))
+    driver = await signup(api)
+    # A meter interval far longer than the deadlines below: what csms sees in time, the car sent because its
+    # limit changed.
+    options = fleet_options(
+        sqlite_server, prefix, chargers=1, idle_seconds=3600, session_seconds=3600, meter_interval=60, duration=0
+    )
+    options.ocpp_versions = (version,)
+    charge_point_id = options.charge_point_id(0)
+    await register_chargers(options, admin_name, USER_PASSWORD)
+    stats = FleetStats()
+    fleet = asyncio.create_task(run_fleet(options, stats=stats))
+    profiles_url = f"/api/admin/chargers/{charge_point_id}/charging_profiles"
+
+    async def limit(transaction_id: int, amps: float) -> datetime:
+        """Send the transaction a TxProfile of `amps`; when (just before it was put in force)."""
+        sent_at = datetime.now(UTC)
+        body = {
+            "connector_id": 1, "charging_profile_id": 5, "stack_level": 1, "purpose": "TxProfile",
+            "transaction_id": transaction_id, "charging_rate_unit": "A", "periods": [{"start_period": 0, "limit": amps}],
+        }  # fmt: skip
+        response = await api.post(profiles_url, json=body, headers=admin)
+        assert response.json() == {"status": "Accepted"}, response.text
+        return sent_at
+
+    async def currents(since: datetime) -> list[float]:
+        return await readings_since(api, admin, transaction["id"], since, "Current.Import")
+
+    try:
+
+        async def start() -> httpx.Response:
+            body = {"evse_id": charge_point_id, "connector_id": 1}
+            return await api.post("/api/start_charging", json=body, headers=bearer(driver))
+
+        answer = await poll(start, until=lambda response: response.status_code != 409, within=FLEET_DEADLINE_SECONDS)
+        assert answer.json() == {"status": "Accepted"}, answer.text
+        transaction = (await poll(lambda: records_of(api, driver), until=bool, within=FLEET_DEADLINE_SECONDS))[0]
+
+        since = await limit(transaction["id"], 10)
+        drawn = await poll(lambda: currents(since), until=lambda values: len(values) >= 3)  # L1, L2 and L3
+        assert all(9 <= amps <= 10 for amps in drawn), drawn
+        powers = await readings_since(api, admin, transaction["id"], since, "Power.Active.Import")
+        assert powers and all(0 < watts <= 10 * 230 * 3 for watts in powers), powers
+        assert await readings_since(api, admin, transaction["id"], since, "Current.Offered") == [10]
+
+        since = await limit(transaction["id"], 0)
+        drawn = await poll(lambda: currents(since), until=lambda values: len(values) >= 3)
+        assert drawn == [0, 0, 0]
+        if version == "1.6":
+            await poll(
+                lambda: connector_status(api, admin, charge_point_id), until=lambda status: status == "SuspendedEVSE"
+            )
+        else:
+            assert "SuspendedEVSE" in await charging_states_sent(sqlite_server, api, admin, charge_point_id)
+
+        since = datetime.now(UTC)
+        cleared = await api.delete(profiles_url, params={"charging_profile_id": 5}, headers=admin)
+        assert cleared.json() == {"status": "Accepted"}
+        drawn = await poll(lambda: currents(since), until=lambda values: len(values) >= 3)
+        assert all(31 <= amps <= 32 for amps in drawn), drawn  # the car's and the charger's maximum again
+        if version == "1.6":
+            await poll(lambda: connector_status(api, admin, charge_point_id), until=lambda status: status == "Charging")
+        else:
+            assert (await charging_states_sent(sqlite_server, api, admin, charge_point_id))[-1] == "Charging"
+    finally:
+        fleet.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fleet
+    assert stats.errors == 0
+
+
+async def test_simulate_gives_cars_that_draw_less_than_the_charger_offers(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    admin_name, _ = await create_account_with_role(sqlite_server, "admin")
+    admin = bearer(await login_as(api, admin_name))
+    driver = await signup(api)
+    async with simulate(
+        sqlite_server, tmp_path,
+        "--ocpp", "2.0.1", "--chargers", "1", "--prefix", "LOWDRAW", "--register-as", f"{admin_name}:{USER_PASSWORD}",
+        "--idle-seconds", "3600", "--session-seconds", "3600", "--meter-interval", "0.5",
+        "--max-current-a", "16", "--car-max-current-a", "32", "--low-draw-share", "1", "--low-draw-current-a", "10",
+    ) as simulation:  # fmt: skip
+
+        async def start() -> httpx.Response:
+            body = {"evse_id": "LOWDRAW00001", "connector_id": 1}
+            return await api.post("/api/start_charging", json=body, headers=bearer(driver))
+
+        # 404 until the command has registered it, 409 until it is connected
+        answer = await poll(
+            start, until=lambda response: response.status_code not in (404, 409), within=FLEET_DEADLINE_SECONDS
+        )
+        assert answer.json() == {"status": "Accepted"}, answer.text
+        transaction = (await poll(lambda: records_of(api, driver), until=bool, within=FLEET_DEADLINE_SECONDS))[0]
+        since = datetime.fromisoformat(transaction["start_timestamp"])
+        drawn = await poll(
+            lambda: readings_since(api, admin, transaction["id"], since, "Current.Import"),
+            until=lambda values: len(values) >= 6,
+            within=FLEET_DEADLINE_SECONDS,
+        )
+        offered = await readings_since(api, admin, transaction["id"], since, "Current.Offered")
+        detail = (await api.get(f"/api/transactions/{transaction['id']}", headers=admin)).json()
+        assert await simulation.interrupt() == 0
+    assert all(9 <= amps <= 10 for amps in drawn), drawn
+    assert offered and set(offered) == {16}, offered
+    registers = [
+        (datetime.fromisoformat(value["timestamp"]), float(value["value"]))
+        for value in detail["meter_values"]
+        if value["measurand"] == "Energy.Active.Import.Register"
+    ]
+    (first_at, first_wh), (last_at, last_wh) = registers[0], registers[-1]
+    at_10_a = 10 * 230 * 3 * (last_at - first_at).total_seconds() / 3600  # the register grows at the power drawn
+    assert 0.8 * at_10_a - 1 <= last_wh - first_wh <= at_10_a + 1, (registers, at_10_a)

@@ -88,6 +88,23 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--heartbeat-interval", type=float, default=30.0)
     simulate.add_argument("--id-tag", default="SIMTAG", help="the RFID tag sessions started at the charger use")
     simulate.add_argument(
+        "--max-current-a",
+        type=_positive_amps,
+        default=32.0,
+        help="what each connector (EVSE) gives at most, in A per phase on 3 phases, without a charging profile"
+        " (default 32)",
+    )
+    simulate.add_argument(
+        "--car-max-current-a", type=_positive_amps, default=32.0, help="what a car draws at most (default 32 A)"
+    )
+    simulate.add_argument(
+        "--low-draw-share",
+        type=_share,
+        default=0.0,
+        help="the share of sessions (0 to 1) whose car draws at most --low-draw-current-a (default 0)",
+    )
+    simulate.add_argument("--low-draw-current-a", type=_positive_amps, default=10.0, help="(default 10 A)")
+    simulate.add_argument(
         "--register-as", metavar="USER:PASSWORD", help="an admin account to register missing chargers with first"
     )
     simulate.set_defaults(command=_simulate)
@@ -100,6 +117,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_charger.set_defaults(command=_add_charger)
     return parser
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _positive_amps(text: str) -> float:
+    amps = _number(text)
+    if not 0 < amps <= 1000:
+        raise argparse.ArgumentTypeError(f"{text} A is not a current between 0 and 1000 A")
+    return amps
+
+
+def _share(text: str) -> float:
+    share = _number(text)
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return share
 
 
 def _storable(text: str) -> str:
@@ -250,6 +288,10 @@ def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
         idle_seconds=args.idle_seconds,
         id_tag=args.id_tag,
         ocpp_versions=args.ocpp,
+        max_current_a=args.max_current_a,
+        car_max_current_a=args.car_max_current_a,
+        low_draw_share=args.low_draw_share,
+        low_draw_current_a=args.low_draw_current_a,
     )
 
     stats = FleetStats()

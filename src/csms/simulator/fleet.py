@@ -5,17 +5,25 @@ Each charger boots, reports its connectors (EVSEs for 2.x), sends heartbeats, ru
 TransactionEvent Started, Updated with each meter value and Ended in 2.0.1 and 2.1), starts a session when the
 central system sends RemoteStartTransaction (RequestStartTransaction), stops when told to, and now and
 then drops its connection and reconnects.
+
+Its cars obey charging profiles: a car draws the least of its own maximum, the charger's and the limit the
+profiles in force set (`ChargingProfiles.limit_a`), on three phases at 230 V; its meter values carry that
+current per phase (Current.Import), the current offered (Current.Offered), the power and a register that
+grows with it. Under a limit of 0 it waits plugged in (SuspendedEVSE) until the limit rises. A new profile
+wakes it at once: it reports what it now draws without waiting for the meter interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
@@ -25,8 +33,9 @@ from ocpp.v16.enums import Action
 from ocpp.v201.enums import Action as Action201
 
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from csms.simulator.profiles import DEFAULT_PHASES, VOLTS, ChargingProfiles
 from csms.simulator.station201 import SimulatedStation as SimulatedStation201
-from csms.simulator.station201 import StationTransaction, connect_station
+from csms.simulator.station201 import StationBehaviour, StationTransaction, connect_station
 
 
 @dataclass
@@ -43,7 +52,10 @@ class FleetOptions:
     idle_seconds: float = 30.0
     reconnect_probability: float = 0.01
     id_tag: str = "SIMTAG"
-    power_w: float = 7400.0
+    max_current_a: float = 32.0  # what each connector (EVSE) of a charger gives at most, per phase
+    car_max_current_a: float = 32.0  # what a car draws at most, per phase
+    low_draw_share: float = 0.0  # the share of sessions whose car draws at most low_draw_current_a
+    low_draw_current_a: float = 10.0
     ocpp_versions: tuple[str, ...] = ("1.6",)  # taken in turn: charger 1 the first, charger 2 the second, ...
 
     def ocpp_version(self, index: int) -> str:
@@ -90,12 +102,15 @@ class FleetStats:
 
 
 class FleetCharger(SimulatedCharger):
-    """A simulated 1.6 charger that acts on remote start and stop like real hardware."""
+    """A simulated 1.6 charger that acts on remote start and stop, and on charging profiles, like real hardware.
+
+    `wake` is set when a session must look again: a remote stop came, or its profiles changed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.remote_starts: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self.remote_stops: asyncio.Queue[int] = asyncio.Queue()
+        self.wake = asyncio.Event()
 
     @after(Action.remote_start_transaction)
     def after_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
@@ -104,6 +119,16 @@ class FleetCharger(SimulatedCharger):
     @after(Action.remote_stop_transaction)
     def after_remote_stop(self, transaction_id: int, **_: Any) -> None:
         self.remote_stops.put_nowait(transaction_id)
+        self.wake.set()
+
+    # After the answer has gone: the meter value the change causes follows it.
+    @after(Action.set_charging_profile)
+    def after_set_charging_profile(self, **_: Any) -> None:
+        self.wake.set()
+
+    @after(Action.clear_charging_profile)
+    def after_clear_charging_profile(self, **_: Any) -> None:
+        self.wake.set()
 
 
 @dataclass
@@ -122,6 +147,7 @@ class FleetStation(SimulatedStation201):
         super().__init__(*args, **kwargs)
         self.remote_starts: asyncio.Queue[RemoteStart201] = asyncio.Queue()
         self.remote_stops: asyncio.Queue[str] = asyncio.Queue()
+        self.wake = asyncio.Event()  # as FleetCharger's
 
     @after(Action201.request_start_transaction)
     def after_request_start(
@@ -133,6 +159,34 @@ class FleetStation(SimulatedStation201):
     @after(Action201.request_stop_transaction)
     def after_request_stop(self, transaction_id: str, **_: Any) -> None:
         self.remote_stops.put_nowait(transaction_id)
+        self.wake.set()
+
+    @after(Action201.set_charging_profile)
+    def after_set_charging_profile(self, **_: Any) -> None:
+        self.wake.set()
+
+    @after(Action201.clear_charging_profile)
+    def after_clear_charging_profile(self, **_: Any) -> None:
+        self.wake.set()
+
+
+@dataclass
+class Car:
+    """The car of one session: the current it can draw at most, what it is offered and what it draws (A per
+    phase), and when its meter last advanced."""
+
+    max_current_a: float
+    offered_a: float = 0.0
+    current_a: float = 0.0
+    metered_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.current_a == 0
+
+    @property
+    def power_w(self) -> float:
+        return self.current_a * VOLTS * DEFAULT_PHASES
 
 
 class FleetMember:
@@ -172,11 +226,30 @@ class FleetMember:
     def _session_ends_at(self) -> float:
         return time.monotonic() + random.uniform(0.5, 1.5) * self.options.session_seconds
 
-    def _draw_power(self) -> float:
-        """Charge for one meter interval: the power drawn, with the register advanced by its energy."""
-        power = self.options.power_w * random.uniform(0.9, 1.05)
-        self.register_wh += power * self.options.meter_interval / 3600
-        return power
+    def _new_car(self) -> Car:
+        is_low = random.random() < self.options.low_draw_share
+        return Car(self.options.low_draw_current_a if is_low else self.options.car_max_current_a)
+
+    def _follow_limit(self, car: Car, profiles: ChargingProfiles, connector_id: int) -> None:
+        """Meter what the car drew since its last reading, then have it draw what the limit in force allows."""
+        now = time.monotonic()
+        self.register_wh += car.power_w * (now - car.metered_at) / 3600
+        car.metered_at = now
+        limit = profiles.limit_a(connector_id, datetime.now(UTC))
+        car.offered_a = self.options.max_current_a if limit is None else min(limit, self.options.max_current_a)
+        drawn = min(car.max_current_a, car.offered_a)
+        car.current_a = math.floor(drawn * random.uniform(0.97, 1.0) * 10) / 10  # to 0.1 A, never above the limit
+
+    async def _wait_for_wake(self, wake: asyncio.Event, stops: asyncio.Queue[Any], transaction_id: Any) -> bool:
+        """Wait a meter interval, or less if woken; whether the transaction was told to stop meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.options.meter_interval):
+                await wake.wait()
+        wake.clear()
+        is_stopped = False
+        while not stops.empty():
+            is_stopped = is_stopped or stops.get_nowait() == transaction_id
+        return is_stopped
 
     async def _heartbeats(self, beat: Callable[[], Awaitable[Any]]) -> None:
         while True:
@@ -203,7 +276,7 @@ class Member16(FleetMember):
             self.options.ws_url,
             self.charge_point_id,
             self.options.password,
-            behaviour=ChargerBehaviour(),
+            behaviour=ChargerBehaviour(max_current_a=self.options.max_current_a),
             charger_class=FleetCharger,
         ) as connected:
             charger = cast(FleetCharger, connected)
@@ -255,24 +328,36 @@ class Member16(FleetMember):
         transaction_id = started.transaction_id
         self.stats.charging += 1
         try:
-            await self._timed(charger.status(connector, "Charging"))
-            reason = await self._charge(charger, connector, transaction_id, stop)
+            car = self._new_car()
+            self._follow_limit(car, charger.profiles, connector)
+            await self._timed(charger.status(connector, _charging_state(car)))
+            reason = await self._charge(charger, connector, transaction_id, car, stop)
             await self._timed(charger.stop_transaction(transaction_id, self.energy_wh, reason=reason))
             await self._timed(charger.status(connector, "Available"))
         finally:
             self.stats.charging -= 1
 
-    async def _charge(self, charger: FleetCharger, connector: int, transaction_id: int, stop: asyncio.Event) -> str:
+    async def _charge(
+        self, charger: FleetCharger, connector: int, transaction_id: int, car: Car, stop: asyncio.Event
+    ) -> str:
         ends_at = self._session_ends_at()
         while time.monotonic() < ends_at and not stop.is_set():
-            try:
-                async with asyncio.timeout(self.options.meter_interval):
-                    if await charger.remote_stops.get() == transaction_id:
-                        return "Remote"
-            except TimeoutError:
-                pass
-            power = self._draw_power()
-            await self._timed(charger.meter_values(connector, transaction_id, self.energy_wh, power_w=power))
+            if await self._wait_for_wake(charger.wake, charger.remote_stops, transaction_id):
+                return "Remote"
+            was_suspended = car.is_suspended
+            self._follow_limit(car, charger.profiles, connector)
+            if car.is_suspended != was_suspended:
+                await self._timed(charger.status(connector, _charging_state(car)))
+            await self._timed(
+                charger.meter_values(
+                    connector,
+                    transaction_id,
+                    self.energy_wh,
+                    power_w=car.power_w,
+                    current_a=car.current_a,
+                    offered_a=car.offered_a,
+                )
+            )
         return "Local"
 
 
@@ -288,6 +373,7 @@ class Member201(FleetMember):
             self.options.ws_url,
             self.charge_point_id,
             self.options.password,
+            behaviour=StationBehaviour(max_current_a=self.options.max_current_a),
             station_class=FleetStation,
             ocpp_version=self.ocpp_version,
         ) as connected:
@@ -335,6 +421,8 @@ class Member201(FleetMember):
         evse_id = transaction.evse_id
         trigger = "RemoteStart" if transaction.remote_start_id is not None else "Authorized"
         await self._timed(station.status(evse_id, "Occupied"))
+        car = self._new_car()
+        self._follow_limit(car, station.profiles, evse_id)
         started = await self._timed(
             station.transaction_event(
                 transaction,
@@ -342,7 +430,7 @@ class Member201(FleetMember):
                 trigger,
                 energy_wh=self.energy_wh,
                 context="Transaction.Begin",
-                charging_state="Charging",
+                charging_state=_charging_state(car),
             )
         )
         if started is None:
@@ -353,24 +441,35 @@ class Member201(FleetMember):
             return
         self.stats.charging += 1
         try:
-            reason = await self._charge(station, transaction, stop)
+            reason = await self._charge(station, transaction, car, stop)
             await self._end(station, transaction, "RemoteStop" if reason == "Remote" else "StopAuthorized", reason)
         finally:
             self.stats.charging -= 1
 
-    async def _charge(self, station: FleetStation, transaction: StationTransaction, stop: asyncio.Event) -> str:
+    async def _charge(
+        self, station: FleetStation, transaction: StationTransaction, car: Car, stop: asyncio.Event
+    ) -> str:
         ends_at = self._session_ends_at()
         while time.monotonic() < ends_at and not stop.is_set():
-            try:
-                async with asyncio.timeout(self.options.meter_interval):
-                    if await station.remote_stops.get() == transaction.transaction_id:
-                        return "Remote"
-            except TimeoutError:
-                pass
-            power = self._draw_power()
+            if await self._wait_for_wake(station.wake, station.remote_stops, transaction.transaction_id):
+                return "Remote"
+            was = (car.is_suspended, car.offered_a)
+            self._follow_limit(car, station.profiles, transaction.evse_id)
+            trigger = "MeterValuePeriodic"
+            if car.is_suspended != was[0]:
+                trigger = "ChargingStateChanged"
+            elif car.offered_a != was[1]:
+                trigger = "ChargingRateChanged"
             await self._timed(
                 station.transaction_event(
-                    transaction, "Updated", "MeterValuePeriodic", energy_wh=self.energy_wh, power_w=power
+                    transaction,
+                    "Updated",
+                    trigger,
+                    energy_wh=self.energy_wh,
+                    power_w=car.power_w,
+                    current_a=car.current_a,
+                    offered_a=car.offered_a,
+                    charging_state=_charging_state(car) if trigger == "ChargingStateChanged" else None,
                 )
             )
         return "Local"
@@ -387,6 +486,11 @@ class Member201(FleetMember):
             )
         )
         await self._timed(station.status(transaction.evse_id, "Available"))
+
+
+def _charging_state(car: Car) -> str:
+    """1.6's connector status and 2.x's chargingState while a car is plugged in: the words are the same."""
+    return "SuspendedEVSE" if car.is_suspended else "Charging"
 
 
 class Member21(Member201):
