@@ -4,6 +4,7 @@ on the charger (OCPP 1.6 §3.13), whether sent as the generic call or through th
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -341,3 +342,33 @@ async def test_a_tx_profile_is_no_longer_listed_once_its_transaction_ends(
         after = await poll(lambda: stored(http, admin, charger.id), until=lambda found: len(found) < 2)
     assert during == [(1, 6, 16), (1, 5, 16)]  # by connector, purpose, stack level
     assert after == [(1, 6, 16)]  # the TxDefaultProfile stays
+
+
+async def test_the_test_charger_answers_the_composite_of_the_profiles_it_accepted(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    rejecting = ChargerBehaviour(
+        answers={"SetChargingProfile": lambda _: call_result.SetChargingProfile(status="Rejected")}
+    )
+    async with online_charger(server, rejecting) as charger:
+        await set_profile(http, admin, charger.id, 0, profile(1, purpose="ChargePointMaxProfile", limit=10))
+        assert charger.profiles.limit_a(1, datetime.now(UTC)) is None  # what it rejected limits nothing
+    async with online_charger(server, connectors=2) as charger:
+        await set_profile(http, admin, charger.id, 1, profile(1, limit=20))
+        await set_profile(http, admin, charger.id, 0, profile(2, purpose="ChargePointMaxProfile", limit=16))
+        composite = await http.get(
+            f"/api/admin/chargers/{charger.id}/composite_schedule",
+            params={"connector_id": 1, "duration": 600, "unit": "A"},
+            headers=admin,
+        )
+        assert (charger.profiles.limit_a(1, datetime.now(UTC)), charger.profiles.limit_a(2, datetime.now(UTC))) == (
+            16,
+            16,
+        )
+        await ocpp_call(
+            http, admin, charger.id, "ClearChargingProfile", {"chargingProfilePurpose": "ChargePointMaxProfile"}
+        )
+        assert charger.profiles.limit_a(1, datetime.now(UTC)) == 20
+    schedule = composite.json()["schedule"]
+    assert (composite.json()["status"], schedule["connector_id"], schedule["duration"]) == ("Accepted", 1, 600)
+    assert schedule["periods"] == [{"start_period": 0, "limit": 16.0, "number_phases": None}]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -431,3 +432,30 @@ async def test_a_tx_profile_set_by_the_generic_call_goes_once_the_station_ends_i
         (21, transaction.transaction_id)
     ]
     assert after == []
+
+
+async def test_the_test_station_holds_the_tx_profile_of_its_transaction_until_it_ends(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    tag = await new_tag(http, admin)
+    async with booted_station(server) as station:
+        transaction = station.new_transaction(1, {"idToken": tag, "type": "ISO14443"})
+        await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0, context="Transaction.Begin")
+        record = await poll(
+            lambda: http.get("/api/admin/transactions", params={"charge_point_id": station.id}, headers=admin),
+            until=lambda response: bool(response.json()),
+        )
+        body = profile_body(1, 9, purpose="TxProfile", transaction_id=record.json()[0]["id"], periods=[{"start_period": 0, "limit": 11040, "number_phases": 3}], charging_rate_unit="W")  # fmt: skip
+        assert (await set_profile(http, admin, station.id, body)).json() == {"status": "Accepted"}
+        limit_in_force = station.profiles.limit_a(1, datetime.now(UTC))
+        composite = await http.get(
+            f"/api/admin/chargers/{station.id}/composite_schedule",
+            params={"connector_id": 1, "duration": 300, "unit": "W"},
+            headers=admin,
+        )
+        await station.transaction_event(
+            transaction, "Ended", "StopAuthorized", energy_wh=100, context="Transaction.End"
+        )
+        after_it = station.profiles.limit_a(1, datetime.now(UTC))
+    assert (limit_in_force, after_it) == (16, None)  # 11040 W on 3 phases at 230 V
+    assert composite.json()["schedule"]["periods"] == [{"start_period": 0, "limit": 11040.0, "number_phases": None}]

@@ -33,7 +33,7 @@ def now_iso() -> str:
 
 
 def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:
@@ -304,7 +304,7 @@ class SimulatedCharger(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         connector_id, duration = payload["connector_id"], payload["duration"]
         default = call_result.GetCompositeSchedule(status="Rejected")
         if self.profiles.holds_any_for(connector_id):
-            now = datetime.now(UTC).replace(microsecond=0)
+            now = datetime.now(UTC)
             unit = payload.get("charging_rate_unit") or "A"
             periods = self.profiles.composite_schedule(
                 connector_id, now, duration, unlimited_a=self.behaviour.max_current_a

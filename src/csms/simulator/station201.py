@@ -439,7 +439,7 @@ class SimulatedStation(ChargePoint, ReceivedCalls):  # type: ignore[misc]
         evse_id, duration = payload["evse_id"], payload["duration"]
         default = call_result.GetCompositeSchedule(status="Rejected")
         if self.profiles.holds_any_for(evse_id):
-            now = datetime.now(UTC).replace(microsecond=0)
+            now = datetime.now(UTC)
             unit = payload.get("charging_rate_unit") or "A"
             periods = self.profiles.composite_schedule(evse_id, now, duration, unlimited_a=self.behaviour.max_current_a)
             schedule = {
