@@ -382,3 +382,52 @@ async def test_simulate_gives_cars_that_draw_less_than_the_charger_offers(
     (first_at, first_wh), (last_at, last_wh) = registers[0], registers[-1]
     at_10_a = 10 * 230 * 3 * (last_at - first_at).total_seconds() / 3600  # the register grows at the power drawn
     assert 0.8 * at_10_a - 1 <= last_wh - first_wh <= at_10_a + 1, (registers, at_10_a)
+
+
+async def test_simulate_puts_its_chargers_on_a_site_and_its_cars_share_the_site_s_current(
+    sqlite_server: RunningServer, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    admin_name, _ = await create_account_with_role(sqlite_server, "admin")
+    admin = bearer(await login_as(api, admin_name))
+    site_name = f"SimSite-{secrets.token_hex(3)}"
+    async with simulate(
+        sqlite_server, tmp_path,
+        "--ocpp", "1.6,2.0.1", "--chargers", "3", "--connectors", "1", "--prefix", "SITED",
+        "--register-as", f"{admin_name}:{USER_PASSWORD}", "--site", f"{site_name}:21",
+        "--idle-seconds", "3600", "--session-seconds", "3600", "--meter-interval", "0.5",
+    ) as simulation:  # fmt: skip
+        # Three drivers start charging from the app, one on each charger.
+        for index in (1, 2, 3):
+            driver = bearer(await signup(api))
+
+            async def start(charger: str = f"SITED0000{index}", driver: dict[str, str] = driver) -> httpx.Response:
+                body = {"evse_id": charger, "connector_id": 1}
+                return await api.post("/api/start_charging", json=body, headers=driver)
+
+            # 404 until the command has registered it, 409 until it is connected
+            answer = await poll(
+                start, until=lambda response: response.status_code not in (404, 409), within=FLEET_DEADLINE_SECONDS
+            )
+            assert answer.json() == {"status": "Accepted"}, answer.text
+
+        async def site() -> dict[str, Any]:
+            found = [s for s in (await api.get("/api/admin/sites", headers=admin)).json() if s["name"] == site_name]
+            return found[0] if found else {}
+
+        # Three cars on 21 A: 7 A each, which each charger accepted.
+        view = await poll(
+            site,
+            until=lambda s: [a["limit_a"] for a in s.get("sessions", []) if a["state"] == "charging"] == [7.0] * 3,
+            within=FLEET_DEADLINE_SECONDS,
+        )
+        transaction_id = view["sessions"][0]["transaction_id"]
+        since = datetime.fromisoformat(view["sessions"][0]["updated_at"])
+        drawn = await poll(
+            lambda: readings_since(api, admin, transaction_id, since, "Current.Import"),
+            until=lambda values: len(values) >= 3,
+            within=FLEET_DEADLINE_SECONDS,
+        )
+        assert await simulation.interrupt() == 0
+    assert view["charge_point_ids"] == ["SITED00001", "SITED00002", "SITED00003"]
+    assert all(amps <= 7 for amps in drawn), drawn
+    assert f"the chargers are on site {site_name}" in simulation.stdout.read_text()

@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--register-as", metavar="USER:PASSWORD", help="an admin account to register missing chargers with first"
     )
+    simulate.add_argument(
+        "--site",
+        type=_site,
+        metavar="NAME:AMPS",
+        help="put the fleet's chargers on site NAME, limited to AMPS per phase (created, or given these chargers"
+        " and that limit), so csms shares its current among the cars; needs --register-as",
+    )
     simulate.set_defaults(command=_simulate)
 
     add_charger = commands.add_parser("add-charger", help="register a charger and its Basic-auth password")
@@ -272,8 +279,19 @@ def _ocpp_versions(text: str) -> tuple[str, ...]:
     return versions
 
 
+def _site(text: str) -> tuple[str, float]:
+    name, _, amps = text.rpartition(":")
+    if not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME:AMPS (e.g. Depot:63)")
+    return name, _positive_amps(amps)
+
+
 def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
-    from csms.simulator.fleet import FleetOptions, FleetStats, register_chargers, run_fleet
+    from csms.simulator.fleet import FleetOptions, FleetStats, put_on_site, register_chargers, run_fleet
+
+    if args.site and not args.register_as:
+        print("--site needs --register-as: an admin account puts the chargers on the site", file=sys.stderr)
+        return 2
 
     options = FleetOptions(
         url=args.url,
@@ -300,6 +318,10 @@ def _simulate(args: argparse.Namespace, _settings: Settings) -> int:
         if args.register_as:
             username, _, password = args.register_as.partition(":")
             print(f"registered {await register_chargers(options, username, password)} new chargers")
+        if args.site:
+            name, max_current_a = args.site
+            site_id = await put_on_site(options, username, password, name=name, max_current_a=max_current_a)
+            print(f"the chargers are on site {name} (id {site_id}), at most {max_current_a:g} A per phase")
         await run_fleet(options, stats=stats)
 
     try:

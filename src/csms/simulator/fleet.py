@@ -21,7 +21,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -507,18 +507,44 @@ OCPP_VERSIONS = tuple(MEMBERS)
 async def register_chargers(options: FleetOptions, username: str, password: str) -> int:
     """Register the fleet's chargers through the admin API (those that exist already are skipped)."""
     registered = 0
-    async with httpx.AsyncClient(base_url=options.url, timeout=30) as client:
-        login = await client.post("/api/login", json={"username": username, "password": password})
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    async with _admin_client(options, username, password) as client:
         for index in range(options.chargers):
             body = {"charge_point_id": options.charge_point_id(index), "password": options.password}
-            response = await client.post("/api/admin/chargers", json=body, headers=headers)
+            response = await client.post("/api/admin/chargers", json=body)
             if response.status_code == 201:
                 registered += 1
             elif response.status_code != 409:
                 response.raise_for_status()
     return registered
+
+
+async def put_on_site(options: FleetOptions, username: str, password: str, *, name: str, max_current_a: float) -> int:
+    """Make the fleet's chargers the chargers of site `name` (created with `max_current_a` when it is new, else
+    given that limit), so csms shares the site's current among the fleet's cars; the site's id."""
+    site = {
+        "max_current_a": max_current_a,
+        "charger_max_current_a": options.max_current_a,
+        "charge_point_ids": [options.charge_point_id(index) for index in range(options.chargers)],
+    }
+    async with _admin_client(options, username, password) as client:
+        response = await client.post("/api/admin/sites", json={"name": name, **site})
+        if response.status_code == 409:
+            existing = [s for s in (await client.get("/api/admin/sites")).json() if s["name"] == name]
+            if not existing:
+                response.raise_for_status()  # a charger of the fleet is on another site
+            response = await client.patch(f"/api/admin/sites/{existing[0]['id']}", json=site)
+        response.raise_for_status()
+        site_id: int = response.json()["id"]
+        return site_id
+
+
+@contextlib.asynccontextmanager
+async def _admin_client(options: FleetOptions, username: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=options.url, timeout=30) as client:
+        login = await client.post("/api/login", json={"username": username, "password": password})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield client
 
 
 STOP_GRACE_SECONDS = 30.0
