@@ -135,5 +135,3 @@ def _cap(demand: Demand) -> float:
 
 def _floor_tenth(amperes: float) -> float:
     return int(amperes * 10 + 1e-9) / 10
-
-

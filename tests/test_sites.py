@@ -91,7 +91,9 @@ async def start_car(charger: SimulatedCharger, id_tag: str) -> Car:
     return Car(charger, answer.transaction_id)
 
 
-async def limits_settle(cars: list[Car], expected: list[float] | None = None, *, within: float = DEADLINE_SECONDS) -> list[float]:
+async def limits_settle(
+    cars: list[Car], expected: list[float] | None = None, *, within: float = DEADLINE_SECONDS
+) -> list[float]:
     """The limits in force once every car has one (equal to `expected` when given), checked under the site's
     limit and at least the minimum (or 0: waiting)."""
 

@@ -32,7 +32,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.bus import Bus, Message
 from csms.db.database_time import database_now, database_now_plus
-from csms.db.models import Charger, Connector, IdTag, Site, SiteAllocation, SiteSample, Transaction, Vehicle
+from csms.db.models import (
+    Charger,
+    ChargingProfile,
+    Connector,
+    IdTag,
+    Site,
+    SiteAllocation,
+    SiteSample,
+    Transaction,
+    Vehicle,
+)
 from csms.domain.commands import (
     TX_DEFAULT_PROFILE,
     TX_PROFILE,
@@ -55,6 +65,7 @@ SITES_CHANGED = "csms.sites.changed"
 # The allocator's own profiles: one TxDefaultProfile on connector 0, and each transaction's TxProfile on
 # its connector (EVSE) under DEFAULT_PROFILE_ID + connector: setting it again replaces it.
 DEFAULT_PROFILE_ID = 770_000
+MAX_CONNECTORS = 999
 DEFAULT_STACK_LEVEL = 0
 TX_STACK_LEVEL = 1
 SEND_STEP_A = 1.0
@@ -89,6 +100,7 @@ class _SiteWork:
     default_accepted: set[str] = field(default_factory=set)
     default_a: float | None = None
     retry_after: dict[int, float] = field(default_factory=dict)  # unresponsive sessions: when to ask again
+    default_retry_after: dict[str, float] = field(default_factory=dict)  # chargers that refused their default
     # Transactions the chargers reported started or stopped, by when (monotonic), until the database shows
     # it: a charger's message may be answered before its row is committed.
     started: dict[int, float] = field(default_factory=dict)
@@ -160,7 +172,9 @@ class SiteLoadManager:
     async def site_changed(self, site_id: int, *, left: Iterable[str] = ()) -> None:
         """A site's settings, chargers or limit changed (or it was deleted): every node reads who is on
         which site again, and its leader recomputes; chargers that `left` get their limits lifted."""
-        await self._bus.publish(SITES_CHANGED, {"site_id": site_id, "left": sorted(left)})
+        await self._bus.publish(SITES_CHANGED, {"site_id": site_id})
+        for charge_point_id in left:
+            self._background.spawn(self._lift_limits(charge_point_id), name="site-lift-limits")
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -203,9 +217,6 @@ class SiteLoadManager:
         if subject == SITES_CHANGED:
             await self._refresh_memberships()
             self._follow_leases(await self._take_leases())  # a new site is led at once, not at the next renewal
-            for charge_point_id in message.get("left", ()):
-                if site_id in self._led:
-                    self._background.spawn(self._lift_limits(charge_point_id), name="site-lift-limits")
         elif message.get("kind") == "draw":
             self._draws[int(message["transaction_id"])] = float(message["drawn_a"])
         elif message.get("kind") == "stopped":
@@ -451,7 +462,9 @@ class SiteLoadManager:
         if default_a != work.default_a:
             work.default_a, work.default_accepted = default_a, set()
             work.connected |= state.connected
-        wanted = sorted((work.connected & state.connected) - work.default_accepted)
+        monotonic = time.monotonic()
+        due = {cp for cp in state.connected if work.default_retry_after.get(cp, 0) <= monotonic}
+        wanted = sorted(((work.connected & state.connected) | due) - work.default_accepted)
         work.connected.clear()
         profile = ChargingProfileValue(
             profile_id=DEFAULT_PROFILE_ID,
@@ -462,18 +475,29 @@ class SiteLoadManager:
             periods=(SchedulePeriod(0, default_a, number_phases=state.site.phases),),
         )
         statuses = await asyncio.gather(*(self._set(cp, SetChargingProfile(0, profile)) for cp in wanted))
-        work.default_accepted |= {cp for cp, status in zip(wanted, statuses, strict=True) if status == "Accepted"}
+        for charge_point_id, status in zip(wanted, statuses, strict=True):
+            if status == "Accepted":
+                work.default_accepted.add(charge_point_id)
+            else:  # asked again a tick later, not at every event of the site
+                work.default_retry_after[charge_point_id] = monotonic + self.timing.tick_seconds
 
     async def _lift_limits(self, charge_point_id: str) -> None:
-        """A charger left its site: it forgets the allocator's profiles (best effort: it may be away)."""
-        for purpose in (TX_PROFILE, TX_DEFAULT_PROFILE):
-            command = ClearChargingProfile(
-                purpose=purpose, stack_level=TX_STACK_LEVEL if purpose == TX_PROFILE else DEFAULT_STACK_LEVEL
+        """A charger left its site: it forgets the allocator's profiles, its default and each connector's
+        (best effort: it may be away; its sessions' profiles end with them anyway)."""
+        async with self._session_factory() as session:
+            query = select(ChargingProfile.charging_profile_id).where(
+                ChargingProfile.charge_point_id == charge_point_id,
+                ChargingProfile.charging_profile_id.between(DEFAULT_PROFILE_ID, DEFAULT_PROFILE_ID + MAX_CONNECTORS),
             )
-            with contextlib.suppress(Exception):
+            held = sorted(set(await session.scalars(query)))
+        for profile_id in held:
+            command = ClearChargingProfile(profile_id=profile_id)
+            try:
                 await smart_charging.clear_profiles(
                     self._session_factory, self._send, charge_point_id, command, now=self._clock()
                 )
+            except Exception as error:  # an absent charger keeps them: an operator clears them later
+                logger.info("%s: site profile %s not cleared: %s", charge_point_id, profile_id, error)
 
     async def _record(
         self,
