@@ -514,6 +514,9 @@ class DeviceModelVariable(Base):
     value: Mapped[str | None] = mapped_column(Text)
     # ReadOnly, WriteOnly or ReadWrite.
     mutability: Mapped[str | None] = mapped_column(String(10))
+    # Whether the value survives a reboot, and whether it never changes; NULL when no report said.
+    persistent: Mapped[bool | None] = mapped_column(Boolean)
+    constant: Mapped[bool | None] = mapped_column(Boolean)
     data_type: Mapped[str | None] = mapped_column(String(16))
     # The variable's characteristics as reported (unit, minLimit, maxLimit, valuesList, ...), JSON.
     characteristics: Mapped[str | None] = mapped_column(Text)

@@ -140,7 +140,7 @@ async def _set_variables(
             await configuration.record_password(session, charge_point_id, str(asked["attributeValue"]))
         else:
             applied.append(_attribute(asked, value=str(asked["attributeValue"])))
-    await device_model.record_report(session, charge_point_id, applied, now=now)
+    await device_model.record_values(session, charge_point_id, applied, now=now)
 
 
 async def _get_variables(
@@ -151,7 +151,7 @@ async def _get_variables(
         for result in answer["getVariableResult"]
         if result["attributeStatus"] == "Accepted"
     ]
-    await device_model.record_report(session, charge_point_id, reported, now=now)
+    await device_model.record_values(session, charge_point_id, reported, now=now)
 
 
 async def _set_network_profile(

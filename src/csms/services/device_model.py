@@ -12,12 +12,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, select
+from sqlalchemy import ColumnElement, Executable, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import DeviceModelVariable
+from csms.db.models import Charger, DeviceModelVariable
+from csms.services.chargers import OCPP_16
+from csms.services.errors import InvalidInput, NotFound
 
 # Where a 2.x station keeps its Basic-auth password (2.0.1 part 2, appendix: SecurityCtrlr); write-only,
 # never kept here even if a station reports it.
@@ -34,7 +36,9 @@ _KEY = (
     "variable_instance",
     "attribute_type",
 )
-_REPORTED = ("value", "mutability", "data_type", "characteristics", "updated_at")
+_REPORTED = ("value", "mutability", "persistent", "constant", "data_type", "characteristics", "updated_at")
+# What a station's answer to GetVariables or SetVariables tells: the value, not how the variable is made.
+_VALUE = ("value", "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,8 @@ class ReportedAttribute:
     variable_instance: str = ""
     value: str | None = None
     mutability: str | None = None
+    persistent: bool | None = None
+    constant: bool | None = None
     data_type: str | None = None
     characteristics: str | None = None  # JSON, as reported
 
@@ -75,6 +81,26 @@ def attribute_named(
 async def record_report(
     session: AsyncSession, charge_point_id: str, attributes: Sequence[ReportedAttribute], *, now: datetime
 ) -> None:
+    """Attributes as a NotifyReport gave them: each replaces all that csms kept of it."""
+    await _record(session, charge_point_id, attributes, now=now, columns=_REPORTED)
+
+
+async def record_values(
+    session: AsyncSession, charge_point_id: str, attributes: Sequence[ReportedAttribute], *, now: datetime
+) -> None:
+    """Values a station read out or took on (GetVariables, SetVariables): the mutability and characteristics
+    its reports gave are kept."""
+    await _record(session, charge_point_id, attributes, now=now, columns=_VALUE)
+
+
+async def _record(
+    session: AsyncSession,
+    charge_point_id: str,
+    attributes: Sequence[ReportedAttribute],
+    *,
+    now: datetime,
+    columns: Sequence[str],
+) -> None:
     # One row per attribute (the last one wins): a multi-row upsert may not touch a row twice.
     by_key = {}
     for attribute in attributes:
@@ -85,7 +111,7 @@ async def record_report(
     rows = list(by_key.values())
     if not rows:
         return
-    await session.execute(_upsert(session.get_bind().dialect.name), rows)
+    await session.execute(_upsert(session.get_bind().dialect.name, columns), rows)
     await session.commit()
 
 
@@ -93,19 +119,62 @@ def is_password(component_name: str, variable_name: str) -> bool:
     return (component_name, variable_name) == (SECURITY_CONTROLLER, BASIC_AUTH_PASSWORD)
 
 
-def _upsert(dialect_name: str) -> Executable:
+def _upsert(dialect_name: str, columns: Sequence[str]) -> Executable:
     dialect_insert = sqlite_insert if dialect_name == "sqlite" else postgresql_insert
     statement = dialect_insert(DeviceModelVariable)
     return statement.on_conflict_do_update(
         index_elements=[DeviceModelVariable.__table__.c[column] for column in _KEY],
-        set_={column: statement.excluded[column] for column in _REPORTED},
+        set_={column: statement.excluded[column] for column in columns},
     )
 
 
-async def list_variables(session: AsyncSession, charge_point_id: str) -> list[DeviceModelVariable]:
+@dataclass(frozen=True, slots=True)
+class VariableFilter:
+    """Which attributes to list; None matches any. `evse_id` 0 is the station's own components, and
+    `evse_connector_id` 0 those of a whole EVSE."""
+
+    component_name: str | None = None
+    component_instance: str | None = None
+    evse_id: int | None = None
+    evse_connector_id: int | None = None
+    variable_name: str | None = None
+    variable_instance: str | None = None
+    attribute_type: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return [
+            DeviceModelVariable.__table__.c[name] == wanted
+            for name, wanted in asdict(self).items()
+            if wanted is not None
+        ]
+
+
+async def require_device_model(session: AsyncSession, charge_point_id: str) -> None:
+    """NotFound for an unknown charger, InvalidInput for a 1.6 one: 1.6 has configuration keys instead."""
+    charger = await session.get(Charger, charge_point_id)
+    if charger is None:
+        raise NotFound(f"unknown charger {charge_point_id}")
+    if charger.ocpp_version == OCPP_16:
+        raise InvalidInput(
+            f"charger {charge_point_id} speaks OCPP 1.6, which has no device model: read its configuration keys"
+            f" (GET /api/admin/chargers/{charge_point_id}/configuration) and change them with ChangeConfiguration"
+        )
+
+
+async def list_variables(
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    only: VariableFilter | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[DeviceModelVariable]:
+    """The attributes kept of the station, by component, its place, variable and attribute type."""
     query = (
         select(DeviceModelVariable)
-        .where(DeviceModelVariable.charge_point_id == charge_point_id)
+        .where(DeviceModelVariable.charge_point_id == charge_point_id, *(only or VariableFilter()).conditions())
+        .limit(limit)
+        .offset(offset)
         .order_by(
             DeviceModelVariable.component_name,
             DeviceModelVariable.component_instance,

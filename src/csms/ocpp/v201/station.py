@@ -601,6 +601,9 @@ def _reported_attributes(part: dict[str, Any]) -> list[device_model.ReportedAttr
             attribute_type=attribute.get("type", "Actual"),
             value=attribute.get("value"),
             mutability=attribute.get("mutability", "ReadWrite"),
+            # Absent means false (2.0.1 VariableAttributeType).
+            persistent=attribute.get("persistent", False),
+            constant=attribute.get("constant", False),
             data_type=characteristics["dataType"] if characteristics else None,
             characteristics=json.dumps(characteristics, separators=(",", ":")) if characteristics else None,
         )
