@@ -67,6 +67,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/chargers/{charge_point_id}/local_list"): STAFF,
     ("POST", "/api/admin/chargers/{charge_point_id}/local_list"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/variables"): STAFF,
+    ("PUT", "/api/admin/chargers/{charge_point_id}/variables"): STAFF,
+    ("POST", "/api/admin/chargers/{charge_point_id}/variables/refresh"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/charging_profiles"): STAFF,
     ("POST", "/api/admin/sites"): STAFF,
     ("GET", "/api/admin/sites"): STAFF,

@@ -43,6 +43,7 @@ from csms.api import (
 from csms.api import budgets as budget_routes
 from csms.api import certificates as certificate_routes
 from csms.api import contract_certificates as contract_certificate_routes
+from csms.api import device_model as device_model_routes
 from csms.api.commanding import checks_on_the_executing_node
 from csms.api.storable_requests import StorableRequests
 from csms.bus import Bus
@@ -158,6 +159,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(admin_users.router)
     app.include_router(operations.router)
+    app.include_router(device_model_routes.router)
     app.include_router(smart_charging.router)
     app.include_router(reservations.router)
     app.include_router(files.router)

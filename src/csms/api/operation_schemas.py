@@ -11,24 +11,6 @@ from csms.domain.commands import ConnectorType
 from csms.services.certificate_revocation import RevocationReason
 
 
-class DeviceModelVariableOut(BaseModel):
-    """One attribute of a variable of a 2.x station's device model, as its last report gave it."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    component_name: str
-    component_instance: str = Field(description="'' when the component has no instance")
-    evse_id: int = Field(description="0 for a component of the whole station")
-    evse_connector_id: int = Field(description="0 for a component of the whole EVSE or station")
-    variable_name: str
-    variable_instance: str
-    attribute_type: str = Field(description="Actual, Target, MinSet or MaxSet")
-    value: str | None
-    mutability: str | None
-    data_type: str | None
-    updated_at: datetime
-
-
 class ConfigurationKeyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

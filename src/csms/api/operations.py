@@ -11,7 +11,6 @@ from csms.api.operation_schemas import (
     CallStatusOut,
     ChargerCommandOut,
     ConfigurationKeyOut,
-    DeviceModelVariableOut,
     LocalListEntryOut,
     LocalListOut,
     LocalListSend,
@@ -28,7 +27,6 @@ from csms.services import (
     charging_profiles,
     command_log,
     configuration,
-    device_model,
     local_list,
     reservations,
 )
@@ -62,16 +60,6 @@ async def charger_configuration(
     await require_charger(session, charge_point_id)
     found = await configuration.list_configuration(session, charge_point_id)
     return [ConfigurationKeyOut.model_validate(key) for key in found]
-
-
-@router.get("/variables", responses=ADMIN_ERRORS)
-async def charger_variables(
-    charge_point_id: str, admin: AdminUser, session: SessionDep
-) -> list[DeviceModelVariableOut]:
-    """A 2.x station's device model as its reports gave it (send GetBaseReport to refresh it)."""
-    await require_charger(session, charge_point_id)
-    found = await device_model.list_variables(session, charge_point_id)
-    return [DeviceModelVariableOut.model_validate(variable) for variable in found]
 
 
 @router.post("/password", responses=CALL_ERRORS)

@@ -255,6 +255,55 @@ class ClearMonitor:
     monitor_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class VariableRef:
+    """One attribute of one variable of a 2.x station's device model; absent parts of the name are None."""
+
+    component_name: str
+    variable_name: str
+    attribute_type: str = "Actual"
+    component_instance: str | None = None
+    evse_id: int | None = None
+    evse_connector_id: int | None = None
+    variable_instance: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariableSetting:
+    variable: VariableRef
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetVariables:
+    """Set attributes of a 2.x station's device model in one call. The answer's `results`, one per variable
+    with its VariableRef fields: `status` (Accepted, Rejected, RebootRequired, UnknownComponent,
+    UnknownVariable, NotSupportedAttributeType), `reason_code` and `additional_info` (its statusInfo)."""
+
+    kind: ClassVar[str] = "SetVariables"
+    settings: tuple[VariableSetting, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GetVariables:
+    """Read attributes of a 2.x station's device model. The answer's `results` as SetVariables', with the
+    `value` the station gave when its status is Accepted."""
+
+    kind: ClassVar[str] = "GetVariables"
+    variables: tuple[VariableRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestBaseReport:
+    """Ask a 2.x station for a report (NotifyReport parts to `request_id`) of `report_base`:
+    FullInventory, ConfigurationInventory or SummaryInventory. The answer's `status`: Accepted, Rejected,
+    NotSupported or EmptyResultSet."""
+
+    kind: ClassVar[str] = "RequestBaseReport"
+    request_id: int
+    report_base: str = "FullInventory"
+
+
 # Charging profile purposes, kinds and rate units: the names 1.6 and 2.0.1 share; a station maximum is
 # 2.0.1's ChargingStationMaxProfile, which 1.6 calls ChargePointMaxProfile.
 TX_DEFAULT_PROFILE = "TxDefaultProfile"
@@ -383,6 +432,9 @@ ChargerCommand = (
     | ClearChargingProfile
     | GetCompositeSchedule
     | SetDefaultTariff
+    | SetVariables
+    | GetVariables
+    | RequestBaseReport
 )
 _PROFILE_TIMES = ("valid_from", "valid_to", "start_schedule")
 _TIMES = ("expires_at", "retrieve_at", "oldest", "latest", "start_at", "end_at")  # datetime fields, ISO text on the bus
@@ -430,6 +482,11 @@ def command_from(action: str, fields: dict[str, Any]) -> ChargerCommand:
             return _send_local_list_from(fields)
         if kind is SetChargingProfile:
             return SetChargingProfile(int(fields["connector_id"]), profile_from(fields["profile"]))
+        if kind is SetVariables:
+            settings = fields["settings"]
+            return SetVariables(tuple(VariableSetting(VariableRef(**s["variable"]), str(s["value"])) for s in settings))
+        if kind is GetVariables:
+            return GetVariables(tuple(VariableRef(**item) for item in fields["variables"]))
         times = {name: datetime.fromisoformat(fields[name]) for name in _TIMES if fields.get(name) is not None}
         return kind(**{**fields, **times})
     except (TypeError, KeyError, AttributeError) as error:

@@ -15,16 +15,19 @@ from csms.domain.commands import (
     ClearMonitor,
     GetCompositeSchedule,
     GetLocalListVersion,
+    GetVariables,
     ListedToken,
     PublishFirmware,
     RemoteStart,
     RemoteStop,
+    RequestBaseReport,
     RequestCustomerInformation,
     ReserveNow,
     SendLocalList,
     SetChargingProfile,
     SetDefaultTariff,
     SetMonitor,
+    SetVariables,
     ShowDisplayMessage,
     TriggerMessage,
     UnpublishFirmware,
@@ -71,9 +74,18 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
     if isinstance(command, PublishFirmware | UnpublishFirmware):
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no local controllers to publish firmware")
     if isinstance(
-        command, RequestCustomerInformation | ShowDisplayMessage | ClearDisplayMessage | SetMonitor | ClearMonitor
+        command,
+        RequestCustomerInformation
+        | ShowDisplayMessage
+        | ClearDisplayMessage
+        | SetMonitor
+        | ClearMonitor
+        | SetVariables
+        | GetVariables
+        | RequestBaseReport,
     ):
-        # OCPP 2.x blocks N (monitoring, customer information) and O (display messages) have no 1.6 call.
+        # OCPP 2.x blocks N (monitoring, customer information), O (display messages) and B's device model
+        # have no 1.6 call (1.6 has configuration keys instead).
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 1.6 has no such call (not supported on 1.6)")
     if isinstance(command, SetChargingProfile):
         profile = _profile(command.profile)

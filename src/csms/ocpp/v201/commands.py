@@ -16,16 +16,19 @@ from csms.domain.commands import (
     ClearMonitor,
     GetCompositeSchedule,
     GetLocalListVersion,
+    GetVariables,
     ListedToken,
     PublishFirmware,
     RemoteStart,
     RemoteStop,
+    RequestBaseReport,
     RequestCustomerInformation,
     ReserveNow,
     SendLocalList,
     SetChargingProfile,
     SetDefaultTariff,
     SetMonitor,
+    SetVariables,
     ShowDisplayMessage,
     TriggerMessage,
     UnpublishFirmware,
@@ -41,6 +44,7 @@ from csms.ocpp.shared_spelling import (
     schedule_period_fields,
     timestamp,
 )
+from csms.ocpp.v201 import device_model
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.device_model import BASIC_AUTH_PASSWORD, SECURITY_CONTROLLER
 
@@ -93,6 +97,12 @@ def spell(command: ChargerCommand) -> tuple[str, Payload]:
         return "GetCompositeSchedule", _get_composite_schedule(command)
     if isinstance(command, SetDefaultTariff):
         raise RpcError.because(ErrorKind.NOT_SUPPORTED, "OCPP 2.0.1 keeps no tariffs on the station (2.1 does)")
+    if isinstance(command, SetVariables):
+        return "SetVariables", device_model.set_variables(command)
+    if isinstance(command, GetVariables):
+        return "GetVariables", device_model.get_variables(command)
+    if isinstance(command, RequestBaseReport):
+        return "GetBaseReport", device_model.get_base_report(command)
     return "SetVariables", _set_password(command)
 
 
@@ -101,6 +111,10 @@ def read_answer(command: ChargerCommand, answer: Payload) -> Payload:
     if isinstance(command, ChangePassword):
         # One variable set: its attributeStatus (Accepted, Rejected, RebootRequired, ...) is the answer.
         return {"status": answer["setVariableResult"][0]["attributeStatus"]}
+    if isinstance(command, SetVariables):
+        return device_model.read_set_variables(answer)
+    if isinstance(command, GetVariables):
+        return device_model.read_get_variables(answer)
     if isinstance(command, GetLocalListVersion):
         return {"versionNumber": answer["versionNumber"]}
     if isinstance(command, UploadLog):
