@@ -163,6 +163,8 @@ async def test_a_report_is_browsable_with_its_attributes_and_characteristics(
     assert await browse("?attribute_type=MaxSet") == [("EVSE", 1, "Power", "MaxSet")]
     assert await browse("?evse_id=1&connector_id=1") == [("Connector", 1, "ConnectorType", "Actual")]
     assert len(await browse("?evse_id=0")) == 4  # the station's own components
+    page = await http.get(variables_url(station_id, "?limit=2&offset=5"), headers=admin)
+    assert page.headers["X-Total-Count"] == "7"
     assert await browse("?limit=2&offset=5") == [
         ("OCPPCommCtrlr", 0, "HeartbeatInterval", "Actual"),
         ("TxCtrlr", 0, "TxStartPoint", "Actual"),

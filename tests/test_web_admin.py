@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocpp.v201 import call_result as call_result201
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import SimulatedCharger, connect_charger
@@ -210,6 +211,95 @@ async def test_a_2x_station_shows_its_version_evses_and_device_model(
         await station.notify_report(asked["request_id"], 0, [changed], tbc=False)
         # The page follows the report live: no refresh needed.
         await expect(heartbeat.locator("td").nth(3)).to_have_text("120")
+
+
+EDITABLE_REPORT: list[dict[str, Any]] = [
+    {
+        "component": {"name": "OCPPCommCtrlr"},
+        "variable": {"name": "HeartbeatInterval"},
+        "variableAttribute": [{"value": "300", "mutability": "ReadWrite"}],
+        "variableCharacteristics": {"unit": "s", "dataType": "integer", "minLimit": 1, "maxLimit": 86400, "supportsMonitoring": False},
+    },
+    {
+        "component": {"name": "AuthCtrlr"},
+        "variable": {"name": "AuthorizeRemoteStart"},
+        "variableAttribute": [{"value": "true", "mutability": "ReadWrite"}],
+        "variableCharacteristics": {"dataType": "boolean", "supportsMonitoring": False},
+    },
+    CONNECTOR_TYPE,
+]  # fmt: skip
+
+
+async def test_an_admin_filters_the_device_model_and_edits_a_variable_inline(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    station_id = await sqlite_server.add_charger()
+    await log_in_as_admin(page, sqlite_server)
+    async with connect_station(sqlite_server.ws_url, station_id, CHARGER_PASSWORD) as station:
+        assert (await station.boot()).status == "Accepted"
+        await station.notify_report(1, 0, EDITABLE_REPORT, tbc=False)
+        await page.goto(f"/admin#/chargers/{station_id}")
+        heartbeat = page.locator("#variables tbody tr", has_text="HeartbeatInterval")
+        await expect(heartbeat.locator("td").nth(5)).to_have_text("integer, s, 1 to 86400")
+        # Grouped by component; a ReadOnly variable has nothing to edit.
+        await expect(page.locator("#variables tr.group")).to_have_text(
+            ["AuthCtrlr", "Connector (EVSE 1, connector 2)", "OCPPCommCtrlr"]
+        )
+        await expect(
+            page.get_by_role("button", name="Edit Connector (EVSE 1, connector 2) ConnectorType")
+        ).to_have_count(0)
+
+        await page.get_by_label("Filter").fill("heartbeat")
+        await expect(page.locator("#variables tbody tr:not(.group)")).to_have_count(1)
+        await expect(page.locator("#variables tr.group")).to_have_text(["OCPPCommCtrlr"])
+
+        # A value beyond the reported limit is refused before it leaves; then one within it is sent.
+        await page.get_by_role("button", name="Edit OCPPCommCtrlr HeartbeatInterval").click()
+        value = page.get_by_label("New value of OCPPCommCtrlr HeartbeatInterval")
+        await value.fill("100000")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("#variables-message")).to_contain_text("above the maxLimit 86400")
+        assert station.calls_received("SetVariables") == []
+        await value.fill("60")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("#variables-message")).to_have_text(
+            "SetVariables OCPPCommCtrlr HeartbeatInterval: Accepted."
+        )
+        await expect(heartbeat.locator("td").nth(3)).to_have_text("60")
+        assert station.calls_received("SetVariables") == [
+            {
+                "setVariableData": [
+                    {
+                        "attributeType": "Actual",
+                        "attributeValue": "60",
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "HeartbeatInterval"},
+                    }
+                ]
+            }
+        ]
+
+        # A boolean is chosen from a list; the station's refusal and its reason are shown.
+        station.behaviour.answers["SetVariables"] = lambda payload: call_result201.SetVariables(
+            set_variable_result=[
+                {
+                    "attribute_status": "Rejected",
+                    "attribute_status_info": {"reason_code": "ReadOnly", "additional_info": "locked by the owner"},
+                    "component": {"name": "AuthCtrlr"},
+                    "variable": {"name": "AuthorizeRemoteStart"},
+                }
+            ]
+        )
+        await page.get_by_label("Filter").fill("")
+        await page.get_by_role("button", name="Edit AuthCtrlr AuthorizeRemoteStart").click()
+        await page.get_by_label("New value of AuthCtrlr AuthorizeRemoteStart").select_option("false")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("#variables-message")).to_have_text(
+            "SetVariables AuthCtrlr AuthorizeRemoteStart: Rejected (ReadOnly: locked by the owner)."
+        )
+        remote_start = page.locator("#variables tbody tr", has_text="AuthorizeRemoteStart")
+        await expect(remote_start.locator("td").nth(3)).to_have_text("true")
+        await check_page(page, f"Charger {station_id}", "admin-device-model")
 
 
 async def test_an_admin_revokes_a_chargers_certificate_from_its_page(

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.deps import AdminUser, RuntimeDep, SessionDep
@@ -173,6 +173,7 @@ async def charger_variables(
     charge_point_id: str,
     admin: AdminUser,
     session: SessionDep,
+    response: Response,
     component: str | None = None,
     component_instance: str | None = None,
     evse_id: Annotated[int | None, Query(ge=0, description="0: the station's own components")] = None,
@@ -184,7 +185,7 @@ async def charger_variables(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeviceModelVariableOut]:
     """A 2.x station's device model as its reports gave it, by component and variable; filter by their names,
-    instances, EVSE, connector and attribute type, page with limit and offset."""
+    instances, EVSE, connector and attribute type, page with limit and offset; the total is in X-Total-Count."""
     await _require_charger(session, charge_point_id)
     only = device_model.VariableFilter(
         component_name=component,
@@ -196,6 +197,7 @@ async def charger_variables(
         attribute_type=attribute_type,
     )
     found = await device_model.list_variables(session, charge_point_id, only=only, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(await device_model.count_variables(session, charge_point_id, only=only))
     return [DeviceModelVariableOut.of(row) for row in found]
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, select
+from sqlalchemy import ColumnElement, Executable, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -186,3 +186,10 @@ async def list_variables(
         )
     )
     return list((await session.scalars(query)).all())
+
+
+async def count_variables(session: AsyncSession, charge_point_id: str, *, only: VariableFilter | None = None) -> int:
+    query = select(func.count()).where(
+        DeviceModelVariable.charge_point_id == charge_point_id, *(only or VariableFilter()).conditions()
+    )
+    return int((await session.execute(query)).scalar_one())

@@ -79,7 +79,7 @@ export function init(context) {
   for (const kind of ["charger_connected", "charger_disconnected", "charger_booted", "firmware_status", "diagnostics_status"]) {
     context.hub.on(kind, (event) => mine(event) && reloadFacts());
   }
-  const reloadVariables = debounce(() => isShown("charger") && layout === "2.0.1" && loadVariables(), 300);
+  const reloadVariables = debounce(() => isShown("charger") && layout === "2.0.1" && loadVariables({ keepMessage: true, keepEdit: true }), 300);
   context.hub.on("device_model_updated", (event) => mine(event) && reloadVariables());
   for (const kind of ["connector_status", "meter_values", "transaction_started", "transaction_stopped", "charger_booted"]) {
     context.hub.on(kind, (event) => mine(event) && reloadLog());
@@ -87,6 +87,7 @@ export function init(context) {
   $("#read-configuration").addEventListener("click", () => loadConfiguration().catch(showError));
   $("#request-report").addEventListener("click", () => requestReport().catch(showVariablesError));
   $("#refresh-variables").addEventListener("click", () => loadVariables().catch(showVariablesError));
+  $("#variables-filter").addEventListener("input", debounce(showVariables, 150));
   $("#refresh-log").addEventListener("click", () => loadLog().catch(showError));
   $("#open-stickers").addEventListener("click", () => openStickers().catch(showError));
 }
@@ -121,6 +122,8 @@ function applyLayout(version) {
   fill($("#charger-connectors tbody"));
   fill($("#charger-evses tbody"));
   fill($("#variables tbody"));
+  variables = [];
+  $("#variables-filter").value = "";
   const forms = $(`#commands-${CSS.escape(version)}`).content.cloneNode(true);
   fill($("#commands"), ...forms.children);
   $$("#commands form").forEach((form) => bindCommand(form, version));
@@ -178,16 +181,116 @@ function componentName(variable) {
   return `${name} (${place})`;
 }
 
-async function loadVariables() {
-  const variables = await api.get(path("/variables"));
-  fill($("#variables tbody"), ...(variables.length ? variables.map((variable) => el("tr", {},
+// The variables as last read, and the filter typed over them.
+let variables = [];
+
+// "integer, s, 1 to 86400", "OptionList: LRU, LFU": what a variable takes, as its report gave it.
+function typeOf(variable) {
+  const c = variable.characteristics;
+  if (!c) return variable.data_type || "–";
+  const limits = c.min_limit !== null || c.max_limit !== null ? [c.min_limit ?? "…", c.max_limit ?? "…"].join(" to ") : null;
+  const head = [c.data_type, c.unit, limits].filter(Boolean).join(", ");
+  return c.values_list ? `${head}: ${c.values_list.split(",").join(", ")}` : head;
+}
+
+const isEditable = (variable) => ["ReadWrite", "WriteOnly"].includes(variable.mutability);
+const variableName = (variable) => [variable.variable_name, variable.variable_instance].filter(Boolean).join(" ");
+const describeVariable = (variable) => `${componentName(variable)} ${variableName(variable)}`
+  + (variable.attribute_type === "Actual" ? "" : ` (${variable.attribute_type})`);
+
+function variableRow(variable) {
+  const value = el("td", { class: "mono", text: variable.value ?? "" });
+  const action = el("td", {}, isEditable(variable) ? el("button", {
+    type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${describeVariable(variable)}`,
+    onclick: () => editVariable(variable, value, action),
+  }) : null);
+  return el("tr", { "data-variable": describeVariable(variable) },
     el("td", { class: "mono", text: componentName(variable) }),
-    el("td", { class: "mono", text: [variable.variable_name, variable.variable_instance].filter(Boolean).join(" ") }),
+    el("td", { class: "mono", text: variableName(variable) }),
     el("td", { text: variable.attribute_type }),
-    el("td", { class: "mono", text: variable.value ?? "" }),
+    value,
     el("td", { text: variable.mutability || "–" }),
-    el("td", { text: when(variable.updated_at) })))
-    : [el("tr", {}, el("td", { colspan: 6, text: "The station has reported no variables yet: request a full report." }))]));
+    el("td", { text: typeOf(variable) }),
+    el("td", { text: when(variable.updated_at) }),
+    action);
+}
+
+// An input fit for the variable: a list to choose from for a boolean or an OptionList, text otherwise.
+function valueInput(variable) {
+  const c = variable.characteristics || {};
+  const label = `New value of ${describeVariable(variable)}`;
+  const choices = c.data_type === "boolean" ? ["true", "false"]
+    : c.data_type === "OptionList" && c.values_list ? c.values_list.split(",") : null;
+  if (choices) {
+    const select = el("select", { name: "value", "aria-label": label }, ...choices.map((choice) => el("option", { value: choice, text: choice })));
+    select.value = variable.value ?? choices[0];
+    return select;
+  }
+  const numeric = ["integer", "decimal"].includes(c.data_type);
+  return el("input", {
+    name: "value", "aria-label": label, value: variable.mutability === "WriteOnly" ? "" : (variable.value ?? ""),
+    inputmode: numeric ? "decimal" : undefined, autocomplete: "off", required: true,
+  });
+}
+
+function editVariable(variable, valueCell, actionCell) {
+  const input = valueInput(variable);
+  const form = el("form", { class: "inline" }, input,
+    el("button", { type: "submit", text: "Save" }),
+    el("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => showVariables() }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveVariable(variable, input.value).catch(showVariablesError);
+  });
+  fill(valueCell, form);
+  fill(actionCell);
+  input.focus();
+}
+
+async function saveVariable(variable, value) {
+  const name = describeVariable(variable);
+  say($("#variables-message"), `SetVariables ${name}: sending…`);
+  const setting = {
+    component_name: variable.component_name, variable_name: variable.variable_name, attribute_type: variable.attribute_type, value,
+    ...(variable.component_instance ? { component_instance: variable.component_instance } : {}),
+    ...(variable.variable_instance ? { variable_instance: variable.variable_instance } : {}),
+    ...(variable.evse_id ? { evse_id: variable.evse_id } : {}),
+    ...(variable.evse_id && variable.evse_connector_id ? { evse_connector_id: variable.evse_connector_id } : {}),
+  };
+  const [result] = await api.put(path("/variables"), { variables: [setting] });
+  const why = [result.reason_code, result.additional_info].filter(Boolean).join(": ");
+  say($("#variables-message"), `SetVariables ${name}: ${result.status}${why ? ` (${why})` : ""}.`,
+    { error: !["Accepted", "RebootRequired"].includes(result.status) });
+  await loadVariables({ keepMessage: true });
+}
+
+function matches(variable, words) {
+  const text = `${componentName(variable)} ${variableName(variable)} ${variable.value ?? ""}`.toLowerCase();
+  return words.every((word) => text.includes(word));
+}
+
+// The rows under a heading per component (with its instance and place), those the filter lets through.
+function showVariables() {
+  const words = $("#variables-filter").value.toLowerCase().split(/\s+/).filter(Boolean);
+  const shown = variables.filter((variable) => matches(variable, words));
+  const rows = [];
+  let group = null;
+  for (const variable of shown) {
+    if (componentName(variable) !== group) {
+      group = componentName(variable);
+      rows.push(el("tr", { class: "group" }, el("th", { colspan: 8, scope: "colgroup", text: group })));
+    }
+    rows.push(variableRow(variable));
+  }
+  const empty = variables.length ? "No variable matches the filter." : "The station has reported no variables yet: request a full report.";
+  fill($("#variables tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, text: empty }))]));
+}
+
+// A report arriving while the operator types a value does not throw the input away (`keepEdit`).
+async function loadVariables({ keepMessage = false, keepEdit = false } = {}) {
+  variables = await api.get(path("/variables"));
+  if (!keepMessage) say($("#variables-message"), "");
+  if (!(keepEdit && $("#variables form"))) showVariables();
 }
 
 async function requestReport() {
