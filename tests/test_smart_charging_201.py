@@ -459,3 +459,62 @@ async def test_the_test_station_holds_the_tx_profile_of_its_transaction_until_it
         after_it = station.profiles.limit_a(1, datetime.now(UTC))
     assert (limit_in_force, after_it) == (16, None)  # 11040 W on 3 phases at 230 V
     assert composite.json()["schedule"]["periods"] == [{"start_period": 0, "limit": 11040.0, "number_phases": None}]
+
+
+async def test_csms_never_sets_an_external_constraints_profile(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # 2.0.1 K01.FR.22: the purpose is a limit set on the station from outside; the CSMS only reads it.
+    wire = {
+        "id": 3,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "ChargingStationExternalConstraints",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": [
+            {"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}]}
+        ],
+    }
+    async with booted_station(server) as station:
+        dedicated = await set_profile(
+            http, admin, station.id, profile_body(0, 3, purpose="ChargingStationExternalConstraints")
+        )
+        generic = await ocpp_call(http, admin, station.id, "SetChargingProfile", {"evseId": 0, "chargingProfile": wire})
+        assert station.calls_received("SetChargingProfile") == []
+    assert dedicated.status_code == generic.status_code == 422, (dedicated.text, generic.text)
+    assert "K01.FR.22" in dedicated.text and "K01.FR.22" in generic.json()["detail"]
+    assert await held(http, admin, station.id) == []
+
+
+async def test_an_external_constraints_profile_the_station_reports_is_kept_and_listed(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    external = {
+        "id": 900,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "ChargingStationExternalConstraints",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "startSchedule": "2026-12-07T00:00:00Z",
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000}, {"startPeriod": 3600, "limit": 4000}],
+            }
+        ],
+    }
+    async with booted_station(server) as station:
+        await station.call(
+            call.ReportChargingProfiles(
+                request_id=7, charging_limit_source="EMS", evse_id=0, charging_profile=[external]
+            )
+        )
+    response = await http.get(f"/api/admin/chargers/{station.id}/charging_profiles/reported", headers=admin)
+    assert response.status_code == 200, response.text
+    [listed] = response.json()
+    assert (listed["charging_profile_id"], listed["purpose"], listed["source"], listed["connector_id"]) == (
+        900,
+        "ChargingStationExternalConstraints",
+        "EMS",
+        0,
+    )
+    assert [(period["start_period"], period["limit"]) for period in listed["periods"]] == [(0, 11000.0), (3600, 4000.0)]

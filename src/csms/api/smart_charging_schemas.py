@@ -6,9 +6,15 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from csms.domain.commands import ChargingProfileValue, SchedulePeriod, SetChargingProfile
+from csms.domain.commands import (
+    EXTERNAL_CONSTRAINTS_PROFILE,
+    EXTERNAL_CONSTRAINTS_REFUSAL,
+    ChargingProfileValue,
+    SchedulePeriod,
+    SetChargingProfile,
+)
 
 _INT32 = 2**31 - 1
 Purpose = Literal["TxDefaultProfile", "TxProfile", "ChargingStationMaxProfile"]
@@ -43,6 +49,13 @@ class ChargingProfileBody(BaseModel):
     duration: int | None = Field(default=None, ge=0, le=_INT32, description="Seconds; default: open-ended")
     start_schedule: AwareDatetime | None = Field(default=None, description="For an Absolute or Recurring profile")
     min_charging_rate: float | None = Field(default=None, ge=0, le=1_000_000)
+
+    @field_validator("purpose", mode="before")
+    @classmethod
+    def _not_external(cls, purpose: Any) -> Any:
+        if purpose == EXTERNAL_CONSTRAINTS_PROFILE:
+            raise ValueError(EXTERNAL_CONSTRAINTS_REFUSAL)
+        return purpose
 
     @model_validator(mode="after")
     def _consistent(self) -> ChargingProfileBody:

@@ -310,6 +310,14 @@ TX_DEFAULT_PROFILE = "TxDefaultProfile"
 TX_PROFILE = "TxProfile"
 STATION_MAX_PROFILE = "ChargingStationMaxProfile"
 PROFILE_PURPOSES = (TX_DEFAULT_PROFILE, TX_PROFILE, STATION_MAX_PROFILE)
+# 2.x: a limit some system other than the CSMS put on the station; the station reports it, the CSMS never
+# sets it (2.0.1 K01.FR.22).
+EXTERNAL_CONSTRAINTS_PROFILE = "ChargingStationExternalConstraints"
+EXTERNAL_CONSTRAINTS_REFUSAL = (
+    "a ChargingStationExternalConstraints profile is set on the station by a system outside the CSMS and only"
+    " reported by it: the CSMS shall not set one (OCPP 2.0.1 K01.FR.22); use ChargingStationMaxProfile,"
+    " TxDefaultProfile or TxProfile"
+)
 PROFILE_KINDS = ("Absolute", "Recurring", "Relative")
 RECURRENCIES = ("Daily", "Weekly")
 RATE_UNITS = ("A", "W")

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.commands import (
+    EXTERNAL_CONSTRAINTS_PROFILE,
+    EXTERNAL_CONSTRAINTS_REFUSAL,
     CancelReservation,
     ChargerCommand,
     ClearChargingProfile,
@@ -41,6 +43,7 @@ from csms.services import (
     security_profiles,
 )
 from csms.services.chargers import OCPP_16, validate_charger_password
+from csms.services.errors import InvalidInput
 
 Recorder = Callable[[AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[None]]
 
@@ -54,6 +57,8 @@ def check_request(action: str, payload: dict[str, Any]) -> None:
     if action == "SetVariables":
         for password in _passwords_set(payload):
             validate_charger_password(password)
+    if action == "SetChargingProfile" and _profile_purpose(payload) == EXTERNAL_CONSTRAINTS_PROFILE:
+        raise InvalidInput(EXTERNAL_CONSTRAINTS_REFUSAL)
 
 
 async def record_answer(
@@ -231,6 +236,12 @@ def _component_variable(component: dict[str, Any], variable: dict[str, Any]) -> 
         variable_name=variable["name"],
         variable_instance=variable.get("instance", ""),
     )
+
+
+def _profile_purpose(payload: dict[str, Any]) -> Any:
+    """The purpose of a SetChargingProfile's profile (2.x: chargingProfile, 1.6: csChargingProfiles)."""
+    profile = payload.get("chargingProfile") or payload.get("csChargingProfiles") or {}
+    return profile.get("chargingProfilePurpose") if isinstance(profile, dict) else None
 
 
 def _passwords_set(payload: dict[str, Any]) -> list[str]:

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import Transaction
 from csms.domain.commands import (
+    EXTERNAL_CONSTRAINTS_PROFILE,
+    EXTERNAL_CONSTRAINTS_REFUSAL,
     STATION_MAX_PROFILE,
     TX_PROFILE,
     ClearChargingProfile,
@@ -29,6 +31,8 @@ async def plan_profile(session: AsyncSession, charge_point_id: str, command: Set
     """`command` checked against the charger's state: a TxProfile's transaction is open on this charger
     and gets the station's own name for it (2.x transactionId)."""
     profile = command.profile
+    if profile.purpose == EXTERNAL_CONSTRAINTS_PROFILE:
+        raise InvalidInput(EXTERNAL_CONSTRAINTS_REFUSAL)
     if profile.purpose == STATION_MAX_PROFILE and command.connector_id != 0:
         raise InvalidInput("a ChargingStationMaxProfile is set on connector 0, the whole charger")
     if profile.purpose != TX_PROFILE:
