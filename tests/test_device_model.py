@@ -422,3 +422,27 @@ def test_device_model_commands_cross_the_bus_unchanged() -> None:
     ):
         fields = json.loads(json.dumps(command_fields(command)))
         assert command_from(command_action(command), fields) == command
+
+
+async def test_a_21_station_is_edited_as_a_201_one(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    station_id = await server.add_charger()
+    edit = {"component_name": "OCPPCommCtrlr", "variable_name": "HeartbeatInterval", "value": "120"}
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, ocpp_version="2.1") as station:
+        await reported_station(server, station)
+        response = await http.put(variables_url(station_id), json={"variables": [edit]}, headers=admin)
+        sent = station.calls_received("SetVariables")
+    assert response.status_code == 200 and response.json()[0]["status"] == "Accepted", response.text
+    assert sent == [
+        {
+            "setVariableData": [
+                {
+                    "attributeType": "Actual",
+                    "attributeValue": "120",
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                }
+            ]
+        }
+    ]
