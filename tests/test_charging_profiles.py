@@ -14,9 +14,10 @@ from ocpp.v16 import call_result
 from csms.simulator.charger import ChargerBehaviour
 from tests.conftest import RunningServer
 from tests.operating import admin, new_tag, ocpp_call, online_charger, payloads_received
+from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 
 def profile(

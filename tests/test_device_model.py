@@ -25,6 +25,9 @@ from csms.domain.commands import (
 from csms.simulator.charger import connect_charger
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
+from tests.support.backends import sqlite_only_server
+
+__all__ = ["sqlite_only_server"]  # OCPP behaviour no storage code differs on: SQLite only
 
 HEARTBEAT = {
     "component": {"name": "OCPPCommCtrlr"},

@@ -17,8 +17,9 @@ from csms.simulator.charger import connect_charger
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, ocpp_call
+from tests.support.backends import sqlite_only_server
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 PATH = "/api/admin/display_messages"
 

@@ -9,9 +9,12 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.support.backends import sqlite_only_server
 from tests.support.either_version import VERSIONS, StartAsked, connect_either
 from tests.support.events import live_stream
 from tests.support.waiting import poll, wait_until
+
+__all__ = ["sqlite_only_server"]  # OCPP behaviour no storage code differs on: SQLite only
 
 pytestmark = pytest.mark.parametrize("version", VERSIONS)
 

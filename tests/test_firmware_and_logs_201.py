@@ -13,9 +13,10 @@ from csms.simulator.charger import connect_charger
 from csms.simulator.station201 import connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, latest_request, upload_firmware, wait_for_counts
+from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 
 async def test_a_rollout_reaches_a_201_station_which_downloads_installs_and_confirms_it(

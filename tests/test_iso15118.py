@@ -37,8 +37,9 @@ from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, node_with
 from tests.operating import admin, ocpp_call, online_charger
+from tests.support.backends import sqlite_only_server
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 PNC_VENDOR = "org.openchargealliance.iso15118pnc"
 RESPONDER = "http://ocsp.example.test"

@@ -17,9 +17,10 @@ from ocpp.v201 import call_result
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, signup
 from tests.operating import admin, new_tag, ocpp_call, send_list
+from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 
 async def held_list(http: httpx.AsyncClient, admin: dict[str, str], charge_point_id: str) -> dict[str, Any]:

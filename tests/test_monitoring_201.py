@@ -15,11 +15,12 @@ from csms.simulator.charger import connect_charger
 from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, node_with
 from tests.operating import admin, ocpp_call
+from tests.support.backends import sqlite_only_server
 from tests.support.events import live_stream
 from tests.support.waiting import wait_until
 from tests.support.webhooks import Receiver, running_receiver
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 VOLTAGE = {"component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "Voltage"}}
 TRIPPED = {

@@ -39,8 +39,11 @@ from csms.services.clock import utc_now
 from csms.simulator.charger import basic_auth_header
 from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.support.backends import sqlite_only_server
 from tests.support.events import live_stream
 from tests.support.waiting import poll, wait_until
+
+__all__ = ["sqlite_only_server"]  # OCPP behaviour no storage code differs on: SQLite only
 
 PERIODIC_DATA = {"id": 1, "pending": 0, "basetime": "2026-03-02T10:00:00Z", "data": [{"t": 0, "v": "230.1"}]}
 

@@ -13,8 +13,9 @@ from ocpp.v16 import call_result
 from csms.simulator.charger import ChargerBehaviour
 from tests.conftest import RunningServer
 from tests.operating import admin, ocpp_call, online_charger, payloads_received
+from tests.support.backends import sqlite_only_server
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 PROFILE = {
     "chargingProfileId": 7,

@@ -11,7 +11,10 @@ from websockets.exceptions import InvalidStatus
 from csms.db.models import Charger
 from csms.simulator.charger import basic_auth_header, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, new_charger_id
+from tests.support.backends import sqlite_only_server
 from tests.support.waiting import DEADLINE_SECONDS
+
+__all__ = ["sqlite_only_server"]  # OCPP behaviour no storage code differs on: SQLite only
 
 
 async def refused_status(

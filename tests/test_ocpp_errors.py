@@ -13,7 +13,10 @@ from websockets.asyncio.client import ClientConnection
 
 from csms.simulator.charger import basic_auth_header, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer
+from tests.support.backends import sqlite_only_server
 from tests.support.ocpp16 import OCPP16_ERROR_CODES
+
+__all__ = ["sqlite_only_server"]  # OCPP behaviour no storage code differs on: SQLite only
 
 
 @pytest.fixture

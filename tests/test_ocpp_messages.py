@@ -21,6 +21,9 @@ from csms.services import id_tags
 from csms.services.clock import utc_now
 from csms.simulator.charger import SimulatedCharger, connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer
+from tests.support.backends import sqlite_only_server
+
+__all__ = ["sqlite_only_server"]  # OCPP behaviour no storage code differs on: SQLite only
 
 
 def iso(moment: datetime) -> str:

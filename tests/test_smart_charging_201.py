@@ -16,10 +16,11 @@ from ocpp.v201 import call, call_result
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, new_tag, ocpp_call
+from tests.support.backends import sqlite_only_server
 from tests.support.events import live_stream
 from tests.support.waiting import poll, wait_until
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]
 
 SCHEDULE = [{"start_period": 0, "limit": 16, "number_phases": 3}, {"start_period": 1800, "limit": 10}]
 
