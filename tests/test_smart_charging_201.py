@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from ocpp.v201 import call, call_result
 
+from csms.services.smart_charging import NEEDS_PROFILE_ID
 from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
 from tests.operating import admin, new_tag, ocpp_call
@@ -519,3 +520,70 @@ async def test_an_external_constraints_profile_the_station_reports_is_kept_and_l
         0,
     )
     assert [(period["start_period"], period["limit"]) for period in listed["periods"]] == [(0, 11000.0), (3600, 4000.0)]
+
+
+def _tx_profiles(station: SimulatedStation) -> list[dict[str, Any]]:
+    profiles = [r.payload["charging_profile"] for r in station.received if r.action == "SetChargingProfile"]
+    return [profile for profile in profiles if profile["charging_profile_purpose"] == "TxProfile"]
+
+
+def _needs_profiles(station: SimulatedStation) -> list[dict[str, Any]]:
+    return [profile for profile in _tx_profiles(station) if profile["id"] >= NEEDS_PROFILE_ID]
+
+
+async def test_an_evs_charging_needs_are_answered_with_a_schedule_that_meets_them_by_departure(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station:
+        _, key = await started_transaction(http, admin, station, 1)
+        # 11,040 Wh in two hours on three phases: 5,520 W, 8 A per phase (the EV takes 6 to 32 A).
+        departure = (datetime.now(UTC) + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+        needs = {
+            "requestedEnergyTransfer": "AC_three_phase",
+            "departureTime": departure,
+            "acChargingParameters": {"energyAmount": 11040, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400},
+        }
+        answer = await station.call(call.NotifyEVChargingNeeds(charging_needs=needs, evse_id=1))
+
+        async def needs_profiles() -> list[dict[str, Any]]:
+            return _needs_profiles(station)
+
+        profile = (await poll(needs_profiles, until=bool))[0]
+        # A DC EV with no departure gets all it takes.
+        dc = {
+            "requestedEnergyTransfer": "DC",
+            "dcChargingParameters": {"evMaxCurrent": 125, "evMaxVoltage": 400, "evMaxPower": 50000},
+        }
+        await station.call(call.NotifyEVChargingNeeds(charging_needs=dc, evse_id=1))
+        second = (await poll(needs_profiles, until=lambda found: len(found) == 2))[1]
+    assert answer.status == "Accepted"
+    assert (profile["charging_profile_purpose"], profile["transaction_id"]) == ("TxProfile", key)
+    (schedule,) = profile["charging_schedule"]
+    assert schedule["charging_rate_unit"] == "A"
+    assert schedule["charging_schedule_period"] == [{"start_period": 0, "limit": 8.0, "number_phases": 3}]
+    (schedule,) = second["charging_schedule"]
+    assert (schedule["charging_rate_unit"], schedule["charging_schedule_period"][0]["limit"]) == ("W", 50000)
+
+
+async def test_the_needs_of_an_ev_on_a_site_are_left_to_the_site_s_allocator(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with booted_station(server) as station:
+        response = await http.post(
+            "/api/admin/sites",
+            json={"name": f"needs-{station.id}", "max_current_a": 40, "charge_point_ids": [station.id]},
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+        await started_transaction(http, admin, station, 1)
+        needs = {
+            "requestedEnergyTransfer": "AC_three_phase",
+            "acChargingParameters": {"energyAmount": 5000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400},
+        }
+        assert (await station.call(call.NotifyEVChargingNeeds(charging_needs=needs, evse_id=1))).status == "Accepted"
+
+        async def tx_profiles() -> list[dict[str, Any]]:
+            return _tx_profiles(station)
+
+        await poll(tx_profiles, until=bool)  # the allocator's
+    assert _needs_profiles(station) == []

@@ -167,6 +167,9 @@ class SiteLoadManager:
             message = {"site_id": site_id, "charge_point_id": charge_point_id, **fields}
             self._background.spawn(self._bus.publish(SITE_EVENTS, message), name="site-event")
 
+    def is_on_site(self, charge_point_id: str) -> bool:
+        return charge_point_id in self._site_of
+
     # -- what the API calls ---------------------------------------------------------------------
 
     async def site_changed(self, site_id: int, *, left: Iterable[str] = ()) -> None:

@@ -15,6 +15,7 @@ from csms.services.charging_reports import (
     ReportedProfiles,
 )
 from csms.services.clock import parse_ocpp_timestamp
+from csms.services.smart_charging import ChargingNeeds
 
 
 def reported_profiles(payload: Payload) -> ReportedProfiles:
@@ -55,6 +56,35 @@ def ev_needs(payload: Payload) -> EvReport:
         departure_time=_timestamp(departure) if departure else None,
         details=details,
     )
+
+
+_AC_PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+
+
+def charging_needs(payload: Payload, departure: datetime | None) -> ChargingNeeds | None:
+    """The needs csms can schedule for: AC with its currents, DC with its power; None for another kind of
+    transfer or one without its parameters (2.1's bidirectional ones among them)."""
+    needs = payload["chargingNeeds"]
+    transfer = needs["requestedEnergyTransfer"]
+    if transfer in _AC_PHASES and (ac := needs.get("acChargingParameters")) is not None:
+        return ChargingNeeds(
+            evse_id=payload["evseId"],
+            phases=_AC_PHASES[transfer],
+            energy_wh=ac.get("energyAmount"),
+            departure=departure,
+            max_rate=ac["evMaxCurrent"],
+            min_rate=ac.get("evMinCurrent", 0),
+        )
+    if transfer == "DC" and (dc := needs.get("dcChargingParameters")) is not None:
+        max_power = dc.get("evMaxPower", dc["evMaxCurrent"] * dc["evMaxVoltage"])
+        return ChargingNeeds(
+            evse_id=payload["evseId"],
+            phases=None,
+            energy_wh=dc.get("energyAmount"),
+            departure=departure,
+            max_rate=max_power,
+        )
+    return None
 
 
 def ev_schedule(payload: Payload) -> EvReport:

@@ -35,6 +35,7 @@ from csms.services import (
 )
 from csms.services.clock import format_ocpp_timestamp, parse_ocpp_timestamp
 from csms.services.id_tags import ACCEPTED, IdTagInfo, authorize_id_tag
+from csms.services.smart_charging import answer_charging_needs
 
 if TYPE_CHECKING:
     from csms.runtime import Runtime
@@ -433,8 +434,15 @@ class Station201(Station):
     async def notify_ev_charging_needs(self, payload: Payload) -> Payload:
         report = smart_charging.ev_needs(payload)
         await self._record_ev_report(report)
-        # Accepted: csms keeps the needs; it computes no schedule for them yet (an operator or a load manager
-        # answers them with SetChargingProfile).
+        # Accepted, and a schedule follows (K16) once this answer is on its way: a TxProfile meeting the needs,
+        # unless the station is on a site, whose allocator sets its transactions' limits.
+        needs = smart_charging.charging_needs(payload, report.departure_time)
+        runtime = self._runtime
+        if needs is not None and not runtime.session_watch.site_load.is_on_site(self.id):
+            schedule = answer_charging_needs(
+                runtime.session_factory, runtime.commands.send_command, self.id, needs, now=self._now()
+            )
+            runtime.background.spawn(schedule, name=f"charging-needs-{self.id}")
         return {"status": "Accepted"}
 
     async def notify_ev_charging_schedule(self, payload: Payload) -> Payload:
