@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -263,3 +265,51 @@ async def test_under_the_priority_strategy_a_fleet_vehicle_tag_gets_a_larger_sha
         assert response.status_code == 200 and response.json()["charging_priority"] == 2
         cars = [await start_car(chargers[0], visitor), await start_car(chargers[1], fleet)]
         await limits_settle(cars, [10.0, 20.0])
+
+
+async def test_a_limit_window_of_the_day_lowers_the_site_s_limit_while_it_lasts(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with site_chargers(server, 2) as chargers:
+        site = await make_site(http, admin, [c.id for c in chargers], timezone="Asia/Tokyo", min_current_a=0)
+        cars = [await start_car(charger, await new_tag(http, admin)) for charger in chargers]
+        await limits_settle(cars, [31.5, 31.5])
+        # A window around now, in the site's time zone (over midnight when now is close to it).
+        now = datetime.now(ZoneInfo("Asia/Tokyo"))
+        window = {
+            "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+            "end": (now + timedelta(hours=1)).strftime("%H:%M"),
+            "max_current_a": 20,
+        }
+        response = await http.put(f"/api/admin/sites/{site['id']}/limit_windows", json=[window], headers=admin)
+        assert response.status_code == 200 and response.json()["limit_in_force_a"] == 20, response.text
+        await limits_settle(cars, [10.0, 10.0])
+        # An override wins over the window while it lasts.
+        until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        response = await http.put(
+            f"/api/admin/sites/{site['id']}/limit", json={"max_current_a": 12, "until": until}, headers=admin
+        )
+        await limits_settle(cars, [6.0, 6.0])
+        await http.delete(f"/api/admin/sites/{site['id']}/limit", headers=admin)
+        await http.put(f"/api/admin/sites/{site['id']}/limit_windows", json=[], headers=admin)
+        await limits_settle(cars, [31.5, 31.5])
+
+
+async def test_a_charger_taken_off_its_site_has_the_site_s_profiles_cleared(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with site_chargers(server, 2) as (leaving, staying):
+        site = await make_site(http, admin, [leaving.id, staying.id])
+        car = await start_car(leaving, await new_tag(http, admin))
+        await limits_settle([car], [32.0])
+        response = await http.patch(
+            f"/api/admin/sites/{site['id']}", json={"charge_point_ids": [staying.id]}, headers=admin
+        )
+        assert response.json()["charge_point_ids"] == [staying.id]
+
+        async def cleared() -> list[int]:
+            return sorted(p["id"] for p in payloads_received(leaving, "ClearChargingProfile"))
+
+        assert await poll(cleared, until=lambda ids: len(ids) == 2) == [770_000, 770_001]
+        held = (await http.get(f"/api/admin/chargers/{leaving.id}/charging_profiles", headers=admin)).json()
+    assert held == []
