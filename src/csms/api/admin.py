@@ -19,7 +19,7 @@ from csms.api.schemas import (
     SettlementOut,
 )
 from csms.db.models import Charger
-from csms.services import chargers, file_transfer, message_log, settlements
+from csms.services import chargers, file_transfer, message_log, settlements, sites
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -152,4 +152,6 @@ async def _charger_out(session: SessionDep, charger: Charger) -> ChargerOut:
     out.connectors = [
         ConnectorOut.model_validate(c) for c in await chargers.list_connectors(session, charger.charge_point_id)
     ]
+    if site := await sites.site_holding(session, charger.charge_point_id):
+        out.site_id, out.site_name = site.id, site.name
     return out

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from csms.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody, MeterValueOut, TransactionClose, TransactionOut
 from csms.db.models import MeterValue, Transaction
-from csms.services import open_transactions, session_costs, transactions
+from csms.services import open_transactions, session_costs, sites, transactions
 from csms.services.charging import STAFF_ROLES
 from csms.services.clock import utc_now
 from csms.services.errors import NotFound
@@ -114,7 +114,8 @@ async def my_transaction(
         raise NotFound(f"transaction {transaction_id} not found")
     costs = await session_costs.costs_of(session, [transaction], now=runtime.clock())
     meter_values = await transactions.list_meter_values(session, transaction.id)
-    return transaction_out(transaction, meter_values=meter_values, cost=costs.get(transaction.id))
+    allowance = (await sites.allowances(session, [transaction.id])).get(transaction.id)
+    return transaction_out(transaction, meter_values=meter_values, cost=costs.get(transaction.id), allowance=allowance)
 
 
 @router.get("/admin/transactions", responses=_ADMIN, tags=["admin"])
@@ -179,8 +180,12 @@ def transaction_out(
     transaction: Transaction,
     meter_values: list[MeterValue] | None = None,
     cost: session_costs.PricedSession | None = None,
+    allowance: sites.Allowance | None = None,
 ) -> TransactionOut:
     energy = transactions.energy_wh(transaction)
+    is_active = transaction.stop_timestamp is None and transaction.id_tag_status == ACCEPTED
+    # A stopped session's allocation lasts until its site is next recomputed: it allows nothing any more.
+    allowance = allowance if is_active else None
     return TransactionOut(
         id=transaction.id,
         charge_point_id=transaction.charge_point_id,
@@ -196,7 +201,7 @@ def transaction_out(
         energy_wh=energy,
         energy_kwh=Decimal(energy) / 1000,
         duration_seconds=_duration(transaction),
-        is_active=transaction.stop_timestamp is None and transaction.id_tag_status == ACCEPTED,
+        is_active=is_active,
         id_tag_status=transaction.id_tag_status,
         closed_by=transaction.closed_by,
         meter_went_backwards=transaction.meter_went_backwards,
@@ -208,6 +213,8 @@ def transaction_out(
         evse_id=transaction.evse_id,
         transaction_key=transaction.transaction_key,
         cost_breakdown=cost.breakdown if cost else None,
+        allowed_current_a=allowance.current_a if allowance else None,
+        allowed_power_w=allowance.power_w if allowance else None,
     )
 
 
@@ -223,7 +230,11 @@ async def _page(
     found = await transactions.list_transactions(session, where, limit=page.limit, offset=page.offset)
     response.headers["X-Total-Count"] = str(await transactions.count_transactions(session, where))
     costs = await session_costs.costs_of(session, found, now=utc_now())
-    return [transaction_out(transaction, cost=costs.get(transaction.id)) for transaction in found]
+    allowed = await sites.allowances(session, [t.id for t in found if t.stop_timestamp is None])
+    return [
+        transaction_out(transaction, cost=costs.get(transaction.id), allowance=allowed.get(transaction.id))
+        for transaction in found
+    ]
 
 
 async def _csv(session: SessionDep, where: transactions.TransactionFilter, filename: str) -> StreamingResponse:

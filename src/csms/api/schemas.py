@@ -220,6 +220,13 @@ class TransactionOut(BaseModel):
     cost_breakdown: dict[str, Any] | None = Field(
         default=None, description="energy, charging_time, idle_time, session_fee, net, tax, total and the slices"
     )
+    allowed_current_a: float | None = Field(
+        default=None,
+        description="While it runs on a site: the current per phase csms lets it draw now (0: waiting for power)",
+    )
+    allowed_power_w: float | None = Field(
+        default=None, description="The same as power: allowed_current_a * the site's phases * 230 V"
+    )
 
 
 class TransactionClose(BaseModel):
@@ -333,6 +340,8 @@ class ChargerOut(BaseModel):
     security_profile_allowed: int | None = None
     created_at: datetime
     connectors: list[ConnectorOut] = []
+    site_id: int | None = Field(default=None, description="The site it is on (load management), if any")
+    site_name: str | None = None
 
 
 class SettlementOut(BaseModel):

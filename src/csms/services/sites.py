@@ -21,6 +21,9 @@ from csms.services.load_allocation import STRATEGIES
 
 PHASES = (1, 3)
 MINUTES_PER_DAY = 24 * 60
+# The voltage per phase the allocator counts power with (services/site_load.py): a limit in amperes is
+# worth limit * phases * 230 W.
+NOMINAL_VOLTS = 230.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,12 @@ async def site_of(session: AsyncSession, charge_point_id: str) -> int | None:
     return await session.scalar(select(SiteCharger.site_id).where(SiteCharger.charge_point_id == charge_point_id))
 
 
+async def site_holding(session: AsyncSession, charge_point_id: str) -> Site | None:
+    """The site the charger is on, if any."""
+    query = select(Site).join(SiteCharger, SiteCharger.site_id == Site.id)
+    return await session.scalar(query.where(SiteCharger.charge_point_id == charge_point_id))
+
+
 async def memberships(session: AsyncSession) -> dict[str, int]:
     """Every charger that is on a site, and its site."""
     rows = await session.execute(select(SiteCharger.charge_point_id, SiteCharger.site_id))
@@ -197,6 +206,32 @@ def limit_in_force(site: Site, windows: Sequence[LimitWindow], now: datetime) ->
 async def allocations(session: AsyncSession, site_id: int) -> list[SiteAllocation]:
     query = select(SiteAllocation).where(SiteAllocation.site_id == site_id).order_by(SiteAllocation.transaction_id)
     return list(await session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What a site lets one charging session take now: its limit per phase, and the site's phases."""
+
+    current_a: float
+    phases: int
+    state: str
+
+    @property
+    def power_w(self) -> float:
+        return round(self.current_a * self.phases * NOMINAL_VOLTS, 1)
+
+
+async def allowances(session: AsyncSession, transaction_ids: Sequence[int]) -> dict[int, Allowance]:
+    """The allowance of each of these transactions that runs on a site (the others are not named)."""
+    if not transaction_ids:
+        return {}
+    query = (
+        select(SiteAllocation.transaction_id, SiteAllocation.limit_a, SiteAllocation.state, Site.phases)
+        .join(Site, Site.id == SiteAllocation.site_id)
+        .where(SiteAllocation.transaction_id.in_(set(transaction_ids)))
+    )
+    rows = await session.execute(query)
+    return {tx: Allowance(current_a=limit, phases=phases, state=state) for tx, limit, state, phases in rows}
 
 
 async def samples(session: AsyncSession, site_id: int, *, since: datetime) -> list[SiteSample]:
