@@ -1,4 +1,5 @@
-// Charts drawn as inline SVG: a bar chart (energy per day) and a line chart (a transaction's meter values).
+// Charts drawn as inline SVG: a bar chart (energy per day), a line chart (a transaction's meter values) and a step
+// chart (a site's current over the day).
 
 const NS = "http://www.w3.org/2000/svg";
 const HEIGHT = 220;
@@ -85,6 +86,46 @@ export function lineChart(points, { label, format }) {
   root.append(
     svg("text", { x: PAD.left, y: HEIGHT - 8 }, clock(start)),
     svg("text", { x: WIDTH - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, clock(start + span)),
+  );
+  return root;
+}
+
+/**
+ * series: [{kind, points: [{x: Date, y: number | null}]}], each drawn as steps (a value holds until the
+ * next) from `start` to `end`; a null value leaves a gap. For a site's current over the day.
+ */
+export function stepChart(series, { label, format, start, end }) {
+  const root = frame(label);
+  const values = series.flatMap((line) => line.points.map((point) => point.y)).filter(Number.isFinite);
+  const max = niceMax(Math.max(0, ...values));
+  yAxis(root, max, format);
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
+  const span = Math.max(end - start, 1);
+  const x = (time) => PAD.left + ((Math.min(Math.max(time, start), end) - start) / span) * plotWidth;
+  const y = (value) => PAD.top + plotHeight * (1 - value / max);
+  for (const line of series) {
+    let path = "";
+    let drawing = false;
+    for (const point of line.points) {
+      if (!Number.isFinite(point.y)) {
+        if (drawing) path += `H${x(point.x.getTime())}`;
+        drawing = false;
+        continue;
+      }
+      path += drawing ? `H${x(point.x.getTime())}V${y(point.y)}` : `M${x(point.x.getTime())},${y(point.y)}`;
+      drawing = true;
+    }
+    if (drawing) path += `H${x(end)}`;
+    if (path) root.append(svg("path", { class: `line ${line.kind}`, d: path }));
+  }
+  // A span of minutes (a site made just now) is labelled to the second.
+  const units = span < 600_000 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
+  const clock = (time) => new Date(time).toLocaleTimeString([], units);
+  root.append(
+    svg("text", { x: PAD.left, y: HEIGHT - 8 }, clock(start)),
+    svg("text", { x: PAD.left + plotWidth / 2, y: HEIGHT - 8, "text-anchor": "middle" }, clock(start + span / 2)),
+    svg("text", { x: WIDTH - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, clock(end)),
   );
   return root;
 }

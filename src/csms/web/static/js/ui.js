@@ -166,3 +166,30 @@ export function pager(container, { offset, limit, total, go }) {
 
 /** Whether the section of `view` is on screen: live events only touch what is shown. */
 export const isShown = (view) => !$(`[data-view="${view}"]`).hidden;
+
+const pollers = new Map();
+
+/**
+ * Call `load` every `ms` while the section of `view` is shown (one timer per view: showing it again restarts
+ * it); a failed read shows on the page and the next one tries again.
+ */
+export function pollWhileShown(view, ms, load) {
+  clearInterval(pollers.get(view));
+  let failed = false;
+  const timer = setInterval(async () => {
+    if (!isShown(view)) {
+      clearInterval(timer);
+      pollers.delete(view);
+      return;
+    }
+    try {
+      await load();
+      if (failed) say($("#page-error"), "");
+      failed = false;
+    } catch (error) {
+      say($("#page-error"), error.message, { error: true });
+      failed = true;
+    }
+  }, ms);
+  pollers.set(view, timer);
+}
