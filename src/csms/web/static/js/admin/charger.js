@@ -143,6 +143,7 @@ async function loadFacts() {
     ["Registration", charger.registration_status], ["Last boot", when(charger.last_boot_at)],
     ["Last heartbeat", when(charger.last_heartbeat_at)],
     ["Security profile", charger.security_profile ? String(charger.security_profile) : null],
+    ["Site", charger.site_id ? el("a", { href: `#/sites/${charger.site_id}`, text: charger.site_name }) : null],
   ];
   fill($("#charger-facts"), ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", {}, value || "–")]));
   const changed = applyLayout(layoutOf(charger));

@@ -5,6 +5,8 @@ import { $, $$, bindLogin, say, startRouter } from "../ui.js";
 import * as charger from "./charger.js";
 import * as chargers from "./chargers.js";
 import * as overview from "./overview.js";
+import * as site from "./site.js";
+import * as sites from "./sites.js";
 import * as transactions from "./transactions.js";
 import * as users from "./users.js";
 
@@ -18,6 +20,8 @@ const routes = [
   { path: "overview", view: "overview", title: "Overview", show: overview.show },
   { path: "chargers", view: "chargers", title: "Chargers", show: chargers.show },
   { path: "chargers/:id", view: "charger", title: "Charger", show: charger.show },
+  { path: "sites", view: "sites", title: "Sites", show: sites.show },
+  { path: "sites/:id", view: "site", title: "Site", show: site.show },
   { path: "users", view: "users", title: "Users", show: users.show },
   { path: "transactions", view: "transactions", title: "Transactions", show: transactions.show },
   { path: "transactions/:id", view: "transaction", title: "Charging session", show: transactions.showOne },
@@ -41,7 +45,7 @@ async function enter() {
 }
 
 function init() {
-  for (const module of [overview, chargers, charger, users, transactions]) module.init(context);
+  for (const module of [overview, chargers, charger, sites, site, users, transactions]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
