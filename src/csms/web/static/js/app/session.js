@@ -1,4 +1,5 @@
-// The running session, live: energy, power and duration follow the charger's MeterValues.
+// The running session, live: energy, power and duration follow the charger's MeterValues; on a site, the power
+// csms allows the car (it changes as other cars come and go, so it is read again every few seconds).
 
 import { $, duration, isShown, kw, kwh, say, secondsSince } from "../ui.js";
 
@@ -6,6 +7,8 @@ let api;
 let active = null;
 let waitingSince = 0;
 let ticker = null;
+let allowanceTimer = null;
+const ALLOWANCE_REFRESH_MS = 5000;
 // The newest meter_values event: it may arrive while the session is still being loaded.
 let lastMeter = null;
 
@@ -24,10 +27,14 @@ export function init(context) {
 }
 
 export async function show() {
-  const { items } = await api.page("/api/transactions?limit=5");
-  active = items.find((transaction) => transaction.is_active) || null;
+  active = await activeSession();
   if (active) waitingSince = 0;
   render();
+}
+
+async function activeSession() {
+  const { items } = await api.page("/api/transactions?limit=5");
+  return items.find((transaction) => transaction.is_active) || null;
 }
 
 function render() {
@@ -37,15 +44,39 @@ function render() {
   if (waiting) say($("#session-message"), "Waiting for the charger to start…");
   else if (active) say($("#session-message"), "");
   clearInterval(ticker);
+  clearInterval(allowanceTimer);
   if (!active) return;
   $("#live-where").textContent = `${active.charge_point_id} · connector ${active.connector_id}`;
   $("#live-energy").textContent = kwh(active.energy_wh);
   $("#live-power").textContent = "–";
   $("#live-cost").textContent = money(active.cost, active.currency);
   if (lastMeter?.transaction_id === active.id) showMeter(lastMeter);
+  showAllowance(active);
   $("#stop").disabled = false;
   tick();
   ticker = setInterval(tick, 1000);
+  allowanceTimer = setInterval(refreshAllowance, ALLOWANCE_REFRESH_MS);
+}
+
+/** What the site lets the car take now (hidden off a site): power, and the current per phase. */
+function showAllowance(transaction) {
+  const onSite = transaction.allowed_current_a !== null && transaction.allowed_current_a !== undefined;
+  $("#live-allowance").hidden = !onSite;
+  if (!onSite) return;
+  $("#live-allowed").textContent = kw(transaction.allowed_power_w);
+  $("#live-allowed-detail").textContent = transaction.allowed_current_a > 0
+    ? `${transaction.allowed_current_a.toFixed(1)} A per phase`
+    : "waiting for power to free up on the site";
+}
+
+async function refreshAllowance() {
+  if (!active || !isShown("session")) return;
+  try {
+    const now = await activeSession();
+    if (now && active && now.id === active.id) showAllowance(now);
+  } catch {
+    // The next refresh tries again; the live figures stay as they are.
+  }
 }
 
 function tick() {
@@ -71,6 +102,7 @@ function money(amount, currency) {
 function onStopped(event) {
   if (!active || event.transaction_id !== active.id) return;
   clearInterval(ticker);
+  clearInterval(allowanceTimer);
   active = null;
   $("#live").hidden = true;
   $("#no-session").hidden = false;
