@@ -16,6 +16,7 @@ from ocpp.messages import Call
 from websockets.exceptions import InvalidStatus
 
 from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, basic_auth_header, connect_charger
+from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
 from tests.support.waiting import poll
 
@@ -43,6 +44,19 @@ async def online_charger(
         for connector_id in range(1, connectors + 1):
             await charger.status(connector_id, "Available")
         yield charger
+
+
+@asynccontextmanager
+async def booted_station(
+    server: RunningServer, behaviour: StationBehaviour | None = None
+) -> AsyncIterator[SimulatedStation]:
+    """A registered 2.0.1 station, connected, booted and with EVSEs 1 and 2 reported Available."""
+    station_id = await server.add_charger()
+    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=behaviour) as station:
+        assert (await station.boot()).status == "Accepted"
+        await station.status(1, "Available")
+        await station.status(2, "Available")
+        yield station
 
 
 async def ocpp_call(

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import RunningServer, bearer, signup
-from tests.operating import new_tag, online_charger
+from tests.operating import admin, new_tag, online_charger
+from tests.support.sites import limits_settle, make_site, site_chargers, start_car
 from tests.support.waiting import poll
-from tests.test_sites import admin, limits_settle, make_site, site_chargers, start_car
 
 __all__ = ["admin"]
 

@@ -1,123 +1,26 @@
 """Site load management: chargers behind one grid connection, kept under its limit by the profiles csms sends.
 
-The chargers are real OCPP clients; what counts is what they received: the TxProfile in force on each
-running transaction (the last one csms sent it that it accepted), summed against the site's limit.
+The chargers are real OCPP clients; what counts is what they received (tests/support/sites.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from ocpp.v16 import call, call_result
+from ocpp.v16 import call_result
 
-from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, now_iso
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger
 from csms.simulator.station201 import SimulatedStation
 from tests.conftest import RunningServer, bearer, create_account_with_role, login_as, node_with
-from tests.operating import admin, new_tag, online_charger, payloads_received
-from tests.support.waiting import DEADLINE_SECONDS, poll
+from tests.operating import admin, booted_station, new_tag, online_charger, payloads_received
+from tests.support.sites import MINIMUM, Car, default_limit, limits_settle, make_site, site_chargers, start_car
+from tests.support.waiting import poll
 
 __all__ = ["admin"]
-
-SITE_LIMIT = 63.0
-MINIMUM = 6.0
-
-
-async def make_site(
-    http: httpx.AsyncClient, admin: dict[str, str], charge_point_ids: list[str], **fields: Any
-) -> dict[str, Any]:
-    body = {"name": f"site-{charge_point_ids[0]}", "max_current_a": SITE_LIMIT, "charge_point_ids": charge_point_ids}
-    response = await http.post("/api/admin/sites", json={**body, **fields}, headers=admin)
-    assert response.status_code == 201, response.text
-    site: dict[str, Any] = response.json()
-    return site
-
-
-def tx_limit(charger: SimulatedCharger, transaction_id: int) -> float | None:
-    """The limit of the last TxProfile the charger received for the transaction (it accepts them all)."""
-    limit = None
-    for payload in payloads_received(charger, "SetChargingProfile"):
-        profile = payload["csChargingProfiles"]
-        if profile["chargingProfilePurpose"] == "TxProfile" and profile.get("transactionId") == transaction_id:
-            limit = float(profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"])
-    return limit
-
-
-def default_limit(charger: SimulatedCharger) -> float | None:
-    defaults = [
-        payload["csChargingProfiles"]
-        for payload in payloads_received(charger, "SetChargingProfile")
-        if payload["csChargingProfiles"]["chargingProfilePurpose"] == "TxDefaultProfile"
-    ]
-    return float(defaults[-1]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]) if defaults else None
-
-
-class Car:
-    """A charging session on one of the site's chargers."""
-
-    def __init__(self, charger: SimulatedCharger, transaction_id: int) -> None:
-        self.charger, self.transaction_id = charger, transaction_id
-
-    @property
-    def limit(self) -> float | None:
-        return tx_limit(self.charger, self.transaction_id)
-
-    async def draw(self, amperes: float) -> None:
-        sample = {
-            "timestamp": now_iso(),
-            "sampledValue": [
-                {"value": "1000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                *(
-                    {"value": f"{amperes:.1f}", "measurand": "Current.Import", "unit": "A", "phase": phase}
-                    for phase in ("L1", "L2", "L3")
-                ),
-            ],
-        }
-        await self.charger.call(
-            call.MeterValues(connector_id=1, meter_value=[sample], transaction_id=self.transaction_id)
-        )
-
-    async def stop(self) -> None:
-        await self.charger.stop_transaction(self.transaction_id, 2000)
-
-
-async def start_car(charger: SimulatedCharger, id_tag: str) -> Car:
-    answer = await charger.start_transaction(1, id_tag)
-    assert answer.id_tag_info["status"] == "Accepted"
-    return Car(charger, answer.transaction_id)
-
-
-async def limits_settle(
-    cars: list[Car], expected: list[float] | None = None, *, within: float = DEADLINE_SECONDS
-) -> list[float]:
-    """The limits in force once every car has one (equal to `expected` when given), checked under the site's
-    limit and at least the minimum (or 0: waiting)."""
-
-    async def current() -> list[float | None]:
-        return [car.limit for car in cars]
-
-    def settled(limits: list[float | None]) -> bool:
-        if any(limit is None for limit in limits):
-            return False
-        return expected is None or [round(limit or 0, 1) for limit in limits] == expected
-
-    limits = await poll(current, until=settled, within=within)
-    values = [limit or 0.0 for limit in limits]
-    assert sum(values) <= SITE_LIMIT + 1e-9, values
-    assert all(value == 0 or value >= MINIMUM for value in values), values
-    return values
-
-
-@contextlib.asynccontextmanager
-async def site_chargers(server: RunningServer, count: int, **behaviour: Any) -> AsyncIterator[list[SimulatedCharger]]:
-    async with contextlib.AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(online_charger(server, **behaviour)) for _ in range(count)]
 
 
 async def test_six_cars_on_a_63_a_site_never_take_it_over_its_limit(
@@ -199,8 +102,6 @@ async def test_a_charger_that_refuses_limits_is_counted_at_its_maximum_until_it_
 async def test_a_2_0_1_station_and_a_1_6_charger_share_one_site(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    from tests.test_smart_charging_201 import booted_station
-
     async with online_charger(server) as charger, booted_station(server) as station:
         await make_site(http, admin, [charger.id, station.id], max_current_a=40)
         car = await start_car(charger, await new_tag(http, admin))

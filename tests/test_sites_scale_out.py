@@ -24,8 +24,8 @@ from tests.conftest import (
     stop_server,
 )
 from tests.operating import new_tag
+from tests.support.sites import limits_settle, make_site, start_car
 from tests.support.waiting import poll
-from tests.test_sites import limits_settle, make_site, start_car
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 

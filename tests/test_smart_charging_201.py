@@ -5,8 +5,6 @@ NotifyEVChargingSchedule)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +12,9 @@ import httpx
 from ocpp.v201 import call, call_result
 
 from csms.services.smart_charging import NEEDS_PROFILE_ID
-from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
-from tests.conftest import CHARGER_PASSWORD, RunningServer
-from tests.operating import admin, new_tag, ocpp_call
+from csms.simulator.station201 import SimulatedStation, StationBehaviour
+from tests.conftest import RunningServer
+from tests.operating import admin, booted_station, new_tag, ocpp_call
 from tests.support.backends import sqlite_only_server
 from tests.support.events import live_stream
 from tests.support.waiting import poll, wait_until
@@ -24,19 +22,6 @@ from tests.support.waiting import poll, wait_until
 __all__ = ["admin", "sqlite_only_server"]
 
 SCHEDULE = [{"start_period": 0, "limit": 16, "number_phases": 3}, {"start_period": 1800, "limit": 10}]
-
-
-@asynccontextmanager
-async def booted_station(
-    server: RunningServer, behaviour: StationBehaviour | None = None
-) -> AsyncIterator[SimulatedStation]:
-    """A registered 2.0.1 station, connected, booted and with EVSEs 1 and 2 reported Available."""
-    station_id = await server.add_charger()
-    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=behaviour) as station:
-        assert (await station.boot()).status == "Accepted"
-        await station.status(1, "Available")
-        await station.status(2, "Available")
-        yield station
 
 
 def tokens_of(admin: dict[str, str]) -> dict[str, str]:

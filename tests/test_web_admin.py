@@ -17,18 +17,9 @@ from tests.certificates import make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, client_from, create_account_with_role, login_as
 from tests.screens import check_page, snap
 from tests.support.charging_records import new_tag
+from tests.support.pages import log_in_as_admin
 
 pytest_plugins = ["tests.browser"]
-
-
-async def log_in_as_admin(page: Page, server: RunningServer, role: str = "admin") -> str:
-    username, password = await create_account_with_role(server, role)
-    await page.goto("/admin")
-    await page.get_by_label("Username", exact=True).fill(username)
-    await page.get_by_label("Password", exact=True).fill(password)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-    return username
 
 
 async def open_chargers(page: Page, charge_point_id: str) -> None:

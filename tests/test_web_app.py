@@ -10,27 +10,15 @@ from playwright.async_api import Page, expect
 from csms.simulator.charger import SimulatedCharger, connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
-    USER_PASSWORD,
     RunningServer,
     bearer,
     create_account_with_role,
     login_as,
-    new_username,
 )
 from tests.screens import check_page, snap
+from tests.support.pages import sign_up
 
 pytest_plugins = ["tests.browser"]
-
-
-async def sign_up(page: Page) -> str:
-    username = new_username("driver")
-    await page.goto("/app")
-    signup = page.locator("#app-signup")
-    await signup.get_by_label("Username").fill(username)
-    await signup.get_by_label("Password").fill(USER_PASSWORD)
-    await signup.get_by_role("button", name="Create account").click()
-    await expect(page.get_by_role("heading", name="Start charging")).to_be_visible()
-    return username
 
 
 async def find_charger(page: Page, charge_point_id: str, connector_id: int = 1) -> None:

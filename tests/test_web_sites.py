@@ -19,9 +19,8 @@ from csms.simulator.charger import ChargerBehaviour
 from tests.conftest import RunningServer, bearer, create_account_with_role, login_as
 from tests.operating import new_tag, online_charger
 from tests.screens import check_page
-from tests.test_sites import Car, limits_settle, make_site, site_chargers, start_car
-from tests.test_web_admin import log_in_as_admin
-from tests.test_web_app import sign_up
+from tests.support.pages import log_in_as_admin, sign_up
+from tests.support.sites import Car, limits_settle, make_site, site_chargers, start_car
 
 pytest_plugins = ["tests.browser"]
 
