@@ -184,7 +184,10 @@ def _certificate_provider(
     if settings.iso15118_provider == "http" and settings.iso15118_provider_url:
         return HttpProvider(settings.iso15118_provider_url, timeout=settings.iso15118_provider_timeout)
     return DevelopmentProvider(
-        session_factory, authority=lambda: load_authority(settings.ca_certfile, settings.ca_keyfile), clock=clock
+        session_factory,
+        authority=lambda: load_authority(settings.ca_certfile, settings.ca_keyfile),
+        clock=clock,
+        secc_valid_for=timedelta(days=settings.v2g_certificate_days),
     )
 
 

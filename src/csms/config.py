@@ -197,12 +197,16 @@ class Settings(BaseSettings):
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
 
-    # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus and
-    # the contract certificates of Authorize. development: csms's own CA (no EXI, so Get15118EVCertificate
-    # is Failed); http: an external PKI/OCSP service at iso15118_provider_url, given this many seconds.
+    # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
+    # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate
+    # V2GCertificate). development: csms's own CA (no EXI, so Get15118EVCertificate is Failed); http: an
+    # external PKI/OCSP service at iso15118_provider_url, given this many seconds.
     iso15118_provider: Literal["development", "http"] = "development"
     iso15118_provider_url: str | None = Field(default=None, pattern=r"^https?://")
     iso15118_provider_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Validity of the SECC certificates (SignCertificate V2GCertificate) the development provider signs, days:
+    # a short-lived leaf the station renews, as ISO 15118-2's certificate profiles expect.
+    v2g_certificate_days: int = Field(default=60, gt=0)
 
     @model_validator(mode="after")
     def _http_provider_has_url(self) -> Settings:

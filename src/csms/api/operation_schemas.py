@@ -185,11 +185,12 @@ class CertificateOut(BaseModel):
     id: int
     charge_point_id: str
     certificate_type: str = Field(
-        description="ChargePointCertificate (signed by csms); installed or reported: 1.6 CentralSystemRootCertificate, "
+        description="ChargePointCertificate (the OCPP client certificate csms signed), V2GCertificate (the ISO 15118 "
+        "SECC certificate the certificate provider signed); installed or reported: 1.6 CentralSystemRootCertificate, "
         "ManufacturerRootCertificate; 2.0.1 V2GRootCertificate, MORootCertificate, CSMSRootCertificate, "
         "ManufacturerRootCertificate, V2GCertificateChain"
     )
-    status: str = Field(description="Issued, Accepted, Rejected, SendFailed (signed by csms) or Installed")
+    status: str = Field(description="Issued, Accepted, Rejected, SendFailed (signed for the charger) or Installed")
     serial_number: str = Field(description="Hexadecimal, as in CertificateHashData")
     subject: str | None
     not_after: datetime | None = Field(description="Unknown for those only reported by GetInstalledCertificateIds")

@@ -29,6 +29,20 @@ _ALLOWED_CURVES = frozenset({"secp256r1", "secp384r1"})  # P-256, P-384
 # NIST SP 800-56B: an odd exponent above 2**16 and below 2**256; e=3 invites the small-exponent attacks.
 _RSA_EXPONENTS = range(2**16 + 1, 2**256)
 _SIGNATURE_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
+# ISO 15118-2 Annex F: an SECC leaf's key signs (TLS handshakes) and agrees keys (ECDH), nothing else.
+_SECC_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=True,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+_V2G_CURVE = "secp256r1"
+_V2G_MAX_CERTIFICATE_BYTES = 800  # V2G2-010, DER
 
 
 class CertificateRequestRefused(InvalidInput):
@@ -98,6 +112,60 @@ def sign_request(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(authority.key, hashes.SHA256())
     )
+
+
+def sign_secc_request(
+    authority: CertificateAuthority, csr_pem: str, *, now: datetime, valid_for: timedelta
+) -> x509.Certificate:
+    """An ISO 15118-2 SECC certificate (the station's V2GCertificate, Annex F's leaf profile) for the CSR's
+    key, naming the CSR's subject (CN the SECC id; O, C and DC=CPO as the station asks: csms has no record
+    of them). It is not the charger's OCPP client certificate, which csms alone names, and csms never honours
+    it for a connection. Signed only by an EC P-256 CA, for a P-256 key, with SHA-256 (V2G2-006, V2G2-007)."""
+    _require_v2g_authority(authority)
+    request = _read_request(csr_pem)
+    _require_v2g_request(request)
+    ca_key = authority.key.public_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(request.subject)
+        .issuer_name(authority.certificate.subject)
+        .public_key(request.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _CLOCK_SKEW)
+        .not_valid_after(min(now + valid_for, authority.certificate.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_SECC_KEY_USAGE, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(request.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key), critical=False)
+        .sign(authority.key, hashes.SHA256())
+    )
+    size = len(certificate.public_bytes(serialization.Encoding.DER))
+    if size > _V2G_MAX_CERTIFICATE_BYTES:
+        raise CertificateRequestRefused(f"the SECC certificate would be {size} bytes, over the 800 of V2G2-010")
+    return certificate
+
+
+def _require_v2g_authority(authority: CertificateAuthority) -> None:
+    key = authority.key
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != _V2G_CURVE:
+        kind = f"EC on {key.curve.name}" if isinstance(key, ec.EllipticCurvePrivateKey) else f"RSA-{key.key_size}"
+        raise CertificateRequestRefused(
+            f"csms's CA key is {kind}; an ISO 15118-2 chain is ECDSA on P-256 throughout (V2G2-007): "
+            "use an EC P-256 CA, or the http certificate provider"
+        )
+
+
+def _require_v2g_request(request: x509.CertificateSigningRequest) -> None:
+    """An SECC key is EC on P-256, signed with SHA-256 (V2G2-006, V2G2-007); its subject names the SECC id."""
+    key = request.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != _V2G_CURVE:
+        kind = f"EC on {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey) else _key_kind(key)
+        raise CertificateRequestRefused(f"the CSR's key is {kind}; an SECC certificate's key is EC on P-256")
+    if not isinstance(request.signature_hash_algorithm, hashes.SHA256):
+        name = request.signature_hash_algorithm.name.upper() if request.signature_hash_algorithm else "none"
+        raise CertificateRequestRefused(f"the CSR is signed with {name}; ISO 15118-2 signs with SHA-256")
+    if not request.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        raise CertificateRequestRefused("the CSR names no common name: an SECC certificate's CN is the SECC id")
 
 
 def _read_request(csr_pem: str) -> x509.CertificateSigningRequest:

@@ -1,9 +1,10 @@
 """The certificates on each charger: those csms signed for it and those installed or reported on it,
-with their expiry for renewal reminders (Security Whitepaper, certificate management)."""
+with their expiry for renewal reminders (Security Whitepaper, certificate management); and the ISO 15118
+SECC certificates (V2GCertificate) the certificate provider signed for it, kept apart from its OCPP one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,12 @@ from csms.services import certificate_authority, certificate_requests, security_
 from csms.services.calls import Send
 from csms.services.certificate_authority import CertificateAuthority, CertificateRequestRefused, CertificateSubject
 from csms.services.errors import DomainError
+from csms.services.iso15118 import ACCEPTED, CertificateProvider
 
 CHARGE_POINT_CERTIFICATE = "ChargePointCertificate"
+# CertificateSigningUseEnumType: the ISO 15118 SECC certificate. Never a ChargePointCertificate: revocation,
+# renewal and the client-certificate check (certificate_revocation.py) leave it alone.
+V2G_CERTIFICATE = "V2GCertificate"
 ISSUED, SEND_FAILED, INSTALLED = "Issued", "SendFailed", "Installed"
 # The fields of CertificateHashData that identify a certificate (hashAlgorithm aside).
 _HASH_FIELDS = ("issuerNameHash", "issuerKeyHash", "serialNumber")
@@ -53,22 +58,58 @@ async def sign_for_charger(
     return row.id
 
 
+async def sign_v2g_for_charger(
+    session_factory: async_sessionmaker[AsyncSession],
+    provider: CertificateProvider,
+    charge_point_id: str,
+    csr_pem: str,
+    *,
+    issuers: Sequence[x509.Certificate],
+    now: datetime,
+) -> int:
+    """Have the certificate provider sign a station's SECC certificate and keep its chain as the charger's
+    V2GCertificate; its id. `issuers` (csms's CA) name the leaf's issuer when the chain leaves it out.
+    CertificateRequestRefused with the provider's reason when it is Rejected."""
+    answer = await provider.sign_v2g_certificate(charge_point_id=charge_point_id, csr_pem=csr_pem)
+    if answer.status != ACCEPTED:
+        raise CertificateRequestRefused(answer.reason or "the certificate provider rejected it")
+    try:
+        chain = x509.load_pem_x509_certificates(answer.certificate_chain.encode())
+    except ValueError:
+        raise CertificateRequestRefused("the certificate provider's chain is not PEM certificates") from None
+    leaf = chain[0]
+    issuer = next((known for known in [*chain[1:], *issuers] if known.subject == leaf.issuer), None)
+    row = _row(charge_point_id, V2G_CERTIFICATE, leaf, issuer, status=ISSUED, now=now)
+    row.certificate = answer.certificate_chain  # the whole chain, as CertificateSigned carries it
+    async with session_factory() as session:
+        session.add(row)
+        await session.commit()
+        return row.id
+
+
 async def deliver_signed(
     session_factory: async_sessionmaker[AsyncSession],
     send: Send,
     certificate_id: int,
     *,
     clock: Callable[[], datetime],
+    request_id: int | None = None,
 ) -> str | None:
-    """Send CertificateSigned with the certificate and keep the charger's answer (Accepted or Rejected),
-    which it returns."""
+    """Send CertificateSigned with the certificate (an SECC one says so, as certificateType; `request_id` is
+    2.1's, echoed from the SignCertificate) and keep the charger's answer (Accepted or Rejected), which it
+    returns."""
     async with session_factory() as session:
         row = await session.get(ChargerCertificate, certificate_id)
         if row is None or row.certificate is None:
             return None
-        charge_point_id, chain = row.charge_point_id, row.certificate
+        charge_point_id = row.charge_point_id
+        payload: dict[str, Any] = {"certificateChain": row.certificate}
+        if row.certificate_type == V2G_CERTIFICATE:
+            payload["certificateType"] = V2G_CERTIFICATE
+    if request_id is not None:
+        payload["requestId"] = request_id
     try:
-        answer = await send(charge_point_id, "CertificateSigned", {"certificateChain": chain})
+        answer = await send(charge_point_id, "CertificateSigned", payload)
         status = str(answer.get("status"))
     except Exception:  # offline, timeout, CallError: the charger asks again with a new CSR
         status = SEND_FAILED
@@ -140,14 +181,16 @@ def _row(
     charge_point_id: str,
     certificate_type: str,
     certificate: x509.Certificate,
-    issuer: x509.Certificate,
+    issuer: x509.Certificate | None,
     *,
     status: str,
     now: datetime,
 ) -> ChargerCertificate:
-    row = _reported_row(
-        charge_point_id, certificate_type, certificate_authority.hash_data(certificate, issuer), now=now
-    )
+    """A certificate's row; without its `issuer` at hand, the issuer's key hash is unknown (empty)."""
+    hash_data = certificate_authority.hash_data(certificate, issuer or certificate)
+    if issuer is None:
+        hash_data["issuerKeyHash"] = ""
+    row = _reported_row(charge_point_id, certificate_type, hash_data, now=now)
     row.status, row.subject = status, certificate.subject.rfc4514_string()[:255]
     row.not_after, row.certificate = certificate.not_valid_after_utc, certificate_authority.to_pem(certificate)
     return row

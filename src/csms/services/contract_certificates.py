@@ -17,7 +17,7 @@ from csms.db.models import ChargerCertificate, ContractCertificate
 from csms.services import certificate_authority
 from csms.services.certificate_authority import CertificateAuthority, CertificateRequestRefused, CertificateSubject
 from csms.services.certificate_revocation import RevocationReason
-from csms.services.certificates import CHARGE_POINT_CERTIFICATE
+from csms.services.certificates import CHARGE_POINT_CERTIFICATE, V2G_CERTIFICATE
 from csms.services.errors import NotFound
 
 EMAID_MAX_LENGTH = 36  # IdTokenType.idToken, CiString36
@@ -96,7 +96,7 @@ async def find_issued(
     session: AsyncSession, *, issuer_name_hash: str, issuer_key_hash: str, serial_number: str
 ) -> IssuedRecord | None:
     """The certificate csms's CA issued with this serial number (SHA256 issuer hashes, as csms keeps them):
-    a contract certificate, or a certificate csms signed for a charger; None when it issued none."""
+    a contract certificate, or a certificate csms signed for a charger (OCPP or SECC); None when it issued none."""
     contract = await session.scalar(
         select(ContractCertificate).where(
             ContractCertificate.issuer_name_hash == issuer_name_hash,
@@ -111,7 +111,7 @@ async def find_issued(
     charger = await session.scalar(
         select(ChargerCertificate)
         .where(
-            ChargerCertificate.certificate_type == CHARGE_POINT_CERTIFICATE,
+            ChargerCertificate.certificate_type.in_((CHARGE_POINT_CERTIFICATE, V2G_CERTIFICATE)),
             ChargerCertificate.issuer_name_hash == issuer_name_hash,
             ChargerCertificate.issuer_key_hash == issuer_key_hash,
             ChargerCertificate.serial_number == serial_number,

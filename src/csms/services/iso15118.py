@@ -1,10 +1,12 @@
-"""ISO 15118 Plug & Charge: the certificate provider csms asks about EV certificates, OCSP and contracts,
-and the authorization of a contract (2.0.1 functional block M and use case C07; the same for 1.6 through
-the OCA's "Using ISO 15118 Plug & Charge with OCPP 1.6" DataTransfer messages).
+"""ISO 15118 Plug & Charge: the certificate provider csms asks about EV certificates, OCSP, contracts and
+the stations' SECC certificates, and the authorization of a contract (2.0.1 functional block M, use case
+C07, and A02/A03 for a V2GCertificate; the same for 1.6 through the OCA's "Using ISO 15118 Plug & Charge
+with OCPP 1.6" DataTransfer messages).
 
 A provider is chosen by settings: `iso15118_development` answers from csms's own CA, `iso15118_http`
 forwards to an external PKI/OCSP service. Both answer every request: a provider that cannot answer says
-Failed (or, for a contract, NoCertificateAvailable), never raises, so the station always gets its answer.
+Failed (for a contract NoCertificateAvailable, for an SECC certificate Rejected), never raises, so the
+station always gets its answer.
 """
 
 from __future__ import annotations
@@ -25,16 +27,19 @@ __all__ = [
     "CONTRACT_STATUSES",
     "FAILED",
     "NO_CERTIFICATE_AVAILABLE",
+    "REJECTED",
     "SIGNATURE_ERROR",
     "CertificateHash",
     "CertificateProvider",
     "CertificateStatusAnswer",
     "ContractAuthorization",
     "EvCertificateAnswer",
+    "V2GSigningAnswer",
     "authorize_contract",
 ]
 
 FAILED = "Failed"
+REJECTED = "Rejected"
 # AuthorizeCertificateStatusEnumType.
 NO_CERTIFICATE_AVAILABLE = "NoCertificateAvailable"
 CERTIFICATE_REVOKED = "CertificateRevoked"
@@ -81,6 +86,16 @@ class CertificateStatusAnswer:
     ocsp_result: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class V2GSigningAnswer:
+    """SignCertificate for a V2GCertificate: Accepted with the SECC certificate chain (PEM, leaf first, as
+    CertificateSigned carries it), or Rejected with the reason, for the operator."""
+
+    status: str
+    certificate_chain: str = ""
+    reason: str = ""
+
+
 class CertificateProvider(Protocol):
     """The PKI csms asks on a station's behalf. Each call answers within the provider's timeout."""
 
@@ -95,6 +110,10 @@ class CertificateProvider(Protocol):
     async def check_contract(self, *, emaid: str, certificate: str | None, hashes: Sequence[CertificateHash]) -> str:
         """The status (AuthorizeCertificateStatusEnumType) of the contract certificate the EV presented for
         `emaid`: its PEM chain, or the hash data of its chain (leaf first) when the station checked it."""
+        ...
+
+    async def sign_v2g_certificate(self, *, charge_point_id: str, csr_pem: str) -> V2GSigningAnswer:
+        """The station's CSR for its ISO 15118 SECC certificate (SignCertificate V2GCertificate) signed."""
         ...
 
 

@@ -6,6 +6,8 @@ development), for testing stations and EVs without a real V2G PKI.
   csms did not issue it. A certificate of another issuer is answered Failed: this responder speaks for
   csms's CA only.
 - Authorize with a contract: contract certificates csms's CA issued (contract_certificates.py).
+- SignCertificate for a V2GCertificate: an ISO 15118-2 SECC certificate signed by csms's CA (an EC P-256
+  CA), for a P-256 key and the CSR's subject (certificate_authority.sign_secc_request).
 - Get15118EVCertificate: always Failed. Answering it means decoding the EV's EXI-encoded
   CertificateInstallationReq and building an EXI CertificateInstallationRes with a contract certificate
   encrypted for the EV, which needs an ISO 15118 EXI codec; csms has none (use the http provider).
@@ -26,7 +28,14 @@ from cryptography.x509 import ocsp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.services import contract_certificates
-from csms.services.certificate_authority import CertificateAuthority, hash_data, public_key_bits
+from csms.services.certificate_authority import (
+    CertificateAuthority,
+    CertificateRequestRefused,
+    hash_data,
+    public_key_bits,
+    sign_secc_request,
+    to_pem,
+)
 from csms.services.contract_certificates import IssuedRecord, normalized_emaid
 from csms.services.iso15118 import (
     ACCEPTED,
@@ -35,10 +44,12 @@ from csms.services.iso15118 import (
     CERTIFICATE_REVOKED,
     FAILED,
     NO_CERTIFICATE_AVAILABLE,
+    REJECTED,
     SIGNATURE_ERROR,
     CertificateHash,
     CertificateStatusAnswer,
     EvCertificateAnswer,
+    V2GSigningAnswer,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,10 +72,12 @@ class DevelopmentProvider:
         *,
         authority: Callable[[], CertificateAuthority | None],
         clock: Callable[[], datetime],
+        secc_valid_for: timedelta = timedelta(days=60),
     ) -> None:
         self._session_factory = session_factory
         self._authority = authority
         self._clock = clock
+        self._secc_valid_for = secc_valid_for
 
     async def get_ev_certificate(self, *, schema_version: str, action: str, exi_request: str) -> EvCertificateAnswer:
         logger.warning(
@@ -106,6 +119,17 @@ class DevelopmentProvider:
         if status != ACCEPTED or serial is None:
             return status
         return _contract_status(await self._issued(authority, serial), emaid, now)
+
+    async def sign_v2g_certificate(self, *, charge_point_id: str, csr_pem: str) -> V2GSigningAnswer:
+        authority = self._authority()
+        if authority is None:
+            return V2GSigningAnswer(REJECTED, reason="csms has no CA to sign with (CSMS_CA_CERTFILE, CSMS_CA_KEYFILE)")
+        try:
+            certificate = sign_secc_request(authority, csr_pem, now=self._clock(), valid_for=self._secc_valid_for)
+        except CertificateRequestRefused as refused:
+            return V2GSigningAnswer(REJECTED, reason=str(refused))
+        # The CA itself is the trust anchor the station holds (its V2GRootCertificate): the chain is the leaf.
+        return V2GSigningAnswer(ACCEPTED, to_pem(certificate))
 
     async def _issued(self, authority: CertificateAuthority, serial: int) -> IssuedRecord | None:
         ours = hash_data(authority.certificate, authority.certificate)

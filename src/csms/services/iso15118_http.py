@@ -9,9 +9,13 @@ to an external PKI/OCSP service at CSMS_ISO15118_PROVIDER_URL, in csms's own sma
                                    -> {"status": "Accepted" | "Failed", "ocspResult": "<base64 DER>"}
     POST {url}/contract-check      {"emaid", "certificate": PEM chain | null, "hashData": [<as above>]}
                                    -> {"status": AuthorizeCertificateStatusEnumType}
+    POST {url}/v2g-certificate     {"chargePointId", "csr": PEM}
+                                   -> {"status": "Accepted", "certificateChain": PEM, leaf first}
+                                    | {"status": "Rejected", "reason"?: text}
 
 An answer that does not come within the timeout, is not 200, or is not of that shape is logged and
-answered Failed (NoCertificateAvailable for a contract): the station always gets its answer.
+answered Failed (NoCertificateAvailable for a contract, Rejected for an SECC certificate): the station
+always gets its answer.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from csms.services.iso15118 import (
     ACCEPTED,
     CONTRACT_STATUSES,
     FAILED,
     NO_CERTIFICATE_AVAILABLE,
+    REJECTED,
     CertificateHash,
     CertificateStatusAnswer,
     EvCertificateAnswer,
+    V2GSigningAnswer,
 )
 
 logger = logging.getLogger(__name__)
@@ -38,6 +46,9 @@ logger = logging.getLogger(__name__)
 # The longest exiResponse and ocspResult a 2.0.1 answer may carry.
 _EXI_RESPONSE_MAX = 7500
 _OCSP_RESULT_MAX = 5500
+# The longest certificateChain a 2.0.1 CertificateSigned may carry, and the reason csms keeps of a refusal.
+_CERTIFICATE_CHAIN_MAX = 10000
+_REASON_MAX = 200
 
 
 class ProviderUnavailable(Exception):
@@ -91,6 +102,20 @@ class HttpProvider:
             return NO_CERTIFICATE_AVAILABLE
         return str(status)
 
+    async def sign_v2g_certificate(self, *, charge_point_id: str, csr_pem: str) -> V2GSigningAnswer:
+        try:
+            answer = await self._post("v2g-certificate", {"chargePointId": charge_point_id, "csr": csr_pem})
+            status = answer.get("status")
+            if status == REJECTED:
+                return V2GSigningAnswer(REJECTED, reason=f"the PKI rejected it: {_reason(answer)}")
+            if status != ACCEPTED:
+                raise ProviderUnavailable(f"v2g-certificate answered {_shape(answer)}")
+            chain = _secc_chain(answer.get("certificateChain"), csr_pem)
+        except ProviderUnavailable as error:
+            logger.warning("SignCertificate (V2GCertificate) of %s answered Rejected: %s", charge_point_id, error)
+            return V2GSigningAnswer(REJECTED, reason=f"the PKI gave no usable answer: {error}")
+        return V2GSigningAnswer(ACCEPTED, chain)
+
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self._url}/{path}"
         try:
@@ -122,6 +147,31 @@ def _hash_body(request: CertificateHash) -> dict[str, Any]:
     if request.responder_url is not None:
         body["responderURL"] = request.responder_url
     return body
+
+
+def _secc_chain(chain: object, csr_pem: str) -> str:
+    """The PKI's certificate chain, provided it is PEM certificates a station can take, the first one for the
+    CSR's key (a PKI that mixed up two requests must not hand one station another's certificate)."""
+    if not isinstance(chain, str) or len(chain) > _CERTIFICATE_CHAIN_MAX:
+        raise ProviderUnavailable("v2g-certificate answered Accepted without a usable certificateChain")
+    try:
+        leaf = x509.load_pem_x509_certificates(chain.encode())[0]
+        requested = x509.load_pem_x509_csr(csr_pem.encode()).public_key()
+    except ValueError:
+        raise ProviderUnavailable("v2g-certificate answered a certificateChain that is not PEM certificates") from None
+    if _public_der(leaf.public_key()) != _public_der(requested):
+        raise ProviderUnavailable("v2g-certificate answered a certificate for another key than the CSR's")
+    return chain
+
+
+def _public_der(key: Any) -> bytes:
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
+
+
+def _reason(answer: dict[str, Any]) -> str:
+    reason = answer.get("reason")
+    return reason[:_REASON_MAX] if isinstance(reason, str) and reason else "no reason given"
 
 
 def _is_text(value: object, max_length: int) -> bool:
