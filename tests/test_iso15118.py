@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,18 @@ import httpx
 import pytest
 import websockets
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
 from ocpp.routing import on
 from ocpp.v16 import call as call16
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.client import ClientConnection
 
+from csms.ocpp.rpc import OcppVersion
+from csms.ocpp.v21 import OCPP21
 from csms.ocpp.v201 import OCPP201
 from csms.simulator.charger import SimulatedCharger, basic_auth_header
 from csms.simulator.station201 import SimulatedStation, connect_station
@@ -38,6 +42,7 @@ from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, node_with
 from tests.operating import admin, ocpp_call, online_charger
 from tests.support.backends import sqlite_only_server
+from tests.support.waiting import poll
 
 __all__ = ["admin", "sqlite_only_server"]
 
@@ -131,11 +136,12 @@ async def online_station(
 
 
 class RawStation:
-    """A 2.0.1 station that sends its calls as frames written by hand (the `ocpp` package would spell
-    responderURL as responderUrl), each answer checked against its 2.0.1 schema."""
+    """A 2.0.1 (or 2.1) station that sends its calls as frames written by hand (the `ocpp` package would
+    spell responderURL as responderUrl), each answer checked against its version's schema."""
 
-    def __init__(self, station_id: str, websocket: ClientConnection) -> None:
+    def __init__(self, station_id: str, websocket: ClientConnection, version: OcppVersion = OCPP201) -> None:
         self.id = station_id
+        self.version = version
         self._websocket = websocket
         self._next_id = 0
 
@@ -145,7 +151,7 @@ class RawStation:
         await self._websocket.send(json.dumps([2, message_id, action, payload]))
         answer = json.loads(await asyncio.wait_for(self._websocket.recv(), 20))
         assert answer[:2] == [3, message_id], answer
-        OCPP201.schemas.check_response(action, answer[2])
+        self.version.schemas.check_response(action, answer[2])
         result: dict[str, Any] = answer[2]
         return result
 
@@ -159,14 +165,14 @@ class RawStation:
 
 
 @asynccontextmanager
-async def raw_station(server: RunningServer) -> AsyncIterator[RawStation]:
+async def raw_station(server: RunningServer, version: OcppVersion = OCPP201) -> AsyncIterator[RawStation]:
     station_id = await server.add_charger()
     async with websockets.connect(
         f"{server.ws_url}/ocpp/{station_id}",
-        subprotocols=[websockets.Subprotocol("ocpp2.0.1")],
+        subprotocols=[websockets.Subprotocol(version.subprotocol)],
         additional_headers={"Authorization": basic_auth_header(station_id, CHARGER_PASSWORD)},
     ) as websocket:
-        yield RawStation(station_id, websocket)
+        yield RawStation(station_id, websocket, version)
 
 
 def authorize(emaid: str, **contract: Any) -> dict[str, Any]:
@@ -344,20 +350,167 @@ async def test_authorize_of_a_registered_emaid_without_a_certificate_has_no_cert
     assert answer == {"idTokenInfo": {"status": "Accepted"}}
 
 
-async def test_a_csr_for_a_v2g_certificate_is_rejected_and_no_certificate_is_signed(
-    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+# -- SignCertificate for a V2GCertificate (the station's ISO 15118 SECC certificate) ---------------
+
+
+def secc_subject(station_id: str) -> x509.Name:
+    """What an SECC certificate names (ISO 15118-2 Annex F): the CPO's country and name, DC=CPO, and the
+    SECC id as its common name."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "NL"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Operator BV"),
+            x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "CPO"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"NLTNMS{station_id.replace('-', '')}"[:64]),
+        ]
+    )
+
+
+def public_der(key: Any) -> bytes:
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
+
+
+async def delivered_certificates(http: httpx.AsyncClient, admin: dict[str, str], station_id: str) -> Any:
+    """The station's certificate rows, once csms has its answer to every CertificateSigned in flight."""
+
+    async def rows() -> Any:
+        return (await http.get(f"/api/admin/chargers/{station_id}/certificates", headers=admin)).json()
+
+    return await poll(rows, until=lambda found: all(row["status"] != "Issued" for row in found))
+
+
+async def secc_security_events(server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], cp: str) -> Any:
+    await server.app_runtime.writer.flush()
+    response = await http.get("/api/admin/security_events", params={"charge_point_id": cp}, headers=admin)
+    return [(event["kind"], event["detail"]) for event in response.json()]
+
+
+async def ocpp_client_certificate(http: httpx.AsyncClient, admin: dict[str, str], station: RawStation) -> str:
+    """The station's OCPP client certificate as csms signs it (a window opened, CSR sent, CertificateSigned
+    accepted); its serial number."""
+    window = f"/api/admin/chargers/{station.id}/certificates/sign-window"
+    assert (await http.post(window, json={"minutes": 5}, headers=admin)).status_code == 200
+    signing = await station.call("SignCertificate", {"csr": make_csr(station.id)[0]})
+    delivered = await station.answer_call("CertificateSigned", {"status": "Accepted"})
+    assert signing == {"status": "Accepted"} and "certificateType" not in delivered, delivered
+    return format(x509.load_pem_x509_certificate(delivered["certificateChain"].encode()).serial_number, "x")
+
+
+@pytest.mark.parametrize("version", [OCPP201, OCPP21], ids=["2.0.1", "2.1"])
+async def test_a_v2g_csr_is_signed_as_an_secc_certificate_and_leaves_the_ocpp_certificate_alone(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, version: OcppVersion
+) -> None:
+    async with raw_station(server, version) as station:
+        ocpp_serial = await ocpp_client_certificate(http, admin, station)
+        csr, key = make_csr("", subject=secc_subject(station.id))
+        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        delivered = await station.answer_call("CertificateSigned", {"status": "Accepted"})
+        rows = await delivered_certificates(http, admin, station.id)
+    assert answer == {"status": "Accepted"}
+    version.schemas.check_request("CertificateSigned", delivered)
+    assert delivered["certificateType"] == "V2GCertificate"
+    chain = x509.load_pem_x509_certificates(delivered["certificateChain"].encode())
+    assert len(chain) == 1  # the CA is the station's V2G root: the chain is the leaf
+    leaf = chain[0]
+    leaf.verify_directly_issued_by(operator_ca.certificate)
+    assert leaf.subject == secc_subject(station.id)
+    assert public_der(leaf.public_key()) == public_der(key.public_key())
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature and usage.value.key_agreement
+    assert not (usage.value.key_cert_sign or usage.value.key_encipherment)
+    assert leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert 59 <= (leaf.not_valid_after_utc - datetime.now(UTC)).days <= 60  # CSMS_V2G_CERTIFICATE_DAYS
+    signed = {row["certificate_type"]: row for row in rows}
+    assert set(signed) == {"ChargePointCertificate", "V2GCertificate"}
+    ocpp, secc = signed["ChargePointCertificate"], signed["V2GCertificate"]
+    assert (ocpp["serial_number"], ocpp["status"], ocpp["revoked_at"], ocpp["revocation_reason"]) == (
+        ocpp_serial,
+        "Accepted",
+        None,
+        None,
+    )
+    assert (secc["serial_number"], secc["status"]) == (format(leaf.serial_number, "x"), "Accepted")
+    assert secc["subject"] == leaf.subject.rfc4514_string()
+
+
+async def test_the_ocsp_status_of_an_secc_certificate_csms_signed_is_good(
+    server: RunningServer, operator_ca: Issued
 ) -> None:
     async with raw_station(server) as station:
-        station_id = station.id
-        csr, _ = make_csr(station_id)
-        window = await http.post(
-            f"/api/admin/chargers/{station_id}/certificates/sign-window", json={"minutes": 5}, headers=admin
+        csr, _ = make_csr("", subject=secc_subject(station.id))
+        await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        delivered = await station.answer_call("CertificateSigned", {"status": "Accepted"})
+        leaf = x509.load_pem_x509_certificate(delivered["certificateChain"].encode())
+        answer = await station.call(
+            "GetCertificateStatus", {"ocspRequestData": hash_data(leaf, operator_ca.certificate)}
         )
-        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
-        listed = await listed_certificates(http, admin, station_id)
-    assert window.status_code == 200, window.text
+    assert read_ocsp(answer["ocspResult"], operator_ca).certificate_status == ocsp.OCSPCertStatus.GOOD
+
+
+def tampered(csr_pem: str) -> str:
+    """The CSR with the last byte of its signature changed: well formed, wrongly signed."""
+    der = bytearray(x509.load_pem_x509_csr(csr_pem.encode()).public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 0x01
+    body = base64.encodebytes(bytes(der)).decode()
+    return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
+
+
+def secc_csr(key: Any = None, algorithm: hashes.HashAlgorithm | None = None, subject: x509.Name | None = None) -> str:
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    name = subject or secc_subject("CP-1")
+    request = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, algorithm or hashes.SHA256())
+    return request.public_bytes(serialization.Encoding.PEM).decode()
+
+
+BAD_SECC_CSRS = {
+    "rsa-2048": (lambda: secc_csr(rsa.generate_private_key(65537, 2048)), "the CSR's key is RSA; "),
+    "ec-p384": (lambda: secc_csr(ec.generate_private_key(ec.SECP384R1())), "the CSR's key is EC on secp384r1; "),
+    "sha384": (lambda: secc_csr(algorithm=hashes.SHA384()), "the CSR is signed with SHA384; "),
+    "bad-signature": (lambda: tampered(secc_csr()), "the CSR's signature does not match its key"),
+    "not-a-csr": (lambda: make_ca().pem, "the CSR is not a PEM certificate signing request"),
+    "no-common-name": (
+        lambda: secc_csr(subject=x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Operator BV")])),
+        "the CSR names no common name",
+    ),
+}
+
+
+@pytest.mark.parametrize(("make", "reason"), BAD_SECC_CSRS.values(), ids=BAD_SECC_CSRS.keys())
+async def test_a_v2g_csr_the_development_provider_will_not_sign_is_rejected_and_logged(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued, make: Any, reason: str
+) -> None:
+    async with raw_station(server) as station:
+        answer = await station.call("SignCertificate", {"csr": make(), "certificateType": "V2GCertificate"})
+        rows = await delivered_certificates(http, admin, station.id)  # a signed one is kept before the answer
+    events = await secc_security_events(server, http, admin, station.id)
+    assert (answer, rows) == ({"status": "Rejected"}, [])
+    assert [kind for kind, _ in events] == ["v2g_csr_refused"]
+    assert events[0][1].startswith(reason), events
+
+
+async def test_a_v2g_csr_without_a_ca_to_sign_with_is_rejected_and_logged(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with raw_station(server) as station:
+        answer = await station.call("SignCertificate", {"csr": secc_csr(), "certificateType": "V2GCertificate"})
+    events = await secc_security_events(server, http, admin, station.id)
     assert answer == {"status": "Rejected"}
-    assert listed == []
+    assert events == [("v2g_csr_refused", "csms has no CA to sign with (CSMS_CA_CERTFILE, CSMS_CA_KEYFILE)")]
+
+
+async def test_a_21_csr_for_an_iso_15118_20_certificate_is_rejected_and_never_signed_as_the_ocpp_one(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with raw_station(server, OCPP21) as station:
+        window = f"/api/admin/chargers/{station.id}/certificates/sign-window"
+        assert (await http.post(window, json={"minutes": 5}, headers=admin)).status_code == 200
+        csr = make_csr(station.id)[0]
+        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2G20Certificate"})
+        rows = await delivered_certificates(http, admin, station.id)
+    events = await secc_security_events(server, http, admin, station.id)
+    assert (answer, rows) == ({"status": "Rejected"}, [])
+    assert events == [("v2g_csr_refused", "csms signs no V2G20Certificate")]
 
 
 # -- 1.6: the OCA's DataTransfer route -----------------------------------------------------------

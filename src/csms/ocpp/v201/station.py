@@ -48,7 +48,9 @@ UPDATED = "Updated"
 ENDED = "Ended"
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
-# CertificateSigningUseEnumType: the ISO 15118 SECC certificate, beside the ChargingStationCertificate.
+# CertificateSigningUseEnumType: the station's OCPP client certificate (when none is named), and its ISO 15118
+# SECC certificate.
+CHARGING_STATION_CERTIFICATE = "ChargingStationCertificate"
 V2G_CERTIFICATE = "V2GCertificate"
 # What csms records of a transaction the station began before anyone presented a token.
 NO_TOKEN = ""
@@ -150,11 +152,15 @@ class Station201(Station):
         return await iso15118.get_certificate_status(self._runtime.iso15118, payload)
 
     async def sign_certificate(self, payload: Payload) -> Payload:
-        """A02/A03 for the station's own certificate. A V2GCertificate (the ISO 15118 SECC certificate) is
-        Rejected: csms's CA signs chargers' OCPP client certificates only, and signing one as such would
-        supersede (then revoke) the station's OCPP certificate once it accepted the V2G one."""
-        if payload.get("certificateType") == V2G_CERTIFICATE:
-            logger.warning("station %s: SignCertificate for a V2GCertificate Rejected: csms signs none", self.id)
+        """A02/A03: the station's OCPP client certificate is signed by csms's CA; its ISO 15118 SECC certificate
+        (V2GCertificate) by the certificate provider, and kept apart, so it never supersedes the OCPP one.
+        Any other kind (2.1's V2G20Certificate) is Rejected: csms signs none."""
+        kind = payload.get("certificateType", CHARGING_STATION_CERTIFICATE)
+        if kind == V2G_CERTIFICATE:
+            runtime = self._runtime
+            return await iso15118.sign_v2g_certificate(runtime, self.id, payload, send=runtime.commands.send)
+        if kind != CHARGING_STATION_CERTIFICATE:
+            iso15118.refuse_v2g_request(self._runtime, self.id, f"csms signs no {kind}")
             return {"status": "Rejected"}
         return await super().sign_certificate(payload)
 
