@@ -29,6 +29,8 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from ocpp.routing import on
 from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as call_result16
+from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.client import ClientConnection
@@ -40,7 +42,7 @@ from csms.simulator.charger import SimulatedCharger, basic_auth_header
 from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.certificates import Issued, issue, make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, node_with
-from tests.operating import admin, ocpp_call, online_charger
+from tests.operating import admin, ask_for_csr, ocpp_call, online_charger
 from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
 
@@ -570,6 +572,47 @@ async def test_a_16_charger_asking_for_an_ev_certificate_gets_failed_from_the_de
     async with online_charger(server) as charger:
         answer = await pnc_data_transfer(charger, "Get15118EVCertificate", json.dumps(request))
     assert inner_response(answer, "Get15118EVCertificate") == {"status": "Failed", "exiResponse": ""}
+
+
+class PncCharger(SimulatedCharger):
+    """A 1.6 charger that takes the Plug & Charge calls csms wraps in DataTransfer (CertificateSigned), as
+    the OCA's application note has it: Accepted, with the 2.0.1 response as `data`."""
+
+    @on(Action16.data_transfer)
+    async def on_data_transfer(self, **payload: Any) -> Any:
+        self._received("DataTransfer", payload)
+        return call_result16.DataTransfer(status="Accepted", data=json.dumps({"status": "Accepted"}))
+
+
+async def test_a_16_charger_gets_its_secc_certificate_through_data_transfer(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server, charger_class=PncCharger) as charger:
+        csr, key = make_csr("", subject=secc_subject(charger.id))
+        request = {"csr": csr, "certificateType": "V2GCertificate"}
+        answer = await pnc_data_transfer(charger, "SignCertificate", json.dumps(request))
+        delivered = (await charger.wait_for_call("DataTransfer", within=20)).payload
+        rows = await delivered_certificates(http, admin, charger.id)
+    assert inner_response(answer, "SignCertificate") == {"status": "Accepted"}
+    assert (delivered["vendor_id"], delivered["message_id"]) == (PNC_VENDOR, "CertificateSigned")
+    certificate_signed = json.loads(delivered["data"])
+    OCPP201.schemas.check_request("CertificateSigned", certificate_signed)
+    assert certificate_signed["certificateType"] == "V2GCertificate"
+    leaf = x509.load_pem_x509_certificate(certificate_signed["certificateChain"].encode())
+    leaf.verify_directly_issued_by(operator_ca.certificate)
+    assert (leaf.subject, public_der(leaf.public_key())) == (secc_subject(charger.id), public_der(key.public_key()))
+    assert [(row["certificate_type"], row["status"]) for row in rows] == [("V2GCertificate", "Accepted")]
+
+
+async def test_a_16_charger_cannot_have_its_ocpp_certificate_signed_through_data_transfer(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str], operator_ca: Issued
+) -> None:
+    async with online_charger(server) as charger:
+        await ask_for_csr(http, admin, charger.id)  # csms asked for the OCPP CSR: still not this way
+        request = {"csr": make_csr(charger.id)[0], "certificateType": "ChargingStationCertificate"}
+        answer = await pnc_data_transfer(charger, "SignCertificate", json.dumps(request))
+        rows = await delivered_certificates(http, admin, charger.id)
+    assert (inner_response(answer, "SignCertificate"), rows) == ({"status": "Rejected"}, [])
 
 
 @pytest.mark.parametrize(
