@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,19 @@ from websockets.asyncio.client import ClientConnection
 from csms.ocpp.rpc import OcppVersion
 from csms.ocpp.v21 import OCPP21
 from csms.ocpp.v201 import OCPP201
+from csms.services.certificate_authority import to_pem
 from csms.simulator.charger import SimulatedCharger, basic_auth_header
 from csms.simulator.station201 import SimulatedStation, connect_station
 from tests.certificates import Issued, issue, make_ca, make_csr
-from tests.conftest import CHARGER_PASSWORD, RunningServer, node_with
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    client_from,
+    create_account_with_role,
+    login_as,
+    node_with,
+)
 from tests.operating import admin, ask_for_csr, ocpp_call, online_charger
 from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
@@ -783,6 +792,99 @@ async def test_an_unreachable_http_provider_leaves_a_contract_unchecked(tmp_path
     async with node_on(unreachable, tmp_path) as node, raw_station(node) as station:
         answer = await station.call("Authorize", authorize(emaid, certificate="-----BEGIN CERTIFICATE-----"))
     assert answer == {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "NoCertificateAvailable"}
+
+
+async def admin_headers(node: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:
+    username, _ = await create_account_with_role(node, "admin")
+    return bearer(await login_as(http, username))
+
+
+def pki_signed(csr_pem: str) -> tuple[str, x509.Certificate]:
+    """What a real V2G PKI answers for a CSR: the SECC leaf signed by a CPO sub-CA, then that sub-CA (leaf
+    first, the root left out); and the leaf."""
+    sub_ca = make_ca("Test CPO Sub-CA 2")
+    request = x509.load_pem_x509_csr(csr_pem.encode())
+    now = datetime.now(UTC)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(request.subject)
+        .issuer_name(sub_ca.certificate.subject)
+        .public_key(request.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=60))
+        .sign(sub_ca.key, hashes.SHA256())
+    )
+    return to_pem(leaf) + sub_ca.pem, leaf
+
+
+async def test_the_http_provider_signs_a_v2g_csr_and_its_chain_is_delivered(pki: FakePki, tmp_path: Path) -> None:
+    csr, _ = make_csr("", subject=secc_subject("CP-PKI"))
+    chain, leaf = pki_signed(csr)
+    pki.answers["/pki/v2g-certificate"] = (200, {"status": "Accepted", "certificateChain": chain})
+    async with node_on(pki, tmp_path) as node, raw_station(node) as station:
+        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        delivered = await station.answer_call("CertificateSigned", {"status": "Accepted"})
+        async with client_from(node) as http:
+            rows = await delivered_certificates(http, await admin_headers(node, http), station.id)
+    assert answer == {"status": "Accepted"}
+    assert delivered == {"certificateChain": chain, "certificateType": "V2GCertificate"}
+    assert pki.received == [("/pki/v2g-certificate", {"chargePointId": station.id, "csr": csr})]
+    assert [(row["certificate_type"], row["status"], row["serial_number"]) for row in rows] == [
+        ("V2GCertificate", "Accepted", format(leaf.serial_number, "x"))
+    ]
+
+
+def another_keys_chain() -> str:
+    """A PKI chain for another CSR than the one sent."""
+    return pki_signed(make_csr("", subject=secc_subject("CP-OTHER"))[0])[0]
+
+
+UNUSABLE_SIGNING_ANSWERS = {
+    "rejected": (
+        lambda csr: (200, {"status": "Rejected", "reason": "unknown CPO"}),
+        "the PKI rejected it: unknown CPO",
+    ),
+    "server error": (lambda csr: (500, {}), "the PKI gave no usable answer: "),
+    "unknown status": (lambda csr: (200, {"status": "Maybe"}), "the PKI gave no usable answer: "),
+    "not pem": (
+        lambda csr: (200, {"status": "Accepted", "certificateChain": "MIIB"}),
+        "the PKI gave no usable answer: v2g-certificate answered a certificateChain that is not PEM",
+    ),
+    "another key": (
+        lambda csr: (200, {"status": "Accepted", "certificateChain": another_keys_chain()}),
+        "the PKI gave no usable answer: v2g-certificate answered a certificate for another key",
+    ),
+}
+
+
+@pytest.mark.parametrize(("answer", "reason"), UNUSABLE_SIGNING_ANSWERS.values(), ids=UNUSABLE_SIGNING_ANSWERS.keys())
+async def test_a_v2g_csr_the_http_provider_does_not_sign_is_rejected_and_logged(
+    pki: FakePki, tmp_path: Path, answer: Any, reason: str
+) -> None:
+    csr, _ = make_csr("", subject=secc_subject("CP-PKI"))
+    pki.answers["/pki/v2g-certificate"] = answer(csr)
+    async with node_on(pki, tmp_path) as node, raw_station(node) as station:
+        result = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        async with client_from(node) as http:
+            headers = await admin_headers(node, http)
+            rows = await delivered_certificates(http, headers, station.id)
+            events = await secc_security_events(node, http, headers, station.id)
+    assert (result, rows) == ({"status": "Rejected"}, [])
+    assert [kind for kind, _ in events] == ["v2g_csr_refused"]
+    assert events[0][1].startswith(reason), events
+
+
+async def test_an_http_provider_too_slow_to_sign_is_rejected_within_its_timeout(pki: FakePki, tmp_path: Path) -> None:
+    csr, _ = make_csr("", subject=secc_subject("CP-PKI"))
+    pki.delay = 3.0
+    pki.answers["/pki/v2g-certificate"] = (200, {"status": "Accepted", "certificateChain": pki_signed(csr)[0]})
+    async with node_on(pki, tmp_path, provider_timeout=0.5) as node, raw_station(node) as station:
+        started = time.monotonic()
+        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        elapsed = time.monotonic() - started
+    assert answer == {"status": "Rejected"}
+    assert elapsed < 2.5
 
 
 # -- V2G and MO root certificates on a 2.0.1 station ---------------------------------------------
