@@ -415,12 +415,14 @@ async def test_a_v2g_csr_is_signed_as_an_secc_certificate_and_leaves_the_ocpp_ce
     async with raw_station(server, version) as station:
         ocpp_serial = await ocpp_client_certificate(http, admin, station)
         csr, key = make_csr("", subject=secc_subject(station.id))
-        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        request_id = {"requestId": 7} if version is OCPP21 else {}  # 2.1 correlates the two (2.0.1 has no field)
+        answer = await station.call("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate", **request_id})
         delivered = await station.answer_call("CertificateSigned", {"status": "Accepted"})
         rows = await delivered_certificates(http, admin, station.id)
     assert answer == {"status": "Accepted"}
     version.schemas.check_request("CertificateSigned", delivered)
     assert delivered["certificateType"] == "V2GCertificate"
+    assert delivered.get("requestId") == request_id.get("requestId")
     chain = x509.load_pem_x509_certificates(delivered["certificateChain"].encode())
     assert len(chain) == 1  # the CA is the station's V2G root: the chain is the leaf
     leaf = chain[0]
