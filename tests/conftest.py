@@ -256,6 +256,29 @@ async def node_with(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningSe
         await stop_server(handle, task)
 
 
+Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
+
+
+@contextlib.asynccontextmanager
+async def cluster_of(*node_settings: Settings) -> AsyncIterator[list[Node]]:
+    """Nodes on one bus, started in order (NATS away: `dependency_missing`) and stopped afterwards, except
+    those a test stopped itself."""
+    started: list[Node] = []
+    try:
+        for settings in node_settings:
+            started.append(await start_server(settings))
+    except Exception as error:
+        for handle, task, _running in started:
+            await stop_server(handle, task)
+        dependency_missing(f"NATS at {NATS_URL} ({error})")
+    try:
+        yield started
+    finally:
+        for handle, task, _running in started:
+            if not task.done():
+                await stop_server(handle, task)
+
+
 def client_from(server: RunningServer, address: str = "127.0.0.1") -> httpx.AsyncClient:
     """An HTTP client whose connections come from `address` (any of 127.0.0.0/8): another client machine."""
     transport = httpx.AsyncHTTPTransport(local_address=address)

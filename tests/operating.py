@@ -48,14 +48,14 @@ async def online_charger(
 
 @asynccontextmanager
 async def booted_station(
-    server: RunningServer, behaviour: StationBehaviour | None = None
+    server: RunningServer, behaviour: StationBehaviour | None = None, *, evses: int = 2
 ) -> AsyncIterator[SimulatedStation]:
-    """A registered 2.0.1 station, connected, booted and with EVSEs 1 and 2 reported Available."""
+    """A registered 2.0.1 station, connected, booted and with its EVSEs (1 and 2) reported Available."""
     station_id = await server.add_charger()
     async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=behaviour) as station:
         assert (await station.boot()).status == "Accepted"
-        await station.status(1, "Available")
-        await station.status(2, "Available")
+        for evse_id in range(1, evses + 1):
+            await station.status(evse_id, "Available")
         yield station
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from csms.simulator.charger import connect_charger
 from tests.certificates import make_ca, make_csr
@@ -19,40 +18,27 @@ from tests.conftest import (
     NATS_URL,
     RunningServer,
     bearer,
+    cluster_of,
     create_account_with_role,
-    dependency_missing,
     login_as,
     settings_for,
-    start_server,
-    stop_server,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
-
-Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
 
 
 @pytest.fixture
 async def chargers_and_api(shared_database: str, tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
     """Node A serves chargers only, node B the API only; both sign with the same operator CA."""
     ca_certfile, ca_keyfile = make_ca().write(tmp_path, "operator-ca")
-    started: list[Node] = []
-    try:
-        for role in ("ocpp", "api"):
-            settings = settings_for(
-                shared_database,
-                bus_url=NATS_URL,
-                node_role=role,
-                ca_certfile=str(ca_certfile),
-                ca_keyfile=str(ca_keyfile),
-            )
-            started.append(await start_server(settings))
-    except Exception as error:
-        dependency_missing(f"NATS at {NATS_URL} ({error})")
-    yield started[0][2], started[1][2]
-    for handle, task, _running in started:
-        if not task.done():
-            await stop_server(handle, task)
+    roles = [
+        settings_for(
+            shared_database, bus_url=NATS_URL, node_role=role, ca_certfile=str(ca_certfile), ca_keyfile=str(ca_keyfile)
+        )
+        for role in ("ocpp", "api")
+    ]
+    async with cluster_of(*roles) as started:
+        yield started[0][2], started[1][2]
 
 
 async def admin_headers(node: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,9 +13,9 @@ import httpx
 import pytest
 from ocpp.v201 import call_result
 
-from csms.simulator.station201 import SimulatedStation, StationBehaviour, connect_station
-from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, signup
-from tests.operating import admin, new_tag, ocpp_call, send_list
+from csms.simulator.station201 import SimulatedStation, StationBehaviour
+from tests.conftest import RunningServer, bearer, signup
+from tests.operating import admin, booted_station, new_tag, ocpp_call, send_list
 from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
 
@@ -41,21 +40,9 @@ def by_token(sent: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["idToken"]["idToken"]: entry for entry in sent["localAuthorizationList"]}
 
 
-@asynccontextmanager
-async def booted_station(
-    server: RunningServer, behaviour: StationBehaviour | None = None
-) -> AsyncIterator[SimulatedStation]:
-    """A registered 2.0.1 station, connected, booted and with its EVSE reported Available."""
-    station_id = await server.add_charger()
-    async with connect_station(server.ws_url, station_id, CHARGER_PASSWORD, behaviour=behaviour) as station:
-        assert (await station.boot()).status == "Accepted"
-        await station.status(1, "Available")
-        yield station
-
-
 @pytest.fixture
 async def station(server: RunningServer) -> AsyncIterator[SimulatedStation]:
-    async with booted_station(server) as station:
+    async with booted_station(server, evses=1) as station:
         yield station
 
 
@@ -146,7 +133,7 @@ async def test_a_version_mismatch_falls_back_to_a_full_list(
         return call_result.SendLocalList(status=status)
 
     behaviour = StationBehaviour(answers={"SendLocalList": mismatch_on_differential})
-    async with booted_station(server, behaviour) as station:
+    async with booted_station(server, behaviour, evses=1) as station:
         answer = await send_list(http, admin, station.id, "Differential")
         sent = await nth_local_list(station, 2)
     assert (answer["status"], answer["update_type"], answer["list_version"]) == ("Accepted", "Full", 1)

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from csms.config import Settings
@@ -19,14 +18,14 @@ from csms.simulator.charger import ChargerBehaviour, connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
     NATS_URL,
+    Node,
     RunningServer,
     bearer,
+    cluster_of,
     create_account_with_role,
-    dependency_missing,
     login_as,
     settings_for,
     signup,
-    start_server,
     stop_server,
 )
 from tests.support.events import collect_events, live_stream
@@ -34,8 +33,6 @@ from tests.support.waiting import wait_until
 from tests.support.webhooks import running_receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
-
-Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
 
 
 def node_settings(database_url: str, role: str) -> Settings:
@@ -45,16 +42,8 @@ def node_settings(database_url: str, role: str) -> Settings:
 @pytest.fixture
 async def nodes(shared_database: str) -> AsyncIterator[list[Node]]:
     """Node A serves chargers only, B the API only, C both."""
-    started: list[Node] = []
-    try:
-        for role in ("ocpp", "api", "all"):
-            started.append(await start_server(node_settings(shared_database, role)))
-    except Exception as error:
-        dependency_missing(f"NATS at {NATS_URL} ({error})")
-    yield started
-    for handle, task, _running in started:
-        if not task.done():
-            await stop_server(handle, task)
+    async with cluster_of(*(node_settings(shared_database, role) for role in ("ocpp", "api", "all"))) as started:
+        yield started
 
 
 async def test_charger_on_one_node_app_on_another_events_on_a_third(nodes: list[Node]) -> None:
@@ -216,22 +205,15 @@ async def test_blocking_an_account_through_one_node_ends_its_stream_on_another(n
 @pytest.fixture
 async def webhook_nodes(shared_database: str) -> AsyncIterator[list[RunningServer]]:
     """Two full nodes that look for due webhook deliveries ten times a second and may post to loopback."""
-    started: list[Node] = []
-    try:
-        for _ in range(2):
-            settings = settings_for(
-                shared_database,
-                bus_url=NATS_URL,
-                webhook_allow_private_targets=True,
-                webhook_poll_interval=0.1,
-                webhook_retry_base=0.2,
-            )
-            started.append(await start_server(settings))
-    except Exception as error:
-        dependency_missing(f"NATS at {NATS_URL} ({error})")
-    yield [running for _, _, running in started]
-    for handle, task, _running in started:
-        await stop_server(handle, task)
+    settings = settings_for(
+        shared_database,
+        bus_url=NATS_URL,
+        webhook_allow_private_targets=True,
+        webhook_poll_interval=0.1,
+        webhook_retry_base=0.2,
+    )
+    async with cluster_of(settings, settings) as started:
+        yield [running for _, _, running in started]
 
 
 async def test_a_webhook_gets_its_events_one_at_a_time_in_order_from_two_nodes(

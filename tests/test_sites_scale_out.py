@@ -3,24 +3,21 @@ exactly one node allocating for the site, and the other taking over when that on
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import (
     CHARGER_PASSWORD,
     NATS_URL,
-    RunningServer,
+    Node,
     bearer,
+    cluster_of,
     create_account_with_role,
-    dependency_missing,
     login_as,
     settings_for,
-    start_server,
     stop_server,
 )
 from tests.operating import new_tag
@@ -29,22 +26,12 @@ from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
-Node = tuple[uvicorn.Server, asyncio.Task[None], RunningServer]
-
 
 @pytest.fixture
 async def nodes(shared_database: str) -> AsyncIterator[list[Node]]:
-    started: list[Node] = []
-    try:
-        for _ in range(2):
-            settings = settings_for(shared_database, bus_url=NATS_URL, ocpp_call_timeout=3, site_allocation_tick=1.0)
-            started.append(await start_server(settings))
-    except Exception as error:
-        dependency_missing(f"NATS at {NATS_URL} ({error})")
-    yield started
-    for handle, task, _running in started:
-        if not task.done():
-            await stop_server(handle, task)
+    settings = settings_for(shared_database, bus_url=NATS_URL, ocpp_call_timeout=3, site_allocation_tick=1.0)
+    async with cluster_of(settings, settings) as started:
+        yield started
 
 
 async def test_one_node_allocates_for_a_site_whose_chargers_sit_on_two_nodes(nodes: list[Node]) -> None:
