@@ -197,6 +197,14 @@ class Settings(BaseSettings):
     # Security profile 3: what a charger's client certificate names as its common name.
     charger_certificate_identity: Literal["charge_point_id", "serial_number"] = "charge_point_id"
 
+    # OCPI 2.2.1 (docs/ocpi.md): csms's own identity as a CPO towards eMSPs and hubs (ISO 3166 alpha-2 country
+    # and ISO 15118 party id), the name it gives in its credentials, and the seconds a peer has to answer.
+    # Its OCPI endpoints are under public_url + /ocpi.
+    ocpi_country_code: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    ocpi_party_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{3}$")
+    ocpi_business_name: str = Field(default="csms", min_length=1, max_length=100)
+    ocpi_request_timeout: float = Field(default=10.0, gt=0, le=120)
+
     # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
     # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate
     # V2GCertificate). development: csms's own CA (no EXI, so Get15118EVCertificate is Failed); http: an

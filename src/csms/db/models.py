@@ -1224,3 +1224,37 @@ class SiteSample(Base):
     limit_a: Mapped[float] = mapped_column(Float)
     allocated_a: Mapped[float] = mapped_column(Float)
     drawn_a: Mapped[float | None] = mapped_column(Float)
+
+
+class OcpiParty(Base):
+    """An eMSP, hub or other OCPI platform csms roams with as a CPO: its state, its tokens, what it told of itself.
+
+    Tokens csms only checks are kept as SHA-256 digests (they are 256-bit random strings, so a fast digest
+    suffices and can be looked up): `token_a_digest`, the registration token csms issued (versions and
+    credentials only), and `token_digest`, the token the party calls csms with once registered (the C csms
+    answered its POST with, or the B csms sent it). `peer_token` is the token csms calls the party with, kept
+    usable as webhook secrets are: csms must send it.
+    """
+
+    __tablename__ = "ocpi_parties"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", name="uq_ocpi_parties_country_code_party_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    role: Mapped[str] = mapped_column(String(8))
+    # PENDING (not registered yet), REGISTERED, SUSPENDED (by the operator), UNREGISTERED (either side ended it).
+    state: Mapped[str] = mapped_column(String(16))
+    token_a_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    peer_token: Mapped[str | None] = mapped_column(String(64))
+    versions_url: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(8))
+    # JSON: the endpoints of its version details, and the roles its credentials named.
+    endpoints: Mapped[str] = mapped_column(Text, default="[]")
+    roles: Mapped[str] = mapped_column(Text, default="[]")
+    business_name: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    registered_at: Mapped[datetime | None]
