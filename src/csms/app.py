@@ -30,6 +30,7 @@ from csms.api import (
     health,
     live,
     metrics_endpoint,
+    ocpi_parties,
     operations,
     pairing_codes,
     records,
@@ -63,6 +64,8 @@ from csms.ftp.server import FtpServers
 from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
+from csms.ocpi import mount as ocpi
+from csms.ocpi.client import OcpiClient
 from csms.ocpp.command_envelope import CommandSeal, derive_secret
 from csms.ocpp.commands import CommandRouter, OwnerLookup
 from csms.ocpp.endpoint import ChargerSockets
@@ -173,6 +176,8 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(station_monitoring.router)
     app.include_router(display_messages.router)
     app.include_router(sites.router)
+    app.include_router(ocpi_parties.router)
+    ocpi.install(app)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
@@ -305,6 +310,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             clock=clock,
         ),
         iso15118=_certificate_provider(settings, session_factory, clock),
+        ocpi_client=OcpiClient(timeout=settings.ocpi_request_timeout),
     )
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()
@@ -538,6 +544,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.logins.close()
     await runtime.tags.close()
     await runtime.session_watch.close()
+    await runtime.ocpi_client.close()
     await runtime.writer.close()
     await runtime.bus.close()
     await runtime.engine.dispose()

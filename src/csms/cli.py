@@ -1,4 +1,4 @@
-"""The `csms` command: serve, migrate, create-user, add-charger."""
+"""The `csms` command: serve, migrate, create-user, add-charger, simulate, ocpi."""
 
 from __future__ import annotations
 
@@ -123,7 +123,20 @@ def _parser() -> argparse.ArgumentParser:
         "--serial-number", type=_storable, help="its serial, what its certificate names in serial_number identity mode"
     )
     add_charger.set_defaults(command=_add_charger)
+    _ocpi_parser(commands)
     return parser
+
+
+def _ocpi_parser(commands: Any) -> None:
+    ocpi = commands.add_parser("ocpi", help="OCPI roaming: the eMSPs and hubs csms connects to (docs/ocpi.md)")
+    actions = ocpi.add_subparsers(required=True, metavar="ACTION")
+    add_party = actions.add_parser(
+        "add-party", help="register a party that will connect to csms, and print the token A it registers with"
+    )
+    add_party.add_argument("--country-code", required=True, type=_ocpi_country_code)
+    add_party.add_argument("--party-id", required=True, type=_ocpi_party_id)
+    add_party.add_argument("--role", choices=["EMSP", "HUB", "NSP", "NAP", "SCSP", "OTHER", "CPO"], default="EMSP")
+    add_party.set_defaults(command=_add_ocpi_party)
 
 
 def _number(text: str) -> float:
@@ -263,6 +276,34 @@ def _add_charger(args: argparse.Namespace, settings: Settings) -> int:
             now=_now(),
         )
         return f"registered charger {charger.charge_point_id}"
+
+    return _run_with_session(settings, run)
+
+
+def _ocpi_country_code(text: str) -> str:
+    if len(text) != 2 or not text.isascii() or not text.isalpha():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 3166 alpha-2 country code like NL")
+    return text.upper()
+
+
+def _ocpi_party_id(text: str) -> str:
+    if len(text) != 3 or not text.isascii() or not text.isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a party id of 3 letters or digits like EMS")
+    return text.upper()
+
+
+def _add_ocpi_party(args: argparse.Namespace, settings: Settings) -> int:
+    from csms.ocpi.identity import versions_url
+    from csms.services import ocpi_parties
+
+    async def run(session: AsyncSession) -> str:
+        party, token_a = await ocpi_parties.create_party(
+            session, country_code=args.country_code, party_id=args.party_id, role=args.role, now=_now()
+        )
+        return (
+            f"added OCPI party {party.country_code} {party.party_id} ({party.role}, id {party.id})\n"
+            f"versions URL: {versions_url(settings)}\ntoken A: {token_a}"
+        )
 
     return _run_with_session(settings, run)
 

@@ -19,6 +19,7 @@ from csms.db.database_file import DatabaseFile
 from csms.ftp.server import FtpServers
 from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
+from csms.ocpi.client import OcpiClient
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.presence import PresenceKeeper
 from csms.ocpp.registry import ConnectionRegistry
@@ -91,6 +92,8 @@ class Runtime:
     presence: PresenceKeeper = field(kw_only=True)
     # Who answers ISO 15118 Plug & Charge requests: csms's own CA or an external PKI (services/iso15118.py).
     iso15118: CertificateProvider = field(kw_only=True)
+    # csms's requests to OCPI parties (eMSPs, hubs): one connection pool (ocpi/client.py).
+    ocpi_client: OcpiClient = field(kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.
