@@ -1,0 +1,343 @@
+"""An eMSP for the OCPI tests: a platform of its own (a FastAPI app on uvicorn, on its own port), written from
+OCPI 2.2.1's text and not from csms's OCPI code, so csms is not checking itself.
+
+It checks every request csms sends it (the Authorization header in Base64 with a token it gave out, unique
+X-Request-IDs, X-Correlation-IDs, no routing headers on configuration modules, the credentials object's field
+rules) and every answer csms gives its own requests (the envelope, the echoed ids, the versions, version details
+and credentials objects). Each breach is recorded in `violations`; the fixture fails the test on any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
+CONFIGURATION_MODULES = ("versions", "credentials")
+ROUTING_HEADERS = ("ocpi-from-country-code", "ocpi-from-party-id", "ocpi-to-country-code", "ocpi-to-party-id")
+# §16.2: the only forms a DateTime may take.
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z?$")
+_PRINTABLE = re.compile(r"^[!-~]+$")
+
+
+@dataclass
+class Seen:
+    """One request csms sent the peer."""
+
+    method: str
+    path: str
+    token: str | None
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class EmspPeer:
+    country_code: str
+    party_id: str
+    name: str = "Peer eMSP"
+    offered_versions: list[str] = field(default_factory=lambda: ["2.2.1"])
+    # Tokens csms may call the peer with, and the one the peer calls csms with.
+    accepted_tokens: set[str] = field(default_factory=set)
+    csms_token: str | None = None
+    registered: bool = False
+    violations: list[str] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    base_url: str = ""
+    _request_ids: set[str] = field(default_factory=set)
+
+    # -- what the peer publishes ---------------------------------------------------------------
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/emsp/versions"
+
+    def issue_token(self) -> str:
+        token = f"peer-{secrets.token_hex(12)}"
+        self.accepted_tokens.add(token)
+        return token
+
+    def credentials(self, token: str) -> dict[str, Any]:
+        role = {
+            "role": "EMSP",
+            "party_id": self.party_id,
+            "country_code": self.country_code,
+            "business_details": {"name": self.name},
+        }
+        return {"token": token, "url": self.versions_url, "roles": [role]}
+
+    def envelope(self, data: Any, status_code: int = 1000, http_status: int = 200) -> JSONResponse:
+        body: dict[str, Any] = {"status_code": status_code, "timestamp": "2026-01-01T00:00:00Z"}
+        if data is not None:
+            body["data"] = data
+        return JSONResponse(body, status_code=http_status)
+
+    # -- checking what csms sends --------------------------------------------------------------
+
+    def violation(self, text: str) -> None:
+        self.violations.append(text)
+
+    async def check_request(self, request: Request, module: str) -> str | None:
+        """The token of a request from csms, once every header rule is checked; None when it is not one the peer
+        gave out."""
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        body = await request.json() if request.method in ("POST", "PUT") else None
+        token = self._token_of(headers.get("authorization"))
+        self.seen.append(Seen(request.method, request.url.path, token, headers, body))
+        self._check_ids(headers)
+        routing = [name for name in ROUTING_HEADERS if name in headers]
+        if module in CONFIGURATION_MODULES and routing:
+            self.violation(f"{request.method} {request.url.path} carries routing headers {routing} (§4.1.8.2)")
+        if module not in CONFIGURATION_MODULES and len(routing) != 4:
+            self.violation(f"{request.method} {request.url.path} lacks routing headers: has {routing}")
+        if request.method in ("POST", "PUT") and headers.get("content-type", "") != "application/json":
+            self.violation(f"{request.method} {request.url.path} has Content-Type {headers.get('content-type')}")
+        if token is not None and token not in self.accepted_tokens:
+            self.violation(f"{request.method} {request.url.path} with token {token!r}, which the peer never gave")
+            return None
+        return token
+
+    def _token_of(self, header: str | None) -> str | None:
+        if header is None or not header.startswith("Token "):
+            self.violation(f"Authorization header is {header!r}, not 'Token <base64>'")
+            return None
+        try:
+            token = base64.b64decode(header.removeprefix("Token "), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            self.violation(f"Authorization {header!r} is not a Base64-encoded token (§4.1.2)")
+            return None
+        if not _PRINTABLE.match(token) or len(token) > 64:
+            self.violation(f"the token {token!r} is not up to 64 printable non-whitespace ASCII characters")
+        return token
+
+    def _check_ids(self, headers: dict[str, str]) -> None:
+        request_id = headers.get("x-request-id")
+        if not request_id:
+            self.violation("a request without X-Request-ID (§4.2)")
+        elif request_id in self._request_ids:
+            self.violation(f"X-Request-ID {request_id} used twice (§4.2: unique per request)")
+        self._request_ids.add(request_id or "")
+        if not headers.get("x-correlation-id"):
+            self.violation("a request without X-Correlation-ID (§4.2)")
+
+    def check_credentials(self, credentials: Any, where: str) -> None:
+        """§7.3.1 and §7.4.1: the credentials object and its roles."""
+        if not isinstance(credentials, dict):
+            self.violation(f"{where}: credentials are {credentials!r}, not an object")
+            return
+        token, url, roles = credentials.get("token"), credentials.get("url"), credentials.get("roles")
+        if not isinstance(token, str) or not _PRINTABLE.match(token) or len(token) > 64:
+            self.violation(f"{where}: token {token!r} is not string(64) of printable non-whitespace ASCII")
+        self._check_url(url, f"{where}: url")
+        if not isinstance(roles, list) or not roles:
+            self.violation(f"{where}: roles {roles!r} is not a list of at least one CredentialsRole")
+            return
+        for index, role in enumerate(roles):
+            self._check_role(role, f"{where}: roles[{index}]")
+        keys = [(r.get("role"), r.get("country_code"), r.get("party_id")) for r in roles if isinstance(r, dict)]
+        if len(set(keys)) != len(keys):
+            self.violation(f"{where}: roles repeat a role, party_id and country_code")
+
+    def _check_role(self, role: Any, where: str) -> None:
+        if not isinstance(role, dict):
+            self.violation(f"{where} is not an object")
+            return
+        if role.get("role") not in ROLES:
+            self.violation(f"{where}.role {role.get('role')!r} is not a Role")
+        country_code, party_id = role.get("country_code"), role.get("party_id")
+        if not isinstance(country_code, str) or not re.fullmatch(r"[A-Za-z]{2}", country_code):
+            self.violation(f"{where}.country_code {country_code!r} is not CiString(2) ISO 3166 alpha-2")
+        if not isinstance(party_id, str) or not re.fullmatch(r"[A-Za-z0-9]{3}", party_id):
+            self.violation(f"{where}.party_id {party_id!r} is not CiString(3)")
+        details = role.get("business_details")
+        name = details.get("name") if isinstance(details, dict) else None
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            self.violation(f"{where}.business_details.name {name!r} is not string(100)")
+        if isinstance(details, dict) and details.get("website") is not None:
+            self._check_url(details["website"], f"{where}.business_details.website")
+
+    def _check_url(self, url: Any, where: str) -> None:
+        if not isinstance(url, str) or not re.match(r"^https?://\S+$", url) or len(url) > 255:
+            self.violation(f"{where} {url!r} is not a URL of up to 255 characters")
+
+    # -- checking what csms answers ------------------------------------------------------------
+
+    async def call_csms(self, method: str, url: str, *, token: str | None, body: Any = None) -> httpx.Response:
+        """A request to csms as an OCPI platform sends one; the envelope and the echoed ids are checked."""
+        request_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+        headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+        if token is not None:
+            headers["Authorization"] = "Token " + base64.b64encode(token.encode()).decode()
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.request(method, url, headers=headers, json=body)
+        self._check_envelope(response, f"{method} {url}")
+        if response.headers.get("x-request-id") != request_id:
+            self.violation(f"{method} {url}: X-Request-ID not echoed ({response.headers.get('x-request-id')})")
+        if response.headers.get("x-correlation-id") != correlation_id:
+            self.violation(f"{method} {url}: X-Correlation-ID not echoed ({response.headers.get('x-correlation-id')})")
+        return response
+
+    def _check_envelope(self, response: httpx.Response, where: str) -> None:
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            self.violation(f"{where}: answered {response.headers.get('content-type')}, not application/json")
+            return
+        body = response.json()
+        status_code = body.get("status_code") if isinstance(body, dict) else None
+        if not isinstance(status_code, int) or not 1000 <= status_code <= 4999:
+            self.violation(f"{where}: status_code {status_code!r} is not a four-digit OCPI status code")
+            return
+        timestamp = body.get("timestamp")
+        if not isinstance(timestamp, str) or len(timestamp) > 25 or not _DATETIME.match(timestamp):
+            self.violation(f"{where}: timestamp {timestamp!r} is not an OCPI DateTime (§16.2)")
+        if "status_message" in body and not isinstance(body["status_message"], str):
+            self.violation(f"{where}: status_message {body['status_message']!r} is not a string")
+        if status_code == 1000 and response.status_code >= 400:
+            self.violation(f"{where}: OCPI success with HTTP {response.status_code}")
+
+    def check_versions(self, data: Any, where: str) -> None:
+        if not isinstance(data, list) or not data:
+            self.violation(f"{where}: versions data {data!r} is not a list of at least one Version (§6.1.1)")
+            return
+        for version in data:
+            if not isinstance(version, dict) or not isinstance(version.get("version"), str):
+                self.violation(f"{where}: {version!r} is not a Version")
+                continue
+            self._check_url(version.get("url"), f"{where}: {version['version']}.url")
+
+    def check_details(self, data: Any, where: str) -> None:
+        endpoints = data.get("endpoints") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("version") != "2.2.1" or not isinstance(endpoints, list):
+            self.violation(f"{where}: version details {data!r} are not 2.2.1's with endpoints (§6.2.1)")
+            return
+        for endpoint in endpoints:
+            if endpoint.get("role") not in ("SENDER", "RECEIVER") or not isinstance(endpoint.get("identifier"), str):
+                self.violation(f"{where}: endpoint {endpoint!r} lacks an identifier or an InterfaceRole")
+            self._check_url(endpoint.get("url"), f"{where}: endpoint url")
+
+    async def discover_csms(self, versions_url: str, token: str) -> dict[str, str]:
+        """csms's 2.2.1 endpoints by identifier, fetched and checked as a sender does before registering."""
+        versions = (await self.call_csms("GET", versions_url, token=token)).json().get("data")
+        self.check_versions(versions, "csms versions")
+        url = next(v["url"] for v in versions if v["version"] == "2.2.1")
+        details = (await self.call_csms("GET", url, token=token)).json().get("data")
+        self.check_details(details, "csms version details")
+        return {endpoint["identifier"]: endpoint["url"] for endpoint in details["endpoints"]}
+
+    # -- the peer as the sender of credentials -------------------------------------------------
+
+    async def register_with(self, versions_url: str, token_a: str) -> httpx.Response:
+        """The registration a sender runs (§7.1.1): discover with token A, POST a new token B, keep csms's C."""
+        endpoints = await self.discover_csms(versions_url, token_a)
+        response = await self.call_csms(
+            "POST", endpoints["credentials"], token=token_a, body=self.credentials(self.issue_token())
+        )
+        self._keep_csms_token(response, "csms's answer to POST credentials")
+        return response
+
+    async def update_with(self, versions_url: str) -> httpx.Response:
+        """§7.1.4: a PUT with a new token for csms; csms's new token replaces the one the peer had."""
+        assert self.csms_token is not None
+        endpoints = await self.discover_csms(versions_url, self.csms_token)
+        old_tokens, new_token = set(self.accepted_tokens), self.issue_token()
+        body = self.credentials(new_token)
+        response = await self.call_csms("PUT", endpoints["credentials"], token=self.csms_token, body=body)
+        if self._keep_csms_token(response, "csms's answer to PUT credentials"):
+            self.accepted_tokens -= old_tokens
+        return response
+
+    def _keep_csms_token(self, response: httpx.Response, where: str) -> bool:
+        body = response.json()
+        if body.get("status_code") != 1000:
+            return False
+        self.check_credentials(body.get("data"), where)
+        self.csms_token, self.registered = body["data"]["token"], True
+        return True
+
+
+def peer_app(peer: EmspPeer) -> FastAPI:
+    """The peer's OCPI endpoints: versions, version details and credentials (as the receiver of csms's POST)."""
+    app = FastAPI()
+
+    @app.get("/emsp/versions")
+    async def versions(request: Request) -> JSONResponse:
+        if await peer.check_request(request, "versions") is None:
+            return peer.envelope(None, 2000, 401)
+        return peer.envelope([{"version": v, "url": f"{peer.base_url}/emsp/{v}"} for v in peer.offered_versions])
+
+    @app.get("/emsp/{version}")
+    async def details(version: str, request: Request) -> JSONResponse:
+        if await peer.check_request(request, "versions") is None:
+            return peer.envelope(None, 2000, 401)
+        url = f"{peer.base_url}/emsp/{version}/credentials"
+        return peer.envelope(
+            {"version": version, "endpoints": [{"identifier": "credentials", "role": "SENDER", "url": url}]}
+        )
+
+    @app.get("/emsp/2.2.1/tokens")
+    async def tokens(request: Request) -> JSONResponse:
+        # A functional module: its requests carry the four routing headers (§4.1.8.2).
+        if await peer.check_request(request, "tokens") is None:
+            return peer.envelope(None, 2000, 401)
+        return peer.envelope([])
+
+    @app.api_route("/emsp/2.2.1/credentials", methods=["GET", "POST", "PUT", "DELETE"])
+    async def credentials(request: Request) -> JSONResponse:
+        token = await peer.check_request(request, "credentials")
+        if token is None:
+            return peer.envelope(None, 2000, 401)
+        if request.method == "GET":
+            return peer.envelope(peer.credentials(token))
+        if request.method == "DELETE":
+            peer.registered, peer.csms_token, peer.accepted_tokens = False, None, set()
+            return peer.envelope(None)
+        return await _receive_credentials(peer, request, token)
+
+    return app
+
+
+async def _receive_credentials(peer: EmspPeer, request: Request, used_token: str) -> JSONResponse:
+    """csms POSTs (or PUTs) its credentials: check them, fetch csms's versions with its new token, answer with a
+    new token of the peer's (§7.2.2); the token csms used stops working."""
+    offered = peer.seen[-1].body
+    peer.check_credentials(offered, f"csms's {request.method} credentials")
+    if (request.method == "POST") == peer.registered:
+        return peer.envelope(None, 2000, 405)
+    await peer.discover_csms(offered["url"], offered["token"])
+    peer.csms_token, peer.registered = offered["token"], True
+    peer.accepted_tokens.discard(used_token)
+    return peer.envelope(peer.credentials(peer.issue_token()))
+
+
+@dataclass
+class RunningPeer:
+    peer: EmspPeer
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+
+async def start_peer(peer: EmspPeer) -> RunningPeer:
+    config = uvicorn.Config(peer_app(peer), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    peer.base_url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    return RunningPeer(peer, server, task)
+
+
+async def stop_peer(running: RunningPeer) -> None:
+    running.server.should_exit = True
+    await asyncio.wait_for(running.task, 15)
