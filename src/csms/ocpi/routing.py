@@ -32,9 +32,10 @@ class Routing:
 
 def routing_of(headers: Mapping[str, str]) -> Routing:
     """The routing headers of a request (header names are case-insensitive; values CiStrings)."""
+    named = {name.lower(): value for name, value in headers.items()}
     return Routing(
-        sender=_ref(headers.get(FROM_COUNTRY_CODE), headers.get(FROM_PARTY_ID)),
-        receiver=_ref(headers.get(TO_COUNTRY_CODE), headers.get(TO_PARTY_ID)),
+        sender=_ref(named.get(FROM_COUNTRY_CODE.lower()), named.get(FROM_PARTY_ID.lower())),
+        receiver=_ref(named.get(TO_COUNTRY_CODE.lower()), named.get(TO_PARTY_ID.lower())),
     )
 
 
