@@ -14,7 +14,7 @@ from csms.api.deps import AdminUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody
 from csms.db.models import OcpiParty
 from csms.ocpi import handshake
-from csms.ocpi.identity import IdentityMissing, versions_url
+from csms.ocpi.identity import IdentityMissing, own_party, versions_url
 from csms.runtime import Runtime
 from csms.services import ocpi_parties
 
@@ -96,6 +96,8 @@ class UnregisteredParty(BaseModel):
 async def create_party(body: PartyIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> CreatedParty:
     """A party: with its versions URL and token csms registers with it at once; without, the answer carries the
     token A the party registers with (shown once)."""
+    if body.versions_url:
+        _own_identity(runtime)
     party, token_a = await ocpi_parties.create_party(
         session,
         country_code=body.country_code,
@@ -162,13 +164,19 @@ async def delete_party(
     return UnregisteredParty(told_party=told, error=error)
 
 
+def _own_identity(runtime: Runtime) -> None:
+    try:
+        own_party(runtime.settings)
+    except IdentityMissing as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
 async def _handshake(runtime: Runtime, session: SessionDep, party: OcpiParty, *, update: bool) -> None:
+    _own_identity(runtime)
     try:
         await handshake.register_with(
             runtime.ocpi_client, session, party, settings=runtime.settings, now=runtime.clock(), update=update
         )
-    except IdentityMissing as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except handshake.HandshakeFailed as error:
         raise HTTPException(
             status.HTTP_502_BAD_GATEWAY, f"OCPI {int(error.status)}: {error} (the party is kept, {party.state})"
