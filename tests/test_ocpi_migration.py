@@ -1,4 +1,4 @@
-"""Migration 0038 adds the OCPI parties to an existing database in place, on SQLite and PostgreSQL, keeps one
+"""Migration 0037 adds the OCPI parties to an existing database in place, on SQLite and PostgreSQL, keeps one
 party per country code and party id and per token digest, and the way down drops them again."""
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def _before() -> str:
-    """The revision 0038 follows, whichever it is once merged."""
-    down = ScriptDirectory.from_config(alembic_config()).get_revision("0038").down_revision
+    """The revision 0037 follows, whichever it is once merged."""
+    down = ScriptDirectory.from_config(alembic_config()).get_revision("0037").down_revision
     assert isinstance(down, str)
     return down
 
@@ -48,7 +48,7 @@ async def test_an_existing_database_gets_ocpi_parties_and_loses_them_on_the_way_
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade, _before())
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade, "0038")
+            await connection.run_sync(_upgrade, "0037")
             await connection.execute(text(PARTY), {"digest": "a" * 64})
         for clash in ("b" * 64, "a" * 64):  # the same ids, then the same digest under other ids
             with pytest.raises(IntegrityError):

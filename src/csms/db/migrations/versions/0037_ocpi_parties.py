@@ -1,6 +1,6 @@
 """OCPI parties: the eMSPs and hubs csms roams with as a CPO
 
-Revision ID: 0038
+Revision ID: 0037
 Revises: 0036
 
 ocpi_parties: one row per OCPI platform (eMSP, hub, ...): its country code and party id, its state, the
@@ -17,7 +17,7 @@ from alembic import op
 
 from csms.db.models import BigId, UTCDateTime
 
-revision: str = "0038"
+revision: str = "0037"
 down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
