@@ -23,6 +23,7 @@ TX_DEFAULT_PROFILE, TX_PROFILE = "TxDefaultProfile", "TxProfile"
 DRAW_CHANGE_A = 2.0
 _CALL, _CALL_RESULT, _CALL_ERROR = 2, 3, 4
 _ACCEPTED = '[3,{unique_id},{{"status":"Accepted"}}]'
+FIRST, RAISED, LOWERED, SAME, NOT_RUNNING = "first", "raised", "lowered", "same", "not running"
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Profile:
     purpose: str
     limit_a: float
     transaction_id: int | None
-    raised: bool  # a TxProfile above the limit its running transaction had
+    # A TxProfile's change to its transaction's limit: first, raised, lowered or same (sent again).
+    change: str
     size: int  # bytes of the frame
 
 
@@ -48,18 +50,23 @@ class SiteLedger:
     chargers: list[SiteCharger] = field(default_factory=list)
     peak_a: float = 0.0
     violations: list[tuple[float, float]] = field(default_factory=list)  # (when, sum of limits)
+    # The same with every idle connector counted at what a car plugging in may take (its default, else the
+    # charger's maximum): what csms itself promises (services/site_load.py), stricter than the issue's rule.
+    peak_with_idle_a: float = 0.0
+    violations_with_idle: list[tuple[float, float]] = field(default_factory=list)
     # Starts, stops and draw changes answered, by when: what makes csms recompute the site.
     events: list[float] = field(default_factory=list)
     raises: list[float] = field(default_factory=list)
 
-    def in_force_a(self) -> float:
-        return sum(charger.limit_in_force_a() for charger in self.chargers)
-
     def check(self, at: float) -> None:
-        total = self.in_force_a()
-        self.peak_a = max(self.peak_a, total)
-        if total > self.limit_a + 1e-6:
-            self.violations.append((at, total))
+        running = sum(charger.limit_in_force_a() for charger in self.chargers if charger.charging)
+        idle = sum(charger.limit_in_force_a() for charger in self.chargers if not charger.charging)
+        self.peak_a = max(self.peak_a, running)
+        self.peak_with_idle_a = max(self.peak_with_idle_a, running + idle)
+        if running > self.limit_a + 1e-6:
+            self.violations.append((at, running))
+        if running + idle > self.limit_a + 1e-6:
+            self.violations_with_idle.append((at, running + idle))
 
 
 @dataclass
@@ -87,11 +94,9 @@ class SiteCharger(LeanCharger):
         self.reader = asyncio.create_task(self._read(), name=f"read-{self.charge_point_id}")
 
     def limit_in_force_a(self) -> float:
-        """What the charging car may draw: its transaction's TxProfile, else the charger's default, else the
-        charger's maximum (a charger with no profile is not limited)."""
-        if not self.charging:
-            return 0.0
-        if self.current_transaction is not None and self.current_transaction in self.tx_limits:
+        """What the car may draw: its transaction's TxProfile, else the charger's default, else the charger's
+        maximum (a charger with no profile is not limited); idle, what a car plugging in may take."""
+        if self.charging and self.current_transaction is not None and self.current_transaction in self.tx_limits:
             return self.tx_limits[self.current_transaction]
         if self.default_a is not None:
             return self.default_a
@@ -226,17 +231,23 @@ class SiteCharger(LeanCharger):
         limit = float(profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"])
         purpose = str(profile["chargingProfilePurpose"])
         transaction_id = profile.get("transactionId")
-        raised = False
+        change = ""
         if purpose == TX_DEFAULT_PROFILE:
             self.default_a = limit
         elif purpose == TX_PROFILE and transaction_id is not None:
-            before = self.tx_limits.get(transaction_id)
+            change = self._change(transaction_id, limit)
             self.tx_limits[transaction_id] = limit
             self.first_tx_profile_at.setdefault(transaction_id, at)
-            raised = self.charging and transaction_id == self.current_transaction and before is not None
-            raised = raised and limit > (before or 0.0)
-        self.profiles.append(Profile(at, purpose, limit, transaction_id, raised, size))
+        self.profiles.append(Profile(at, purpose, limit, transaction_id, change, size))
         if self.ledger is not None:
-            if raised:
+            if change == RAISED:
                 self.ledger.raises.append(at)
             self.ledger.check(at)
+
+    def _change(self, transaction_id: int, limit: float) -> str:
+        before = self.tx_limits.get(transaction_id)
+        if before is None:
+            return FIRST
+        if not (self.charging and transaction_id == self.current_transaction):
+            return NOT_RUNNING
+        return RAISED if limit > before else LOWERED if limit < before else SAME

@@ -60,7 +60,17 @@ from csms_process import (
 from lean_charger import OCPP16, CallFailed, connect_charger, send_step
 from load_stats import LatencyBook, format_latency_table
 from machine import describe, freeze_heap, other_work
-from site_chargers import TX_DEFAULT_PROFILE, TX_PROFILE, SiteCharger, SiteLedger
+from site_chargers import (
+    FIRST,
+    LOWERED,
+    NOT_RUNNING,
+    RAISED,
+    SAME,
+    TX_DEFAULT_PROFILE,
+    TX_PROFILE,
+    SiteCharger,
+    SiteLedger,
+)
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 CHARGER_PASSWORD = "bench-password-0123456789"  # a throwaway database
@@ -87,6 +97,7 @@ class Options:
     grace: float
     seed: int
     postgres: str | None
+    no_sites: bool
     port: int
     keep_db: bool
     server_log_level: str
@@ -246,7 +257,7 @@ async def connect_phase(
     booted = time.perf_counter() - started
     chargers = [charger for ledger in ledgers for charger in ledger.chargers]
     for _ in range(int(max(60.0, options.chargers / 20) / 0.2)):  # every charger's default, or a deadline
-        if all(charger.default_a is not None for charger in chargers):
+        if options.no_sites or all(charger.default_a is not None for charger in chargers):
             break
         await asyncio.sleep(0.2)
     waits = [
@@ -329,7 +340,9 @@ async def session_phase(options: Options, server: ServerProcess, fleet: Fleet) -
         "server_cpu_percent": round(100 * server_cpu / (ended - started), 1),
         "client_cpu_percent": round(100 * client_cpu / (ended - started), 1),
         "server_rss_mib": round(server.rss_bytes() / 2**20, 1),
-        **measure(fleet, measured_from, deadline, charger_calls=book.answered),
+        **measure(
+            fleet, measured_from, deadline, charger_calls=sum(1 for at, _ in book.answers if at >= measured_from)
+        ),
         "errors": book.error_count,
         "error_kinds": dict(book.errors.most_common(5)),
         "latency": book.summary(),
@@ -354,15 +367,17 @@ def measure(fleet: Fleet, measured_from: float, deadline: float, *, charger_call
     stop_waits, stops_without_raise = _stop_waits(fleet, in_window)
     starts = sum(1 for charger in fleet.chargers for _, answered in charger.starts if in_window(answered))
     stops = sum(1 for charger in fleet.chargers for _, answered in charger.stops if in_window(answered))
+    events = sum(1 for ledger in fleet.ledgers for at in ledger.events if in_window(at))
     return {
         "sessions_started": starts,
         "sessions_stopped": stops,
+        "site_events_per_s": round(events / (deadline - measured_from), 1),
         "start_to_own_profile_s": _seconds_summary(start_waits),
         "starts_without_profile": starts_unserved,
         "stop_to_first_raise_s": _seconds_summary(stop_waits),
         "stops_without_raise": stops_without_raise,
         "traffic": _traffic(fleet, measured_from, starts, charger_calls),
-        "limits": _limits(fleet, measured_from),
+        "limits": _limits(fleet),
     }
 
 
@@ -390,38 +405,43 @@ def _stop_waits(fleet: Fleet, in_window: Any) -> tuple[list[float], int]:
 
 def _traffic(fleet: Fleet, measured_from: float, starts: int, charger_calls: int) -> dict[str, Any]:
     profiles = [p for charger in fleet.chargers for p in charger.profiles if p.at >= measured_from]
-    kinds = Counter(
-        "default" if p.purpose == TX_DEFAULT_PROFILE else ("tx_raise" if p.raised else "tx_other")
-        for p in profiles
-        if p.purpose in (TX_DEFAULT_PROFILE, TX_PROFILE)
-    )
-    first_limits = sum(
-        1 for charger in fleet.chargers for tx, at in charger.first_tx_profile_at.items() if at >= measured_from
-    )
+    kinds = Counter(p.change if p.purpose == TX_PROFILE else p.purpose for p in profiles)
+    tx_profiles = sum(1 for p in profiles if p.purpose == TX_PROFILE)
     per_session = max(starts, 1)
     return {
         "set_charging_profile": len(profiles),
         "per_session": round(len(profiles) / per_session, 2),
-        "tx_profiles_per_session": round((kinds["tx_raise"] + kinds["tx_other"]) / per_session, 2),
-        "first_limits": first_limits,
-        "raises": kinds["tx_raise"],
-        "lowers_and_repeats": kinds["tx_other"] - first_limits,
-        "defaults": kinds["default"],
+        "tx_profiles_per_session": round(tx_profiles / per_session, 2),
+        "first_limits": kinds[FIRST],
+        "lowered": kinds[LOWERED],
+        "raised": kinds[RAISED],
+        "same_limit_again": kinds[SAME],
+        "after_the_stop": kinds[NOT_RUNNING],
+        "defaults": kinds[TX_DEFAULT_PROFILE],
         "bytes_per_session": round(sum(p.size for p in profiles) / per_session),
         "charger_calls_per_session": round(charger_calls / per_session, 2),
         "other_csms_calls": sum(charger.other_calls for charger in fleet.chargers),
     }
 
 
-def _limits(fleet: Fleet, measured_from: float) -> dict[str, Any]:
-    violations = [(ledger, at, total) for ledger in fleet.ledgers for at, total in ledger.violations]
+def _limits(fleet: Fleet) -> dict[str, Any]:
+    return {
+        "running": _violations(fleet, lambda ledger: ledger.violations, lambda ledger: ledger.peak_a),
+        "with_idle": _violations(
+            fleet, lambda ledger: ledger.violations_with_idle, lambda ledger: ledger.peak_with_idle_a
+        ),
+    }
+
+
+def _violations(fleet: Fleet, found_on: Any, peak_of: Any) -> dict[str, Any]:
+    violations = [(ledger, at, total) for ledger in fleet.ledgers for at, total in found_on(ledger)]
     worst = max(violations, key=lambda found: found[2] - found[0].limit_a, default=None)
-    peak = max(fleet.ledgers, key=lambda ledger: ledger.peak_a / ledger.limit_a)
+    peak = max(fleet.ledgers, key=lambda ledger: peak_of(ledger) / ledger.limit_a)
     return {
         "violations": len(violations),
-        "sites_with_violations": len({id(ledger) for ledger, _, _ in violations}),
-        "worst_violation": None if worst is None else {"site": worst[0].name, "sum_a": round(worst[2], 1)},
-        "highest_sum_over_limit": round(peak.peak_a / peak.limit_a, 3),
+        "sites": len({id(ledger) for ledger, _, _ in violations}),
+        "worst": None if worst is None else {"site": worst[0].name, "sum_a": round(worst[2], 1)},
+        "highest_sum_over_limit": round(peak_of(peak) / peak.limit_a, 3),
     }
 
 
@@ -445,7 +465,8 @@ def _seconds_summary(samples: list[float]) -> dict[str, float]:
 
 
 async def run_load(options: Options, server: ServerProcess, sites: list[list[str]], report: dict[str, Any]) -> None:
-    report["sites"] = create_sites(options, options.port, sites)
+    if not options.no_sites:
+        report["sites"] = create_sites(options, options.port, sites)
     fleet, report["connect"] = await connect_phase(options, server, sites)
     _print_connect(report["connect"], options)
     freeze_heap()
@@ -477,7 +498,7 @@ def run(options: Options) -> dict[str, Any]:
             print(
                 f"csms pid {server.pid} on 127.0.0.1:{options.port}, core {SERVER_CORE},"
                 f" {'PostgreSQL' if options.postgres else 'SQLite'}; {options.sites} sites"
-                f" of {options.chargers_per_site} OCPP 1.6 chargers"
+                f" of {options.chargers_per_site} OCPP 1.6 chargers" + (" (--no-sites: on no site)" * options.no_sites)
             )
             try:
                 wait_until_ready(server)
@@ -531,22 +552,28 @@ def _print_sessions(phase: dict[str, Any], options: Options) -> None:
         f" {options.low_draw_share:.0%} of the cars draw at most {options.low_draw_a} A"
     )
     print(f"  sessions started / stopped    {phase['sessions_started']} / {phase['sessions_stopped']}")
+    print(f"  site events (start, stop, draw change) {phase['site_events_per_s']} /s")
     print(f"  start -> its own TxProfile    {_ms(phase['start_to_own_profile_s'])}")
     print(f"  starts that got none          {phase['starts_without_profile']}")
     print(f"  stop -> first raise elsewhere {_ms(phase['stop_to_first_raise_s'])}")
     print(f"  stops that raised no one      {phase['stops_without_raise']}")
     print(
         f"  SetChargingProfile            {traffic['set_charging_profile']}: {traffic['per_session']} per session"
-        f" ({traffic['tx_profiles_per_session']} TxProfile; first limits {traffic['first_limits']},"
-        f" lowered or re-sent {traffic['lowers_and_repeats']}, raised {traffic['raises']};"
-        f" TxDefaultProfile {traffic['defaults']}), {traffic['bytes_per_session']} bytes per session"
+        f" ({traffic['tx_profiles_per_session']} TxProfile), {traffic['bytes_per_session']} bytes per session"
+    )
+    print(
+        f"    TxProfile                   first limits {traffic['first_limits']}, lowered {traffic['lowered']},"
+        f" raised {traffic['raised']}, the same limit again {traffic['same_limit_again']},"
+        f" after the stop {traffic['after_the_stop']}; TxDefaultProfile {traffic['defaults']}"
     )
     print(f"  the charger's own calls       {traffic['charger_calls_per_session']} per session")
     print(f"  csms's other calls            {traffic['other_csms_calls']}")
-    print(
-        f"  site limit exceeded           {limits['violations']} times on {limits['sites_with_violations']} sites"
-        f" (worst {limits['worst_violation']}; highest sum / limit {limits['highest_sum_over_limit']})"
-    )
+    for key, label in (("running", "running sessions"), ("with_idle", "with idle at default")):
+        found = limits[key]
+        print(
+            f"  limit exceeded, {label:<21} {found['violations']} times on {found['sites']} sites"
+            f" (worst {found['worst']}; highest sum / limit {found['highest_sum_over_limit']})"
+        )
     print(f"  server CPU (core 0)           {phase['server_cpu_percent']} %, RSS {phase['server_rss_mib']} MiB")
     print(f"  load generator CPU            {phase['client_cpu_percent']} %")
     print(f"  errors                        {phase['errors']} {phase['error_kinds'] or ''}")
@@ -574,6 +601,7 @@ def _parse(argv: list[str] | None) -> Options:
     add("--grace", type=float, default=5.0, help="seconds to wait for the last events' profiles (default 5)")
     add("--seed", type=int, default=22, help="the random choice of chargers and cars")
     add("--postgres", metavar="URL", help="a PostgreSQL server, e.g. postgresql://postgres@127.0.0.1:5432")
+    add("--no-sites", action="store_true", help="the same chargers and sessions on no site: the baseline")
     add("--port", type=int, default=0, help="port for csms (default: a free one)")
     add("--keep-db", action="store_true", help="keep the SQLite database and the server log")
     add("--server-log-level", default="warning", help="CSMS_LOG_LEVEL of the server (default warning)")
@@ -601,6 +629,7 @@ def _parse(argv: list[str] | None) -> Options:
         grace=max(args.grace, 0.0),
         seed=args.seed,
         postgres=args.postgres,
+        no_sites=args.no_sites,
         port=args.port or free_port(),
         keep_db=args.keep_db,
         server_log_level=args.server_log_level,
