@@ -58,6 +58,12 @@ class SiteLedger:
     events: list[float] = field(default_factory=list)
     raises: list[float] = field(default_factory=list)
 
+    def start_checking(self) -> None:
+        """Forget the sums of the boot, when chargers still without their default counted at their maximum."""
+        self.peak_a = self.peak_with_idle_a = 0.0
+        self.violations, self.violations_with_idle = [], []
+        self.check(time.perf_counter())
+
     def check(self, at: float) -> None:
         running = sum(charger.limit_in_force_a() for charger in self.chargers if charger.charging)
         idle = sum(charger.limit_in_force_a() for charger in self.chargers if not charger.charging)

@@ -310,6 +310,8 @@ async def session_phase(options: Options, server: ServerProcess, fleet: Fleet) -
         charger.book = book
     idle = list(fleet.chargers)
     rng.shuffle(idle)
+    for ledger in fleet.ledgers:
+        ledger.start_checking()
     tasks: set[asyncio.Task[None]] = set()
     interval = 1 / options.sessions_per_second
     server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
