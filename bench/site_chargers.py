@@ -54,6 +54,11 @@ class SiteLedger:
     # charger's maximum): what csms itself promises (services/site_load.py), stricter than the issue's rule.
     peak_with_idle_a: float = 0.0
     violations_with_idle: list[tuple[float, float]] = field(default_factory=list)
+    # How long each stretch over the limit (with idle connectors) lasted, and when the current one began.
+    over_limit_seconds: list[float] = field(default_factory=list)
+    over_since: float | None = None
+    # The first violations with idle connectors, as they happened: when, the sum, what each charger had.
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
     # Starts, stops and draw changes answered, by when: what makes csms recompute the site.
     events: list[float] = field(default_factory=list)
     raises: list[float] = field(default_factory=list)
@@ -62,6 +67,7 @@ class SiteLedger:
         """Forget the sums of the boot, when chargers still without their default counted at their maximum."""
         self.peak_a = self.peak_with_idle_a = 0.0
         self.violations, self.violations_with_idle = [], []
+        self.over_limit_seconds, self.over_since, self.snapshots = [], None, []
         self.check(time.perf_counter())
 
     def check(self, at: float) -> None:
@@ -71,8 +77,37 @@ class SiteLedger:
         self.peak_with_idle_a = max(self.peak_with_idle_a, running + idle)
         if running > self.limit_a + 1e-6:
             self.violations.append((at, running))
-        if running + idle > self.limit_a + 1e-6:
-            self.violations_with_idle.append((at, running + idle))
+        if running + idle <= self.limit_a + 1e-6:
+            if self.over_since is not None:
+                self.over_limit_seconds.append(at - self.over_since)
+                self.over_since = None
+            return
+        self.violations_with_idle.append((at, running + idle))
+        if self.over_since is None:
+            self.over_since = at
+        if len(self.snapshots) < 2:
+            chargers = {
+                charger.charge_point_id: ("charging" if charger.charging else "idle", charger.limit_in_force_a())
+                for charger in self.chargers
+            }
+            self.snapshots.append({"at": at, "sum_a": running + idle, "chargers": chargers})
+
+    def profiles_around(self, at: float, seconds: float = 1.0) -> list[tuple[float, str, int | None, float, str]]:
+        """The TxProfiles the site's chargers received within `seconds` of `at`: (seconds from it, charger,
+        transaction, limit, change)."""
+        found = [
+            (
+                round(profile.at - at, 4),
+                charger.charge_point_id,
+                profile.transaction_id,
+                profile.limit_a,
+                profile.change,
+            )
+            for charger in self.chargers
+            for profile in charger.profiles
+            if abs(profile.at - at) <= seconds and profile.purpose == TX_PROFILE
+        ]
+        return sorted(found)
 
 
 @dataclass

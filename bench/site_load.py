@@ -427,7 +427,15 @@ def _traffic(fleet: Fleet, measured_from: float, starts: int, charger_calls: int
 
 
 def _limits(fleet: Fleet) -> dict[str, Any]:
+    snapshots = [
+        {**snapshot, "at": None, "profiles_around": ledger.profiles_around(snapshot["at"])}
+        for ledger in fleet.ledgers
+        for snapshot in ledger.snapshots
+    ]
+    stretches = [seconds for ledger in fleet.ledgers for seconds in ledger.over_limit_seconds]
     return {
+        "over_limit_with_idle_s": _seconds_summary(stretches),
+        "first_over_limit_with_idle": snapshots[:2],
         "running": _violations(fleet, lambda ledger: ledger.violations, lambda ledger: ledger.peak_a),
         "with_idle": _violations(
             fleet, lambda ledger: ledger.violations_with_idle, lambda ledger: ledger.peak_with_idle_a
@@ -576,6 +584,7 @@ def _print_sessions(phase: dict[str, Any], options: Options) -> None:
             f"  limit exceeded, {label:<21} {found['violations']} times on {found['sites']} sites"
             f" (worst {found['worst']}; highest sum / limit {found['highest_sum_over_limit']})"
         )
+    print(f"    stretches over the limit, with idle at default: {_ms(limits['over_limit_with_idle_s'])}")
     print(f"  server CPU (core 0)           {phase['server_cpu_percent']} %, RSS {phase['server_rss_mib']} MiB")
     print(f"  load generator CPU            {phase['client_cpu_percent']} %")
     print(f"  errors                        {phase['errors']} {phase['error_kinds'] or ''}")
