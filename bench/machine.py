@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 # Processes that mean someone else is measuring or testing on this machine.
-_BUSY_PATTERNS = ("pytest", "ocpp_load.py", "remote_start.py", "scale_out.py")
+_BUSY_PATTERNS = ("pytest", "ocpp_load.py", "remote_start.py", "scale_out.py", "site_load.py")
 
 
 def freeze_heap() -> None:

@@ -16,10 +16,13 @@ Measured, on the chargers' clock (the moment each frame was read):
 - SetChargingProfile calls per session started, by kind, against the charger's own calls;
 - the sum of the limits in force on each site's running sessions (their TxProfile, else the charger's
   TxDefaultProfile, else the charger's maximum), checked at every profile, start and stop: any sum over the
-  site's limit is a violation.
+  site's limit is a violation; and the same with idle connectors counted at their default (csms's own promise).
+`--no-sites` runs the same sessions on no site, for the cost of the OCPP traffic alone. docs/benchmarks.md
+has the definitions and the figures.
 
-    .venv/bin/python bench/site_load.py --sites 2 --chargers-per-site 5 --duration 10 --session-seconds 4
-    .venv/bin/python bench/site_load.py --sites 200 --chargers-per-site 20 --duration 120
+    .venv/bin/python bench/site_load.py --sites 2 --chargers-per-site 5 --duration 10 --session-seconds 4 \
+        --meter-interval 1 --sessions-per-second 2
+    .venv/bin/python bench/site_load.py --sites 200 --chargers-per-site 20 --duration 60 --warmup 60
 """
 
 from __future__ import annotations
@@ -492,7 +495,8 @@ async def run_load(options: Options, server: ServerProcess, sites: list[list[str
 def run(options: Options) -> dict[str, Any]:
     report: dict[str, Any] = {"machine": _machine()}
     workdir = Path(tempfile.mkdtemp(prefix="csms-site-bench-"))
-    server_environment = use_csms_source(options.csms_src)
+    # A node keeps the identity of the database it ran on in its files directory: one of the run's own.
+    server_environment = {**use_csms_source(options.csms_src), "CSMS_FILES_DIR": str(workdir / "files")}
     sites = charge_point_ids(options)
     try:
         with fresh_database(options, workdir, [cp for members in sites for cp in members]) as url:
