@@ -19,6 +19,15 @@ async def record_set(
 ) -> ChargingProfile:
     """Keep an accepted profile. As on the charger (1.6 §3.13.2, 2.0.1 K01.FR.05), it replaces the profile
     with its id and the one with its stack level and purpose on its connector."""
+    stored = await keep_set(session, charge_point_id, connector_id, profile, now=now)
+    await session.commit()
+    return stored
+
+
+async def keep_set(
+    session: AsyncSession, charge_point_id: str, connector_id: int, profile: ChargingProfileValue, *, now: datetime
+) -> ChargingProfile:
+    """`record_set` within the caller's transaction, for one that keeps several profiles in one commit."""
     await session.execute(
         delete(ChargingProfile).where(
             ChargingProfile.charge_point_id == charge_point_id,
@@ -42,7 +51,6 @@ async def record_set(
         transaction_key=profile.transaction_key,
     )
     session.add(stored)
-    await session.commit()
     return stored
 
 

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,7 +51,7 @@ from csms.domain.commands import (
     SchedulePeriod,
     SetChargingProfile,
 )
-from csms.services import sites, smart_charging
+from csms.services import charging_profiles, sites, smart_charging
 from csms.services.background import BackgroundTasks
 from csms.services.calls import SendCommand
 from csms.services.id_tags import ACCEPTED
@@ -105,6 +105,11 @@ class _SiteWork:
     # it: a charger's message may be answered before its row is committed.
     started: dict[int, float] = field(default_factory=dict)
     stopped: dict[int, float] = field(default_factory=dict)
+    # What the leader knows of the site between recomputations: its settings and chargers (read again when
+    # an operator changes them, and every tick), and what is in force on each session (its own record).
+    config: _SiteConfig | None = None
+    in_force: dict[int, _InForce] | None = None
+    last_sample_at: datetime | None = None
 
     def forget_old(self, now: float, *, after: float) -> None:
         for reported in (self.started, self.stopped, self.retry_after):
@@ -227,6 +232,8 @@ class SiteLoadManager:
         work = self._led.get(site_id)
         if work is None:
             return
+        if subject == SITES_CHANGED:
+            work.config = None
         if message.get("kind") in ("started", "stopped"):
             reported = work.started if message["kind"] == "started" else work.stopped
             reported[int(message["transaction_id"])] = time.monotonic()
@@ -307,7 +314,7 @@ class SiteLoadManager:
         the next event or tick: at once when a charger refused a lower limit or an unresponsive one came
         back, soon when a start or stop the chargers reported is not in the database yet."""
         now = self._clock()
-        state = await self._read_state(site_id)
+        state = await self._read_state(site_id, work)
         if state is None:
             return None
         work.forget_old(time.monotonic(), after=self.timing.tick_seconds)
@@ -328,36 +335,31 @@ class SiteLoadManager:
         )
         lower, higher = self._plan(state, shares, work)
         results = await self._send_all(state, lower)
-        refused = any(status != "Accepted" for status, _ in results.values())
+        refused = any(sent.status != "Accepted" for sent in results.values())
         if not refused:
             results |= await self._send_all(state, higher)
         await self._record(state, shares, results, work, now=now, limit_a=limit)
-        back = any(shares[key].unresponsive and status == "Accepted" for key, (status, _) in results.items())
+        back = any(shares[key].unresponsive and sent.status == "Accepted" for key, sent in results.items())
         if refused or back:
             return 0.0
         return CATCH_UP_SECONDS if behind else None
 
-    async def _read_state(self, site_id: int) -> _SiteState | None:
+    async def _read_state(self, site_id: int, work: _SiteWork) -> _SiteState | None:
+        """The site as the leader sees it now: its settings and in-force limits from memory, its running
+        sessions and connected chargers from the database (two reads)."""
         async with self._session_factory() as session:
-            site = await session.get(Site, site_id)
-            if site is None:
+            if work.config is None or time.monotonic() - work.config.read_at > self.timing.tick_seconds:
+                work.config = await _read_config(session, site_id)
+            if work.config is None:
                 return None
-            members = await sites.charger_ids(session, site_id)
-            windows = await sites.windows_of(session, site_id)
+            if work.in_force is None:  # a new leader carries on from what the last one recorded
+                work.in_force = {a.transaction_id: _InForce.of(a) for a in await sites.allocations(session, site_id)}
+                work.last_sample_at = await sites.latest_sample_at(session, site_id)
+            members = work.config.members
             connected = set(
                 await session.scalars(
                     select(Charger.charge_point_id).where(Charger.charge_point_id.in_(members), Charger.is_connected)
                 )
-            )
-            points = await session.execute(
-                select(
-                    Connector.charge_point_id,
-                    func.count(func.distinct(func.coalesce(Connector.evse_id, Connector.connector_id))),
-                )
-                .where(
-                    Connector.charge_point_id.in_(members), func.coalesce(Connector.evse_id, Connector.connector_id) > 0
-                )
-                .group_by(Connector.charge_point_id)
             )
             rows = await session.execute(
                 select(Transaction, IdTag.charging_priority, Vehicle.charging_priority)
@@ -375,17 +377,15 @@ class SiteLoadManager:
                 _Running(transaction, max(tag_priority or 1, vehicle_priority or 1))
                 for transaction, tag_priority, vehicle_priority in rows
             ]
-            allocated = {a.transaction_id: a for a in await sites.allocations(session, site_id)}
-            last_sample = await sites.latest_sample_at(session, site_id)
+        config = work.config
         return _SiteState(
-            site=site,
+            site=config.site,
             members=members,
-            windows=windows,
+            windows=config.windows,
             connected=connected,
-            points=dict(points.all()),
+            points=config.points,
             sessions=running,
-            allocated=allocated,
-            last_sample_at=last_sample,
+            allocated=work.in_force,
         )
 
     def _demand(self, state: _SiteState, running: _Running, work: _SiteWork) -> Demand:
@@ -408,7 +408,9 @@ class SiteLoadManager:
     def _plan(
         self, state: _SiteState, shares: dict[int, Share], work: _SiteWork
     ) -> tuple[list[tuple[_Running, float]], list[tuple[_Running, float]]]:
-        """The limits to send: those going down (and first limits), then those going up."""
+        """The limits to send: those going down, then those going up. A session's first limit goes with the
+        first when it is no more than the default it started under, else with the second: sent before the
+        others' limits went down, it could take the site over its limit until they had."""
         lower: list[tuple[_Running, float]] = []
         higher: list[tuple[_Running, float]] = []
         monotonic = time.monotonic()
@@ -423,15 +425,17 @@ class SiteLoadManager:
                 ):
                     lower.append((running, share.limit_a))
                 continue
-            in_force = allocated.limit_a if allocated is not None else None
-            if in_force is None or share.limit_a < in_force:
+            if allocated is None:  # a first limit: up or down from what the session started under
+                started_under = state.started_under_a(transaction.charge_point_id, work)
+                (lower if share.limit_a <= started_under else higher).append((running, share.limit_a))
+            elif share.limit_a < allocated.limit_a:
                 lower.append((running, share.limit_a))
-            elif share.limit_a >= in_force + SEND_STEP_A or (in_force == 0 < share.limit_a):
+            elif share.limit_a >= allocated.limit_a + SEND_STEP_A or (allocated.limit_a == 0 < share.limit_a):
                 higher.append((running, share.limit_a))
         return lower, higher
 
-    async def _send_all(self, state: _SiteState, limits: list[tuple[_Running, float]]) -> dict[int, tuple[str, float]]:
-        async def one(running: _Running, limit_a: float) -> tuple[int, tuple[str, float]]:
+    async def _send_all(self, state: _SiteState, limits: list[tuple[_Running, float]]) -> dict[int, _Sent]:
+        async def one(running: _Running, limit_a: float) -> tuple[int, _Sent]:
             transaction = running.transaction
             connector = transaction.evse_id or transaction.connector_id
             profile = ChargingProfileValue(
@@ -444,20 +448,29 @@ class SiteLoadManager:
                 transaction_id=transaction.id,
                 transaction_key=transaction.transaction_key,
             )
-            status = await self._set(transaction.charge_point_id, SetChargingProfile(connector, profile))
-            return transaction.id, (status, limit_a)
+            command = SetChargingProfile(connector, profile)
+            return transaction.id, _Sent(await self._send_profile(transaction.charge_point_id, command), command)
 
         answers = await asyncio.gather(*(one(running, limit_a) for running, limit_a in limits))
         return dict(answers)
 
-    async def _set(self, charge_point_id: str, command: SetChargingProfile) -> str:
+    async def _send_profile(self, charge_point_id: str, command: SetChargingProfile) -> str:
+        """The charger's answer (not recorded yet: `_record` keeps the accepted ones)."""
         try:
-            return await smart_charging.set_profile(
-                self._session_factory, self._send, charge_point_id, command, now=self._clock()
-            )
+            return str((await self._send(charge_point_id, command))["status"])
         except Exception as error:  # one charger's silence never stops the site's allocation
             logger.info("%s: %s not set: %s", charge_point_id, command.profile.purpose, error)
             return "NotSent"
+
+    async def _set(self, charge_point_id: str, command: SetChargingProfile) -> str:
+        """Send and, once accepted, keep the profile at once (a charger's default)."""
+        status = await self._send_profile(charge_point_id, command)
+        if status == "Accepted":
+            async with self._session_factory() as session:
+                await charging_profiles.record_set(
+                    session, charge_point_id, command.connector_id, command.profile, now=self._clock()
+                )
+        return status
 
     async def _give_defaults(self, state: _SiteState, work: _SiteWork) -> None:
         """Every connected charger of the site gets the site's TxDefaultProfile (again, when it changed)."""
@@ -506,63 +519,146 @@ class SiteLoadManager:
         self,
         state: _SiteState,
         shares: dict[int, Share],
-        results: dict[int, tuple[str, float]],
+        results: dict[int, _Sent],
         work: _SiteWork,
         *,
         now: datetime,
         limit_a: float,
     ) -> None:
         """Keep what is in force now: a sent limit once accepted; a refused or unanswered one marks its
-        session unresponsive (counted at its maximum; asked again after a tick)."""
+        session unresponsive (counted at its maximum; asked again after a tick). One commit writes the
+        accepted profiles, the allocation when it changed and the sample when one is due; none when nothing
+        changed."""
         site = state.site
-        rows: list[SiteAllocation] = []
+        in_force: dict[int, _InForce] = {}
         for running in state.sessions:
             transaction = running.transaction
-            share = shares[transaction.id]
             before = state.allocated.get(transaction.id)
             sent = results.get(transaction.id)
-            if sent is not None and sent[0] == "Accepted":
+            if sent is not None and sent.status == "Accepted":
                 work.retry_after.pop(transaction.id, None)
-                limit, counted = sent[1], sent[1]
-                status = WAITING if sent[1] == 0 else CHARGING
-            elif sent is not None or share.unresponsive:
+                limit = sent.limit_a
+                entry = _InForce(
+                    transaction.charge_point_id, sent.connector_id, limit, limit, WAITING if limit == 0 else CHARGING
+                )
+            elif sent is not None or shares[transaction.id].unresponsive:
                 if sent is not None:
                     work.retry_after[transaction.id] = time.monotonic() + self.timing.tick_seconds
-                limit, counted, status = (before.limit_a if before else 0.0), site.charger_max_current_a, UNRESPONSIVE
+                limit = before.limit_a if before else 0.0
+                entry = _InForce(
+                    transaction.charge_point_id, transaction.evse_id or transaction.connector_id, limit,
+                    site.charger_max_current_a, UNRESPONSIVE,
+                )  # fmt: skip
             elif before is not None:
-                limit, counted, status = before.limit_a, before.limit_a, before.state
+                entry = before
             else:
                 continue
-            rows.append(
-                SiteAllocation(
-                    transaction_id=transaction.id,
-                    site_id=site.id,
-                    charge_point_id=transaction.charge_point_id,
-                    connector_id=transaction.evse_id or transaction.connector_id,
-                    limit_a=limit,
-                    counted_a=counted,
-                    state=status,
-                    drawn_a=self._draws.get(transaction.id),
-                    updated_at=now,
-                )
-            )
+            in_force[transaction.id] = replace(entry, drawn_a=self._draws.get(transaction.id))
+        accepted = [
+            (running.transaction.charge_point_id, sent.command)
+            for running in state.sessions
+            if (sent := results.get(running.transaction.id)) is not None and sent.status == "Accepted"
+        ]
+        changed = in_force != state.allocated
+        sample_due = work.last_sample_at is None or now - work.last_sample_at >= timedelta(
+            seconds=self.timing.sample_seconds
+        )
+        if not (changed or accepted or sample_due):
+            return
         async with self._session_factory() as session:
-            await session.execute(delete(SiteAllocation).where(SiteAllocation.site_id == site.id))
-            session.add_all(rows)
-            if state.last_sample_at is None or now - state.last_sample_at >= timedelta(
-                seconds=self.timing.sample_seconds
-            ):
-                draws = [row.drawn_a for row in rows if row.drawn_a is not None]
+            for charge_point_id, command in accepted:
+                await charging_profiles.keep_set(
+                    session, charge_point_id, command.connector_id, command.profile, now=now
+                )
+            if changed:
+                await session.execute(delete(SiteAllocation).where(SiteAllocation.site_id == site.id))
+                session.add_all(entry.row(transaction_id, site.id, now) for transaction_id, entry in in_force.items())
+            if sample_due:
+                draws = [entry.drawn_a for entry in in_force.values() if entry.drawn_a is not None]
                 session.add(
                     SiteSample(
                         site_id=site.id,
                         at=now,
                         limit_a=limit_a,
-                        allocated_a=sum(row.counted_a for row in rows),
+                        allocated_a=sum(entry.counted_a for entry in in_force.values()),
                         drawn_a=sum(draws) if draws else None,
                     )
                 )
             await session.commit()
+        work.in_force = in_force
+        if sample_due:
+            work.last_sample_at = now
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A limit sent to a session's charger, and its answer."""
+
+    status: str
+    command: SetChargingProfile
+
+    @property
+    def limit_a(self) -> float:
+        return self.command.profile.periods[0].limit
+
+    @property
+    def connector_id(self) -> int:
+        return self.command.connector_id
+
+
+@dataclass(frozen=True, slots=True)
+class _InForce:
+    """What is in force on one session, as the leader recorded it (a site_allocations row)."""
+
+    charge_point_id: str
+    connector_id: int
+    limit_a: float
+    counted_a: float
+    state: str
+    drawn_a: float | None = None
+
+    @classmethod
+    def of(cls, row: SiteAllocation) -> _InForce:
+        return cls(row.charge_point_id, row.connector_id, row.limit_a, row.counted_a, row.state, row.drawn_a)
+
+    def row(self, transaction_id: int, site_id: int, now: datetime) -> SiteAllocation:
+        return SiteAllocation(
+            transaction_id=transaction_id,
+            site_id=site_id,
+            charge_point_id=self.charge_point_id,
+            connector_id=self.connector_id,
+            limit_a=self.limit_a,
+            counted_a=self.counted_a,
+            state=self.state,
+            drawn_a=self.drawn_a,
+            updated_at=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _SiteConfig:
+    """A site's settings and chargers, as an operator set them."""
+
+    site: Site
+    members: list[str]
+    windows: list[sites.LimitWindow]
+    points: dict[str, int]  # connectors (EVSEs) each charger reported, by charger
+    read_at: float  # monotonic
+
+
+async def _read_config(session: AsyncSession, site_id: int) -> _SiteConfig | None:
+    site = await session.get(Site, site_id)
+    if site is None:
+        return None
+    members = await sites.charger_ids(session, site_id)
+    point = func.coalesce(Connector.evse_id, Connector.connector_id)
+    points = await session.execute(
+        select(Connector.charge_point_id, func.count(func.distinct(point)))
+        .where(Connector.charge_point_id.in_(members), point > 0)
+        .group_by(Connector.charge_point_id)
+    )
+    windows = await sites.windows_of(session, site_id)
+    return _SiteConfig(site, members, windows, dict(points.all()), read_at=time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -579,8 +675,7 @@ class _SiteState:
     connected: set[str]
     points: dict[str, int]  # connectors (EVSEs) each charger reported, by charger
     sessions: list[_Running]
-    allocated: dict[int, SiteAllocation]
-    last_sample_at: datetime | None
+    allocated: dict[int, _InForce]
 
     @property
     def safe_default_a(self) -> float:
@@ -588,6 +683,11 @@ class _SiteState:
         connectors = sum(max(1, self.points.get(cp, 1)) for cp in self.members)
         site = self.site
         return site.min_current_a if site.min_current_a * connectors <= site.max_current_a else 0.0
+
+    def started_under_a(self, charge_point_id: str, work: _SiteWork) -> float:
+        """The limit a new session on this charger runs under before the allocator speaks: the default when
+        the charger accepted it, else its maximum."""
+        return self.safe_default_a if charge_point_id in work.default_accepted else self.site.charger_max_current_a
 
     def reserve_a(self, work: _SiteWork) -> float:
         """What idle connectors may draw before the allocator hears of a start: the default on chargers
@@ -598,8 +698,7 @@ class _SiteState:
         reserve = 0.0
         for charge_point_id in self.members:
             idle = max(0, max(1, self.points.get(charge_point_id, 1)) - busy.get(charge_point_id, 0))
-            each = self.safe_default_a if charge_point_id in work.default_accepted else self.site.charger_max_current_a
-            reserve += idle * each
+            reserve += idle * self.started_under_a(charge_point_id, work)
         return reserve
 
 
