@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -39,7 +40,7 @@ async def test_qr_round_trip_png_decoded_paired_and_started(
     png = await http.get(f"/api/admin/chargers/{charge_point_id}/connectors/2/qr.png", headers=admin)
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     code = decode_png(png.content)
-    assert code.startswith(f"ocpp://{charge_point_id}?connector=2&sig=")
+    assert code.startswith(f"{server.http_url}/app/pair?cp={charge_point_id}&connector=2&sig=")
 
     tokens = await signup(http)
     paired = await http.post("/api/pair", json={"qr": code}, headers=bearer(tokens))
@@ -72,6 +73,24 @@ async def test_svg_sticker_carries_the_same_signed_code(
     expected = io.BytesIO()
     segno.make(decode_png(png.content), error="m").save(expected, kind="svg", scale=8, border=4)
     assert svg.content == expected.getvalue()
+
+
+async def test_the_seeds_ocpp_form_carries_the_same_signature_as_the_sticker_link(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await charger_with_connectors(server, 1)
+    link = decode_png(
+        (await http.get(f"/api/admin/chargers/{charge_point_id}/connectors/1/qr.png", headers=admin)).content
+    )
+    signature = parse_qs(urlsplit(link).query)["sig"][0]
+    user = bearer(await signup(http))
+    seed_form = await http.post(
+        "/api/pair", json={"qr": f"ocpp://{charge_point_id}?connector=1&sig={signature}"}, headers=user
+    )
+    assert seed_form.status_code == 200 and seed_form.json()["is_signed"] is True
+    # The link names the charger in its query, and the signature still binds it to that charger.
+    moved = await http.post("/api/pair", json={"qr": link.replace(charge_point_id, "CP-ELSEWHERE")}, headers=user)
+    assert moved.status_code == 422 and "swapped" in moved.json()["detail"]
 
 
 async def test_sticker_sheet_has_one_sticker_per_connector(
@@ -111,6 +130,12 @@ async def test_plain_codes_printed_elsewhere_are_accepted_unsigned(
     ("code", "status", "fragment"),
     [
         ("https://example.com/CP001", 422, "not a charger code"),
+        ("https://example.com/app/pair?connector=1", 422, "cp=CHARGER"),
+        ("https://example.com/app/pair?cp=A&cp=B&connector=1", 422, "cp=CHARGER"),
+        ("https://example.com/app/pair?cp=CP001", 422, "connector"),
+        ("https://example.com/app/pair?cp=bad:id&connector=1", 422, "charge point id"),
+        ("ftp://example.com/app/pair?cp=CP001&connector=1", 422, "not a charger code"),
+        ("https://example.com/app/pair?cp=NO-SUCH-CHARGER&connector=1", 404, "unknown charger"),
         ("ocpp://CP001", 422, "connector"),
         ("ocpp://CP001?connector=abc", 422, "connector"),
         ("ocpp://CP001?connector=1&connector=2", 422, "connector"),

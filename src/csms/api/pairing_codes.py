@@ -82,9 +82,7 @@ async def sticker_sheet(
     if await chargers.get_charger(session, charge_point_id) is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     numbers = await _connector_numbers(session, charge_point_id, connectors)
-    cells = "".join(
-        _sticker_cell(pairing.signed_code(runtime.sticker_key, charge_point_id, n), charge_point_id, n) for n in numbers
-    )
+    cells = "".join(_sticker_cell(_link(runtime, charge_point_id, n), charge_point_id, n) for n in numbers)
     return HTMLResponse(_STICKER_PAGE.format(title=html.escape(charge_point_id), cells=cells))
 
 
@@ -92,7 +90,11 @@ async def _sticker_code(session: SessionDep, runtime: RuntimeDep, charge_point_i
     if await chargers.get_charger(session, charge_point_id) is None:
         raise NotFound(f"unknown charger {charge_point_id}")
     await charging.require_known_connector(session, charge_point_id, connector_id)
-    return pairing.signed_code(runtime.sticker_key, charge_point_id, connector_id)
+    return _link(runtime, charge_point_id, connector_id)
+
+
+def _link(runtime: RuntimeDep, charge_point_id: str, connector_id: int) -> str:
+    return pairing.sticker_link(runtime.sticker_key, runtime.settings.public_url, charge_point_id, connector_id)
 
 
 async def _connector_numbers(session: SessionDep, charge_point_id: str, count: int | None) -> list[int]:
@@ -109,7 +111,11 @@ def _qr(code: str, *, kind: str) -> bytes:
 
 
 def _sticker_cell(code: str, charge_point_id: str, connector_id: int) -> str:
-    svg = _qr(code, kind="svg").decode()
+    # Sized by the page, not in pixels: a viewBox (omitsize) lets CSS scale the whole symbol, its quiet zone
+    # of 4 modules included, into the sticker's box.
+    buffer = io.BytesIO()
+    segno.make(code, error="m").save(buffer, kind="svg", scale=1, border=4, omitsize=True, xmldecl=False)
+    svg = buffer.getvalue().decode()
     label = f"{html.escape(charge_point_id)} &middot; connector {connector_id}"
     return f"<figure>{svg}<figcaption>{label}</figcaption></figure>"
 
@@ -117,10 +123,12 @@ def _sticker_cell(code: str, charge_point_id: str, connector_id: int) -> str:
 _STICKER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stickers for {title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; }}
-main {{ display: grid; grid-template-columns: repeat(auto-fill, 6cm); gap: 1cm; }}
+@page {{ size: A4; margin: 1cm; }}
+body {{ font-family: system-ui, sans-serif; margin: 0; }}
+h1 {{ font-size: 16pt; }}
+main {{ display: grid; grid-template-columns: repeat(auto-fill, 6cm); gap: .5cm; }}
 figure {{ margin: 0; text-align: center; border: 1px dashed #999; padding: .4cm; break-inside: avoid; }}
-figure svg {{ width: 5cm; height: 5cm; }}
+figure svg {{ display: block; width: 5cm; height: 5cm; margin: 0 auto; shape-rendering: crispEdges; }}
 figcaption {{ font-size: 12pt; }}
 </style></head>
 <body><h1>Scan to charge: {title}</h1><main>{cells}</main></body></html>

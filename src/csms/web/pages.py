@@ -59,6 +59,12 @@ async def charging_app(request: Request) -> HTMLResponse:
     return _page(request, "app.html")
 
 
+@router.get("/app/pair")
+async def pairing_link(request: Request) -> HTMLResponse:
+    """A sticker's link (services/pairing.py): the app itself, whose script pairs with the link's code."""
+    return _page(request, "app.html")
+
+
 @router.get("/app/manifest.webmanifest")
 async def app_manifest() -> FileResponse:
     return FileResponse(STATIC_ROOT / "manifest.webmanifest", media_type="application/manifest+json")
