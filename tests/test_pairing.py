@@ -51,6 +51,7 @@ async def test_qr_round_trip_png_decoded_paired_and_started(
         "status": "Available",
         "is_connected": False,
         "is_signed": True,
+        "start_refused": None,
     }
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         started = await http.post("/api/start_charging", json={"qr": code}, headers=bearer(tokens))

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from csms.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody, PairRequest, PairResult
+from csms.domain.connectors import ConnectorState
 from csms.services import chargers, charging, pairing
 from csms.services.errors import NotFound
 
@@ -27,19 +28,24 @@ _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 403: {"model": Erro
 
 @router.post("/pair", responses=_ERRORS)
 async def pair(body: PairRequest, user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PairResult:
-    """Read a scanned sticker code and answer with the charger, the connector and its live status."""
+    """Read a scanned sticker code (link or ocpp://) and answer with the charger, the connector, its status and
+    whether a start would be refused."""
     code = pairing.parse_code(body.qr, runtime.sticker_key)
     charger = await chargers.get_charger(session, code.charge_point_id)
     if charger is None:
         raise NotFound(f"unknown charger {code.charge_point_id}")
     await charging.require_known_connector(session, code.charge_point_id, code.connector_id)
     connector = await chargers.get_connector(session, code.charge_point_id, code.connector_id)
+    state = ConnectorState(connector.status, connector.status_at) if connector else None
     return PairResult(
         charge_point_id=code.charge_point_id,
         connector_id=code.connector_id,
         status=connector.status if connector else "Unknown",
         is_connected=runtime.registry.is_connected(code.charge_point_id) or charger.is_connected,
         is_signed=code.is_signed,
+        start_refused=await charging.start_refusal(
+            session, user_id=user.id, charge_point_id=code.charge_point_id, connector_id=code.connector_id, state=state
+        ),
     )
 
 

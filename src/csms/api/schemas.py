@@ -153,6 +153,10 @@ class PairResult(BaseModel):
     status: str = Field(description="The connector's live status, or Unknown before the charger reported it")
     is_connected: bool
     is_signed: bool = Field(description="Whether the code carried a valid csms signature")
+    start_refused: str | None = Field(
+        default=None,
+        description="Why a start here would be refused now (Faulted, Unavailable, in use), as start_charging says it",
+    )
 
 
 class StopCharging(BaseModel):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.domain.connectors import ConnectorState
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.services import (
     certificate_revocation,
@@ -44,7 +45,7 @@ _BEFORE_ACCEPTANCE = frozenset({"BootNotification"})
 
 
 class Station:
-    __slots__ = ("_runtime", "_stored_connectors", "id", "registration", "reported_connectors")
+    __slots__ = ("_connector_states", "_runtime", "_stored_connectors", "id", "registration", "reported_connectors")
 
     def __init__(self, charge_point_id: str, runtime: Runtime) -> None:
         self.id = charge_point_id
@@ -56,6 +57,18 @@ class Station:
         self.reported_connectors: set[int] = set()
         # Those csms stored before any was reported here, once a remote start needed them.
         self._stored_connectors: frozenset[int] | None = None
+        # The newest status each connector reported on this connection, for remote starts.
+        self._connector_states: dict[int, ConnectorState] = {}
+
+    def connector_state(self, connector_id: int) -> ConnectorState | None:
+        """The connector's newest status reported on this connection; None before one."""
+        return self._connector_states.get(connector_id)
+
+    def _note_status(self, report: chargers.StatusReport) -> None:
+        # Chargers send queued notifications late: an older one never replaces a newer status.
+        known = self._connector_states.get(report.connector_id)
+        if known is None or known.since <= report.timestamp:
+            self._connector_states[report.connector_id] = ConnectorState(report.status, report.timestamp)
 
     async def known_connectors(self) -> Collection[int]:
         """The connectors a remote start may name: those reported on this connection; before any,

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, Connector, Transaction
+from csms.domain.connectors import ConnectorState
+from csms.services import connector_use
 from csms.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from csms.services.id_tags import ACCEPTED
 from csms.services.login_cache import Principal
@@ -27,9 +29,11 @@ class RemoteStart:
 
 class ConnectedCharger(Protocol):
     """A charger connected to this node: it exists (it authenticated against its row, and chargers are
-    never deleted), and knows which connectors a start may name."""
+    never deleted), knows which connectors a start may name and what each reported on this connection."""
 
     async def known_connectors(self) -> Collection[int]: ...
+
+    def connector_state(self, connector_id: int) -> ConnectorState | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +51,62 @@ async def plan_remote_start(
     connector_id: int,
     connected: ConnectedCharger | None = None,
 ) -> RemoteStart:
-    """Check the charger and connector and pick the user's idTag.
+    """Check the charger and connector (known, and free to start on: else Conflict) and pick the user's idTag.
 
     `connected` is the charger's connection to this node, if it has one: then no database read is
-    needed (but a start before the charger reported any connector, the first on its connection).
+    needed for a connector whose status came on this connection and is neither in use nor plugged in.
     """
     if not user.is_active:
         raise PermissionDenied("this account is blocked")
     if user.app_id_tag is None:
         raise InvalidInput("this account has no idTag to charge with")
+    refusal = await _refusal(
+        open_session, user_id=user.id, charge_point_id=charge_point_id, connector_id=connector_id, connected=connected
+    )
+    if refusal is not None:
+        raise Conflict(refusal)
+    return RemoteStart(charge_point_id, connector_id, user.app_id_tag, user.id)
+
+
+async def _refusal(
+    open_session: Callable[[], AsyncSession],
+    *,
+    user_id: int,
+    charge_point_id: str,
+    connector_id: int,
+    connected: ConnectedCharger | None,
+) -> str | None:
+    state = None
     if connected is not None:
         check_connector(charge_point_id, connector_id, await connected.known_connectors())
-    else:
-        async with open_session() as session:
+        state = connected.connector_state(connector_id)
+    if state is not None and not connector_use.needs_last_session(state):
+        return connector_use.start_refusal(
+            state, None, user_id=user_id, charge_point_id=charge_point_id, connector_id=connector_id
+        )
+    async with open_session() as session:
+        if connected is None:
             if await session.get(Charger, charge_point_id) is None:
                 raise NotFound(f"unknown charger {charge_point_id}")
             await require_known_connector(session, charge_point_id, connector_id)
-    return RemoteStart(charge_point_id, connector_id, user.app_id_tag, user.id)
+        return await start_refusal(
+            session, user_id=user_id, charge_point_id=charge_point_id, connector_id=connector_id, state=state
+        )
+
+
+async def start_refusal(
+    session: AsyncSession, *, user_id: int, charge_point_id: str, connector_id: int, state: ConnectorState | None
+) -> str | None:
+    """Why the user cannot start on this connector now, or None; `state` None: read the stored status."""
+    if state is None:
+        stored = await session.get(Connector, (charge_point_id, connector_id))
+        state = ConnectorState(stored.status, stored.status_at) if stored is not None else None
+    last = None
+    if connector_use.needs_last_session(state):
+        last = await connector_use.last_session(session, charge_point_id, connector_id)
+    return connector_use.start_refusal(
+        state, last, user_id=user_id, charge_point_id=charge_point_id, connector_id=connector_id
+    )
 
 
 def check_connector(charge_point_id: str, connector_id: int, known: Collection[int]) -> None:

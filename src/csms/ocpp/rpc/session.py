@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from csms.ids import unique_uuid
 from csms.ocpp.limits import TokenBucket
@@ -37,6 +37,9 @@ from csms.ocpp.rpc.messages import (
     Send,
 )
 from csms.ocpp.rpc.schemas import SchemaSet
+
+if TYPE_CHECKING:
+    from csms.domain.connectors import ConnectorState
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ class Station(Protocol):
     async def known_connectors(self) -> Collection[int]:
         """Connectors (1 and up) a remote start may name: those the charger reported on this connection,
         else those csms stored before."""
+
+    def connector_state(self, connector_id: int) -> ConnectorState | None:
+        """The connector's newest status reported on this connection, None before one."""
 
     def refuse_before_acceptance(self, action: str) -> None:
         """Raise RpcError for a call the charger may not send yet."""

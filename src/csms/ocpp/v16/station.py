@@ -91,6 +91,7 @@ class Station16(Station):
         await chargers.record_status(self._runtime.writer, self.id, report, now=now)
         if connector_id > 0:
             self.reported_connectors.add(connector_id)
+            self._note_status(report)
             if status == "Available":
                 self._end_superseded(connector_id=connector_id, recorded_before=now)
         self._runtime.session_watch.status_changed(self.id, report)

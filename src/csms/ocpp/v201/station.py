@@ -100,6 +100,7 @@ class Station201(Station):
         )
         await chargers.record_status(self._runtime.writer, self.id, report, now=self._now())
         self.reported_connectors.add(evse_id)
+        self._note_status(report)
         self._runtime.session_watch.status_changed(self.id, report)
         await self._publish("connector_status", connector_id=evse_id, status=status, error_code=None)
         return {}
