@@ -36,6 +36,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/start_charging"): USER,
     ("POST", "/api/stop_charging"): USER,
     ("POST", "/api/pair"): USER,
+    ("GET", "/api/chargers/{charge_point_id}/connectors/{connector_id}/price"): USER,
     ("GET", "/api/transactions"): USER,
     ("GET", "/api/events"): USER,
     ("GET", "/api/transactions.csv"): USER,

@@ -169,3 +169,41 @@ async def test_a_session_without_a_tariff_has_no_cost(server: RunningServer, htt
         await charger.stop_transaction(started.transaction_id, 1_000, timestamp=iso(TEN + timedelta(minutes=5)))
     record = (await http.get(f"/api/transactions/{started.transaction_id}", headers=bearer(tokens))).json()
     assert (record["cost"], record["currency"], record["cost_breakdown"]) == (None, None, None)
+
+
+async def test_a_driver_sees_the_price_in_force_on_a_connector_tax_included(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.status(1, "Available")
+        await charger.status(2, "Available")
+    day, evening = await new_tariff(http, staff, **DAY), await new_tariff(http, staff, **EVENING, session_fee="1.50")
+    await assign(http, staff, day, charge_point_id=charge_point_id)
+    await assign(http, staff, evening, charge_point_id=charge_point_id, connector_id=2)
+    driver = bearer(await signup(http))
+    where = f"/api/chargers/{charge_point_id}/connectors"
+    one = (await http.get(f"{where}/1/price", headers=driver)).json()
+    assert one == {
+        "tariff_id": day["id"],
+        "name": "tariff",
+        "currency": "EUR",
+        "per_kwh": "0.3600",
+        "per_charging_minute": "0.0240",
+        "per_idle_minute": "0.1200",
+        "session_fee": "0.0000",
+        "tax_rate": "0.2000",
+        "summary": "0.36 EUR/kWh, 0.024 EUR/min charging, 0.12 EUR/min idle, incl. 20% tax",
+    }
+    two = (await http.get(f"{where}/2/price", headers=driver)).json()
+    assert (two["tariff_id"], two["per_kwh"], two["session_fee"]) == (evening["id"], "0.4800", "1.8000")
+    assert (await http.get(f"{where}/3/price", headers=driver)).status_code == 422
+    unknown = await http.get("/api/chargers/NO-SUCH-CHARGER/connectors/1/price", headers=driver)
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "unknown charger NO-SUCH-CHARGER"}
+
+
+async def test_a_connector_without_a_tariff_has_no_price(server: RunningServer, http: httpx.AsyncClient) -> None:
+    charge_point_id = await server.add_charger()
+    response = await http.get(f"/api/chargers/{charge_point_id}/connectors/1/price", headers=bearer(await signup(http)))
+    assert response.status_code == 200 and response.json() is None

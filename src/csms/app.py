@@ -33,6 +33,7 @@ from csms.api import (
     ocpi_parties,
     operations,
     pairing_codes,
+    prices,
     records,
     reservations,
     sites,
@@ -159,6 +160,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(live.router)
     app.include_router(account.router)
     app.include_router(pairing_codes.router)
+    app.include_router(prices.router)
     app.include_router(admin.router)
     app.include_router(admin_users.router)
     app.include_router(operations.router)

@@ -128,6 +128,11 @@ def tariff_text(tariff: Tariff) -> str:
     return ", ".join([*parts, tax]) if parts else f"free ({tariff.name})"
 
 
+def with_tax(tariff: Tariff, amount: Decimal) -> Decimal:
+    """A price as the driver pays it, tax included, to a hundredth of a cent."""
+    return (amount * (1 + tariff.tax_rate)).quantize(Decimal("0.0001"))
+
+
 def _price(amount: Decimal) -> str:
     """Two to four decimals: 0.3 is 0.30, 0.3999 stays 0.3999."""
     whole, _, fraction = format(amount.quantize(Decimal("0.0001")).normalize(), "f").partition(".")
