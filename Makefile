@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev browser tools postman run test screenshots lint format bench clean
+.PHONY: install install-dev browser tools vendor postman run test screenshots lint format bench clean
 
 install: $(STAMP)
 
@@ -47,6 +47,18 @@ tools: $(TOOLS_STAMP)
 $(TOOLS_STAMP):
 	npm install --prefix .tools --no-save --no-audit --no-fund newman ocpp-rpc@$(OCPP_RPC_VERSION)
 	touch $@
+
+# The browser libraries of the web pages, pinned in package.json / package-lock.json, copied from npm's build
+# into src/csms/web/static/vendor/ with their licence and version. The copies are committed, so `make run`
+# needs no Node.js; run this after changing a pin (tests/test_web_vendor.py checks the copies match the lock).
+ZXING_WASM := node_modules/zxing-wasm
+ZXING_VENDOR := src/csms/web/static/vendor/zxing-wasm
+vendor:
+	npm ci --no-audit --no-fund --ignore-scripts
+	rm -rf $(ZXING_VENDOR) && mkdir -p $(ZXING_VENDOR)/reader
+	cp $(ZXING_WASM)/dist/es/share.js $(ZXING_WASM)/LICENSE $(ZXING_VENDOR)/
+	cp $(ZXING_WASM)/dist/es/reader/index.js $(ZXING_WASM)/dist/reader/zxing_reader.wasm $(ZXING_VENDOR)/reader/
+	node -p 'require("./$(ZXING_WASM)/package.json").version' > $(ZXING_VENDOR)/VERSION
 
 # Regenerates docs/postman/csms.postman_collection.json from the OpenAPI document.
 postman: install-dev
