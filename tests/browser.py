@@ -44,7 +44,8 @@ async def open_page(browser: Browser, server: RunningServer, viewport: dict[str,
     from playwright.async_api import expect
 
     expect.set_options(timeout=LIVE_TIMEOUT_MS)
-    context = await browser.new_context(base_url=server.http_url, viewport=viewport)  # type: ignore[arg-type]
+    # A fixed locale: money and dates are formatted by the browser's (Intl), and the tests read them.
+    context = await browser.new_context(base_url=server.http_url, viewport=viewport, locale="en-US")  # type: ignore[arg-type]
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -58,6 +58,7 @@ async def test_a_driver_signs_up_charges_watches_the_kwh_rise_stops_and_finds_th
         await sign_up(page)
         await find_charger(page, charge_point_id)
         await expect(page.locator("#paired-status")).to_have_text("Available")
+        await expect(page.locator("#paired-price")).to_have_text("€0.40 per kWh · no tax")
         await page.get_by_role("button", name="Start charging").click()
         transaction_id = await begin_transaction(charger, meter_start=10_000)
 
@@ -66,23 +67,67 @@ async def test_a_driver_signs_up_charges_watches_the_kwh_rise_stops_and_finds_th
         await charger.meter_values(1, transaction_id, 10_500)
         await expect(energy).to_have_text("0.50 kWh")
         await expect(page.locator("#live-power")).to_have_text("7.4 kW")
-        await expect(page.locator("#live-cost")).to_have_text("0.20 EUR")
+        await expect(page.locator("#live-cost")).to_have_text("€0.20")
         await charger.meter_values(1, transaction_id, 12_250)
         await expect(energy).to_have_text("2.25 kWh")
-        await expect(page.locator("#live-cost")).to_have_text("0.90 EUR")
+        await expect(page.locator("#live-cost")).to_have_text("€0.90")
 
         await page.get_by_role("button", name="Stop charging").click()
         await charger.wait_for_call("RemoteStopTransaction")
         await charger.stop_transaction(transaction_id, 12_500)
-        await expect(page.locator("#session-message")).to_contain_text("Charging finished: 2.50 kWh")
+        await expect(page.locator("#session-message")).to_have_text(
+            "Charging finished: 2.50 kWh, €1.00. The session is in your history."
+        )
 
         await page.get_by_role("link", name="History").click()
         record = page.locator(f'[data-transaction="{transaction_id}"]')
         await expect(record.locator(".energy")).to_have_text("2.50 kWh")
+        await expect(record.locator(".cost")).to_have_text("€1.00")
         await record.get_by_role("link").click()
         await expect(page.get_by_role("heading", name=f"Charging session {transaction_id}")).to_be_visible()
+        await expect(page.locator("#record-facts")).to_contain_text("Cost€1.00")
+        breakdown = page.locator("#record-cost")
+        await expect(breakdown.get_by_role("heading", name="Cost")).to_be_visible()
+        for term, amount in (("Energy", "€1.00"), ("Net", "€1.00"), ("Tax", "€0.00"), ("Total", "€1.00")):
+            await expect(breakdown.locator(f"dt:text-is('{term}') + dd")).to_have_text(amount)
         await expect(page.get_by_role("img", name="Energy delivered over time")).to_be_visible()
         await snap(page, "app-record")
+
+
+async def test_the_app_shows_why_a_taken_or_faulted_connector_cannot_start(
+    screen: Page, sqlite_server: RunningServer
+) -> None:
+    page = screen
+    charge_point_id = await sqlite_server.add_charger()
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.status(1, "Faulted", error_code="GroundFailure")
+        await charger.status(2, "Charging")  # an RFID card's session, say
+        await charger.status(3, "Available")
+        await sign_up(page)
+        start = page.get_by_role("button", name="Start charging")
+        await find_charger(page, charge_point_id, 1)
+        await expect(page.locator("#paired-status")).to_have_text("Faulted")
+        await expect(start).to_be_disabled()
+        await expect(start).to_have_accessible_description(
+            f"Connector 1 of {charge_point_id} is out of order (Faulted): you cannot start here now."
+        )
+        await check_page(page, "Start charging", "app-charge-refused")
+        await find_charger(page, charge_point_id, 2)
+        await expect(page.locator("#start-why")).to_have_text(
+            f"Connector 2 of {charge_point_id} is in use (Charging): you cannot start here now."
+        )
+        await expect(start).to_be_disabled()
+        await find_charger(page, charge_point_id, 3)
+        await expect(start).to_be_enabled()
+        await expect(page.locator("#start-why")).to_be_hidden()
+        # The connector faults after pairing: the start is refused at once, and the page says why.
+        await charger.status(3, "Faulted", error_code="GroundFailure")
+        await start.click()
+        await expect(page.locator("#charge-message")).to_have_text(
+            f"Not started: connector 3 of {charge_point_id} is out of order (Faulted)."
+        )
+        await expect(start).to_be_disabled()
 
 
 async def charge_at_the_charger(charger: SimulatedCharger, id_tag: str) -> None:

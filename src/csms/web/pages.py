@@ -19,11 +19,13 @@ WEB_ROOT = Path(__file__).parent
 STATIC_ROOT = WEB_ROOT / "static"
 
 # Everything comes from csms itself: no CDN, no inline script. Inline styles are allowed for the
-# sticker sheet, which the dashboard opens from a blob: URL that inherits this policy.
+# sticker sheet, which the dashboard opens from a blob: URL that inherits this policy. WebAssembly may be
+# compiled ('wasm-unsafe-eval', which allows no JavaScript eval): the app's QR decoder where the browser
+# has none (js/app/qr_reader.js).
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' blob: data:",
         "connect-src 'self'",

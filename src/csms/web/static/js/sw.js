@@ -11,6 +11,7 @@ const SHELL = [
   "/static/js/transaction.js",
   "/static/js/app/main.js",
   "/static/js/app/charge.js",
+  "/static/js/app/qr_reader.js",
   "/static/js/app/session.js",
   "/static/js/app/history.js",
   "/static/js/app/garage.js",

@@ -1,7 +1,7 @@
 // One charging record in detail, with its energy and power charts: shown by the dashboard and the app.
 
 import { lineChart } from "./chart.js";
-import { duration, el, kw, kwh, when } from "./ui.js";
+import { duration, el, kw, kwh, money, when } from "./ui.js";
 
 const ENERGY = "Energy.Active.Import.Register";
 const POWER = "Power.Active.Import";
@@ -24,6 +24,7 @@ export function transactionFacts(transaction) {
     ["Stopped", transaction.stop_timestamp ? when(transaction.stop_timestamp) : transaction.is_active ? "still charging" : "not yet (its start was refused)"],
     ["Duration", duration(transaction.duration_seconds)],
     ["Energy", kwh(transaction.energy_wh)],
+    ["Cost", transaction.cost != null ? `${money(transaction.cost, transaction.currency)}${transaction.is_active ? " so far" : ""}` : "no tariff"],
     ["idTag", transaction.id_tag],
     ["Stop reason", transaction.stop_reason || "–"],
   ];
@@ -32,6 +33,19 @@ export function transactionFacts(transaction) {
   }
   if (transaction.meter_went_backwards) facts.push(["Meter", "went backwards: no negative energy is booked"]);
   return el("dl", { class: "facts" }, ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
+}
+
+/** What a session's cost is made of (the API's cost_breakdown): each part, net, tax and total. */
+export function costBreakdown(breakdown) {
+  const parts = [
+    ["Energy", breakdown.energy],
+    ["Charging time", breakdown.charging_time],
+    ["Idle time", breakdown.idle_time],
+    ["Session fee", breakdown.session_fee],
+  ].filter(([, amount]) => Number(amount) !== 0);
+  const rows = [...parts, ["Net", breakdown.net], ["Tax", breakdown.tax], ["Total", breakdown.total]];
+  return el("dl", { class: "facts cost-breakdown" },
+    ...rows.flatMap(([term, amount]) => [el("dt", { text: term }), el("dd", { class: "num", text: money(amount, breakdown.currency) })]));
 }
 
 export function transactionCharts(transaction) {

@@ -55,6 +55,17 @@ export function onSubmit(form, output, action) {
 
 export const kwh = (wh) => `${(Number(wh || 0) / 1000).toFixed(2)} kWh`;
 export const kw = (w) => (w === null || w === undefined ? "–" : `${(Number(w) / 1000).toFixed(1)} kW`);
+/**
+ * An amount in its currency by the browser's locale ("€1.20", "1,20 €"). Amounts come as exact decimal
+ * strings, and Intl formats a string exactly, never through a float; `unit` keeps up to 4 decimals (prices).
+ */
+export function money(amount, currency, { unit = false } = {}) {
+  if (amount === null || amount === undefined) return "–";
+  if (!currency) return String(amount);
+  const digits = { minimumFractionDigits: 2, maximumFractionDigits: unit ? 4 : 2 };
+  return new Intl.NumberFormat(undefined, { style: "currency", currency, ...digits }).format(amount);
+}
+
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
 export const day = (iso) => new Date(`${iso}T00:00:00`).toLocaleDateString(undefined, { month: "short", day: "numeric" });
 

@@ -12,7 +12,7 @@ const hub = new EventHub(api);
 const context = { api, hub };
 
 const routes = [
-  { path: "login", view: "login", title: "Log in", public: true, show: () => {} },
+  { path: "login", view: "login", title: "Log in", public: true, show: showLogin },
   { path: "charge", view: "charge", title: "Start charging", show: charge.show },
   { path: "session", view: "session", title: "Charging", show: session.show },
   { path: "history", view: "history", title: "History", show: history.show },
@@ -32,7 +32,22 @@ async function enter() {
   location.hash = "#/charge";
 }
 
+/** The login page says where a sticker link will charge, once the driver is in. */
+function showLogin() {
+  const place = charge.pendingPlace();
+  $("#login-pairing").hidden = !place;
+  $("#login-pairing").textContent = place ? `Log in or create an account to charge at ${place.charge_point_id} · connector ${place.connector_id}.` : "";
+}
+
+/** A sticker's link (/app/pair?cp=...&connector=...&sig=...) opened the app: keep it, and go on at /app. */
+function takePairingLink() {
+  if (!location.pathname.endsWith("/app/pair")) return;
+  charge.pairLater(location.href);
+  window.history.replaceState(null, "", `${location.pathname.replace(/\/pair$/, "")}#/charge`);
+}
+
 function init() {
+  takePairingLink();
   for (const module of [charge, session, history, garage]) module.init(context);
   api.onLogout = () => {
     showSession(null);

@@ -1,7 +1,7 @@
 // The running session, live: energy, power and duration follow the charger's MeterValues; on a site, the power
 // csms allows the car (it changes as other cars come and go, so it is read again every few seconds).
 
-import { $, duration, isShown, kw, kwh, say, secondsSince } from "../ui.js";
+import { $, duration, isShown, kw, kwh, money, say, secondsSince } from "../ui.js";
 
 let api;
 let active = null;
@@ -11,6 +11,8 @@ let allowanceTimer = null;
 const ALLOWANCE_REFRESH_MS = 5000;
 // The newest meter_values event: it may arrive while the session is still being loaded.
 let lastMeter = null;
+// The session that just stopped: its cost comes a moment later, in charging_finished.
+let finished = null;
 
 /** The charger accepted a start: its StartTransaction is on the way. */
 export function expectStart() {
@@ -23,6 +25,8 @@ export function init(context) {
   context.hub.on("transaction_started", () => isShown("session") && show());
   context.hub.on("meter_values", onMeterValues);
   context.hub.on("transaction_stopped", onStopped);
+  context.hub.on("charging_finished", onPriced);
+  context.hub.on("charging_failed", onPriced);
   $("#stop").addEventListener("click", () => stop().catch((error) => say($("#session-message"), error.message, { error: true })));
 }
 
@@ -94,19 +98,30 @@ function showMeter(event) {
   if (event.cost_so_far != null) $("#live-cost").textContent = money(event.cost_so_far, active?.currency);
 }
 
-// Amounts come as exact decimal strings; they are shown as they are, never through a float.
-function money(amount, currency) {
-  return amount == null ? "–" : `${amount}${currency ? ` ${currency}` : ""}`;
-}
-
 function onStopped(event) {
   if (!active || event.transaction_id !== active.id) return;
   clearInterval(ticker);
   clearInterval(allowanceTimer);
+  const currency = active.currency;
   active = null;
   $("#live").hidden = true;
   $("#no-session").hidden = false;
-  say($("#session-message"), `Charging finished: ${kwh(event.energy_wh)}. The session is in your history.`);
+  // charging_finished may have come first, with the cost.
+  if (finished?.id !== event.transaction_id) finished = { id: event.transaction_id, energy_wh: event.energy_wh, currency, priced: false };
+  sayFinished();
+}
+
+/** charging_finished (or _failed) carries the session's final cost, priced once it stopped. */
+function onPriced(event) {
+  if (finished?.id !== event.transaction_id && active?.id !== event.transaction_id) return;
+  finished = { id: event.transaction_id, energy_wh: event.energy_wh, cost: event.cost, currency: event.currency, priced: true };
+  if (!active) sayFinished();
+}
+
+function sayFinished() {
+  const { energy_wh, cost, currency, priced } = finished;
+  const price = cost != null ? `, ${money(cost, currency)}` : priced ? "" : currency ? " (working out the cost…)" : "";
+  say($("#session-message"), `Charging finished: ${kwh(energy_wh)}${price}. The session is in your history.`);
 }
 
 async function stop() {
