@@ -91,7 +91,7 @@ async def test_a_driver_signs_up_charges_watches_the_kwh_rise_stops_and_finds_th
         for term, amount in (("Energy", "€1.00"), ("Net", "€1.00"), ("Tax", "€0.00"), ("Total", "€1.00")):
             await expect(breakdown.locator(f"dt:text-is('{term}') + dd")).to_have_text(amount)
         await expect(page.get_by_role("img", name="Energy delivered over time")).to_be_visible()
-        await snap(page, "app-record")
+        await snap(page, "app-record-cost")
 
 
 async def test_the_app_shows_why_a_taken_or_faulted_connector_cannot_start(
