@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from csms.ocpi.client import OcpiClient
+from csms.ocpi.client import OcpiClient, PeerNotAllowed
 from csms.ocpi.routing import PartyRef
 from tests.conftest import (
     BACKENDS,
@@ -30,7 +30,12 @@ from tests.conftest import (
 from tests.support.ocpi_peer import EmspPeer, start_peer, stop_peer
 from tests.support.processes import free_port, run_csms
 
-OWN = {"ocpi_country_code": "DE", "ocpi_party_id": "CSM", "ocpi_business_name": "csms test CPO"}
+OWN = {
+    "ocpi_country_code": "DE",
+    "ocpi_party_id": "CSM",
+    "ocpi_business_name": "csms test CPO",
+    "ocpi_allow_private_peers": True,  # the peers listen on 127.0.0.1
+}
 StartPeer = Callable[..., Awaitable[EmspPeer]]
 
 
@@ -362,7 +367,7 @@ async def test_two_parties_keep_their_own_tokens(admin: httpx.AsyncClient, peers
 
 async def test_requests_to_functional_modules_carry_the_routing_headers(peer: EmspPeer) -> None:
     token = peer.issue_token()
-    client = OcpiClient(timeout=10)
+    client = OcpiClient(timeout=10, allow_private=lambda: True)
     try:
         data = await client.call(
             "GET",
@@ -376,6 +381,16 @@ async def test_requests_to_functional_modules_carry_the_routing_headers(peer: Em
     headers = peer.seen[-1].headers
     assert (headers["ocpi-from-country-code"], headers["ocpi-from-party-id"]) == ("DE", "CSM")
     assert (headers["ocpi-to-country-code"], headers["ocpi-to-party-id"]) == (peer.country_code, peer.party_id)
+
+
+async def test_csms_calls_no_private_address_unless_the_operator_allows_it(peer: EmspPeer) -> None:
+    client = OcpiClient(timeout=10)
+    try:
+        with pytest.raises(PeerNotAllowed, match=r"127\.0\.0\.1, a loopback address.*CSMS_OCPI_ALLOW_PRIVATE_PEERS"):
+            await client.call("GET", peer.versions_url, token=peer.issue_token())
+    finally:
+        await client.close()
+    assert peer.seen == []
 
 
 # -- the command line ------------------------------------------------------------------------------------------

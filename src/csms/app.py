@@ -312,7 +312,11 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             clock=clock,
         ),
         iso15118=_certificate_provider(settings, session_factory, clock),
-        ocpi_client=OcpiClient(timeout=settings.ocpi_request_timeout),
+        ocpi_client=OcpiClient(
+            timeout=settings.ocpi_request_timeout,
+            allow_private=lambda: settings.ocpi_allow_private_peers,
+            own_hosts=own_hosts(settings.public_url),
+        ),
     )
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()

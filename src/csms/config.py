@@ -204,6 +204,16 @@ class Settings(BaseSettings):
     ocpi_party_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{3}$")
     ocpi_business_name: str = Field(default="csms", min_length=1, max_length=100)
     ocpi_request_timeout: float = Field(default=10.0, gt=0, le=120)
+    # csms calls OCPI parties at public addresses only (services/webhook_targets.py), unless this allows private
+    # ones (a hub on the operator's own network, tests).
+    ocpi_allow_private_peers: bool = False
+    # Pushes to parties (Location, EVSE status, Tariff): retried after retry_base * 2^(attempt - 1) seconds, at
+    # most max_attempts times; the outbox is looked at every poll_interval seconds and as soon as a push is queued.
+    ocpi_push_retry_base: float = Field(default=10.0, gt=0, le=3600)
+    ocpi_push_max_attempts: int = Field(default=10, ge=1, le=100)
+    ocpi_push_poll_interval: float = Field(default=5.0, gt=0, le=600)
+    # The most objects one page of a paginated OCPI GET carries (its X-Limit), whatever limit a party asks for.
+    ocpi_page_limit: int = Field(default=100, ge=1, le=1000)
 
     # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
     # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate

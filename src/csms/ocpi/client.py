@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from csms.ocpi.headers import CORRELATION_ID, REQUEST_ID, authorization_header
 from csms.ocpi.routing import PartyRef, request_headers
+from csms.services.webhook_targets import Purpose, TargetRefused, check_target
+
+# csms calls parties at public addresses only, unless the operator allows others (services/webhook_targets.py).
+PEERS = Purpose("OCPI party url", "csms calls OCPI parties at", "CSMS_OCPI_ALLOW_PRIVATE_PEERS")
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +26,10 @@ class PeerError(Exception):
 
 class PeerUnreachable(PeerError):
     pass
+
+
+class PeerNotAllowed(PeerError):
+    """The party's URL names an address csms may not call (private, loopback, csms itself, ...)."""
 
 
 class PeerRefused(PeerError):
@@ -34,8 +43,16 @@ class PeerRefused(PeerError):
 class OcpiClient:
     """One connection pool for every party; `call` is the one way csms sends an OCPI request."""
 
-    def __init__(self, *, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: Callable[[], bool] = lambda: False,
+        own_hosts: frozenset[str] = frozenset(),
+    ) -> None:
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+        self._allow_private, self._own_hosts = allow_private, own_hosts
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -59,9 +76,21 @@ class OcpiClient:
         }
         if routing is not None:
             headers |= request_headers(sender=routing[0], receiver=routing[1])
+        try:
+            target = await check_target(
+                url, allow_private=self._allow_private(), own_hosts=self._own_hosts, purpose=PEERS
+            )
+        except TargetRefused as refusal:
+            raise PeerNotAllowed(f"{method} {url} not sent: {refusal}") from None
+        # The connection goes to the address just checked, not to a second lookup (DNS rebinding).
+        headers["Host"] = target.host_header()
+        server_name = target.tls_server_name()
+        extensions = {"sni_hostname": server_name} if server_name else {}
         logger.info("OCPI %s %s (request %s)", method, url, headers[REQUEST_ID])
         try:
-            response = await self._http.request(method, url, json=body, headers=headers)
+            response = await self._http.request(
+                method, target.pinned_url(), json=body, headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as error:
             raise PeerUnreachable(f"{method} {url} failed: {type(error).__name__} {error}".strip()) from None
         return _data_of(method, url, response)

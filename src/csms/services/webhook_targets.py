@@ -27,6 +27,18 @@ class TargetRefused(InvalidInput):
 
 
 @dataclass(frozen=True, slots=True)
+class Purpose:
+    """Who checks a URL, for its refusals' words: its name for the URL, what it calls, the setting that allows more."""
+
+    url: str
+    callee: str
+    setting: str
+
+
+WEBHOOKS = Purpose("webhook url", "webhooks post to", "CSMS_WEBHOOK_ALLOW_PRIVATE_TARGETS")
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A webhook URL and the address it resolved to when it was checked."""
 
@@ -52,37 +64,39 @@ def own_hosts(public_url: str) -> frozenset[str]:
     return frozenset({httpx.URL(public_url).host.lower()} - {""})
 
 
-def parse_url(url: str) -> httpx.URL:
+def parse_url(url: str, purpose: Purpose = WEBHOOKS) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as error:
-        raise TargetRefused(f"this webhook url is malformed: {error}") from None
+        raise TargetRefused(f"this {purpose.url} is malformed: {error}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise TargetRefused("a webhook url starts with http:// or https:// and names a host")
+        raise TargetRefused(f"a {purpose.url} starts with http:// or https:// and names a host")
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
-        raise TargetRefused("a webhook url's port is a number from 1 to 65535")
+        raise TargetRefused(f"a {purpose.url}'s port is a number from 1 to 65535")
     return parsed
 
 
-async def check_target(url: str, *, allow_private: bool, own_hosts: frozenset[str] = frozenset()) -> Target:
+async def check_target(
+    url: str, *, allow_private: bool, own_hosts: frozenset[str] = frozenset(), purpose: Purpose = WEBHOOKS
+) -> Target:
     """The URL's target, resolved now; TargetRefused unless every address it resolves to is public.
 
     `own_hosts` are names csms itself answers on (its public URL's host), refused as well.
     """
-    parsed = parse_url(url)
+    parsed = parse_url(url, purpose)
     if not allow_private and parsed.host.lower() in own_hosts:
         raise TargetRefused(
-            f"webhook url host {parsed.host} is csms itself (its public URL); an operator may allow it "
-            "with CSMS_WEBHOOK_ALLOW_PRIVATE_TARGETS"
+            f"{purpose.url} host {parsed.host} is csms itself (its public URL); an operator may allow it "
+            f"with {purpose.setting}"
         )
-    addresses = await _resolve(parsed)
+    addresses = await _resolve(parsed, purpose)
     if not allow_private:
         for address in addresses:
             reason = non_public_reason(address)
             if reason is not None:
                 raise TargetRefused(
-                    f"webhook url host {parsed.host} resolves to {address}, a {reason} address; webhooks post to "
-                    "public addresses only (an operator may allow others with CSMS_WEBHOOK_ALLOW_PRIVATE_TARGETS)"
+                    f"{purpose.url} host {parsed.host} resolves to {address}, a {reason} address; {purpose.callee} "
+                    f"public addresses only (an operator may allow others with {purpose.setting})"
                 )
     return Target(parsed, str(addresses[0]))
 
@@ -118,7 +132,7 @@ def _literal_address(host: str) -> IPAddress | None:
         return None
 
 
-async def _resolve(url: httpx.URL) -> list[IPAddress]:
+async def _resolve(url: httpx.URL, purpose: Purpose) -> list[IPAddress]:
     literal = _literal_address(url.host)
     if literal is not None:
         return [literal]
@@ -126,9 +140,9 @@ async def _resolve(url: httpx.URL) -> list[IPAddress]:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise TargetRefused(f"webhook url host {url.host} does not resolve") from None
+        raise TargetRefused(f"{purpose.url} host {url.host} does not resolve") from None
     # Scope ids ("fe80::1%eth0") are dropped: the address alone decides what kind it is.
     addresses = [ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found]
     if not addresses:
-        raise TargetRefused(f"webhook url host {url.host} does not resolve")
+        raise TargetRefused(f"{purpose.url} host {url.host} does not resolve")
     return addresses
