@@ -1258,3 +1258,90 @@ class OcpiParty(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     registered_at: Mapped[datetime | None]
+
+
+class OcpiLocation(Base):
+    """A place csms publishes to OCPI parties as a Location, with the chargers on it as its EVSEs (docs/ocpi.md).
+
+    `last_updated` moves whenever what an eMSP sees of it changes: the admin's edits, its chargers, the
+    OCPI details of their connectors and their EVSEs' status (§8.3.1: an EVSE's change updates its Location).
+    """
+
+    __tablename__ = "ocpi_locations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(45))
+    city: Mapped[str] = mapped_column(String(45))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    state: Mapped[str | None] = mapped_column(String(20))
+    # ISO 3166-1 alpha-3.
+    country: Mapped[str] = mapped_column(String(3))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    # IANA zone name.
+    time_zone: Mapped[str] = mapped_column(String(255))
+    # JSON: OCPI Hours ({twentyfourseven, regular_hours}), or None when unknown; Facility names.
+    opening_times: Mapped[str | None] = mapped_column(Text)
+    facilities: Mapped[str] = mapped_column(Text, default="[]")
+    parking_type: Mapped[str | None] = mapped_column(String(32))
+    publish: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_updated: Mapped[datetime] = mapped_column(index=True)
+
+
+class OcpiLocationCharger(Base):
+    """A charger on an OCPI location: a charger is on one location at most."""
+
+    __tablename__ = "ocpi_location_chargers"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(ForeignKey("ocpi_locations.id", ondelete="CASCADE"), index=True)
+
+
+class OcpiConnector(Base):
+    """What OCPI tells of a connector (1.6) or EVSE (2.x) that OCPP does not: its plug and its power.
+
+    Keyed as `connectors` is (connector_id is the EVSE of a 2.x station). No row: the defaults
+    (services/ocpi_locations.py). `tariff_ids` None: the tariffs in force there for everyone.
+    """
+
+    __tablename__ = "ocpi_connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    standard: Mapped[str] = mapped_column(String(32))
+    format: Mapped[str] = mapped_column(String(8))
+    power_type: Mapped[str] = mapped_column(String(20))
+    max_voltage: Mapped[int] = mapped_column(Integer)
+    max_amperage: Mapped[int] = mapped_column(Integer)
+    max_electric_power: Mapped[int | None] = mapped_column(Integer)
+    # JSON list of tariff ids, or None.
+    tariff_ids: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class OcpiPush(Base):
+    """One request csms owes a party (a Location PUT, an EVSE status PATCH, a Tariff PUT): the outbox, delivered
+    in the background with retries (ocpi/push.py), kept across restarts. A newer push to the same URL with the
+    same method supersedes a pending one: the party needs only the latest."""
+
+    __tablename__ = "ocpi_pushes"
+    __table_args__ = (Index("ix_ocpi_pushes_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("ocpi_parties.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(String(512))
+    body: Mapped[str] = mapped_column(Text)
+    # PENDING, DELIVERED, FAILED (attempts used up, or the party refused it), SUPERSEDED.
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
