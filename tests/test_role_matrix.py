@@ -150,6 +150,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/admin/ocpi/parties/{ocpi_party_id}/suspend"): STAFF,
     ("POST", "/api/admin/ocpi/parties/{ocpi_party_id}/resume"): STAFF,
     ("POST", "/api/admin/ocpi/parties/{ocpi_party_id}/update"): STAFF,
+    ("POST", "/api/admin/ocpi/locations"): STAFF,
+    ("GET", "/api/admin/ocpi/locations"): STAFF,
+    ("GET", "/api/admin/ocpi/locations/{location_id}"): STAFF,
+    ("PATCH", "/api/admin/ocpi/locations/{location_id}"): STAFF,
+    ("DELETE", "/api/admin/ocpi/locations/{location_id}"): STAFF,
+    ("PUT", "/api/admin/ocpi/connectors/{charge_point_id}/{connector_id}"): STAFF,
     ("GET", "/files/firmware/{file_id}/{name}"): SIGNED,
     ("PUT", "/files/diagnostics/{request_id}"): SIGNED,
     ("POST", "/files/diagnostics/{request_id}"): SIGNED,
@@ -176,6 +182,7 @@ PLACEHOLDERS = {
     "{message_id}": "999999",
     "{monitor_id}": "999999",
     "{ocpi_party_id}": "999999",
+    "{location_id}": "999999",
 }
 
 ALLOWED = {

@@ -30,6 +30,7 @@ from csms.api import (
     health,
     live,
     metrics_endpoint,
+    ocpi_locations,
     ocpi_parties,
     operations,
     pairing_codes,
@@ -67,6 +68,7 @@ from csms.observability.metrics import Metrics
 from csms.observability.middleware import ObservationMiddleware
 from csms.ocpi import mount as ocpi
 from csms.ocpi.client import OcpiClient
+from csms.ocpi.push import OcpiPusher
 from csms.ocpp.command_envelope import CommandSeal, derive_secret
 from csms.ocpp.commands import CommandRouter, OwnerLookup
 from csms.ocpp.endpoint import ChargerSockets
@@ -179,6 +181,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(display_messages.router)
     app.include_router(sites.router)
     app.include_router(ocpi_parties.router)
+    app.include_router(ocpi_locations.router)
     ocpi.install(app)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
@@ -254,6 +257,11 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         clock=clock,
         cluster_clock=cluster_clock,
     )
+    ocpi_client = OcpiClient(
+        timeout=settings.ocpi_request_timeout,
+        allow_private=lambda: settings.ocpi_allow_private_peers,
+        own_hosts=own_hosts(settings.public_url),
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -312,18 +320,17 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             clock=clock,
         ),
         iso15118=_certificate_provider(settings, session_factory, clock),
-        ocpi_client=OcpiClient(
-            timeout=settings.ocpi_request_timeout,
-            allow_private=lambda: settings.ocpi_allow_private_peers,
-            own_hosts=own_hosts(settings.public_url),
-        ),
+        ocpi_client=ocpi_client,
+        ocpi_push=OcpiPusher(session_factory, ocpi_client, settings, background=background, clock=clock),
     )
+    session_watch.roaming = runtime.ocpi_push
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()
     await runtime.logins.start()
     await runtime.tags.start()
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
+    runtime.background.spawn(runtime.ocpi_push.run(), name="ocpi-pushes")
     runtime.background.spawn(runtime.presence.run(), name="presence-leases")
     bus.on_reconnect(runtime.presence.reconcile_soon)
     await _keep_caches_fresh(runtime)

@@ -20,6 +20,7 @@ from csms.ftp.server import FtpServers
 from csms.observability.certificate_expiry import CertificateWatch
 from csms.observability.metrics import Metrics
 from csms.ocpi.client import OcpiClient
+from csms.ocpi.push import OcpiPusher
 from csms.ocpp.commands import CommandRouter
 from csms.ocpp.presence import PresenceKeeper
 from csms.ocpp.registry import ConnectionRegistry
@@ -94,6 +95,8 @@ class Runtime:
     iso15118: CertificateProvider = field(kw_only=True)
     # csms's requests to OCPI parties (eMSPs, hubs): one connection pool (ocpi/client.py).
     ocpi_client: OcpiClient = field(kw_only=True)
+    # What csms pushes to OCPI parties (EVSE statuses, Locations, Tariffs), through the outbox (ocpi/push.py).
+    ocpi_push: OcpiPusher = field(kw_only=True)
 
     async def next_transaction_id(self) -> int:
         """A new transaction id from this node's reserve, topped up in the background before it runs out.

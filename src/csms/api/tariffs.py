@@ -73,6 +73,7 @@ async def create_tariff(body: TariffIn, admin: AdminUser, session: SessionDep, r
     """Define a tariff. Tariffs are never edited: a price change is a new tariff and assignment."""
     tariff = await tariffs.create_tariff(session, tariffs.TariffSpec(**body.model_dump()), now=runtime.clock())
     await runtime.session_watch.live.tariff_book.changed()
+    await runtime.ocpi_push.tariff_created(tariff.id)  # to OCPI parties (queued: no party is waited on)
     return TariffOut.model_validate(tariff)
 
 

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,6 +52,14 @@ FAILURE_STOP_REASONS = frozenset({"EmergencyStop", "PowerLoss", "Reboot", "HardR
 MISSED_HEARTBEATS = 3
 
 
+class RoamingFeed(Protocol):
+    """Who tells roaming partners of chargers' status (csms/ocpi/push.py); both return at once."""
+
+    def evse_status(self, charge_point_id: str, connector_id: int, status: str) -> None: ...
+
+    def charger_offline(self, charge_point_id: str) -> None: ...
+
+
 class SessionWatch:
     def __init__(
         self,
@@ -74,6 +82,8 @@ class SessionWatch:
         self._background = background
         self._clock = clock
         self._silent: set[str] = set()
+        # Set once OCPI is wired (app.py): EVSE statuses pushed to eMSPs.
+        self.roaming: RoamingFeed | None = None
         self.webhook_list: SharedTable[list[Webhook]] = SharedTable(
             WEBHOOKS, bus, self._read_webhooks, max_age=cache_max_age
         )
@@ -115,6 +125,8 @@ class SessionWatch:
 
     def status_changed(self, charge_point_id: str, report: StatusReport) -> None:
         self.live.status(charge_point_id, report.connector_id, report.status, at=report.timestamp)
+        if self.roaming is not None and report.connector_id > 0:
+            self.roaming.evse_status(charge_point_id, report.connector_id, report.status)
         if report.status == "Faulted" or report.error_code != "NoError":
             self._notify("charger_fault", **_status_fields(charge_point_id, report))
         if report.status in ("SuspendedEV", "Faulted") and report.connector_id > 0:
@@ -160,6 +172,8 @@ class SessionWatch:
 
     def charger_disconnected(self, charge_point_id: str) -> None:
         self.site_load.charger_disconnected(charge_point_id)
+        if self.roaming is not None:
+            self.roaming.charger_offline(charge_point_id)
         self._notify("charger_offline", charge_point_id=charge_point_id, reason="disconnected")
 
     # -- periodic ---------------------------------------------------------------------------

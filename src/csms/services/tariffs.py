@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Charger, IdTag, Tariff, TariffAssignment
@@ -214,3 +214,18 @@ def default_tariff_command(tariff: Tariff, *, evse_id: int) -> SetDefaultTariff:
         session_fee=str(tariff.session_fee),
         tax_rate=str(tariff.tax_rate),
     )
+
+
+async def page_of_tariffs(
+    session: AsyncSession, *, offset: int, limit: int, created_from: datetime | None, created_to: datetime | None
+) -> tuple[list[Tariff], int]:
+    """Tariffs created in [created_from, created_to), oldest first, and how many there are in all (a paginated
+    list for OCPI parties: a tariff is never edited, so its creation is its last update)."""
+    conditions = []
+    if created_from is not None:
+        conditions.append(Tariff.created_at >= created_from)
+    if created_to is not None:
+        conditions.append(Tariff.created_at < created_to)
+    total = await session.scalar(select(func.count()).select_from(Tariff).where(*conditions))
+    query = select(Tariff).where(*conditions).order_by(Tariff.id).offset(offset).limit(limit)
+    return list(await session.scalars(query)), int(total or 0)
