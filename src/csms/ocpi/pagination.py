@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from csms.api.deps import RuntimeDep
-from csms.ocpi.envelope import OcpiError, OcpiStatus, ocpi_response, ocpi_timestamp
+from csms.ocpi.envelope import OcpiError, OcpiStatus, ocpi_response
 
 TOTAL_COUNT, LIMIT, LINK = "X-Total-Count", "X-Limit", "Link"
 
@@ -29,15 +29,13 @@ class PageRequest:
     limit: int
     date_from: datetime | None
     date_to: datetime | None
+    # The window as the party wrote it: the next page's Link repeats it to the digit (a second's rounding would
+    # move objects in or out of the window between pages).
+    window: tuple[tuple[str, str], ...] = ()
 
     def query(self, *, offset: int) -> str:
         """The query string of the page at `offset` with this window and limit."""
-        parameters: dict[str, Any] = {"offset": offset, "limit": self.limit}
-        if self.date_from is not None:
-            parameters["date_from"] = ocpi_timestamp(self.date_from)
-        if self.date_to is not None:
-            parameters["date_to"] = ocpi_timestamp(self.date_to)
-        return urlencode(parameters)
+        return urlencode([("offset", str(offset)), ("limit", str(self.limit)), *self.window])
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -48,6 +46,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 async def _page_request(
+    request: Request,
     runtime: RuntimeDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int | None, Query(ge=1)] = None,
@@ -55,8 +54,13 @@ async def _page_request(
     date_to: datetime | None = None,
 ) -> PageRequest:
     ceiling = runtime.settings.ocpi_page_limit
+    window = tuple((name, value) for name in ("date_from", "date_to") if (value := request.query_params.get(name)))
     page = PageRequest(
-        offset=offset, limit=min(limit or ceiling, ceiling), date_from=_utc(date_from), date_to=_utc(date_to)
+        offset=offset,
+        limit=min(limit or ceiling, ceiling),
+        date_from=_utc(date_from),
+        date_to=_utc(date_to),
+        window=window,
     )
     if page.date_from is not None and page.date_to is not None and page.date_to <= page.date_from:
         raise OcpiError(OcpiStatus.INVALID_PARAMETERS, "date_to is after date_from")
