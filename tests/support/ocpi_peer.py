@@ -23,6 +23,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from tests.support import ocpi_objects
+
 ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
 CONFIGURATION_MODULES = ("versions", "credentials")
 ROUTING_HEADERS = ("ocpi-from-country-code", "ocpi-from-party-id", "ocpi-to-country-code", "ocpi-to-party-id")
@@ -55,6 +57,13 @@ class EmspPeer:
     violations: list[str] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     base_url: str = ""
+    # The modules the peer receives as an eMSP (beside credentials), and what csms pushed to them.
+    receives: tuple[str, ...] = ("locations", "tariffs")
+    pushes: list[Seen] = field(default_factory=list)
+    locations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # While True the peer's receiver endpoints answer 503, as a platform that is down.
+    away: bool = False
     _request_ids: set[str] = field(default_factory=set)
 
     # -- what the peer publishes ---------------------------------------------------------------
@@ -92,7 +101,7 @@ class EmspPeer:
         """The token of a request from csms, once every header rule is checked; None when it is not one the peer
         gave out."""
         headers = {name.lower(): value for name, value in request.headers.items()}
-        body = await request.json() if request.method in ("POST", "PUT") else None
+        body = await request.json() if request.method in ("POST", "PUT", "PATCH") else None
         token = self._token_of(headers.get("authorization"))
         self.seen.append(Seen(request.method, request.url.path, token, headers, body))
         self._check_ids(headers)
@@ -101,7 +110,7 @@ class EmspPeer:
             self.violation(f"{request.method} {request.url.path} carries routing headers {routing} (§4.1.8.2)")
         if module not in CONFIGURATION_MODULES and len(routing) != 4:
             self.violation(f"{request.method} {request.url.path} lacks routing headers: has {routing}")
-        if request.method in ("POST", "PUT") and headers.get("content-type", "") != "application/json":
+        if request.method in ("POST", "PUT", "PATCH") and headers.get("content-type", "") != "application/json":
             self.violation(f"{request.method} {request.url.path} has Content-Type {headers.get('content-type')}")
         if token is not None and token not in self.accepted_tokens:
             self.violation(f"{request.method} {request.url.path} with token {token!r}, which the peer never gave")
@@ -234,6 +243,34 @@ class EmspPeer:
         self.check_details(details, "csms version details")
         return {endpoint["identifier"]: endpoint["url"] for endpoint in details["endpoints"]}
 
+    async def crawl(self, url: str, *, limit: int | None = None) -> tuple[list[Any], list[httpx.Response]]:
+        """Every object of a paginated list (§4.1.4), following each page's Link; the objects and the pages."""
+        items: list[Any] = []
+        pages: list[httpx.Response] = []
+        next_url: str | None = url + (f"?limit={limit}" if limit else "")
+        while next_url is not None:
+            if len(pages) > 100:
+                self.violation(f"{url}: more than 100 pages, a Link that never ends")
+                break
+            response = await self.call_csms("GET", next_url, token=self.csms_token)
+            pages.append(response)
+            body = response.json()
+            if body.get("status_code") != 1000 or not isinstance(body.get("data"), list):
+                self.violation(f"GET {next_url}: not a page of objects: {body}")
+                break
+            items += body["data"]
+            self._check_page_headers(response, f"GET {next_url}")
+            next_url = _next_link(response.headers.get("link"))
+        return items, pages
+
+    def _check_page_headers(self, response: httpx.Response, where: str) -> None:
+        for header in ("x-total-count", "x-limit"):
+            value = response.headers.get(header)
+            if value is None or not value.isdigit():
+                self.violation(f"{where}: {header} {value!r} is not a number (§4.1.4.2)")
+        if len(response.json()["data"]) > int(response.headers.get("x-limit") or 0):
+            self.violation(f"{where}: a page carries more objects than its X-Limit")
+
     # -- the peer as the sender of credentials -------------------------------------------------
 
     async def register_with(self, versions_url: str, token_a: str) -> httpx.Response:
@@ -279,10 +316,18 @@ def peer_app(peer: EmspPeer) -> FastAPI:
     async def details(version: str, request: Request) -> JSONResponse:
         if await peer.check_request(request, "versions") is None:
             return peer.envelope(None, 2000, 401)
-        url = f"{peer.base_url}/emsp/{version}/credentials"
-        return peer.envelope(
-            {"version": version, "endpoints": [{"identifier": "credentials", "role": "SENDER", "url": url}]}
-        )
+        base = f"{peer.base_url}/emsp/{version}"
+        endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"}]
+        endpoints += [{"identifier": module, "role": "RECEIVER", "url": f"{base}/{module}"} for module in peer.receives]
+        return peer.envelope({"version": version, "endpoints": endpoints})
+
+    @app.api_route("/emsp/2.2.1/locations/{country_code}/{party_id}/{rest:path}", methods=["PUT", "PATCH"])
+    async def receive_location(country_code: str, party_id: str, rest: str, request: Request) -> JSONResponse:
+        return await receive_push(peer, request, "locations", country_code, party_id, rest.split("/"))
+
+    @app.put("/emsp/2.2.1/tariffs/{country_code}/{party_id}/{tariff_id}")
+    async def receive_tariff(country_code: str, party_id: str, tariff_id: str, request: Request) -> JSONResponse:
+        return await receive_push(peer, request, "tariffs", country_code, party_id, [tariff_id])
 
     @app.get("/emsp/2.2.1/tokens")
     async def tokens(request: Request) -> JSONResponse:
@@ -319,6 +364,55 @@ async def _receive_credentials(peer: EmspPeer, request: Request, used_token: str
     return peer.envelope(peer.credentials(peer.issue_token()))
 
 
+async def receive_push(
+    peer: EmspPeer, request: Request, module: str, country_code: str, party_id: str, ids: list[str]
+) -> JSONResponse:
+    """csms pushes a Location, EVSE, Connector (PUT or PATCH) or Tariff (PUT): checked by the field rules, kept."""
+    token = await peer.check_request(request, module)
+    if token is None:
+        return peer.envelope(None, 2000, 401)
+    seen = peer.seen[-1]
+    if peer.away:
+        return peer.envelope(None, 3000, 503)
+    peer.pushes.append(seen)
+    where = f"{seen.method} {seen.path}"
+    sender = (seen.headers.get("ocpi-from-country-code"), seen.headers.get("ocpi-from-party-id"))
+    if sender != (country_code, party_id):
+        peer.violation(f"{where}: the URL names {country_code} {party_id}, the routing headers {sender} (§8.2.2)")
+    if module == "tariffs":
+        return _keep(peer, where, ocpi_objects.check_tariff(seen.body, where), peer.tariffs, ids[0], seen.body)
+    partial = seen.method == "PATCH"
+    kinds = {1: ocpi_objects.check_location, 2: ocpi_objects.check_evse, 3: ocpi_objects.check_connector}
+    if len(ids) not in kinds:
+        peer.violation(f"{where}: not a Location, EVSE or Connector URL")
+        return peer.envelope(None, 2001)
+    problems = kinds[len(ids)](seen.body, where, partial=partial)
+    if len(ids) == 1:
+        if not partial and isinstance(seen.body, dict) and seen.body.get("id") != ids[0]:
+            problems.append(f"{where}: the Location's id {seen.body.get('id')!r} is not the URL's")
+        known = peer.locations.get(ids[0]) if partial else None
+        return _keep(peer, where, problems, peer.locations, ids[0], {**(known or {}), **seen.body})
+    location = peer.locations.get(ids[0])
+    if location is None:
+        return peer.envelope(None, 2003)  # an EVSE of a Location the peer was never told of
+    evse = next((e for e in location.get("evses", []) if e.get("uid") == ids[1]), None)
+    if len(ids) == 2 and (evse is not None or not partial):
+        peer.violations.extend(problems)
+        updated = {**(evse or {}), **seen.body} if partial else seen.body
+        location["evses"] = [e for e in location.get("evses", []) if e.get("uid") != ids[1]] + [updated]
+        return peer.envelope(None)
+    peer.violations.extend(problems)
+    return peer.envelope(None, 2003 if evse is None else 1000)
+
+
+def _keep(peer: EmspPeer, where: str, problems: list[str], store: dict[str, Any], key: str, body: Any) -> JSONResponse:
+    peer.violations.extend(problems)
+    if problems:
+        return peer.envelope(None, 2001)
+    store[key] = body
+    return peer.envelope(None)
+
+
 @dataclass
 class RunningPeer:
     peer: EmspPeer
@@ -341,3 +435,12 @@ async def start_peer(peer: EmspPeer) -> RunningPeer:
 async def stop_peer(running: RunningPeer) -> None:
     running.server.should_exit = True
     await asyncio.wait_for(running.task, 15)
+
+
+def _next_link(header: str | None) -> str | None:
+    """The URL of the Link header's rel="next" (RFC 8288), if any."""
+    for part in (header or "").split(","):
+        match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', part)
+        if match:
+            return match.group(1)
+    return None
