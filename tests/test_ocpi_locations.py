@@ -6,6 +6,8 @@ The peer checks every object by the spec's field rules and fails the test on any
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from tests.conftest import (
     create_account_with_role,
     fresh_database,
     login_as,
+    node_with,
     settings_for,
     start_server,
     stop_server,
@@ -278,6 +281,32 @@ async def test_a_push_the_emsp_missed_while_away_arrives_when_it_is_back(
         await poll(lambda: _async(_attempts(peer, uid)), until=lambda attempts: attempts >= 2)  # retried
         peer.away = False
         await _status_at_peer(peer, location["id"], uid, "CHARGING")
+
+
+async def test_a_push_queued_when_csms_stops_is_sent_after_its_restart(tmp_path: Path, peers: StartPeer) -> None:
+    peer = await peers()
+    async with node_with(tmp_path, **OWN) as node, _admin_of(node) as admin:
+        await register(admin, peer)
+        async with online_charger(node) as charger:
+            location = await _location(admin, [charger.id])
+            await _status_at_peer(peer, location["id"], f"{charger.id}-1", "AVAILABLE")
+            peer.away = True
+            await charger.status(1, "Charging")
+            await poll(lambda: _async(_attempts(peer, f"{charger.id}-1")), until=lambda attempts: attempts >= 1)
+    missed = _evse_of(peer, location["id"], f"{charger.id}-1")
+    peer.away = False
+    async with node_with(tmp_path, **OWN):
+        # The latest of what it missed: the charger went offline after Charging (that push superseded).
+        await _status_at_peer(peer, location["id"], f"{charger.id}-1", "UNKNOWN")
+    assert missed is not None and missed["status"] == "AVAILABLE"
+
+
+@asynccontextmanager
+async def _admin_of(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    username, _ = await create_account_with_role(server, "admin")
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
+        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+        yield client
 
 
 async def test_a_charger_is_on_one_location_at_most_and_locations_follow_ocpi_rules(
