@@ -1345,3 +1345,55 @@ class OcpiPush(Base):
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class OcpiToken(Base):
+    """A token an eMSP pushed to csms (OCPI 2.2.1 tokens module, csms the receiver): who owns it, how it may be
+    authorized (`whitelist`), whether it is `valid`. `uid_key` is the uid upper-cased: OCPI's uid is a CiString,
+    so a charger reading the card in another case still finds it (services/ocpi_tokens.py)."""
+
+    __tablename__ = "ocpi_tokens"
+    __table_args__ = (
+        UniqueConstraint("country_code", "party_id", "uid_key", "type", name="uq_ocpi_tokens_owner_uid_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The party csms heard it from (the eMSP, or the hub forwarding for it): real-time authorizations and,
+    # later, its sessions and CDRs go there.
+    ocpi_party_key: Mapped[int] = mapped_column(ForeignKey("ocpi_parties.id", ondelete="CASCADE"), index=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    uid: Mapped[str] = mapped_column(String(36))
+    uid_key: Mapped[str] = mapped_column(String(36), index=True)
+    type: Mapped[str] = mapped_column(String(16))  # AD_HOC_USER, APP_USER, OTHER, RFID
+    contract_id: Mapped[str] = mapped_column(String(36))
+    visual_number: Mapped[str | None] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[str | None] = mapped_column(String(36))
+    valid: Mapped[bool] = mapped_column(Boolean)
+    whitelist: Mapped[str] = mapped_column(String(16))  # ALWAYS, ALLOWED, ALLOWED_OFFLINE, NEVER
+    language: Mapped[str | None] = mapped_column(String(2))
+    default_profile_type: Mapped[str | None] = mapped_column(String(8))
+    energy_contract: Mapped[str | None] = mapped_column(Text)  # JSON, as the eMSP sent it
+    last_updated: Mapped[datetime]  # the eMSP's
+    received_at: Mapped[datetime]  # when csms stored this version
+
+
+class OcpiTransactionToken(Base):
+    """The roaming token a transaction was authorized with: whose Session and CDR it is (OCPI's CdrToken, with
+    the party to send them to, how it was authorized and the eMSP's authorization_reference). A snapshot: the
+    token may change or go after the start, the record of who was charged must not."""
+
+    __tablename__ = "ocpi_transaction_tokens"
+
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True)
+    # The connection its sessions and CDRs go to; NULL once the operator deleted that party.
+    ocpi_party_key: Mapped[int | None] = mapped_column(ForeignKey("ocpi_parties.id", ondelete="SET NULL"), index=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    uid: Mapped[str] = mapped_column(String(36))
+    token_type: Mapped[str] = mapped_column(String(16))
+    contract_id: Mapped[str] = mapped_column(String(36))
+    auth_method: Mapped[str] = mapped_column(String(16))  # OCPI AuthMethod: WHITELIST or AUTH_REQUEST
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
