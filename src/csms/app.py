@@ -32,6 +32,7 @@ from csms.api import (
     metrics_endpoint,
     ocpi_locations,
     ocpi_parties,
+    ocpi_tokens,
     operations,
     pairing_codes,
     prices,
@@ -69,6 +70,7 @@ from csms.observability.middleware import ObservationMiddleware
 from csms.ocpi import mount as ocpi
 from csms.ocpi.client import OcpiClient
 from csms.ocpi.push import OcpiPusher
+from csms.ocpi.tokens import attach_roaming
 from csms.ocpp.command_envelope import CommandSeal, derive_secret
 from csms.ocpp.commands import CommandRouter, OwnerLookup
 from csms.ocpp.endpoint import ChargerSockets
@@ -182,6 +184,7 @@ def _include_api_and_pages(app: FastAPI) -> None:
     app.include_router(sites.router)
     app.include_router(ocpi_parties.router)
     app.include_router(ocpi_locations.router)
+    app.include_router(ocpi_tokens.router)
     ocpi.install(app)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
@@ -327,6 +330,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()
     await runtime.logins.start()
+    attach_roaming(runtime)
     await runtime.tags.start()
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")

@@ -214,6 +214,12 @@ class Settings(BaseSettings):
     ocpi_push_poll_interval: float = Field(default=5.0, gt=0, le=600)
     # The most objects one page of a paginated OCPI GET carries (its X-Limit), whatever limit a party asks for.
     ocpi_page_limit: int = Field(default=100, ge=1, le=1000)
+    # A roaming token's real-time authorization (docs/ocpi.md): the seconds its eMSP has to answer, well inside
+    # a charger's call timeout; how long an answer is used again without asking (a 1.6 Authorize and the
+    # StartTransaction after it); and how long the last answer stands in while the eMSP cannot be reached.
+    ocpi_authorize_timeout: float = Field(default=5.0, gt=0, le=30)
+    ocpi_authorize_reuse: float = Field(default=60.0, ge=0, le=3600)
+    ocpi_authorize_outage_reuse: float = Field(default=900.0, ge=0, le=86_400)
 
     # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
     # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate

@@ -19,7 +19,18 @@ from typing import Any
 from sqlalchemy import Table, bindparam, event, inspect, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from csms.db.models import AuthSession, CacheVersion, IdTag, Tariff, TariffAssignment, User, Vehicle, Webhook
+from csms.db.models import (
+    AuthSession,
+    CacheVersion,
+    IdTag,
+    OcpiParty,
+    OcpiToken,
+    Tariff,
+    TariffAssignment,
+    User,
+    Vehicle,
+    Webhook,
+)
 
 TAGS = "tags"
 LOGINS = "logins"
@@ -43,8 +54,10 @@ _RAISE = (
 def kinds_changed(session: Session, row: object) -> set[str]:
     """The caches that a pending change of `row` (new, changed or deleted in `session`) makes stale."""
     is_deleted = row in session.deleted
-    if isinstance(row, IdTag):
-        return {TAGS}
+    if isinstance(row, IdTag | OcpiToken):
+        return {TAGS}  # roaming tokens are kept beside the tags (services/ocpi_tokens.py)
+    if isinstance(row, OcpiParty):
+        return {TAGS} if is_deleted or (row not in session.new and _has_changes(row, ("state",))) else set()
     if isinstance(row, Tariff | TariffAssignment):
         return {TARIFFS}
     if isinstance(row, Webhook):

@@ -30,10 +30,26 @@ _APP_TAG_ALPHABET = string.ascii_uppercase + string.digits
 
 
 @dataclass(frozen=True, slots=True)
+class RoamingGrant:
+    """Whose roaming token authorized a charge (services/ocpi_tokens.py): what OCPI sessions and CDRs name
+    (CdrToken, AuthMethod, authorization_reference), and the party connection they go to."""
+
+    ocpi_party_key: int
+    country_code: str
+    party_id: str
+    uid: str
+    token_type: str
+    contract_id: str
+    auth_method: str  # OCPI AuthMethod: WHITELIST (stored token) or AUTH_REQUEST (the eMSP said so in real time)
+    authorization_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IdTagInfo:
     status: str
     expiry_date: datetime | None = None
     parent_id_tag: str | None = None
+    roaming: RoamingGrant | None = None  # a roaming token's (no csms idTag): whose it is
 
 
 def new_app_id_tag() -> str:
@@ -61,15 +77,23 @@ async def authorize_id_tag(
     now: datetime,
     ignore_transaction_id: int | None = None,
     id_token_type: str | None = None,
+    charge_point_id: str | None = None,
 ) -> IdTagInfo:
-    """What the central system answers for an idTag right now (`id_token_type`: the 2.x type it came with).
+    """What the central system answers for an idTag right now (`id_token_type`: the 2.x type it came with,
+    `charge_point_id`: where it was presented, for a roaming token's real-time authorization).
 
     ConcurrentTx when the tag is already charging somewhere (a transaction is open with it),
     except for the transaction named by `ignore_transaction_id`.
     """
     known = await tags.lookup(id_tag)
     return await answer_for_tag(
-        tags, id_tag, known, now=now, ignore_transaction_id=ignore_transaction_id, id_token_type=id_token_type
+        tags,
+        id_tag,
+        known,
+        now=now,
+        ignore_transaction_id=ignore_transaction_id,
+        id_token_type=id_token_type,
+        charge_point_id=charge_point_id,
     )
 
 
@@ -82,6 +106,7 @@ async def answer_for_tag(
     ignore_transaction_id: int | None = None,
     starting_on: tuple[str, int] | None = None,
     id_token_type: str | None = None,
+    charge_point_id: str | None = None,
 ) -> IdTagInfo:
     """`authorize_id_tag` for a tag already looked up (`known`, None when there is no such tag).
 
@@ -89,14 +114,24 @@ async def answer_for_tag(
     ends with this start, so it is no concurrent transaction. A 2.x token is the pair of its value and
     type: a tag registered with a type is unknown under another (one registered without, or a 1.6 idTag
     presented without, matches any).
+
+    A tag csms does not know may be a roaming token an eMSP pushed (`tags.roaming`): only then, after the
+    local lookup, is it looked for there, so csms's own tags answer as fast as ever.
     """
-    if known is None or not _types_match(known.type, id_token_type):
+    if known is None and tags.roaming is not None:
+        place = starting_on or ((charge_point_id, None) if charge_point_id else None)
+        roaming = await tags.roaming.authorize(id_tag, id_token_type=id_token_type, place=place, now=now)
+        info = roaming or IdTagInfo(status=INVALID)
+    elif known is None or not _types_match(known.type, id_token_type):
         return IdTagInfo(status=INVALID)
-    info = tag_status(known, known.owner_is_active, now=now)
+    else:
+        info = tag_status(known, known.owner_is_active, now=now)
     if info.status == ACCEPTED and await tags.has_open_transaction(
         id_tag, except_id=ignore_transaction_id, except_on=starting_on
     ):
-        return IdTagInfo(status=CONCURRENT_TX, expiry_date=info.expiry_date, parent_id_tag=info.parent_id_tag)
+        return IdTagInfo(
+            status=CONCURRENT_TX, expiry_date=info.expiry_date, parent_id_tag=info.parent_id_tag, roaming=info.roaming
+        )
     return info
 
 

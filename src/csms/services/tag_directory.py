@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -27,8 +27,11 @@ from sqlalchemy.orm import Session
 
 from csms.bus import Bus, Message
 from csms.bus.follower import Follower
-from csms.db.models import IdTag, Transaction, User, Vehicle
+from csms.db.models import IdTag, OcpiParty, OcpiToken, Transaction, User, Vehicle
 from csms.services.background import BackgroundTasks
+
+if TYPE_CHECKING:
+    from csms.services.id_tags import IdTagInfo
 
 CHANGES = "csms.id_tags.changed"
 _DIRECTORY = "csms.tag_directory"
@@ -47,6 +50,20 @@ class KnownTag:
     vehicle_id: int | None
     owner_is_active: bool | None
     type: str | None = None  # the 2.x IdTokenEnumType it was registered with; None: any (a 1.6 idTag)
+
+
+class RoamingLookup(Protocol):
+    """Tokens of other networks (services/ocpi_tokens.py), asked about a tag csms does not know."""
+
+    async def authorize(
+        self, id_tag: str, *, id_token_type: str | None, place: tuple[str, int | None] | None, now: datetime
+    ) -> IdTagInfo | None:
+        """The answer for a roaming token at `place` (charger, connector), None when there is no such token."""
+        ...
+
+    def drop(self, id_tags: set[str]) -> None:
+        """Forget what is kept of these tags (`{"*"}`: of every tag)."""
+        ...
 
 
 class TagDirectory:
@@ -70,6 +87,8 @@ class TagDirectory:
         self._generation = 0  # a change while a read is under way must win over that read
         self._follower = Follower(bus, CHANGES, self._drop_announced)
         self._announcements = BackgroundTasks()
+        # Tokens of roaming partners, kept beside these tags and dropped with them (set once, by the app).
+        self.roaming: RoamingLookup | None = None
 
     async def lookup(self, id_tag: str) -> KnownTag | None:
         """The tag, or None when no such tag exists."""
@@ -131,6 +150,8 @@ class TagDirectory:
 
     def _drop(self, id_tags: set[str]) -> None:
         self._generation += 1
+        if self.roaming is not None:
+            self.roaming.drop(id_tags)
         if _EVERY_TAG in id_tags:
             self._tags.clear()
             return
@@ -176,14 +197,19 @@ def _note_changed_tags(session: Session, _flush_context: Any) -> None:
     for row in (*session.new, *session.dirty, *session.deleted):
         if isinstance(row, IdTag):
             changed.add(row.id_tag)
+        elif isinstance(row, OcpiToken):
+            changed.add(row.uid)
         elif _drops_tags_of_others(session, row):
             changed.add(_EVERY_TAG)  # the tags it touches are not at hand here; this is rare
 
 
 def _drops_tags_of_others(session: Session, row: object) -> bool:
-    """An account blocked, unblocked or deleted, or a vehicle deleted (its tags lose it)."""
+    """An account blocked, unblocked or deleted, a vehicle deleted (its tags lose it), or an OCPI party whose
+    state changed (its roaming tokens open something, or nothing, from now on)."""
     if isinstance(row, User):
         return row in session.deleted or inspect(row).attrs.is_active.history.has_changes()
+    if isinstance(row, OcpiParty):  # a new one has no tokens yet
+        return row in session.deleted or (row not in session.new and inspect(row).attrs.state.history.has_changes())
     return isinstance(row, Vehicle) and row in session.deleted
 
 

@@ -14,6 +14,7 @@ from csms.db.batch_writer import BatchWriter
 from csms.db.models import MeterValue, Transaction, TransactionCost
 from csms.db.sqlite_thread import Part
 from csms.db.write_journal import journaled
+from csms.services import ocpi_tokens
 from csms.services.costing import energy_register_wh
 from csms.services.id_tags import ACCEPTED, IdTagInfo, answer_for_tag
 from csms.services.tag_directory import TagDirectory
@@ -139,6 +140,7 @@ async def start_transaction(
                 id_token_type=id_token_type,
             )
         return StartedTransaction(duplicate, info, vehicle_id, is_repeat=True)
+    await _record_roaming(writer, started.id, info, now=now)
     return StartedTransaction(started, info, vehicle_id)
 
 
@@ -205,8 +207,15 @@ async def authorize_later(
         "vehicle": vehicle_id,
     }
     await writer.write((_AUTHORIZE_LATER, [row]))
+    await _record_roaming(writer, ref.id, info, now=now)
     ref.user_id, ref.is_accepted = user_id, info.status == ACCEPTED
     return info
+
+
+async def _record_roaming(writer: BatchWriter, transaction_id: int, info: IdTagInfo, *, now: datetime) -> None:
+    """A charge on a roaming token records whose it is: its eMSP gets the session and the CDR."""
+    if info.roaming is not None and info.status == ACCEPTED:
+        await writer.write(ocpi_tokens.transaction_token_part(transaction_id, info.roaming, now=now))
 
 
 async def _find_repeated_start(

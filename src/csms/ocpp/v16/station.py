@@ -99,7 +99,7 @@ class Station16(Station):
         return {}
 
     async def authorize(self, payload: Payload) -> Payload:
-        info = await authorize_id_tag(self._runtime.tags, payload["idTag"], now=self._now())
+        info = await authorize_id_tag(self._runtime.tags, payload["idTag"], now=self._now(), charge_point_id=self.id)
         return {"idTagInfo": _id_tag_info(info)}
 
     async def start_transaction(self, payload: Payload) -> Payload:
@@ -233,7 +233,9 @@ class Station16(Station):
 
     async def _stop_tag_info(self, id_tag: str, transaction_id: int) -> IdTagInfo:
         """The tag's status as if this transaction were closed already: ConcurrentTx only for another one."""
-        return await authorize_id_tag(self._runtime.tags, id_tag, now=self._now(), ignore_transaction_id=transaction_id)
+        return await authorize_id_tag(
+            self._runtime.tags, id_tag, now=self._now(), ignore_transaction_id=transaction_id, charge_point_id=self.id
+        )
 
     async def _close(
         self, known: transactions.TransactionRef | None, stop: dict[str, Any]

@@ -142,6 +142,7 @@ class Station201(Station):
             now=self._now(),
             ignore_transaction_id=in_transaction,
             id_token_type=id_token_type,
+            charge_point_id=self.id,
         )
 
     # -- M ISO 15118 certificate management ------------------------------------------------
