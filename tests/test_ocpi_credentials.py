@@ -148,7 +148,7 @@ async def test_token_a_opens_versions_and_credentials_only_until_registered(
 ) -> None:
     party = await _add_party(admin, peer)
     endpoints = await peer.discover_csms(party["csms_versions_url"], party["token_a"])
-    assert {"credentials", "locations", "tariffs"} <= set(endpoints)
+    assert {"credentials", "locations", "tariffs", "tokens"} <= set(endpoints)
     credentials = endpoints["credentials"]
     body = peer.credentials(peer.issue_token())
 

@@ -1,7 +1,7 @@
 """Every role against every endpoint. A new endpoint must be added here, or this test fails.
 
 Endpoints outside the OpenAPI document are not JWT routes and are left out: the chargers' /ocpp WebSocket and
-OCPI's /ocpi routes (credentials tokens, tests/test_ocpi_credentials.py)."""
+OCPI's /ocpi routes (credentials tokens, tests/test_ocpi_credentials.py and tests/test_ocpi_tokens.py)."""
 
 from __future__ import annotations
 
@@ -156,6 +156,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/admin/ocpi/locations/{location_id}"): STAFF,
     ("DELETE", "/api/admin/ocpi/locations/{location_id}"): STAFF,
     ("PUT", "/api/admin/ocpi/connectors/{charge_point_id}/{connector_id}"): STAFF,
+    ("GET", "/api/admin/ocpi/tokens"): STAFF,
     ("GET", "/files/firmware/{file_id}/{name}"): SIGNED,
     ("PUT", "/files/diagnostics/{request_id}"): SIGNED,
     ("POST", "/files/diagnostics/{request_id}"): SIGNED,

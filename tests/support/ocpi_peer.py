@@ -3,8 +3,12 @@ OCPI 2.2.1's text and not from csms's OCPI code, so csms is not checking itself.
 
 It checks every request csms sends it (the Authorization header in Base64 with a token it gave out, unique
 X-Request-IDs, X-Correlation-IDs, no routing headers on configuration modules, the credentials object's field
-rules) and every answer csms gives its own requests (the envelope, the echoed ids, the versions, version details
-and credentials objects). Each breach is recorded in `violations`; the fixture fails the test on any.
+rules, a real-time authorization's path, type, routing and LocationReferences) and every answer csms gives its
+own requests (the envelope, the echoed ids, the versions, version details, credentials and Token objects).
+Each breach is recorded in `violations`; the fixture fails the test on any.
+
+As an eMSP it pushes its tokens to csms (`push_token`) and answers csms's real-time authorizations
+(`POST .../tokens/{uid}/authorize`) as scripted in `authorize_answers`, after `authorize_delay` seconds.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ from fastapi.responses import JSONResponse
 from tests.support import ocpi_objects
 
 ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
+TOKEN_TYPES = {"AD_HOC_USER", "APP_USER", "OTHER", "RFID"}
+WHITELISTS = {"ALWAYS", "ALLOWED", "ALLOWED_OFFLINE", "NEVER"}
 CONFIGURATION_MODULES = ("versions", "credentials")
 ROUTING_HEADERS = ("ocpi-from-country-code", "ocpi-from-party-id", "ocpi-to-country-code", "ocpi-to-party-id")
 # §16.2: the only forms a DateTime may take.
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z?$")
 _PRINTABLE = re.compile(r"^[!-~]+$")
+# §16.1 CiString: printable ASCII.
+_CI_STRING = re.compile(r"^[ -~]*$")
 
 
 @dataclass
@@ -64,6 +72,15 @@ class EmspPeer:
     tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # While True the peer's receiver endpoints answer 503, as a platform that is down.
     away: bool = False
+    # The peer's own tokens by (uid, type), what csms's real-time authorizations are answered (by uid: an
+    # AllowedType, or UNKNOWN for 404 / 2004; ALLOWED when not scripted), after how many seconds, and the
+    # authorization requests csms sent.
+    tokens: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    authorize_answers: dict[str, str] = field(default_factory=dict)
+    authorize_delay: float = 0.0
+    authorizations: list[Seen] = field(default_factory=list)
+    # csms's own ids, from the credentials it sent or answered with.
+    csms_party: tuple[str, str] | None = None
     _request_ids: set[str] = field(default_factory=set)
 
     # -- what the peer publishes ---------------------------------------------------------------
@@ -101,7 +118,8 @@ class EmspPeer:
         """The token of a request from csms, once every header rule is checked; None when it is not one the peer
         gave out."""
         headers = {name.lower(): value for name, value in request.headers.items()}
-        body = await request.json() if request.method in ("POST", "PUT", "PATCH") else None
+        raw = await request.body()
+        body = await request.json() if request.method in ("POST", "PUT", "PATCH") and raw else None
         token = self._token_of(headers.get("authorization"))
         self.seen.append(Seen(request.method, request.url.path, token, headers, body))
         self._check_ids(headers)
@@ -110,7 +128,7 @@ class EmspPeer:
             self.violation(f"{request.method} {request.url.path} carries routing headers {routing} (§4.1.8.2)")
         if module not in CONFIGURATION_MODULES and len(routing) != 4:
             self.violation(f"{request.method} {request.url.path} lacks routing headers: has {routing}")
-        if request.method in ("POST", "PUT", "PATCH") and headers.get("content-type", "") != "application/json":
+        if raw and headers.get("content-type", "") != "application/json":
             self.violation(f"{request.method} {request.url.path} has Content-Type {headers.get('content-type')}")
         if token is not None and token not in self.accepted_tokens:
             self.violation(f"{request.method} {request.url.path} with token {token!r}, which the peer never gave")
@@ -182,10 +200,12 @@ class EmspPeer:
 
     # -- checking what csms answers ------------------------------------------------------------
 
-    async def call_csms(self, method: str, url: str, *, token: str | None, body: Any = None) -> httpx.Response:
+    async def call_csms(
+        self, method: str, url: str, *, token: str | None, body: Any = None, routing: dict[str, str] | None = None
+    ) -> httpx.Response:
         """A request to csms as an OCPI platform sends one; the envelope and the echoed ids are checked."""
         request_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-        headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+        headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id, **(routing or {})}
         if token is not None:
             headers["Authorization"] = "Token " + base64.b64encode(token.encode()).decode()
         async with httpx.AsyncClient(timeout=30) as client:
@@ -299,7 +319,118 @@ class EmspPeer:
             return False
         self.check_credentials(body.get("data"), where)
         self.csms_token, self.registered = body["data"]["token"], True
+        self.learn_csms(body["data"])
         return True
+
+    def learn_csms(self, credentials: dict[str, Any]) -> None:
+        cpo = next((role for role in credentials.get("roles", []) if role.get("role") == "CPO"), None)
+        if cpo is not None:
+            self.csms_party = (cpo["country_code"], cpo["party_id"])
+
+    # -- the peer as the sender of tokens ------------------------------------------------------------------
+
+    def token(self, uid: str, *, whitelist: str = "ALWAYS", type: str = "RFID", **fields: Any) -> dict[str, Any]:
+        """A Token of the peer's (§12.3.2), kept as the peer's own."""
+        token = {
+            "country_code": self.country_code,
+            "party_id": self.party_id,
+            "uid": uid,
+            "type": type,
+            "contract_id": f"{self.country_code}-{self.party_id}-C{uid[-6:]}",
+            "issuer": self.name,
+            "valid": True,
+            "whitelist": whitelist,
+            "last_updated": "2026-01-01T10:00:00Z",
+            **fields,
+        }
+        self.tokens[(uid.upper(), type)] = token
+        return token
+
+    def routing_to_csms(self, sender: tuple[str, str] | None = None) -> dict[str, str]:
+        """The routing headers of a functional-module request to csms (§4.1.8.2), from the peer or `sender`."""
+        assert self.csms_party is not None
+        country_code, party_id = sender or (self.country_code, self.party_id)
+        return {
+            "OCPI-from-country-code": country_code,
+            "OCPI-from-party-id": party_id,
+            "OCPI-to-country-code": self.csms_party[0],
+            "OCPI-to-party-id": self.csms_party[1],
+        }
+
+    async def push_token(
+        self, tokens_url: str, token: dict[str, Any], *, method: str = "PUT", body: Any = None
+    ) -> httpx.Response:
+        """PUT (or PATCH, with `body`) a token on csms's tokens endpoint, under its own owner, uid and type."""
+        url = f"{tokens_url}/{token['country_code']}/{token['party_id']}/{token['uid']}?type={token['type']}"
+        return await self.call_csms(
+            method, url, token=self.csms_token, body=token if body is None else body, routing=self.routing_to_csms()
+        )
+
+    def check_token(self, token: Any, where: str) -> None:
+        """§12.3.2: a Token object's fields, their types and lengths."""
+        if not isinstance(token, dict):
+            self.violation(f"{where}: {token!r} is not a Token object")
+            return
+        required = {
+            "country_code": 2,
+            "party_id": 3,
+            "uid": 36,
+            "type": None,
+            "contract_id": 36,
+            "issuer": 64,
+            "valid": None,
+            "whitelist": None,
+            "last_updated": None,
+        }
+        for name in required:
+            if name not in token:
+                self.violation(f"{where}: a Token without {name}")
+        for name, length in {**required, "visual_number": 64, "group_id": 36, "language": 2}.items():
+            value = token.get(name)
+            if length is not None and value is not None and (not isinstance(value, str) or len(value) > length):
+                self.violation(f"{where}: {name} {value!r} is not a string of up to {length} characters")
+        if token.get("type") not in TOKEN_TYPES or token.get("whitelist") not in WHITELISTS:
+            self.violation(f"{where}: type {token.get('type')!r} or whitelist {token.get('whitelist')!r} unknown")
+        if not isinstance(token.get("valid"), bool):
+            self.violation(f"{where}: valid {token.get('valid')!r} is not a boolean")
+        stamp = token.get("last_updated")
+        if not isinstance(stamp, str) or not _DATETIME.match(stamp):
+            self.violation(f"{where}: last_updated {stamp!r} is not an OCPI DateTime (§16.2)")
+
+    # -- the peer answering real-time authorizations --------------------------------------------------------
+
+    def check_authorize(self, seen: Seen, uid: str, token_type: str | None) -> None:
+        """§12.2.2.2: the uid and type, the routing headers (csms to the token's owner), the LocationReferences."""
+        where = f"POST {seen.path}"
+        if not 1 <= len(uid) <= 36 or not _CI_STRING.match(uid):
+            self.violation(f"{where}: token_uid {uid!r} is not CiString(36)")
+        if token_type is not None and token_type not in TOKEN_TYPES:
+            self.violation(f"{where}: type {token_type!r} is not a TokenType")
+        headers = seen.headers
+        to = (headers.get("ocpi-to-country-code"), headers.get("ocpi-to-party-id"))
+        if to != (self.country_code, self.party_id):
+            self.violation(f"{where}: addressed to {to}, not to the token's owner")
+        sender = (headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id"))
+        if self.csms_party is not None and sender != self.csms_party:
+            self.violation(f"{where}: sent as {sender}, not as csms's CPO role {self.csms_party}")
+        if seen.body is not None:
+            self._check_location_references(seen.body, where)
+
+    def _check_location_references(self, body: Any, where: str) -> None:
+        if not isinstance(body, dict):
+            self.violation(f"{where}: body {body!r} is not a LocationReferences object")
+            return
+        location_id = body.get("location_id")
+        if not isinstance(location_id, str) or not 1 <= len(location_id) <= 36 or not _CI_STRING.match(location_id):
+            self.violation(f"{where}: location_id {location_id!r} is not CiString(36)")
+        evse_uids = body.get("evse_uids", [])
+        if not isinstance(evse_uids, list) or not all(
+            isinstance(uid, str) and 1 <= len(uid) <= 36 and _CI_STRING.match(uid) for uid in evse_uids
+        ):
+            self.violation(f"{where}: evse_uids {evse_uids!r} is not a list of CiString(36)")
+        unknown = set(body) - {"location_id", "evse_uids"}
+        if unknown:
+            self.violation(f"{where}: LocationReferences has no field {sorted(unknown)}")
 
 
 def peer_app(peer: EmspPeer) -> FastAPI:
@@ -317,7 +448,10 @@ def peer_app(peer: EmspPeer) -> FastAPI:
         if await peer.check_request(request, "versions") is None:
             return peer.envelope(None, 2000, 401)
         base = f"{peer.base_url}/emsp/{version}"
-        endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"}]
+        endpoints = [
+            {"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"},
+            {"identifier": "tokens", "role": "SENDER", "url": f"{base}/tokens"},
+        ]
         endpoints += [{"identifier": module, "role": "RECEIVER", "url": f"{base}/{module}"} for module in peer.receives]
         return peer.envelope({"version": version, "endpoints": endpoints})
 
@@ -335,6 +469,25 @@ def peer_app(peer: EmspPeer) -> FastAPI:
         if await peer.check_request(request, "tokens") is None:
             return peer.envelope(None, 2000, 401)
         return peer.envelope([])
+
+    @app.post("/emsp/2.2.1/tokens/{uid}/authorize")
+    async def authorize(uid: str, request: Request) -> JSONResponse:
+        if await peer.check_request(request, "tokens") is None:
+            return peer.envelope(None, 2000, 401)
+        seen = peer.seen[-1]
+        token_type = request.query_params.get("type")
+        peer.check_authorize(seen, uid, token_type)
+        peer.authorizations.append(seen)
+        if peer.authorize_delay:
+            await asyncio.sleep(peer.authorize_delay)
+        answer = peer.authorize_answers.get(uid.upper(), "ALLOWED")
+        token = peer.tokens.get((uid.upper(), token_type or "RFID"))
+        if answer == "UNKNOWN" or token is None:
+            return peer.envelope(None, 2004, 404)
+        info: dict[str, Any] = {"allowed": answer, "token": token, "authorization_reference": f"AUTH-{uid[-8:]}"}
+        if seen.body is not None:
+            info["location"] = seen.body
+        return peer.envelope(info)
 
     @app.api_route("/emsp/2.2.1/credentials", methods=["GET", "POST", "PUT", "DELETE"])
     async def credentials(request: Request) -> JSONResponse:
@@ -360,6 +513,7 @@ async def _receive_credentials(peer: EmspPeer, request: Request, used_token: str
         return peer.envelope(None, 2000, 405)
     await peer.discover_csms(offered["url"], offered["token"])
     peer.csms_token, peer.registered = offered["token"], True
+    peer.learn_csms(offered)
     peer.accepted_tokens.discard(used_token)
     return peer.envelope(peer.credentials(peer.issue_token()))
 
