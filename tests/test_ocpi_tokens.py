@@ -320,13 +320,20 @@ async def test_the_emsps_refusal_reaches_the_charger(
 
 
 @pytest.mark.parametrize(
-    ("whitelist", "status"), [("ALLOWED_OFFLINE", "Accepted"), ("ALLOWED", "Accepted"), ("NEVER", "Invalid")]
+    ("whitelist", "valid", "status"),
+    [
+        ("ALLOWED_OFFLINE", True, "Accepted"),
+        ("ALLOWED_OFFLINE", False, "Accepted"),
+        ("ALLOWED", True, "Accepted"),
+        ("ALLOWED", False, "Blocked"),
+        ("NEVER", True, "Invalid"),
+    ],
 )
 async def test_an_emsp_too_slow_to_answer_leaves_the_whitelist_to_decide(
-    emsp: Emsp, charger: SimulatedCharger, whitelist: str, status: str
+    emsp: Emsp, charger: SimulatedCharger, whitelist: str, valid: bool, status: str
 ) -> None:
     uid = _new_uid()
-    await emsp.push(uid, whitelist=whitelist)
+    await emsp.push(uid, whitelist=whitelist, valid=valid)
     emsp.peer.authorize_delay = SLOW
     assert await _authorized(charger, uid) == status  # answered after csms's deadline, not the eMSP's delay
     assert len(emsp.peer.authorizations) == 1
@@ -360,6 +367,16 @@ async def test_a_token_patched_invalid_is_refused_at_the_charger_next_time(
     assert _ocpi(patched) == (200, 1000)
     assert await _authorized(charger, uid) == "Blocked"
     assert (await emsp.get(token)).json()["data"]["valid"] is False
+
+
+async def test_a_token_stored_invalid_is_still_asked_in_real_time_when_its_whitelist_says_so(
+    emsp: Emsp, charger: SimulatedCharger
+) -> None:
+    # §12.4.5: validity has no influence on the whitelist; the token's state may have changed since.
+    uid = _new_uid()
+    await emsp.push(uid, whitelist="NEVER", valid=False)
+    assert await _authorized(charger, uid) == "Accepted"
+    assert len(emsp.peer.authorizations) == 1
 
 
 async def test_a_suspended_partys_tokens_open_nothing(

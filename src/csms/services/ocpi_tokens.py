@@ -4,12 +4,12 @@ charger is answered when a driver presents one.
 A tag csms does not know as its own is looked for among them (services/id_tags.py asks `RoamingTokens` only
 after its own lookup failed). What a stored token is worth depends on its `whitelist` (§12.4.4):
 
-- not `valid`: refused at once (Blocked), whatever its whitelist;
-- ALWAYS: Accepted at once, the eMSP is not asked;
-- ALLOWED, ALLOWED_OFFLINE, NEVER: the eMSP is asked in real time (§12.2.2.2), within a deadline well inside
-  the charger's call timeout. Its answer is used again for a short while (a 1.6 Authorize and the
-  StartTransaction after it ask once), and, while the eMSP cannot be reached, for longer. Without an answer:
-  ALLOWED_OFFLINE and ALLOWED are Accepted (the token is valid: whitelisting it is allowed), NEVER refused.
+- ALWAYS: the eMSP is never asked; Accepted when `valid`, Blocked when not;
+- ALLOWED, ALLOWED_OFFLINE, NEVER: the eMSP is asked in real time (§12.2.2.2), also for a token stored as not
+  valid (§12.4.5: its state may have changed), within a deadline well inside the charger's call timeout.
+  Its answer is used again for a short while (a 1.6 Authorize and the StartTransaction after it ask once),
+  and, while the eMSP cannot be reached, for longer. Without an answer: ALLOWED_OFFLINE is Accepted
+  (§12.4.5), ALLOWED is what the stored `valid` says (it may be whitelisted), NEVER is refused.
 
 Stored tokens are read once and kept in memory like csms's own tags (services/tag_directory.py): the tag
 directory drops them with its own tags when a commit changes one, or its party's state, here and on every
@@ -237,10 +237,10 @@ class RoamingTokens:
             return None
         if not token.party_is_registered:
             return IdTagInfo(status=INVALID)  # an unregistered or suspended party's tokens open nothing
-        if not token.valid:
-            return IdTagInfo(status=BLOCKED, parent_id_tag=_parent(token))
         if token.whitelist == ALWAYS:
-            return _accepted(token, WHITELIST)
+            return (
+                _accepted(token, WHITELIST) if token.valid else IdTagInfo(status=BLOCKED, parent_id_tag=_parent(token))
+            )
         return await self._realtime(token, Place(*place) if place else None)
 
     async def lookup(self, id_tag: str) -> tuple[StoredToken, ...]:
@@ -297,8 +297,10 @@ class RoamingTokens:
         logger.warning(
             "eMSP %s gave no real-time answer (%s); token %s is %s", owner, reason, token.uid, token.whitelist
         )
-        if token.whitelist in (ALLOWED_OFFLINE, ALLOWED):
+        if token.whitelist == ALLOWED_OFFLINE or (token.whitelist == ALLOWED and token.valid):
             return _accepted(token, WHITELIST)
+        if token.whitelist == ALLOWED:
+            return IdTagInfo(status=BLOCKED, parent_id_tag=_parent(token))
         return IdTagInfo(status=INVALID, parent_id_tag=_parent(token))  # NEVER: only the eMSP may say yes
 
 
