@@ -53,7 +53,7 @@ async def test_an_existing_database_gets_a_counter_per_cache_kind_and_keeps_its_
             users = (await connection.execute(text("SELECT username FROM users"))).scalars().all()
     finally:
         await engine.dispose()
-    assert versions == {"tags": 0, "logins": 0, "tariffs": 0, "webhooks": 0}
+    assert versions == {"tags": 0, "logins": 0, "tariffs": 0, "webhooks": 0, "ocpi_tokens": 0}
     assert users == ["old-user"]
 
 

@@ -29,6 +29,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.support.ocpi_peer import EmspPeer, start_peer, stop_peer
+from tests.support.waiting import wait_for_true
 
 OWN = {"ocpi_country_code": "DE", "ocpi_party_id": "CSM", "ocpi_business_name": "csms test CPO"}
 DEADLINE = 1.0  # CSMS_OCPI_AUTHORIZE_TIMEOUT of the node under test
@@ -355,6 +356,25 @@ async def test_the_last_answer_stands_while_the_emsp_cannot_answer(database: str
     finally:
         await stop_server(handle, task)
     assert len(emsp.peer.authorizations) == 2
+
+
+async def test_a_token_pushed_through_one_node_opens_a_charger_on_another(database: str, emsp: Emsp) -> None:
+    # Two nodes of one database with no bus between them: the other node hears of the token from the tokens'
+    # change counter, having answered (and kept) "no such token" before.
+    handle, task, node = await start_server(settings_for(database, **OWN))
+    try:
+        uid = _new_uid()
+        async with connect_charger(node.ws_url, await node.add_charger(), CHARGER_PASSWORD) as charger:
+            await charger.boot()
+            assert await _authorized(charger, uid) == "Invalid"
+            await emsp.push(uid, whitelist="ALWAYS")
+
+            async def accepted() -> bool:
+                return await _authorized(charger, uid) == "Accepted"
+
+            await wait_for_true(accepted)
+    finally:
+        await stop_server(handle, task)
 
 
 async def test_a_token_patched_invalid_is_refused_at_the_charger_next_time(

@@ -369,6 +369,8 @@ async def _keep_caches_fresh(runtime: Runtime) -> None:
     freshness.follow(change_counters.LOGINS, runtime.logins.forget_all)
     freshness.follow(change_counters.TARIFFS, runtime.session_watch.live.tariff_book.forget)
     freshness.follow(change_counters.WEBHOOKS, runtime.session_watch.webhook_list.forget)
+    if runtime.tags.roaming is not None:
+        freshness.follow(change_counters.OCPI_TOKENS, runtime.tags.roaming.forget_all)
     await freshness.check()  # the counters every later check compares with
     runtime.bus.on_reconnect(freshness.forget_all)
     runtime.background.spawn(freshness.run(), name="cache-freshness")

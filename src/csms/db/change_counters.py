@@ -36,7 +36,8 @@ TAGS = "tags"
 LOGINS = "logins"
 TARIFFS = "tariffs"
 WEBHOOKS = "webhooks"
-KINDS = (TAGS, LOGINS, TARIFFS, WEBHOOKS)
+OCPI_TOKENS = "ocpi_tokens"  # roaming tokens, kept beside the tags (services/ocpi_tokens.py)
+KINDS = (TAGS, LOGINS, TARIFFS, WEBHOOKS, OCPI_TOKENS)
 
 _CHANGED = "csms.change_counters.changed"
 # What a webhook is for its subscribers; its delivery lease (delivering_node, delivering_until) changes
@@ -54,10 +55,12 @@ _RAISE = (
 def kinds_changed(session: Session, row: object) -> set[str]:
     """The caches that a pending change of `row` (new, changed or deleted in `session`) makes stale."""
     is_deleted = row in session.deleted
-    if isinstance(row, IdTag | OcpiToken):
-        return {TAGS}  # roaming tokens are kept beside the tags (services/ocpi_tokens.py)
-    if isinstance(row, OcpiParty):
-        return {TAGS} if is_deleted or (row not in session.new and _has_changes(row, ("state",))) else set()
+    if isinstance(row, IdTag):
+        return {TAGS}
+    if isinstance(row, OcpiToken):
+        return {OCPI_TOKENS}  # an eMSP's sync of many tokens leaves the nodes' own tags cached
+    if isinstance(row, OcpiParty):  # its tokens open something, or nothing, from now on
+        return {OCPI_TOKENS} if is_deleted or (row not in session.new and _has_changes(row, ("state",))) else set()
     if isinstance(row, Tariff | TariffAssignment):
         return {TARIFFS}
     if isinstance(row, Webhook):

@@ -12,8 +12,9 @@ after its own lookup failed). What a stored token is worth depends on its `white
   (§12.4.5), ALLOWED is what the stored `valid` says (it may be whitelisted), NEVER is refused.
 
 Stored tokens are read once and kept in memory like csms's own tags (services/tag_directory.py): the tag
-directory drops them with its own tags when a commit changes one, or its party's state, here and on every
-other node, and the tags' change counter covers a missed announcement.
+directory's announcements drop them when a commit changes one, or its party's state, here and on every other
+node, and their own change counter (ocpi_tokens, db/change_counters.py) covers a missed announcement without
+dropping csms's own tags.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from csms.db.write_journal import journaled
 from csms.services import ocpi_parties
 from csms.services.errors import InvalidInput
 from csms.services.id_tags import ACCEPTED, BLOCKED, EXPIRED, INVALID, IdTagInfo, RoamingGrant
+from csms.services.tag_directory import EVERY_ROAMING_ID
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +262,7 @@ class RoamingTokens:
 
     def drop(self, id_tags: set[str]) -> None:
         self._generation += 1
-        if _EVERY_TAG in id_tags:
+        if _EVERY_TAG in id_tags or EVERY_ROAMING_ID in id_tags:
             self._tokens.clear()
             self._answers.clear()
             return
@@ -269,6 +271,9 @@ class RoamingTokens:
             self._tokens.pop(key, None)
         for answer in [answer for answer in self._answers if answer[1] in keys]:
             self._answers.pop(answer, None)
+
+    def forget_all(self) -> None:
+        self.drop({_EVERY_TAG})
 
     async def _realtime(self, token: StoredToken, place: Place | None) -> IdTagInfo:
         key = (token.ocpi_party_key, uid_key(token.uid), token.type)

@@ -37,6 +37,9 @@ CHANGES = "csms.id_tags.changed"
 _DIRECTORY = "csms.tag_directory"
 _CHANGED_TAGS = "csms.tag_directory.changed"
 _EVERY_TAG = "*"
+# Every roaming token, and none of csms's own tags: an OCPI party's state changed. No idTag reads so: an idTag
+# is CiString20, and this is longer.
+EVERY_ROAMING_ID = "*every-roaming-id*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,11 @@ class RoamingLookup(Protocol):
         ...
 
     def drop(self, id_tags: set[str]) -> None:
-        """Forget what is kept of these tags (`{"*"}`: of every tag)."""
+        """Forget what is kept of these tags (`{"*"}` or `{EVERY_ROAMING_ID}`: of every token)."""
+        ...
+
+    def forget_all(self) -> None:
+        """Forget every token kept (changes on other nodes may have been missed)."""
         ...
 
 
@@ -199,18 +206,23 @@ def _note_changed_tags(session: Session, _flush_context: Any) -> None:
             changed.add(row.id_tag)
         elif isinstance(row, OcpiToken):
             changed.add(row.uid)
+        elif isinstance(row, OcpiParty):
+            if _changes_party_state(session, row):
+                changed.add(EVERY_ROAMING_ID)
         elif _drops_tags_of_others(session, row):
             changed.add(_EVERY_TAG)  # the tags it touches are not at hand here; this is rare
 
 
 def _drops_tags_of_others(session: Session, row: object) -> bool:
-    """An account blocked, unblocked or deleted, a vehicle deleted (its tags lose it), or an OCPI party whose
-    state changed (its roaming tokens open something, or nothing, from now on)."""
+    """An account blocked, unblocked or deleted, or a vehicle deleted (its tags lose it)."""
     if isinstance(row, User):
         return row in session.deleted or inspect(row).attrs.is_active.history.has_changes()
-    if isinstance(row, OcpiParty):  # a new one has no tokens yet
-        return row in session.deleted or (row not in session.new and inspect(row).attrs.state.history.has_changes())
     return isinstance(row, Vehicle) and row in session.deleted
+
+
+def _changes_party_state(session: Session, party: OcpiParty) -> bool:
+    """Its roaming tokens open something, or nothing, from now on (a new party has no tokens yet)."""
+    return party in session.deleted or (party not in session.new and inspect(party).attrs.state.history.has_changes())
 
 
 @event.listens_for(Session, "after_commit")

@@ -8,6 +8,7 @@ ocpi_tokens: one row per token an eMSP pushed (OCPI 2.2.1 Token), per owning par
 ocpi_transaction_tokens: for a transaction authorized with a roaming token, the token's owner, uid, type and
 contract id as they were then, how it was authorized and the eMSP's authorization reference, for the
 sessions and CDRs csms sends that eMSP.
+cache_versions gets the ocpi_tokens counter (db/change_counters.py), at 0.
 
 New tables: existing rows stay as they are.
 """
@@ -28,6 +29,7 @@ _TIME = UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.execute(sa.text("INSERT INTO cache_versions (kind, version) VALUES ('ocpi_tokens', 0)"))
     op.create_table(
         "ocpi_tokens",
         sa.Column("id", BigId, nullable=False),
@@ -94,3 +96,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_ocpi_tokens_uid_key"), table_name="ocpi_tokens")
     op.drop_index(op.f("ix_ocpi_tokens_ocpi_party_key"), table_name="ocpi_tokens")
     op.drop_table("ocpi_tokens")
+    op.execute(sa.text("DELETE FROM cache_versions WHERE kind = 'ocpi_tokens'"))
