@@ -1,7 +1,7 @@
 """OCPI tokens: the tokens eMSPs push to csms, and which roaming token a transaction was authorized with
 
 Revision ID: 0039
-Revises: 0037
+Revises: 0038
 
 ocpi_tokens: one row per token an eMSP pushed (OCPI 2.2.1 Token), per owning party, uid (also upper-cased,
 `uid_key`: uids are case-insensitive) and type, with the party connection it came through.
@@ -21,7 +21,7 @@ from alembic import op
 from csms.db.models import BigId, UTCDateTime
 
 revision: str = "0039"
-down_revision: str | None = "0037"
+down_revision: str | None = "0038"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
