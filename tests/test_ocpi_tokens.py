@@ -31,7 +31,12 @@ from tests.conftest import (
 from tests.support.ocpi_peer import EmspPeer, start_peer, stop_peer
 from tests.support.waiting import wait_for_true
 
-OWN = {"ocpi_country_code": "DE", "ocpi_party_id": "CSM", "ocpi_business_name": "csms test CPO"}
+OWN = {
+    "ocpi_country_code": "DE",
+    "ocpi_party_id": "CSM",
+    "ocpi_business_name": "csms test CPO",
+    "ocpi_allow_private_peers": True,  # the eMSP peer runs on this machine
+}
 DEADLINE = 1.0  # CSMS_OCPI_AUTHORIZE_TIMEOUT of the node under test
 SLOW = 6.0  # a slow eMSP answers well past it
 StartPeer = Callable[..., Awaitable["Emsp"]]
