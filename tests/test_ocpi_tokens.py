@@ -294,20 +294,30 @@ async def test_an_unknown_tag_stays_invalid(emsp: Emsp, charger: SimulatedCharge
     assert await _authorized(charger, _new_uid()) == "Invalid"
 
 
-async def test_an_allowed_token_is_authorized_in_real_time_with_the_charger_as_location(
-    emsp: Emsp, charger: SimulatedCharger, csms: RunningServer
+async def test_an_allowed_token_is_authorized_in_real_time_at_the_charger_s_location(
+    emsp: Emsp, charger: SimulatedCharger, csms: RunningServer, admin: httpx.AsyncClient
 ) -> None:
+    place = {"name": "Depot", "address": "Stationsplein 1", "city": "Amsterdam", "country": "NLD"}
+    place |= {"latitude": 52.3789, "longitude": 4.9003, "time_zone": "Europe/Amsterdam"}
+    response = await admin.post("/api/admin/ocpi/locations", json={**place, "charge_point_ids": [charger.id]})
+    assert response.status_code == 201, response.text
     uid = _new_uid()
     await emsp.push(uid, whitelist="ALLOWED")
     assert await _authorized(charger, uid) == "Accepted"
     [asked] = emsp.peer.authorizations
     assert asked.path.endswith(f"/tokens/{uid}/authorize")
-    assert asked.body == {"location_id": charger.id}
+    location_id = str(response.json()["id"])
+    assert asked.body == {"location_id": location_id}  # an Authorize names no connector
     started = await charger.start_transaction(1, uid)
     assert started.id_tag_info["status"] == "Accepted"
     assert len(emsp.peer.authorizations) == 1, "the StartTransaction right after used the Authorize's answer"
     record = await _roaming_record(csms, started.transaction_id)
     assert record is not None
+    # A start without an Authorize before it names its EVSE too.
+    other = _new_uid()
+    await emsp.push(other, whitelist="ALLOWED")
+    assert (await charger.start_transaction(2, other)).id_tag_info["status"] == "Accepted"
+    assert emsp.peer.authorizations[-1].body == {"location_id": location_id, "evse_uids": [f"{charger.id}-2"]}
     assert (record.auth_method, record.authorization_reference) == ("AUTH_REQUEST", f"AUTH-{uid[-8:]}")
 
 
@@ -430,4 +440,4 @@ async def test_a_201_station_is_authorized_and_starts_with_a_roaming_token(emsp:
         transaction = station.new_transaction(1, {"idToken": always, "type": "ISO14443"})
         started = await station.transaction_event(transaction, "Started", "Authorized", energy_wh=0)
         assert started.id_token_info["status"] == "Accepted"
-    assert [seen.body for seen in emsp.peer.authorizations] == [{"location_id": station_id}]
+    assert [seen.body for seen in emsp.peer.authorizations] == [None]  # on no location: no place to name

@@ -16,12 +16,13 @@ from csms.ocpi.auth import FunctionalCaller, PartyCall
 from csms.ocpi.client import PeerError, PeerRefused
 from csms.ocpi.envelope import OcpiError, OcpiStatus, ocpi_response
 from csms.ocpi.identity import VERSION, IdentityMissing, own_party
+from csms.ocpi.location_objects import evse_uid
 from csms.ocpi.route import OcpiRoute
 from csms.ocpi.routing import PartyRef
 from csms.ocpi.token_schemas import AuthorizationInfo, LocationReferences, Token, TokenPatch, TokenType
 from csms.ocpi.versions import ModuleEndpoint, OcpiModule
 from csms.runtime import Runtime
-from csms.services import ocpi_parties, ocpi_tokens
+from csms.services import ocpi_locations, ocpi_parties, ocpi_tokens
 from csms.services.ocpi_tokens import Place, RealtimeAnswer, RealtimeUnavailable, StoredToken
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ CountryCodeSegment = Annotated[str, Path(pattern=r"^[A-Za-z]{2}$")]
 PartyIdSegment = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{3}$")]
 UidSegment = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[ -~]+$")]
 TypeParameter = Annotated[TokenType, Query()]
-_LOCATION_ID_MAX = 36  # LocationReferences.location_id: CiString(36)
 
 
 @router.get("/{country_code}/{party_id}/{token_uid}")
@@ -137,7 +137,7 @@ class RealtimeAuthorization:
                 "POST",
                 f"{url.rstrip('/')}/{quote(token.uid, safe='')}/authorize?type={token.type}",
                 token=peer_token,
-                body=_location(place),
+                body=await _location(runtime, place),
                 routing=(PartyRef(own.country_code, own.party_id), PartyRef(token.country_code, token.party_id)),
             )
         except PeerRefused as error:
@@ -162,12 +162,18 @@ def _tokens_endpoint(party: OcpiParty | None) -> tuple[str, str]:
     return url, party.peer_token
 
 
-def _location(place: Place | None) -> dict[str, object] | None:
-    """The place a token is presented at. Until csms publishes locations, a charger is its own location
-    (its id, when it fits a location_id), and no EVSE is named."""
-    if place is None or len(place.charge_point_id) > _LOCATION_ID_MAX:
+async def _location(runtime: Runtime, place: Place | None) -> dict[str, object] | None:
+    """The place a token is presented at (§12.4.1 LocationReferences): the OCPI location its charger is on, and
+    the EVSE when a start names its connector; nothing for a charger on no location (csms publishes none
+    for it, so the eMSP could not know it)."""
+    if place is None:
         return None
-    return LocationReferences(location_id=place.charge_point_id).model_dump(exclude_none=True)
+    async with runtime.session_factory() as session:
+        location_id = await ocpi_locations.location_of(session, place.charge_point_id)
+    if location_id is None:
+        return None
+    evse_uids = [evse_uid(place.charge_point_id, place.connector_id)] if place.connector_id else None
+    return LocationReferences(location_id=str(location_id), evse_uids=evse_uids).model_dump(exclude_none=True)
 
 
 def attach_roaming(runtime: Runtime) -> None:
