@@ -192,6 +192,16 @@ async def test_database_outage_answers_503_keeps_chargers_answered_and_writes_th
                     suppress=False,
                 )
             assert refused.value.code == "InternalError"
+            # A boot needs the operator's answer from the database: the charger is told to send it again later.
+            with pytest.raises(OCPPError) as unanswered:
+                await charger.call(
+                    call.BootNotification(charge_point_vendor="csms-sim", charge_point_model="SimCharger"),
+                    suppress=False,
+                )
+            assert (unanswered.value.code, unanswered.value.description) == (
+                "InternalError",
+                "the database is unreachable; send this again later",
+            )
 
             await database_proxy.start()
             record: dict[str, Any] = {}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.domain.connectors import ConnectorState
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
 from csms.services import (
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # What a charger answered Pending or Rejected may still send (1.6 §4.2; 2.0.1 B01.FR.10, B02.FR.09).
 _BEFORE_ACCEPTANCE = frozenset({"BootNotification"})
+# What a charger is told when a message cannot be handled while the database is away (InternalError).
+DATABASE_AWAY = "the database is unreachable; send this again later"
 
 
 class Station:
@@ -145,6 +148,13 @@ class Station:
         raise RpcError.because(
             ErrorKind.SECURITY, f"{action} refused: csms answered this charger's boot {self.registration}"
         )
+
+    def answer_to_failure(self, error: Exception) -> RpcError | None:
+        """A database that does not answer (down, or every connection busy) is no bug of the handler: the
+        charger is told to send the message again later, as OCPP 1.6 §4.10 and 2.0.1 say for InternalError."""
+        if isinstance(error, DATABASE_UNREACHABLE):
+            return RpcError(ErrorKind.INTERNAL, DATABASE_AWAY)
+        return None
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:

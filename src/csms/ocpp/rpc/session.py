@@ -79,6 +79,10 @@ class Station(Protocol):
     def refuse_before_acceptance(self, action: str) -> None:
         """Raise RpcError for a call the charger may not send yet."""
 
+    def answer_to_failure(self, error: Exception) -> RpcError | None:
+        """The CALLERROR for a handler's failure the station knows (the database away: send it again later);
+        None for an unexpected one."""
+
 
 class CallNotSent(TimeoutError):
     """A call that waited for the charger's earlier calls until its deadline, and was never sent."""
@@ -252,11 +256,16 @@ class RpcSession:
             await self._send_error(call.unique_id, error.error, action=call.action)
         except RpcError as error:
             await self._send_error(call.unique_id, error, action=call.action)
-        except Exception:
-            logger.exception("could not handle %s from %s", call.action, self.id)
-            await self._send_error(
-                call.unique_id, RpcError(ErrorKind.INTERNAL, "An unexpected error occurred."), action=call.action
-            )
+        except Exception as failure:
+            known = self.station.answer_to_failure(failure)
+            if known is None:
+                logger.exception("could not handle %s from %s", call.action, self.id)
+                known = RpcError(ErrorKind.INTERNAL, "An unexpected error occurred.")
+            else:
+                logger.warning(
+                    "%s from %s not handled: %s (%s)", call.action, self.id, known.description, type(failure).__name__
+                )
+            await self._send_error(call.unique_id, known, action=call.action)
         else:
             result = CallResult(call.unique_id, answer)
             self._observer.answer(self.version, origin=CHARGER_CALL, action=call.action, error_code=None)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.db.batch_writer import DATABASE_UNREACHABLE
 from csms.ocpp.rpc import ErrorKind, Payload, RpcError
-from csms.ocpp.station import Station
+from csms.ocpp.station import DATABASE_AWAY, Station
 from csms.ocpp.v16 import plug_and_charge
 from csms.services import (
     chargers,
@@ -195,7 +195,7 @@ class Station16(Station):
         remembered = self._runtime.recent_tags.recall(start["id_tag"], now=start["now"])
         transaction_id = self._runtime.transaction_ids.take() if remembered is not None else None
         if remembered is None or transaction_id is None:
-            raise RpcError.because(ErrorKind.INTERNAL, "the database is unreachable; send this again later")
+            raise RpcError.because(ErrorKind.INTERNAL, DATABASE_AWAY)
         ref = await transactions.record_start(
             self._runtime.writer,
             transaction_id=transaction_id,
