@@ -58,6 +58,10 @@ class OcpiPusher:
         # Status pushes are queued in the order the charger reported them: a newer push supersedes an older one.
         self._status_order = asyncio.Lock()
 
+    def wake(self) -> None:
+        """Something was queued in the outbox (by another module): send it now."""
+        self._wake.set()
+
     # -- what changed (the hooks return at once) -------------------------------------------------------------
 
     def evse_status(self, charge_point_id: str, connector_id: int, status: str) -> None:

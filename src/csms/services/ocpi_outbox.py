@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Update, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from csms.db.database_time import database_now, database_now_plus
 from csms.db.models import OcpiPush
@@ -34,15 +35,22 @@ class Push:
     body: Any
 
 
-async def enqueue(session: AsyncSession, party_key: int, method: str, url: str, body: Any) -> None:
-    """Queue a request to the party, due at once (committed by the caller)."""
-    await session.execute(
-        _update()
-        .where(
-            OcpiPush.party_id == party_key, OcpiPush.method == method, OcpiPush.url == url, OcpiPush.status == PENDING
+async def enqueue(
+    session: AsyncSession, party_key: int, method: str, url: str, body: Any, *, supersede: bool = True
+) -> None:
+    """Queue a request to the party, due at once (committed by the caller); `supersede=False` for requests that
+    share a URL but not an object (each CDR is POSTed to the one cdrs endpoint)."""
+    if supersede:
+        await session.execute(
+            _update()
+            .where(
+                OcpiPush.party_id == party_key,
+                OcpiPush.method == method,
+                OcpiPush.url == url,
+                OcpiPush.status == PENDING,
+            )
+            .values(status=SUPERSEDED, next_attempt_at=None)
         )
-        .values(status=SUPERSEDED, next_attempt_at=None)
-    )
     await session.execute(
         insert(OcpiPush).values(
             party_id=party_key,
@@ -58,10 +66,23 @@ async def enqueue(session: AsyncSession, party_key: int, method: str, url: str, 
 
 
 async def due(session: AsyncSession, *, limit: int) -> list[tuple[int, int]]:
-    """(push id, party id) of the pushes due now, oldest first."""
+    """(push id, party id) of the pushes due now, oldest first. A push waits while an older one to its party is
+    pending and not due (backing off, or being sent): a party gets its pushes in the order they were queued (a
+    Session's PATCH never before its PUT, nor a CDR before the Session's end)."""
+    older = aliased(OcpiPush)
+    waiting = (
+        select(older.id)
+        .where(
+            older.party_id == OcpiPush.party_id,
+            older.id < OcpiPush.id,
+            older.status == PENDING,
+            older.next_attempt_at > database_now(),
+        )
+        .exists()
+    )
     query = (
         select(OcpiPush.id, OcpiPush.party_id)
-        .where(OcpiPush.status == PENDING, OcpiPush.next_attempt_at <= database_now())
+        .where(OcpiPush.status == PENDING, OcpiPush.next_attempt_at <= database_now(), ~waiting)
         .order_by(OcpiPush.id)
         .limit(limit)
     )
