@@ -70,6 +70,7 @@ from csms.observability.middleware import ObservationMiddleware
 from csms.ocpi import mount as ocpi
 from csms.ocpi.client import OcpiClient
 from csms.ocpi.push import OcpiPusher
+from csms.ocpi.session_feed import RoamingSessionFeed
 from csms.ocpi.tokens import attach_roaming
 from csms.ocpp.command_envelope import CommandSeal, derive_secret
 from csms.ocpp.commands import CommandRouter, OwnerLookup
@@ -327,6 +328,9 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         ocpi_push=OcpiPusher(session_factory, ocpi_client, settings, background=background, clock=clock),
     )
     session_watch.roaming = runtime.ocpi_push
+    session_watch.roaming_sessions = RoamingSessionFeed(
+        session_factory, settings, background=background, clock=clock, wake=runtime.ocpi_push.wake
+    )
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()
     await runtime.logins.start()

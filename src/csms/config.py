@@ -220,6 +220,8 @@ class Settings(BaseSettings):
     ocpi_authorize_timeout: float = Field(default=5.0, gt=0, le=30)
     ocpi_authorize_reuse: float = Field(default=60.0, ge=0, le=3600)
     ocpi_authorize_outage_reuse: float = Field(default=900.0, ge=0, le=86_400)
+    # A roaming charge's Session is PATCHed to its eMSP on meter values at most every this many seconds.
+    ocpi_session_update_interval: float = Field(default=60.0, ge=0, le=3600)
 
     # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
     # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate

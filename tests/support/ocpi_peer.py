@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.support import ocpi_objects
+from tests.support import ocpi_objects, ocpi_session_objects
 
 ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
 TOKEN_TYPES = {"AD_HOC_USER", "APP_USER", "OTHER", "RFID"}
@@ -70,6 +70,9 @@ class EmspPeer:
     pushes: list[Seen] = field(default_factory=list)
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Sessions by id as csms PUT and PATCHed them, and the CDRs it POSTed, in the order they came.
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cdrs: list[dict[str, Any]] = field(default_factory=list)
     # While True the peer's receiver endpoints answer 503, as a platform that is down.
     away: bool = False
     # The peer's own tokens by (uid, type), what csms's real-time authorizations are answered (by uid: an
@@ -463,6 +466,14 @@ def peer_app(peer: EmspPeer) -> FastAPI:
     async def receive_tariff(country_code: str, party_id: str, tariff_id: str, request: Request) -> JSONResponse:
         return await receive_push(peer, request, "tariffs", country_code, party_id, [tariff_id])
 
+    @app.api_route("/emsp/2.2.1/sessions/{country_code}/{party_id}/{session_id}", methods=["PUT", "PATCH"])
+    async def receive_session(country_code: str, party_id: str, session_id: str, request: Request) -> JSONResponse:
+        return await receive_session_push(peer, request, country_code, party_id, session_id)
+
+    @app.post("/emsp/2.2.1/cdrs")
+    async def receive_cdr(request: Request) -> JSONResponse:
+        return await receive_cdr_push(peer, request)
+
     @app.get("/emsp/2.2.1/tokens")
     async def tokens(request: Request) -> JSONResponse:
         # A functional module: its requests carry the four routing headers (§4.1.8.2).
@@ -557,6 +568,66 @@ async def receive_push(
         return peer.envelope(None)
     peer.violations.extend(problems)
     return peer.envelope(None, 2003 if evse is None else 1000)
+
+
+async def receive_session_push(
+    peer: EmspPeer, request: Request, country_code: str, party_id: str, session_id: str
+) -> JSONResponse:
+    """§9.2.2: csms PUTs a Session or PATCHes one the peer has (a PATCH of an unknown one is 2003)."""
+    token = await peer.check_request(request, "sessions")
+    if token is None:
+        return peer.envelope(None, 2000, 401)
+    seen = peer.seen[-1]
+    if peer.away:
+        return peer.envelope(None, 3000, 503)
+    peer.pushes.append(seen)
+    where = f"{seen.method} {seen.path}"
+    sender = (seen.headers.get("ocpi-from-country-code"), seen.headers.get("ocpi-from-party-id"))
+    if sender != (country_code, party_id):
+        peer.violation(f"{where}: the URL names {country_code} {party_id}, the routing headers {sender}")
+    to = (seen.headers.get("ocpi-to-country-code"), seen.headers.get("ocpi-to-party-id"))
+    if to != (peer.country_code, peer.party_id):
+        peer.violation(f"{where}: addressed to {to}, not to the eMSP")
+    partial = seen.method == "PATCH"
+    problems = ocpi_session_objects.check_session(seen.body, where, partial=partial)
+    body = seen.body if isinstance(seen.body, dict) else {}
+    if not partial and (body.get("id"), body.get("country_code"), body.get("party_id")) != (
+        session_id,
+        country_code,
+        party_id,
+    ):
+        problems.append(f"{where}: the Session's ids are not the URL's")
+    known = peer.sessions.get(session_id)
+    if partial and known is None:
+        peer.violations.extend(problems)
+        return peer.envelope(None, 2003)
+    merged = {**(known or {}), **body} if partial else body
+    if partial and not problems:
+        problems = ocpi_session_objects.check_session(merged, f"{where} (the Session as patched)")
+    return _keep(peer, where, problems, peer.sessions, session_id, merged)
+
+
+async def receive_cdr_push(peer: EmspPeer, request: Request) -> JSONResponse:
+    """§10.2.2: csms POSTs a new CDR; the peer answers with its own URL of it in Location. A CDR cannot be
+    changed: one POSTed again with the same id (a retry after a lost answer) is kept once."""
+    token = await peer.check_request(request, "cdrs")
+    if token is None:
+        return peer.envelope(None, 2000, 401)
+    seen = peer.seen[-1]
+    if peer.away:
+        return peer.envelope(None, 3000, 503)
+    peer.pushes.append(seen)
+    where = f"POST {seen.path}"
+    problems = ocpi_session_objects.check_cdr(seen.body, where)
+    peer.violations.extend(problems)
+    if problems:
+        return peer.envelope(None, 2001)
+    cdr = seen.body
+    if all(kept["id"] != cdr["id"] for kept in peer.cdrs):
+        peer.cdrs.append(cdr)
+    response = peer.envelope(None)
+    response.headers["Location"] = f"{peer.base_url}/emsp/2.2.1/cdrs/{cdr['id']}"
+    return response
 
 
 def _keep(peer: EmspPeer, where: str, problems: list[str], store: dict[str, Any], key: str, body: Any) -> JSONResponse:

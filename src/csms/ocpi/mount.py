@@ -10,13 +10,20 @@ import re
 
 from fastapi import APIRouter, FastAPI, Response
 
-from csms.ocpi import credentials, locations, tariffs, tokens
+from csms.ocpi import cdrs, credentials, locations, sessions, tariffs, tokens
 from csms.ocpi.envelope import OcpiError, OcpiStatus
 from csms.ocpi.identity import VERSION
 from csms.ocpi.route import OcpiRoute
 from csms.ocpi.versions import ModuleEndpoint, OcpiModule, router_for
 
-MODULES: tuple[OcpiModule, ...] = (credentials.MODULE, locations.MODULE, tariffs.MODULE, tokens.MODULE)
+MODULES: tuple[OcpiModule, ...] = (
+    credentials.MODULE,
+    locations.MODULE,
+    tariffs.MODULE,
+    tokens.MODULE,
+    sessions.MODULE,
+    cdrs.MODULE,
+)
 
 _VERSION_NUMBER = re.compile(r"^\d+(\.\d+)+$")
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -60,6 +60,16 @@ class RoamingFeed(Protocol):
     def charger_offline(self, charge_point_id: str) -> None: ...
 
 
+class RoamingSessions(Protocol):
+    """Who tells eMSPs of their drivers' charges (csms/ocpi/sessions.py); every hook returns at once."""
+
+    def started(self, transaction_id: int) -> None: ...
+
+    def metered(self, transaction_id: int) -> None: ...
+
+    def finished(self, transaction_id: int) -> None: ...
+
+
 class SessionWatch:
     def __init__(
         self,
@@ -84,6 +94,8 @@ class SessionWatch:
         self._silent: set[str] = set()
         # Set once OCPI is wired (app.py): EVSE statuses pushed to eMSPs.
         self.roaming: RoamingFeed | None = None
+        # Set once OCPI is wired (app.py): roaming charges' Sessions and CDRs to their eMSPs.
+        self.roaming_sessions: RoamingSessions | None = None
         self.webhook_list: SharedTable[list[Webhook]] = SharedTable(
             WEBHOOKS, bus, self._read_webhooks, max_age=cache_max_age
         )
@@ -111,6 +123,8 @@ class SessionWatch:
     def transaction_started(self, ref: TransactionRef, *, id_tag: str, started_at: datetime) -> None:
         self.live.started(ref, id_tag=id_tag, started_at=started_at)
         self.site_load.transaction_started(ref)
+        if self.roaming_sessions is not None:
+            self.roaming_sessions.started(ref.id)
         self._notify("charging_started", **_about(ref))
 
     def transaction_seen(self, ref: TransactionRef) -> None:
@@ -120,6 +134,8 @@ class SessionWatch:
     async def meter_values(self, ref: TransactionRef, samples: Sequence[MeterSample]) -> str | None:
         """The cost so far as a decimal string (None when unknown), for the meter_values event."""
         self.site_load.meter_values(ref, samples)
+        if self.roaming_sessions is not None:
+            self.roaming_sessions.metered(ref.id)
         cost = await self.live.meter_values(ref, samples)
         return str(cost) if cost is not None else None
 
@@ -237,6 +253,8 @@ class SessionWatch:
     async def _announce_finished(
         self, transaction: ClosedTransaction, priced: session_costs.PricedSession | None
     ) -> None:
+        if self.roaming_sessions is not None:
+            self.roaming_sessions.finished(transaction.id)
         failed = transaction.stop_reason in FAILURE_STOP_REASONS
         await self.notify(
             "charging_failed" if failed else "charging_finished",
