@@ -94,6 +94,10 @@ class RoamingSessionFeed:
             return
         async with self._order, self._session_factory() as session:
             party_key = await ocpi_sessions.party_of(session, transaction_id)
+            if transaction_id not in self._roaming:
+                # The first this node tells of the charge (a 2.x token presented after the start, a node that
+                # took over the charger or restarted): the whole Session, which the eMSP may not have yet.
+                method = "PUT"
             if cdr:
                 self._roaming.pop(transaction_id, None)
             else:
