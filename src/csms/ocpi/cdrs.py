@@ -17,11 +17,11 @@ from fastapi import APIRouter, Response
 from csms.api.deps import RuntimeDep, SessionDep
 from csms.ocpi.auth import FunctionalCaller
 from csms.ocpi.envelope import ocpi_timestamp
-from csms.ocpi.identity import VERSION, OwnParty, own_party, version_url
+from csms.ocpi.identity import VERSION, OwnParty
 from csms.ocpi.location_objects import evse_id
-from csms.ocpi.pagination import Paging, page_response
+from csms.ocpi.pagination import Paging
 from csms.ocpi.route import OcpiRoute
-from csms.ocpi.sessions import cdr_token, charging_periods, currency, hours, kwh, place_ids, price
+from csms.ocpi.sessions import cdr_token, charges_page, charging_periods, currency, hours, kwh, place_ids, price
 from csms.ocpi.tariff_objects import tariff_object
 from csms.ocpi.versions import ModuleEndpoint, OcpiModule
 from csms.services import ocpi_sessions
@@ -38,21 +38,7 @@ _UNKNOWN_ENCODING = "UNKNOWN"
 @router.get("")
 async def list_cdrs(caller: FunctionalCaller, page: Paging, session: SessionDep, runtime: RuntimeDep) -> Response:
     """The party's CDRs (the stopped charges on its tokens), by last_updated."""
-    charges, total = await ocpi_sessions.page_of_charges(
-        session,
-        party_key=caller.caller.party.id,
-        owner=(caller.sender.country_code, caller.sender.party_id),
-        completed=True,
-        offset=page.offset,
-        limit=page.limit,
-        date_from=page.date_from,
-        date_to=page.date_to,
-        now=runtime.clock(),
-    )
-    own = own_party(runtime.settings)
-    items = [cdr_object(own, charge) for charge in charges]
-    url = f"{version_url(runtime.settings)}/cdrs"
-    return page_response(items, total=total, page=page, url=url, now=runtime.clock())
+    return await charges_page(caller, page, session, runtime, completed=True, module="cdrs", build=cdr_object)
 
 
 def cdr_object(own: OwnParty, charge: RoamingCharge) -> dict[str, Any]:

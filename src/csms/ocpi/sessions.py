@@ -7,6 +7,7 @@ The pushes are queued by ocpi/session_feed.py. A Session's id is csms's transact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,11 +38,26 @@ _MINUTES_PER_HOUR = Decimal(60)
 @router.get("")
 async def list_sessions(caller: FunctionalCaller, page: Paging, session: SessionDep, runtime: RuntimeDep) -> Response:
     """The party's Sessions (those on its tokens), by last_updated."""
+    return await charges_page(caller, page, session, runtime, completed=False, module="sessions", build=session_object)
+
+
+async def charges_page(
+    caller: FunctionalCaller,
+    page: Paging,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    *,
+    completed: bool,
+    module: str,
+    build: Callable[[OwnParty, RoamingCharge], dict[str, Any]],
+) -> Response:
+    """One page of the party's charges (those on its tokens; with `completed`, the stopped ones) as `build`
+    makes their objects: the list of the sessions module, and of the cdrs module."""
     charges, total = await ocpi_sessions.page_of_charges(
         session,
         party_key=caller.caller.party.id,
         owner=(caller.sender.country_code, caller.sender.party_id),
-        completed=False,
+        completed=completed,
         offset=page.offset,
         limit=page.limit,
         date_from=page.date_from,
@@ -49,9 +65,10 @@ async def list_sessions(caller: FunctionalCaller, page: Paging, session: Session
         now=runtime.clock(),
     )
     own = own_party(runtime.settings)
-    items = [session_object(own, charge) for charge in charges]
-    url = f"{version_url(runtime.settings)}/sessions"
-    return page_response(items, total=total, page=page, url=url, now=runtime.clock())
+    items = [build(own, charge) for charge in charges]
+    return page_response(
+        items, total=total, page=page, url=f"{version_url(runtime.settings)}/{module}", now=runtime.clock()
+    )
 
 
 # -- the Session object (§9.3.1) and the parts a CDR shares ------------------------------------------------------
