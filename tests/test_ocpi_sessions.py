@@ -7,6 +7,7 @@ fails the test on any rule broken."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from ocpp.v16 import call
+from sqlalchemy import update
 
+from csms.db.models import OcpiTransactionToken
 from csms.simulator.charger import SimulatedCharger, now_iso
 from tests.conftest import (
     BACKENDS,
@@ -327,3 +330,29 @@ def _refused(peer: EmspPeer, since: int) -> int:
     """The pushes the peer turned away since the `since`-th request it saw (the Session's, or an EVSE status
     before it: a party gets its pushes in order)."""
     return sum(1 for seen in peer.seen[since:] if seen.method in ("PUT", "PATCH", "POST"))
+
+
+async def test_a_charge_whose_cdr_a_stopped_node_never_queued_is_found_by_the_sweep_and_sent_once(
+    tmp_path: Path, peers: StartPeer
+) -> None:
+    peer = await peers(receives=RECEIVES)
+    async with node_with(tmp_path, **SETTINGS, ocpi_cdr_sweep_interval=0.5) as node, _admin_of(node) as admin:
+        endpoints = await register(admin, peer)
+        token = await _rfid(peer, endpoints)
+        async with online_charger(node) as charger:
+            await _priced_location(admin, charger.id)
+            transaction_id = await _charge(charger, token["uid"], [2500])
+            await _cdr_of(peer, transaction_id)
+        # As if the node had stopped between the charge's stop and queueing its CDR: nothing queued, none sent.
+        async with node.session() as session:
+            await session.execute(
+                update(OcpiTransactionToken)
+                .where(OcpiTransactionToken.transaction_id == transaction_id)
+                .values(cdr_queued_at=None)
+            )
+            await session.commit()
+        peer.cdrs.clear()
+        cdr = await _cdr_of(peer, transaction_id)
+        await asyncio.sleep(2)  # a few more sweeps: the CDR is claimed, none queues it again
+    assert cdr["total_energy"] == 1.5
+    assert [c["id"] for c in peer.cdrs] == [str(transaction_id)]

@@ -328,9 +328,10 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
         ocpi_push=OcpiPusher(session_factory, ocpi_client, settings, background=background, clock=clock),
     )
     session_watch.roaming = runtime.ocpi_push
-    session_watch.roaming_sessions = RoamingSessionFeed(
+    roaming_sessions = RoamingSessionFeed(
         session_factory, settings, background=background, clock=clock, wake=runtime.ocpi_push.wake
     )
+    session_watch.roaming_sessions = roaming_sessions
     runtime.certificates.log_warnings(clock())
     await runtime.takeover.start()
     await runtime.logins.start()
@@ -339,6 +340,9 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
     runtime.background.spawn(runtime.ocpi_push.run(), name="ocpi-pushes")
+    runtime.background.spawn(
+        roaming_sessions.sweep_periodically(settings.ocpi_cdr_sweep_interval), name="ocpi-cdr-sweep"
+    )
     runtime.background.spawn(runtime.presence.run(), name="presence-leases")
     bus.on_reconnect(runtime.presence.reconcile_soon)
     await _keep_caches_fresh(runtime)

@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     ocpi_authorize_outage_reuse: float = Field(default=900.0, ge=0, le=86_400)
     # A roaming charge's Session is PATCHed to its eMSP on meter values at most every this many seconds.
     ocpi_session_update_interval: float = Field(default=60.0, ge=0, le=3600)
+    # How often csms looks for roaming charges that stopped without their CDR queued (a node stopped between the
+    # stop and the queueing), and how long after its stop a charge counts as left so.
+    ocpi_cdr_sweep_interval: float = Field(default=300.0, gt=0, le=86_400)
 
     # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
     # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate

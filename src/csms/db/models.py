@@ -1397,3 +1397,5 @@ class OcpiTransactionToken(Base):
     auth_method: Mapped[str] = mapped_column(String(16))  # OCPI AuthMethod: WHITELIST or AUTH_REQUEST
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
+    # When its CDR was queued for the eMSP (None: not yet; a sweep queues the CDRs of stopped charges left so).
+    cdr_queued_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,6 +73,27 @@ class RoamingSessionFeed:
         self._patched_at.pop(transaction_id, None)
         self._spawn(self._push_session(transaction_id, "PATCH", cdr=True), name=f"ocpi-cdr-{transaction_id}")
 
+    async def sweep(self, *, stopped_before: datetime) -> int:
+        """Queue the CDRs of roaming charges that stopped before `stopped_before` and have none queued: a node
+        that stopped between a charge's stop and queueing its CDR left them so. The number queued."""
+        async with self._session_factory() as session:
+            waiting = await ocpi_sessions.charges_without_cdr(session, stopped_before=stopped_before)
+        for transaction_id in waiting:
+            await self._push_session(transaction_id, "PUT", cdr=True)
+        return len(waiting)
+
+    async def sweep_periodically(self, interval: float) -> None:
+        """`sweep` at start and every `interval` seconds, for charges stopped more than `interval` ago (the
+        stop's own path queues a CDR within moments)."""
+        while True:
+            try:
+                queued = await self.sweep(stopped_before=self._clock() - timedelta(seconds=interval))
+                if queued:
+                    logger.warning("queued %d CDRs that a stopped node had left unqueued", queued)
+            except DATABASE_ERRORS:
+                logger.warning("the sweep for unqueued CDRs could not run; trying again", exc_info=True)
+            await asyncio.sleep(interval)
+
     def _spawn(self, work: Any, *, name: str) -> None:
         self._background.spawn(self._guarded(work), name=name)
 
@@ -104,9 +125,12 @@ class RoamingSessionFeed:
                 self._roaming[transaction_id] = party_key is not None
             if party_key is None:
                 return
+            if cdr and not await ocpi_sessions.claim_cdr(session, transaction_id, now=self._clock()):
+                return  # queued already (the sweep and the stop on two nodes, or twice here)
             party = await session.get(OcpiParty, party_key)
             charge = await ocpi_sessions.roaming_charge(session, transaction_id, now=self._clock())
             if party is None or charge is None or party.state == ocpi_parties.UNREGISTERED:
+                await session.commit()  # nothing to send it to: the claim stands, so no sweep tries again
                 return
             sessions_url = ocpi_parties.endpoint_url(party, "sessions", "RECEIVER")
             if sessions_url:

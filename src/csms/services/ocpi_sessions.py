@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import MeterValue, OcpiTransactionToken, Tariff, Transaction
@@ -98,6 +98,32 @@ async def party_of(session: AsyncSession, transaction_id: int) -> int | None:
     return await session.scalar(
         select(OcpiTransactionToken.ocpi_party_key).where(OcpiTransactionToken.transaction_id == transaction_id)
     )
+
+
+async def claim_cdr(session: AsyncSession, transaction_id: int, *, now: datetime) -> bool:
+    """Mark the charge's CDR queued, in the caller's transaction; False when it was already (only one CDR is
+    ever queued for a charge, whichever node or path gets there first)."""
+    claimed = await session.execute(
+        update(OcpiTransactionToken)
+        .where(OcpiTransactionToken.transaction_id == transaction_id, OcpiTransactionToken.cdr_queued_at.is_(None))
+        .values(cdr_queued_at=now)
+    )
+    return isinstance(claimed, CursorResult) and claimed.rowcount == 1
+
+
+async def charges_without_cdr(session: AsyncSession, *, stopped_before: datetime) -> list[int]:
+    """The roaming charges that stopped before `stopped_before` and have no CDR queued."""
+    query = (
+        select(OcpiTransactionToken.transaction_id)
+        .join(Transaction, Transaction.id == OcpiTransactionToken.transaction_id)
+        .where(
+            OcpiTransactionToken.cdr_queued_at.is_(None),
+            Transaction.stop_timestamp.is_not(None),
+            Transaction.stop_timestamp < stopped_before,
+        )
+        .order_by(OcpiTransactionToken.transaction_id)
+    )
+    return list(await session.scalars(query))
 
 
 async def page_of_charges(
