@@ -19,15 +19,14 @@ from csms.ocpi.routing import PartyRef
 from tests.conftest import (
     BACKENDS,
     RunningServer,
-    create_account_with_role,
     fresh_database,
-    login_as,
     node_with,
     settings_for,
     start_server,
     stop_server,
 )
 from tests.support.ocpi_peer import EmspPeer, start_peer, stop_peer
+from tests.support.ocpi_setup import admin_client
 from tests.support.processes import free_port, run_csms
 
 OWN = {
@@ -55,9 +54,7 @@ async def csms(database: str) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def admin(csms: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    username, _ = await create_account_with_role(csms, "admin")
-    async with httpx.AsyncClient(base_url=csms.http_url, timeout=30) as client:
-        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+    async with admin_client(csms) as client:
         yield client
 
 

@@ -6,7 +6,6 @@ The peer checks every object by the spec's field rules and fails the test on any
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,7 @@ import pytest
 from tests.conftest import (
     BACKENDS,
     RunningServer,
-    create_account_with_role,
     fresh_database,
-    login_as,
     node_with,
     settings_for,
     start_server,
@@ -27,7 +24,7 @@ from tests.conftest import (
 from tests.operating import booted_station, online_charger
 from tests.support import ocpi_objects
 from tests.support.ocpi_peer import EmspPeer
-from tests.support.ocpi_setup import OWN, StartPeer, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
 from tests.support.waiting import poll
 
 PLACE = {
@@ -63,9 +60,7 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    username, _ = await create_account_with_role(server, "admin")
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
-        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+    async with admin_client(server) as client:
         yield client
 
 
@@ -285,7 +280,7 @@ async def test_a_push_the_emsp_missed_while_away_arrives_when_it_is_back(
 
 async def test_a_push_queued_when_csms_stops_is_sent_after_its_restart(tmp_path: Path, peers: StartPeer) -> None:
     peer = await peers()
-    async with node_with(tmp_path, **OWN) as node, _admin_of(node) as admin:
+    async with node_with(tmp_path, **OWN) as node, admin_client(node) as admin:
         await register(admin, peer)
         async with online_charger(node) as charger:
             location = await _location(admin, [charger.id])
@@ -299,14 +294,6 @@ async def test_a_push_queued_when_csms_stops_is_sent_after_its_restart(tmp_path:
         # The latest of what it missed: the charger went offline after Charging (that push superseded).
         await _status_at_peer(peer, location["id"], f"{charger.id}-1", "UNKNOWN")
     assert missed is not None and missed["status"] == "AVAILABLE"
-
-
-@asynccontextmanager
-async def _admin_of(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    username, _ = await create_account_with_role(server, "admin")
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
-        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
-        yield client
 
 
 async def test_a_charger_is_on_one_location_at_most_and_locations_follow_ocpi_rules(

@@ -11,7 +11,6 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from csms.simulator.charger import SimulatedCharger, now_iso
 from tests.conftest import (
     BACKENDS,
     RunningServer,
-    create_account_with_role,
     fresh_database,
-    login_as,
     node_with,
     settings_for,
     start_server,
@@ -36,7 +33,7 @@ from tests.conftest import (
 )
 from tests.operating import online_charger
 from tests.support.ocpi_peer import EmspPeer
-from tests.support.ocpi_setup import OWN, StartPeer, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
 from tests.support.waiting import poll
 
 SETTINGS = {**OWN, "ocpi_session_update_interval": 0}  # every meter value PATCHes the Session
@@ -67,17 +64,9 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
     await stop_server(handle, task)
 
 
-@asynccontextmanager
-async def _admin_of(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    username, _ = await create_account_with_role(server, "admin")
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
-        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
-        yield client
-
-
 @pytest.fixture
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with _admin_of(server) as client:
+    async with admin_client(server) as client:
         yield client
 
 
@@ -264,7 +253,7 @@ async def test_the_cdr_the_emsp_missed_while_away_arrives_when_it_is_back(
 
 async def test_a_cdr_queued_when_csms_stops_is_sent_after_its_restart(tmp_path: Path, peers: StartPeer) -> None:
     peer = await peers(receives=RECEIVES)
-    async with node_with(tmp_path, **SETTINGS) as node, _admin_of(node) as admin:
+    async with node_with(tmp_path, **SETTINGS) as node, admin_client(node) as admin:
         endpoints = await register(admin, peer)
         token = await _rfid(peer, endpoints)
         async with online_charger(node) as charger:
@@ -336,7 +325,7 @@ async def test_a_charge_whose_cdr_a_stopped_node_never_queued_is_found_by_the_sw
     tmp_path: Path, peers: StartPeer
 ) -> None:
     peer = await peers(receives=RECEIVES)
-    async with node_with(tmp_path, **SETTINGS, ocpi_cdr_sweep_interval=0.5) as node, _admin_of(node) as admin:
+    async with node_with(tmp_path, **SETTINGS, ocpi_cdr_sweep_interval=0.5) as node, admin_client(node) as admin:
         endpoints = await register(admin, peer)
         token = await _rfid(peer, endpoints)
         async with online_charger(node) as charger:

@@ -14,15 +14,13 @@ import pytest
 from tests.conftest import (
     BACKENDS,
     RunningServer,
-    create_account_with_role,
     fresh_database,
-    login_as,
     settings_for,
     start_server,
     stop_server,
 )
 from tests.support import ocpi_objects
-from tests.support.ocpi_setup import OWN, StartPeer, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
 from tests.support.waiting import poll
 
 
@@ -41,9 +39,7 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    username, _ = await create_account_with_role(server, "admin")
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
-        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+    async with admin_client(server) as client:
         yield client
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
+from tests.conftest import RunningServer, create_account_with_role, login_as
 from tests.support.ocpi_peer import EmspPeer, start_peer, stop_peer
 
 OWN = {
@@ -55,3 +57,12 @@ async def register(admin: httpx.AsyncClient, peer: EmspPeer) -> dict[str, str]:
     assert answer.json()["status_code"] == 1000, answer.text
     assert peer.csms_token is not None
     return await peer.discover_csms(party["csms_versions_url"], peer.csms_token)
+
+
+@asynccontextmanager
+async def admin_client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on `server` logged in as a new admin, as an operator registering parties is."""
+    username, _ = await create_account_with_role(server, "admin")
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
+        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+        yield client
