@@ -8,7 +8,9 @@ own requests (the envelope, the echoed ids, the versions, version details, crede
 Each breach is recorded in `violations`; the fixture fails the test on any.
 
 As an eMSP it pushes its tokens to csms (`push_token`) and answers csms's real-time authorizations
-(`POST .../tokens/{uid}/authorize`) as scripted in `authorize_answers`, after `authorize_delay` seconds.
+(`POST .../tokens/{uid}/authorize`) as scripted in `authorize_answers`, after `authorize_delay` seconds. It sends
+commands (`send_command`: the CommandResponse checked by §13.3.2) and takes their CommandResults (§13.3.3) at
+the response_url it gave, into `command_results`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z?$")
 _PRINTABLE = re.compile(r"^[!-~]+$")
 # §16.1 CiString: printable ASCII.
 _CI_STRING = re.compile(r"^[ -~]*$")
+COMMAND_RESPONSES = {"ACCEPTED", "NOT_SUPPORTED", "REJECTED", "UNKNOWN_SESSION"}
+COMMAND_RESULTS = {
+    "ACCEPTED", "CANCELED_RESERVATION", "EVSE_OCCUPIED", "EVSE_INOPERATIVE", "FAILED", "NOT_SUPPORTED",
+    "REJECTED", "TIMEOUT", "UNKNOWN_RESERVATION",
+}  # fmt: skip
 
 
 @dataclass
@@ -82,6 +89,8 @@ class EmspPeer:
     authorize_answers: dict[str, str] = field(default_factory=dict)
     authorize_delay: float = 0.0
     authorizations: list[Seen] = field(default_factory=list)
+    # The CommandResults csms POSTed to the response_urls the peer gave, by the key in the URL.
+    command_results: dict[str, list[Seen]] = field(default_factory=dict)
     # csms's own ids, from the credentials it sent or answered with.
     csms_party: tuple[str, str] | None = None
     _request_ids: set[str] = field(default_factory=set)
@@ -400,6 +409,39 @@ class EmspPeer:
         if not isinstance(stamp, str) or not _DATETIME.match(stamp):
             self.violation(f"{where}: last_updated {stamp!r} is not an OCPI DateTime (§16.2)")
 
+    # -- the peer as the sender of commands ----------------------------------------------------------------
+
+    def response_url(self, command: str, key: str) -> str:
+        return f"{self.base_url}/emsp/2.2.1/commands/{command}/{key}"
+
+    async def send_command(self, commands_url: str, command: str, body: dict[str, Any]) -> httpx.Response:
+        """POST a command to csms (§13.2.2); an answer of 1000 must carry a CommandResponse (§13.3.2)."""
+        response = await self.call_csms(
+            "POST", f"{commands_url}/{command}", token=self.csms_token, body=body, routing=self.routing_to_csms()
+        )
+        answer = response.json()
+        if answer.get("status_code") == 1000:
+            self.check_command_answer(answer.get("data"), f"POST {command}", COMMAND_RESPONSES, needs_timeout=True)
+        return response
+
+    def check_command_answer(self, data: Any, where: str, results: set[str], *, needs_timeout: bool) -> None:
+        if not isinstance(data, dict) or data.get("result") not in results:
+            self.violation(f"{where}: {data!r} is no Command{'Response' if needs_timeout else 'Result'}")
+            return
+        timeout = data.get("timeout")
+        if needs_timeout and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1):
+            self.violation(f"{where}: timeout {timeout!r} is not a number of seconds")
+        unknown = set(data) - {"result", "message", *({"timeout"} if needs_timeout else set())}
+        if unknown:
+            self.violation(f"{where}: no field {sorted(unknown)}")
+        messages = data.get("message", [])
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("language"), str) and len(m["language"]) == 2
+            and isinstance(m.get("text"), str) and len(m["text"]) <= 512
+            for m in messages
+        ):  # fmt: skip
+            self.violation(f"{where}: message {messages!r} is not a list of DisplayText")
+
     # -- the peer answering real-time authorizations --------------------------------------------------------
 
     def check_authorize(self, seen: Seen, uid: str, token_type: str | None) -> None:
@@ -499,6 +541,20 @@ def peer_app(peer: EmspPeer) -> FastAPI:
         if seen.body is not None:
             info["location"] = seen.body
         return peer.envelope(info)
+
+    @app.post("/emsp/2.2.1/commands/{command}/{key}")
+    async def command_result(command: str, key: str, request: Request) -> JSONResponse:
+        if await peer.check_request(request, "commands") is None:
+            return peer.envelope(None, 2000, 401)
+        seen = peer.seen[-1]
+        if peer.away:
+            return peer.envelope(None, 3000, 503)
+        to = (seen.headers.get("ocpi-to-country-code"), seen.headers.get("ocpi-to-party-id"))
+        if to != (peer.country_code, peer.party_id):
+            peer.violation(f"POST {seen.path}: addressed to {to}, not to the peer that sent the command")
+        peer.check_command_answer(seen.body, f"POST {seen.path}", COMMAND_RESULTS, needs_timeout=False)
+        peer.command_results.setdefault(key, []).append(seen)
+        return peer.envelope(None)
 
     @app.api_route("/emsp/2.2.1/credentials", methods=["GET", "POST", "PUT", "DELETE"])
     async def credentials(request: Request) -> JSONResponse:

@@ -10,7 +10,7 @@ import re
 
 from fastapi import APIRouter, FastAPI, Response
 
-from csms.ocpi import cdrs, credentials, locations, sessions, tariffs, tokens
+from csms.ocpi import cdrs, commands, credentials, locations, sessions, tariffs, tokens
 from csms.ocpi.envelope import OcpiError, OcpiStatus
 from csms.ocpi.identity import VERSION
 from csms.ocpi.route import OcpiRoute
@@ -23,6 +23,7 @@ MODULES: tuple[OcpiModule, ...] = (
     tokens.MODULE,
     sessions.MODULE,
     cdrs.MODULE,
+    commands.MODULE,
 )
 
 _VERSION_NUMBER = re.compile(r"^\d+(\.\d+)+$")

@@ -46,6 +46,8 @@ ALWAYS, ALLOWED, ALLOWED_OFFLINE, NEVER = "ALWAYS", "ALLOWED", "ALLOWED_OFFLINE"
 WHITELISTS = (ALWAYS, ALLOWED, ALLOWED_OFFLINE, NEVER)
 # OCPI AuthMethod of a charge: a stored token, or the eMSP's real-time answer.
 WHITELIST, AUTH_REQUEST = "WHITELIST", "AUTH_REQUEST"
+# A charge the eMSP started with START_SESSION (services/ocpi_commands.py): its command authorized it.
+COMMAND = "COMMAND"
 # The eMSP's answer (AllowedType), and UNKNOWN: it does not know the token (HTTP 404, OCPI 2004).
 UNKNOWN = "UNKNOWN"
 _STATUS_OF = {"ALLOWED": ACCEPTED, "BLOCKED": BLOCKED, "EXPIRED": EXPIRED}  # NO_CREDIT, NOT_ALLOWED: Invalid
@@ -228,12 +230,24 @@ class RoamingTokens:
         self._max_age, self._max_entries, self._clock = max_age, max_entries, clock
         self._tokens: dict[str, tuple[tuple[StoredToken, ...], float]] = {}
         self._answers: dict[tuple[int, str, str], tuple[RealtimeAnswer, float]] = {}
+        self._commanded: dict[tuple[str, str], tuple[RoamingGrant, float]] = {}
         self._generation = 0
+
+    def expect_start(self, charge_point_id: str, grant: RoamingGrant, *, within: float) -> None:
+        """An eMSP's START_SESSION asked `charge_point_id` to start for `grant`'s token: when the charger presents
+        it there in the next `within` seconds (its Authorize, StartTransaction, TransactionEvent), the command
+        is its authorization (AuthMethod COMMAND, the command's authorization_reference)."""
+        now = self._clock()
+        self._commanded = {key: kept for key, kept in self._commanded.items() if kept[1] > now}
+        self._commanded[(uid_key(grant.uid), charge_point_id)] = (grant, now + within)
 
     async def authorize(
         self, id_tag: str, *, id_token_type: str | None, place: tuple[str, int | None] | None, now: datetime
     ) -> IdTagInfo | None:
         """The answer for a roaming token presented at `place`, None when no eMSP pushed such a token."""
+        commanded = self._commanded.get((uid_key(id_tag), place[0])) if place else None
+        if commanded is not None and commanded[1] > self._clock():
+            return IdTagInfo(status=ACCEPTED, roaming=commanded[0])
         token = _best_match(await self.lookup(id_tag), id_token_type)
         if token is None:
             return None

@@ -1,0 +1,262 @@
+"""The commands module (§13) with csms as the RECEIVER: an eMSP asks a charger to start or stop a session or to
+unlock a connector; csms answers at once (CommandResponse) and POSTs the charger's answer to the eMSP's
+response_url (CommandResult) once it came, on whichever OCPP version the charger speaks.
+
+The rules live in services/ocpi_commands.py and the services it reuses; the charger is asked through the one
+command router (runtime.commands), as the app and the admin API ask it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.api.deps import RuntimeDep, SessionDep
+from csms.db.models import Charger, OcpiParty
+from csms.domain.commands import RemoteStart, RemoteStop, new_remote_start_id
+from csms.ocpi import command_schemas
+from csms.ocpi.auth import FunctionalCaller, PartyCall
+from csms.ocpi.client import PeerError, PeerNotAllowed, PeerRefused
+from csms.ocpi.command_schemas import CommandResultType, CommandType
+from csms.ocpi.envelope import OcpiError, OcpiStatus, ocpi_response
+from csms.ocpi.identity import VERSION, own_party
+from csms.ocpi.location_objects import evse_uid
+from csms.ocpi.route import OcpiRoute, correlation_id_of
+from csms.ocpi.routing import PartyRef
+from csms.ocpi.versions import ModuleEndpoint, OcpiModule
+from csms.ocpp import commands as ocpp_commands
+from csms.runtime import Runtime
+from csms.services import ocpi_commands, ocpi_locations, ocpi_parties, ocpi_tokens
+from csms.services.chargers import OCPP_16
+from csms.services.errors import NotFound
+from csms.services.ocpi_commands import CommandRefused, UnknownSession
+from csms.services.ocpi_locations import EvseView
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix=f"/ocpi/{VERSION}/commands", route_class=OcpiRoute, include_in_schema=False)
+MODULE = OcpiModule(router, (ModuleEndpoint("commands", "RECEIVER", "commands"),))
+
+# The eMSP waits this much longer than csms waits for the charger, for the result to reach it.
+_RESULT_MARGIN = 10
+# A result the eMSP could not take (away, 5xx, 3xxx) is sent again after 1, 2 and 4 seconds.
+_RESULT_ATTEMPTS = 4
+# A START_SESSION's token opens the charger for this long (the driver may still have to plug in).
+_START_WINDOW = 300.0
+_NOT_IMPLEMENTED = ("NotImplemented", "NotSupported")
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@router.post("/{command}")
+async def receive_command(
+    command: CommandType,
+    request: Request,
+    call: FunctionalCaller,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: Any = Body(),  # noqa: B008 (FastAPI's way to take any JSON body)
+) -> Response:
+    timeout = int(runtime.settings.ocpp_call_timeout) + _RESULT_MARGIN
+    try:
+        answer = await _COMMANDS[command](body, _Context(request, call, session, runtime))
+    except CommandRefused as refusal:
+        answer = command_schemas.command_response("REJECTED", timeout=timeout, message=str(refusal))
+    except UnknownSession as unknown:
+        answer = command_schemas.command_response("UNKNOWN_SESSION", timeout=timeout, message=str(unknown))
+    if answer is None:
+        answer = command_schemas.command_response("ACCEPTED", timeout=timeout)
+    return ocpi_response(answer, now=runtime.clock())
+
+
+class _Context:
+    def __init__(self, request: Request, call: PartyCall, session: AsyncSession, runtime: Runtime) -> None:
+        self.call, self.session, self.runtime = call, session, runtime
+        self.correlation_id = correlation_id_of(request)
+        # Read now: the party's row expires when the token a START_SESSION carries is stored.
+        self.party_key, self.sender = call.caller.party.id, call.sender
+
+    def answer_later(self, response_url: str, work: Any, *, what: str) -> None:
+        """Carry out `work` (the charger's answer as a CommandResult) and POST it to the response_url."""
+        delivery = _deliver(self.runtime, (self.party_key, self.sender), response_url, work, self.correlation_id)
+        self.runtime.background.spawn(delivery, name=f"ocpi-command-{what}")
+
+
+async def _start_session(body: Any, context: _Context) -> dict[str, object] | None:
+    request = _parsed(command_schemas.StartSession, body)
+    token = request.token
+    if PartyRef(token.country_code.upper(), token.party_id.upper()) != context.call.sender:
+        raise OcpiError(OcpiStatus.INVALID_PARAMETERS, f"the token is not of {context.call.sender}, who sends this")
+    if request.evse_uid is None:
+        raise CommandRefused("csms starts a session on an EVSE: name its evse_uid")
+    evse = await _evse(context.session, request.location_id, request.evse_uid, request.connector_id, context.runtime)
+    session, runtime = context.session, context.runtime
+    charger = await session.get(Charger, evse.charge_point_id)
+    ocpp_version = (charger.ocpp_version if charger is not None else None) or OCPP_16
+    ocpi_commands.check_id_tag(token.uid, ocpp_version=ocpp_version)
+    refusal = await ocpi_commands.start_refusal(
+        session, charge_point_id=evse.charge_point_id, connector_id=evse.connector_id, is_connected=evse.is_connected
+    )
+    if refusal is not None:
+        raise CommandRefused(refusal)
+    # The command's token authorizes the charge: kept as if pushed, and the charger's start is the command's.
+    stored = await ocpi_tokens.put_token(
+        session, await _party(session, context.party_key), token.values(), now=runtime.clock()
+    )
+    roaming = runtime.tags.roaming
+    if isinstance(roaming, ocpi_tokens.RoamingTokens):
+        grant = ocpi_commands.command_grant(stored, request.authorization_reference)
+        roaming.expect_start(evse.charge_point_id, grant, within=_START_WINDOW)
+    start = RemoteStart(
+        connector_id=evse.connector_id,
+        id_token=token.uid,
+        remote_start_id=new_remote_start_id(),
+        id_token_type=ocpi_commands.id_token_type(token.type),
+    )
+    context.answer_later(request.response_url, _ask(runtime, evse.charge_point_id, start), what="start")
+    return None
+
+
+async def _stop_session(body: Any, context: _Context) -> dict[str, object] | None:
+    request = _parsed(command_schemas.StopSession, body)
+    charge = await ocpi_commands.charge_to_stop(
+        context.session, party_key=context.party_key, session_id=request.session_id
+    )
+    stop = RemoteStop(transaction_id=charge.transaction_id, transaction_key=charge.transaction_key)
+    context.answer_later(request.response_url, _ask(context.runtime, charge.charge_point_id, stop), what="stop")
+    return None
+
+
+async def _unlock_connector(body: Any, context: _Context) -> dict[str, object] | None:
+    request = _parsed(command_schemas.UnlockConnector, body)
+    evse = await _evse(context.session, request.location_id, request.evse_uid, request.connector_id, context.runtime)
+    charger = await context.session.get(Charger, evse.charge_point_id)
+    if charger is None or charger.ocpp_version == OCPP_16:
+        payload: dict[str, Any] = {"connectorId": evse.connector_id}
+    else:
+        payload = {"evseId": evse.connector_id, "connectorId": evse.evse_connector_id}
+    work = _ask_call(context.runtime, evse.charge_point_id, "UnlockConnector", payload)
+    context.answer_later(request.response_url, work, what="unlock")
+    return None
+
+
+async def _not_supported(body: Any, context: _Context) -> dict[str, object] | None:
+    timeout = int(context.runtime.settings.ocpp_call_timeout) + _RESULT_MARGIN
+    message = "csms does not take reservations from eMSPs yet"
+    return command_schemas.command_response("NOT_SUPPORTED", timeout=timeout, message=message)
+
+
+_COMMANDS = {
+    "START_SESSION": _start_session,
+    "STOP_SESSION": _stop_session,
+    "UNLOCK_CONNECTOR": _unlock_connector,
+    "RESERVE_NOW": _not_supported,
+    "CANCEL_RESERVATION": _not_supported,
+}
+
+
+async def _party(session: AsyncSession, party_key: int) -> OcpiParty:
+    party = await session.get(OcpiParty, party_key)
+    if party is None:
+        raise NotFound("the party is gone")
+    return party
+
+
+def _parsed(model: type[Model], body: Any) -> Model:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems = [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors(include_url=False)]
+        raise RequestValidationError(problems, body=body) from None
+
+
+async def _evse(
+    session: AsyncSession, location_id: str, uid: str, connector_id: str | None, runtime: Runtime
+) -> EvseView:
+    """The EVSE an eMSP names by its Location and EVSE uid (ocpi/location_objects.py makes them); OCPI 2003
+    when csms publishes no such EVSE."""
+    location = None
+    if location_id.isdigit() and len(location_id) <= 18:
+        try:
+            location = await ocpi_locations.get_location(session, int(location_id))
+        except NotFound:
+            location = None
+    if location is None or not location.publish:
+        raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"no location {location_id}")
+    (view,) = await ocpi_locations.views_of(session, [location], now=runtime.clock())
+    for evse in view.evses:
+        if evse_uid(evse.charge_point_id, evse.connector_id) == uid:
+            if connector_id is not None and connector_id != str(evse.evse_connector_id):
+                raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"EVSE {uid} has no connector {connector_id}")
+            return evse
+    raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"location {location_id} has no EVSE {uid}")
+
+
+# -- the charger's answer, to the eMSP -------------------------------------------------------------------------
+
+
+async def _ask(runtime: Runtime, charge_point_id: str, command: Any) -> tuple[CommandResultType, str | None]:
+    try:
+        answer = await runtime.commands.send_command(charge_point_id, command)
+    except ocpp_commands.CommandError as error:
+        return _failure(error)
+    return _read(answer)
+
+
+async def _ask_call(
+    runtime: Runtime, charge_point_id: str, action: str, payload: dict[str, Any]
+) -> tuple[CommandResultType, str | None]:
+    try:
+        answer = await runtime.commands.send(charge_point_id, action, payload)
+    except ocpp_commands.CommandError as error:
+        return _failure(error)
+    return _read(answer)
+
+
+def _read(answer: dict[str, Any]) -> tuple[CommandResultType, str | None]:
+    status = answer.get("status")
+    result: CommandResultType = ocpi_commands.result_of(status)  # type: ignore[assignment]
+    return result, None if result == "ACCEPTED" else f"the charger answered {status}"
+
+
+def _failure(error: ocpp_commands.CommandError) -> tuple[CommandResultType, str | None]:
+    if isinstance(error, ocpp_commands.ChargerTimeout):
+        return "TIMEOUT", "the charger did not answer in time"
+    if isinstance(error, ocpp_commands.ChargerRejected) and error.error_code in _NOT_IMPLEMENTED:
+        return "NOT_SUPPORTED", str(error)
+    return "FAILED", str(error)
+
+
+async def _deliver(runtime: Runtime, to: tuple[int, PartyRef], url: str, work: Any, correlation_id: str) -> None:
+    result, message = await work
+    body = command_schemas.command_result(result, message)
+    own = own_party(runtime.settings)
+    routing = (PartyRef(own.country_code, own.party_id), to[1])
+    for attempt in range(1, _RESULT_ATTEMPTS + 1):
+        async with runtime.session_factory() as session:
+            party = await session.get(OcpiParty, to[0])
+        if party is None or not ocpi_parties.is_registered(party) or party.peer_token is None:
+            logger.warning("OCPI command result %s for %s not sent: the party is not registered", result, url)
+            return
+        try:
+            await runtime.ocpi_client.call(
+                "POST", url, token=party.peer_token, body=body, correlation_id=correlation_id, routing=routing
+            )
+            return
+        except PeerError as error:
+            if _for_good(error) or attempt == _RESULT_ATTEMPTS:
+                logger.warning("OCPI command result %s for %s not delivered: %s", result, url, error)
+                return
+        await asyncio.sleep(2 ** (attempt - 1))
+
+
+def _for_good(error: PeerError) -> bool:
+    """The eMSP cannot take this result ever: an address csms may not call, or 2xxx (the object is wrong)."""
+    if isinstance(error, PeerNotAllowed):
+        return True
+    return isinstance(error, PeerRefused) and error.status_code is not None and 2000 <= error.status_code < 3000

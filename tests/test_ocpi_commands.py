@@ -1,0 +1,265 @@
+"""OCPI 2.2.1 commands with csms as the RECEIVER, against an eMSP peer of its own (tests/support/ocpi_peer.py) and
+simulated chargers of both OCPP versions: the peer sends START_SESSION, STOP_SESSION and UNLOCK_CONNECTOR for an
+EVSE csms publishes, gets csms's CommandResponse at once and the charger's answer as a CommandResult at its
+response_url. The peer checks both by the spec's field rules and fails the test on any rule broken."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from csms.db.models import OcpiTransactionToken
+from csms.simulator.charger import ChargerBehaviour
+from tests.conftest import (
+    BACKENDS,
+    RunningServer,
+    create_account_with_role,
+    fresh_database,
+    login_as,
+    settings_for,
+    start_server,
+    stop_server,
+)
+from tests.operating import booted_station, online_charger, payloads_received
+from tests.support.ocpi_peer import EmspPeer, Seen
+from tests.support.ocpi_setup import OWN, StartPeer, register, running_peers
+from tests.support.waiting import poll, wait_until
+
+CALL_TIMEOUT = 2.0  # ocpp_call_timeout of the node under test: a silent charger times out quickly
+PLACE = {
+    "address": "Stationsplein 1",
+    "city": "Amsterdam",
+    "country": "NLD",
+    "latitude": 52.3789,
+    "longitude": 4.9003,
+    "time_zone": "Europe/Amsterdam",
+    "opening_times": {"twentyfourseven": True},
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def server(database: str) -> AsyncIterator[RunningServer]:
+    handle, task, running = await start_server(settings_for(database, **OWN, ocpp_call_timeout=CALL_TIMEOUT))
+    yield running
+    await stop_server(handle, task)
+
+
+@pytest.fixture
+async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    username, _ = await create_account_with_role(server, "admin")
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
+        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+        yield client
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[StartPeer]:
+    async for start in running_peers():
+        yield start
+
+
+class Emsp:
+    """A registered peer and csms's commands endpoint."""
+
+    def __init__(self, peer: EmspPeer, endpoints: dict[str, str]) -> None:
+        self.peer, self.commands_url = peer, endpoints["commands"]
+
+    async def send(self, command: str, **fields: Any) -> tuple[str, httpx.Response]:
+        """The command with a response_url of its own; the key that names its results."""
+        key = secrets.token_hex(6)
+        body = {"response_url": self.peer.response_url(command, key), **fields}
+        return key, await self.peer.send_command(self.commands_url, command, body)
+
+    async def result(self, key: str) -> dict[str, Any]:
+        await wait_until(lambda: key in self.peer.command_results)
+        seen: Seen = self.peer.command_results[key][0]
+        assert isinstance(seen.body, dict)
+        return seen.body
+
+
+@pytest.fixture
+async def emsp(admin: httpx.AsyncClient, peers: StartPeer) -> Emsp:
+    peer = await peers(receives=())  # it takes no locations or tariffs: commands only
+    return Emsp(peer, await register(admin, peer))
+
+
+async def _publish(admin: httpx.AsyncClient, charge_point_id: str) -> str:
+    """A location with the charger on it; its id."""
+    response = await admin.post("/api/admin/ocpi/locations", json={**PLACE, "charge_point_ids": [charge_point_id]})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _response(response: httpx.Response) -> dict[str, Any]:
+    assert (response.status_code, response.json()["status_code"]) == (200, 1000), response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _start(emsp: Emsp, uid: str, location_id: str, evse_uid: str, **fields: Any) -> dict[str, Any]:
+    token = emsp.peer.token(uid, type="APP_USER", whitelist="NEVER")
+    return {"token": token, "location_id": location_id, "evse_uid": evse_uid, **fields}
+
+
+async def _roaming_record(server: RunningServer, transaction_id: int) -> OcpiTransactionToken | None:
+    async with server.app_runtime.session_factory() as session:
+        query = select(OcpiTransactionToken).where(OcpiTransactionToken.transaction_id == transaction_id)
+        return (await session.execute(query)).scalar_one_or_none()
+
+
+async def test_start_session_starts_a_16_charger_with_the_token_and_the_result_follows(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server) as charger:
+        location_id = await _publish(admin, charger.id)
+        uid = secrets.token_hex(5).upper()
+        key, response = await emsp.send(
+            "START_SESSION", **_start(emsp, uid, location_id, f"{charger.id}-1", authorization_reference="REF-1")
+        )
+        answer = _response(response)
+        assert answer["result"] == "ACCEPTED" and answer["timeout"] >= CALL_TIMEOUT
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        assert payloads_received(charger, "RemoteStartTransaction") == [{"idTag": uid, "connectorId": 1}]
+        # The charger starts for the token: the command authorized it, the charge is the eMSP's.
+        started = await charger.start_transaction(1, uid)
+        assert started.id_tag_info["status"] == "Accepted"
+        record = await _roaming_record(server, started.transaction_id)
+        assert record is not None
+        assert (record.party_id, record.uid, record.token_type) == (emsp.peer.party_id, uid, "APP_USER")
+        assert (record.auth_method, record.authorization_reference) == ("COMMAND", "REF-1")
+        assert emsp.peer.authorizations == []  # no real-time authorization: the command was it
+
+        # STOP_SESSION names the charge by its session_id, csms's transaction id.
+        stop_key, stop = await emsp.send("STOP_SESSION", session_id=str(started.transaction_id))
+        assert _response(stop)["result"] == "ACCEPTED"
+        assert (await emsp.result(stop_key))["result"] == "ACCEPTED"
+        assert payloads_received(charger, "RemoteStopTransaction") == [{"transactionId": started.transaction_id}]
+
+
+async def test_start_session_on_a_201_station_sends_request_start_transaction(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with booted_station(server) as station:
+        location_id = await _publish(admin, station.id)
+        uid = secrets.token_hex(10).upper()  # 20 characters and more fit a 2.x idToken
+        key, response = await emsp.send("START_SESSION", **_start(emsp, uid + "AB", location_id, f"{station.id}-2"))
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        (request,) = [call.payload for call in station.received if call.action == "RequestStartTransaction"]
+        assert request["id_token"] == {"id_token": uid + "AB", "type": "Central"}
+        assert request["evse_id"] == 2
+
+
+async def test_a_charger_that_refuses_or_is_silent_gives_rejected_or_timeout(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    refusing = ChargerBehaviour(remote_start_status="Rejected")
+    async with online_charger(server, refusing) as charger:
+        location_id = await _publish(admin, charger.id)
+        key, response = await emsp.send("START_SESSION", **_start(emsp, "CARD1", location_id, f"{charger.id}-1"))
+        assert _response(response)["result"] == "ACCEPTED"
+        result = await emsp.result(key)
+        assert result["result"] == "REJECTED" and "Rejected" in result["message"][0]["text"]
+    silent = ChargerBehaviour(answer_after=asyncio.Event())
+    async with online_charger(server, silent) as charger:
+        location_id = await _publish(admin, charger.id)
+        key, response = await emsp.send(
+            "UNLOCK_CONNECTOR", location_id=location_id, evse_uid=f"{charger.id}-1", connector_id="1"
+        )
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "TIMEOUT"
+        assert silent.answer_after is not None
+        silent.answer_after.set()
+
+
+async def test_unlock_connector_reaches_the_charger(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server, connectors=2) as charger:
+        location_id = await _publish(admin, charger.id)
+        key, response = await emsp.send(
+            "UNLOCK_CONNECTOR", location_id=location_id, evse_uid=f"{charger.id}-2", connector_id="1"
+        )
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        assert payloads_received(charger, "UnlockConnector") == [{"connectorId": 2}]
+
+
+async def test_a_connector_in_use_or_faulted_is_refused_at_once(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server, connectors=2) as charger:
+        location_id = await _publish(admin, charger.id)
+        await charger.status(1, "Faulted")
+        await charger.status(2, "Charging")
+        for evse in (f"{charger.id}-1", f"{charger.id}-2"):
+            _, response = await emsp.send("START_SESSION", **_start(emsp, "CARD2", location_id, evse))
+            answer = _response(response)
+            assert answer["result"] == "REJECTED" and answer["message"][0]["text"], answer
+        assert payloads_received(charger, "RemoteStartTransaction") == []
+        await asyncio.sleep(0.5)
+        assert emsp.peer.command_results == {}
+
+
+async def test_unknown_places_sessions_and_malformed_commands_get_ocpi_answers(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server) as charger:
+        location_id = await _publish(admin, charger.id)
+        _, unknown_location = await emsp.send("START_SESSION", **_start(emsp, "C3", "999999", f"{charger.id}-1"))
+        _, unknown_evse = await emsp.send("START_SESSION", **_start(emsp, "C3", location_id, "NOPE-1"))
+        for response in (unknown_location, unknown_evse):
+            assert response.json()["status_code"] == 2003, response.text
+        _, session = await emsp.send("STOP_SESSION", session_id="123456789")
+        assert _response(session)["result"] == "UNKNOWN_SESSION"
+        malformed = [
+            {"token": {"uid": "X"}, "location_id": location_id},  # a Token without its fields
+            {**_start(emsp, "C4", location_id, f"{charger.id}-1"), "evse_uid": "E" * 37},  # past CiString(36)
+        ]
+        for body in malformed:
+            _, response = await emsp.send("START_SESSION", **body)
+            assert response.json()["status_code"] == 2001, response.text
+        _, no_url = await emsp.send("STOP_SESSION", session_id="1", response_url="not a url")
+        assert no_url.json()["status_code"] == 2001
+        someone_else = {**emsp.peer.token("C5"), "party_id": "XYZ"}
+        _, foreign = await emsp.send(
+            "START_SESSION", token=someone_else, location_id=location_id, evse_uid=f"{charger.id}-1"
+        )
+        assert foreign.json()["status_code"] == 2001
+    assert payloads_received(charger, "RemoteStartTransaction") == []
+
+
+async def test_a_result_the_emsp_could_not_take_is_sent_again(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server) as charger:
+        location_id = await _publish(admin, charger.id)
+        emsp.peer.away = True
+        key, response = await emsp.send(
+            "UNLOCK_CONNECTOR", location_id=location_id, evse_uid=f"{charger.id}-1", connector_id="1"
+        )
+        assert _response(response)["result"] == "ACCEPTED"
+        await poll(lambda: _attempts(emsp.peer, key), until=lambda attempts: attempts >= 1)
+        emsp.peer.away = False
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+
+
+async def _attempts(peer: EmspPeer, key: str) -> int:
+    return sum(1 for seen in peer.seen if seen.path.endswith(f"/{key}"))
+
+
+async def test_reservations_are_not_supported_yet(server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp) -> None:
+    _, response = await emsp.send("CANCEL_RESERVATION", reservation_id="R1")
+    assert _response(response)["result"] == "NOT_SUPPORTED"
