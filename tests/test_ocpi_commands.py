@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from ocpp.v201 import call_result
 from sqlalchemy import select
 
 from csms.db.models import OcpiTransactionToken
 from csms.simulator.charger import ChargerBehaviour
+from csms.simulator.station201 import StationBehaviour
 from tests.conftest import (
     BACKENDS,
     RunningServer,
@@ -260,6 +263,56 @@ async def _attempts(peer: EmspPeer, key: str) -> int:
     return sum(1 for seen in peer.seen if seen.path.endswith(f"/{key}"))
 
 
-async def test_reservations_are_not_supported_yet(server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp) -> None:
-    _, response = await emsp.send("CANCEL_RESERVATION", reservation_id="R1")
-    assert _response(response)["result"] == "NOT_SUPPORTED"
+def _reserve(emsp: Emsp, uid: str, location_id: str, evse_uid: str, reservation_id: str) -> dict[str, Any]:
+    expiry = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    token = emsp.peer.token(uid)
+    return {
+        "token": token,
+        "expiry_date": expiry,
+        "reservation_id": reservation_id,
+        "location_id": location_id,
+        "evse_uid": evse_uid,
+    }
+
+
+async def test_reserve_now_holds_the_evse_for_the_token_until_cancelled(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server) as charger:
+        location_id = await _publish(admin, charger.id)
+        body = _reserve(emsp, "CARD6", location_id, f"{charger.id}-1", "R-6")
+        key, response = await emsp.send("RESERVE_NOW", **body)
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        (reserve,) = payloads_received(charger, "ReserveNow")
+        assert (reserve["idTag"], reserve["connectorId"]) == ("CARD6", 1)
+        # The same reservation_id again replaces the reservation: the charger gets the same reservationId.
+        key, _ = await emsp.send("RESERVE_NOW", **body)
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        assert [again["reservationId"] for again in payloads_received(charger, "ReserveNow")] == [
+            reserve["reservationId"]
+        ] * 2
+        # Another reservation cannot hold the same EVSE.
+        _, taken = await emsp.send("RESERVE_NOW", **{**body, "reservation_id": "R-7"})
+        assert _response(taken)["result"] == "REJECTED"
+
+        key, response = await emsp.send("CANCEL_RESERVATION", reservation_id="R-6")
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        assert payloads_received(charger, "CancelReservation") == [{"reservationId": reserve["reservationId"]}]
+        key, _ = await emsp.send("CANCEL_RESERVATION", reservation_id="R-6")
+        assert (await emsp.result(key))["result"] == "UNKNOWN_RESERVATION"
+        assert len(payloads_received(charger, "CancelReservation")) == 1
+
+
+async def test_an_occupied_charger_answers_reserve_now_with_evse_occupied_on_a_201_station(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    occupied = StationBehaviour(answers={"ReserveNow": lambda _: call_result.ReserveNow(status="Occupied")})
+    async with booted_station(server, occupied) as station:
+        location_id = await _publish(admin, station.id)
+        key, response = await emsp.send("RESERVE_NOW", **_reserve(emsp, "CARD8", location_id, f"{station.id}-1", "R8"))
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "EVSE_OCCUPIED"
+        (request,) = [call.payload for call in station.received if call.action == "ReserveNow"]
+        assert request["id_token"] == {"id_token": "CARD8", "type": "ISO14443"} and request["evse_id"] == 1

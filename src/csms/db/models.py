@@ -1379,6 +1379,18 @@ class OcpiToken(Base):
     received_at: Mapped[datetime]  # when csms stored this version
 
 
+class OcpiReservation(Base):
+    """A reservation an eMSP made with RESERVE_NOW: its own reservation_id (OCPI CiString(36)) for csms's
+    reservation, whose id is the OCPP reservationId."""
+
+    __tablename__ = "ocpi_reservations"
+
+    ocpi_party_key: Mapped[int] = mapped_column(ForeignKey("ocpi_parties.id", ondelete="CASCADE"), primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reservation_key: Mapped[int] = mapped_column(ForeignKey("reservations.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+
+
 class OcpiTransactionToken(Base):
     """The roaming token a transaction was authorized with: whose Session and CDR it is (OCPI's CdrToken, with
     the party to send them to, how it was authorized and the eMSP's authorization_reference). A snapshot: the

@@ -1,6 +1,7 @@
-"""The commands module (§13) with csms as the RECEIVER: an eMSP asks a charger to start or stop a session or to
-unlock a connector; csms answers at once (CommandResponse) and POSTs the charger's answer to the eMSP's
-response_url (CommandResult) once it came, on whichever OCPP version the charger speaks.
+"""The commands module (§13) with csms as the RECEIVER: an eMSP asks a charger to start or stop a session, to
+reserve an EVSE or cancel that, or to unlock a connector; csms answers at once (CommandResponse) and POSTs the
+charger's answer to the eMSP's response_url (CommandResult) once it came, on whichever OCPP version the charger
+speaks.
 
 The rules live in services/ocpi_commands.py and the services it reuses; the charger is asked through the one
 command router (runtime.commands), as the app and the admin API ask it.
@@ -9,7 +10,9 @@ command router (runtime.commands), as the app and the admin API ask it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Body, Request, Response
@@ -18,8 +21,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.api.deps import RuntimeDep, SessionDep
-from csms.db.models import Charger, OcpiParty
-from csms.domain.commands import RemoteStart, RemoteStop, new_remote_start_id
+from csms.db.models import Charger, OcpiParty, Reservation
+from csms.domain.commands import CancelReservation, RemoteStart, RemoteStop, ReserveNow, new_remote_start_id
 from csms.ocpi import command_schemas
 from csms.ocpi.auth import FunctionalCaller, PartyCall
 from csms.ocpi.client import PeerError, PeerNotAllowed, PeerRefused
@@ -29,10 +32,11 @@ from csms.ocpi.identity import VERSION, own_party
 from csms.ocpi.location_objects import evse_uid
 from csms.ocpi.route import OcpiRoute, correlation_id_of
 from csms.ocpi.routing import PartyRef
+from csms.ocpi.token_schemas import Token
 from csms.ocpi.versions import ModuleEndpoint, OcpiModule
 from csms.ocpp import commands as ocpp_commands
 from csms.runtime import Runtime
-from csms.services import ocpi_commands, ocpi_locations, ocpi_parties, ocpi_tokens
+from csms.services import ocpi_commands, ocpi_locations, ocpi_parties, ocpi_tokens, reservations
 from csms.services.chargers import OCPP_16
 from csms.services.errors import NotFound
 from csms.services.ocpi_commands import CommandRefused, UnknownSession
@@ -89,9 +93,7 @@ class _Context:
 
 async def _start_session(body: Any, context: _Context) -> dict[str, object] | None:
     request = _parsed(command_schemas.StartSession, body)
-    token = request.token
-    if PartyRef(token.country_code.upper(), token.party_id.upper()) != context.call.sender:
-        raise OcpiError(OcpiStatus.INVALID_PARAMETERS, f"the token is not of {context.call.sender}, who sends this")
+    token = _own_token(request.token, context)
     if request.evse_uid is None:
         raise CommandRefused("csms starts a session on an EVSE: name its evse_uid")
     evse = await _evse(context.session, request.location_id, request.evse_uid, request.connector_id, context.runtime)
@@ -145,19 +147,64 @@ async def _unlock_connector(body: Any, context: _Context) -> dict[str, object] |
     return None
 
 
-async def _not_supported(body: Any, context: _Context) -> dict[str, object] | None:
-    timeout = int(context.runtime.settings.ocpp_call_timeout) + _RESULT_MARGIN
-    message = "csms does not take reservations from eMSPs yet"
-    return command_schemas.command_response("NOT_SUPPORTED", timeout=timeout, message=message)
+async def _reserve_now(body: Any, context: _Context) -> dict[str, object] | None:
+    request = _parsed(command_schemas.ReserveNow, body)
+    token = _own_token(request.token, context)
+    if request.evse_uid is None:
+        raise CommandRefused("csms reserves an EVSE: name its evse_uid")
+    session, runtime, now = context.session, context.runtime, context.runtime.clock()
+    evse = await _evse(session, request.location_id, request.evse_uid, None, runtime)
+    if not evse.is_connected:
+        raise CommandRefused(f"charger {evse.charge_point_id} is offline")
+    charger = await session.get(Charger, evse.charge_point_id)
+    ocpi_commands.check_id_tag(token.uid, ocpp_version=(charger.ocpp_version if charger else None) or OCPP_16)
+    stored = await ocpi_tokens.put_token(session, await _party(session, context.party_key), token.values(), now=now)
+    reservation = await ocpi_commands.reserve(
+        session,
+        party_key=context.party_key,
+        reservation_id=request.reservation_id,
+        charge_point_id=evse.charge_point_id,
+        connector_id=evse.connector_id,
+        token=stored,
+        expires_at=request.expiry_date,
+        max_duration=timedelta(minutes=runtime.settings.max_reservation_minutes),
+        now=now,
+    )
+    command = dataclasses.replace(
+        reservations.reserve_now(reservation), id_token_type=ocpi_commands.id_token_type(token.type)
+    )
+    work = _ask_reservation(runtime, reservation.id, evse.charge_point_id, command)
+    context.answer_later(request.response_url, work, what="reserve")
+    return None
+
+
+async def _cancel_reservation(body: Any, context: _Context) -> dict[str, object] | None:
+    request = _parsed(command_schemas.CancelReservation, body)
+    reservation = await ocpi_commands.reservation_to_cancel(
+        context.session, party_key=context.party_key, reservation_id=request.reservation_id, now=context.runtime.clock()
+    )
+    if reservation is None:
+        context.answer_later(request.response_url, _known("UNKNOWN_RESERVATION"), what="cancel")
+        return None
+    work = _ask_reservation(context.runtime, reservation.id, reservation.charge_point_id, None)
+    context.answer_later(request.response_url, work, what="cancel")
+    return None
 
 
 _COMMANDS = {
     "START_SESSION": _start_session,
     "STOP_SESSION": _stop_session,
     "UNLOCK_CONNECTOR": _unlock_connector,
-    "RESERVE_NOW": _not_supported,
-    "CANCEL_RESERVATION": _not_supported,
+    "RESERVE_NOW": _reserve_now,
+    "CANCEL_RESERVATION": _cancel_reservation,
 }
+
+
+def _own_token(token: Token, context: _Context) -> Token:
+    """The token of a command is the eMSP's own (§13.3.5: the eMSP's Token object)."""
+    if PartyRef(token.country_code.upper(), token.party_id.upper()) != context.sender:
+        raise OcpiError(OcpiStatus.INVALID_PARAMETERS, f"the token is not of {context.sender}, who sends this")
+    return token
 
 
 async def _party(session: AsyncSession, party_key: int) -> OcpiParty:
@@ -218,9 +265,40 @@ async def _ask_call(
     return _read(answer)
 
 
-def _read(answer: dict[str, Any]) -> tuple[CommandResultType, str | None]:
+async def _ask_reservation(
+    runtime: Runtime, reservation_key: int, charge_point_id: str, command: ReserveNow | None
+) -> tuple[CommandResultType, str | None]:
+    """ReserveNow (`command`) or, without one, CancelReservation; the charger's answer kept on the reservation,
+    as the app's reservations keep it (api/reservations.py)."""
+    try:
+        answer = await runtime.commands.send_command(charge_point_id, command or CancelReservation(reservation_key))
+    except ocpp_commands.CommandError as error:
+        if command is not None:
+            await _record_reservation(runtime, reservation_key, "SendFailed")
+        return _failure(error)
+    status = str(answer.get("status"))
+    if command is not None:
+        await _record_reservation(runtime, reservation_key, status)
+        return _read(answer)
+    if status == "Accepted":
+        await _record_reservation(runtime, reservation_key, reservations.CANCELLED)
+    return _read(answer, rejected="UNKNOWN_RESERVATION")
+
+
+async def _record_reservation(runtime: Runtime, reservation_key: int, status: str) -> None:
+    async with runtime.session_factory() as session:
+        reservation = await session.get(Reservation, reservation_key)
+        if reservation is not None:
+            await reservations.record_status(session, reservation, status, now=runtime.clock())
+
+
+async def _known(result: CommandResultType) -> tuple[CommandResultType, str | None]:
+    return result, None
+
+
+def _read(answer: dict[str, Any], *, rejected: str = "REJECTED") -> tuple[CommandResultType, str | None]:
     status = answer.get("status")
-    result: CommandResultType = ocpi_commands.result_of(status)  # type: ignore[assignment]
+    result: CommandResultType = ocpi_commands.result_of(status, rejected=rejected)  # type: ignore[assignment]
     return result, None if result == "ACCEPTED" else f"the charger answered {status}"
 
 

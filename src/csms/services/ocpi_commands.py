@@ -10,12 +10,14 @@ id, as a string (the sessions module names sessions so too).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import OcpiToken, OcpiTransactionToken, Transaction
-from csms.services import charging
+from csms.db.models import OcpiReservation, OcpiToken, OcpiTransactionToken, Reservation, Transaction
+from csms.services import charging, reservations
+from csms.services.errors import Conflict, InvalidInput, NotFound
 from csms.services.id_tags import ACCEPTED as TAG_ACCEPTED
 from csms.services.id_tags import RoamingGrant
 from csms.services.ocpi_tokens import COMMAND
@@ -23,6 +25,7 @@ from csms.services.ocpi_tokens import COMMAND
 # CommandResultType (§13.4.3).
 ACCEPTED, FAILED, REJECTED, TIMEOUT = "ACCEPTED", "FAILED", "REJECTED", "TIMEOUT"
 EVSE_OCCUPIED, EVSE_INOPERATIVE, NOT_SUPPORTED = "EVSE_OCCUPIED", "EVSE_INOPERATIVE", "NOT_SUPPORTED"
+UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION"
 # The charger's answer (OCPP 1.6 and 2.x status values) as a CommandResult.
 _RESULTS = {
     "Accepted": ACCEPTED,
@@ -50,9 +53,11 @@ class UnknownSession(Exception):
     """No charge of this eMSP has that session_id (CommandResponse UNKNOWN_SESSION)."""
 
 
-def result_of(charger_status: object) -> str:
-    """The CommandResult of the charger's answer `status`; FAILED for one csms cannot read."""
-    return _RESULTS.get(str(charger_status), FAILED)
+def result_of(charger_status: object, *, rejected: str = REJECTED) -> str:
+    """The CommandResult of the charger's answer `status`; FAILED for one csms cannot read. `rejected` is what
+    the charger's Rejected means (a CancelReservation's: it holds no such reservation)."""
+    result = _RESULTS.get(str(charger_status), FAILED)
+    return rejected if result == REJECTED and str(charger_status) == "Rejected" else result
 
 
 def id_token_type(token_type: str) -> str:
@@ -113,3 +118,56 @@ async def charge_to_stop(session: AsyncSession, *, party_key: int, session_id: s
     if transaction.stop_timestamp is not None or transaction.id_tag_status != TAG_ACCEPTED:
         raise CommandRefused(f"session {session_id} is not charging")
     return RoamingCharge(transaction.charge_point_id, transaction.id, transaction.transaction_key)
+
+
+async def reserve(
+    session: AsyncSession,
+    *,
+    party_key: int,
+    reservation_id: str,
+    charge_point_id: str,
+    connector_id: int,
+    token: OcpiToken,
+    expires_at: datetime,
+    max_duration: timedelta,
+    now: datetime,
+) -> Reservation:
+    """The reservation a RESERVE_NOW asks for, by the app's rules (services/reservations.py); the same
+    reservation_id again renews it (§13.3.4: the CPO replaces it), on the same connector only."""
+    known = await session.get(OcpiReservation, (party_key, reservation_id))
+    replacing = await session.get(Reservation, known.reservation_key) if known is not None else None
+    if replacing is not None and (replacing.charge_point_id, replacing.connector_id) != (charge_point_id, connector_id):
+        raise CommandRefused(f"reservation {reservation_id} is for another EVSE: cancel it first")
+    try:
+        reservation = await reservations.plan_token_reservation(
+            session,
+            charge_point_id=charge_point_id,
+            connector_id=connector_id,
+            id_tag=token.uid,
+            parent_id_tag=token.group_id if token.group_id and len(token.group_id) <= _ID_TAG_16 else None,
+            expires_at=expires_at,
+            max_duration=max_duration,
+            now=now,
+            replacing=replacing,
+        )
+    except (Conflict, InvalidInput, NotFound) as refusal:
+        raise CommandRefused(str(refusal)) from None
+    if known is None:
+        session.add(
+            OcpiReservation(
+                ocpi_party_key=party_key, reservation_id=reservation_id, reservation_key=reservation.id, created_at=now
+            )
+        )
+        await session.commit()
+    return reservation
+
+
+async def reservation_to_cancel(
+    session: AsyncSession, *, party_key: int, reservation_id: str, now: datetime
+) -> Reservation | None:
+    """This party's reservation of that id while the charger holds it; None for any other (UNKNOWN_RESERVATION)."""
+    known = await session.get(OcpiReservation, (party_key, reservation_id))
+    reservation = await session.get(Reservation, known.reservation_key) if known is not None else None
+    if reservation is None or reservations.effective_status(reservation, now=now) != reservations.ACCEPTED:
+        return None
+    return reservation

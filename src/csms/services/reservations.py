@@ -92,6 +92,38 @@ async def plan_reservation(
     return reservation
 
 
+async def plan_token_reservation(
+    session: AsyncSession,
+    *,
+    charge_point_id: str,
+    connector_id: int,
+    id_tag: str,
+    parent_id_tag: str | None,
+    expires_at: datetime,
+    max_duration: timedelta,
+    now: datetime,
+    replacing: Reservation | None = None,
+) -> Reservation:
+    """A pending reservation for a token of no csms account (an eMSP's driver, OCPI RESERVE_NOW), held to the
+    connector rules of the app's: a known connector that no other reservation holds, for 1 minute up to
+    `max_duration`. `replacing` is the reservation it renews (the same reservationId: the charger replaces it)."""
+    if not MIN_DURATION <= expires_at - now <= max_duration:
+        minutes = int(max_duration.total_seconds() // 60)
+        raise InvalidInput(f"a reservation lasts from 1 to {minutes} minutes")
+    await require_known_connector(session, charge_point_id, connector_id)
+    holding = await _holding(session, charge_point_id, connector_id, now=now)
+    if holding is not None and holding is not replacing:
+        raise Conflict(f"connector {connector_id} of {charge_point_id} is already reserved")
+    reservation = replacing or Reservation(created_at=now)
+    if replacing is None:
+        session.add(reservation)
+    reservation.charge_point_id, reservation.connector_id = charge_point_id, connector_id
+    reservation.id_tag, reservation.parent_id_tag = id_tag, parent_id_tag
+    reservation.status, reservation.expires_at, reservation.updated_at = PENDING, expires_at, now
+    await session.commit()
+    return reservation
+
+
 def reserve_now(reservation: Reservation) -> ReserveNow:
     """The command that asks the charger to hold what `reservation` is for."""
     return ReserveNow(
