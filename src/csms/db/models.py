@@ -1406,7 +1406,7 @@ class OcpiTransactionToken(Base):
     uid: Mapped[str] = mapped_column(String(36))
     token_type: Mapped[str] = mapped_column(String(16))
     contract_id: Mapped[str] = mapped_column(String(36))
-    auth_method: Mapped[str] = mapped_column(String(16))  # OCPI AuthMethod: WHITELIST or AUTH_REQUEST
+    auth_method: Mapped[str] = mapped_column(String(16))  # OCPI AuthMethod: WHITELIST, AUTH_REQUEST or COMMAND
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
     # When its CDR was queued for the eMSP (None: not yet; a sweep queues the CDRs of stopped charges left so).

@@ -40,7 +40,8 @@ class RoamingGrant:
     uid: str
     token_type: str
     contract_id: str
-    auth_method: str  # OCPI AuthMethod: WHITELIST (stored token) or AUTH_REQUEST (the eMSP said so in real time)
+    # OCPI AuthMethod: WHITELIST (stored token), AUTH_REQUEST (the eMSP said so in real time), COMMAND (START_SESSION)
+    auth_method: str
     authorization_reference: str | None = None
 
 
