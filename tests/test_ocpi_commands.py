@@ -16,7 +16,7 @@ import pytest
 from ocpp.v201 import call_result
 from sqlalchemy import select
 
-from csms.db.models import OcpiTransactionToken
+from csms.db.models import OcpiTransactionToken, Transaction
 from csms.simulator.charger import ChargerBehaviour
 from csms.simulator.station201 import StationBehaviour
 from tests.conftest import (
@@ -122,6 +122,16 @@ async def _roaming_record(server: RunningServer, transaction_id: int) -> OcpiTra
         return (await session.execute(query)).scalar_one_or_none()
 
 
+async def _station_record(server: RunningServer, charge_point_id: str) -> OcpiTransactionToken | None:
+    async with server.app_runtime.session_factory() as session:
+        query = (
+            select(OcpiTransactionToken)
+            .join(Transaction, Transaction.id == OcpiTransactionToken.transaction_id)
+            .where(Transaction.charge_point_id == charge_point_id)
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+
 async def test_start_session_starts_a_16_charger_with_the_token_and_the_result_follows(
     server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
 ) -> None:
@@ -163,6 +173,14 @@ async def test_start_session_on_a_201_station_sends_request_start_transaction(
         (request,) = [call.payload for call in station.received if call.action == "RequestStartTransaction"]
         assert request["id_token"] == {"id_token": uid + "AB", "type": "Central"}
         assert request["evse_id"] == 2
+        # The station starts for the token: the charge is the eMSP's, authorized by the command.
+        started = station.new_transaction(
+            2, {"idToken": uid + "AB", "type": "Central"}, remote_start_id=request["remote_start_id"]
+        )
+        answer = await station.transaction_event(started, "Started", "RemoteStart")
+        assert answer.id_token_info["status"] == "Accepted"
+        record = await poll(lambda: _station_record(server, station.id), until=lambda found: found is not None)
+        assert record is not None and (record.uid, record.auth_method) == (uid + "AB", "COMMAND")
 
 
 async def test_a_charger_that_refuses_or_is_silent_gives_rejected_or_timeout(

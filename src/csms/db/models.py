@@ -1377,6 +1377,11 @@ class OcpiToken(Base):
     energy_contract: Mapped[str | None] = mapped_column(Text)  # JSON, as the eMSP sent it
     last_updated: Mapped[datetime]  # the eMSP's
     received_at: Mapped[datetime]  # when csms stored this version
+    # An eMSP's START_SESSION for this token at a charger: until `command_until` the token presented there is
+    # authorized by the command (services/ocpi_commands.py), with the command's authorization_reference.
+    command_charge_point_id: Mapped[str | None] = mapped_column(String(64))
+    command_reference: Mapped[str | None] = mapped_column(String(36))
+    command_until: Mapped[datetime | None]
 
 
 class OcpiReservation(Base):

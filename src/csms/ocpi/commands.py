@@ -107,13 +107,18 @@ async def _start_session(body: Any, context: _Context) -> dict[str, object] | No
     if refusal is not None:
         raise CommandRefused(refusal)
     # The command's token authorizes the charge: kept as if pushed, and the charger's start is the command's.
+    if not token.valid:
+        raise CommandRefused(f"token {token.uid} is not valid")
     stored = await ocpi_tokens.put_token(
         session, await _party(session, context.party_key), token.values(), now=runtime.clock()
     )
-    roaming = runtime.tags.roaming
-    if isinstance(roaming, ocpi_tokens.RoamingTokens):
-        grant = ocpi_commands.command_grant(stored, request.authorization_reference)
-        roaming.expect_start(evse.charge_point_id, grant, within=_START_WINDOW)
+    await ocpi_tokens.open_for_command(
+        session,
+        stored,
+        charge_point_id=evse.charge_point_id,
+        authorization_reference=request.authorization_reference,
+        until=runtime.clock() + timedelta(seconds=_START_WINDOW),
+    )
     start = RemoteStart(
         connector_id=evse.connector_id,
         id_token=token.uid,

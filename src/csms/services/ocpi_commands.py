@@ -19,8 +19,6 @@ from csms.db.models import OcpiReservation, OcpiToken, OcpiTransactionToken, Res
 from csms.services import charging, reservations
 from csms.services.errors import Conflict, InvalidInput, NotFound
 from csms.services.id_tags import ACCEPTED as TAG_ACCEPTED
-from csms.services.id_tags import RoamingGrant
-from csms.services.ocpi_tokens import COMMAND
 
 # CommandResultType (§13.4.3).
 ACCEPTED, FAILED, REJECTED, TIMEOUT = "ACCEPTED", "FAILED", "REJECTED", "TIMEOUT"
@@ -79,20 +77,6 @@ async def start_refusal(
 def check_id_tag(uid: str, *, ocpp_version: str) -> None:
     if ocpp_version == "1.6" and len(uid) > _ID_TAG_16:
         raise CommandRefused(f"token uid {uid} is longer than the 20 characters an OCPP 1.6 charger takes")
-
-
-def command_grant(token: OcpiToken, authorization_reference: str | None) -> RoamingGrant:
-    """What a charge a START_SESSION started charges on: the command's token, authorized by the command."""
-    return RoamingGrant(
-        ocpi_party_key=token.ocpi_party_key,
-        country_code=token.country_code,
-        party_id=token.party_id,
-        uid=token.uid,
-        token_type=token.type,
-        contract_id=token.contract_id,
-        auth_method=COMMAND,
-        authorization_reference=authorization_reference,
-    )
 
 
 @dataclass(frozen=True, slots=True)

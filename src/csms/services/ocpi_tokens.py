@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, insert, select
@@ -146,6 +146,21 @@ def _apply(token: OcpiToken, values: dict[str, Any]) -> None:
         token.uid_key = uid_key(values["uid"])
 
 
+async def open_for_command(
+    session: AsyncSession,
+    token: OcpiToken,
+    *,
+    charge_point_id: str,
+    authorization_reference: str | None,
+    until: datetime,
+) -> None:
+    """An eMSP's START_SESSION for `token` at `charge_point_id`: until `until`, the token presented there is
+    authorized by the command (AuthMethod COMMAND), on whichever node the charger is connected to."""
+    token.command_charge_point_id, token.command_reference = charge_point_id, authorization_reference
+    token.command_until = until
+    await session.commit()
+
+
 def token_values(token: OcpiToken) -> TokenValues:
     """A stored token as the eMSP sent it."""
     values = {name: getattr(token, name) for name in _FIELDS if name != "energy_contract"}
@@ -184,6 +199,9 @@ class StoredToken:
     group_id: str | None
     valid: bool
     whitelist: str
+    command_charge_point_id: str | None = None
+    command_reference: str | None = None
+    command_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,25 +248,17 @@ class RoamingTokens:
         self._max_age, self._max_entries, self._clock = max_age, max_entries, clock
         self._tokens: dict[str, tuple[tuple[StoredToken, ...], float]] = {}
         self._answers: dict[tuple[int, str, str], tuple[RealtimeAnswer, float]] = {}
-        self._commanded: dict[tuple[str, str], tuple[RoamingGrant, float]] = {}
         self._generation = 0
-
-    def expect_start(self, charge_point_id: str, grant: RoamingGrant, *, within: float) -> None:
-        """An eMSP's START_SESSION asked `charge_point_id` to start for `grant`'s token: when the charger presents
-        it there in the next `within` seconds (its Authorize, StartTransaction, TransactionEvent), the command
-        is its authorization (AuthMethod COMMAND, the command's authorization_reference)."""
-        now = self._clock()
-        self._commanded = {key: kept for key, kept in self._commanded.items() if kept[1] > now}
-        self._commanded[(uid_key(grant.uid), charge_point_id)] = (grant, now + within)
 
     async def authorize(
         self, id_tag: str, *, id_token_type: str | None, place: tuple[str, int | None] | None, now: datetime
     ) -> IdTagInfo | None:
         """The answer for a roaming token presented at `place`, None when no eMSP pushed such a token."""
-        commanded = self._commanded.get((uid_key(id_tag), place[0])) if place else None
-        if commanded is not None and commanded[1] > self._clock():
-            return IdTagInfo(status=ACCEPTED, roaming=commanded[0])
-        token = _best_match(await self.lookup(id_tag), id_token_type)
+        tokens = await self.lookup(id_tag)
+        commanded = _commanded(tokens, id_token_type, place[0] if place else None, now)
+        if commanded is not None:
+            return _accepted(commanded, COMMAND, commanded.command_reference)
+        token = _best_match(tokens, id_token_type)
         if token is None:
             return None
         if not token.party_is_registered:
@@ -323,6 +333,30 @@ class RoamingTokens:
         return IdTagInfo(status=INVALID, parent_id_tag=_parent(token))  # NEVER: only the eMSP may say yes
 
 
+def _commanded(
+    tokens: Sequence[StoredToken], id_token_type: str | None, charge_point_id: str | None, now: datetime
+) -> StoredToken | None:
+    """The token an eMSP's START_SESSION opened this charger for, while it does (services/ocpi_commands.py)."""
+    types = _OCPI_TYPES_OF.get(id_token_type, ())
+    for token in tokens:
+        until = token.command_until
+        if (
+            token.party_is_registered
+            and token.type in types
+            and charge_point_id is not None
+            and token.command_charge_point_id == charge_point_id
+            and until is not None
+            and _utc(until) > now
+        ):
+            return token
+    return None
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes: csms stores UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _best_match(tokens: Sequence[StoredToken], id_token_type: str | None) -> StoredToken | None:
     """The token a presented tag is: of a type it can be, an RFID card first, a registered party's first."""
     types = _OCPI_TYPES_OF.get(id_token_type, ())
@@ -371,6 +405,9 @@ def _stored(row: Any) -> StoredToken:
         group_id=values["group_id"],
         valid=values["valid"],
         whitelist=values["whitelist"],
+        command_charge_point_id=values["command_charge_point_id"],
+        command_reference=values["command_reference"],
+        command_until=values["command_until"],
     )
 
 
@@ -387,6 +424,9 @@ _READ_TOKENS = (
         OcpiToken.group_id,
         OcpiToken.valid,
         OcpiToken.whitelist,
+        OcpiToken.command_charge_point_id,
+        OcpiToken.command_reference,
+        OcpiToken.command_until,
     )
     .join(OcpiParty, OcpiToken.ocpi_party_key == OcpiParty.id)
     .where(OcpiToken.uid_key == bindparam("uid_key"))

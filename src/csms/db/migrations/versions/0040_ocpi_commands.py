@@ -1,12 +1,14 @@
-"""OCPI reservations: the reservation_id an eMSP gave a reservation it made with RESERVE_NOW
+"""OCPI commands: the reservation_id an eMSP gave a reservation it made with RESERVE_NOW, and the charger a
+START_SESSION opened for a token
 
 Revision ID: 0040
 Revises: 0039
 
 ocpi_reservations: per party connection and the eMSP's reservation_id (OCPI CiString(36)), the csms
 reservation it names (whose id is the OCPP reservationId); it leaves with either.
+ocpi_tokens gets command_charge_point_id, command_reference and command_until (NULL: no START_SESSION).
 
-A new table: existing rows stay as they are.
+A new table and new nullable columns: existing rows stay as they are.
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("ocpi_tokens") as table:
+        table.add_column(sa.Column("command_charge_point_id", sa.String(64), nullable=True))
+        table.add_column(sa.Column("command_reference", sa.String(36), nullable=True))
+        table.add_column(sa.Column("command_until", UTCDateTime(timezone=True), nullable=True))
     op.create_table(
         "ocpi_reservations",
         sa.Column("ocpi_party_key", BigId, nullable=False),
@@ -49,3 +55,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_ocpi_reservations_reservation_key"), table_name="ocpi_reservations")
     op.drop_table("ocpi_reservations")
+    with op.batch_alter_table("ocpi_tokens") as table:
+        table.drop_column("command_until")
+        table.drop_column("command_reference")
+        table.drop_column("command_charge_point_id")

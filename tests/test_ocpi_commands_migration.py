@@ -1,5 +1,6 @@
-"""Migration 0040 adds the eMSPs' reservation ids to an existing database in place, on SQLite and PostgreSQL: one
-per party and reservation_id, gone with its party or its reservation, and the way down drops the table again."""
+"""Migration 0040 adds the eMSPs' reservation ids and a token's START_SESSION charger to an existing database in
+place, on SQLite and PostgreSQL: one reservation per party and reservation_id, gone with its party or its
+reservation; tokens already stored are opened by no command; the way down drops them again."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ INSERT INTO chargers (charge_point_id, password_hash, is_connected, created_at)
 INSERT INTO reservations (id, charge_point_id, connector_id, id_tag, status, expires_at, created_at, updated_at)
     VALUES (7, 'CP-40', 1, 'CARD', 'Accepted', '2026-01-01 11:00:00', '2026-01-01 10:00:00', '2026-01-01 10:00:00');
 INSERT INTO reservations (id, charge_point_id, connector_id, id_tag, status, expires_at, created_at, updated_at)
-    VALUES (8, 'CP-40', 1, 'CARD', 'Accepted', '2026-01-01 11:00:00', '2026-01-01 10:00:00', '2026-01-01 10:00:00')
+    VALUES (8, 'CP-40', 1, 'CARD', 'Accepted', '2026-01-01 11:00:00', '2026-01-01 10:00:00', '2026-01-01 10:00:00');
+INSERT INTO ocpi_tokens (ocpi_party_key, country_code, party_id, uid, uid_key, type, contract_id, issuer, valid,
+                         whitelist, last_updated, received_at)
+    VALUES (4, 'NL', 'EMS', 'CARD', 'CARD', 'RFID', 'NL-EMS-C1', 'Peer', TRUE, 'ALWAYS', '2026-01-01 09:00:00',
+            '2026-01-01 09:00:00')
 """
 LINK = """
 INSERT INTO ocpi_reservations (ocpi_party_key, reservation_id, reservation_key, created_at)
@@ -66,6 +71,11 @@ async def test_an_existing_database_gets_ocpi_reservations_and_loses_them_on_the
                 await connection.execute(text(statement))
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade, "0040")
+            opened = (
+                await connection.execute(
+                    text("SELECT uid, command_charge_point_id, command_reference, command_until FROM ocpi_tokens")
+                )
+            ).all()
             await connection.execute(text(LINK), {"reservation_id": "R-1", "reservation_key": 7})
             await connection.execute(text(LINK), {"reservation_id": "R-2", "reservation_key": 8})
         with pytest.raises(IntegrityError):  # one reservation per party and reservation_id
@@ -82,7 +92,12 @@ async def test_an_existing_database_gets_ocpi_reservations_and_loses_them_on_the
             await connection.run_sync(_downgrade, _before())
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync))
+            columns = await connection.run_sync(
+                lambda sync: [column["name"] for column in sync.dialect.get_columns(sync, "ocpi_tokens")]
+            )
     finally:
         await engine.dispose()
+    assert [tuple(row) for row in opened] == [("CARD", None, None, None)]
     assert (left, gone) == (1, 0)
+    assert "command_until" not in columns and "uid_key" in columns
     assert "ocpi_reservations" not in tables and "reservations" in tables
