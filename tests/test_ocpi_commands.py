@@ -161,6 +161,35 @@ async def test_start_session_starts_a_16_charger_with_the_token_and_the_result_f
         assert payloads_received(charger, "RemoteStopTransaction") == [{"transactionId": started.transaction_id}]
 
 
+async def test_a_charge_started_by_command_reaches_its_emsp_as_session_and_cdr(
+    server: RunningServer, admin: httpx.AsyncClient, peers: StartPeer
+) -> None:
+    peer = await peers(receives=("sessions", "cdrs"))
+    emsp = Emsp(peer, await register(admin, peer))
+    async with online_charger(server) as charger:
+        location_id = await _publish(admin, charger.id)
+        uid = secrets.token_hex(5).upper()
+        key, _ = await emsp.send(
+            "START_SESSION", **_start(emsp, uid, location_id, f"{charger.id}-1", authorization_reference="REF-9")
+        )
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        started = await charger.start_transaction(1, uid)
+        session_id = str(started.transaction_id)
+        pushed = await poll(lambda: _async(peer.sessions.get(session_id)), until=lambda found: found is not None)
+        assert (pushed["auth_method"], pushed["authorization_reference"]) == ("COMMAND", "REF-9")
+        assert pushed["cdr_token"]["uid"] == uid and pushed["location_id"] == location_id
+
+        stop_key, _ = await emsp.send("STOP_SESSION", session_id=session_id)
+        assert (await emsp.result(stop_key))["result"] == "ACCEPTED"
+        await charger.stop_transaction(started.transaction_id, 1500)
+        cdrs = await poll(lambda: _async(peer.cdrs), until=lambda found: len(found) == 1)
+        assert (cdrs[0]["auth_method"], cdrs[0]["authorization_reference"]) == ("COMMAND", "REF-9")
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
 async def test_start_session_on_a_201_station_sends_request_start_transaction(
     server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
 ) -> None:
