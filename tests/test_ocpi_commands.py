@@ -22,16 +22,14 @@ from csms.simulator.station201 import StationBehaviour
 from tests.conftest import (
     BACKENDS,
     RunningServer,
-    create_account_with_role,
     fresh_database,
-    login_as,
     settings_for,
     start_server,
     stop_server,
 )
 from tests.operating import booted_station, online_charger, payloads_received
 from tests.support.ocpi_peer import EmspPeer, Seen
-from tests.support.ocpi_setup import OWN, StartPeer, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
 from tests.support.waiting import poll, wait_until
 
 CALL_TIMEOUT = 2.0  # ocpp_call_timeout of the node under test: a silent charger times out quickly
@@ -61,9 +59,7 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    username, _ = await create_account_with_role(server, "admin")
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
-        client.headers["Authorization"] = f"Bearer {(await login_as(client, username))['access_token']}"
+    async with admin_client(server) as client:
         yield client
 
 

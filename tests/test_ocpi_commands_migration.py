@@ -1,4 +1,4 @@
-"""Migration 0040 adds the eMSPs' reservation ids and a token's START_SESSION charger to an existing database in
+"""Migration 0041 adds the eMSPs' reservation ids and a token's START_SESSION charger to an existing database in
 place, on SQLite and PostgreSQL: one reservation per party and reservation_id, gone with its party or its
 reservation; tokens already stored are opened by no command; the way down drops them again."""
 
@@ -44,8 +44,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def _before() -> str:
-    """The revision 0040 follows, whichever it is once merged."""
-    down = ScriptDirectory.from_config(alembic_config()).get_revision("0040").down_revision
+    """The revision 0041 follows, whichever it is once merged."""
+    down = ScriptDirectory.from_config(alembic_config()).get_revision("0041").down_revision
     assert isinstance(down, str)
     return down
 
@@ -70,7 +70,7 @@ async def test_an_existing_database_gets_ocpi_reservations_and_loses_them_on_the
             for statement in EXISTING.strip().split(";\n"):
                 await connection.execute(text(statement))
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade, "0040")
+            await connection.run_sync(_upgrade, "0041")
             opened = (
                 await connection.execute(
                     text("SELECT uid, command_charge_point_id, command_reference, command_until FROM ocpi_tokens")

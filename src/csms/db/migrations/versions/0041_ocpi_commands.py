@@ -1,8 +1,8 @@
 """OCPI commands: the reservation_id an eMSP gave a reservation it made with RESERVE_NOW, and the charger a
 START_SESSION opened for a token
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0041
+Revises: 0040
 
 ocpi_reservations: per party connection and the eMSP's reservation_id (OCPI CiString(36)), the csms
 reservation it names (whose id is the OCPP reservationId); it leaves with either.
@@ -18,8 +18,8 @@ from alembic import op
 
 from csms.db.models import BigId, UTCDateTime
 
-revision: str = "0040"
-down_revision: str | None = "0039"
+revision: str = "0041"
+down_revision: str | None = "0040"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
