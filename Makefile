@@ -53,12 +53,17 @@ $(TOOLS_STAMP):
 # needs no Node.js; run this after changing a pin (tests/test_web_vendor.py checks the copies match the lock).
 ZXING_WASM := node_modules/zxing-wasm
 ZXING_VENDOR := src/csms/web/static/vendor/zxing-wasm
+I18NEXT := node_modules/i18next
+I18NEXT_VENDOR := src/csms/web/static/vendor/i18next
 vendor:
 	npm ci --no-audit --no-fund --ignore-scripts
 	rm -rf $(ZXING_VENDOR) && mkdir -p $(ZXING_VENDOR)/reader
 	cp $(ZXING_WASM)/dist/es/share.js $(ZXING_WASM)/LICENSE $(ZXING_VENDOR)/
 	cp $(ZXING_WASM)/dist/es/reader/index.js $(ZXING_WASM)/dist/reader/zxing_reader.wasm $(ZXING_VENDOR)/reader/
 	node -p 'require("./$(ZXING_WASM)/package.json").version' > $(ZXING_VENDOR)/VERSION
+	rm -rf $(I18NEXT_VENDOR) && mkdir -p $(I18NEXT_VENDOR)
+	cp $(I18NEXT)/dist/esm/i18next.js $(I18NEXT)/LICENSE $(I18NEXT_VENDOR)/
+	node -p 'require("./$(I18NEXT)/package.json").version' > $(I18NEXT_VENDOR)/VERSION
 
 # Regenerates docs/postman/csms.postman_collection.json from the OpenAPI document.
 postman: install-dev
