@@ -39,13 +39,19 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-async def open_page(browser: Browser, server: RunningServer, viewport: dict[str, int]) -> tuple[Page, list[str]]:
+# The browser's language for each of the pages' languages (the pages pick theirs from navigator.languages).
+LOCALES = {"en": "en-US", "ja": "ja-JP"}
+
+
+async def open_page(
+    browser: Browser, server: RunningServer, viewport: dict[str, int], locale: str = "en-US"
+) -> tuple[Page, list[str]]:
     """A page in a fresh context (own storage), and the list its JavaScript errors are collected into."""
     from playwright.async_api import expect
 
     expect.set_options(timeout=LIVE_TIMEOUT_MS)
-    # A fixed locale: money and dates are formatted by the browser's (Intl), and the tests read them.
-    context = await browser.new_context(base_url=server.http_url, viewport=viewport, locale="en-US")  # type: ignore[arg-type]
+    # A fixed locale: the pages' language, money and dates (Intl) follow the browser's, and the tests read them.
+    context = await browser.new_context(base_url=server.http_url, viewport=viewport, locale=locale)  # type: ignore[arg-type]
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -80,6 +86,24 @@ async def phone(browser: Browser, sqlite_server: RunningServer) -> AsyncIterator
 async def screen(request: pytest.FixtureRequest, browser: Browser, sqlite_server: RunningServer) -> AsyncIterator[Page]:
     """The page at 360 px and at desktop width in turn."""
     opened, errors = await open_page(browser, sqlite_server, PHONE if request.param == "phone" else DESKTOP)
+    yield opened
+    await opened.context.close()
+    assert errors == [], "the page logged JavaScript errors"
+
+
+@pytest.fixture(params=list(LOCALES))
+def language(request: pytest.FixtureRequest) -> str:
+    """Each language the pages have a catalog for, in turn: "en", "ja"."""
+    return str(request.param)
+
+
+@pytest.fixture(params=["phone", "desktop"])
+async def localized_screen(
+    request: pytest.FixtureRequest, browser: Browser, sqlite_server: RunningServer, language: str
+) -> AsyncIterator[Page]:
+    """The page at 360 px and at desktop width, in a browser whose language is `language`."""
+    viewport = PHONE if request.param == "phone" else DESKTOP
+    opened, errors = await open_page(browser, sqlite_server, viewport, LOCALES[language])
     yield opened
     await opened.context.close()
     assert errors == [], "the page logged JavaScript errors"

@@ -29,11 +29,12 @@ async def overflows_horizontally(page: Page) -> bool:
     return bool(widths[0] > widths[1])
 
 
-async def check_page(page: Page, heading: str, name: str) -> None:
-    """The page shows `heading`, fits the window, and is saved as a screenshot when asked."""
+async def check_page(page: Page, heading: str, name: str | None) -> None:
+    """The page shows `heading`, fits the window, and is saved as a screenshot when asked (and `name` is given)."""
     from playwright.async_api import expect
 
     await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     await expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
-    assert not await overflows_horizontally(page), f"{name} is wider than {page.viewport_size}"
-    await snap(page, name)
+    assert not await overflows_horizontally(page), f"{name or heading} is wider than {page.viewport_size}"
+    if name:
+        await snap(page, name)

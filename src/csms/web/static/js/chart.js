@@ -1,6 +1,8 @@
 // Charts drawn as inline SVG: a bar chart (energy per day), a line chart (a transaction's meter values) and a step
 // chart (a site's current over the day).
 
+import { clock } from "./ui.js";
+
 const NS = "http://www.w3.org/2000/svg";
 const HEIGHT = 220;
 const PAD = { top: 12, right: 12, bottom: 28, left: 48 };
@@ -82,7 +84,6 @@ export function lineChart(points, { label, format }) {
     PAD.top + plotHeight * (1 - point.y / max),
   ]);
   root.append(svg("polyline", { class: "line", points: coordinates.map((c) => c.join(",")).join(" ") }));
-  const clock = (time) => new Date(time).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   root.append(
     svg("text", { x: PAD.left, y: HEIGHT - 8 }, clock(start)),
     svg("text", { x: WIDTH - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, clock(start + span)),
@@ -120,12 +121,11 @@ export function stepChart(series, { label, format, start, end }) {
     if (path) root.append(svg("path", { class: `line ${line.kind}`, d: path }));
   }
   // A span of minutes (a site made just now) is labelled to the second.
-  const units = span < 600_000 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
-  const clock = (time) => new Date(time).toLocaleTimeString([], units);
+  const seconds = span < 600_000;
   root.append(
-    svg("text", { x: PAD.left, y: HEIGHT - 8 }, clock(start)),
-    svg("text", { x: PAD.left + plotWidth / 2, y: HEIGHT - 8, "text-anchor": "middle" }, clock(start + span / 2)),
-    svg("text", { x: WIDTH - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, clock(end)),
+    svg("text", { x: PAD.left, y: HEIGHT - 8 }, clock(start, { seconds })),
+    svg("text", { x: PAD.left + plotWidth / 2, y: HEIGHT - 8, "text-anchor": "middle" }, clock(start + span / 2, { seconds })),
+    svg("text", { x: WIDTH - PAD.right, y: HEIGHT - 8, "text-anchor": "end" }, clock(end, { seconds })),
   );
   return root;
 }

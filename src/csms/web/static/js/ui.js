@@ -1,5 +1,8 @@
 // Small DOM, formatting and routing helpers both front ends share. Text always goes in as text,
-// never as HTML: charger ids, idTags and OCPP frames come from outside.
+// never as HTML: charger ids, idTags and OCPP frames come from outside. Numbers, money and dates are formatted
+// by Intl in the page's language (i18n.js), so they read as the rest of the page does.
+
+import { locale, t } from "./i18n.js";
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
@@ -25,6 +28,10 @@ export function fill(node, ...children) {
 export function badge(text, kind = text) {
   return el("span", { class: `badge ${kind}`, text });
 }
+
+/** A connector or charger status (OCPP's "Available", "Faulted"...) in the page's language, as a badge. */
+export const statusBadge = (status) => badge(statusText(status), status);
+export const statusText = (status) => t(`status.${status}`, { defaultValue: status });
 
 /** Show a result or an error in an aria-live element. */
 export function say(node, text, { error = false } = {}) {
@@ -53,21 +60,32 @@ export function onSubmit(form, output, action) {
   });
 }
 
-export const kwh = (wh) => `${(Number(wh || 0) / 1000).toFixed(2)} kWh`;
-export const kw = (w) => (w === null || w === undefined ? "–" : `${(Number(w) / 1000).toFixed(1)} kW`);
+/** A number with exactly `digits` decimals, by the page's locale. */
+export const decimal = (value, digits) =>
+  new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+export const kwh = (wh) => `${decimal(Number(wh || 0) / 1000, 2)} kWh`;
+export const kw = (w) => (w === null || w === undefined ? "–" : `${decimal(Number(w) / 1000, 1)} kW`);
 /**
- * An amount in its currency by the browser's locale ("€1.20", "1,20 €"). Amounts come as exact decimal
+ * An amount in its currency by the page's locale ("€1.20", "1,20 €", "￥120"). Amounts come as exact decimal
  * strings, and Intl formats a string exactly, never through a float; `unit` keeps up to 4 decimals (prices).
+ * The currency's own minor digits are kept (none for yen), or 2 where it has more.
  */
 export function money(amount, currency, { unit = false } = {}) {
   if (amount === null || amount === undefined) return "–";
   if (!currency) return String(amount);
-  const digits = { minimumFractionDigits: 2, maximumFractionDigits: unit ? 4 : 2 };
-  return new Intl.NumberFormat(undefined, { style: "currency", currency, ...digits }).format(amount);
+  const minor = new Intl.NumberFormat(locale(), { style: "currency", currency }).resolvedOptions().minimumFractionDigits;
+  const least = Math.min(minor, 2);
+  const digits = { minimumFractionDigits: least, maximumFractionDigits: unit ? Math.max(least, 4) : Math.max(least, minor) };
+  return new Intl.NumberFormat(locale(), { style: "currency", currency, ...digits }).format(amount);
 }
 
-export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
-export const day = (iso) => new Date(`${iso}T00:00:00`).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+/** A percentage (a tax rate of 0.2 → "20%"), by the page's locale. */
+export const percent = (rate) => new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 2 }).format(rate);
+export const when = (iso) => (iso ? new Date(iso).toLocaleString(locale()) : "–");
+export const day = (iso) => new Date(`${iso}T00:00:00`).toLocaleDateString(locale(), { month: "short", day: "numeric" });
+/** A time of day ("14:05"), by the page's locale; `seconds` adds them. */
+export const clock = (time, { seconds = false } = {}) =>
+  new Date(time).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}) });
 
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
@@ -80,7 +98,7 @@ export const secondsSince = (iso) => (Date.now() - new Date(iso).getTime()) / 10
 
 /**
  * Hash routing between the <section data-view> of a shell: "#/chargers/CP1" shows the section
- * "chargers" ... routes map a path pattern ("chargers/:id") to {view, title, show(params)}.
+ * "chargers" ... routes map a path pattern ("chargers/:id") to {view, title, show(params)}; `title` is a catalog key.
  */
 export function startRouter(routes, { fallback, guard }) {
   const compiled = routes.map((route) => ({ ...route, pattern: compile(route.path) }));
@@ -100,7 +118,7 @@ export function startRouter(routes, { fallback, guard }) {
       if (active) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     });
-    document.title = `${route.title} · ${document.body.dataset.product}`;
+    document.title = `${t(route.title)} · ${t(document.body.dataset.product)}`;
     const problem = $("#page-error");
     say(problem, "");
     const main = $("main");
@@ -169,9 +187,9 @@ export function pager(container, { offset, limit, total, go }) {
   const last = Math.min(offset + limit, total);
   fill(
     container,
-    el("span", { class: "muted", text: total ? `${offset + 1}–${last} of ${total}` : "Nothing found" }),
-    el("button", { type: "button", class: "secondary", text: "Previous", disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) }),
-    el("button", { type: "button", class: "secondary", text: "Next", disabled: last >= total, onclick: () => go(offset + limit) }),
+    el("span", { class: "muted", text: total ? t("common.range", { first: offset + 1, last, total }) : t("common.nothing_found") }),
+    el("button", { type: "button", class: "secondary", text: t("common.previous"), disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) }),
+    el("button", { type: "button", class: "secondary", text: t("common.next"), disabled: last >= total, onclick: () => go(offset + limit) }),
   );
 }
 

@@ -1,7 +1,8 @@
 // Start charging: scan the sticker's QR code, open its link, or type the charger id; see the connector's
 // status and price, then start where the connector is free.
 
-import { $, badge, fill, money, onSubmit, say } from "../ui.js";
+import { t } from "../i18n.js";
+import { $, badge, fill, money, onSubmit, percent, say, statusBadge } from "../ui.js";
 import { qrReader } from "./qr_reader.js";
 import { expectStart } from "./session.js";
 
@@ -16,7 +17,10 @@ let scanning = null;  // {cancel()} while the camera is on
 export function init(context) {
   api = context.api;
   $("#scan").hidden = !canScan();
-  if (!canScan()) $("#scan-hint").textContent = "Type the charger id printed on the sticker, under its QR code.";
+  if (!canScan()) {
+    $("#scan-hint").dataset.i18n = "app.charge.type_hint";
+    $("#scan-hint").textContent = t("app.charge.type_hint");
+  }
   const failed = (error) => say($("#charge-message"), error.message, { error: true });
   $("#scan").addEventListener("click", () => scan().catch(failed));
   $("#scan-cancel").addEventListener("click", () => scanning?.cancel());
@@ -61,20 +65,30 @@ async function pair(qr) {
   paired = await api.post("/api/pair", { qr });
   const where = `/api/chargers/${encodeURIComponent(paired.charge_point_id)}/connectors/${paired.connector_id}`;
   const price = await api.get(`${where}/price`);
-  $("#paired-title").textContent = `${paired.charge_point_id} · connector ${paired.connector_id}`;
-  fill($("#paired-status"), badge(paired.status));
-  fill($("#paired-connection"), paired.is_connected ? badge("Online", "online") : badge("Offline", "offline"));
-  $("#paired-price").textContent = price ? priceText(price) : "No tariff applies here: the session is not charged for.";
+  lastPrice = price;
+  renderPaired();
   showWhyNot(whyNot(paired));
   $("#paired").hidden = false;
   $("#paired-title").scrollIntoView({ block: "nearest" });
   ($("#start").disabled ? $("#paired") : $("#start")).focus();
 }
 
+let lastPrice = null;
+
+/** The paired connector's facts, in the page's language (again after a language switch). */
+export function renderPaired() {
+  if (!paired) return;
+  $("#paired-title").textContent = t("common.connector_of", { charger: paired.charge_point_id, connector: paired.connector_id });
+  fill($("#paired-status"), statusBadge(paired.status));
+  fill($("#paired-connection"), paired.is_connected ? badge(t("common.online"), "online") : badge(t("common.offline"), "offline"));
+  $("#paired-price").textContent = lastPrice ? priceText(lastPrice) : t("app.charge.no_tariff");
+  if (!$("#start-why").hidden && whyNot(paired)) showWhyNot(whyNot(paired));
+}
+
 /** Why Start is off, in a sentence; null when the connector can start. */
 function whyNot(connector) {
-  if (connector.start_refused) return `${capitalized(connector.start_refused)}: you cannot start here now.`;
-  if (!connector.is_connected) return "The charger is offline: it cannot start now.";
+  if (connector.start_refused) return t("app.charge.refused_here", { reason: capitalized(connector.start_refused) });
+  if (!connector.is_connected) return t("app.charge.offline_here");
   return null;
 }
 
@@ -86,32 +100,32 @@ function showWhyNot(reason) {
 
 const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
-/** "€0.48 per kWh · €1.80 per session · incl. 20% tax", by the browser's locale. */
+/** "€0.48 per kWh · €1.80 per session · incl. 20% tax", in the page's language. */
 export function priceText(price) {
   const parts = [
-    [price.per_kwh, "per kWh"],
-    [price.per_charging_minute, "per minute charging"],
-    [price.per_idle_minute, "per minute idle"],
-    [price.session_fee, "per session"],
-  ].filter(([amount]) => Number(amount) > 0).map(([amount, unit]) => `${money(amount, price.currency, { unit: true })} ${unit}`);
+    [price.per_kwh, (amount) => t("app.price.per_kwh", { amount })],
+    [price.per_charging_minute, (amount) => t("app.price.per_charging_minute", { amount })],
+    [price.per_idle_minute, (amount) => t("app.price.per_idle_minute", { amount })],
+    [price.session_fee, (amount) => t("app.price.per_session", { amount })],
+  ].filter(([amount]) => Number(amount) > 0).map(([amount, text]) => text(money(amount, price.currency, { unit: true })));
   const rate = Number(price.tax_rate);
-  const tax = rate > 0 ? `incl. ${new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 2 }).format(rate)} tax` : "no tax";
-  return parts.length ? [...parts, tax].join(" · ") : `Free (${price.name})`;
+  const tax = rate > 0 ? t("app.price.tax_included", { rate: percent(rate) }) : t("app.price.no_tax");
+  return parts.length ? [...parts, tax].join(" · ") : t("app.price.free", { name: price.name });
 }
 
 async function start() {
   $("#start").disabled = true;
-  say($("#charge-message"), "Asking the charger to start…");
+  say($("#charge-message"), t("app.charge.starting"));
   try {
     const answer = await api.post("/api/start_charging", { evse_id: paired.charge_point_id, connector_id: paired.connector_id });
-    if (answer.status !== "Accepted") throw new Error(`The charger refused to start (${answer.status}). Is the cable plugged in?`);
+    if (answer.status !== "Accepted") throw new Error(t("app.charge.start_refused", { status: answer.status }));
     $("#start").disabled = false;
     expectStart();
     location.hash = "#/session";
   } catch (error) {
     if (error.status === 409) {
       showWhyNot(`${capitalized(error.message)}.`);
-      error.message = `Not started: ${error.message}.`;
+      error.message = t("app.charge.not_started", { reason: error.message });
     } else {
       $("#start").disabled = false;
     }
@@ -127,7 +141,7 @@ async function scan() {
   let camera = null;
   scanning = { cancel: () => { cancelled = true; } };
   setScanning(true);
-  say($("#charge-message"), "Point the camera at the QR code on the charger.");
+  say($("#charge-message"), t("app.charge.point_camera"));
   try {
     const [reader, stream] = await Promise.all([qrReader(), navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } })]);
     camera = stream;
@@ -144,7 +158,7 @@ async function scan() {
       }
       await new Promise((resolve) => setTimeout(resolve, SCAN_INTERVAL_MS));
     }
-    say($("#charge-message"), cancelled ? "Scanning cancelled." : "No QR code found. Try again closer to the sticker, or type the charger id.");
+    say($("#charge-message"), cancelled ? t("app.charge.scan_cancelled") : t("app.charge.scan_timeout"));
   } finally {
     stopCamera(camera, video);
     scanning = null;

@@ -1,5 +1,6 @@
 // Vehicles and RFID cards of the account.
 
+import { t } from "../i18n.js";
 import { $, el, fill, onSubmit, say } from "../ui.js";
 
 let api;
@@ -22,7 +23,7 @@ const withoutBlanks = (fields) => Object.fromEntries(Object.entries(fields).filt
 
 export async function show() {
   const [vehicles, cards] = await Promise.all([api.get("/api/me/vehicles"), api.get("/api/me/id_tags")]);
-  fill($("#vehicle-list"), ...(vehicles.length ? vehicles.map(vehicleItem) : [el("li", { text: "No vehicles yet." })]));
+  fill($("#vehicle-list"), ...(vehicles.length ? vehicles.map(vehicleItem) : [el("li", { text: t("app.garage.no_vehicles") })]));
   fill($("#card-list"), ...cards.map(cardItem));
 }
 
@@ -30,20 +31,20 @@ function vehicleItem(vehicle) {
   const details = [vehicle.make, vehicle.model, vehicle.plate].filter(Boolean).join(" · ");
   return el("li", {},
     el("span", {}, el("strong", { text: vehicle.name }), details ? ` ${details}` : ""),
-    removeButton(`Remove ${vehicle.name}`, `/api/me/vehicles/${vehicle.id}`, $("#vehicle-message")));
+    removeButton(t("app.garage.remove_named", { name: vehicle.name }), `/api/me/vehicles/${vehicle.id}`, $("#vehicle-message")));
 }
 
 function cardItem(card) {
   const isApp = card.id_tag === api.tokens?.idTag;  // the tag this app charges with stays
-  const label = isApp ? "this app" : card.label || "card";
+  const label = isApp ? t("app.garage.this_app") : card.label || t("app.garage.card");
   return el("li", {},
-    el("span", {}, el("code", { text: card.id_tag }), ` ${label} · ${card.status}`),
-    isApp ? null : removeButton(`Remove card ${card.id_tag}`, `/api/me/id_tags/${encodeURIComponent(card.id_tag)}`, $("#card-message")));
+    el("span", {}, el("code", { text: card.id_tag }), ` ${label} · ${t(`card_status.${card.status}`, { defaultValue: card.status })}`),
+    isApp ? null : removeButton(t("app.garage.remove_card", { id: card.id_tag }), `/api/me/id_tags/${encodeURIComponent(card.id_tag)}`, $("#card-message")));
 }
 
 function removeButton(label, path, output) {
   return el("button", {
-    type: "button", class: "secondary", text: "Remove", "aria-label": label,
+    type: "button", class: "secondary", text: t("app.garage.remove"), "aria-label": label,
     onclick: async () => {
       try {
         await api.delete(path);

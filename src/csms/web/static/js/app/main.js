@@ -1,6 +1,7 @@
 // The charging web app: signup and login, then charge, follow the session, history, vehicles and cards.
 
 import { Api, EventHub } from "../api.js";
+import { onLanguageChange, startI18n, t } from "../i18n.js";
 import { $, $$, bindLogin, startRouter } from "../ui.js";
 import * as charge from "./charge.js";
 import * as garage from "./garage.js";
@@ -12,12 +13,12 @@ const hub = new EventHub(api);
 const context = { api, hub };
 
 const routes = [
-  { path: "login", view: "login", title: "Log in", public: true, show: showLogin },
-  { path: "charge", view: "charge", title: "Start charging", show: charge.show },
-  { path: "session", view: "session", title: "Charging", show: session.show },
-  { path: "history", view: "history", title: "History", show: history.show },
-  { path: "history/:id", view: "record", title: "Charging session", show: history.showOne },
-  { path: "garage", view: "garage", title: "Vehicles and cards", show: garage.show },
+  { path: "login", view: "login", title: "app.title.login", public: true, show: showLogin },
+  { path: "charge", view: "charge", title: "app.charge.title", show: charge.show },
+  { path: "session", view: "session", title: "app.session.title", show: session.show },
+  { path: "history", view: "history", title: "app.nav.history", show: history.show },
+  { path: "history/:id", view: "record", title: "app.record.title", show: history.showOne },
+  { path: "garage", view: "garage", title: "app.garage.title", show: garage.show },
 ];
 
 function showSession(me) {
@@ -36,7 +37,7 @@ async function enter() {
 function showLogin() {
   const place = charge.pendingPlace();
   $("#login-pairing").hidden = !place;
-  $("#login-pairing").textContent = place ? `Log in or create an account to charge at ${place.charge_point_id} · connector ${place.connector_id}.` : "";
+  $("#login-pairing").textContent = place ? t("app.login.pairing", { charger: place.charge_point_id, connector: place.connector_id }) : "";
 }
 
 /** A sticker's link (/app/pair?cp=...&connector=...&sig=...) opened the app: keep it, and go on at /app. */
@@ -46,7 +47,8 @@ function takePairingLink() {
   window.history.replaceState(null, "", `${location.pathname.replace(/\/pair$/, "")}#/charge`);
 }
 
-function init() {
+async function init() {
+  await startI18n();
   takePairingLink();
   for (const module of [charge, session, history, garage]) module.init(context);
   api.onLogout = () => {
@@ -56,9 +58,14 @@ function init() {
   bindLogin($("#app-login"), $("#app-login-message"), (u, p) => api.login(u, p), enter);
   bindLogin($("#app-signup"), $("#app-signup-message"), (u, p) => api.signup(u, p), enter);
   $("#logout").addEventListener("click", () => api.logout());
-  startRouter(routes, {
+  const router = startRouter(routes, {
     fallback: () => (api.isLoggedIn ? "charge" : "login"),
     guard: (route) => (route.public ? !api.isLoggedIn : api.isLoggedIn),
+  });
+  // A switch re-renders what the scripts wrote: the shown route, and the paired connector's card.
+  onLanguageChange(() => {
+    charge.renderPaired();
+    return router.render();
   });
   if (api.isLoggedIn) api.get("/api/me").then(showSession, () => {});
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch(() => {});

@@ -1,7 +1,8 @@
 // The running session, live: energy, power and duration follow the charger's MeterValues; on a site, the power
 // csms allows the car (it changes as other cars come and go, so it is read again every few seconds).
 
-import { $, duration, isShown, kw, kwh, money, say, secondsSince } from "../ui.js";
+import { t } from "../i18n.js";
+import { $, decimal, duration, isShown, kw, kwh, money, say, secondsSince } from "../ui.js";
 
 let api;
 let active = null;
@@ -45,12 +46,12 @@ function render() {
   const waiting = !active && Date.now() - waitingSince < 120000;
   $("#live").hidden = !active;
   $("#no-session").hidden = Boolean(active) || waiting;
-  if (waiting) say($("#session-message"), "Waiting for the charger to start…");
+  if (waiting) say($("#session-message"), t("app.session.waiting"));
   else if (active) say($("#session-message"), "");
   clearInterval(ticker);
   clearInterval(allowanceTimer);
   if (!active) return;
-  $("#live-where").textContent = `${active.charge_point_id} · connector ${active.connector_id}`;
+  $("#live-where").textContent = t("common.connector_of", { charger: active.charge_point_id, connector: active.connector_id });
   $("#live-energy").textContent = kwh(active.energy_wh);
   $("#live-power").textContent = "–";
   $("#live-cost").textContent = money(active.cost, active.currency);
@@ -69,8 +70,8 @@ function showAllowance(transaction) {
   if (!onSite) return;
   $("#live-allowed").textContent = kw(transaction.allowed_power_w);
   $("#live-allowed-detail").textContent = transaction.allowed_current_a > 0
-    ? `${transaction.allowed_current_a.toFixed(1)} A per phase`
-    : "waiting for power to free up on the site";
+    ? t("app.session.per_phase", { current: decimal(transaction.allowed_current_a, 1) })
+    : t("app.session.waiting_for_power");
 }
 
 async function refreshAllowance() {
@@ -120,17 +121,20 @@ function onPriced(event) {
 
 function sayFinished() {
   const { energy_wh, cost, currency, priced } = finished;
-  const price = cost != null ? `, ${money(cost, currency)}` : priced ? "" : currency ? " (working out the cost…)" : "";
-  say($("#session-message"), `Charging finished: ${kwh(energy_wh)}${price}. The session is in your history.`);
+  const energy = kwh(energy_wh);
+  let text = t("app.session.finished", { energy });
+  if (cost != null) text = t("app.session.finished_cost", { energy, cost: money(cost, currency) });
+  else if (!priced && currency) text = t("app.session.finished_pricing", { energy });
+  say($("#session-message"), text);
 }
 
 async function stop() {
   $("#stop").disabled = true;
-  say($("#session-message"), "Stopping…");
+  say($("#session-message"), t("app.session.stopping"));
   // The charger may stop (and transaction_stopped arrive) before this answer does.
   const answer = await api.post("/api/stop_charging", { transaction_id: active.id });
   if (answer.status !== "Accepted") {
     $("#stop").disabled = false;
-    throw new Error(`The charger refused to stop (${answer.status}).`);
+    throw new Error(t("app.session.stop_refused", { status: answer.status }));
   }
 }
