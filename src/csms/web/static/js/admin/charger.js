@@ -1,6 +1,7 @@
 // One charger: identity, live connectors (a 2.x station's EVSEs), commands over OCPP in the charger's version,
 // configuration keys (a 2.x station's device model), certificates, QR stickers, message log.
 
+import { t, translate } from "../i18n.js";
 import { $, $$, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
 
@@ -42,7 +43,7 @@ let reloadFactsSoon = () => {};
 
 function connectorRow(chargePointId, connector) {
   return el("tr", {},
-    el("td", { text: connector.connector_id === 0 ? "0 (charger)" : String(connector.connector_id) }),
+    el("td", { text: connector.connector_id === 0 ? t("admin.charger.whole_charger") : String(connector.connector_id) }),
     el("td", {}, connectorBadge(chargePointId, connector.connector_id, connector.status)),
     el("td", { text: connector.error_code }),
     el("td", { text: when(connector.status_at || connector.at) }));
@@ -94,7 +95,7 @@ export function init(context) {
 
 export async function show({ id }) {
   current = id;
-  $("#charger-title").textContent = `Charger ${id}`;
+  $("#charger-title").textContent = t("admin.charger.title_id", { id });
   say($("#command-result"), "");
   say($("#variables-message"), "");
   $("#configuration").hidden = true;
@@ -125,6 +126,7 @@ function applyLayout(version) {
   variables = [];
   $("#variables-filter").value = "";
   const forms = $(`#commands-${CSS.escape(version)}`).content.cloneNode(true);
+  translate(forms);
   fill($("#commands"), ...forms.children);
   $$("#commands form").forEach((form) => bindCommand(form, version));
   return true;
@@ -133,17 +135,18 @@ function applyLayout(version) {
 async function loadFacts() {
   const charger = await api.get(path());
   const facts = [
-    ["Connection", connectionBadge(charger.charge_point_id, charger.is_connected)],
-    ["OCPP version", charger.ocpp_version],
-    ["Vendor", charger.vendor], ["Model", charger.model], ["Serial number (booted)", charger.serial_number],
-    ["Registered serial", charger.registered_serial_number],
-    ["Charge box serial", charger.charge_box_serial_number], ["Firmware", charger.firmware_version],
-    ["Firmware status", charger.firmware_status], ["Diagnostics status", charger.diagnostics_status],
-    ["Meter", [charger.meter_type, charger.meter_serial_number].filter(Boolean).join(" ")],
-    ["Registration", charger.registration_status], ["Last boot", when(charger.last_boot_at)],
-    ["Last heartbeat", when(charger.last_heartbeat_at)],
-    ["Security profile", charger.security_profile ? String(charger.security_profile) : null],
-    ["Site", charger.site_id ? el("a", { href: `#/sites/${charger.site_id}`, text: charger.site_name }) : null],
+    [t("admin.charger.fact.connection"), connectionBadge(charger.charge_point_id, charger.is_connected)],
+    [t("admin.charger.fact.ocpp_version"), charger.ocpp_version],
+    [t("admin.charger.fact.vendor"), charger.vendor], [t("admin.charger.fact.model"), charger.model],
+    [t("admin.charger.fact.serial"), charger.serial_number],
+    [t("admin.charger.fact.registered_serial"), charger.registered_serial_number],
+    [t("admin.charger.fact.charge_box_serial"), charger.charge_box_serial_number], [t("admin.charger.fact.firmware"), charger.firmware_version],
+    [t("admin.charger.fact.firmware_status"), charger.firmware_status], [t("admin.charger.fact.diagnostics_status"), charger.diagnostics_status],
+    [t("admin.charger.fact.meter"), [charger.meter_type, charger.meter_serial_number].filter(Boolean).join(" ")],
+    [t("admin.charger.fact.registration"), charger.registration_status], [t("admin.charger.fact.last_boot"), when(charger.last_boot_at)],
+    [t("admin.charger.fact.last_heartbeat"), when(charger.last_heartbeat_at)],
+    [t("admin.charger.fact.security_profile"), charger.security_profile ? String(charger.security_profile) : null],
+    [t("admin.charger.fact.site"), charger.site_id ? el("a", { href: `#/sites/${charger.site_id}`, text: charger.site_name }) : null],
   ];
   fill($("#charger-facts"), ...facts.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", {}, value || "–")]));
   const changed = applyLayout(layoutOf(charger));
@@ -158,7 +161,7 @@ async function loadFacts() {
 function bindCommand(form, version) {
   const action = form.dataset.action;
   onSubmit(form, $("#command-result"), async (fields) => {
-    say($("#command-result"), `${action}: sending…`);
+    say($("#command-result"), t("admin.charger.sending", { action }));
     const answer = await api.post(path(`/ocpp/${action}`), PAYLOADS[version][action](fields));
     say($("#command-result"), `${action}: ${answer.status || JSON.stringify(answer)}`);
   });
@@ -170,7 +173,7 @@ async function loadConfiguration() {
   fill($("#configuration tbody"), ...keys.map((key) => el("tr", {},
     el("td", { class: "mono", text: key.key }),
     el("td", { class: "mono", text: key.value ?? "" }),
-    el("td", { text: key.readonly ? "yes" : "no" }))));
+    el("td", { text: key.readonly ? t("admin.charger.yes") : t("admin.charger.no") }))));
   $("#configuration").hidden = false;
 }
 
@@ -178,7 +181,9 @@ async function loadConfiguration() {
 function componentName(variable) {
   const name = variable.component_instance ? `${variable.component_name} ${variable.component_instance}` : variable.component_name;
   if (!variable.evse_id) return name;
-  const place = variable.evse_connector_id ? `EVSE ${variable.evse_id}, connector ${variable.evse_connector_id}` : `EVSE ${variable.evse_id}`;
+  const place = variable.evse_connector_id
+    ? t("admin.charger.evse_connector", { evse: variable.evse_id, connector: variable.evse_connector_id })
+    : t("admin.charger.evse", { evse: variable.evse_id });
   return `${name} (${place})`;
 }
 
@@ -189,7 +194,7 @@ let variables = [];
 function typeOf(variable) {
   const c = variable.characteristics;
   if (!c) return variable.data_type || "–";
-  const limits = c.min_limit !== null || c.max_limit !== null ? [c.min_limit ?? "…", c.max_limit ?? "…"].join(" to ") : null;
+  const limits = c.min_limit !== null || c.max_limit !== null ? t("admin.charger.limits", { min: c.min_limit ?? "…", max: c.max_limit ?? "…" }) : null;
   const head = [c.data_type, c.unit, limits].filter(Boolean).join(", ");
   return c.values_list ? `${head}: ${c.values_list.split(",").join(", ")}` : head;
 }
@@ -202,7 +207,7 @@ const describeVariable = (variable) => `${componentName(variable)} ${variableNam
 function variableRow(variable) {
   const value = el("td", { class: "mono", text: variable.value ?? "" });
   const action = el("td", {}, isEditable(variable) ? el("button", {
-    type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${describeVariable(variable)}`,
+    type: "button", class: "secondary", text: t("admin.charger.edit"), "aria-label": t("admin.charger.edit_named", { name: describeVariable(variable) }),
     onclick: () => editVariable(variable, value, action),
   }) : null);
   return el("tr", { "data-variable": describeVariable(variable) },
@@ -219,7 +224,7 @@ function variableRow(variable) {
 // An input fit for the variable: a list to choose from for a boolean or an OptionList, text otherwise.
 function valueInput(variable) {
   const c = variable.characteristics || {};
-  const label = `New value of ${describeVariable(variable)}`;
+  const label = t("admin.charger.new_value", { name: describeVariable(variable) });
   const choices = c.data_type === "boolean" ? ["true", "false"]
     : c.data_type === "OptionList" && c.values_list ? c.values_list.split(",") : null;
   if (choices) {
@@ -237,8 +242,8 @@ function valueInput(variable) {
 function editVariable(variable, valueCell, actionCell) {
   const input = valueInput(variable);
   const form = el("form", { class: "inline" }, input,
-    el("button", { type: "submit", text: "Save" }),
-    el("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => showVariables() }));
+    el("button", { type: "submit", text: t("admin.charger.save") }),
+    el("button", { type: "button", class: "secondary", text: t("admin.charger.cancel"), onclick: () => showVariables() }));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     saveVariable(variable, input.value).catch(showVariablesError);
@@ -250,7 +255,7 @@ function editVariable(variable, valueCell, actionCell) {
 
 async function saveVariable(variable, value) {
   const name = describeVariable(variable);
-  say($("#variables-message"), `SetVariables ${name}: sending…`);
+  say($("#variables-message"), t("admin.charger.sending", { action: `SetVariables ${name}` }));
   const setting = {
     component_name: variable.component_name, variable_name: variable.variable_name, attribute_type: variable.attribute_type, value,
     ...(variable.component_instance ? { component_instance: variable.component_instance } : {}),
@@ -283,7 +288,7 @@ function showVariables() {
     }
     rows.push(variableRow(variable));
   }
-  const empty = variables.length ? "No variable matches the filter." : "The station has reported no variables yet: request a full report.";
+  const empty = variables.length ? t("admin.charger.no_variable_matches") : t("admin.charger.no_variables");
   fill($("#variables tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, text: empty }))]));
 }
 
@@ -295,9 +300,9 @@ async function loadVariables({ keepMessage = false, keepEdit = false } = {}) {
 }
 
 async function requestReport() {
-  say($("#variables-message"), "GetBaseReport: sending…");
+  say($("#variables-message"), t("admin.charger.sending", { action: "GetBaseReport" }));
   const answer = await api.post(path("/ocpp/GetBaseReport"), { requestId: requestId(), reportBase: "FullInventory" });
-  const next = answer.status === "Accepted" ? " The station sends its report in parts: refresh the variables to read it." : "";
+  const next = answer.status === "Accepted" ? ` ${t("admin.charger.report_coming")}` : "";
   say($("#variables-message"), `GetBaseReport: ${answer.status || JSON.stringify(answer)}.${next}`);
 }
 
@@ -314,15 +319,15 @@ async function loadCertificates() {
     el("td", { text: when(certificate.not_after) }),
     el("td", { text: certificate.revoked_at ? `${when(certificate.revoked_at)} (${certificate.revocation_reason})` : "–" }),
     el("td", {}, isRevocable(certificate) ? el("button", {
-      type: "button", class: "danger", text: "Revoke",
-      "aria-label": `Revoke certificate ${certificate.serial_number}`, onclick: () => revoke(certificate),
+      type: "button", class: "danger", text: t("admin.charger.revoke"),
+      "aria-label": t("admin.charger.revoke_named", { serial: certificate.serial_number }), onclick: () => revoke(certificate),
     }) : null))));
 }
 
 async function revoke(certificate) {
   try {
     await api.post(path(`/certificates/${certificate.id}/revoke`), {});
-    say($("#certificates-message"), `Certificate ${certificate.serial_number} revoked.`);
+    say($("#certificates-message"), t("admin.charger.revoked_done", { serial: certificate.serial_number }));
     await loadCertificates();
   } catch (error) {
     say($("#certificates-message"), error.message, { error: true });
@@ -333,8 +338,8 @@ async function loadLog() {
   const messages = await api.get(path("/messages?limit=50"));
   fill($("#message-log tbody"), ...messages.map((message) => el("tr", {},
     el("td", { text: when(message.created_at) }),
-    el("td", { text: message.direction === "in" ? "charger → csms" : "csms → charger" }),
-    el("td", { text: message.action || `(type ${message.message_type})` }),
+    el("td", { text: message.direction === "in" ? t("admin.charger.incoming") : t("admin.charger.outgoing") }),
+    el("td", { text: message.action || t("admin.charger.message_type", { type: message.message_type }) }),
     el("td", { class: "frame", text: message.frame }))));
 }
 
@@ -345,8 +350,10 @@ async function loadStickers() {
   const figures = await Promise.all(numbers.map(async (n) => {
     const url = URL.createObjectURL(await api.blob(path(`/connectors/${n}/qr.svg`)));
     qrUrls.push(url);
-    const [alt, caption] = layout === "2.0.1" ? [`EVSE ${n}`, `EVSE ${n}`] : [`connector ${n}`, `Connector ${n}`];
-    return el("figure", {}, el("img", { src: url, alt: `QR code of ${current} ${alt}` }), el("figcaption", { text: caption }));
+    const [alt, caption] = layout === "2.0.1"
+      ? [t("admin.charger.qr_evse", { id: current, n }), t("admin.charger.evse", { evse: n })]
+      : [t("admin.charger.qr_connector", { id: current, n }), t("admin.charger.connector_n", { n })];
+    return el("figure", {}, el("img", { src: url, alt }), el("figcaption", { text: caption }));
   }));
   fill($("#qr-list"), ...figures);
 }

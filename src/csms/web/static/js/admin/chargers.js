@@ -1,6 +1,7 @@
 // Chargers: the list with live connector status and each charger's OCPP version, and registering a new charger.
 
-import { $, badge, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
+import { t } from "../i18n.js";
+import { $, badge, debounce, el, fill, isShown, onSubmit, say, statusText, when } from "../ui.js";
 
 let api;
 let reload;
@@ -19,7 +20,7 @@ export function init(context) {
   onSubmit($("#register-charger"), $("#register-charger-message"), async (fields) => {
     await api.post("/api/admin/chargers", fields);
     $("#register-charger").reset();
-    say($("#register-charger-message"), `Charger ${fields.charge_point_id} registered.`);
+    say($("#register-charger-message"), t("admin.chargers.registered", { id: fields.charge_point_id }));
     await show();
   });
 }
@@ -27,7 +28,7 @@ export function init(context) {
 export async function show() {
   const found = await api.get("/api/admin/chargers");
   const rows = found.map(chargerRow);
-  fill($("#chargers-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: "No chargers registered yet." }))]));
+  fill($("#chargers-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: t("admin.chargers.none") }))]));
 }
 
 function chargerRow(charger) {
@@ -55,13 +56,13 @@ function connectorChip(chargePointId, connector) {
 }
 
 export function connectorBadge(chargePointId, connectorId, status) {
-  const node = badge(status);
+  const node = badge(statusText(status), status);
   node.dataset.connector = `${chargePointId}/${connectorId}`;
   return node;
 }
 
 export function connectionBadge(chargePointId, isConnected) {
-  const node = badge(isConnected ? "Online" : "Offline", isConnected ? "online" : "offline");
+  const node = badge(isConnected ? t("common.online") : t("common.offline"), isConnected ? "online" : "offline");
   node.dataset.connection = chargePointId;
   return node;
 }
@@ -74,7 +75,7 @@ export function applyConnectorStatus(root, event, addEntry) {
   const key = CSS.escape(`${event.charge_point_id}/${event.connector_id}`);
   const badges = [...root.querySelectorAll(`[data-connector="${key}"]`)];
   for (const node of badges) {
-    node.textContent = event.status;
+    node.textContent = statusText(event.status);
     node.className = `badge ${event.status}`;
   }
   if (badges.length || event.connector_id === 0) return true;

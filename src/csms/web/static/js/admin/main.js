@@ -1,6 +1,7 @@
 // The operator dashboard: login, routing between views, one live event stream for all of them.
 
 import { Api, EventHub } from "../api.js";
+import { onLanguageChange, startI18n, t } from "../i18n.js";
 import { $, $$, bindLogin, say, startRouter } from "../ui.js";
 import * as charger from "./charger.js";
 import * as chargers from "./chargers.js";
@@ -16,20 +17,21 @@ const hub = new EventHub(api);
 const context = { api, hub };
 
 const routes = [
-  { path: "login", view: "login", title: "Log in", public: true, show: () => $("#admin-login input").focus() },
-  { path: "overview", view: "overview", title: "Overview", show: overview.show },
-  { path: "chargers", view: "chargers", title: "Chargers", show: chargers.show },
-  { path: "chargers/:id", view: "charger", title: "Charger", show: charger.show },
-  { path: "sites", view: "sites", title: "Sites", show: sites.show },
-  { path: "sites/:id", view: "site", title: "Site", show: site.show },
-  { path: "users", view: "users", title: "Users", show: users.show },
-  { path: "transactions", view: "transactions", title: "Transactions", show: transactions.show },
-  { path: "transactions/:id", view: "transaction", title: "Charging session", show: transactions.showOne },
+  { path: "login", view: "login", title: "app.title.login", public: true, show: () => $("#admin-login input").focus() },
+  { path: "overview", view: "overview", title: "admin.shell.overview", show: overview.show },
+  { path: "chargers", view: "chargers", title: "admin.shell.chargers", show: chargers.show },
+  { path: "chargers/:id", view: "charger", title: "admin.charger.charger", show: charger.show },
+  { path: "sites", view: "sites", title: "admin.shell.sites", show: sites.show },
+  { path: "sites/:id", view: "site", title: "admin.site.site", show: site.show },
+  { path: "users", view: "users", title: "admin.shell.users", show: users.show },
+  { path: "transactions", view: "transactions", title: "admin.shell.transactions", show: transactions.show },
+  { path: "transactions/:id", view: "transaction", title: "admin.transaction.charging_session", show: transactions.showOne },
 ];
 
 function showSession(me) {
   $$("[data-when='logged-in']").forEach((node) => { node.hidden = !me; });
-  $("#who").textContent = me ? `${me.username} (${me.role})` : "";
+  $("#who").textContent = me ? `${me.username} (${t(`role.${me.role}`, { defaultValue: me.role })})` : "";
+  signedIn = me;
   if (me) hub.start();
   else hub.stop();
 }
@@ -38,13 +40,16 @@ async function enter() {
   const me = await api.get("/api/me");
   if (!STAFF.has(me.role)) {
     await api.logout();
-    throw new Error("This account is not an operator account (needs the role admin or root).");
+    throw new Error(t("admin.login.not_operator"));
   }
   showSession(me);
   location.hash = "#/overview";
 }
 
-function init() {
+let signedIn = null;
+
+async function init() {
+  await startI18n();
   for (const module of [overview, chargers, charger, sites, site, users, transactions]) module.init(context);
   api.onLogout = () => {
     showSession(null);
@@ -52,9 +57,14 @@ function init() {
   };
   bindLogin($("#admin-login"), $("#admin-login-message"), (u, p) => api.login(u, p), enter);
   $("#logout").addEventListener("click", () => api.logout());
-  startRouter(routes, {
+  const router = startRouter(routes, {
     fallback: () => (api.isLoggedIn ? "overview" : "login"),
     guard: (route) => (route.public ? !api.isLoggedIn : api.isLoggedIn),
+  });
+  // A switch re-renders what the scripts wrote: the shown view and the signed-in line.
+  onLanguageChange(() => {
+    if (signedIn) showSession(signedIn);
+    return router.render();
   });
   if (api.isLoggedIn) api.get("/api/me").then(showSession, (error) => say($("#admin-login-message"), error.message, { error: true }));
 }

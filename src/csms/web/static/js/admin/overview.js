@@ -1,7 +1,8 @@
 // Overview: chargers online, offline and charging; energy today and per day.
 
 import { barChart } from "../chart.js";
-import { $, day, debounce, el, fill, isShown, kwh, when } from "../ui.js";
+import { t } from "../i18n.js";
+import { $, day, debounce, decimal, el, fill, isShown, kwh, when } from "../ui.js";
 
 const DAYS = 14;
 const RENEWAL_DAYS = 30;
@@ -31,9 +32,9 @@ export async function show() {
     label: day(entry.day),
     value: entry.energy_wh,
     highlight: i === energy.length - 1,
-    title: `${day(entry.day)}: ${kwh(entry.energy_wh)} in ${entry.sessions} sessions`,
+    title: t("admin.overview.bar_title", { day: day(entry.day), energy: kwh(entry.energy_wh), count: entry.sessions }),
   }));
-  const chart = barChart(bars, { label: `Energy delivered per day over the last ${DAYS} days`, format: (wh) => (wh / 1000).toFixed(0) });
+  const chart = barChart(bars, { label: t("admin.overview.chart_label", { days: DAYS }), format: (wh) => decimal(wh / 1000, 0) });
   fill($("#energy-chart"), chart);
 }
 
@@ -44,7 +45,7 @@ function showExpiring(certificates) {
       "li",
       {},
       el("a", { href: `#/chargers/${encodeURIComponent(certificate.charge_point_id)}`, text: certificate.charge_point_id }),
-      ` ${certificate.certificate_type} ${certificate.subject || certificate.serial_number}: expires ${when(certificate.not_after)}`,
+      ` ${t("admin.overview.expires", { type: certificate.certificate_type, name: certificate.subject || certificate.serial_number, when: when(certificate.not_after) })}`,
     ),
   );
   fill($("#expiring-certificates"), ...items);

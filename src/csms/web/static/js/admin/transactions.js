@@ -1,6 +1,7 @@
 // Transactions: filters, pages, CSV export; one session in detail with its energy and power charts.
 
 import { transactionCharts, transactionFacts } from "../transaction.js";
+import { t } from "../i18n.js";
 import { $, badge, debounce, download, el, fill, formData, isShown, kwh, onSubmit, pager, say, when, duration } from "../ui.js";
 
 const LIMIT = 25;
@@ -44,35 +45,37 @@ export async function show() {
   query.set("offset", offset);
   const { items, total } = await api.page(`/api/admin/transactions?${query}`);
   const rows = items.map(transactionRow);
-  fill($("#transactions-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: "No charging sessions." }))]));
+  fill($("#transactions-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: t("admin.transactions.none") }))]));
   pager($("#transactions-pager"), { offset, limit: LIMIT, total, go: (next) => { offset = next; show(); } });
 }
 
-function transactionRow(t) {
-  const open = () => { location.hash = `#/transactions/${t.id}`; };
+function transactionRow(tx) {
+  const open = () => { location.hash = `#/transactions/${tx.id}`; };
   return el(
     "tr",
     { class: "clickable", onclick: open },
-    el("td", { class: "num" }, el("a", { href: `#/transactions/${t.id}`, text: String(t.id) })),
-    el("td", { text: `${t.charge_point_id} / ${t.connector_id}` }),
-    el("td", { class: "num", text: t.user_id ?? "–" }),
-    el("td", { text: when(t.start_timestamp) }),
-    el("td", { text: duration(t.duration_seconds) }),
-    el("td", { class: "num", text: kwh(t.energy_wh) }),
-    el("td", {}, ...stateBadges(t)),
+    el("td", { class: "num" }, el("a", { href: `#/transactions/${tx.id}`, text: String(tx.id) })),
+    el("td", { text: `${tx.charge_point_id} / ${tx.connector_id}` }),
+    el("td", { class: "num", text: tx.user_id ?? "–" }),
+    el("td", { text: when(tx.start_timestamp) }),
+    el("td", { text: duration(tx.duration_seconds) }),
+    el("td", { class: "num", text: kwh(tx.energy_wh) }),
+    el("td", {}, ...stateBadges(tx)),
   );
 }
 
 /** Charging or done, and what staff should know: a refused start, a stale or csms-closed record, a meter gone backwards. */
-function stateBadges(t) {
-  const open = t.stop_timestamp === null;
-  const state = t.is_active ? badge("Charging") : open ? badge(`Refused (${t.id_tag_status})`, "Unknown") : badge("Done", "Available");
-  const closedBy = { superseded: "Superseded", staff: "Closed by staff" }[t.closed_by];
+function stateBadges(tx) {
+  const open = tx.stop_timestamp === null;
+  const state = tx.is_active
+    ? badge(t("admin.transactions.charging"), "Charging")
+    : open ? badge(t("admin.transactions.refused", { status: tx.id_tag_status }), "Unknown") : badge(t("admin.transactions.done"), "Available");
+  const closedBy = { superseded: t("admin.transactions.superseded"), staff: t("admin.transactions.closed_by_staff") }[tx.closed_by];
   return [
     state,
-    t.is_stale ? badge("Stale", "Reserved") : null,
+    tx.is_stale ? badge(t("admin.transactions.stale"), "Reserved") : null,
     closedBy ? badge(closedBy, "Reserved") : null,
-    t.meter_went_backwards ? badge("Meter went backwards", "Faulted") : null,
+    tx.meter_went_backwards ? badge(t("admin.transactions.meter_backwards"), "Faulted") : null,
   ].filter(Boolean);
 }
 
@@ -88,13 +91,13 @@ function closeButton(transaction) {
       say(output, error.message, { error: true });
     }
   };
-  return el("p", {}, el("button", { type: "button", class: "danger", text: "Close this session", onclick: close }), output);
+  return el("p", {}, el("button", { type: "button", class: "danger", text: t("admin.transactions.close"), onclick: close }), output);
 }
 
 export async function showOne({ id }) {
   shownId = Number(id);
   const transaction = await api.get(`/api/transactions/${shownId}`);
-  $("#transaction-title").textContent = `Charging session ${transaction.id}`;
+  $("#transaction-title").textContent = t("app.record.title_id", { id: transaction.id });
   fill($("#transaction-facts"), el("div", {}, ...stateBadges(transaction)), transactionFacts(transaction), closeButton(transaction));
-  fill($("#transaction-charts"), el("h2", { text: "Energy and power" }), transactionCharts(transaction));
+  fill($("#transaction-charts"), el("h2", { text: t("tx.energy_and_power") }), transactionCharts(transaction));
 }

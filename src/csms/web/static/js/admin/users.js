@@ -1,5 +1,6 @@
 // Users: search, roles (root only, the server decides) and blocking.
 
+import { t } from "../i18n.js";
 import { $, el, fill, onSubmit, pager, say, when } from "../ui.js";
 
 const LIMIT = 20;
@@ -24,19 +25,20 @@ export async function show() {
 }
 
 function userRow(user) {
-  const role = el("select", { "aria-label": `Role of ${user.username}` }, ...ROLES.map((name) => el("option", { value: name, text: name, selected: name === user.role })));
+  const role = el("select", { "aria-label": t("admin.users.role_of", { name: user.username }) },
+    ...ROLES.map((name) => el("option", { value: name, text: t(`role.${name}`, { defaultValue: name }), selected: name === user.role })));
   role.addEventListener("change", () => update(user, { role: role.value }));
-  const blockLabel = user.is_active ? "Block" : "Unblock";
+  const blockLabel = user.is_active ? t("admin.users.block") : t("admin.users.unblock");
   return el(
     "tr",
     { "data-user": user.username },
     el("td", { text: user.username }),
     el("td", {}, role),
-    el("td", {}, el("span", { class: `badge ${user.is_active ? "online" : "offline"}`, text: user.is_active ? "Active" : "Blocked" })),
+    el("td", {}, el("span", { class: `badge ${user.is_active ? "online" : "offline"}`, text: user.is_active ? t("admin.users.active") : t("admin.users.blocked") })),
     el("td", { text: when(user.created_at) }),
     el("td", {}, el("button", {
       type: "button", class: user.is_active ? "danger" : "secondary", text: blockLabel,
-      "aria-label": `${blockLabel} ${user.username}`, onclick: () => update(user, { is_active: !user.is_active }),
+      "aria-label": user.is_active ? t("admin.users.block_named", { name: user.username }) : t("admin.users.unblock_named", { name: user.username }), onclick: () => update(user, { is_active: !user.is_active }),
     })),
   );
 }
@@ -44,7 +46,7 @@ function userRow(user) {
 async function update(user, changes) {
   try {
     await api.patch(`/api/admin/users/${user.id}`, changes);
-    say($("#users-message"), `${user.username} updated.`);
+    say($("#users-message"), t("admin.users.updated", { name: user.username }));
   } catch (error) {
     say($("#users-message"), error.message, { error: true });
   }
