@@ -3,13 +3,15 @@ task in each language at 360 px and desktop width, the language switch, and dark
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import Page, expect
 
 from csms.simulator.charger import connect_charger
-from tests.conftest import CHARGER_PASSWORD, USER_PASSWORD, RunningServer, new_username
+from tests.conftest import CHARGER_PASSWORD, USER_PASSWORD, RunningServer, create_account_with_role, new_username
 from tests.screens import check_page, overflows_horizontally, snap
+from tests.test_web_admin import charge_once
 from tests.test_web_app import begin_transaction, price_charger_at_forty_cents_a_kwh
 
 pytest_plugins = ["tests.browser"]
@@ -113,6 +115,89 @@ async def test_a_driver_charges_in_the_browsers_language_on_a_phone_and_a_deskto
         await check_page(page, words["history_title"], shot("app-history", language))
         record = page.locator(f'[data-transaction="{transaction_id}"]')
         await expect(record.locator(".cost")).to_have_text("€1.00")
+
+
+# What the operator reads, in each language.
+CONSOLE = {
+    "en": {
+        "sign_in": "Sign in to the csms dashboard",
+        "username": "Username",
+        "password": "Password",
+        "log_in": "Log in",
+        "overview": "Overview",
+        "online": "Online",
+        "charging": "Charging",
+        "energy_today": "Energy today",
+        "chargers": "Chargers",
+        "charger": "Charger {cp}",
+        "available": "Available",
+        "identity": "Identity and firmware",
+        "firmware": "Firmware",
+        "reset": "Reset",
+        "log": "OCPP message log",
+        "incoming": "charger → csms",
+    },
+    "ja": {
+        "sign_in": "csms ダッシュボードにログイン",
+        "username": "ユーザー名",
+        "password": "パスワード",
+        "log_in": "ログイン",
+        "overview": "概要",
+        "online": "オンライン",
+        "charging": "充電中",
+        "energy_today": "本日の電力量",
+        "chargers": "充電器",
+        "charger": "充電器 {cp}",
+        "available": "利用可能",
+        "identity": "基本情報とファームウェア",
+        "firmware": "ファームウェア",
+        "reset": "リセット",
+        "log": "OCPP メッセージログ",
+        "incoming": "充電器 → csms",
+    },
+}
+
+
+async def test_an_operator_reads_the_overview_and_a_charger_in_the_browsers_language(
+    localized_screen: Page, language: str, sqlite_server: RunningServer
+) -> None:
+    page = localized_screen
+    words = CONSOLE[language]
+    charge_point_id = await sqlite_server.add_charger()
+    username, password = await create_account_with_role(sqlite_server, "admin")
+    await page.goto("/admin")
+    await check_page(page, words["sign_in"], shot("admin-login", language))
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await page.get_by_label(words["username"], exact=True).fill(username)
+    await page.get_by_label(words["password"], exact=True).fill(password)
+    await page.get_by_role("button", name=words["log_in"]).click()
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot(firmware_version="1.4.2")
+        await charger.status(1, "Available")
+        await charge_once(charger, id_tag="RFID-0001", readings=[0, 2_500, 9_000])
+        await charger.status(2, "Charging")
+        await sqlite_server.flush_message_log()
+        await page.reload()
+        await check_page(page, words["overview"], shot("admin-overview", language))
+        # The server is shared by the tests: today's energy is at least this session's, formatted as the page's.
+        stat = page.locator(".stat", has=page.get_by_text(words["energy_today"], exact=True))
+        await expect(stat.locator(".value")).to_have_text(re.compile(r"^[1-9][\d,]*\.\d\d kWh$"))
+        charging = page.locator(".stat", has=page.get_by_text(words["charging"], exact=True))
+        await expect(charging.locator(".value")).to_have_text(re.compile(r"^[1-9]\d*$"))
+
+        await page.get_by_role("link", name=words["chargers"], exact=True).click()
+        await expect(page.locator(f'[data-connection="{charge_point_id}"]')).to_have_text(words["online"])
+        await expect(page.locator(f'[data-connector="{charge_point_id}/1"]')).to_have_text(words["available"])
+        await charger.status(1, "Charging")  # live: the badge follows in the page's language
+        await expect(page.locator(f'[data-connector="{charge_point_id}/1"]')).to_have_text(words["charging"])
+        await page.get_by_role("link", name=charge_point_id).click()
+        await check_page(page, words["charger"].format(cp=charge_point_id), shot("admin-charger", language))
+        await expect(page.get_by_role("heading", name=words["identity"])).to_be_visible()
+        facts = page.locator("#charger-facts")
+        await expect(facts.locator(f"dt:text-is('{words['firmware']}') + dd")).to_have_text("1.4.2")
+        await expect(page.locator("#commands").get_by_role("button", name=words["reset"], exact=True)).to_be_visible()
+        await expect(page.get_by_role("heading", name=words["log"])).to_be_visible()
+        await expect(page.locator("#message-log")).to_contain_text(words["incoming"])
 
 
 async def test_the_language_switch_translates_the_page_at_once_and_is_remembered(

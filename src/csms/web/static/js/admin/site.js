@@ -2,15 +2,16 @@
 // the limit, the chart of its current over the day, and the forms that change it (override, windows, settings).
 
 import { stepChart } from "../chart.js";
-import { $, $$, badge, debounce, el, fill, isShown, onSubmit, pollWhileShown, say, when } from "../ui.js";
-import { REFRESH_MS, amps, chargerIds, meter, siteMeter } from "./sites.js";
+import { t } from "../i18n.js";
+import { $, $$, badge, debounce, decimal, el, fill, isShown, onSubmit, pollWhileShown, say, when } from "../ui.js";
+import { REFRESH_MS, amps, chargerIds, drawnText, meter, siteMeter } from "./sites.js";
 
 // The allocator keeps about one sample a minute: the chart is read again as often.
 const CHART_REFRESH_MS = 60000;
 const STATES = {
-  charging: { text: "Charging", badge: "Charging" },
-  waiting: { text: "Waiting", badge: "Reserved" },
-  unresponsive: { text: "Unresponsive", badge: "Faulted" },
+  charging: { text: () => t("admin.site.state.charging"), badge: "Charging" },
+  waiting: { text: () => t("admin.site.state.waiting"), badge: "Reserved" },
+  unresponsive: { text: () => t("admin.site.state.unresponsive"), badge: "Faulted" },
 };
 
 let api;
@@ -30,11 +31,11 @@ export function init(context) {
   }
   onSubmit($("#site-override"), $("#site-override-message"), async (fields) => {
     const body = { max_current_a: Number(fields.max_current_a), until: fields.until ? new Date(fields.until).toISOString() : null };
-    changed(await api.put(path("/limit"), body), $("#site-override-message"), `Override set: ${amps(body.max_current_a)}.`);
+    changed(await api.put(path("/limit"), body), $("#site-override-message"), t("admin.site.override_set", { current: amps(body.max_current_a) }));
   });
   $("#clear-override").addEventListener("click", async () => {
     try {
-      changed(await api.delete(path("/limit")), $("#site-override-message"), "Override cleared.");
+      changed(await api.delete(path("/limit")), $("#site-override-message"), t("admin.site.override_cleared"));
     } catch (error) {
       say($("#site-override-message"), error.message, { error: true });
     }
@@ -44,7 +45,7 @@ export function init(context) {
     const windows = $$("#site-window-rows .window").map((row) => ({
       start: $("[name=start]", row).value, end: $("[name=end]", row).value, max_current_a: Number($("[name=max_current_a]", row).value),
     }));
-    changed(await api.put(path("/limit_windows"), windows), $("#site-windows-message"), "Windows saved.");
+    changed(await api.put(path("/limit_windows"), windows), $("#site-windows-message"), t("admin.site.windows_saved"));
     fillWindows(current);
   });
   onSubmit($("#site-settings"), $("#site-settings-message"), async (fields) => {
@@ -52,7 +53,7 @@ export function init(context) {
       ...fields, name: fields.name.trim(), timezone: fields.timezone.trim(), charge_point_ids: chargerIds(fields.charge_point_ids),
       ...Object.fromEntries(["max_current_a", "phases", "min_current_a", "charger_max_current_a"].map((name) => [name, Number(fields[name])])),
     };
-    changed(await api.patch(path(), body), $("#site-settings-message"), "Settings saved.");
+    changed(await api.patch(path(), body), $("#site-settings-message"), t("admin.site.settings_saved"));
     fillSettings(current);
   });
   $("#site-chart-range").addEventListener("change", () => loadChart().catch((error) => say($("#page-error"), error.message, { error: true })));
@@ -88,25 +89,27 @@ async function load() {
 /** What changes on its own: the limit in force, the totals, the sessions. Forms are left as the operator typed. */
 function showLive(site) {
   current = site;
-  $("#site-title").textContent = `Site ${site.name}`;
+  $("#site-title").textContent = t("admin.site.title_name", { name: site.name });
   fill($("#site-total"), siteMeter(site));
   fill($("#site-facts"), ...facts(site).flatMap(([term, value]) => [el("dt", { text: term }), el("dd", {}, value ?? "–")]));
   fill($("#site-override-now"), overrideText(site));
   const rows = site.sessions.map((allocation) => sessionRow(site, allocation));
-  fill($("#site-sessions"), ...(rows.length ? rows : [el("li", { class: "muted", text: "No car is charging on this site." })]));
+  fill($("#site-sessions"), ...(rows.length ? rows : [el("li", { class: "muted", text: t("admin.site.no_sessions") })]));
 }
 
 function facts(site) {
   const chargers = site.charge_point_ids.flatMap((id, i) => [i ? ", " : "", el("a", { href: `#/chargers/${encodeURIComponent(id)}`, text: id })]);
   return [
-    ["Limit in force", `${amps(site.limit_in_force_a)} per phase (${limitSource(site)})`],
-    ["Grid connection", `${amps(site.max_current_a)} per phase, ${site.phases === 1 ? "1 phase" : "3 phases"}`],
-    ["Minimum per car", amps(site.min_current_a)],
-    ["Most a charger gives", amps(site.charger_max_current_a)],
-    ["Sharing", site.strategy === "priority" ? "by priority" : "equal shares"],
-    ["Time zone", site.timezone],
-    ["Chargers", chargers.length ? el("span", {}, ...chargers) : null],
-    ["Allocated by node", site.allocator_node],
+    [t("admin.site.fact.limit"), t("admin.site.fact.limit_value", { current: amps(site.limit_in_force_a), source: limitSource(site) })],
+    [t("admin.site.fact.grid"), site.phases === 1
+      ? t("admin.site.fact.grid_one", { current: amps(site.max_current_a) })
+      : t("admin.site.fact.grid_three", { current: amps(site.max_current_a) })],
+    [t("admin.site.fact.minimum"), amps(site.min_current_a)],
+    [t("admin.site.fact.charger_max"), amps(site.charger_max_current_a)],
+    [t("admin.site.fact.sharing"), site.strategy === "priority" ? t("admin.site.fact.by_priority") : t("admin.site.fact.equal")],
+    [t("admin.site.fact.timezone"), site.timezone],
+    [t("admin.site.fact.chargers"), chargers.length ? el("span", {}, ...chargers) : null],
+    [t("admin.site.fact.node"), site.allocator_node],
   ];
 }
 
@@ -114,25 +117,26 @@ const overrideRuns = (site) => site.limit_override_a !== null && (!site.limit_ov
 
 /** Why this limit: the override, the window of the day (site time) that covers now, or the grid connection. */
 function limitSource(site) {
-  if (overrideRuns(site)) return "override";
+  if (overrideRuns(site)) return t("admin.site.source.override");
   const now = new Intl.DateTimeFormat("en-GB", { timeZone: site.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date());
   const covering = site.limit_windows.find((w) => (w.start <= w.end ? w.start <= now && now < w.end : now >= w.start || now < w.end));
-  return covering ? `window ${covering.start}–${covering.end}` : "grid connection";
+  return covering ? t("admin.site.source.window", { start: covering.start, end: covering.end }) : t("admin.site.source.grid");
 }
 
 function overrideText(site) {
-  if (!overrideRuns(site)) return "No override is in force.";
-  const until = site.limit_override_until ? `until ${when(site.limit_override_until)}` : "until cleared";
-  return `In force: ${amps(site.limit_override_a)} ${until}.`;
+  if (!overrideRuns(site)) return t("admin.site.no_override");
+  const current = amps(site.limit_override_a);
+  if (!site.limit_override_until) return t("admin.site.override_until_cleared", { current });
+  return t("admin.site.override_until", { current, until: when(site.limit_override_until) });
 }
 
 function sessionRow(site, allocation) {
-  const state = STATES[allocation.state] || { text: allocation.state, badge: "Unknown" };
-  const drawn = allocation.drawn_a === null ? "" : ` · ${amps(allocation.drawn_a)} drawn`;
+  const state = STATES[allocation.state] || { text: () => allocation.state, badge: "Unknown" };
+  const drawn = drawnText(allocation.drawn_a);
   const texts = {
-    charging: `${amps(allocation.limit_a)} allowed${drawn}`,
-    waiting: `waiting for power: 0 A until a share frees up${drawn}`,
-    unresponsive: `did not accept its limit: counted at ${amps(allocation.counted_a)}${drawn}`,
+    charging: t("admin.site.allowed", { current: amps(allocation.limit_a) }) + drawn,
+    waiting: t("admin.site.waiting_for_power") + drawn,
+    unresponsive: t("admin.site.unresponsive", { current: amps(allocation.counted_a) }) + drawn,
   };
   const where = `${allocation.charge_point_id} · ${allocation.connector_id}`;
   return el(
@@ -142,13 +146,13 @@ function sessionRow(site, allocation) {
       "div",
       { class: "allocation-head" },
       el("a", { href: `#/chargers/${encodeURIComponent(allocation.charge_point_id)}`, text: where }),
-      el("a", { href: `#/transactions/${allocation.transaction_id}`, text: `session ${allocation.transaction_id}` }),
-      badge(state.text, state.badge),
+      el("a", { href: `#/transactions/${allocation.transaction_id}`, text: t("admin.site.session", { id: allocation.transaction_id }) }),
+      badge(state.text(), state.badge),
     ),
     meter({
       value: allocation.state === "unresponsive" ? allocation.counted_a : allocation.limit_a,
       max: site.charger_max_current_a, drawn: allocation.drawn_a, kind: allocation.state === "charging" ? "" : allocation.state,
-      label: `Session ${allocation.transaction_id} on ${where}`, text: texts[allocation.state] || amps(allocation.limit_a),
+      label: t("admin.site.session_on", { id: allocation.transaction_id, where }), text: texts[allocation.state] || amps(allocation.limit_a),
     }),
   );
 }
@@ -157,16 +161,16 @@ function windowRow(window) {
   const row = el(
     "div",
     { class: "window inline" },
-    el("label", {}, "From", el("input", { name: "start", type: "time", required: true, value: window.start })),
-    el("label", {}, "To", el("input", { name: "end", type: "time", required: true, value: window.end })),
-    el("label", {}, "Limit (A)", el("input", { name: "max_current_a", type: "number", min: 0, max: 10000, step: 0.1, required: true, value: window.max_current_a })),
+    el("label", {}, t("admin.site.window.from"), el("input", { name: "start", type: "time", required: true, value: window.start })),
+    el("label", {}, t("admin.site.window.to"), el("input", { name: "end", type: "time", required: true, value: window.end })),
+    el("label", {}, t("admin.site.window.limit"), el("input", { name: "max_current_a", type: "number", min: 0, max: 10000, step: 0.1, required: true, value: window.max_current_a })),
   );
-  row.append(el("button", { type: "button", class: "secondary", text: "Remove", "aria-label": "Remove this window", onclick: () => row.remove() }));
+  row.append(el("button", { type: "button", class: "secondary", text: t("admin.site.window.remove"), "aria-label": t("admin.site.window.remove_this"), onclick: () => row.remove() }));
   return row;
 }
 
 function fillWindows(site) {
-  $("#site-windows-zone").textContent = `Every day, in the site's time (${site.timezone}); a window that ends before it starts runs over midnight.`;
+  $("#site-windows-zone").textContent = t("admin.site.windows_zone", { zone: site.timezone });
   fill($("#site-window-rows"), ...site.limit_windows.map(windowRow));
 }
 
@@ -198,6 +202,6 @@ function drawChart() {
   }));
   // Nothing was sampled before the site existed: a new site's chart starts when it was made.
   const start = Math.max(end - hours * 3600 * 1000, new Date(current.created_at).getTime());
-  const label = `The current of site ${current.name}: limit, allocated and drawn`;
-  fill($("#site-chart"), stepChart(series, { label, format: (a) => a.toFixed(0), start, end }));
+  const label = t("admin.site.chart_label", { name: current.name });
+  fill($("#site-chart"), stepChart(series, { label, format: (a) => decimal(a, 0), start, end }));
 }

@@ -1,13 +1,14 @@
 // Sites: chargers behind one grid connection, with the share of the limit csms has allocated; creating a site.
 
-import { $, debounce, el, fill, isShown, onSubmit, pollWhileShown, say } from "../ui.js";
+import { t } from "../i18n.js";
+import { $, debounce, decimal, el, fill, isShown, onSubmit, pollWhileShown, say } from "../ui.js";
 
 // The allocation moves on the allocator's own time (after a start, a stop, a change of draw): pages read it again this often.
 export const REFRESH_MS = 3000;
 
 let api;
 
-export const amps = (value) => (value === null || value === undefined ? "–" : `${Number(value).toFixed(1)} A`);
+export const amps = (value) => (value === null || value === undefined ? "–" : `${decimal(Number(value), 1)} A`);
 
 /** "CP1, CP2 ,CP3" → ["CP1", "CP2", "CP3"] */
 export const chargerIds = (text) => (text || "").split(",").map((id) => id.trim()).filter(Boolean);
@@ -35,13 +36,16 @@ export function meter({ value, max, drawn = null, label, text, kind = "" }) {
   );
 }
 
+/** " · 12.0 A drawn", or nothing when the draw is unknown. */
+export const drawnText = (value) => (value === null || value === undefined ? "" : ` · ${t("admin.sites.drawn", { current: amps(value) })}`);
+
 /** The site's total: what csms allocated (counting unresponsive chargers at their maximum) against the limit. */
 export function siteMeter(site) {
-  const drawn = site.drawn_a === null ? "" : ` · ${amps(site.drawn_a)} drawn`;
+  const drawn = drawnText(site.drawn_a);
   return meter({
     value: site.allocated_a, max: site.limit_in_force_a, drawn: site.drawn_a,
-    label: `${site.name}: allocated of its limit`, kind: site.allocated_a > site.limit_in_force_a ? "over" : "",
-    text: `${amps(site.allocated_a)} of ${amps(site.limit_in_force_a)} allocated${drawn}`,
+    label: t("admin.sites.meter_label", { name: site.name }), kind: site.allocated_a > site.limit_in_force_a ? "over" : "",
+    text: t("admin.sites.meter_text", { allocated: amps(site.allocated_a), limit: amps(site.limit_in_force_a) }) + drawn,
   });
 }
 
@@ -55,7 +59,7 @@ export function init(context) {
     const body = { name: fields.name.trim(), max_current_a: Number(fields.max_current_a), phases: Number(fields.phases), charge_point_ids: chargerIds(fields.charge_point_ids) };
     const site = await api.post("/api/admin/sites", body);
     $("#create-site").reset();
-    say($("#create-site-message"), `Site ${site.name} created.`);
+    say($("#create-site-message"), t("admin.sites.created", { name: site.name }));
     await show();
   });
 }
@@ -68,7 +72,7 @@ export async function show() {
 async function load() {
   const found = await api.get("/api/admin/sites");
   const rows = found.map(siteRow);
-  fill($("#sites-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: "No sites yet." }))]));
+  fill($("#sites-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: t("admin.sites.none") }))]));
 }
 
 function siteRow(site) {
