@@ -31,9 +31,12 @@ run: install
 # Two checkouts' `make test` on a new machine install it one after the other (flock), and apt waits for
 # a lock another apt holds instead of failing at once.
 APT := apt-get -o DPkg::Lock::Timeout=600
+# Chromium, and a Japanese font: without one the Japanese pages render as boxes, so their screenshots and their
+# layout checks at 360 px (tests/test_web_languages.py) would not be what a phone shows.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 browser:
-	test -x /usr/bin/chromium || flock /tmp/csms-browser-install.lock sh -c \
-		'test -x /usr/bin/chromium || ($(APT) update && $(APT) install -y chromium)'
+	test -x /usr/bin/chromium -a -e $(CJK_FONT) || flock /tmp/csms-browser-install.lock sh -c \
+		'test -x /usr/bin/chromium -a -e $(CJK_FONT) || ($(APT) update && $(APT) install -y chromium fonts-noto-cjk)'
 
 # The npm tools the tests run, kept in .tools/ and installed together in one npm install (a later
 # `npm install --no-save` of one package would prune the other): newman runs the Postman collection's Flow

@@ -136,6 +136,7 @@ CONSOLE = {
         "reset": "Reset",
         "log": "OCPP message log",
         "incoming": "charger → csms",
+        "language": "Language",
     },
     "ja": {
         "sign_in": "csms ダッシュボードにログイン",
@@ -154,6 +155,7 @@ CONSOLE = {
         "reset": "リセット",
         "log": "OCPP メッセージログ",
         "incoming": "充電器 → csms",
+        "language": "言語",
     },
 }
 
@@ -197,6 +199,7 @@ async def test_an_operator_reads_the_overview_and_a_charger_in_the_browsers_lang
         await expect(facts.locator(f"dt:text-is('{words['firmware']}') + dd")).to_have_text("1.4.2")
         await expect(page.locator("#commands").get_by_role("button", name=words["reset"], exact=True)).to_be_visible()
         await expect(page.get_by_role("heading", name=words["log"])).to_be_visible()
+        await expect(page.get_by_role("combobox", name=words["language"])).to_have_value(language)
         await expect(page.locator("#message-log")).to_contain_text(words["incoming"])
 
 
