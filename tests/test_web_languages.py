@@ -173,6 +173,7 @@ async def test_an_operator_reads_the_overview_and_a_charger_in_the_browsers_lang
     await page.get_by_label(words["username"], exact=True).fill(username)
     await page.get_by_label(words["password"], exact=True).fill(password)
     await page.get_by_role("button", name=words["log_in"]).click()
+    await expect(page.get_by_role("heading", name=words["overview"], exact=True)).to_be_visible()  # signed in
     async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         await charger.boot(firmware_version="1.4.2")
         await charger.status(1, "Available")
