@@ -224,6 +224,18 @@ async def test_the_language_switch_translates_the_page_at_once_and_is_remembered
     await expect(page.locator("html")).to_have_attribute("lang", "en")
 
 
+async def test_the_page_takes_the_first_of_the_browsers_languages_it_has(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    # A French reader who also reads Japanese: csms has no French, so Japanese, not English.
+    await page.add_init_script(
+        "Object.defineProperty(navigator, 'languages', { get: () => ['fr-FR', 'ja-JP', 'en-US'] })"
+    )
+    await page.goto("/app")
+    await expect(page.get_by_role("heading", name="csms で充電する")).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "ja")
+
+
 # The relative luminance contrast of an element's text on the background it is drawn on (WCAG 2).
 CONTRAST = """(selector) => {
   const node = document.querySelector(selector);
