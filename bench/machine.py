@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import resource
 import subprocess
 import time
 from pathlib import Path
@@ -82,3 +83,12 @@ def wait_until_quiet(*, timeout: float, poll: float = 30.0) -> dict[str, Any]:
 
 def describe() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version()}
+
+
+def raise_open_file_limit() -> int:
+    """Lift this process's open-file limit to its hard limit (a load generator holds one socket per charger);
+    the new limit, which the csms it starts inherits."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = hard if hard != resource.RLIM_INFINITY else 65_536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    return limit

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from csms_process import (
 )
 from lean_charger import VERSIONS, CallFailed, LeanCharger, Messages, connect_charger, send_step, transaction_cycle
 from load_stats import ALL_ACTIONS, LatencyBook, format_latency_table, format_timeline
-from machine import describe, freeze_heap
+from machine import describe, freeze_heap, raise_open_file_limit
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 CHARGER_PASSWORD = "bench-password-0123456789"  # a throwaway database
@@ -238,7 +237,7 @@ def _run_against_fresh_node(options: Options, workdir: Path, report: Report) -> 
         url=url,
         port=options.port,
         core=SERVER_CORE,
-        max_open_files=_raise_open_file_limit(),
+        max_open_files=raise_open_file_limit(),
         log_path=workdir / "server.log",
         log_level=options.server_log_level,
         environment=server_environment,
@@ -254,13 +253,6 @@ def _run_against_fresh_node(options: Options, workdir: Path, report: Report) -> 
             runner.run(run_load(options, server, ids, report))
     finally:
         server.stop()
-
-
-def _raise_open_file_limit() -> int:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = hard if hard != resource.RLIM_INFINITY else 65_536
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-    return limit
 
 
 def _machine() -> dict[str, Any]:

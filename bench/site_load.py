@@ -62,7 +62,7 @@ from csms_process import (
 )
 from lean_charger import OCPP16, CallFailed, connect_charger, send_step
 from load_stats import LatencyBook, format_latency_table
-from machine import describe, freeze_heap, other_work
+from machine import describe, freeze_heap, other_work, raise_open_file_limit
 from site_chargers import (
     FIRST,
     LOWERED,
@@ -504,7 +504,7 @@ def run(options: Options) -> dict[str, Any]:
                 url=url,
                 port=options.port,
                 core=SERVER_CORE,
-                max_open_files=_raise_open_file_limit(),
+                max_open_files=raise_open_file_limit(),
                 log_path=workdir / "server.log",
                 log_level=options.server_log_level,
                 environment=server_environment,
@@ -527,15 +527,6 @@ def run(options: Options) -> dict[str, Any]:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return report
-
-
-def _raise_open_file_limit() -> int:
-    import resource
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = hard if hard != resource.RLIM_INFINITY else 65_536
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-    return limit
 
 
 def _machine() -> dict[str, Any]:
