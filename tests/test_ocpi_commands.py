@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,17 +20,17 @@ from csms.db.models import OcpiTransactionToken, Transaction
 from csms.simulator.charger import ChargerBehaviour
 from csms.simulator.station201 import StationBehaviour
 from tests.conftest import (
-    BACKENDS,
     RunningServer,
-    fresh_database,
     settings_for,
     start_server,
     stop_server,
 )
 from tests.operating import booted_station, online_charger, payloads_received
 from tests.support.ocpi_peer import EmspPeer, Seen
-from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, database, peers, register
 from tests.support.waiting import poll, wait_until
+
+__all__ = ["database", "peers"]  # fixtures of tests/support/ocpi_setup.py
 
 CALL_TIMEOUT = 2.0  # ocpp_call_timeout of the node under test: a silent charger times out quickly
 PLACE = {
@@ -44,12 +44,6 @@ PLACE = {
 }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory) as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
 async def server(database: str) -> AsyncIterator[RunningServer]:
     handle, task, running = await start_server(settings_for(database, **OWN, ocpp_call_timeout=CALL_TIMEOUT))
@@ -61,12 +55,6 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(server) as client:
         yield client
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[StartPeer]:
-    async for start in running_peers():
-        yield start
 
 
 class Emsp:

@@ -5,7 +5,7 @@ The peer checks every object by the spec's field rules and fails the test on any
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import (
-    BACKENDS,
     RunningServer,
-    fresh_database,
     node_with,
     settings_for,
     start_server,
@@ -24,8 +22,10 @@ from tests.conftest import (
 from tests.operating import booted_station, online_charger
 from tests.support import ocpi_objects
 from tests.support.ocpi_peer import EmspPeer
-from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, database, peers, register
 from tests.support.waiting import poll
+
+__all__ = ["database", "peers"]  # fixtures of tests/support/ocpi_setup.py
 
 PLACE = {
     "name": "Depot North",
@@ -45,12 +45,6 @@ PLACE = {
 }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory) as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
 async def server(database: str) -> AsyncIterator[RunningServer]:
     handle, task, running = await start_server(settings_for(database, **OWN))
@@ -62,12 +56,6 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(server) as client:
         yield client
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[StartPeer]:
-    async for start in running_peers():
-        yield start
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,7 @@ from sqlalchemy import update
 from csms.db.models import OcpiTransactionToken
 from csms.simulator.charger import SimulatedCharger, now_iso
 from tests.conftest import (
-    BACKENDS,
     RunningServer,
-    fresh_database,
     node_with,
     settings_for,
     start_server,
@@ -33,8 +31,10 @@ from tests.conftest import (
 )
 from tests.operating import online_charger
 from tests.support.ocpi_peer import EmspPeer
-from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, database, peers, register
 from tests.support.waiting import poll
+
+__all__ = ["database", "peers"]  # fixtures of tests/support/ocpi_setup.py
 
 SETTINGS = {**OWN, "ocpi_session_update_interval": 0}  # every meter value PATCHes the Session
 RECEIVES = ("locations", "tariffs", "sessions", "cdrs")
@@ -51,12 +51,6 @@ PLACE = {
 PRICES = {"price_per_kwh": "0.40", "session_fee": "1.00", "tax_rate": "0.21"}
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory) as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
 async def server(database: str) -> AsyncIterator[RunningServer]:
     handle, task, running = await start_server(settings_for(database, **SETTINGS))
@@ -68,12 +62,6 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(server) as client:
         yield client
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[StartPeer]:
-    async for start in running_peers():
-        yield start
 
 
 @pytest.fixture

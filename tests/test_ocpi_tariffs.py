@@ -5,29 +5,23 @@ rules and fails the test on any rule broken."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import (
-    BACKENDS,
     RunningServer,
-    fresh_database,
     settings_for,
     start_server,
     stop_server,
 )
 from tests.support import ocpi_objects
-from tests.support.ocpi_setup import OWN, StartPeer, admin_client, register, running_peers
+from tests.support.ocpi_setup import OWN, StartPeer, admin_client, database, peers, register
 from tests.support.waiting import poll
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory) as url:
-        yield url
+__all__ = ["database", "peers"]  # fixtures of tests/support/ocpi_setup.py
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +35,6 @@ async def server(database: str) -> AsyncIterator[RunningServer]:
 async def admin(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(server) as client:
         yield client
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[StartPeer]:
-    async for start in running_peers():
-        yield start
 
 
 async def _tariff(admin: httpx.AsyncClient, **prices: str) -> dict[str, Any]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import RunningServer, create_account_with_role, login_as
+from tests.conftest import BACKENDS, RunningServer, create_account_with_role, fresh_database, login_as
 from tests.support.ocpi_peer import EmspPeer, start_peer, stop_peer
 
 OWN = {
@@ -24,6 +25,20 @@ OWN = {
     "ocpi_page_limit": 2,
 }
 StartPeer = Callable[..., Awaitable[EmspPeer]]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """For a module that imports it: a database of its own on each storage backend, for its OCPI node."""
+    with fresh_database(request.param, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[StartPeer]:
+    """For a module that imports it: `running_peers` as a fixture."""
+    async for start in running_peers():
+        yield start
 
 
 async def running_peers() -> AsyncIterator[StartPeer]:
