@@ -23,7 +23,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Needs the role admin or root"},
     404: {"model": ErrorBody, "description": "Unknown location, charger or tariff"},
     409: {"model": ErrorBody, "description": "A charger is on another location"},
-    422: {"model": ErrorBody, "description": "A field breaks OCPI's rules (country, zone, facility, ...)"},
+    422: {"description": "A field breaks OCPI's rules (country, zone, facility, ...)"},
 }
 _TIME_OF_DAY = r"^([01]\d|2[0-3]):[0-5]\d$"
 # What a PATCH may set to null; null for the others leaves them as they are.
