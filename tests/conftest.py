@@ -32,6 +32,15 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHARGER_PASSWORD = "charger-secret-0123"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (pytest-xdist, --dist loadgroup) the tests that share the NATS server run on one worker,
+    one after another: nodes of two test databases on one bus would hear each other's events (a site or a user
+    with the same id in both). Every other test has its own database, ports and files."""
+    for item in items:
+        if item.get_closest_marker("nats") is not None:
+            item.add_marker(pytest.mark.xdist_group("nats"))
+
+
 def dependency_missing(what: str) -> None:
     """Under CI a missing server fails the run; on a laptop it skips the tests that need it."""
     if IN_CI:
