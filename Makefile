@@ -73,9 +73,9 @@ postman: install-dev
 	$(BIN)/python docs/postman/generate.py
 
 # Two workers: the tests wait on servers, sockets and browsers more than they compute, so two halves of the
-# suite overlap on two cores. --dist loadgroup keeps each xdist_group on one worker (tests/conftest.py).
+# suite overlap on two cores. Tests on the two share the NATS server, each under its own namespace (tests/conftest.py).
 test: install-dev browser tools
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 # Screenshots of every page at 360 px and desktop width, for docs/screens.md.
 screenshots: install-dev browser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import secrets
 import tempfile
@@ -32,15 +33,6 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHARGER_PASSWORD = "charger-secret-0123"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `make test` (pytest-xdist, --dist loadgroup) the tests that share the NATS server run on one worker,
-    one after another: nodes of two test databases on one bus would hear each other's events (a site or a user
-    with the same id in both). Every other test has its own database, ports and files."""
-    for item in items:
-        if item.get_closest_marker("nats") is not None:
-            item.add_marker(pytest.mark.xdist_group("nats"))
-
-
 def dependency_missing(what: str) -> None:
     """Under CI a missing server fails the run; on a laptop it skips the tests that need it."""
     if IN_CI:
@@ -63,6 +55,11 @@ class RunningServer:
 
     def session(self) -> AsyncSession:
         return self.app_runtime.session_factory()
+
+    def on_the_wire(self, subject: str) -> str:
+        """`subject` as this node's NATS traffic names it (under its namespace), for a raw NATS client."""
+        namespace = self.app_runtime.settings.bus_namespace
+        return f"{namespace}.{subject}" if namespace else subject
 
     async def add_charger(self, charge_point_id: str | None = None, password: str = CHARGER_PASSWORD) -> str:
         charge_point_id = charge_point_id or new_charger_id()
@@ -139,7 +136,17 @@ def drop_postgres_database(url: str) -> None:
     asyncio.run(drop())
 
 
+def bus_namespace_for(database_url: str) -> str:
+    """The NATS namespace of the nodes on `database_url`: tests running at once (make test runs two workers)
+    share one NATS server, and without a namespace each would hear the other's events, takeovers and
+    commands (a charger id or a site id both have). Nodes of one test share its database, so its namespace."""
+    return "test-" + hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
+    """A node's settings on `database_url`; nodes given a bus get their database's namespace on it."""
+    if overrides.get("bus_url"):
+        overrides.setdefault("bus_namespace", bus_namespace_for(database_url))
     overrides.setdefault("files_dir", tempfile.mkdtemp(prefix="csms-test-files-"))
     # Every test signs up from 127.0.0.1; the tests of the signup limit start a node with a low one.
     overrides.setdefault("signups_per_address", 1_000_000)

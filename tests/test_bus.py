@@ -7,16 +7,19 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from pydantic import ValidationError
 
 from csms.bus import Bus, Message, NoResponders, RequestTimeout, subject_matches, subject_token
 from csms.bus.memory import MemoryBus
 from csms.bus.nats import NatsBus
+from csms.config import Settings
 from tests.conftest import NATS_URL, dependency_missing
 
 
 @pytest.fixture(params=["memory", pytest.param("nats", marks=pytest.mark.nats)])
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
-    implementation: Bus = MemoryBus() if request.param == "memory" else NatsBus(NATS_URL)
+    # Under a namespace, as test nodes are: the subjects the contract names are what subscribers get back.
+    implementation: Bus = MemoryBus() if request.param == "memory" else NatsBus(NATS_URL, namespace=namespace())
     try:
         await implementation.start()
     except Exception as error:
@@ -27,6 +30,10 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}.{secrets.token_hex(4)}"
+
+
+def namespace() -> str:
+    return f"deployment-{secrets.token_hex(4)}"
 
 
 async def next_event(subscription: object, within: float = 10.0) -> tuple[str, Message]:
@@ -69,6 +76,48 @@ async def test_an_event_published_on_another_node_right_after_subscribe_returns_
     finally:
         await here.close()
         await there.close()
+
+
+@pytest.mark.nats
+async def test_deployments_under_two_namespaces_on_one_nats_server_do_not_hear_each_other() -> None:
+    """Production and staging on one NATS server, with the same charger: neither hears the other's events,
+    and a command for the charger reaches only its own deployment's node."""
+    production, staging = namespace(), namespace()
+    production_node = NatsBus(NATS_URL, name="production", namespace=production)
+    staging_node, other_staging_node = (NatsBus(NATS_URL, name=name, namespace=staging) for name in ("a", "b"))
+    nodes = [production_node, staging_node, other_staging_node]
+    try:
+        for node in nodes:
+            await node.start()
+    except Exception as error:
+        dependency_missing(f"NATS at {NATS_URL} ({error})")
+    try:
+        heard_in_production = await production_node.subscribe("csms.events.>")
+        heard_in_staging = await staging_node.subscribe("csms.events.>")
+        await staging_node.serve("csms.commands.CP-1.socket", _echo)
+        await other_staging_node.publish("csms.events.charger_connected", {"charge_point_id": "CP-1"})
+        assert await next_event(heard_in_staging) == ("csms.events.charger_connected", {"charge_point_id": "CP-1"})
+        with pytest.raises(TimeoutError):
+            await next_event(heard_in_production, within=0.5)
+        with pytest.raises(NoResponders):
+            await production_node.request("csms.commands.CP-1.socket", {"action": "Reset"}, within=5)
+        answer = await other_staging_node.request("csms.commands.CP-1.socket", {"action": "Reset"}, within=5)
+        assert answer == {"action": "Reset"}
+        assert [await node.is_healthy() for node in nodes] == [True, True, True]
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+@pytest.mark.parametrize("bad", ["prod.eu", "prod eu", "prod>", "*", ""])
+def test_a_namespace_that_is_not_one_subject_token_is_refused_at_start(bad: str) -> None:
+    """A dot would make the namespace two tokens, a wildcard would hear every deployment."""
+    with pytest.raises(ValidationError, match="bus_namespace"):
+        Settings(bus_namespace=bad)
+
+
+async def _echo(message: Message) -> Message:
+    return message
 
 
 async def test_publishing_with_nobody_listening_is_fine(bus: Bus) -> None:

@@ -206,7 +206,7 @@ def socket_subject(node: RunningServer, charge_point_id: str) -> str:
     traffic (commands and presence announcements name it)."""
     session = node.app_runtime.registry.get(charge_point_id)
     assert session is not None
-    return command_subject(charge_point_id, session.connection_id)
+    return node.on_the_wire(command_subject(charge_point_id, session.connection_id))
 
 
 def forged_commands(subject: str) -> list[dict[str, Any]]:
@@ -278,7 +278,7 @@ async def test_a_command_captured_on_nats_and_sent_again_is_refused(shared_datab
         async def capture(message: Any) -> None:
             captured.append((message.subject, json.loads(message.data)))
 
-        await listener.subscribe(f"csms.commands.{subject_token(charge_point_id)}.*", cb=capture)
+        await listener.subscribe(node_a.on_the_wire(f"csms.commands.{subject_token(charge_point_id)}.*"), cb=capture)
         await listener.flush()
         try:
             async with (
@@ -350,7 +350,8 @@ async def test_nats_with_the_repos_configuration_refuses_anonymous_clients_and_c
                 await anonymous.close()
         with pytest.raises(BusUnavailable, match="Authorization Violation"):
             await NatsBus(server.url).start()
-        login = {"bus_user": "csms", "bus_password": server.node_password}
+        # The repo's configuration grants the csms user `csms.>`: a deployment without a namespace.
+        login = {"bus_user": "csms", "bus_password": server.node_password, "bus_namespace": None}
         async with (
             running_node(shared_database, role="ocpp", bus_url=server.url, **login) as node_a,
             running_node(shared_database, role="api", bus_url=server.url, **login) as node_b,

@@ -543,7 +543,7 @@ def _tune_garbage_collector() -> None:
 
 def _create_bus(settings: Settings) -> Bus:
     if settings.bus_url:
-        return NatsBus(settings.bus_url, login=_nats_login(settings))
+        return NatsBus(settings.bus_url, login=_nats_login(settings), namespace=settings.bus_namespace)
     return MemoryBus()
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # all: REST, pages and the OCPP endpoint; api: REST and pages only; ocpp: the OCPP endpoint only.
     node_role: Literal["all", "api", "ocpp"] = "all"
     bus_url: str | None = None
+    # Goes before every NATS subject, so deployments sharing one NATS server do not hear each other; every node
+    # of one deployment needs the same. One subject token: letters, digits, '-' and '_'.
+    bus_namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     # Logging in to NATS (docs/scale-out.md): user and password, a token, an NKey seed file, or a .creds
     # file (JWT and seed); TLS to NATS with this CA (tls:// in bus_url or this set), and a client certificate.
     bus_user: str | None = None

@@ -58,12 +58,13 @@ def _decode(data: bytes) -> Message:
 
 
 class NatsSubscription:
-    def __init__(self, native: NatsNativeSubscription) -> None:
+    def __init__(self, native: NatsNativeSubscription, *, prefix: str = "") -> None:
         self._native = native
+        self._prefix = prefix
 
     async def __aiter__(self) -> AsyncIterator[tuple[str, Message]]:
         async for message in self._native.messages:
-            yield message.subject, _decode(message.data)
+            yield message.subject.removeprefix(self._prefix), _decode(message.data)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -123,10 +124,20 @@ _DRAIN_TIMEOUT = 5.0
 
 
 class NatsBus:
-    def __init__(self, url: str, *, name: str = "csms", login: NatsLogin | None = None) -> None:
+    """The bus over a NATS server.
+
+    `namespace` goes before every subject this node sends or listens on, so several csms deployments
+    (production and staging, say) can share one NATS server without hearing each other; nodes of one
+    deployment need the same namespace. Without one, subjects are csms's own (`csms.events.>`, ...).
+    """
+
+    def __init__(
+        self, url: str, *, name: str = "csms", login: NatsLogin | None = None, namespace: str | None = None
+    ) -> None:
         self._url = url
         self._name = name
         self._login = login or NatsLogin()
+        self._prefix = f"{namespace}." if namespace else ""
         self._client: Client | None = None
         self._answering: set[asyncio.Task[None]] = set()
         self._probe_subject = f"csms.probe.{secrets.token_hex(8)}"
@@ -190,13 +201,14 @@ class NatsBus:
 
     async def publish(self, subject: str, message: Message) -> None:
         try:
-            await self._connected().publish(subject, _encode(message))
+            await self._connected().publish(self._prefix + subject, _encode(message))
         except nats.errors.Error as error:
             logger.warning("could not publish %s: %s", subject, error)
 
     async def subscribe(self, pattern: str) -> NatsSubscription:
         client = self._connected()
-        subscription = NatsSubscription(await client.subscribe(pattern, pending_msgs_limit=10_000))
+        native = await client.subscribe(self._prefix + pattern, pending_msgs_limit=10_000)
+        subscription = NatsSubscription(native, prefix=self._prefix)
         # The SUB travels on this node's connection; an event another node publishes right after
         # subscribe() returns must not be missed, so wait for the server's PONG. During an outage the
         # client registers the subscription on reconnect instead.
@@ -210,7 +222,7 @@ class NatsBus:
         if not self._is_connected():
             raise BusUnavailable("not connected to NATS")
         try:
-            reply = await self._connected().request(subject, _encode(message), timeout=within)
+            reply = await self._connected().request(self._prefix + subject, _encode(message), timeout=within)
         except NoRespondersError:
             raise NoResponders(subject) from None
         except NatsTimeout:
@@ -226,7 +238,7 @@ class NatsBus:
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
 
-        return NatsResponder(await self._connected().subscribe(subject, cb=answer))
+        return NatsResponder(await self._connected().subscribe(self._prefix + subject, cb=answer))
 
     async def is_healthy(self) -> bool:
         """Connected, and a request to this node itself comes back through NATS in time.
@@ -244,7 +256,7 @@ class NatsBus:
 
     async def _round_trip(self) -> bool:
         try:
-            reply = await self._connected().request(self._probe_subject, b"{}", timeout=_PROBE_TIMEOUT)
+            reply = await self._connected().request(self._prefix + self._probe_subject, b"{}", timeout=_PROBE_TIMEOUT)
         except nats.errors.Error:
             return False
         return reply.data == b"{}"
