@@ -147,7 +147,12 @@ class MessageLogRetention:
         """One pass: the frames deleted."""
         deleted = await self._delete_older_than(self._clock() - self._max_age) if self._max_age else 0
         if self._rows_per_charger:
-            for charge_point_id in self._due_for_trim(self._rows_per_charger):
+            due = self._due_for_trim(self._rows_per_charger)
+            if due:
+                # The rows counted are queued, not always committed: trimmed before they are, a charger that
+                # then falls quiet would keep more than its allowance until it writes again.
+                await self._message_log.flush()
+            for charge_point_id in due:
                 deleted += await self._trim_charger(charge_point_id, self._rows_per_charger)
         if deleted:
             logger.info("message log retention deleted %d frames", deleted)
