@@ -118,6 +118,45 @@ async def test_the_apps_own_tag_cannot_be_removed_but_a_card_can(http: httpx.Asy
     assert [t["id_tag"] for t in (await http.get("/api/me/id_tags", headers=user)).json()] == [tokens["idTag"]]
 
 
+async def test_a_card_reported_lost_is_refused_at_chargers_and_nobody_can_take_it_over(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    tokens = await signup(http)
+    owner, finder = bearer(tokens), bearer(await signup(http))
+    tag = card()
+    await http.post("/api/me/id_tags", json={"id_tag": tag, "label": "work card"}, headers=owner)
+    assert (await authorize(server, tag))["status"] == "Accepted"
+    lost = await http.post(f"/api/me/id_tags/{tag}/lost", headers=owner)
+    again = await http.post(f"/api/me/id_tags/{tag}/lost", headers=owner)
+    assert (lost.status_code, lost.json()["status"], lost.json()["label"]) == (200, "Blocked", "work card")
+    assert (again.status_code, again.json()["status"]) == (200, "Blocked")
+    assert (await authorize(server, tag))["status"] == "Blocked"
+    # Removed, the card could be registered again as new and accepted: it stays, blocked, until an operator acts.
+    removed = await http.delete(f"/api/me/id_tags/{tag}", headers=owner)
+    assert removed.status_code == 409 and "blocked" in removed.json()["detail"]
+    assert (await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=finder)).status_code == 409
+    assert (await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=owner)).status_code == 409
+    assert (await http.post(f"/api/me/id_tags/{tag}/lost", headers=finder)).status_code == 404
+    own = await http.post(f"/api/me/id_tags/{tokens['idTag']}/lost", headers=owner)
+    assert own.status_code == 409 and "log out" in own.json()["detail"]
+    assert (await authorize(server, tokens["idTag"]))["status"] == "Accepted"
+    # The operator unblocks it once it is found.
+    unblocked = await http.patch(f"/api/admin/id_tags/{tag}", json={"status": "Accepted"}, headers=admin)
+    assert unblocked.status_code == 200
+    assert (await authorize(server, tag))["status"] == "Accepted"
+
+
+async def test_a_card_an_operator_blocked_cannot_be_removed_and_registered_again_to_unblock_it(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    owner = bearer(await signup(http))
+    tag = card()
+    await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=owner)
+    assert (await http.patch(f"/api/admin/id_tags/{tag}", json={"status": "Blocked"}, headers=admin)).status_code == 200
+    assert (await http.delete(f"/api/me/id_tags/{tag}", headers=owner)).status_code == 409
+    assert (await authorize(server, tag))["status"] == "Blocked"
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [

@@ -28,6 +28,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/me/id_tags"): USER,
     ("PATCH", "/api/me/id_tags/{id_tag}"): USER,
     ("DELETE", "/api/me/id_tags/{id_tag}"): USER,
+    ("POST", "/api/me/id_tags/{id_tag}/lost"): USER,
     ("GET", "/api/me/vehicles"): USER,
     ("POST", "/api/me/vehicles"): USER,
     ("GET", "/api/me/vehicles/{vehicle_id}"): USER,

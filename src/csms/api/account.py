@@ -64,12 +64,37 @@ async def update_my_id_tag(id_tag: str, body: IdTagUpdate, user: CurrentUser, se
     return IdTagOut.model_validate(tag)
 
 
-@router.delete("/id_tags/{id_tag}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+@router.post(
+    "/id_tags/{id_tag}/lost",
+    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "The app's own idTag, which is no card"}},
+)
+async def report_my_id_tag_lost(id_tag: str, user: CurrentUser, session: SessionDep) -> IdTagOut:
+    """Block one of the caller's RFID cards, lost or stolen: chargers refuse it from now on (those holding a
+    local list with their next update) and it cannot be registered to another account. The driver cannot
+    unblock or remove it; an operator can. Reporting it again changes nothing."""
+    tag = await id_tags.owned_id_tag(session, owner_id=user.id, id_tag=id_tag)
+    if tag.id_tag == await accounts.app_id_tag(session, user.id):
+        raise Conflict("the app's own idTag is no card and cannot be lost; log out on the lost phone instead")
+    tag.status = id_tags.BLOCKED
+    await session.commit()
+    return IdTagOut.model_validate(tag)
+
+
+@router.delete(
+    "/id_tags/{id_tag}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "The app's own idTag, or a blocked card"}},
+)
 async def remove_my_id_tag(id_tag: str, user: CurrentUser, session: SessionDep) -> Response:
-    """Remove one of the caller's RFID cards (the app's own tag stays)."""
+    """Remove one of the caller's RFID cards (the app's own tag stays).
+
+    A blocked card stays: removed, it could be registered again as a new, accepted card, by its owner or by
+    whoever found it. An operator removes it if need be."""
     tag = await id_tags.owned_id_tag(session, owner_id=user.id, id_tag=id_tag)
     if tag.id_tag == await accounts.app_id_tag(session, user.id):
         raise Conflict("the app's own idTag cannot be removed")
+    if tag.status == id_tags.BLOCKED:
+        raise Conflict(f"card {id_tag} is blocked and stays on the account; an operator can remove it")
     await session.delete(tag)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
