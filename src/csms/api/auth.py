@@ -19,6 +19,7 @@ from csms.api.schemas import (
 )
 from csms.db.models import User
 from csms.services import accounts, vehicles
+from csms.services.errors import PermissionDenied
 from csms.services.login_throttle import Guess, TooManyAttempts
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -69,7 +70,12 @@ async def login(body: Credentials, request: Request, runtime: RuntimeDep, sessio
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**_UNAUTHORIZED, **_THROTTLED, 422: {"description": "The new password does not meet the rules"}},
+    responses={
+        **_UNAUTHORIZED,
+        **_THROTTLED,
+        403: {"model": ErrorBody, "description": "The old password is wrong (the login itself stays valid)"},
+        422: {"description": "The new password does not meet the rules"},
+    },
 )
 async def change_password(
     body: PasswordChange, login: CurrentLogin, request: Request, runtime: RuntimeDep, session: SessionDep
@@ -88,7 +94,8 @@ async def change_password(
                 now=runtime.clock(),
             )
         except accounts.AuthenticationFailed as error:
-            raise unauthorized(str(error)) from None
+            # 403, not 401: the bearer token is fine, and a client that meets 401 refreshes it and logs out.
+            raise PermissionDenied(str(error)) from None
         guess.succeeded()
     await runtime.logins.forget_user(login.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
