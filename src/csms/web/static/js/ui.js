@@ -222,3 +222,24 @@ export function pollWhileShown(view, ms, load) {
   }, ms);
   pollers.set(view, timer);
 }
+
+/**
+ * Ask before a destructive action: a modal dialog saying what `confirm` will do. Resolves true when the user
+ * confirms, false on cancel or Escape. One dialog element serves every question.
+ */
+export function confirmAction({ title, text, confirm }) {
+  const dialog = $("#confirm-dialog") || document.body.appendChild(el("dialog", { id: "confirm-dialog", class: "card stack", "aria-labelledby": "confirm-title" }));
+  const answer = new Promise((resolve) => {
+    const decide = (value) => () => { dialog.close(); resolve(value); };
+    fill(dialog,
+      el("h2", { id: "confirm-title", text: title }),
+      el("p", { text }),
+      el("div", { class: "inline" },
+        el("button", { type: "button", class: "secondary", text: t("common.cancel"), onclick: decide(false) }),
+        el("button", { type: "button", class: "danger", text: confirm, onclick: decide(true) })),
+    );
+    dialog.addEventListener("cancel", () => resolve(false), { once: true });
+  });
+  dialog.showModal();
+  return answer;
+}

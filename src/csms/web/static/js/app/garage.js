@@ -1,7 +1,7 @@
-// Vehicles and RFID cards of the account.
+// Vehicles, RFID cards and the account: add, rename, remove, report a card lost, change the password.
 
 import { t } from "../i18n.js";
-import { $, el, fill, onSubmit, say } from "../ui.js";
+import { $, confirmAction, el, fill, onSubmit, say } from "../ui.js";
 
 let api;
 
@@ -17,6 +17,11 @@ export function init(context) {
     $("#add-card").reset();
     await show();
   });
+  onSubmit($("#change-password"), $("#password-message"), async ({ old_password, new_password }) => {
+    await api.post("/api/me/password", { old_password, new_password });
+    $("#change-password").reset();
+    say($("#password-message"), t("app.garage.password_changed"));
+  });
 }
 
 const withoutBlanks = (fields) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value.trim() !== ""));
@@ -29,29 +34,95 @@ export async function show() {
 
 function vehicleItem(vehicle) {
   const details = [vehicle.make, vehicle.model, vehicle.plate].filter(Boolean).join(" · ");
-  return el("li", {},
+  const item = el("li", { "data-vehicle": vehicle.id },
     el("span", {}, el("strong", { text: vehicle.name }), details ? ` ${details}` : ""),
-    removeButton(t("app.garage.remove_named", { name: vehicle.name }), `/api/me/vehicles/${vehicle.id}`, $("#vehicle-message")));
+    el("span", { class: "inline" },
+      renameButton(t("app.garage.rename_named", { name: vehicle.name }), () => renameVehicle(item, vehicle)),
+      removeButton(t("app.garage.remove_named", { name: vehicle.name }), `/api/me/vehicles/${vehicle.id}`, $("#vehicle-message"))));
+  return item;
 }
 
 function cardItem(card) {
   const isApp = card.id_tag === api.tokens?.idTag;  // the tag this app charges with stays
   const label = isApp ? t("app.garage.this_app") : card.label || t("app.garage.card");
-  return el("li", {},
-    el("span", {}, el("code", { text: card.id_tag }), ` ${label} · ${t(`card_status.${card.status}`, { defaultValue: card.status })}`),
-    isApp ? null : removeButton(t("app.garage.remove_card", { id: card.id_tag }), `/api/me/id_tags/${encodeURIComponent(card.id_tag)}`, $("#card-message")));
+  const status = t(`card_status.${card.status}`, { defaultValue: card.status });
+  const item = el("li", { "data-card": card.id_tag },
+    el("span", {}, el("code", { text: card.id_tag }), ` ${label} · ${status}`));
+  if (isApp) return item;
+  const path = `/api/me/id_tags/${encodeURIComponent(card.id_tag)}`;
+  const actions = [renameButton(t("app.garage.rename_card", { id: card.id_tag }), () => renameCard(item, card, path))];
+  // A blocked card stays on the account (the API refuses to remove it): only an operator unblocks it.
+  if (card.status !== "Blocked") {
+    actions.push(
+      el("button", {
+        type: "button", class: "danger", text: t("app.garage.lost"), "aria-label": t("app.garage.lost_card", { id: card.id_tag }),
+        onclick: () => reportLost(card, path),
+      }),
+      removeButton(t("app.garage.remove_card", { id: card.id_tag }), path, $("#card-message")));
+  }
+  item.append(el("span", { class: "inline" }, ...actions));
+  return item;
+}
+
+async function reportLost(card, path) {
+  const confirmed = await confirmAction({
+    title: t("app.garage.lost_title", { id: card.id_tag }),
+    text: t("app.garage.lost_explained"),
+    confirm: t("app.garage.lost_confirm"),
+  });
+  if (!confirmed) return;
+  await act($("#card-message"), async () => {
+    await api.post(`${path}/lost`);
+    say($("#card-message"), t("app.garage.lost_done", { id: card.id_tag }));
+  });
+}
+
+function renameCard(item, card, path) {
+  editInPlace(item, { label: t("app.garage.card_label"), value: card.label || "", maxlength: 64, required: false },
+    (label) => api.patch(path, { label: label || null }), $("#card-message"));
+}
+
+function renameVehicle(item, vehicle) {
+  const { id, make, model, plate, battery_capacity_kwh } = vehicle;
+  editInPlace(item, { label: t("app.garage.vehicle_name"), value: vehicle.name, maxlength: 64, required: true },
+    (name) => api.put(`/api/me/vehicles/${id}`, { name, make, model, plate, battery_capacity_kwh }), $("#vehicle-message"));
+}
+
+/** Replace a list item by a one-field form; saving or cancelling shows the list again. */
+function editInPlace(item, { label, value, maxlength, required }, save, output) {
+  const input = el("input", { name: "value", value, maxlength, required });
+  const form = el("form", { class: "inline" },
+    el("label", {}, el("span", { text: label }), " ", input),
+    el("button", { type: "submit", text: t("app.garage.save") }),
+    el("button", { type: "button", class: "secondary", text: t("common.cancel"), onclick: () => show() }));
+  onSubmit(form, output, async ({ value: edited }) => {
+    await save(edited.trim());
+    await show();
+  });
+  fill(item, form);
+  input.focus();
+}
+
+function renameButton(label, onclick) {
+  return el("button", { type: "button", class: "secondary", text: t("app.garage.rename"), "aria-label": label, onclick });
 }
 
 function removeButton(label, path, output) {
   return el("button", {
     type: "button", class: "secondary", text: t("app.garage.remove"), "aria-label": label,
-    onclick: async () => {
-      try {
-        await api.delete(path);
-        await show();
-      } catch (error) {
-        say(output, error.message, { error: true });
-      }
-    },
+    onclick: () => act(output, async () => {
+      await api.delete(path);
+      say(output, "");
+    }),
   });
+}
+
+/** Run `action`, show the list again, and put a failure in `output`. */
+async function act(output, action) {
+  try {
+    await action();
+    await show();
+  } catch (error) {
+    say(output, error.message, { error: true });
+  }
 }
