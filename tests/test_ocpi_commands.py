@@ -247,6 +247,51 @@ async def test_a_connector_in_use_or_faulted_is_refused_at_once(
         assert emsp.peer.command_results == {}
 
 
+async def test_start_session_without_an_evse_picks_the_one_a_car_waits_at_and_refuses_when_none_is_free(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server, connectors=3) as charger:
+        location_id = await _publish(admin, charger.id)
+        await charger.status(1, "Faulted")
+        await charger.status(3, "Preparing")  # a car is plugged in here and waits for its driver's start
+        without_evse = {
+            key: value for key, value in _start(emsp, "CARD8", location_id, "-").items() if key != "evse_uid"
+        }
+        key, response = await emsp.send("START_SESSION", **without_evse)
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        assert payloads_received(charger, "RemoteStartTransaction") == [{"idTag": "CARD8", "connectorId": 3}]
+        await charger.status(2, "Charging")
+        await charger.status(3, "Charging")
+        _, refused = await emsp.send("START_SESSION", **without_evse)
+        answer = _response(refused)
+        assert answer["result"] == "REJECTED" and "no EVSE" in answer["message"][0]["text"], answer
+        assert len(payloads_received(charger, "RemoteStartTransaction")) == 1
+
+
+async def test_reserve_now_without_an_evse_holds_a_free_one_and_renews_the_same(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
+) -> None:
+    async with online_charger(server, connectors=2) as charger:
+        location_id = await _publish(admin, charger.id)
+        await charger.status(1, "Charging")
+        body = {
+            key: value for key, value in _reserve(emsp, "CARD9", location_id, "-", "R-9").items() if key != "evse_uid"
+        }
+        key, response = await emsp.send("RESERVE_NOW", **body)
+        assert _response(response)["result"] == "ACCEPTED"
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        (reserve,) = payloads_received(charger, "ReserveNow")
+        assert (reserve["idTag"], reserve["connectorId"]) == ("CARD9", 2)
+        await charger.status(2, "Reserved")
+        key, _ = await emsp.send("RESERVE_NOW", **body)  # renewed: the same EVSE, though it is no longer Available
+        assert (await emsp.result(key))["result"] == "ACCEPTED"
+        assert [again["connectorId"] for again in payloads_received(charger, "ReserveNow")] == [2, 2]
+        _, other = await emsp.send("RESERVE_NOW", **{**body, "reservation_id": "R-10"})
+        answer = _response(other)
+        assert answer["result"] == "REJECTED" and "can be reserved" in answer["message"][0]["text"], answer
+
+
 async def test_unknown_places_sessions_and_malformed_commands_get_ocpi_answers(
     server: RunningServer, admin: httpx.AsyncClient, emsp: Emsp
 ) -> None:

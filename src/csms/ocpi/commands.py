@@ -94,10 +94,11 @@ class _Context:
 async def _start_session(body: Any, context: _Context) -> dict[str, object] | None:
     request = _parsed(command_schemas.StartSession, body)
     token = _own_token(request.token, context)
-    if request.evse_uid is None:
-        raise CommandRefused("csms starts a session on an EVSE: name its evse_uid")
-    evse = await _evse(context.session, request.location_id, request.evse_uid, request.connector_id, context.runtime)
     session, runtime = context.session, context.runtime
+    if request.evse_uid is None:
+        evse = await _evse_to_start_on(session, request.location_id, runtime)
+    else:
+        evse = await _evse(session, request.location_id, request.evse_uid, request.connector_id, runtime)
     charger = await session.get(Charger, evse.charge_point_id)
     ocpp_version = (charger.ocpp_version if charger is not None else None) or OCPP_16
     ocpi_commands.check_id_tag(token.uid, ocpp_version=ocpp_version)
@@ -155,10 +156,11 @@ async def _unlock_connector(body: Any, context: _Context) -> dict[str, object] |
 async def _reserve_now(body: Any, context: _Context) -> dict[str, object] | None:
     request = _parsed(command_schemas.ReserveNow, body)
     token = _own_token(request.token, context)
-    if request.evse_uid is None:
-        raise CommandRefused("csms reserves an EVSE: name its evse_uid")
     session, runtime, now = context.session, context.runtime, context.runtime.clock()
-    evse = await _evse(session, request.location_id, request.evse_uid, None, runtime)
+    if request.evse_uid is None:
+        evse = await _evse_to_reserve(session, request.location_id, runtime, context.party_key, request.reservation_id)
+    else:
+        evse = await _evse(session, request.location_id, request.evse_uid, None, runtime)
     if not evse.is_connected:
         raise CommandRefused(f"charger {evse.charge_point_id} is offline")
     charger = await session.get(Charger, evse.charge_point_id)
@@ -227,11 +229,8 @@ def _parsed(model: type[Model], body: Any) -> Model:
         raise RequestValidationError(problems, body=body) from None
 
 
-async def _evse(
-    session: AsyncSession, location_id: str, uid: str, connector_id: str | None, runtime: Runtime
-) -> EvseView:
-    """The EVSE an eMSP names by its Location and EVSE uid (ocpi/location_objects.py makes them); OCPI 2003
-    when csms publishes no such EVSE."""
+async def _evses_of(session: AsyncSession, location_id: str, runtime: Runtime) -> tuple[EvseView, ...]:
+    """The EVSEs of a Location csms publishes, as they are now; OCPI 2003 for any other."""
     location = None
     if location_id.isdigit() and len(location_id) <= 18:
         try:
@@ -241,7 +240,52 @@ async def _evse(
     if location is None or not location.publish:
         raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"no location {location_id}")
     (view,) = await ocpi_locations.views_of(session, [location], now=runtime.clock())
-    for evse in view.evses:
+    return view.evses
+
+
+async def _evse_to_start_on(session: AsyncSession, location_id: str, runtime: Runtime) -> EvseView:
+    """A START_SESSION without evse_uid (optional in StartSession: the CPO chooses): the first EVSE of the
+    Location a driver may start on now, one where a car is plugged in and waits (Preparing) before an Available one."""
+    evses = sorted(await _evses_of(session, location_id, runtime), key=lambda evse: evse.status != "Preparing")
+    for evse in evses:
+        refusal = await ocpi_commands.start_refusal(
+            session,
+            charge_point_id=evse.charge_point_id,
+            connector_id=evse.connector_id,
+            is_connected=evse.is_connected,
+        )
+        if refusal is None:
+            return evse
+    raise CommandRefused(f"no EVSE of location {location_id} is free to start on now")
+
+
+async def _evse_to_reserve(
+    session: AsyncSession, location_id: str, runtime: Runtime, party_key: int, reservation_id: str
+) -> EvseView:
+    """A RESERVE_NOW without evse_uid: the EVSE the reservation already holds when it is renewed, else the first
+    Available one of the Location on a connected charger that no reservation holds."""
+    evses = await _evses_of(session, location_id, runtime)
+    held = await ocpi_commands.reserved_connector(session, party_key=party_key, reservation_id=reservation_id)
+    if held is not None:
+        for evse in evses:
+            if (evse.charge_point_id, evse.connector_id) == held:
+                return evse
+        raise CommandRefused(f"reservation {reservation_id} is for an EVSE of another location: cancel it first")
+    for evse in evses:
+        if evse.is_connected and evse.status == "Available":
+            if not await reservations.is_connector_reserved(
+                session, charge_point_id=evse.charge_point_id, connector_id=evse.connector_id, now=runtime.clock()
+            ):
+                return evse
+    raise CommandRefused(f"no EVSE of location {location_id} can be reserved now")
+
+
+async def _evse(
+    session: AsyncSession, location_id: str, uid: str, connector_id: str | None, runtime: Runtime
+) -> EvseView:
+    """The EVSE an eMSP names by its Location and EVSE uid (ocpi/location_objects.py makes them); OCPI 2003
+    when csms publishes no such EVSE."""
+    for evse in await _evses_of(session, location_id, runtime):
         if evse_uid(evse.charge_point_id, evse.connector_id) == uid:
             if connector_id is not None and connector_id != str(evse.evse_connector_id):
                 raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"EVSE {uid} has no connector {connector_id}")

@@ -104,6 +104,13 @@ async def charge_to_stop(session: AsyncSession, *, party_key: int, session_id: s
     return RoamingCharge(transaction.charge_point_id, transaction.id, transaction.transaction_key)
 
 
+async def reserved_connector(session: AsyncSession, *, party_key: int, reservation_id: str) -> tuple[str, int] | None:
+    """The charger and connector this party's reservation of that id holds, if it has one."""
+    known = await session.get(OcpiReservation, (party_key, reservation_id))
+    reservation = await session.get(Reservation, known.reservation_key) if known is not None else None
+    return (reservation.charge_point_id, reservation.connector_id) if reservation is not None else None
+
+
 async def reserve(
     session: AsyncSession,
     *,

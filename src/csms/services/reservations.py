@@ -232,6 +232,13 @@ async def _active_count(session: AsyncSession, user_id: int, *, now: datetime) -
     return int(await session.scalar(query) or 0)
 
 
+async def is_connector_reserved(
+    session: AsyncSession, *, charge_point_id: str, connector_id: int, now: datetime
+) -> bool:
+    """Whether a reservation holds the connector now (pending, or accepted by the charger, and not expired)."""
+    return await _holding(session, charge_point_id, connector_id, now=now) is not None
+
+
 async def _holding(
     session: AsyncSession, charge_point_id: str, connector_id: int, *, now: datetime
 ) -> Reservation | None:
