@@ -5,6 +5,7 @@ The peer checks every object by the spec's field rules and fails the test on any
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,44 @@ async def test_connectors_name_the_tariff_in_force_there_unless_the_operator_nam
     pulled = (await peer.call_csms("GET", f"{endpoints['locations']}/{location['id']}", token=peer.csms_token)).json()
     tariff_ids = [evse["connectors"][0]["tariff_ids"] for evse in pulled["data"]["evses"]]
     assert tariff_ids == [[str(tariff["id"])], [str(other["id"])]]
+
+
+async def test_a_tariff_assigned_or_removed_at_a_location_reaches_the_emsp_in_its_put(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: tuple[EmspPeer, dict[str, str]]
+) -> None:
+    peer, _ = emsp
+    tariff = (
+        await admin.post("/api/admin/tariffs", json={"name": "AC", "currency": "EUR", "price_per_kwh": "0.45"})
+    ).json()
+    fleet = (await admin.post("/api/admin/tariffs", json={"name": "Fleet", "currency": "EUR"})).json()
+    async with online_charger(server) as charger, online_charger(server) as own_tariffs:
+        await admin.put(f"/api/admin/ocpi/connectors/{own_tariffs.id}/1", json={"tariff_ids": [str(fleet["id"])]})
+        location, untouched = await _location(admin, [charger.id]), await _location(admin, [own_tariffs.id])
+        key, other_key = str(location["id"]), str(untouched["id"])
+        first = await poll(lambda: _async(peer.locations.get(key)), until=lambda pushed: pushed is not None)
+        await poll(lambda: _async(peer.locations.get(other_key)), until=lambda pushed: pushed is not None)
+        assert "tariff_ids" not in first["evses"][0]["connectors"][0]  # none in force: left out
+        puts_of_untouched = sum(1 for seen in peer.pushes if seen.path.endswith(f"/{other_key}"))
+
+        await asyncio.sleep(1.1)  # OCPI timestamps are in whole seconds: the next last_updated is a later one
+        # A connector that names its own tariffs does not change: its location is not pushed again.
+        assignment = {"tariff_id": tariff["id"], "charge_point_id": own_tariffs.id}
+        assert (await admin.post("/api/admin/tariff_assignments", json=assignment)).status_code == 201
+        assignment = {"tariff_id": tariff["id"], "charge_point_id": charger.id}
+        assigned = await admin.post("/api/admin/tariff_assignments", json=assignment)
+        assert assigned.status_code == 201
+        pushed = await poll(
+            lambda: _async(peer.locations.get(key)),
+            until=lambda pushed: pushed["evses"][0]["connectors"][0].get("tariff_ids") == [str(tariff["id"])],
+        )
+        assert pushed["last_updated"] > first["last_updated"]  # so an eMSP pulling by date_from finds it
+        assert sum(1 for seen in peer.pushes if seen.path.endswith(f"/{other_key}")) == puts_of_untouched
+
+        assert (await admin.delete(f"/api/admin/tariff_assignments/{assigned.json()['id']}")).status_code == 204
+        await poll(
+            lambda: _async(peer.locations.get(key)),
+            until=lambda pushed: "tariff_ids" not in pushed["evses"][0]["connectors"][0],
+        )
 
 
 async def _async(value: Any) -> Any:

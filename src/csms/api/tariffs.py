@@ -94,7 +94,9 @@ async def assign_tariff(
     body: AssignmentIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> AssignmentOut:
     """Apply a tariff to a connector, a charger or everywhere, optionally to a group and a period."""
-    assignment = await tariffs.assign_tariff(session, tariffs.AssignmentSpec(**body.model_dump()), now=runtime.clock())
+    async with runtime.ocpi_push.tariffs_reassigned():  # OCPI locations name the tariffs in force
+        spec = tariffs.AssignmentSpec(**body.model_dump())
+        assignment = await tariffs.assign_tariff(session, spec, now=runtime.clock())
     await runtime.session_watch.live.tariff_book.changed()
     return AssignmentOut.model_validate(assignment)
 
@@ -108,7 +110,8 @@ async def list_assignments(admin: AdminUser, session: SessionDep) -> list[Assign
 @router.delete("/tariff_assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
 async def remove_assignment(assignment_id: int, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> None:
     """Remove an assignment (finished sessions keep the cost they were given when they stopped)."""
-    await tariffs.remove_assignment(session, assignment_id)
+    async with runtime.ocpi_push.tariffs_reassigned():
+        await tariffs.remove_assignment(session, assignment_id)
     await runtime.session_watch.live.tariff_book.changed()
 
 

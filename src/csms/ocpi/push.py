@@ -1,6 +1,7 @@
 """csms pushes what it publishes to every registered party that receives it (the SENDER side of §8 and §11):
 an EVSE's status as a PATCH when its charger reports a change or goes offline, a Location as a PUT when an
-operator changes it, a Tariff as a PUT when one is created.
+operator changes it (or a tariff assignment changes the tariffs its connectors name), a Tariff as a PUT when one
+is created.
 
 Pushes are queued in the outbox (services/ocpi_outbox.py) and sent by `run` in the background: the OCPP answer
 that caused one never waits on a party. A party that is away gets the push again after a backoff, up to
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -92,6 +93,31 @@ class OcpiPusher:
                 return
             body = tariff_object(own, tariff)
             await self._enqueue(session, "tariffs", "PUT", f"{own.country_code}/{own.party_id}/{tariff.id}", body)
+
+    @contextlib.asynccontextmanager
+    async def tariffs_reassigned(self) -> AsyncIterator[None]:
+        """Around a change of tariff assignments: the published locations whose connectors' tariff_ids it
+        changes (those without tariffs of their own) move their last_updated and are PUT whole."""
+        before = await self._tariff_ids_of_locations()
+        yield
+        after = await self._tariff_ids_of_locations()
+        changed = [location_id for location_id, tariff_ids in after.items() if before.get(location_id) != tariff_ids]
+        async with self._session_factory() as session:
+            for location_id in changed:
+                await ocpi_locations.touch(session, location_id, now=self._clock())
+                await session.commit()
+                location = await session.get(OcpiLocation, location_id)
+                if location is not None:
+                    await self._put_location(session, location, removed=False)
+
+    async def _tariff_ids_of_locations(self) -> dict[int, list[tuple[str, int, tuple[str, ...]]]]:
+        async with self._session_factory() as session:
+            published = [location for location in await ocpi_locations.all_locations(session) if location.publish]
+            views = await ocpi_locations.views_of(session, published, now=self._clock())
+        return {
+            view.location.id: [(evse.charge_point_id, evse.connector_id, evse.tariff_ids) for evse in view.evses]
+            for view in views
+        }
 
     # -- queueing -------------------------------------------------------------------------------------------
 
