@@ -119,7 +119,8 @@ export class Api {
 
 async function readBody(response) {
   const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json() : null;
+  // A 204 has no body, though FastAPI still labels it JSON.
+  const data = response.status !== 204 && type.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, describeError(data));
   return data;
 }
