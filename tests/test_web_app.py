@@ -16,16 +16,9 @@ from tests.conftest import (
     login_as,
 )
 from tests.screens import check_page, snap
-from tests.support.pages import sign_up
+from tests.support.pages import find_charger, sign_up
 
 pytest_plugins = ["tests.browser"]
-
-
-async def find_charger(page: Page, charge_point_id: str, connector_id: int = 1) -> None:
-    await page.get_by_label("Charger id").fill(charge_point_id)
-    await page.get_by_label("Connector").fill(str(connector_id))
-    await page.get_by_role("button", name="Find charger").click()
-    await expect(page.locator("#paired-title")).to_have_text(f"{charge_point_id} · connector {connector_id}")
 
 
 async def begin_transaction(charger: SimulatedCharger, *, meter_start: int) -> int:

@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, USER_PASSWORD, RunningServer
 from tests.screens import snap
-from tests.support.pages import sign_up
+from tests.support.pages import find_charger, sign_up
 
 pytest_plugins = ["tests.browser"]
 
@@ -77,6 +77,63 @@ async def test_a_driver_renames_a_vehicle_keeping_its_details(page: Page) -> Non
     await expect(page.locator("#vehicle-list li > span:first-child")).to_have_text(
         ["Holiday car Renault Zoe · AB-123-CD"]
     )
+
+
+async def add_vehicle(page: Page, name: str) -> None:
+    await page.get_by_role("link", name="Garage").click()
+    await page.get_by_label("Name", exact=True).fill(name)
+    await page.get_by_role("button", name="Add vehicle").click()
+    await expect(page.locator("#vehicle-list")).to_contain_text(name)
+
+
+async def test_a_driver_picks_the_vehicle_a_session_is_recorded_for_and_finds_it_by_that_vehicle(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    await sign_up(page)
+    await add_vehicle(page, "Family car")
+    await add_vehicle(page, "Van")
+    charge_point_id = await sqlite_server.add_charger()
+    async with connect_charger(sqlite_server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        await charger.status(1, "Available")
+        await page.get_by_role("link", name="Charge").click()
+        await find_charger(page, charge_point_id)
+        choice = page.get_by_label("Charging which vehicle")
+        await expect(choice).to_have_value("")  # none named until the driver picks one
+        await choice.select_option(label="Van")
+        await page.get_by_role("button", name="Start charging").click()
+        remote_start = await charger.wait_for_call("RemoteStartTransaction")
+        started = await charger.start_transaction(1, remote_start.payload["id_tag"], meter_start=0)
+        await charger.stop_transaction(started.transaction_id, 4_000)
+    await page.get_by_role("link", name="History").click()
+    filters = page.locator("#history-filters")
+    for vehicle, listed in (("Van", 1), ("Family car", 0)):
+        await filters.get_by_label("Vehicle").select_option(label=vehicle)
+        await filters.get_by_role("button", name="Show").click()
+        await expect(page.locator("#history-list [data-transaction]")).to_have_count(listed)
+    # The next session starts with the same vehicle chosen.
+    await page.get_by_role("link", name="Charge").click()
+    await find_charger(page, charge_point_id)
+    await expect(page.get_by_label("Charging which vehicle").locator("option:checked")).to_have_text("Van")
+
+
+async def test_a_driver_sets_a_budget_per_session_and_removes_it(page: Page) -> None:
+    await sign_up(page)
+    await page.get_by_role("link", name="Garage").click()
+    budget, message = page.locator("#budget"), page.locator("#budget-message")
+    await budget.get_by_role("button", name="Save").click()
+    await expect(message).to_have_text("Give a limit in kWh or in cost, or choose No budget.")
+    await budget.get_by_label("At most, kWh").fill("2.5")
+    await budget.get_by_role("button", name="Save").click()
+    await expect(message).to_have_text("Budget saved: it applies to running sessions too.")
+    await page.reload()  # read back from the API, not what the form still holds
+    await expect(budget.get_by_label("At most, kWh")).to_have_value("2.5")
+    await expect(budget.get_by_label("At most, cost")).to_have_value("")
+    await budget.get_by_role("button", name="No budget").click()
+    await expect(message).to_have_text("No budget: sessions run until you stop them.")
+    await page.reload()
+    await expect(budget.get_by_label("At most, kWh")).to_have_value("")
+    await expect(budget.get_by_role("button", name="No budget")).to_be_hidden()
 
 
 async def test_a_driver_changes_the_password_and_logs_in_with_the_new_one(page: Page) -> None:

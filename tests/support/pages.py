@@ -26,3 +26,11 @@ async def sign_up(page: Page) -> str:
     await signup.get_by_role("button", name="Create account").click()
     await expect(page.get_by_role("heading", name="Start charging")).to_be_visible()
     return username
+
+
+async def find_charger(page: Page, charge_point_id: str, connector_id: int = 1) -> None:
+    """In the app's Charge view: type the charger id and connector, as a driver without the sticker does."""
+    await page.get_by_label("Charger id").fill(charge_point_id)
+    await page.get_by_label("Connector").fill(str(connector_id))
+    await page.get_by_role("button", name="Find charger").click()
+    await expect(page.locator("#paired-title")).to_have_text(f"{charge_point_id} · connector {connector_id}")

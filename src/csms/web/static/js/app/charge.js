@@ -2,7 +2,7 @@
 // status and price, then start where the connector is free.
 
 import { t } from "../i18n.js";
-import { $, badge, fill, money, onSubmit, percent, say, statusBadge } from "../ui.js";
+import { $, badge, el, fill, money, onSubmit, percent, say, statusBadge } from "../ui.js";
 import { qrReader } from "./qr_reader.js";
 import { expectStart } from "./session.js";
 
@@ -64,7 +64,7 @@ function typedCode(chargePointId, connectorId) {
 async function pair(qr) {
   paired = await api.post("/api/pair", { qr });
   const where = `/api/chargers/${encodeURIComponent(paired.charge_point_id)}/connectors/${paired.connector_id}`;
-  const price = await api.get(`${where}/price`);
+  const [price] = await Promise.all([api.get(`${where}/price`), loadVehicles()]);
   lastPrice = price;
   renderPaired();
   showWhyNot(whyNot(paired));
@@ -74,6 +74,30 @@ async function pair(qr) {
 }
 
 let lastPrice = null;
+let vehicles = [];
+let appTag = null;  // the app's own idTag: its vehicle is the one the next session is recorded for
+
+async function loadVehicles() {
+  const [found, tags] = await Promise.all([api.get("/api/me/vehicles"), api.get("/api/me/id_tags")]);
+  vehicles = found;
+  appTag = tags.find((tag) => tag.id_tag === api.tokens?.idTag) || null;
+}
+
+/** The vehicle choice, when the driver has vehicles: the app's tag's vehicle, or none. */
+function renderVehicles() {
+  $("#start-vehicle-field").hidden = vehicles.length === 0 || !appTag;
+  fill($("#start-vehicle"),
+    el("option", { value: "", text: t("app.charge.no_vehicle") }),
+    ...vehicles.map((vehicle) => el("option", { value: vehicle.id, text: vehicle.name, selected: vehicle.id === appTag?.vehicle_id })));
+}
+
+/** Bind the app's tag to the chosen vehicle before the start, so the session is recorded for it. */
+async function bindChosenVehicle() {
+  if ($("#start-vehicle-field").hidden) return;
+  const chosen = $("#start-vehicle").value ? Number($("#start-vehicle").value) : null;
+  if (chosen === (appTag.vehicle_id ?? null)) return;
+  appTag = await api.patch(`/api/me/id_tags/${encodeURIComponent(appTag.id_tag)}`, { vehicle_id: chosen });
+}
 
 /** The paired connector's facts, in the page's language (again after a language switch). */
 export function renderPaired() {
@@ -82,6 +106,7 @@ export function renderPaired() {
   fill($("#paired-status"), statusBadge(paired.status));
   fill($("#paired-connection"), paired.is_connected ? badge(t("common.online"), "online") : badge(t("common.offline"), "offline"));
   $("#paired-price").textContent = lastPrice ? priceText(lastPrice) : t("app.charge.no_tariff");
+  renderVehicles();
   if (!$("#start-why").hidden && whyNot(paired)) showWhyNot(whyNot(paired));
 }
 
@@ -117,6 +142,7 @@ async function start() {
   $("#start").disabled = true;
   say($("#charge-message"), t("app.charge.starting"));
   try {
+    await bindChosenVehicle();
     const answer = await api.post("/api/start_charging", { evse_id: paired.charge_point_id, connector_id: paired.connector_id });
     if (answer.status !== "Accepted") throw new Error(t("app.charge.start_refused", { status: answer.status }));
     $("#start").disabled = false;

@@ -17,6 +17,19 @@ export function init(context) {
     $("#add-card").reset();
     await show();
   });
+  onSubmit($("#budget"), $("#budget-message"), async ({ max_kwh: maxKwh, max_cost: maxCost }) => {
+    if (!maxKwh && !maxCost) throw new Error(t("app.garage.budget_empty"));
+    const budget = {
+      max_energy_wh: maxKwh ? Math.round(Number(maxKwh) * 1000) : null,
+      max_cost: maxCost || null,
+    };
+    showBudget(await api.put("/api/me/budget", budget));
+    say($("#budget-message"), t("app.garage.budget_saved"));
+  });
+  $("#clear-budget").addEventListener("click", () => act($("#budget-message"), async () => {
+    await api.delete("/api/me/budget");
+    say($("#budget-message"), t("app.garage.budget_cleared"));
+  }));
   onSubmit($("#change-password"), $("#password-message"), async ({ old_password, new_password }) => {
     await api.post("/api/me/password", { old_password, new_password });
     $("#change-password").reset();
@@ -27,9 +40,27 @@ export function init(context) {
 const withoutBlanks = (fields) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value.trim() !== ""));
 
 export async function show() {
-  const [vehicles, cards] = await Promise.all([api.get("/api/me/vehicles"), api.get("/api/me/id_tags")]);
+  const [vehicles, cards, budget] = await Promise.all([api.get("/api/me/vehicles"), api.get("/api/me/id_tags"), myBudget()]);
   fill($("#vehicle-list"), ...(vehicles.length ? vehicles.map(vehicleItem) : [el("li", { text: t("app.garage.no_vehicles") })]));
   fill($("#card-list"), ...cards.map(cardItem));
+  showBudget(budget);
+}
+
+/** The driver's budget per session, or null when none is set (the API's 404). */
+async function myBudget() {
+  try {
+    return await api.get("/api/me/budget");
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
+function showBudget(budget) {
+  const form = $("#budget");
+  form.elements.max_kwh.value = budget?.max_energy_wh ? budget.max_energy_wh / 1000 : "";
+  form.elements.max_cost.value = budget?.max_cost ?? "";
+  $("#clear-budget").hidden = !budget;
 }
 
 function vehicleItem(vehicle) {
