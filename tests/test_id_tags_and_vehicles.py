@@ -146,6 +146,49 @@ async def test_a_card_reported_lost_is_refused_at_chargers_and_nobody_can_take_i
     assert (await authorize(server, tag))["status"] == "Accepted"
 
 
+async def test_an_operator_finds_cards_by_part_of_the_tag_label_or_owner_and_by_status(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    owner_name = f"fleet-{secrets.token_hex(3)}"
+    owner = bearer(await signup(http, owner_name))
+    marker = secrets.token_hex(3).upper()
+    tags = [f"X{marker}A", f"X{marker}B"]
+    await http.post("/api/me/id_tags", json={"id_tag": tags[0], "label": f"Van {marker}"}, headers=owner)
+    await http.post("/api/admin/id_tags", json={"id_tag": tags[1], "status": "Blocked"}, headers=admin)
+
+    async def found(**query: str) -> tuple[list[tuple[str, str | None]], str]:
+        response = await http.get("/api/admin/id_tags", params=query, headers=admin)
+        assert response.status_code == 200, response.text
+        return [(row["id_tag"], row["username"]) for row in response.json()], response.headers["X-Total-Count"]
+
+    assert await found(q=marker.lower()) == ([(tags[0], owner_name), (tags[1], None)], "2")
+    assert await found(q=f"van {marker}") == ([(tags[0], owner_name)], "1")
+    assert (await found(q=owner_name.upper()))[0][1:] == [(tags[0], owner_name)]  # after the app's own tag
+    assert await found(q=marker, status="Blocked") == ([(tags[1], None)], "1")
+    assert await found(q=marker, limit="1", offset="1") == ([(tags[1], None)], "2")
+    unknown = await http.get("/api/admin/id_tags", params={"status": "Lost"}, headers=admin)
+    assert unknown.status_code == 422 and "Accepted" in unknown.json()["detail"]
+
+
+async def test_an_operator_removes_a_lost_card_which_may_then_be_registered_again(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    tokens = await signup(http)
+    owner = bearer(tokens)
+    tag = card()
+    await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=owner)
+    await http.post(f"/api/me/id_tags/{tag}/lost", headers=owner)
+    assert (await http.delete(f"/api/admin/id_tags/{tag}", headers=admin)).status_code == 204
+    assert (await authorize(server, tag))["status"] == "Invalid"
+    again = await http.delete(f"/api/admin/id_tags/{tag}", headers=admin)
+    assert again.status_code == 404
+    app_tag = await http.delete(f"/api/admin/id_tags/{tokens['idTag']}", headers=admin)
+    assert app_tag.status_code == 409 and "block the account" in app_tag.json()["detail"]
+    assert (
+        await http.post("/api/me/id_tags", json={"id_tag": tag}, headers=bearer(await signup(http)))
+    ).status_code == 201
+
+
 async def test_a_card_an_operator_blocked_cannot_be_removed_and_registered_again_to_unblock_it(
     server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

@@ -65,6 +65,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/id_tags"): STAFF,
     ("POST", "/api/admin/id_tags"): STAFF,
     ("PATCH", "/api/admin/id_tags/{id_tag}"): STAFF,
+    ("DELETE", "/api/admin/id_tags/{id_tag}"): STAFF,
     ("GET", "/api/admin/stats/chargers"): STAFF,
     ("GET", "/api/admin/stats/energy"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/configuration"): STAFF,

@@ -17,8 +17,9 @@ from csms.api.schemas import (
     UserOut,
     UserUpdate,
 )
-from csms.services import id_tags, users
-from csms.services.errors import NotFound
+from csms.db.models import IdTag
+from csms.services import accounts, id_tags, users
+from csms.services.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -86,17 +87,27 @@ async def delete_user(user_id: int, admin: AdminUser, runtime: RuntimeDep, sessi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/id_tags", responses=_ERRORS)
+@router.get("/id_tags", responses={**_ERRORS, 422: {"model": ErrorBody, "description": "An unknown status"}})
 async def list_id_tags(
     admin: AdminUser,
     session: SessionDep,
+    response: Response,
     user_id: int | None = None,
+    q: Annotated[str | None, Query(max_length=64, description="Part of the tag, its label or its owner")] = None,
+    status: Annotated[str | None, Query(description="Accepted, Blocked or Expired")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AdminIdTagOut]:
-    """Every idTag, or one account's."""
-    found = await id_tags.list_all_id_tags(session, owner_id=user_id, limit=limit, offset=offset)
-    return [AdminIdTagOut.model_validate(tag) for tag in found]
+    """Every idTag, or one account's, searched and paginated; the total is in X-Total-Count."""
+    found, total = await id_tags.list_all_id_tags(
+        session, owner_id=user_id, search=q, status=status, limit=limit, offset=offset
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return [_tag_out(listed.tag, listed.username) for listed in found]
+
+
+def _tag_out(tag: IdTag, username: str | None) -> AdminIdTagOut:
+    return AdminIdTagOut.model_validate(tag).model_copy(update={"username": username})
 
 
 @router.post("/id_tags", status_code=status.HTTP_201_CREATED, responses={**_ERRORS, 409: {"model": ErrorBody}})
@@ -133,3 +144,24 @@ async def update_id_tag(
     await id_tags.update_id_tag(session, tag, changes=body.model_dump(exclude_unset=True))
     push_local_lists_soon(runtime)
     return AdminIdTagOut.model_validate(tag)
+
+
+@router.delete(
+    "/id_tags/{id_tag}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**_ERRORS, 409: {"model": ErrorBody, "description": "An account's app tag"}},
+)
+async def remove_id_tag(id_tag: str, admin: AdminUser, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """Remove a card (one reported lost, say): chargers no longer know it, and it may be registered again. An
+    account's app tag stays while the account does."""
+    tag = await id_tags.find_id_tag(session, id_tag)
+    if tag is None:
+        raise NotFound(f"idTag {id_tag} not found")
+    if tag.user_id is not None:
+        await users.managed_user(session, actor=admin, user_id=tag.user_id)
+        if tag.id_tag == await accounts.app_id_tag(session, tag.user_id):
+            raise Conflict(f"idTag {id_tag} is the app's own tag of its account: block the account instead")
+    await session.delete(tag)
+    await session.commit()
+    push_local_lists_soon(runtime)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

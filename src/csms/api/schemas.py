@@ -63,6 +63,7 @@ class IdTagOut(BaseModel):
 
 class AdminIdTagOut(IdTagOut):
     user_id: int | None
+    username: str | None = Field(default=None, description="Its owner's, in listings; null for a card of no account")
     charging_priority: int = Field(description="Its weight on a site that shares power by priority")
 
 

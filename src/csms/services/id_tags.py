@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from csms.db.models import IdTag
+from csms.db.models import IdTag, User
 from csms.services.errors import AlreadyExists, InvalidInput, NotFound
 from csms.services.tag_directory import KnownTag, TagDirectory
 
@@ -246,14 +246,41 @@ async def owned_id_tag(session: AsyncSession, *, owner_id: int, id_tag: str) -> 
     return tag
 
 
+@dataclass(frozen=True, slots=True)
+class ListedTag:
+    tag: IdTag
+    username: str | None  # its owner's; None for a card of no account
+
+
 async def list_all_id_tags(
-    session: AsyncSession, *, owner_id: int | None = None, limit: int = 100, offset: int = 0
-) -> list[IdTag]:
-    query = select(IdTag)
+    session: AsyncSession,
+    *,
+    owner_id: int | None = None,
+    search: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[ListedTag], int]:
+    """A page of idTags with their owners' usernames, and how many match in all. `search` is part of the tag,
+    its label or its owner's username, in any case."""
+    query = select(IdTag, User.username).outerjoin(User, User.id == IdTag.user_id)
     if owner_id is not None:
         query = query.where(IdTag.user_id == owner_id)
-    query = query.order_by(IdTag.id).limit(limit).offset(offset)
-    return list((await session.scalars(query)).all())
+    if status is not None:
+        validate_status(status)
+        query = query.where(IdTag.status == status)
+    if search and search.strip():
+        needle = search.strip().lower()
+        query = query.where(
+            or_(
+                func.lower(IdTag.id_tag).contains(needle, autoescape=True),
+                func.lower(IdTag.label).contains(needle, autoescape=True),
+                User.username.contains(needle, autoescape=True),
+            )
+        )
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = (await session.execute(query.order_by(IdTag.id).limit(limit).offset(offset))).all()
+    return [ListedTag(tag, username) for tag, username in rows], total
 
 
 async def update_id_tag(session: AsyncSession, tag: IdTag, *, changes: dict[str, Any]) -> IdTag:
