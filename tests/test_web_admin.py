@@ -329,7 +329,37 @@ async def test_an_admin_blocks_a_user_from_the_users_page(page: Page, sqlite_ser
     await page.get_by_role("button", name="Search", exact=True).click()
     row = page.locator(f'tr[data-user="{driver}"]')
     await row.get_by_role("button", name=f"Block {driver}").click()
+    dialog = page.get_by_role("dialog", name=f"Block {driver}?")
+    await expect(dialog).to_contain_text("logged out everywhere")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(row.locator(".badge")).to_have_text("Active")
+    await row.get_by_role("button", name=f"Block {driver}").click()
+    await dialog.get_by_role("button", name="Block the account").click()
     await expect(row.locator(".badge")).to_have_text("Blocked")
+    await row.get_by_role("button", name=f"Unblock {driver}").click()  # unblocking asks nothing
+    await expect(row.locator(".badge")).to_have_text("Active")
+
+
+async def test_a_role_change_asks_first_and_a_cancelled_one_leaves_the_role(
+    page: Page, sqlite_server: RunningServer
+) -> None:
+    driver, _ = await create_account_with_role(sqlite_server, "user")
+    await log_in_as_admin(page, sqlite_server, role="root")
+    await page.get_by_role("link", name="Users").click()
+    await page.get_by_label("Search by username").fill(driver)
+    await page.get_by_role("button", name="Search", exact=True).click()
+    role = page.get_by_label(f"Role of {driver}")
+    await role.select_option("admin")
+    dialog = page.get_by_role("dialog", name=f"Make {driver} admin?")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(role).to_have_value("user")
+    await role.select_option("admin")
+    await dialog.get_by_role("button", name="Change the role").click()
+    await expect(page.locator("#users-message")).to_have_text(f"{driver} updated.")
+    await page.reload()  # read back from the server
+    await page.get_by_label("Search by username").fill(driver)
+    await page.get_by_role("button", name="Search", exact=True).click()
+    await expect(page.get_by_label(f"Role of {driver}")).to_have_value("admin")
 
 
 async def test_transactions_are_exported_as_csv(page: Page, sqlite_server: RunningServer) -> None:

@@ -3,6 +3,7 @@
 import { Api, EventHub } from "../api.js";
 import { onLanguageChange, startI18n, t } from "../i18n.js";
 import { $, $$, bindLogin, say, startRouter } from "../ui.js";
+import * as cards from "./cards.js";
 import * as charger from "./charger.js";
 import * as chargers from "./chargers.js";
 import * as overview from "./overview.js";
@@ -24,6 +25,7 @@ const routes = [
   { path: "sites", view: "sites", title: "admin.shell.sites", show: sites.show },
   { path: "sites/:id", view: "site", title: "admin.site.site", show: site.show },
   { path: "users", view: "users", title: "admin.shell.users", show: users.show },
+  { path: "cards", view: "cards", title: "admin.shell.cards", show: cards.show },
   { path: "transactions", view: "transactions", title: "admin.shell.transactions", show: transactions.show },
   { path: "transactions/:id", view: "transaction", title: "admin.transaction.charging_session", show: transactions.showOne },
 ];
@@ -50,7 +52,7 @@ let signedIn = null;
 
 async function init() {
   await startI18n();
-  for (const module of [overview, chargers, charger, sites, site, users, transactions]) module.init(context);
+  for (const module of [overview, chargers, charger, sites, site, users, cards, transactions]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";

@@ -1,7 +1,7 @@
 // Users: search, roles (root only, the server decides) and blocking.
 
 import { t } from "../i18n.js";
-import { $, el, fill, onSubmit, pager, say, when } from "../ui.js";
+import { $, confirmAction, el, fill, onSubmit, pager, say, when } from "../ui.js";
 
 const LIMIT = 20;
 const ROLES = ["user", "admin", "root"];
@@ -27,7 +27,15 @@ export async function show() {
 function userRow(user) {
   const role = el("select", { "aria-label": t("admin.users.role_of", { name: user.username }) },
     ...ROLES.map((name) => el("option", { value: name, text: t(`role.${name}`, { defaultValue: name }), selected: name === user.role })));
-  role.addEventListener("change", () => update(user, { role: role.value }));
+  role.addEventListener("change", async () => {
+    const question = {
+      title: t("admin.users.role_title", { name: user.username, role: t(`role.${role.value}`, { defaultValue: role.value }) }),
+      text: t("admin.users.role_explained"),
+      confirm: t("admin.users.role_confirm"),
+    };
+    if (await confirmAction(question)) await update(user, { role: role.value });
+    else role.value = user.role;
+  });
   const blockLabel = user.is_active ? t("admin.users.block") : t("admin.users.unblock");
   return el(
     "tr",
@@ -38,9 +46,19 @@ function userRow(user) {
     el("td", { text: when(user.created_at) }),
     el("td", {}, el("button", {
       type: "button", class: user.is_active ? "danger" : "secondary", text: blockLabel,
-      "aria-label": user.is_active ? t("admin.users.block_named", { name: user.username }) : t("admin.users.unblock_named", { name: user.username }), onclick: () => update(user, { is_active: !user.is_active }),
+      "aria-label": user.is_active ? t("admin.users.block_named", { name: user.username }) : t("admin.users.unblock_named", { name: user.username }), onclick: () => setActive(user, !user.is_active),
     })),
   );
+}
+
+/** Blocking asks first (it ends the account's sessions and refuses its cards); unblocking does not. */
+async function setActive(user, isActive) {
+  const question = {
+    title: t("admin.users.block_title", { name: user.username }),
+    text: t("admin.users.block_explained"),
+    confirm: t("admin.users.block_confirm"),
+  };
+  if (isActive || (await confirmAction(question))) await update(user, { is_active: isActive });
 }
 
 async function update(user, changes) {
