@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -57,9 +58,13 @@ async def test_six_cars_on_a_63_a_site_never_take_it_over_its_limit(
         await http.put(f"/api/admin/sites/{site['id']}/limit", json={"max_current_a": 30}, headers=admin)
         await limits_settle(cars, [6.0, 6.0, 0.0])
 
-        view = (await http.get(f"/api/admin/sites/{site['id']}", headers=admin)).json()
+        async def site_view() -> dict[str, Any]:
+            return dict((await http.get(f"/api/admin/sites/{site['id']}", headers=admin)).json())
+
+        # The allocation is recorded once the chargers' answers are back, a moment after they have the limits.
+        states = ["charging", "charging", "waiting"]
+        view = await poll(site_view, until=lambda found: [s["state"] for s in found["sessions"]] == states)
         assert view["limit_in_force_a"] == 30
-        assert [s["state"] for s in view["sessions"]] == ["charging", "charging", "waiting"]
         assert view["allocated_a"] == 12.0
 
         # The limit lifted: the waiting car is served again, all share equally (the 10 A car was held to 6 A).
@@ -90,9 +95,14 @@ async def test_a_charger_that_refuses_limits_is_counted_at_its_maximum_until_it_
             stuck = await start_car(stubborn, await new_tag(http, admin))
             second = await start_car(chargers[1], await new_tag(http, admin))
             await limits_settle([first, second], [15.5, 15.5])
-            view = (await http.get(f"/api/admin/sites/{site['id']}", headers=admin)).json()
-            states = {s["transaction_id"]: (s["state"], s["counted_a"]) for s in view["sessions"]}
-            assert states[stuck.transaction_id] == ("unresponsive", 32.0)
+
+            async def stuck_state() -> tuple[str, float] | None:
+                view = (await http.get(f"/api/admin/sites/{site['id']}", headers=admin)).json()
+                states = {s["transaction_id"]: (s["state"], s["counted_a"]) for s in view["sessions"]}
+                return states.get(stuck.transaction_id)
+
+            # Recorded once the round's answers are back, a moment after the others have their limits.
+            assert await poll(stuck_state, until=lambda state: state == ("unresponsive", 32.0))
 
             # It accepts again: asked again within a tick, then counted at what it accepted.
             refusing.answers.pop("SetChargingProfile")
