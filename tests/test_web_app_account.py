@@ -8,12 +8,13 @@ import io
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, USER_PASSWORD, RunningServer
 from tests.screens import snap
 from tests.support.pages import find_charger, sign_up
+from tests.support.waiting import poll, wait_until
 
 pytest_plugins = ["tests.browser"]
 
@@ -199,3 +200,21 @@ async def test_the_history_filters_by_day_exports_what_it_shows_and_prints_a_rec
     for printed_without in (page.locator(".tabbar"), page.locator(".topbar"), page.locator("#record-charts"), receipt):
         await expect(printed_without).to_be_hidden()
     assert (await page.pdf()).startswith(b"%PDF")  # what "save as PDF" makes of it
+
+
+async def test_a_slow_read_shows_a_loading_bar_until_the_view_is_there(page: Page) -> None:
+    await sign_up(page)
+    held: list[Route] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route)  # the history's read waits until the test lets it go on
+
+    await page.route("**/api/transactions?*", hold)
+    await page.get_by_role("link", name="History").click()
+    await expect(page.locator("main")).to_have_attribute("aria-busy", "true")
+    bar_opacity = "getComputedStyle(document.querySelector('main'), '::before').opacity"
+    assert await poll(lambda: page.evaluate(bar_opacity), until=lambda opacity: opacity == "1") == "1"
+    await wait_until(lambda: held)
+    await held[0].continue_()
+    await expect(page.locator("#history-list")).to_contain_text("No charging sessions yet.")
+    await expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
