@@ -26,9 +26,10 @@ from csms.simulator.station201 import connect_station
 from tests.certificates import Issued, RequestKey, issue, make_ca, make_csr
 from tests.conftest import CHARGER_PASSWORD, RunningServer, client_from, node_with
 from tests.operating import admin, ask_for_csr, ocpp_call, online_charger, payloads_received
+from tests.support.backends import sqlite_only_server
 from tests.support.waiting import poll
 
-__all__ = ["admin"]
+__all__ = ["admin", "sqlite_only_server"]  # fixtures; the node is SQLite only (tests/support/backends.py)
 
 OPERATOR = "Test Operator BV"
 

@@ -12,6 +12,11 @@ from PIL import Image
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.support.backends import sqlite_only_server
+
+__all__ = [
+    "sqlite_only_server"
+]  # the node, SQLite only: codes and signatures, no storage path (tests/support/backends.py)
 
 
 @pytest.fixture
