@@ -27,7 +27,7 @@ from tests.conftest import (
     stop_server,
 )
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 20
 # The operations are fuzzed in this many parts: one part was the suite's longest test (up to 130 s).
 SHARDS = 2
 # Operations that end the caller's session or never finish answering: fuzzed, they would stop the run.
