@@ -241,7 +241,10 @@ async def test_the_cdr_the_emsp_missed_while_away_arrives_when_it_is_back(
 
 async def test_a_cdr_queued_when_csms_stops_is_sent_after_its_restart(tmp_path: Path, peers: StartPeer) -> None:
     peer = await peers(receives=RECEIVES)
-    async with node_with(tmp_path, **SETTINGS) as node, admin_client(node) as admin:
+    # Retries 1, 2, 4 s apart: the party's pushes go in order, so the CDR waits behind the Session pushes the
+    # away peer refused, each on its own backoff (10 s, 20 s... by default: beyond the wait below on a busy machine).
+    settings = {**SETTINGS, "ocpi_push_retry_base": 1}
+    async with node_with(tmp_path, **settings) as node, admin_client(node) as admin:
         endpoints = await register(admin, peer)
         token = await _rfid(peer, endpoints)
         async with online_charger(node) as charger:
@@ -255,7 +258,7 @@ async def test_a_cdr_queued_when_csms_stops_is_sent_after_its_restart(tmp_path: 
             expected = (await admin.get(f"/api/transactions/{transaction_id}")).json()
     assert peer.cdrs == []
     peer.away = False
-    async with node_with(tmp_path, **SETTINGS):
+    async with node_with(tmp_path, **settings):
         cdr = await _cdr_of(peer, transaction_id)
     assert cdr["total_energy"] == 2.0
     assert cdr["total_cost"]["incl_vat"] == float(expected["cost"])
