@@ -33,6 +33,28 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHARGER_PASSWORD = "charger-secret-0123"
 
 
+# The modules whose tests run longest (tens of seconds to two minutes each, `pytest --durations`), collected
+# first: `make test`'s two workers take them at the start, and the suite ends on short tests instead of one
+# worker finishing a long one while the other idles.
+LONG_RUNNING_MODULES = (
+    "test_schemathesis.py",
+    "test_soak.py",
+    "test_install.py",
+    "test_security_profile_3.py",
+    "test_cli.py",
+    "test_presence.py",
+    "test_outages.py",
+    "test_durability.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def runs_long(item: pytest.Item) -> bool:
+        return item.path.name in LONG_RUNNING_MODULES
+
+    items[:] = [item for item in items if runs_long(item)] + [item for item in items if not runs_long(item)]
+
+
 def dependency_missing(what: str) -> None:
     """Under CI a missing server fails the run; on a laptop it skips the tests that need it."""
     if IN_CI:
