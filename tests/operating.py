@@ -143,6 +143,13 @@ async def wait_for_counts(
     )
 
 
+async def authorization_status(server: RunningServer, id_tag: str) -> str:
+    """What a newly connected charger is answered when it sends Authorize for `id_tag`."""
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        return str((await charger.authorize(id_tag)).id_tag_info["status"])
+
+
 async def connect_status(server: RunningServer, charge_point_id: str, password: str) -> int:
     """The HTTP status of a charger's WebSocket upgrade with this password: 101 when it connects."""
     headers = {"Authorization": basic_auth_header(charge_point_id, password)}

@@ -8,18 +8,12 @@ import secrets
 import httpx
 from playwright.async_api import Page, expect
 
-from csms.simulator.charger import connect_charger
-from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, signup
+from tests.conftest import RunningServer, bearer, signup
+from tests.operating import authorization_status
 from tests.screens import check_page
 from tests.support.pages import log_in_as_admin
 
 pytest_plugins = ["tests.browser"]
-
-
-async def authorize(server: RunningServer, id_tag: str) -> str:
-    charge_point_id = await server.add_charger()
-    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
-        return str((await charger.authorize(id_tag)).id_tag_info["status"])
 
 
 async def test_an_operator_finds_a_drivers_card_blocks_it_unblocks_it_and_removes_another(
@@ -47,7 +41,7 @@ async def test_an_operator_finds_a_drivers_card_blocks_it_unblocks_it_and_remove
     await expect(dialog).to_contain_text("Chargers will refuse this card")
     await dialog.get_by_role("button", name="Block the card").click()
     await expect(row).to_contain_text("Blocked")
-    assert await authorize(sqlite_server, work) == "Blocked"
+    assert await authorization_status(sqlite_server, work) == "Blocked"
     await search.get_by_label("Status").select_option("Blocked")
     await search.get_by_role("button", name="Search").click()
     await expect(page.locator("#cards-table tbody tr")).to_have_count(1)
@@ -57,7 +51,7 @@ async def test_an_operator_finds_a_drivers_card_blocks_it_unblocks_it_and_remove
         page.get_by_role("dialog", name=f"Unblock card {work}?").get_by_role("button", name="Unblock the card").click()
     )
     await expect(page.locator("#cards-message")).to_have_text(f"Card {work} updated.")
-    assert await authorize(sqlite_server, work) == "Accepted"
+    assert await authorization_status(sqlite_server, work) == "Accepted"
 
     await search.get_by_label("Status").select_option("")
     await search.get_by_role("button", name="Search").click()
@@ -68,7 +62,7 @@ async def test_an_operator_finds_a_drivers_card_blocks_it_unblocks_it_and_remove
     await page.get_by_role("button", name=f"Remove card {spare}").click()
     await removal.get_by_role("button", name="Remove the card").click()
     await expect(page.locator(f'[data-card="{spare}"]')).to_have_count(0)
-    assert await authorize(sqlite_server, spare) == "Invalid"
+    assert await authorization_status(sqlite_server, spare) == "Invalid"
 
 
 async def test_an_operator_registers_a_card_of_no_account(page: Page, sqlite_server: RunningServer) -> None:
@@ -81,4 +75,4 @@ async def test_an_operator_registers_a_card_of_no_account(page: Page, sqlite_ser
     await form.get_by_role("button", name="Register card").click()
     await expect(page.locator("#cards-message")).to_have_text(f"Card {card} registered.")
     await expect(page.locator(f'[data-card="{card}"]')).to_contain_text(f"{card}Fleet van 3no accountAccepted")
-    assert await authorize(sqlite_server, card) == "Accepted"
+    assert await authorization_status(sqlite_server, card) == "Accepted"

@@ -12,6 +12,7 @@ from playwright.async_api import Page, Route, expect
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, USER_PASSWORD, RunningServer
+from tests.operating import authorization_status
 from tests.screens import snap
 from tests.support.pages import find_charger, sign_up
 from tests.support.waiting import poll, wait_until
@@ -27,12 +28,6 @@ async def add_card(page: Page, label: str) -> str:
     await page.get_by_role("button", name="Add card").click()
     await expect(page.locator(f'[data-card="{card}"]')).to_contain_text(label)
     return card
-
-
-async def authorize(server: RunningServer, id_tag: str) -> str:
-    charge_point_id = await server.add_charger()
-    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
-        return str((await charger.authorize(id_tag)).id_tag_info["status"])
 
 
 async def test_a_driver_renames_a_card_then_reports_it_lost_and_chargers_refuse_it(
@@ -52,7 +47,7 @@ async def test_a_driver_renames_a_card_then_reports_it_lost_and_chargers_refuse_
     await expect(dialog).to_contain_text("Only the operator can unblock it")
     await dialog.get_by_role("button", name="Cancel").click()
     await expect(dialog).to_be_hidden()
-    assert await authorize(sqlite_server, card) == "Accepted"
+    assert await authorization_status(sqlite_server, card) == "Accepted"
 
     await lost.click()
     await snap(page, "app-card-lost")
@@ -62,7 +57,7 @@ async def test_a_driver_renames_a_card_then_reports_it_lost_and_chargers_refuse_
     # A blocked card stays: no Remove (it could be registered again as new) and no second report.
     await expect(item.get_by_role("button", name=f"Remove card {card}")).to_have_count(0)
     await expect(lost).to_have_count(0)
-    assert await authorize(sqlite_server, card) == "Blocked"
+    assert await authorization_status(sqlite_server, card) == "Blocked"
 
 
 async def test_a_driver_renames_a_vehicle_keeping_its_details(page: Page) -> None:
