@@ -213,3 +213,19 @@ async def test_a_slow_read_shows_a_loading_bar_until_the_view_is_there(page: Pag
     await held[0].continue_()
     await expect(page.locator("#history-list")).to_contain_text("No charging sessions yet.")
     await expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
+
+
+async def test_a_budget_typed_while_the_garage_loads_is_not_erased_by_the_load(page: Page) -> None:
+    await sign_up(page)
+    held: list[Route] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route)  # the budget's read waits until the driver has typed
+
+    await page.route("**/api/me/budget", hold)
+    await page.get_by_role("link", name="Garage").click()
+    await wait_until(lambda: held)
+    await page.locator("#budget").get_by_label("At most, kWh").fill("7")
+    await held[0].continue_()
+    await expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
+    await expect(page.locator("#budget").get_by_label("At most, kWh")).to_have_value("7")

@@ -4,6 +4,7 @@ import { t } from "../i18n.js";
 import { $, confirmAction, el, fill, onSubmit, say } from "../ui.js";
 
 let api;
+let budgetEditedWhileLoading = false;
 
 export function init(context) {
   api = context.api;
@@ -26,6 +27,7 @@ export function init(context) {
     showBudget(await api.put("/api/me/budget", budget));
     say($("#budget-message"), t("app.garage.budget_saved"));
   });
+  $("#budget").addEventListener("input", () => { budgetEditedWhileLoading = true; });
   $("#clear-budget").addEventListener("click", () => act($("#budget-message"), async () => {
     await api.delete("/api/me/budget");
     say($("#budget-message"), t("app.garage.budget_cleared"));
@@ -40,10 +42,13 @@ export function init(context) {
 const withoutBlanks = (fields) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value.trim() !== ""));
 
 export async function show() {
+  budgetEditedWhileLoading = false;
   const [vehicles, cards, budget] = await Promise.all([api.get("/api/me/vehicles"), api.get("/api/me/id_tags"), myBudget()]);
   fill($("#vehicle-list"), ...(vehicles.length ? vehicles.map(vehicleItem) : [el("li", { text: t("app.garage.no_vehicles") })]));
   fill($("#card-list"), ...cards.map(cardItem));
-  showBudget(budget);
+  // On a slow connection the driver may already be typing a budget: the loaded one must not erase it.
+  if (!budgetEditedWhileLoading) showBudget(budget);
+  else $("#clear-budget").hidden = !budget;
 }
 
 /** The driver's budget per session, or null when none is set (the API's 404). */
