@@ -285,6 +285,26 @@ async def test_a_push_queued_when_csms_stops_is_sent_after_its_restart(tmp_path:
     assert missed is not None and missed["status"] == "AVAILABLE"
 
 
+async def test_a_push_in_flight_when_csms_stops_is_sent_at_once_after_its_restart(
+    tmp_path: Path, peers: StartPeer
+) -> None:
+    # Each push is claimed for the request's timeout and a margin (90 s here), so that a node that dies
+    # mid-request does not have it sent twice at once; a node that stops gives its claim back.
+    settings = {**OWN, "ocpi_request_timeout": 60}
+    peer = await peers()
+    async with node_with(tmp_path, **settings) as node, admin_client(node) as admin:
+        await register(admin, peer)
+        peer.answering.clear()  # the peer takes the location's PUT and never answers it
+        since = len(peer.seen)
+        location = await _location(admin, [])
+        await poll(lambda: _async(len(peer.seen)), until=lambda seen: seen > since)
+    peer.answering.set()
+    assert str(location["id"]) not in peer.locations
+    async with node_with(tmp_path, **settings):
+        got = await poll(lambda: _async(peer.locations.get(str(location["id"]))), until=lambda got: got is not None)
+    assert got is not None and got["name"] == PLACE["name"]
+
+
 async def test_a_charger_is_on_one_location_at_most_and_locations_follow_ocpi_rules(
     server: RunningServer, admin: httpx.AsyncClient
 ) -> None:

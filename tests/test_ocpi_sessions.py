@@ -239,11 +239,6 @@ async def test_the_cdr_the_emsp_missed_while_away_arrives_when_it_is_back(
     assert peer.sessions[str(transaction_id)]["status"] == "COMPLETED"
 
 
-@pytest.mark.xfail(
-    reason="open: in the last two full runs the CDR did not reach the peer within 20 s of the restart; "
-    "to be diagnosed (see the closing note of 2026-12-07)",
-    strict=False,
-)
 async def test_a_cdr_queued_when_csms_stops_is_sent_after_its_restart(tmp_path: Path, peers: StartPeer) -> None:
     peer = await peers(receives=RECEIVES)
     # Retries 1, 2, 4 s apart: the party's pushes go in order, so the CDR waits behind the Session pushes the

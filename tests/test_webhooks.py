@@ -13,6 +13,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,6 +154,30 @@ async def test_a_delivery_that_keeps_failing_is_retried_with_growing_delays(
     fetch = functools.partial(delivery_of, client, webhook, charge_point_id)
     delivery = await poll(fetch, until=lambda delivery: delivery.get("attempts", 0) >= 4)
     assert (delivery["status"], delivery["last_status_code"], delivery["last_error"]) == ("pending", 500, "HTTP 500")
+
+
+async def test_a_delivery_in_flight_when_csms_stops_is_posted_at_once_after_its_restart(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    # The post is claimed for the endpoint's minute and a margin, so that a node that dies mid-request does not
+    # post it twice at once; a node that stops gives its claim back.
+    settings: dict[str, Any] = {
+        "webhook_allow_private_targets": True,
+        "webhook_timeout": 60,
+        "webhook_poll_interval": 0.1,
+    }
+    receiver.released.clear()  # the first post hangs until csms has stopped
+    async with node_with(tmp_path, **settings) as node, httpx.AsyncClient(base_url=node.http_url) as client:
+        await subscribe(node, client, receiver.url, ["charger_fault"])
+        charge_point_id = await node.add_charger()
+        async with connect_charger(node.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+            await charger.status(1, "Faulted", error_code="GroundFailure")
+            await wait_until(lambda: receiver.busy == 1, within=20)
+    receiver.released.set()
+    async with node_with(tmp_path, **settings):
+        await wait_until(lambda: len(receiver.events(charge_point_id)) == 2, within=20)
+    (first, again) = receiver.events(charge_point_id)
+    assert first == again and first["kind"] == "charger_fault"
 
 
 async def test_operators_hear_of_a_charger_that_disconnects(

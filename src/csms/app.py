@@ -110,6 +110,9 @@ from csms.web import pages
 # with a longer timeout), and how often each node measures its offset from the database clock.
 _DEADLINE_SLACK = 30.0
 _CLOCK_MEASURE_INTERVAL = 30.0
+# How long a stopping node lets the work in flight finish: a charge that stopped moments before gets its cost
+# frozen and its CDR queued, which the CDR sweep would otherwise do only minutes after the next start.
+_SHUTDOWN_GRACE = 5.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -339,20 +342,20 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     await runtime.tags.start()
     await runtime.session_watch.start()
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
-    runtime.background.spawn(runtime.ocpi_push.run(), name="ocpi-pushes")
-    runtime.background.spawn(
+    runtime.background.run_until_stopped(runtime.ocpi_push.run(), name="ocpi-pushes")
+    runtime.background.run_until_stopped(
         roaming_sessions.sweep_periodically(settings.ocpi_cdr_sweep_interval), name="ocpi-cdr-sweep"
     )
-    runtime.background.spawn(runtime.presence.run(), name="presence-leases")
+    runtime.background.run_until_stopped(runtime.presence.run(), name="presence-leases")
     bus.on_reconnect(runtime.presence.reconcile_soon)
     await _keep_caches_fresh(runtime)
     if engine.dialect.name == "sqlite":
-        runtime.background.spawn(checkpoint_sqlite_periodically(engine), name="sqlite-checkpoints")
-    runtime.background.spawn(
+        runtime.background.run_until_stopped(checkpoint_sqlite_periodically(engine), name="sqlite-checkpoints")
+    runtime.background.run_until_stopped(
         runtime.local_lists.run_periodically(settings.local_list_sync_interval), name="local-list-sync"
     )
-    runtime.background.spawn(runtime.security_events.run_periodically(), name="security-event-counts")
-    runtime.background.spawn(cluster_clock.run_periodically(_CLOCK_MEASURE_INTERVAL), name="cluster-clock")
+    runtime.background.run_until_stopped(runtime.security_events.run_periodically(), name="security-event-counts")
+    runtime.background.run_until_stopped(cluster_clock.run_periodically(_CLOCK_MEASURE_INTERVAL), name="cluster-clock")
     _start_message_log_retention(runtime)
     _start_security_event_retention(runtime)
     if settings.stale_transaction_after > 0:
@@ -362,7 +365,7 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
             check_interval=settings.stale_transaction_check_interval,
             clock=clock,
         )
-        runtime.background.spawn(sweep, name="stale-transactions")
+        runtime.background.run_until_stopped(sweep, name="stale-transactions")
     _start_session_watch(runtime)
     if settings.node_role != "ocpp":  # it serves chargers' files, as the /files routes do
         await _start_ftp(runtime)
@@ -381,7 +384,7 @@ async def _keep_caches_fresh(runtime: Runtime) -> None:
         freshness.follow(change_counters.OCPI_TOKENS, runtime.tags.roaming.forget_all)
     await freshness.check()  # the counters every later check compares with
     runtime.bus.on_reconnect(freshness.forget_all)
-    runtime.background.spawn(freshness.run(), name="cache-freshness")
+    runtime.background.run_until_stopped(freshness.run(), name="cache-freshness")
 
 
 def _owner_lookup(engine: AsyncEngine) -> OwnerLookup:
@@ -427,7 +430,7 @@ def _start_message_log_retention(runtime: Runtime) -> None:
         max_age=timedelta(days=days) if days > 0 else None,
         rows_per_charger=rows if rows > 0 else None,
     )
-    runtime.background.spawn(
+    runtime.background.run_until_stopped(
         retention.run_periodically(settings.message_log_retention_interval), name="message-log-retention"
     )
 
@@ -439,7 +442,7 @@ def _start_security_event_retention(runtime: Runtime) -> None:
     retention = SecurityEventRetention(
         runtime.writer, clock=runtime.clock, max_age=timedelta(days=settings.security_event_retention_days)
     )
-    runtime.background.spawn(
+    runtime.background.run_until_stopped(
         retention.run_periodically(settings.security_event_retention_interval), name="security-event-retention"
     )
 
@@ -517,8 +520,10 @@ def _session_watch(
 
 def _start_session_watch(runtime: Runtime) -> None:
     settings, watch = runtime.settings, runtime.session_watch
-    runtime.background.spawn(watch.dispatcher.run(settings.webhook_poll_interval), name="webhook-deliveries")
-    runtime.background.spawn(
+    runtime.background.run_until_stopped(
+        watch.dispatcher.run(settings.webhook_poll_interval), name="webhook-deliveries"
+    )
+    runtime.background.run_until_stopped(
         watch.watch_heartbeats(
             check_interval=settings.offline_check_interval,
             heartbeat_interval=settings.heartbeat_interval,
@@ -565,7 +570,7 @@ async def stop_runtime(runtime: Runtime) -> None:
         await runtime.ftp.close()
     for session in runtime.registry.all():
         await session.close(code=1001, reason="csms is shutting down")
-    await runtime.background.close()
+    await runtime.background.close(grace=_SHUTDOWN_GRACE)
     runtime.security_events.flush()  # the counts of the last period, before the writer stops
     await runtime.takeover.close()
     await runtime.logins.close()

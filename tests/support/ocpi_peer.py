@@ -80,8 +80,10 @@ class EmspPeer:
     # Sessions by id as csms PUT and PATCHed them, and the CDRs it POSTed, in the order they came.
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     cdrs: list[dict[str, Any]] = field(default_factory=list)
-    # While True the peer's receiver endpoints answer 503, as a platform that is down.
+    # While True the peer's receiver endpoints answer 503, as a platform that is down; while `answering` is clear
+    # they hold each request (a platform that hangs), and one whose sender left meanwhile is not taken.
     away: bool = False
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
     # The peer's own tokens by (uid, type), what csms's real-time authorizations are answered (by uid: an
     # AllowedType, or UNKNOWN for 404 / 2004; ALLOWED when not scripted), after how many seconds, and the
     # authorization requests csms sent.
@@ -114,6 +116,16 @@ class EmspPeer:
             "business_details": {"name": self.name},
         }
         return {"token": token, "url": self.versions_url, "roles": [role]}
+
+    def __post_init__(self) -> None:
+        self.answering.set()
+
+    async def unavailable(self, request: Request) -> JSONResponse | None:
+        """The answer of a receiver endpoint that is down or hung up on; None when it takes the request."""
+        await self.answering.wait()
+        if self.away or await request.is_disconnected():
+            return self.envelope(None, 3000, 503)
+        return None
 
     def envelope(self, data: Any, status_code: int = 1000, http_status: int = 200) -> JSONResponse:
         body: dict[str, Any] = {"status_code": status_code, "timestamp": "2026-01-01T00:00:00Z"}
@@ -547,8 +559,8 @@ def peer_app(peer: EmspPeer) -> FastAPI:
         if await peer.check_request(request, "commands") is None:
             return peer.envelope(None, 2000, 401)
         seen = peer.seen[-1]
-        if peer.away:
-            return peer.envelope(None, 3000, 503)
+        if (down := await peer.unavailable(request)) is not None:
+            return down
         to = (seen.headers.get("ocpi-to-country-code"), seen.headers.get("ocpi-to-party-id"))
         if to != (peer.country_code, peer.party_id):
             peer.violation(f"POST {seen.path}: addressed to {to}, not to the peer that sent the command")
@@ -593,8 +605,8 @@ async def receive_push(
     if token is None:
         return peer.envelope(None, 2000, 401)
     seen = peer.seen[-1]
-    if peer.away:
-        return peer.envelope(None, 3000, 503)
+    if (down := await peer.unavailable(request)) is not None:
+        return down
     peer.pushes.append(seen)
     where = f"{seen.method} {seen.path}"
     sender = (seen.headers.get("ocpi-from-country-code"), seen.headers.get("ocpi-from-party-id"))
@@ -634,8 +646,8 @@ async def receive_session_push(
     if token is None:
         return peer.envelope(None, 2000, 401)
     seen = peer.seen[-1]
-    if peer.away:
-        return peer.envelope(None, 3000, 503)
+    if (down := await peer.unavailable(request)) is not None:
+        return down
     peer.pushes.append(seen)
     where = f"{seen.method} {seen.path}"
     sender = (seen.headers.get("ocpi-from-country-code"), seen.headers.get("ocpi-from-party-id"))
@@ -670,8 +682,8 @@ async def receive_cdr_push(peer: EmspPeer, request: Request) -> JSONResponse:
     if token is None:
         return peer.envelope(None, 2000, 401)
     seen = peer.seen[-1]
-    if peer.away:
-        return peer.envelope(None, 3000, 503)
+    if (down := await peer.unavailable(request)) is not None:
+        return down
     peer.pushes.append(seen)
     where = f"POST {seen.path}"
     problems = ocpi_session_objects.check_cdr(seen.body, where)

@@ -202,12 +202,20 @@ class OcpiPusher:
         """Send one push; False when the party did not take it (its later pushes wait for the next round)."""
         settings = self._settings
         hold_for = settings.ocpi_request_timeout + _CLAIM_MARGIN
+        push = None
+        try:
+            async with self._session_factory() as session:
+                push = await ocpi_outbox.claim(
+                    session, push_id, max_attempts=settings.ocpi_push_max_attempts, hold_for=hold_for
+                )
+            return True if push is None else await self._send(push)
+        except asyncio.CancelledError:
+            if push is not None:  # csms is stopping: the next start sends it at once, not after the claim
+                await self._give_back(push)
+            raise
+
+    async def _send(self, push: ocpi_outbox.Push) -> bool:
         async with self._session_factory() as session:
-            push = await ocpi_outbox.claim(
-                session, push_id, max_attempts=settings.ocpi_push_max_attempts, hold_for=hold_for
-            )
-            if push is None:
-                return True
             party = await session.get(OcpiParty, push.party_key)
             own = self._own()
             if party is None or own is None or not ocpi_parties.is_registered(party) or party.peer_token is None:
@@ -227,6 +235,11 @@ class OcpiPusher:
         async with self._session_factory() as session:
             await ocpi_outbox.delivered(session, push)
         return True
+
+    async def _give_back(self, push: ocpi_outbox.Push) -> None:
+        with contextlib.suppress(*DATABASE_ERRORS):
+            async with self._session_factory() as session:
+                await ocpi_outbox.given_back(session, push)
 
     def _backoff(self, push: ocpi_outbox.Push) -> float | None:
         if push.number >= self._settings.ocpi_push_max_attempts:

@@ -93,23 +93,24 @@ async def claim(session: AsyncSession, push_id: int, *, max_attempts: int, hold_
     """Count an attempt and hold the push for `hold_for` seconds; None when it is not due (or another node took
     it). A push whose attempts are used up (its last claimant died before it recorded an answer) fails instead."""
     is_due = (OcpiPush.id == push_id, OcpiPush.status == PENDING, OcpiPush.next_attempt_at <= database_now())
-    number = await session.scalar(
+    # What the push needs comes back with the claim: nothing else is awaited between claiming and sending, so a
+    # node stopping in between gives the push back (push.py) instead of holding it until the claim runs out.
+    claimed = await session.execute(
         _update()
         .where(*is_due, OcpiPush.attempts < max_attempts)
         .values(attempts=OcpiPush.attempts + 1, next_attempt_at=database_now_plus(hold_for))
-        .returning(OcpiPush.attempts)
+        .returning(OcpiPush.attempts, OcpiPush.party_id, OcpiPush.method, OcpiPush.url, OcpiPush.body)
     )
-    if number is None:
+    row = claimed.one_or_none()
+    if row is None:
         await session.execute(
             _update().where(*is_due, OcpiPush.attempts >= max_attempts).values(status=FAILED, next_attempt_at=None)
         )
-        await session.commit()
-        return None
     await session.commit()
-    row = await session.get(OcpiPush, push_id)
     if row is None:
         return None
-    return Push(push_id, row.party_id, number, row.method, row.url, json.loads(row.body))
+    number, party_key, method, url, body = row
+    return Push(push_id, party_key, number, method, url, json.loads(body))
 
 
 async def delivered(session: AsyncSession, push: Push) -> None:
@@ -133,6 +134,17 @@ async def failed(session: AsyncSession, push: Push, error: str, *, retry_in: flo
         _update()
         .where(OcpiPush.id == push.push_id, OcpiPush.status == PENDING, OcpiPush.attempts == push.number)
         .values(last_error=error[:255], **outcome)
+    )
+    await session.commit()
+
+
+async def given_back(session: AsyncSession, push: Push) -> None:
+    """The node stopped while sending the attempt: the push is due again at once (for the next node to run)
+    instead of when the claim runs out. The attempt stays counted: the party may have had it."""
+    await session.execute(
+        _update()
+        .where(OcpiPush.id == push.push_id, OcpiPush.status == PENDING, OcpiPush.attempts == push.number)
+        .values(next_attempt_at=database_now())
     )
     await session.commit()
 

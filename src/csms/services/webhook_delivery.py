@@ -210,8 +210,12 @@ class WebhookDispatcher:
                 break  # another node posts to this webhook now; it will find these too
             attempt = await self._claim(delivery_id)
             if attempt is not None:
-                status_code, error = await self._post(client, attempt)
-                await self._record(attempt, status_code, error)
+                try:
+                    status_code, error = await self._post(client, attempt)
+                    await self._record(attempt, status_code, error)
+                except asyncio.CancelledError:
+                    await self._give_back(attempt)  # csms is stopping: the next start posts it at once
+                    raise
                 tried += 1
         return tried
 
@@ -242,6 +246,22 @@ class WebhookDispatcher:
                 )
             await session.commit()
             return None if number is None else await _attempt(session, delivery_id, number)
+
+    async def _give_back(self, attempt: _Attempt) -> None:
+        """Due again at once instead of when the claim runs out; the attempt stays counted (it may have arrived)."""
+        statement = (
+            _update_deliveries()
+            .where(
+                WebhookDelivery.id == attempt.delivery_id,
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.attempts == attempt.number,
+            )
+            .values(next_attempt_at=database_now())
+        )
+        with contextlib.suppress(*DATABASE_ERRORS):
+            async with self._session_factory() as session:
+                await session.execute(statement)
+                await session.commit()
 
     async def _post(self, client: httpx.AsyncClient, attempt: _Attempt) -> tuple[int | None, str | None]:
         try:
