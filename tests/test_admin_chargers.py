@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -87,6 +88,45 @@ async def test_charger_view_shows_boot_data_connection_and_connectors(
         (1, "Charging"),
     ]
     assert charge_point_id in [c["charge_point_id"] for c in listed]
+
+
+async def test_operators_find_chargers_by_text_and_state_sorted_and_a_page_at_a_time(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    vendor = f"Vend{secrets.token_hex(3)}"
+    faulted, unavailable = sorted([await server.add_charger(), await server.add_charger()])
+
+    async def find(**params: Any) -> tuple[list[str], str]:
+        response = await http.get("/api/admin/chargers", params={"q": vendor.lower(), **params}, headers=admin)
+        assert response.status_code == 200, response.text
+        return [charger["charge_point_id"] for charger in response.json()], response.headers["X-Total-Count"]
+
+    async with (
+        connect_charger(server.ws_url, faulted, CHARGER_PASSWORD) as broken,
+        connect_charger(server.ws_url, unavailable, CHARGER_PASSWORD) as closed,
+    ):
+        await broken.boot(vendor=vendor, model="Duo")
+        await closed.boot(vendor=vendor.upper(), model="Solo")  # found in any case
+        await broken.status(1, "Faulted", error_code="GroundFailure")
+        await closed.status(0, "Unavailable")
+        await broken.heartbeat()  # answered after the status is stored
+        await closed.heartbeat()
+        assert await find() == ([faulted, unavailable], "2")
+        assert await find(state="faulted") == ([faulted], "1")
+        assert await find(state="unavailable") == ([unavailable], "1")
+        assert await find(state="online") == ([faulted, unavailable], "2")
+        assert await find(state="offline") == ([], "0")
+        assert await find(sort="-charge_point_id", limit=1) == ([unavailable], "2")
+        assert await find(sort="-charge_point_id", limit=1, offset=1) == ([faulted], "2")
+        assert sorted((await find(sort="-last_heartbeat_at"))[0]) == [faulted, unavailable]
+    # Offline, a charger's last status is stale: it is offline, not faulted.
+    assert await poll(lambda: find(state="offline"), until=lambda found: found[1] == "2") == (
+        [faulted, unavailable],
+        "2",
+    )
+    assert await find(state="faulted") == ([], "0")
+    refused = await http.get("/api/admin/chargers", params={"state": "broken", "sort": "vendor"}, headers=admin)
+    assert refused.status_code == 422 and {error["loc"][-1] for error in refused.json()["detail"]} == {"state", "sort"}
 
 
 async def test_a_16_charger_is_shown_with_its_version_and_each_connector_as_an_evse_of_its_own(

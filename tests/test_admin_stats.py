@@ -1,4 +1,4 @@
-"""The dashboard's figures: chargers online, offline and charging; energy per day in the operator's zone."""
+"""The dashboard's figures: chargers online, offline, charging, faulted and unavailable; energy per day in the operator's zone."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ async def test_charger_counts_follow_connections_and_charging_connectors(
         connect_charger(sqlite_server.ws_url, idle_id, CHARGER_PASSWORD) as idle,
     ):
         await charging.status(1, "Charging")
+        await charging.status(2, "Faulted", error_code="GroundFailure")
         await charging.heartbeat()  # answered after the status is stored: the status is readable now
+        await idle.status(0, "Unavailable")
         await idle.status(1, "Available")
         await idle.heartbeat()
         after = (await api.get("/api/admin/stats/chargers", headers=headers)).json()
@@ -39,6 +41,8 @@ async def test_charger_counts_follow_connections_and_charging_connectors(
     assert after["online"] - before["online"] == 2
     assert after["offline"] - before["offline"] == 1
     assert after["charging"] - before["charging"] == 1
+    assert after["faulted"] - before["faulted"] == 1
+    assert after["unavailable"] - before["unavailable"] == 1
 
 
 async def test_energy_per_day_counts_each_session_on_the_local_day_it_started(

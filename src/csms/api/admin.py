@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy import inspect
 
 from csms.api.commanding import send_and_record
@@ -23,6 +23,13 @@ from csms.services import chargers, file_transfer, message_log, settlements, sit
 from csms.services.errors import NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+ChargerState = Literal["online", "offline", "charging", "faulted", "unavailable"]
+ChargerSort = Literal["charge_point_id", "-charge_point_id", "last_heartbeat_at", "-last_heartbeat_at"]
+_STATE = (
+    "online or offline; charging, faulted or unavailable: connected, with a connector in that status "
+    "(faulted and unavailable count the charger itself, connector 0)"
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Not logged in"},
@@ -48,9 +55,20 @@ async def register_charger(
 
 
 @router.get("/chargers", responses=_ERRORS)
-async def list_chargers(admin: AdminUser, session: SessionDep) -> list[ChargerOut]:
-    """Every charger with its boot data, connection state and connector status."""
-    found = await chargers.list_chargers(session)
+async def list_chargers(
+    admin: AdminUser,
+    session: SessionDep,
+    response: Response,
+    q: Annotated[str | None, Query(max_length=64, description="Part of the id, vendor, model or serial number")] = None,
+    state: Annotated[ChargerState | None, Query(description=_STATE)] = None,
+    sort: Annotated[ChargerSort, Query(description="A leading - sorts descending")] = "charge_point_id",
+    limit: Annotated[int | None, Query(ge=1, le=500, description="Every match when left out")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ChargerOut]:
+    """Chargers with their boot data, connection state and connector status, searched, filtered and paginated;
+    the total is in X-Total-Count."""
+    found, total = await chargers.find_chargers(session, text=q, state=state, sort=sort, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
     return [await _charger_out(session, charger) for charger in found]
 
 

@@ -22,9 +22,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/chargers", responses=_ERRORS)
 async def charger_counts(admin: AdminUser, session: SessionDep) -> ChargerCountsOut:
-    """How many chargers are registered, online, offline and charging."""
+    """How many chargers are registered, online, offline, charging, faulted and unavailable."""
     counts = await statistics.count_chargers(session)
-    return ChargerCountsOut(total=counts.total, online=counts.online, offline=counts.offline, charging=counts.charging)
+    return ChargerCountsOut.model_validate(counts, from_attributes=True)
 
 
 @router.get("/energy", responses={**_ERRORS, 422: {"description": "Unknown time zone or days out of range"}})

@@ -406,6 +406,8 @@ class ChargerCountsOut(BaseModel):
     online: int = Field(description="Connected now")
     offline: int
     charging: int = Field(description="Connected, with at least one connector reporting Charging")
+    faulted: int = Field(description="Connected, with a connector (or the charger itself) reporting Faulted")
+    unavailable: int = Field(description="Connected, with a connector (or the charger itself) Unavailable")
 
 
 class EnergyDayOut(BaseModel):

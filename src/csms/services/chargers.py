@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -385,6 +385,53 @@ async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | 
 
 async def list_chargers(session: AsyncSession) -> list[Charger]:
     return list((await session.scalars(select(Charger).order_by(Charger.charge_point_id))).all())
+
+
+# What an operator looks for in the chargers list. A connector's status counts only while its charger is
+# connected: an offline charger's last report is stale, and "offline" is its alarm.
+_CONNECTOR_STATUS_OF_STATE = {"charging": "Charging", "faulted": "Faulted", "unavailable": "Unavailable"}
+
+
+def state_condition(state: str) -> ColumnElement[bool]:
+    """Chargers in `state`: online, offline, charging (a connector above 0 Charging), faulted or unavailable."""
+    if state == "online":
+        return Charger.is_connected.is_(True)
+    if state == "offline":
+        return Charger.is_connected.is_(False)
+    connectors = select(Connector.charge_point_id).where(
+        Connector.charge_point_id == Charger.charge_point_id, Connector.status == _CONNECTOR_STATUS_OF_STATE[state]
+    )
+    if state == "charging":
+        connectors = connectors.where(Connector.connector_id > 0)
+    return and_(Charger.is_connected.is_(True), connectors.exists())
+
+
+async def find_chargers(
+    session: AsyncSession,
+    *,
+    text: str | None = None,
+    state: str | None = None,
+    sort: str = "charge_point_id",
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[Charger], int]:
+    """A page of chargers whose id, vendor, model or serial number contains `text` (any case), in `state`,
+    sorted by `sort` (charge_point_id or last_heartbeat_at, a leading "-" for descending; chargers never heard
+    from last); and how many match."""
+    query = select(Charger)
+    if text:
+        needle = text.strip().lower()
+        columns = (Charger.charge_point_id, Charger.vendor, Charger.model, Charger.serial_number)
+        query = query.where(or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns)))
+    if state:
+        query = query.where(state_condition(state))
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    column = Charger.last_heartbeat_at if sort.lstrip("-") == "last_heartbeat_at" else Charger.charge_point_id
+    order = column.desc() if sort.startswith("-") else column.asc()
+    page = query.order_by(column.is_(None), order, Charger.charge_point_id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return list((await session.scalars(page)).all()), total
 
 
 async def list_connectors(session: AsyncSession, charge_point_id: str) -> list[Connector]:

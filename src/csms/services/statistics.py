@@ -1,4 +1,5 @@
-"""Figures for the operator's overview: chargers online, offline and charging; energy delivered per day."""
+"""Figures for the operator's overview: chargers online, offline, charging and with a fault or out of service;
+energy delivered per day."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from csms.db.models import Charger, Connector, Transaction
+from csms.db.models import Charger, Transaction
+from csms.services.chargers import state_condition
 from csms.services.id_tags import ACCEPTED
 from csms.services.transactions import energy_wh
 
@@ -21,6 +23,8 @@ class ChargerCounts:
     online: int
     offline: int
     charging: int
+    faulted: int
+    unavailable: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +45,20 @@ async def count_open_transactions(session: AsyncSession) -> int:
 
 
 async def count_chargers(session: AsyncSession) -> ChargerCounts:
-    """Charging = connected with at least one connector (not connector 0) reporting Charging."""
-    total = await _count(session, select(func.count()).select_from(Charger))
-    online = await _count(session, select(func.count()).select_from(Charger).where(Charger.is_connected.is_(True)))
-    charging_query = (
-        select(func.count(func.distinct(Connector.charge_point_id)))
-        .join(Charger, Charger.charge_point_id == Connector.charge_point_id)
-        .where(Charger.is_connected.is_(True), Connector.connector_id > 0, Connector.status == "Charging")
+    """Charging, faulted and unavailable are of connected chargers, as the chargers list filters them."""
+
+    async def count(*conditions: ColumnElement[bool]) -> int:
+        return await _count(session, select(func.count()).select_from(Charger).where(*conditions))
+
+    total, online = await count(), await count(state_condition("online"))
+    return ChargerCounts(
+        total=total,
+        online=online,
+        offline=total - online,
+        charging=await count(state_condition("charging")),
+        faulted=await count(state_condition("faulted")),
+        unavailable=await count(state_condition("unavailable")),
     )
-    charging = await _count(session, charging_query)
-    return ChargerCounts(total=total, online=online, offline=total - online, charging=charging)
 
 
 async def energy_per_day(session: AsyncSession, *, days: int, zone: ZoneInfo, now: datetime) -> list[EnergyDay]:
