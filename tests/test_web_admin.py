@@ -23,7 +23,10 @@ pytest_plugins = ["tests.browser"]
 
 
 async def open_chargers(page: Page, charge_point_id: str) -> None:
+    """The chargers list, searched for this one (the list shows a page at a time of every test's chargers)."""
     await page.get_by_role("link", name="Chargers", exact=True).click()
+    await page.get_by_label("Id, vendor, model or serial").fill(charge_point_id)
+    await page.locator("#charger-search").get_by_role("button", name="Search").click()
     await expect(page.get_by_role("link", name=charge_point_id)).to_be_visible()
 
 
@@ -110,10 +113,22 @@ async def test_the_charger_page_sends_commands_and_reads_configuration(
         await charger.status(1, "Available")
         await page.goto(f"/admin#/chargers/{charge_point_id}")
         await page.get_by_label("Reset type").select_option("Hard")
-        await page.get_by_role("button", name="Reset").click()
+        await page.get_by_role("button", name="Reset", exact=True).click()
+        reset = page.get_by_role("dialog", name=f"Hard reset of {charge_point_id}?")
+        await expect(reset).to_contain_text("a session running on it ends")
+        await reset.get_by_role("button", name="Cancel").click()
+        await expect(page.locator("#command-result")).to_have_text("Reset: not sent.")
+        await page.get_by_role("button", name="Reset", exact=True).click()
+        await reset.get_by_role("button", name="Reset the charger").click()
         await expect(page.locator("#command-result")).to_have_text("Reset: Accepted")
         assert (await charger.wait_for_call("Reset")).payload == {"type": "Hard"}
+        assert [call.action for call in charger.received].count("Reset") == 1  # the cancelled one never left
         await page.get_by_role("button", name="Unlock").click()
+        await (
+            page.get_by_role("dialog", name=f"Unlock connector 1 of {charge_point_id}?")
+            .get_by_role("button", name="Unlock the connector")
+            .click()
+        )
         await expect(page.locator("#command-result")).to_have_text("UnlockConnector: Unlocked")
         await page.get_by_role("button", name="Read configuration").click()
         await expect(page.locator("#configuration")).to_contain_text("HeartbeatInterval")
@@ -182,7 +197,8 @@ async def test_a_2x_station_shows_its_version_evses_and_device_model(
 
         # Commands go out as 2.0.1 spells them (2.1 alike).
         await page.get_by_label("Reset type").select_option("Immediate")
-        await page.get_by_role("button", name="Reset").click()
+        await page.get_by_role("button", name="Reset", exact=True).click()
+        await page.get_by_role("button", name="Reset the charger").click()
         await expect(page.locator("#command-result")).to_have_text("Reset: Accepted")
         assert (await station.wait_for_call("Reset")).payload == {"type": "Immediate"}
         await page.locator("#commands select[name=requestedMessage]").select_option("MeterValues")

@@ -104,8 +104,9 @@ export function startRouter(routes, { fallback, guard }) {
   const compiled = routes.map((route) => ({ ...route, pattern: compile(route.path) }));
 
   async function render() {
-    const path = location.hash.replace(/^#\/?/, "");
-    const match = findRoute(compiled, path);
+    // "#/chargers?state=faulted": the part after "?" is the view's own (filters a link or a reload keeps).
+    const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?", 2);
+    const match = findRoute(compiled, path, new URLSearchParams(search));
     if (match && (!guard || guard(match.route))) return show(match);
     const target = fallback();
     if (path !== target) location.hash = `#/${target}`;
@@ -143,12 +144,12 @@ function compile(path) {
   return { regex: new RegExp(`^${source}$`), names };
 }
 
-function findRoute(routes, path) {
+function findRoute(routes, path, query) {
   for (const route of routes) {
     const found = route.pattern.regex.exec(path);
     if (found) {
       const params = Object.fromEntries(route.pattern.names.map((name, i) => [name, decodeURIComponent(found[i + 1])]));
-      return { route, params };
+      return { route, params: { ...params, query } };
     }
   }
   return null;

@@ -2,7 +2,7 @@
 // configuration keys (a 2.x station's device model), certificates, QR stickers, message log.
 
 import { t, translate } from "../i18n.js";
-import { $, $$, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
+import { $, $$, confirmAction, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
 
 // A request id for the 2.0.1 calls that need one: seconds since 2020, unique enough for one operator's clicks.
@@ -28,6 +28,25 @@ const PAYLOADS = {
     UpdateFirmware: (f) => ({ requestId: requestId(), firmware: { location: f.location, retrieveDateTime: new Date().toISOString() } }),
     GetLog: (f) => ({ logType: "DiagnosticsLog", requestId: requestId(), log: { remoteLocation: f.remoteLocation } }),
   },
+};
+
+// Commands that interrupt charging ask first, saying what they will do (null: this one goes at once).
+const QUESTIONS = {
+  Reset: (f) => ({
+    title: t("admin.charger.confirm.reset_title", { id: current, type: f.type }),
+    text: t("admin.charger.confirm.reset_text"),
+    confirm: t("admin.charger.confirm.reset"),
+  }),
+  UnlockConnector: (f) => ({
+    title: t("admin.charger.confirm.unlock_title", { id: current, connector: f.connectorId }),
+    text: t("admin.charger.confirm.unlock_text"),
+    confirm: t("admin.charger.confirm.unlock"),
+  }),
+  ChangeAvailability: (f) => ((f.type ?? f.operationalStatus) !== "Inoperative" ? null : {
+    title: t("admin.charger.confirm.inoperative_title", { id: current }),
+    text: t("admin.charger.confirm.inoperative_text"),
+    confirm: t("admin.charger.confirm.inoperative"),
+  }),
 };
 
 // The layout of a charger's page: 2.0.1 for a station that booted with 2.0.1 or 2.1 (EVSEs, the device model), 1.6
@@ -161,6 +180,11 @@ async function loadFacts() {
 function bindCommand(form, version) {
   const action = form.dataset.action;
   onSubmit(form, $("#command-result"), async (fields) => {
+    const question = QUESTIONS[action]?.(fields);
+    if (question && !(await confirmAction(question))) {
+      say($("#command-result"), t("admin.charger.not_sent", { action }));
+      return;
+    }
     say($("#command-result"), t("admin.charger.sending", { action }));
     const answer = await api.post(path(`/ocpp/${action}`), PAYLOADS[version][action](fields));
     say($("#command-result"), `${action}: ${answer.status || JSON.stringify(answer)}`);

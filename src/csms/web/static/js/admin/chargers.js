@@ -1,10 +1,14 @@
-// Chargers: the list with live connector status and each charger's OCPP version, and registering a new charger.
+// Chargers: the list with live connector status and each charger's OCPP version, searched and filtered by state
+// (the overview's counts link here), a page at a time; each charger's faults; registering a new charger.
 
 import { t } from "../i18n.js";
-import { $, badge, debounce, el, fill, isShown, onSubmit, say, statusText, when } from "../ui.js";
+import { $, badge, debounce, el, fill, isShown, onSubmit, pager, say, statusText, when } from "../ui.js";
 
+const LIMIT = 25;
+const FILTERS = ["q", "state", "sort"];
 let api;
 let reload;
+let shownQuery = new URLSearchParams();
 
 export function init(context) {
   api = context.api;
@@ -13,7 +17,14 @@ export function init(context) {
   context.hub.on("charger_booted", reload);
   context.hub.on("connector_status", (event) => {
     const list = $("#chargers-table");
-    if (!applyConnectorStatus(list, event, addChip) && isShown("chargers")) reload();
+    // Filtered by state, a status change may move a charger into the list or out of it; a fault, or the end of
+    // one, changes its problems.
+    const changes = shownQuery.has("state") || hadOrHasProblem(event);
+    if ((!applyConnectorStatus(list, event, addChip) || changes) && isShown("chargers")) reload();
+  });
+  onSubmit($("#charger-search"), $("#register-charger-message"), async (fields) => {
+    const query = new URLSearchParams(Object.entries(fields).filter(([, value]) => value.trim() !== ""));
+    location.hash = `#/chargers?${query}`;  // the filters stay in the address: a reload or a link keeps them
   });
   context.hub.on("charger_connected", (event) => applyConnection(event.charge_point_id, true));
   context.hub.on("charger_disconnected", (event) => applyConnection(event.charge_point_id, false));
@@ -25,10 +36,28 @@ export function init(context) {
   });
 }
 
-export async function show() {
-  const found = await api.get("/api/admin/chargers");
-  const rows = found.map(chargerRow);
-  fill($("#chargers-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: t("admin.chargers.none") }))]));
+/** The list the address asks for (the router passes its query); a live reload (none) reads the same list again
+ * and leaves the search form alone, which the operator may be filling in. */
+export async function show({ query } = {}) {
+  if (query) {
+    shownQuery = query;
+    const form = $("#charger-search");
+    for (const name of FILTERS) form.elements[name].value = query.get(name) ?? (name === "sort" ? "charge_point_id" : "");
+  }
+  const offset = Number(shownQuery.get("offset") || 0);
+  const params = new URLSearchParams({ limit: LIMIT, offset });
+  for (const name of FILTERS) if (shownQuery.get(name)) params.set(name, shownQuery.get(name));
+  const { items, total } = await api.page(`/api/admin/chargers?${params}`);
+  const filtered = FILTERS.some((name) => shownQuery.get(name));
+  const empty = filtered ? t("common.nothing_found") : t("admin.chargers.none");
+  fill($("#chargers-table tbody"), ...(items.length ? items.map(chargerRow) : [el("tr", {}, el("td", { colspan: 8, text: empty }))]));
+  pager($("#chargers-pager"), { offset, limit: LIMIT, total, go: (next) => goToOffset(next) });
+}
+
+function goToOffset(offset) {
+  const query = new URLSearchParams(shownQuery);
+  query.set("offset", offset);
+  location.hash = `#/chargers?${query}`;
 }
 
 function chargerRow(charger) {
@@ -41,10 +70,28 @@ function chargerRow(charger) {
     el("td", {}, connectionBadge(id, charger.is_connected)),
     el("td", { "data-ocpp-version": id, text: charger.ocpp_version || "–" }),
     el("td", {}, el("span", { class: "connectors", "data-connectors": id }, ...connectors.map((c) => connectorChip(id, c)))),
+    el("td", { "data-problems": id }, ...problems(charger)),
     el("td", { text: [charger.vendor, charger.model].filter(Boolean).join(" ") || "–" }),
     el("td", { text: charger.firmware_version || "–" }),
     el("td", { text: when(charger.last_heartbeat_at) }),
   );
+}
+
+function hadOrHasProblem(event) {
+  const cell = $(`[data-problems="${CSS.escape(event.charge_point_id)}"]`);
+  const reported = event.status === "Faulted" || (event.error_code && event.error_code !== "NoError");
+  return reported || (cell !== null && cell.textContent !== "–");
+}
+
+/** What the charger reported wrong, a line per connector: its error code, the vendor's code and info. */
+function problems(charger) {
+  const wrong = charger.connectors.filter((c) => c.status === "Faulted" || (c.error_code && c.error_code !== "NoError"));
+  if (!wrong.length) return ["–"];
+  return wrong.map((connector) => {
+    const where = connector.connector_id === 0 ? t("admin.charger.whole_charger") : String(connector.connector_id);
+    const details = [connector.error_code, connector.vendor_error_code, connector.info].filter((part) => part && part !== "NoError");
+    return el("div", { text: `${where}: ${details.join(" · ") || statusText(connector.status)}` });
+  });
 }
 
 function addChip(list, event) {

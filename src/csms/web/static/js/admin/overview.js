@@ -1,4 +1,5 @@
-// Overview: chargers online, offline and charging; energy today and per day.
+// Overview: chargers online, offline, charging, faulted and unavailable (each a link to that list); energy today
+// and per day.
 
 import { barChart } from "../chart.js";
 import { t } from "../i18n.js";
@@ -27,6 +28,11 @@ export async function show() {
   $("#stat-online").textContent = counts.online;
   $("#stat-offline").textContent = counts.offline;
   $("#stat-charging").textContent = counts.charging;
+  for (const alarm of ["faulted", "unavailable"]) {
+    const value = $(`#stat-${alarm}`);
+    value.textContent = counts[alarm];
+    value.parentElement.classList.toggle("raised", counts[alarm] > 0);
+  }
   $("#stat-energy-today").textContent = kwh(energy.at(-1)?.energy_wh);
   const bars = energy.map((entry, i) => ({
     label: day(entry.day),
