@@ -77,9 +77,11 @@ def serving_tls(directory: Path, certfile: Path, keyfile: Path) -> Iterator[tupl
         process.wait(timeout=15)
 
 
-@pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
-    with serving_tls(tmp_path, *make_certificate(tmp_path)) as served:
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """One `csms serve` over TLS for the module's tests (each process costs seconds to start)."""
+    directory = tmp_path_factory.mktemp("tls")
+    with serving_tls(directory, *make_certificate(directory)) as served:
         yield served
 
 
