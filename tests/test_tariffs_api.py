@@ -103,6 +103,22 @@ async def test_a_group_tariff_applies_to_cards_under_its_parent_idtag(
     assert await tariff_for(http, staff, **place, id_tag="STRANGER") == public["id"]
 
 
+async def test_the_tariff_in_force_names_the_assignment_that_won_and_needs_a_known_charger(
+    server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    tariff = await new_tariff(http, staff)
+    assignment_id = await assign(http, staff, tariff, charge_point_id=charge_point_id, connector_id=2)
+    place: dict[str, str | int] = {"charge_point_id": charge_point_id, "connector_id": 2}  # no idTag: in no group
+    in_force = (await http.get("/api/admin/tariff_for", params=place, headers=staff)).json()
+    assert (in_force["id"], in_force["assignment"]["id"]) == (tariff["id"], assignment_id)
+    assert (in_force["assignment"]["charge_point_id"], in_force["assignment"]["connector_id"]) == (charge_point_id, 2)
+    unknown: dict[str, str | int] = {"charge_point_id": f"NOPE{secrets.token_hex(4)}", "connector_id": 1}
+    response = await http.get("/api/admin/tariff_for", params=unknown, headers=staff)
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"unknown charger {unknown['charge_point_id']}"
+
+
 async def test_assignments_are_listed_and_removed_and_need_a_known_tariff_and_charger(
     server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:

@@ -68,6 +68,10 @@ class AssignmentOut(AssignmentIn):
     created_at: datetime
 
 
+class TariffInForce(TariffOut):
+    assignment: AssignmentOut = Field(description="The assignment that puts it in force there and then")
+
+
 @router.post("/tariffs", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def create_tariff(body: TariffIn, admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> TariffOut:
     """Define a tariff. Tariffs are never edited: a price change is a new tariff and assignment."""
@@ -122,14 +126,19 @@ async def tariff_for(
     runtime: RuntimeDep,
     charge_point_id: str = Query(max_length=64),
     connector_id: int = Query(ge=1, le=1000),
-    id_tag: str = Query(max_length=20),
+    id_tag: str = Query(default="", max_length=20, description="Empty: a driver in no group"),
     at: datetime | None = None,
-) -> TariffOut | None:
-    """The tariff a session would start with: on this connector, with this idTag, at this time (default now)."""
+) -> TariffInForce | None:
+    """The tariff a session would start with: on this connector, with this idTag, at this time (default now),
+    and the assignment that puts it in force."""
+    await require_charger(session, charge_point_id)  # a mistyped charger is not one without a tariff
     place = await tariffs.place_of(session, charge_point_id=charge_point_id, connector_id=connector_id, id_tag=id_tag)
     book = await load_tariff_book(session)
     chosen = tariffs.assignment_in_force(book.assignments, place, at or runtime.clock())
-    return TariffOut.model_validate(book.by_id[chosen.tariff_id]) if chosen is not None else None
+    if chosen is None:
+        return None
+    tariff = TariffOut.model_validate(book.by_id[chosen.tariff_id])
+    return TariffInForce(**tariff.model_dump(), assignment=AssignmentOut.model_validate(chosen))
 
 
 @router.post(
