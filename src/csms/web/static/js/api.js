@@ -2,9 +2,11 @@
 // and the live event stream (read with fetch, since EventSource cannot send an Authorization header).
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  /** `problems`: a 422's list of {loc, msg}, so a form can name the field each is about. */
+  constructor(status, detail, problems = []) {
     super(detail || `request failed (${status})`);
     this.status = status;
+    this.problems = problems;
   }
 }
 
@@ -121,7 +123,7 @@ async function readBody(response) {
   const type = response.headers.get("Content-Type") || "";
   // A 204 has no body, though FastAPI still labels it JSON.
   const data = response.status !== 204 && type.includes("json") ? await response.json() : null;
-  if (!response.ok) throw new ApiError(response.status, describeError(data));
+  if (!response.ok) throw new ApiError(response.status, describeError(data), Array.isArray(data?.detail) ? data.detail : []);
   return data;
 }
 
