@@ -9,6 +9,7 @@ import * as chargers from "./chargers.js";
 import * as overview from "./overview.js";
 import * as site from "./site.js";
 import * as sites from "./sites.js";
+import * as tariffs from "./tariffs.js";
 import * as transactions from "./transactions.js";
 import * as users from "./users.js";
 
@@ -26,6 +27,7 @@ const routes = [
   { path: "sites/:id", view: "site", title: "admin.site.site", show: site.show },
   { path: "users", view: "users", title: "admin.shell.users", show: users.show },
   { path: "cards", view: "cards", title: "admin.shell.cards", show: cards.show },
+  { path: "tariffs", view: "tariffs", title: "admin.shell.tariffs", show: tariffs.show },
   { path: "transactions", view: "transactions", title: "admin.shell.transactions", show: transactions.show },
   { path: "transactions/:id", view: "transaction", title: "admin.transaction.charging_session", show: transactions.showOne },
 ];
@@ -52,7 +54,7 @@ let signedIn = null;
 
 async function init() {
   await startI18n();
-  for (const module of [overview, chargers, charger, sites, site, users, cards, transactions]) module.init(context);
+  for (const module of [overview, chargers, charger, sites, site, users, cards, tariffs, transactions]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
