@@ -133,6 +133,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/admin/users/{user_id}/budget"): STAFF,
     ("POST", "/api/admin/webhooks"): STAFF,
     ("GET", "/api/admin/webhooks"): STAFF,
+    ("GET", "/api/admin/webhooks/event_kinds"): STAFF,
     ("DELETE", "/api/admin/webhooks/{webhook_id}"): STAFF,
     ("GET", "/api/admin/webhooks/{webhook_id}/deliveries"): STAFF,
     ("GET", "/api/admin/chargers/{charge_point_id}/events"): STAFF,

@@ -50,6 +50,23 @@ async def test_a_security_event_is_stored_with_its_type_tech_info_and_timestamp(
     ]
 
 
+async def test_security_events_are_filtered_by_kind_and_paged_by_id(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    async with online_charger(server) as charger:
+        for kind in ("InvalidMessages", "TamperDetectionActivated", "InvalidMessages"):
+            await charger.security_event(kind)
+    await server.app_runtime.writer.flush()
+    params = {"charge_point_id": charger.id, "kind": "InvalidMessages", "limit": 1}
+    newest = (await http.get("/api/admin/security_events", params=params, headers=admin)).json()
+    older = {**params, "before_id": newest[0]["id"]}
+    oldest = (await http.get("/api/admin/security_events", params=older, headers=admin)).json()
+    assert [event["kind"] for event in newest + oldest] == ["InvalidMessages"] * 2
+    assert newest[0]["id"] > oldest[0]["id"]
+    last = {**params, "before_id": oldest[0]["id"]}
+    assert (await http.get("/api/admin/security_events", params=last, headers=admin)).json() == []
+
+
 @pytest.mark.parametrize(
     ("event_type", "is_critical"), [("TamperDetectionActivated", True), ("InvalidMessages", False)]
 )

@@ -234,6 +234,16 @@ async def test_webhooks_refuse_unknown_event_kinds_and_are_listed_without_secret
     assert (await client.get(f"/api/admin/webhooks/{webhook['id']}/deliveries", headers=staff)).status_code == 404
 
 
+async def test_the_event_kinds_a_webhook_may_subscribe_to_are_listed(
+    quick: RunningServer, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    staff = (await subscribe(quick, client, receiver.url, []))["staff"]
+    kinds = (await client.get("/api/admin/webhooks/event_kinds", headers=staff)).json()
+    assert {"charger_fault", "charger_offline", "charging_finished"} <= set(kinds) and kinds == sorted(kinds)
+    every = await client.post("/api/admin/webhooks", json={"url": receiver.url, "events": kinds}, headers=staff)
+    assert every.status_code == 201 and every.json()["events"] == kinds
+
+
 # -- each webhook on its own --------------------------------------------------------------------
 
 

@@ -71,12 +71,13 @@ async def security_events(
     admin: AdminUser,
     session: SessionDep,
     charge_point_id: str | None = None,
+    kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: int | None = None,
 ) -> list[SecurityEventOut]:
     """Refused and throttled charger connections and other security events, newest first."""
     found = await security_log.list_security_events(
-        session, charge_point_id=charge_point_id, limit=limit, before_id=before_id
+        session, charge_point_id=charge_point_id, kind=kind, limit=limit, before_id=before_id
     )
     return [SecurityEventOut.model_validate(event) for event in found]
 

@@ -75,6 +75,12 @@ async def create_webhook(body: WebhookIn, admin: AdminUser, session: SessionDep,
     return CreatedWebhook(**_out(webhook).model_dump(), secret=webhook.secret)
 
 
+@router.get("/event_kinds", responses=_ERRORS)
+async def list_event_kinds(admin: AdminUser) -> list[str]:
+    """The event kinds a webhook may subscribe to."""
+    return sorted(webhooks.EVENT_KINDS)
+
+
 @router.get("", responses=_ERRORS)
 async def list_webhooks(admin: AdminUser, session: SessionDep) -> list[WebhookOut]:
     """Every webhook (without secrets)."""

@@ -220,11 +220,18 @@ def record_audit(writer: BatchWriter, entry: AuditEntry, *, now: datetime) -> No
 
 
 async def list_security_events(
-    session: AsyncSession, *, charge_point_id: str | None = None, limit: int = 100, before_id: int | None = None
+    session: AsyncSession,
+    *,
+    charge_point_id: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
 ) -> list[SecurityEvent]:
     query = select(SecurityEvent)
     if charge_point_id is not None:
         query = query.where(SecurityEvent.charge_point_id == charge_point_id)
+    if kind is not None:
+        query = query.where(SecurityEvent.kind == kind)
     if before_id is not None:
         query = query.where(SecurityEvent.id < before_id)
     return list((await session.scalars(query.order_by(SecurityEvent.id.desc()).limit(limit))).all())
