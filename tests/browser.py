@@ -6,8 +6,9 @@ modules load it with `pytest_plugins = ["tests.browser"]` and take their helpers
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,8 +56,13 @@ async def open_page(
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+
     # A refused request logs "Failed to load resource"; the tests that cause one assert what the page says.
-    page.on("console", lambda message: _is_script_error(message) and errors.append(message.text))
+    def keep_script_error(message: ConsoleMessage) -> None:
+        if _is_script_error(message):
+            errors.append(message.text)
+
+    page.on("console", keep_script_error)
     return page, errors
 
 
@@ -107,3 +113,24 @@ async def localized_screen(
     yield opened
     await opened.context.close()
     assert errors == [], "the page logged JavaScript errors"
+
+
+PageOpener = Callable[[RunningServer, str], contextlib.AbstractAsyncContextManager["Page"]]
+
+
+@pytest.fixture
+def page_on(browser: Browser) -> PageOpener:
+    """Opens a page on a node of the test's own (tests.conftest.node_with), closed before the node stops (its
+    live stream would keep the node waiting): `async with page_on(node, "phone") as page:`, or "desktop".
+    The page fails the test if its JavaScript threw or logged an error, as `page` does."""
+
+    @contextlib.asynccontextmanager
+    async def open_on(server: RunningServer, width: str) -> AsyncIterator[Page]:
+        opened, errors = await open_page(browser, server, PHONE if width == "phone" else DESKTOP)
+        try:
+            yield opened
+        finally:
+            await opened.context.close()
+        assert errors == [], "the page logged JavaScript errors"
+
+    return open_on
