@@ -7,11 +7,13 @@ import * as cards from "./cards.js";
 import * as charger from "./charger.js";
 import * as chargers from "./chargers.js";
 import * as overview from "./overview.js";
+import * as security from "./security.js";
 import * as site from "./site.js";
 import * as sites from "./sites.js";
 import * as tariffs from "./tariffs.js";
 import * as transactions from "./transactions.js";
 import * as users from "./users.js";
+import * as webhooks from "./webhooks.js";
 
 const STAFF = new Set(["admin", "root"]);
 const api = new Api(sessionStorage, "csms.admin.tokens");
@@ -30,6 +32,9 @@ const routes = [
   { path: "tariffs", view: "tariffs", title: "admin.shell.tariffs", show: tariffs.show },
   { path: "transactions", view: "transactions", title: "admin.shell.transactions", show: transactions.show },
   { path: "transactions/:id", view: "transaction", title: "admin.transaction.charging_session", show: transactions.showOne },
+  { path: "webhooks", view: "webhooks", title: "admin.shell.webhooks", show: webhooks.show },
+  { path: "webhooks/:id", view: "webhook", title: "admin.webhook.deliveries", show: webhooks.showOne },
+  { path: "security", view: "security", title: "admin.shell.security", show: security.show },
 ];
 
 function showSession(me) {
@@ -54,7 +59,7 @@ let signedIn = null;
 
 async function init() {
   await startI18n();
-  for (const module of [overview, chargers, charger, sites, site, users, cards, tariffs, transactions]) module.init(context);
+  for (const module of [overview, chargers, charger, sites, site, users, cards, tariffs, transactions, webhooks, security]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
