@@ -161,3 +161,28 @@ async def test_progress_reported_before_the_answer_to_update_firmware_is_not_ove
         if sending:
             await asyncio.wait(sending, timeout=15)
         assert (await rollout_status(http, admin, rollout_id))["counts"] == {"Downloading": 1}
+
+
+async def test_the_recent_rollouts_list_each_with_its_counts_newest_first(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    stored = await upload_firmware(http, admin, b"firmware", version="4.0.0")
+    offline = await server.add_charger()
+    first = await http.post(
+        f"/api/admin/firmware/{stored['id']}/rollouts", json={"charge_point_ids": [offline]}, headers=admin
+    )
+    async with online_charger(server) as charger:
+        second = await http.post(
+            f"/api/admin/firmware/{stored['id']}/rollouts", json={"charge_point_ids": [charger.id]}, headers=admin
+        )
+        await wait_for_counts(http, admin, second.json()["id"], {"Sent": 1})
+        await charger.firmware_status("Installed")
+        await wait_for_counts(http, admin, first.json()["id"], {"SendFailed": 1})
+        response = await http.get("/api/admin/firmware/rollouts", params={"limit": 2}, headers=admin)
+    assert response.status_code == 200, response.text
+    listed = [(row["id"], row["firmware"]["version"], row["counts"]) for row in response.json()]
+    assert listed == [
+        (second.json()["id"], "4.0.0", {"Installed": 1}),
+        (first.json()["id"], "4.0.0", {"SendFailed": 1}),
+    ]
+    assert "chargers" not in response.json()[0]

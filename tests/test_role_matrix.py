@@ -100,6 +100,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/admin/firmware"): STAFF,
     ("GET", "/api/admin/firmware"): STAFF,
     ("POST", "/api/admin/firmware/{file_id}/rollouts"): STAFF,
+    ("GET", "/api/admin/firmware/rollouts"): STAFF,
     ("GET", "/api/admin/firmware/rollouts/{rollout_id}"): STAFF,
     ("POST", "/api/admin/firmware/{file_id}/publications"): STAFF,
     ("GET", "/api/admin/firmware/publications"): STAFF,

@@ -16,6 +16,7 @@ from csms.api.operation_schemas import (
     DiagnosticsCreate,
     DiagnosticsOut,
     FirmwareUpdateOut,
+    RolloutBriefOut,
     RolloutCreate,
     RolloutOut,
     StoredFileOut,
@@ -120,6 +121,24 @@ async def start_firmware_rollout(
         name=f"firmware-rollout-{rollout.id}",
     )
     return await _rollout_out(session, rollout.id)
+
+
+@router.get("/api/admin/firmware/rollouts", responses=ADMIN_ERRORS)
+async def recent_firmware_rollouts(
+    admin: AdminUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[RolloutBriefOut]:
+    """The latest rollouts, newest first, with how many chargers are in each status (not each charger's row)."""
+    return [
+        RolloutBriefOut(
+            id=overview.rollout.id,
+            firmware=StoredFileOut.model_validate(overview.firmware),
+            retrieve_date=overview.rollout.retrieve_date,
+            signed=overview.rollout.signature is not None,
+            created_at=overview.rollout.created_at,
+            counts=overview.counts,
+        )
+        for overview in await firmware.recent_rollouts(session, limit=limit)
+    ]
 
 
 @router.get("/api/admin/firmware/rollouts/{rollout_id}", responses=ADMIN_ERRORS)

@@ -140,15 +140,18 @@ class FirmwareUpdateOut(BaseModel):
     updated_at: datetime
 
 
-class RolloutOut(BaseModel):
+class RolloutBriefOut(BaseModel):
     id: int
     firmware: StoredFileOut
     retrieve_date: datetime
-    retries: int | None
-    retry_interval: int | None
     signed: bool = Field(description="Sent as SignedUpdateFirmware (requestId = this id)")
     created_at: datetime
     counts: dict[str, int] = Field(description="How many chargers are in each status")
+
+
+class RolloutOut(RolloutBriefOut):
+    retries: int | None
+    retry_interval: int | None
     chargers: list[FirmwareUpdateOut]
 
 

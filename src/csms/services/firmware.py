@@ -12,12 +12,12 @@ BootNotification reports a firmware version.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from csms.db.models import Charger, FirmwareRollout, FirmwareUpdate, StoredFile
@@ -72,6 +72,13 @@ class RolloutSummary:
     firmware: StoredFile
     counts: dict[str, int]
     updates: list[FirmwareUpdate]
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutOverview:
+    rollout: FirmwareRollout
+    firmware: StoredFile
+    counts: dict[str, int]
 
 
 async def start_rollout(
@@ -255,6 +262,27 @@ async def rollout_summary(session: AsyncSession, rollout_id: int) -> RolloutSumm
         ).all()
     )
     return RolloutSummary(rollout, firmware, dict(Counter(update.status for update in updates)), updates)
+
+
+async def recent_rollouts(session: AsyncSession, *, limit: int) -> list[RolloutOverview]:
+    """The latest rollouts, newest first, each with how many of its chargers are in each status."""
+    found = (
+        await session.execute(
+            select(FirmwareRollout, StoredFile)
+            .join(StoredFile, StoredFile.id == FirmwareRollout.file_id)
+            .order_by(FirmwareRollout.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    counted = await session.execute(
+        select(FirmwareUpdate.rollout_id, FirmwareUpdate.status, func.count())
+        .where(FirmwareUpdate.rollout_id.in_([rollout.id for rollout, _ in found]))
+        .group_by(FirmwareUpdate.rollout_id, FirmwareUpdate.status)
+    )
+    counts: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    for rollout_id, status, how_many in counted:
+        counts[rollout_id][status] = how_many
+    return [RolloutOverview(rollout, firmware, counts[rollout.id]) for rollout, firmware in found]
 
 
 async def _latest_update(
