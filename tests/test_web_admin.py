@@ -138,7 +138,7 @@ async def test_the_charger_page_sends_commands_and_reads_configuration(
         await expect(page.locator('#charger-connectors [data-connector$="/1"]')).to_have_text("Available")
         await expect(page.get_by_role("heading", name="EVSEs")).to_be_hidden()
         await expect(page.get_by_role("heading", name="Device model")).to_be_hidden()
-        await expect(page.get_by_role("button", name="Get diagnostics")).to_be_visible()
+        await expect(page.get_by_label("Connector (0 = whole charger)")).to_be_visible()
 
 
 HEARTBEAT_INTERVAL: dict[str, Any] = {
@@ -207,7 +207,7 @@ async def test_a_2x_station_shows_its_version_evses_and_device_model(
         await expect(page.locator("#command-result")).to_have_text("TriggerMessage: Accepted")
         triggered = (await station.wait_for_call("TriggerMessage")).payload
         assert triggered == {"requested_message": "MeterValues", "evse": {"id": 1}}
-        await expect(page.get_by_role("button", name="Get diagnostics")).to_have_count(0)
+        await expect(page.get_by_label("Connector (0 = whole charger)")).to_have_count(0)
 
         # A new report, asked for from the page, replaces the value it names.
         await page.get_by_role("button", name="Request a full report").click()

@@ -109,8 +109,10 @@ export class Api {
     const headers = { Accept: "application/json" };
     const tokens = this.tokens;
     if (tokens) headers.Authorization = `Bearer ${tokens.access_token}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+    // A form (a file upload) goes as it is: the browser writes its multipart Content-Type with the boundary.
+    const isForm = body instanceof FormData;
+    if (body !== undefined && !isForm) headers["Content-Type"] = "application/json";
+    return fetch(path, { method, headers, signal, body: body === undefined || isForm ? body : JSON.stringify(body) });
   }
 
   async #send(method, path, body) {

@@ -1,11 +1,13 @@
 // One charger: identity, live connectors (a 2.x station's EVSEs), commands over OCPP in the charger's version,
-// configuration keys (a 2.x station's device model), certificates, QR stickers, message log.
+// configuration keys (a 2.x station's device model), diagnostics (diagnostics.js), certificates, QR stickers,
+// message log. Firmware goes through the Firmware page (firmware.js).
 
 import { t, translate } from "../i18n.js";
 import { $, $$, confirmAction, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
+import { show as showDiagnostics } from "./diagnostics.js";
 
-// A request id for the 2.0.1 calls that need one: seconds since 2020, unique enough for one operator's clicks.
+// A request id for the 2.0.1 call that needs one (GetBaseReport): seconds since 2020, unique enough for one operator's clicks.
 const requestId = () => Math.floor(Date.now() / 1000) - 1_577_836_800;
 
 // The payload of each command form, per OCPP version, as that version spells it (camelCase).
@@ -15,8 +17,6 @@ const PAYLOADS = {
     UnlockConnector: (f) => ({ connectorId: Number(f.connectorId) }),
     ChangeAvailability: (f) => ({ connectorId: Number(f.connectorId), type: f.type }),
     TriggerMessage: (f) => ({ requestedMessage: f.requestedMessage, ...(f.connectorId ? { connectorId: Number(f.connectorId) } : {}) }),
-    UpdateFirmware: (f) => ({ location: f.location, retrieveDate: new Date().toISOString() }),
-    GetDiagnostics: (f) => ({ location: f.location }),
   },
   "2.0.1": {
     Reset: (f) => ({ type: f.type }),
@@ -25,8 +25,6 @@ const PAYLOADS = {
       operationalStatus: f.operationalStatus, ...(Number(f.evseId) > 0 ? { evse: { id: Number(f.evseId) } } : {}),
     }),
     TriggerMessage: (f) => ({ requestedMessage: f.requestedMessage, ...(f.evseId ? { evse: { id: Number(f.evseId) } } : {}) }),
-    UpdateFirmware: (f) => ({ requestId: requestId(), firmware: { location: f.location, retrieveDateTime: new Date().toISOString() } }),
-    GetLog: (f) => ({ logType: "DiagnosticsLog", requestId: requestId(), log: { remoteLocation: f.remoteLocation } }),
   },
 };
 
@@ -120,7 +118,7 @@ export async function show({ id }) {
   $("#configuration").hidden = true;
   layout = null;
   await loadFacts();
-  await Promise.all([loadLog(), loadStickers(), loadCertificates()]);
+  await Promise.all([loadLog(), loadStickers(), loadCertificates(), showDiagnostics(id)]);
 }
 
 function showError(error) {

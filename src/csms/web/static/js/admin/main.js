@@ -6,6 +6,8 @@ import { $, $$, bindLogin, say, startRouter } from "../ui.js";
 import * as cards from "./cards.js";
 import * as charger from "./charger.js";
 import * as chargers from "./chargers.js";
+import * as diagnostics from "./diagnostics.js";
+import * as firmware from "./firmware.js";
 import * as overview from "./overview.js";
 import * as security from "./security.js";
 import * as site from "./site.js";
@@ -35,6 +37,8 @@ const routes = [
   { path: "webhooks", view: "webhooks", title: "admin.shell.webhooks", show: webhooks.show },
   { path: "webhooks/:id", view: "webhook", title: "admin.webhook.deliveries", show: webhooks.showOne },
   { path: "security", view: "security", title: "admin.shell.security", show: security.show },
+  { path: "firmware", view: "firmware", title: "admin.shell.firmware", show: firmware.show },
+  { path: "firmware/rollouts/:id", view: "rollout", title: "admin.rollout.rollout", show: firmware.showRollout },
 ];
 
 function showSession(me) {
@@ -59,7 +63,7 @@ let signedIn = null;
 
 async function init() {
   await startI18n();
-  for (const module of [overview, chargers, charger, sites, site, users, cards, tariffs, transactions, webhooks, security]) module.init(context);
+  for (const module of [overview, chargers, charger, diagnostics, sites, site, users, cards, tariffs, transactions, webhooks, security, firmware]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
