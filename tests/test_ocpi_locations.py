@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ PLACE = {
 
 @pytest.fixture(scope="module")
 async def server(database: str) -> AsyncIterator[RunningServer]:
-    handle, task, running = await start_server(settings_for(database, **OWN))
+    # It looks for tariff assignments starting or ending every half second (CSMS default: a minute).
+    handle, task, running = await start_server(settings_for(database, **OWN, ocpi_tariff_window_check_interval=0.5))
     yield running
     await stop_server(handle, task)
 
@@ -383,6 +385,26 @@ async def test_a_tariff_assigned_or_removed_at_a_location_reaches_the_emsp_in_it
             lambda: _async(peer.locations.get(key)),
             until=lambda pushed: "tariff_ids" not in pushed["evses"][0]["connectors"][0],
         )
+
+
+async def test_an_assignment_dated_to_start_later_reaches_the_emsp_once_it_starts(
+    server: RunningServer, admin: httpx.AsyncClient, emsp: tuple[EmspPeer, dict[str, str]]
+) -> None:
+    peer, _ = emsp
+    tariff = (await admin.post("/api/admin/tariffs", json={"name": "Night", "currency": "EUR"})).json()
+    async with online_charger(server) as charger:
+        key = str((await _location(admin, [charger.id]))["id"])
+        await poll(lambda: _async(peer.locations.get(key)), until=lambda pushed: pushed is not None)
+        starts = datetime.now(UTC) + timedelta(seconds=2)
+        assignment = {"tariff_id": tariff["id"], "charge_point_id": charger.id, "valid_from": starts.isoformat()}
+        assert (await admin.post("/api/admin/tariff_assignments", json=assignment)).status_code == 201
+        assert "tariff_ids" not in peer.locations[key]["evses"][0]["connectors"][0]  # not in force yet
+        pushed = await poll(
+            lambda: _async(peer.locations.get(key)),
+            until=lambda pushed: pushed["evses"][0]["connectors"][0].get("tariff_ids") == [str(tariff["id"])],
+        )
+    assert datetime.now(UTC) >= starts
+    assert pushed["last_updated"] >= starts.isoformat(timespec="seconds").replace("+00:00", "Z")[:19]
 
 
 async def _async(value: Any) -> Any:

@@ -344,6 +344,10 @@ async def start_runtime(settings: Settings, *, metrics: Metrics | None = None) -
     runtime.background.spawn(runtime.refill_transaction_ids(), name="transaction-id-reserve")
     runtime.background.run_until_stopped(runtime.ocpi_push.run(), name="ocpi-pushes")
     runtime.background.run_until_stopped(
+        runtime.ocpi_push.follow_assignment_windows(settings.ocpi_tariff_window_check_interval),
+        name="ocpi-tariff-windows",
+    )
+    runtime.background.run_until_stopped(
         roaming_sessions.sweep_periodically(settings.ocpi_cdr_sweep_interval), name="ocpi-cdr-sweep"
     )
     runtime.background.run_until_stopped(runtime.presence.run(), name="presence-leases")

@@ -228,6 +228,9 @@ class Settings(BaseSettings):
     # How often csms looks for roaming charges that stopped without their CDR queued (a node stopped between the
     # stop and the queueing), and how long after its stop a charge counts as left so.
     ocpi_cdr_sweep_interval: float = Field(default=300.0, gt=0, le=86_400)
+    # How often csms looks whether a tariff assignment started or ended since the last look (a dated window):
+    # the published locations it changes are pushed then.
+    ocpi_tariff_window_check_interval: float = Field(default=60.0, gt=0, le=3600)
 
     # ISO 15118 Plug & Charge (docs/security.md): who answers Get15118EVCertificate, GetCertificateStatus, the
     # contract certificates of Authorize and the stations' SECC certificate requests (SignCertificate

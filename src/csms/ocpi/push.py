@@ -36,6 +36,8 @@ from csms.services.background import BackgroundTasks
 logger = logging.getLogger(__name__)
 
 _BATCH = 100
+# Per published location, the tariff ids each EVSE's connector names now, by (charger, connector).
+TariffsInForce = dict[int, dict[tuple[str, int], tuple[str, ...]]]
 # How long a claim outlasts one request's timeout before another node may send the push again.
 _CLAIM_MARGIN = 30.0
 
@@ -103,8 +105,32 @@ class OcpiPusher:
             return
         before = await self._tariff_ids_of_locations()
         yield
-        after = await self._tariff_ids_of_locations()
-        changed = [location_id for location_id, tariff_ids in after.items() if before.get(location_id) != tariff_ids]
+        await self._put_changed(before, await self._tariff_ids_of_locations())
+
+    async def follow_assignment_windows(self, interval: float) -> None:
+        """Tariff assignments start and end at their own times, which nobody announces: every `interval` seconds,
+        the published locations whose connectors' tariff_ids changed since the last look are PUT whole. Each node
+        looks; a second PUT of one location, while the first waits, supersedes it in the outbox."""
+        seen: TariffsInForce | None = None
+        while True:
+            try:
+                if self._own() is not None:
+                    now_in_force = await self._tariff_ids_of_locations()
+                    if seen is not None:
+                        await self._put_changed(seen, now_in_force)
+                    seen = now_in_force
+            except DATABASE_ERRORS:
+                logger.warning("could not compare the locations' tariffs with the last look", exc_info=True)
+            await asyncio.sleep(interval)
+
+    async def _put_changed(self, before: TariffsInForce, after: TariffsInForce) -> None:
+        """PUT the locations where a connector seen both times names other tariffs: a location or EVSE that came
+        or went meanwhile was pushed by the change that made it so."""
+        changed = [
+            location_id
+            for location_id, evses in after.items()
+            if any(before.get(location_id, {}).get(evse, ids) != ids for evse, ids in evses.items())
+        ]
         async with self._session_factory() as session:
             for location_id in changed:
                 await ocpi_locations.touch(session, location_id, now=self._clock())
@@ -113,12 +139,12 @@ class OcpiPusher:
                 if location is not None:
                     await self._put_location(session, location, removed=False)
 
-    async def _tariff_ids_of_locations(self) -> dict[int, list[tuple[str, int, tuple[str, ...]]]]:
+    async def _tariff_ids_of_locations(self) -> TariffsInForce:
         async with self._session_factory() as session:
             published = [location for location in await ocpi_locations.all_locations(session) if location.publish]
             views = await ocpi_locations.views_of(session, published, now=self._clock())
         return {
-            view.location.id: [(evse.charge_point_id, evse.connector_id, evse.tariff_ids) for evse in view.evses]
+            view.location.id: {(evse.charge_point_id, evse.connector_id): evse.tariff_ids for evse in view.evses}
             for view in views
         }
 
