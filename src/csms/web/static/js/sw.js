@@ -19,6 +19,7 @@ const SHELL = [
   "/static/js/app/session.js",
   "/static/js/app/history.js",
   "/static/js/app/garage.js",
+  "/static/js/app/reservations.js",
 ];
 
 self.addEventListener("install", (event) => {

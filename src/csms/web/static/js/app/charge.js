@@ -1,9 +1,10 @@
 // Start charging: scan the sticker's QR code, open its link, or type the charger id; see the connector's
-// status and price, then start where the connector is free.
+// status and price, then start where the connector is free, or reserve it (reservations.js).
 
 import { t } from "../i18n.js";
 import { $, badge, el, fill, money, onSubmit, percent, say, statusBadge } from "../ui.js";
 import { qrReader } from "./qr_reader.js";
+import * as reservations from "./reservations.js";
 import { expectStart } from "./session.js";
 
 const PENDING = "csms.app.pairing";  // a sticker link opened before login, kept through login or signup
@@ -43,6 +44,7 @@ export function pendingPlace() {
 
 export async function show() {
   say($("#charge-message"), "");
+  await reservations.show();
   const link = sessionStorage.getItem(PENDING);
   if (link) {
     sessionStorage.removeItem(PENDING);
@@ -66,6 +68,7 @@ async function pair(qr) {
   const where = `/api/chargers/${encodeURIComponent(paired.charge_point_id)}/connectors/${paired.connector_id}`;
   const [price] = await Promise.all([api.get(`${where}/price`), loadVehicles()]);
   lastPrice = price;
+  reservations.offerAt(paired);
   renderPaired();
   showWhyNot(whyNot(paired));
   $("#paired").hidden = false;

@@ -6,6 +6,7 @@ import { $, $$, bindLogin, startRouter } from "../ui.js";
 import * as charge from "./charge.js";
 import * as garage from "./garage.js";
 import * as history from "./history.js";
+import * as reservations from "./reservations.js";
 import * as session from "./session.js";
 
 const api = new Api(localStorage, "csms.app.tokens");
@@ -50,7 +51,7 @@ function takePairingLink() {
 async function init() {
   await startI18n();
   takePairingLink();
-  for (const module of [charge, session, history, garage]) module.init(context);
+  for (const module of [charge, reservations, session, history, garage]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
@@ -62,9 +63,10 @@ async function init() {
     fallback: () => (api.isLoggedIn ? "charge" : "login"),
     guard: (route) => (route.public ? !api.isLoggedIn : api.isLoggedIn),
   });
-  // A switch re-renders what the scripts wrote: the shown route, and the paired connector's card.
+  // A switch re-renders what the scripts wrote: the shown route, the paired connector's card and the reservation.
   onLanguageChange(() => {
     charge.renderPaired();
+    reservations.renderHeld();
     return router.render();
   });
   if (api.isLoggedIn) api.get("/api/me").then(showSession, () => {});
