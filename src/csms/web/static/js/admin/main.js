@@ -9,6 +9,7 @@ import * as chargers from "./chargers.js";
 import * as diagnostics from "./diagnostics.js";
 import * as firmware from "./firmware.js";
 import * as overview from "./overview.js";
+import * as roaming from "./roaming.js";
 import * as security from "./security.js";
 import * as site from "./site.js";
 import * as sites from "./sites.js";
@@ -39,6 +40,7 @@ const routes = [
   { path: "security", view: "security", title: "admin.shell.security", show: security.show },
   { path: "firmware", view: "firmware", title: "admin.shell.firmware", show: firmware.show },
   { path: "firmware/rollouts/:id", view: "rollout", title: "admin.rollout.rollout", show: firmware.showRollout },
+  { path: "roaming", view: "roaming", title: "admin.roaming.title", show: roaming.show },
 ];
 
 function showSession(me) {
@@ -63,7 +65,7 @@ let signedIn = null;
 
 async function init() {
   await startI18n();
-  for (const module of [overview, chargers, charger, diagnostics, sites, site, users, cards, tariffs, transactions, webhooks, security, firmware]) module.init(context);
+  for (const module of [overview, chargers, charger, diagnostics, sites, site, users, cards, tariffs, transactions, webhooks, security, firmware, roaming]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
