@@ -106,6 +106,8 @@ async def test_an_operator_registers_an_emsp_publishes_a_location_it_receives_an
         await dialog.get_by_role("button", name="Suspend the party").click()
         await expect(row).to_contain_text("Suspended")
         assert await party_state(node, peer) == "SUSPENDED"
+        await page.emulate_media(color_scheme="dark")
+        await check_page(page, ROAMING, "admin-roaming-dark")
 
 
 async def test_an_operator_issues_a_token_a_the_emsp_registers_with_then_unregisters_it(

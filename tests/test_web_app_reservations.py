@@ -54,6 +54,8 @@ async def test_a_driver_reserves_a_connector_sees_its_expiry_and_cancels_it_afte
             f"Held for you until {await shown_time(page, reserve_now['expiryDate'])}."
         )
         await check_page(page, "Start charging", "app-reservation")
+        await page.emulate_media(color_scheme="dark")
+        await check_page(page, "Start charging", "app-reservation-dark")
 
         where = f"{charger.id} · connector 1"
         await held.get_by_role("button", name="Cancel the reservation").click()
