@@ -84,3 +84,13 @@ async def test_deleting_a_user_keeps_their_records_anonymised(server: RunningSer
     assert (await http.get("/api/me", headers=bearer(tokens))).status_code == 401
     async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
         assert (await charger.authorize(tokens["idTag"])).id_tag_info["status"] == "Invalid"
+
+
+async def test_admin_reads_an_accounts_vehicles(sqlite_server: RunningServer, api: httpx.AsyncClient) -> None:
+    admin, _ = await as_role(sqlite_server, api, "admin")
+    driver = await signup(api)
+    await api.post("/api/me/vehicles", json={"name": "Family car", "plate": "AB-123-CD"}, headers=bearer(driver))
+    vehicles = await api.get(f"/api/admin/users/{await user_id_of(api, driver)}/vehicles", headers=admin)
+    assert [(v["name"], v["plate"]) for v in vehicles.json()] == [("Family car", "AB-123-CD")]
+    assert (await api.get("/api/admin/users/999999/vehicles", headers=admin)).status_code == 404
+    assert (await api.get("/api/admin/users/1/vehicles", headers=bearer(driver))).status_code == 403

@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from csms.simulator.charger import connect_charger
-from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.conftest import (
+    CHARGER_PASSWORD,
+    RunningServer,
+    bearer,
+    create_account_with_role,
+    login_as,
+    new_username,
+    signup,
+)
 
 DAY_ONE = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -104,3 +112,39 @@ async def test_admin_sees_everyones_records_and_filters_by_user(server: RunningS
     only_alice = await http.get("/api/admin/transactions", params={"user_id": alice_id}, headers=admin)
     assert [r["id"] for r in only_alice.json()] == [alice_record]
     assert (await http.get(f"/api/transactions/{bob_record}", headers=admin)).status_code == 200
+
+
+async def test_admin_filters_records_by_tag_and_state_and_sorts_them(
+    server: RunningServer, http: httpx.AsyncClient
+) -> None:
+    admin = bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
+    alice, bob = await signup(http), await signup(http)
+    charge_point_id = await server.add_charger()
+    small = await charge(server, charge_point_id, alice["idTag"], DAY_ONE, 500)
+    large = await charge(server, charge_point_id, bob["idTag"], DAY_ONE + timedelta(hours=1), 9_000)
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        running = await charger.start_transaction(1, alice["idTag"], timestamp=iso(DAY_ONE + timedelta(hours=2)))
+    running_id = int(running.transaction_id)
+
+    async def ids(**params: str) -> list[int]:
+        params = {"charge_point_id": charge_point_id, **params}
+        return [r["id"] for r in (await http.get("/api/admin/transactions", params=params, headers=admin)).json()]
+
+    assert await ids(id_tag=alice["idTag"]) == [running_id, small]
+    assert await ids(state="running") == [running_id]
+    assert await ids(state="finished", id_tag=alice["idTag"]) == [small]
+    assert await ids(sort="oldest") == [small, large, running_id]
+    assert await ids(sort="energy") == [large, small, running_id]
+    assert (await http.get("/api/admin/transactions", params={"state": "paused"}, headers=admin)).status_code == 422
+    assert (await http.get("/api/admin/transactions", params={"sort": "cost"}, headers=admin)).status_code == 422
+
+
+async def test_admin_records_name_their_account(server: RunningServer, http: httpx.AsyncClient) -> None:
+    admin = bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
+    driver = new_username("driver")
+    tokens = await signup(http, driver)
+    charge_point_id = await server.add_charger()
+    await charge(server, charge_point_id, tokens["idTag"], DAY_ONE, 100)
+    await charge(server, charge_point_id, "NOBODYS-CARD", DAY_ONE + timedelta(hours=1), 100)
+    listed = await http.get("/api/admin/transactions", params={"charge_point_id": charge_point_id}, headers=admin)
+    assert [r["username"] for r in listed.json()] == [None, driver]

@@ -16,9 +16,10 @@ from csms.api.schemas import (
     PasswordReset,
     UserOut,
     UserUpdate,
+    VehicleOut,
 )
 from csms.db.models import IdTag
-from csms.services import accounts, id_tags, users
+from csms.services import accounts, id_tags, users, vehicles
 from csms.services.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -49,6 +50,13 @@ async def list_users(
 async def get_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
     """One account."""
     return UserOut.model_validate(await users.managed_user(session, actor=admin, user_id=user_id))
+
+
+@router.get("/users/{user_id}/vehicles", responses=_ERRORS)
+async def user_vehicles(user_id: int, admin: AdminUser, session: SessionDep) -> list[VehicleOut]:
+    """One account's vehicles."""
+    owner = await users.managed_user(session, actor=admin, user_id=user_id)
+    return [VehicleOut.model_validate(vehicle) for vehicle in await vehicles.list_vehicles(session, owner.id)]
 
 
 @router.patch("/users/{user_id}", responses={**_ERRORS, 409: {"model": ErrorBody}})

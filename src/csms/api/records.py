@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from csms.api.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
 from csms.api.schemas import ErrorBody, MeterValueOut, TransactionClose, TransactionOut
 from csms.db.models import MeterValue, Transaction
-from csms.services import open_transactions, session_costs, sites, transactions
+from csms.services import open_transactions, session_costs, sites, transactions, users
 from csms.services.charging import STAFF_ROLES
 from csms.services.clock import utc_now
 from csms.services.errors import NotFound
@@ -70,11 +70,21 @@ class RecordQuery:
         vehicle_id: int | None = None,
         started_from: Annotated[datetime | None, Query(alias="from", description="Started at or after")] = None,
         started_before: Annotated[datetime | None, Query(alias="to", description="Started before")] = None,
+        id_tag: Annotated[str | None, Query(max_length=64, description="Started with this idTag")] = None,
+        state: Annotated[
+            Literal["running", "finished"] | None, Query(description="running: not stopped yet; finished: stopped")
+        ] = None,
+        sort: Annotated[
+            Literal["newest", "oldest", "energy"], Query(description="Newest or oldest start first, or most energy")
+        ] = "newest",
     ) -> None:
         self.charge_point_id = charge_point_id
         self.vehicle_id = vehicle_id
         self.started_from = started_from
         self.started_before = started_before
+        self.id_tag = id_tag
+        self.state = state
+        self.sort = sort
 
     def where(self, *, user_id: int | None) -> transactions.TransactionFilter:
         return transactions.TransactionFilter(
@@ -83,6 +93,8 @@ class RecordQuery:
             vehicle_id=self.vehicle_id,
             started_from=self.started_from,
             started_before=self.started_before,
+            id_tag=self.id_tag,
+            is_open=None if self.state is None else self.state == "running",
         )
 
 
@@ -94,14 +106,14 @@ RecordQueryDep = Annotated[RecordQuery, Depends()]
 async def my_transactions(
     user: CurrentUser, session: SessionDep, filters: RecordQueryDep, page: PageDep, response: Response
 ) -> list[TransactionOut]:
-    """The caller's charging records, newest first; the total is in X-Total-Count."""
-    return await _page(session, filters.where(user_id=user.id), page, response)
+    """The caller's charging records, newest first (or as `sort` says); the total is in X-Total-Count."""
+    return await _page(session, filters.where(user_id=user.id), page, response, order=filters.sort)
 
 
 @router.get("/transactions.csv", responses=_UNAUTHORIZED, response_class=StreamingResponse)
 async def my_transactions_csv(user: CurrentUser, session: SessionDep, filters: RecordQueryDep) -> StreamingResponse:
     """The caller's charging records as CSV."""
-    return await _csv(session, filters.where(user_id=user.id), "my-charging-records.csv")
+    return await _csv(session, filters.where(user_id=user.id), "my-charging-records.csv", order=filters.sort)
 
 
 @router.get("/transactions/{transaction_id}", responses={**_UNAUTHORIZED, 404: {"model": ErrorBody}})
@@ -127,8 +139,18 @@ async def all_transactions(
     response: Response,
     user_id: int | None = None,
 ) -> list[TransactionOut]:
-    """Every charging record, newest first, filtered; the total is in X-Total-Count."""
-    return await _page(session, filters.where(user_id=user_id), page, response)
+    """Every charging record, newest first (or as `sort` says), filtered, each with its account's username; the
+    total is in X-Total-Count."""
+    records = await _page(session, filters.where(user_id=user_id), page, response, order=filters.sort)
+    owners = {record.user_id for record in records if record.user_id is not None}
+    names = await users.usernames(session, owners)
+    return [_with_username(record, names) for record in records]
+
+
+def _with_username(record: TransactionOut, names: dict[int, str]) -> TransactionOut:
+    if record.user_id is None:
+        return record
+    return record.model_copy(update={"username": names.get(record.user_id)})
 
 
 @router.get("/admin/transactions.csv", responses=_ADMIN, tags=["admin"], response_class=StreamingResponse)
@@ -136,7 +158,7 @@ async def all_transactions_csv(
     admin: AdminUser, session: SessionDep, filters: RecordQueryDep, user_id: int | None = None
 ) -> StreamingResponse:
     """Every charging record matching the filters, as CSV."""
-    return await _csv(session, filters.where(user_id=user_id), "charging-records.csv")
+    return await _csv(session, filters.where(user_id=user_id), "charging-records.csv", order=filters.sort)
 
 
 @router.post(
@@ -225,9 +247,9 @@ def _duration(transaction: Transaction) -> int | None:
 
 
 async def _page(
-    session: SessionDep, where: transactions.TransactionFilter, page: Page, response: Response
+    session: SessionDep, where: transactions.TransactionFilter, page: Page, response: Response, *, order: str
 ) -> list[TransactionOut]:
-    found = await transactions.list_transactions(session, where, limit=page.limit, offset=page.offset)
+    found = await transactions.list_transactions(session, where, limit=page.limit, offset=page.offset, order=order)
     response.headers["X-Total-Count"] = str(await transactions.count_transactions(session, where))
     costs = await session_costs.costs_of(session, found, now=utc_now())
     allowed = await sites.allowances(session, [t.id for t in found if t.stop_timestamp is None])
@@ -237,10 +259,12 @@ async def _page(
     ]
 
 
-async def _csv(session: SessionDep, where: transactions.TransactionFilter, filename: str) -> StreamingResponse:
+async def _csv(
+    session: SessionDep, where: transactions.TransactionFilter, filename: str, *, order: str
+) -> StreamingResponse:
     rows: list[Transaction] = []
     offset = 0
-    while batch := await transactions.list_transactions(session, where, limit=MAX_PAGE, offset=offset):
+    while batch := await transactions.list_transactions(session, where, limit=MAX_PAGE, offset=offset, order=order):
         rows.extend(batch)
         offset += MAX_PAGE
     costs = await session_costs.costs_of(session, rows, now=utc_now())

@@ -194,6 +194,7 @@ class TransactionOut(BaseModel):
     connector_id: int
     id_tag: str
     user_id: int | None
+    username: str | None = Field(default=None, description="The account's username, in the admin listing")
     start_timestamp: datetime
     stop_timestamp: datetime | None
     meter_start: int

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -718,6 +718,12 @@ class TransactionFilter:
     vehicle_id: int | None = None
     started_from: datetime | None = None
     started_before: datetime | None = None
+    id_tag: str | None = None
+    is_open: bool | None = None
+
+
+# How a listing may be ordered: newest or oldest start first, or most energy first.
+ORDERS = ("newest", "oldest", "energy")
 
 
 def _filtered(query: Select[Any], where: TransactionFilter) -> Select[Any]:
@@ -731,15 +737,30 @@ def _filtered(query: Select[Any], where: TransactionFilter) -> Select[Any]:
         query = query.where(Transaction.start_timestamp >= where.started_from)
     if where.started_before is not None:
         query = query.where(Transaction.start_timestamp < where.started_before)
+    if where.id_tag is not None:
+        query = query.where(Transaction.id_tag == where.id_tag)
+    if where.is_open is not None:
+        stop = Transaction.stop_timestamp
+        query = query.where(stop.is_(None) if where.is_open else stop.is_not(None))
     return query
 
 
+def _ordered(query: Select[Any], order: str) -> Select[Any]:
+    if order == "oldest":
+        return query.order_by(Transaction.start_timestamp, Transaction.id)
+    if order == "energy":
+        # As energy_wh(): meterStop, else the newest reading; a meter gone backwards books none.
+        reached = func.coalesce(Transaction.meter_stop, Transaction.meter_last_wh, Transaction.meter_start)
+        energy = case((reached > Transaction.meter_start, reached - Transaction.meter_start), else_=0)
+        return query.order_by(energy.desc(), Transaction.id.desc())
+    return query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc())
+
+
 async def list_transactions(
-    session: AsyncSession, where: TransactionFilter, *, limit: int = 50, offset: int = 0
+    session: AsyncSession, where: TransactionFilter, *, limit: int = 50, offset: int = 0, order: str = "newest"
 ) -> list[Transaction]:
-    """Newest first."""
-    query = _filtered(select(Transaction), where)
-    query = query.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
+    """Newest first, unless `order` (one of ORDERS) says otherwise."""
+    query = _ordered(_filtered(select(Transaction), where), order).limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
 
 

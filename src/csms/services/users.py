@@ -25,6 +25,14 @@ async def list_users(
     return list(page.all()), total
 
 
+async def usernames(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+    """The usernames of these accounts (deleted ones are missing)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {row.id: row.username for row in rows}
+
+
 async def managed_user(session: AsyncSession, *, actor: Principal, user_id: int) -> User:
     """An account the actor may manage: admins manage everyone but root accounts; root manages all."""
     target = await session.get(User, user_id)
