@@ -15,6 +15,7 @@ import * as site from "./site.js";
 import * as sites from "./sites.js";
 import * as tariffs from "./tariffs.js";
 import * as transactions from "./transactions.js";
+import * as user from "./user.js";
 import * as users from "./users.js";
 import * as webhooks from "./webhooks.js";
 
@@ -31,6 +32,7 @@ const routes = [
   { path: "sites", view: "sites", title: "admin.shell.sites", show: sites.show },
   { path: "sites/:id", view: "site", title: "admin.site.site", show: site.show },
   { path: "users", view: "users", title: "admin.shell.users", show: users.show },
+  { path: "users/:id", view: "user", title: "admin.user.user", show: user.show },
   { path: "cards", view: "cards", title: "admin.shell.cards", show: cards.show },
   { path: "tariffs", view: "tariffs", title: "admin.shell.tariffs", show: tariffs.show },
   { path: "transactions", view: "transactions", title: "admin.shell.transactions", show: transactions.show },
@@ -65,7 +67,7 @@ let signedIn = null;
 
 async function init() {
   await startI18n();
-  for (const module of [overview, chargers, charger, diagnostics, sites, site, users, cards, tariffs, transactions, webhooks, security, firmware, roaming]) module.init(context);
+  for (const module of [overview, chargers, charger, diagnostics, sites, site, users, user, cards, tariffs, transactions, webhooks, security, firmware, roaming]) module.init(context);
   api.onLogout = () => {
     showSession(null);
     location.hash = "#/login";
