@@ -260,6 +260,37 @@ async def test_message_log_keeps_every_frame_in_and_out_in_order(
     assert [m["id"] for m in page] == [log[2]["id"], log[3]["id"]]
 
 
+async def test_message_log_filters_by_action_and_direction_and_pages_within_them(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    async with connect_charger(server.ws_url, charge_point_id, CHARGER_PASSWORD) as charger:
+        await charger.boot()
+        for _ in range(3):
+            await charger.heartbeat()
+        await http.post(f"/api/admin/chargers/{charge_point_id}/ocpp/ClearCache", json={}, headers=admin)
+    await server.flush_message_log()
+    messages = f"/api/admin/chargers/{charge_point_id}/messages"
+
+    heartbeats = (await http.get(messages, params={"action": "Heartbeat"}, headers=admin)).json()
+    assert [(m["direction"], m["message_type"]) for m in heartbeats] == [("out", 3), ("in", 2)] * 3
+    sent = (await http.get(messages, params={"direction": "out", "action": "ClearCache"}, headers=admin)).json()
+    assert [(m["direction"], m["message_type"], m["action"]) for m in sent] == [("out", 2, "ClearCache")]
+    incoming = (await http.get(messages, params={"direction": "in"}, headers=admin)).json()
+    assert {m["direction"] for m in incoming} == {"in"} and len(incoming) == 5
+    older = {"action": "Heartbeat", "limit": 2, "before_id": heartbeats[1]["id"]}
+    page = (await http.get(messages, params=older, headers=admin)).json()
+    assert [m["id"] for m in page] == [heartbeats[2]["id"], heartbeats[3]["id"]]
+
+
+async def test_message_log_refuses_an_unknown_direction_with_422(
+    server: RunningServer, http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    charge_point_id = await server.add_charger()
+    response = await http.get(f"/api/admin/chargers/{charge_point_id}/messages?direction=sideways", headers=admin)
+    assert response.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

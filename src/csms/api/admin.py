@@ -112,11 +112,19 @@ async def charger_messages(
     session: SessionDep,
     limit: int = 100,
     before_id: int | None = None,
+    action: Annotated[str | None, Query(max_length=64, description="Only frames of this action")] = None,
+    direction: Annotated[Literal["in", "out"] | None, Query(description="in: from the charger; out: to it")] = None,
 ) -> list[OcppMessageOut]:
-    """The charger's OCPP message log, newest first; page back with before_id."""
+    """The charger's OCPP message log, newest first, filtered by action and direction; page back with before_id
+    (the smallest id of the page before)."""
     await _require_charger(session, charge_point_id)
     found = await message_log.list_messages(
-        session, charge_point_id, limit=min(max(limit, 1), 1000), before_id=before_id
+        session,
+        charge_point_id,
+        limit=min(max(limit, 1), 1000),
+        before_id=before_id,
+        action=action,
+        direction=direction,
     )
     return [OcppMessageOut.model_validate(message) for message in found]
 

@@ -88,12 +88,22 @@ class MessageLog:
 
 
 async def list_messages(
-    session: AsyncSession, charge_point_id: str, *, limit: int = 100, before_id: int | None = None
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    limit: int = 100,
+    before_id: int | None = None,
+    action: str | None = None,
+    direction: str | None = None,
 ) -> list[OcppMessage]:
-    """The newest frames of a charger first; page backwards with `before_id`."""
+    """The newest frames of a charger first, of one action or direction if asked; page backwards with `before_id`."""
     query = select(OcppMessage).where(OcppMessage.charge_point_id == charge_point_id)
     if before_id is not None:
         query = query.where(OcppMessage.id < before_id)
+    if action is not None:
+        query = query.where(OcppMessage.action == action)
+    if direction is not None:
+        query = query.where(OcppMessage.direction == direction)
     query = query.order_by(OcppMessage.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())
 
