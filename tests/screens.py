@@ -38,3 +38,10 @@ async def check_page(page: Page, heading: str, name: str | None) -> None:
     assert not await overflows_horizontally(page), f"{name or heading} is wider than {page.viewport_size}"
     if name:
         await snap(page, name)
+
+
+async def snap_element(page: Page, selector: str, name: str) -> None:
+    """Save one card as docs/screenshots/NAME-WIDTH.png when CSMS_SCREENSHOTS asks for screenshots."""
+    if SCREENSHOTS:
+        width = page.viewport_size["width"] if page.viewport_size else 0
+        await page.locator(selector).screenshot(path=Path(SCREENSHOTS) / f"{name}-{width}.png")

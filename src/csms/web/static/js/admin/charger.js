@@ -1,10 +1,14 @@
 // One charger: identity, live connectors (a 2.x station's EVSEs), commands over OCPP in the charger's version,
-// configuration keys (a 2.x station's device model), diagnostics (diagnostics.js), certificates, QR stickers,
-// message log. Firmware goes through the Firmware page (firmware.js).
+// configuration keys (a 2.x station's device model), diagnostics (diagnostics.js), sessions with remote start and
+// stop (charger_sessions.js), charging profiles and the password (charger_tools.js), certificates, QR stickers,
+// message log (charger_log.js). Firmware goes through the Firmware page (firmware.js).
 
 import { t, translate } from "../i18n.js";
 import { $, $$, confirmAction, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
+import * as sessions from "./charger_sessions.js";
+import * as messageLog from "./charger_log.js";
+import * as tools from "./charger_tools.js";
 import { show as showDiagnostics } from "./diagnostics.js";
 
 // A request id for the 2.0.1 call that needs one (GetBaseReport): seconds since 2020, unique enough for one operator's clicks.
@@ -91,7 +95,6 @@ export function init(context) {
   api = context.api;
   const reloadFacts = debounce(() => isShown("charger") && loadFacts(), 300);
   reloadFactsSoon = reloadFacts;
-  const reloadLog = debounce(() => isShown("charger") && loadLog(), 1000);
   context.hub.on("open", reloadFacts);
   context.hub.on("connector_status", (event) => mine(event) && applyConnectorStatus(connectorTable(), event, addRow));
   for (const kind of ["charger_connected", "charger_disconnected", "charger_booted", "firmware_status", "diagnostics_status"]) {
@@ -99,14 +102,13 @@ export function init(context) {
   }
   const reloadVariables = debounce(() => isShown("charger") && layout === "2.0.1" && loadVariables({ keepMessage: true, keepEdit: true }), 300);
   context.hub.on("device_model_updated", (event) => mine(event) && reloadVariables());
-  for (const kind of ["connector_status", "meter_values", "transaction_started", "transaction_stopped", "charger_booted"]) {
-    context.hub.on(kind, (event) => mine(event) && reloadLog());
-  }
   $("#read-configuration").addEventListener("click", () => loadConfiguration().catch(showError));
   $("#request-report").addEventListener("click", () => requestReport().catch(showVariablesError));
   $("#refresh-variables").addEventListener("click", () => loadVariables().catch(showVariablesError));
   $("#variables-filter").addEventListener("input", debounce(showVariables, 150));
-  $("#refresh-log").addEventListener("click", () => loadLog().catch(showError));
+  sessions.init(context, { layout: () => layout });
+  messageLog.init(context);
+  tools.init(context);
   $("#open-stickers").addEventListener("click", () => openStickers().catch(showError));
 }
 
@@ -118,7 +120,7 @@ export async function show({ id }) {
   $("#configuration").hidden = true;
   layout = null;
   await loadFacts();
-  await Promise.all([loadLog(), loadStickers(), loadCertificates(), showDiagnostics(id)]);
+  await Promise.all([loadStickers(), loadCertificates(), showDiagnostics(id), sessions.show(id), tools.show(id), messageLog.show(id)]);
 }
 
 function showError(error) {
@@ -354,15 +356,6 @@ async function revoke(certificate) {
   } catch (error) {
     say($("#certificates-message"), error.message, { error: true });
   }
-}
-
-async function loadLog() {
-  const messages = await api.get(path("/messages?limit=50"));
-  fill($("#message-log tbody"), ...messages.map((message) => el("tr", {},
-    el("td", { text: when(message.created_at) }),
-    el("td", { text: message.direction === "in" ? t("admin.charger.incoming") : t("admin.charger.outgoing") }),
-    el("td", { text: message.action || t("admin.charger.message_type", { type: message.message_type }) }),
-    el("td", { class: "frame", text: message.frame }))));
 }
 
 async function loadStickers() {
