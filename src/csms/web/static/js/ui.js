@@ -116,8 +116,11 @@ export function startRouter(routes, { fallback, guard }) {
     $$("[data-view]").forEach((section) => { section.hidden = section.dataset.view !== route.view; });
     $$("nav a[href^='#/']").forEach((link) => {
       const active = link.getAttribute("href").slice(2).split("/")[0] === route.path.split("/")[0];
-      if (active) link.setAttribute("aria-current", "page");
-      else link.removeAttribute("aria-current");
+      if (active) {
+        link.setAttribute("aria-current", "page");
+        // A phone's one line of sections scrolls: the current one stays in sight.
+        link.parentElement.scrollLeft = Math.max(0, link.offsetLeft - link.parentElement.offsetLeft - 16);
+      } else link.removeAttribute("aria-current");
     });
     document.title = `${t(route.title)} · ${t(document.body.dataset.product)}`;
     const problem = $("#page-error");
