@@ -189,6 +189,9 @@ async def test_an_operator_reads_the_overview_and_a_charger_in_the_browsers_lang
         await expect(charging.locator(".value")).to_have_text(re.compile(r"^[1-9]\d*$"))
 
         await page.get_by_role("link", name=words["chargers"], exact=True).click()
+        search = page.locator("#charger-search")  # the list shows a page at a time of every test's chargers
+        await search.locator("input[name=q]").fill(charge_point_id)
+        await search.locator("button[type=submit]").click()
         await expect(page.locator(f'[data-connection="{charge_point_id}"]')).to_have_text(words["online"])
         await expect(page.locator(f'[data-connector="{charge_point_id}/1"]')).to_have_text(words["available"])
         await charger.status(1, "Charging")  # live: the badge follows in the page's language
