@@ -58,6 +58,14 @@ def keep_profile(profiles: ChargingProfiles, payload: dict[str, Any]) -> None:
         profiles.set(read_profile(payload, now=datetime.now(UTC)))
 
 
+async def stop_task(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has ended, whatever it raised. Unlike suppressing CancelledError around
+    the wait, a cancellation of the caller while it waits still reaches the caller (a fleet stopping its
+    members relies on it)."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def basic_auth_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
@@ -396,6 +404,4 @@ async def connect_charger(
         try:
             yield charger
         finally:
-            receive_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-                await receive_loop
+            await stop_task(receive_loop)

@@ -32,7 +32,7 @@ from ocpp.routing import after
 from ocpp.v16.enums import Action
 from ocpp.v201.enums import Action as Action201
 
-from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger
+from csms.simulator.charger import ChargerBehaviour, SimulatedCharger, connect_charger, stop_task
 from csms.simulator.profiles import DEFAULT_PHASES, VOLTS, ChargingProfiles
 from csms.simulator.station201 import SimulatedStation as SimulatedStation201
 from csms.simulator.station201 import StationBehaviour, StationTransaction, connect_station
@@ -299,9 +299,7 @@ class Member16(FleetMember):
                 if id_tag is not None:
                     await self._session(charger, id_tag, connector, stop)
         finally:
-            heartbeats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeats
+            await stop_task(heartbeats)
 
     async def _next_session(self, charger: FleetCharger, stop: asyncio.Event) -> tuple[str | None, int]:
         """Wait for a remote start, or start a local (RFID) session after the idle time."""
@@ -397,9 +395,7 @@ class Member201(FleetMember):
                 if transaction is not None:
                     await self._session(station, transaction, stop)
         finally:
-            heartbeats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeats
+            await stop_task(heartbeats)
 
     async def _next_transaction(self, station: FleetStation, stop: asyncio.Event) -> StationTransaction | None:
         """Wait for a remote start, or begin a local (RFID) transaction after the idle time."""

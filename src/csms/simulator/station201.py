@@ -38,6 +38,7 @@ from csms.simulator.charger import (
     keep_profile,
     now_iso,
     parse_iso,
+    stop_task,
 )
 from csms.simulator.profiles import ChargingProfiles, in_unit, read_clear
 
@@ -529,6 +530,4 @@ async def connect_station(
         try:
             yield station
         finally:
-            receive_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-                await receive_loop
+            await stop_task(receive_loop)
