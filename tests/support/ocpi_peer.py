@@ -726,7 +726,9 @@ async def start_peer(peer: EmspPeer) -> RunningPeer:
 
 
 async def stop_peer(running: RunningPeer) -> None:
-    running.server.should_exit = True
+    """Stop at once: a request the peer still holds (a slow authorization csms gave up on) is dropped, not
+    waited for (uvicorn's graceful stop would wait out its delay)."""
+    running.server.should_exit = running.server.force_exit = True
     await asyncio.wait_for(running.task, 15)
 
 
