@@ -79,7 +79,7 @@ test: install-dev browser tools
 
 # Screenshots of every page at 360 px and desktop width, for docs/screens.md.
 screenshots: install-dev browser
-	CSMS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_admin.py tests/test_web_admin_cards.py tests/test_web_app.py tests/test_web_app_account.py tests/test_web_pairing.py tests/test_web_sites.py tests/test_web_languages.py
+	CSMS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -n 2 tests/test_web_*.py
 
 # ruff (lint and format), mypy strict, and deptry: an import under src/ that is not a runtime dependency
 # (or a runtime dependency nothing uses) fails here rather than in a user's `make run`.
