@@ -62,6 +62,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/admin/users/{user_id}"): STAFF,
     ("DELETE", "/api/admin/users/{user_id}"): STAFF,
     ("POST", "/api/admin/users/{user_id}/password"): STAFF,
+    ("GET", "/api/admin/users/{user_id}/vehicles"): STAFF,
     ("GET", "/api/admin/id_tags"): STAFF,
     ("POST", "/api/admin/id_tags"): STAFF,
     ("PATCH", "/api/admin/id_tags/{id_tag}"): STAFF,
