@@ -9,6 +9,7 @@ const FILTERS = ["q", "state", "sort"];
 let api;
 let reload;
 let shownQuery = new URLSearchParams();
+let reads = 0;
 
 export function init(context) {
   api = context.api;
@@ -47,7 +48,9 @@ export async function show({ query } = {}) {
   const offset = Number(shownQuery.get("offset") || 0);
   const params = new URLSearchParams({ limit: LIMIT, offset });
   for (const name of FILTERS) if (shownQuery.get(name)) params.set(name, shownQuery.get(name));
+  const asked = ++reads;
   const { items, total } = await api.page(`/api/admin/chargers?${params}`);
+  if (asked !== reads) return;  // a later read (a search, a live reload) is under way: its list is the one to show
   const filtered = FILTERS.some((name) => shownQuery.get(name));
   const empty = filtered ? t("common.nothing_found") : t("admin.chargers.none");
   fill($("#chargers-table tbody"), ...(items.length ? items.map(chargerRow) : [el("tr", {}, el("td", { colspan: 8, text: empty }))]));
