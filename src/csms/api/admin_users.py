@@ -95,7 +95,7 @@ async def delete_user(user_id: int, admin: AdminUser, runtime: RuntimeDep, sessi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/id_tags", responses={**_ERRORS, 422: {"model": ErrorBody, "description": "An unknown status"}})
+@router.get("/id_tags", responses={**_ERRORS, 422: {"description": "An unknown status, or a number out of range"}})
 async def list_id_tags(
     admin: AdminUser,
     session: SessionDep,
