@@ -586,6 +586,8 @@ async def _wait_for_members(tasks: list[asyncio.Task[None]], stats: FleetStats) 
     if stuck:
         stats.errors += len(stuck)
         print(f"\n{len(stuck)} chargers did not stop within {STOP_GRACE_SECONDS:.0f} s", file=sys.stderr)
+        for task in stuck:  # where each waits: what a stuck charger was doing is the clue
+            task.print_stack(limit=20, file=sys.stderr)
 
 
 async def _show_progress(stats: FleetStats, total: int, stop: asyncio.Event) -> None:
