@@ -182,3 +182,14 @@ async def send_list(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def can_connect(server: RunningServer, charge_point_id: str, password: str, *, version: str = "1.6") -> bool:
+    """Whether the charger gets in with this password (False: refused with 401)."""
+    connect = connect_charger if version == "1.6" else connect_station
+    try:
+        async with connect(server.ws_url, charge_point_id, password):
+            return True
+    except websockets.InvalidStatus as refused:
+        assert refused.response.status_code == 401
+        return False

@@ -6,28 +6,17 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import websockets
 from ocpp.v16 import call_result
 from ocpp.v201 import call_result as call_result201
 
 from csms.simulator.charger import ChargerBehaviour, connect_charger
 from csms.simulator.station201 import StationBehaviour, connect_station
 from tests.conftest import CHARGER_PASSWORD, RunningServer
-from tests.operating import admin, ocpp_call, payloads_received
+from tests.operating import admin, can_connect, ocpp_call, payloads_received
 
 __all__ = ["admin"]
 
 NEW_PASSWORD = "brand-new-password-2024"
-
-
-async def can_connect(server: RunningServer, charge_point_id: str, password: str, *, version: str = "1.6") -> bool:
-    connect = connect_charger if version == "1.6" else connect_station
-    try:
-        async with connect(server.ws_url, charge_point_id, password):
-            return True
-    except websockets.InvalidStatus as refused:
-        assert refused.response.status_code == 401
-        return False
 
 
 async def change_password(

@@ -9,12 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import websockets
 from playwright.async_api import Page, expect
 
-from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer, bearer, create_account_with_role, login_as
-from tests.operating import online_charger, payloads_received
+from tests.operating import can_connect, online_charger, payloads_received
 from tests.screens import check_page, snap_element
 from tests.support.pages import log_in_as_admin
 
@@ -162,15 +160,6 @@ async def test_a_profile_set_through_the_api_is_listed_and_cleared_once_confirme
         await expect(page.locator("#charging-profiles tbody")).to_have_text("The charger holds no charging profile.")
         assert payloads_received(charger, "ClearChargingProfile") == [{"id": 42}]
         assert (await http.get(f"/api/admin/chargers/{charger.id}/charging_profiles")).json() == []
-
-
-async def can_connect(server: RunningServer, charge_point_id: str, password: str) -> bool:
-    try:
-        async with connect_charger(server.ws_url, charge_point_id, password):
-            return True
-    except websockets.InvalidStatus as refused:
-        assert refused.response.status_code == 401
-        return False
 
 
 async def test_a_new_password_is_asked_first_and_then_only_it_lets_the_charger_in(
