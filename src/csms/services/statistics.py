@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
@@ -45,19 +45,24 @@ async def count_open_transactions(session: AsyncSession) -> int:
 
 
 async def count_chargers(session: AsyncSession) -> ChargerCounts:
-    """Charging, faulted and unavailable are of connected chargers, as the chargers list filters them."""
-
-    async def count(*conditions: ColumnElement[bool]) -> int:
-        return await _count(session, select(func.count()).select_from(Charger).where(*conditions))
-
-    total, online = await count(), await count(state_condition("online"))
+    """Charging, faulted and unavailable are of connected chargers, as the chargers list filters them. One
+    statement: the overview reads these again on every live change."""
+    states = ("online", "charging", "faulted", "unavailable")
+    row = (
+        await session.execute(
+            select(func.count(), *(func.count().filter(state_condition(state)) for state in states)).select_from(
+                Charger
+            )
+        )
+    ).one()
+    total, online, charging, faulted, unavailable = (int(count or 0) for count in row)
     return ChargerCounts(
         total=total,
         online=online,
         offline=total - online,
-        charging=await count(state_condition("charging")),
-        faulted=await count(state_condition("faulted")),
-        unavailable=await count(state_condition("unavailable")),
+        charging=charging,
+        faulted=faulted,
+        unavailable=unavailable,
     )
 
 
