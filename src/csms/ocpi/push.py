@@ -60,6 +60,9 @@ class OcpiPusher:
         self._wake = asyncio.Event()
         # Status pushes are queued in the order the charger reported them: a newer push supersedes an older one.
         self._status_order = asyncio.Lock()
+        # The tariffs in force on the published connectors at the last look (follow_assignment_windows), which an
+        # operator's change moves on too: what it pushed is not pushed again by the next look.
+        self._tariffs_seen: TariffsInForce | None = None
 
     def wake(self) -> None:
         """Something was queued in the outbox (by another module): send it now."""
@@ -105,20 +108,21 @@ class OcpiPusher:
             return
         before = await self._tariff_ids_of_locations()
         yield
-        await self._put_changed(before, await self._tariff_ids_of_locations())
+        after = await self._tariff_ids_of_locations()
+        await self._put_changed(before, after)
+        self._tariffs_seen = after
 
     async def follow_assignment_windows(self, interval: float) -> None:
         """Tariff assignments start and end at their own times, which nobody announces: every `interval` seconds,
         the published locations whose connectors' tariff_ids changed since the last look are PUT whole. Each node
         looks; a second PUT of one location, while the first waits, supersedes it in the outbox."""
-        seen: TariffsInForce | None = None
         while True:
             try:
                 if self._own() is not None:
                     now_in_force = await self._tariff_ids_of_locations()
-                    if seen is not None:
-                        await self._put_changed(seen, now_in_force)
-                    seen = now_in_force
+                    if self._tariffs_seen is not None:
+                        await self._put_changed(self._tariffs_seen, now_in_force)
+                    self._tariffs_seen = now_in_force
             except DATABASE_ERRORS:
                 logger.warning("could not compare the locations' tariffs with the last look", exc_info=True)
             await asyncio.sleep(interval)
