@@ -383,10 +383,6 @@ async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | 
     return await session.get(Charger, charge_point_id)
 
 
-async def list_chargers(session: AsyncSession) -> list[Charger]:
-    return list((await session.scalars(select(Charger).order_by(Charger.charge_point_id))).all())
-
-
 # What an operator looks for in the chargers list. A connector's status counts only while its charger is
 # connected: an offline charger's last report is stale, and "offline" is its alarm.
 _CONNECTOR_STATUS_OF_STATE = {"charging": "Charging", "faulted": "Faulted", "unavailable": "Unavailable"}

@@ -722,10 +722,6 @@ class TransactionFilter:
     is_open: bool | None = None
 
 
-# How a listing may be ordered: newest or oldest start first, or most energy first.
-ORDERS = ("newest", "oldest", "energy")
-
-
 def _filtered(query: Select[Any], where: TransactionFilter) -> Select[Any]:
     if where.user_id is not None:
         query = query.where(Transaction.user_id == where.user_id)
@@ -759,7 +755,7 @@ def _ordered(query: Select[Any], order: str) -> Select[Any]:
 async def list_transactions(
     session: AsyncSession, where: TransactionFilter, *, limit: int = 50, offset: int = 0, order: str = "newest"
 ) -> list[Transaction]:
-    """Newest first, unless `order` (one of ORDERS) says otherwise."""
+    """Newest first; `order` "oldest" puts the oldest start first, "energy" the most energy."""
     query = _ordered(_filtered(select(Transaction), where), order).limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
 
