@@ -193,3 +193,15 @@ async def can_connect(server: RunningServer, charge_point_id: str, password: str
     except websockets.InvalidStatus as refused:
         assert refused.response.status_code == 401
         return False
+
+
+async def priced_charger(server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]) -> str:
+    """A charger with its own tariff: 0.30 EUR a kWh, 20 % tax, nothing for time."""
+    charge_point_id = await server.add_charger()
+    tariff = {"name": "per kWh", "currency": "EUR", "tax_rate": "0.20", "price_per_kwh": "0.30"}
+    created = await http.post("/api/admin/tariffs", json=tariff, headers=staff)
+    assert created.status_code == 201, created.text
+    assignment = {"tariff_id": created.json()["id"], "charge_point_id": charge_point_id}
+    assigned = await http.post("/api/admin/tariff_assignments", json=assignment, headers=staff)
+    assert assigned.status_code == 201, assigned.text
+    return charge_point_id

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer, bearer, create_account_with_role, login_as, signup
+from tests.operating import priced_charger
 from tests.support.backends import sqlite_only_server
 from tests.support.either_version import VERSIONS, StartAsked, connect_either
 from tests.support.events import live_stream
@@ -22,21 +23,6 @@ pytestmark = pytest.mark.parametrize("version", VERSIONS)
 @pytest.fixture
 async def staff(server: RunningServer, http: httpx.AsyncClient) -> dict[str, str]:
     return bearer(await login_as(http, (await create_account_with_role(server, "admin"))[0]))
-
-
-async def priced_charger(server: RunningServer, http: httpx.AsyncClient, staff: dict[str, str]) -> str:
-    """A charger with its own tariff: 0.30 a kWh, 20 % tax, nothing for time."""
-    charger_id = await server.add_charger()
-    tariff = {"name": "per kWh", "currency": "EUR", "tax_rate": "0.20", "price_per_kwh": "0.30"}
-    created = await http.post("/api/admin/tariffs", json=tariff, headers=staff)
-    assert created.status_code == 201, created.text
-    assigned = await http.post(
-        "/api/admin/tariff_assignments",
-        json={"tariff_id": created.json()["id"], "charge_point_id": charger_id},
-        headers=staff,
-    )
-    assert assigned.status_code == 201, assigned.text
-    return charger_id
 
 
 async def my_records(http: httpx.AsyncClient, tokens: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,9 +8,9 @@ from playwright.async_api import Page, expect
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer
-from tests.operating import payloads_received
+from tests.operating import payloads_received, priced_charger
 from tests.screens import check_page
-from tests.support.console_drivers import StopsWhenAsked, driver_with_card, priced_charger, staff_headers
+from tests.support.console_drivers import StopsWhenAsked, driver_with_card, staff_headers
 from tests.support.pages import log_in_as_admin
 from tests.support.waiting import poll
 

@@ -9,8 +9,9 @@ from playwright.async_api import Page, expect
 
 from csms.simulator.charger import connect_charger
 from tests.conftest import CHARGER_PASSWORD, RunningServer
+from tests.operating import priced_charger
 from tests.screens import check_page
-from tests.support.console_drivers import driver_with_card, priced_charger, staff_headers
+from tests.support.console_drivers import driver_with_card, staff_headers
 from tests.support.pages import log_in_as_admin
 
 pytest_plugins = ["tests.browser"]
