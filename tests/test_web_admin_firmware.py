@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from playwright.async_api import Page, expect
 from csms.simulator.charger import SimulatedCharger
 from tests.conftest import RunningServer, bearer, create_account_with_role, login_as
 from tests.operating import latest_request, online_charger
-from tests.screens import SCREENSHOTS, check_page
+from tests.screens import check_page, snap_element
 from tests.support.pages import log_in_as_admin
 
 pytest_plugins = ["tests.browser"]
@@ -42,13 +41,6 @@ async def install(charger: SimulatedCharger, image: bytes) -> None:
     assert downloaded.content == image
     for status in ("Downloaded", "Installing", "Installed"):
         await charger.firmware_status(status)
-
-
-async def snap_element(page: Page, selector: str, name: str) -> None:
-    """Save one card as docs/screenshots/NAME-WIDTH.png when CSMS_SCREENSHOTS asks for screenshots."""
-    if SCREENSHOTS:
-        width = page.viewport_size["width"] if page.viewport_size else 0
-        await page.locator(selector).screenshot(path=Path(SCREENSHOTS) / f"{name}-{width}.png")
 
 
 async def test_an_operator_uploads_firmware_installs_it_on_three_chargers_and_watches_each_reach_installed(
