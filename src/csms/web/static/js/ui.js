@@ -25,6 +25,12 @@ export function fill(node, ...children) {
   return node;
 }
 
+/** Fill a table's body with `rows`, or with one row across the table's columns that says `empty`. */
+export function fillRows(body, rows, empty) {
+  const columns = body.closest("table")?.tHead?.rows[0]?.cells.length || 1;
+  return fill(body, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: columns, text: empty }))]));
+}
+
 export function badge(text, kind = text) {
   return el("span", { class: `badge ${kind}`, text });
 }

@@ -1,7 +1,7 @@
 // Cards (idTags): find one by its id, label or owner, block or unblock it, remove it, register a new one.
 
 import { t } from "../i18n.js";
-import { $, badge, confirmAction, el, fill, onSubmit, pager, say, when } from "../ui.js";
+import { $, badge, confirmAction, el, fillRows, onSubmit, pager, say, when } from "../ui.js";
 
 const LIMIT = 20;
 let api;
@@ -31,7 +31,7 @@ export async function show() {
   if (query.status) params.set("status", query.status);
   const { items, total } = await api.page(`/api/admin/id_tags?${params}`);
   const rows = items.map(cardRow);
-  fill($("#cards-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, text: t("common.nothing_found") }))]));
+  fillRows($("#cards-table tbody"), rows, t("common.nothing_found"));
   pager($("#cards-pager"), { offset: query.offset, limit: LIMIT, total, go: (offset) => { query.offset = offset; show(); } });
 }
 

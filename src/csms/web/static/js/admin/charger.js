@@ -4,7 +4,7 @@
 // message log (charger_log.js). Firmware goes through the Firmware page (firmware.js).
 
 import { t, translate } from "../i18n.js";
-import { $, $$, confirmAction, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
+import { $, $$, confirmAction, debounce, el, fill, fillRows, isShown, onSubmit, say, when } from "../ui.js";
 import { applyConnectorStatus, connectionBadge, connectorBadge } from "./chargers.js";
 import * as sessions from "./charger_sessions.js";
 import * as messageLog from "./charger_log.js";
@@ -313,7 +313,7 @@ function showVariables() {
     rows.push(variableRow(variable));
   }
   const empty = variables.length ? t("admin.charger.no_variable_matches") : t("admin.charger.no_variables");
-  fill($("#variables tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, text: empty }))]));
+  fillRows($("#variables tbody"), rows, empty);
 }
 
 // A report arriving while the operator types a value does not throw the input away (`keepEdit`).

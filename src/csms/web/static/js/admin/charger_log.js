@@ -2,7 +2,7 @@
 // back by id as the API does (the log only grows, so there is no total), refreshed live on the newest page.
 
 import { t } from "../i18n.js";
-import { $, debounce, el, fill, formData, isShown, say, when } from "../ui.js";
+import { $, debounce, el, fill, fillRows, formData, isShown, say, when } from "../ui.js";
 
 const LIMIT = 50;
 let api;
@@ -55,7 +55,7 @@ async function load() {
   if (beforeId !== null) query.set("before_id", beforeId);
   const messages = await api.get(`${path()}?${query}`);
   const rows = messages.map(messageRow);
-  fill($("#message-log tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, text: t("admin.charger_tools.no_messages") }))]));
+  fillRows($("#message-log tbody"), rows, t("admin.charger_tools.no_messages"));
   say($("#log-message"), "");
   rememberActions(messages);
   $("#log-newer").disabled = beforeId === null;

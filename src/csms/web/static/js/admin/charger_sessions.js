@@ -2,7 +2,7 @@
 // connector (1.6) or EVSE (2.x) for an idTag, and a remote stop of a running one, asked first.
 
 import { t } from "../i18n.js";
-import { $, badge, confirmAction, debounce, el, fill, isShown, kwh, money, onSubmit, pager, say, when } from "../ui.js";
+import { $, badge, confirmAction, debounce, el, fillRows, isShown, kwh, money, onSubmit, pager, say, when } from "../ui.js";
 
 const LIMIT = 10;
 let api;
@@ -54,7 +54,7 @@ async function load() {
   const query = new URLSearchParams({ charge_point_id: current, limit: LIMIT, offset });
   const { items, total } = await api.page(`/api/admin/transactions?${query}`);
   const rows = items.map(sessionRow);
-  fill($("#charger-sessions tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, text: t("admin.charger_tools.no_sessions") }))]));
+  fillRows($("#charger-sessions tbody"), rows, t("admin.charger_tools.no_sessions"));
   pager($("#charger-sessions-pager"), { offset, limit: LIMIT, total, go: (next) => { offset = next; load().catch(showError); } });
 }
 

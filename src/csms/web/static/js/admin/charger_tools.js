@@ -3,7 +3,7 @@
 // a new Basic-auth password, asked first, which counts once the charger accepts it.
 
 import { t } from "../i18n.js";
-import { $, confirmAction, decimal, el, fill, onSubmit, say, when } from "../ui.js";
+import { $, confirmAction, decimal, el, fill, fillRows, onSubmit, say, when } from "../ui.js";
 
 let api;
 let current = null;
@@ -29,7 +29,7 @@ export async function show(chargePointId) {
 async function loadProfiles() {
   const profiles = await api.get(path("/charging_profiles"));
   const rows = profiles.map(profileRow);
-  fill($("#charging-profiles tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, text: t("admin.charger_tools.no_profiles") }))]));
+  fillRows($("#charging-profiles tbody"), rows, t("admin.charger_tools.no_profiles"));
 }
 
 // "0 s: 16 A, 3600 s: 10 A": a schedule's periods, each from its start in seconds.

@@ -2,7 +2,7 @@
 // (the overview's counts link here), a page at a time; each charger's faults; registering a new charger.
 
 import { t } from "../i18n.js";
-import { $, badge, debounce, el, fill, isShown, onSubmit, pager, say, statusText, when } from "../ui.js";
+import { $, badge, debounce, el, fillRows, isShown, onSubmit, pager, say, statusText, when } from "../ui.js";
 
 const LIMIT = 25;
 const FILTERS = ["q", "state", "sort"];
@@ -53,7 +53,7 @@ export async function show({ query } = {}) {
   if (asked !== reads) return;  // a later read (a search, a live reload) is under way: its list is the one to show
   const filtered = FILTERS.some((name) => shownQuery.get(name));
   const empty = filtered ? t("common.nothing_found") : t("admin.chargers.none");
-  fill($("#chargers-table tbody"), ...(items.length ? items.map(chargerRow) : [el("tr", {}, el("td", { colspan: 8, text: empty }))]));
+  fillRows($("#chargers-table tbody"), items.map(chargerRow), empty);
   pager($("#chargers-pager"), { offset, limit: LIMIT, total, go: (next) => goToOffset(next) });
 }
 

@@ -2,7 +2,7 @@
 // follow each request's status live, and download the file the charger uploaded.
 
 import { t } from "../i18n.js";
-import { $, badge, debounce, download, el, fill, isShown, onSubmit, say, when } from "../ui.js";
+import { $, badge, debounce, download, el, fillRows, isShown, onSubmit, say, when } from "../ui.js";
 
 let api;
 let current = null;
@@ -45,7 +45,7 @@ function statusBadge(status) {
 async function load() {
   const requests = await api.get(path());
   const rows = requests.map(requestRow);
-  fill($("#diagnostics-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, text: t("admin.diagnostics.none") }))]));
+  fillRows($("#diagnostics-table tbody"), rows, t("admin.diagnostics.none"));
 }
 
 function requestRow(request) {

@@ -2,7 +2,7 @@
 // charger's progress live on the rollout's page (#/firmware/rollouts/:id).
 
 import { locale, t } from "../i18n.js";
-import { $, $$, badge, confirmAction, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
+import { $, $$, badge, confirmAction, debounce, el, fill, fillRows, isShown, onSubmit, say, when } from "../ui.js";
 import { connectionBadge } from "./chargers.js";
 
 const PENDING = "Pending";
@@ -83,7 +83,7 @@ async function loadImages(selected) {
     el("td", { class: "num nowrap", text: bytes(image.size) }),
     el("td", { class: "mono", title: image.sha256, text: `${image.sha256.slice(0, 12)}…` }),
     el("td", { text: when(image.created_at) })));
-  fill($("#firmware-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: t("admin.firmware.no_images") }))]));
+  fillRows($("#firmware-table tbody"), rows, t("admin.firmware.no_images"));
   const choice = $("#start-rollout select[name=file_id]");
   const keep = String(selected ?? choice.value);
   fill(choice, ...(images.length
@@ -103,7 +103,7 @@ async function loadChargers() {
       el("td", { text: charger.ocpp_version || "–" }),
       el("td", { text: charger.firmware_version || "–" }));
   });
-  fill($("#rollout-chargers tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: t("admin.chargers.none") }))]));
+  fillRows($("#rollout-chargers tbody"), rows, t("admin.chargers.none"));
   $("#choose-all-chargers").checked = false;
 }
 
@@ -116,7 +116,7 @@ async function loadRollouts() {
     el("td", { text: imageName(rollout.firmware) }),
     el("td", { text: when(rollout.created_at) }),
     el("td", {}, el("span", { class: "connectors" }, ...countBadges(rollout.counts)))));
-  fill($("#rollouts-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, text: t("admin.firmware.no_rollouts") }))]));
+  fillRows($("#rollouts-table tbody"), rows, t("admin.firmware.no_rollouts"));
 }
 
 const optionalNumber = (name, value) => (value === "" ? {} : { [name]: Number(value) });

@@ -3,7 +3,7 @@
 // publishes to them, with the chargers on each.
 
 import { t } from "../i18n.js";
-import { $, $$, badge, confirmAction, el, fill, onSubmit, say } from "../ui.js";
+import { $, $$, badge, confirmAction, el, fillRows, onSubmit, say } from "../ui.js";
 import { connectionBadge } from "./chargers.js";
 
 const STATE_BADGE = { REGISTERED: "online", PENDING: "Reserved", SUSPENDED: "offline", UNREGISTERED: "offline" };
@@ -29,7 +29,7 @@ const chosenChargers = () => $$("#location-chargers tbody input[type=checkbox]")
 async function loadParties() {
   const parties = await api.get("/api/admin/ocpi/parties");
   const rows = parties.map(partyRow);
-  fill($("#parties-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, text: t("admin.roaming.no_parties") }))]));
+  fillRows($("#parties-table tbody"), rows, t("admin.roaming.no_parties"));
 }
 
 function partyRow(party) {
@@ -110,7 +110,7 @@ async function act(request, done) {
 async function loadLocations() {
   const [locations, chargers] = await Promise.all([api.get("/api/admin/ocpi/locations"), api.get("/api/admin/chargers")]);
   const rows = locations.map(locationRow);
-  fill($("#locations-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: t("admin.roaming.no_locations") }))]));
+  fillRows($("#locations-table tbody"), rows, t("admin.roaming.no_locations"));
   const placeOf = new Map(locations.flatMap((location) => location.charge_point_ids.map((id) => [id, locationName(location)])));
   fillChargerChoice(chargers, placeOf);
 }
@@ -140,7 +140,7 @@ function fillChargerChoice(chargers, placeOf) {
       el("td", {}, connectionBadge(id, charger.is_connected)),
       el("td", { text: placeOf.get(id) || "–" }));
   });
-  fill($("#location-chargers tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, text: t("admin.chargers.none") }))]));
+  fillRows($("#location-chargers tbody"), rows, t("admin.chargers.none"));
 }
 
 async function createLocation(fields) {

@@ -2,14 +2,14 @@
 // each with its filters and pages. Both logs answer newest first and page by id (`before_id`), without a total.
 
 import { t } from "../i18n.js";
-import { $, badge, debounce, el, fill, isShown, onSubmit, say, when } from "../ui.js";
+import { $, badge, debounce, el, fill, fillRows, isShown, onSubmit, say, when } from "../ui.js";
 
 const LIMIT = 25;
 
 /** One log on the page: where it reads from, its table, and the rows it makes. */
 class LogPart {
-  constructor({ path, table, pager, message, columns, row, forbidden }) {
-    Object.assign(this, { path, table, pager, message, columns, row, forbidden });
+  constructor({ path, table, pager, message, row, forbidden }) {
+    Object.assign(this, { path, table, pager, message, row, forbidden });
     this.filters = new URLSearchParams();
     this.pages = [null];  // the before_id of each page seen so far; null is the newest page
   }
@@ -39,8 +39,7 @@ class LogPart {
     }
     say($(this.message), "");
     const rows = found.slice(0, LIMIT).map(this.row);
-    const empty = el("tr", {}, el("td", { colspan: this.columns, text: t("common.nothing_found") }));
-    fill($(`${this.table} tbody`), ...(rows.length ? rows : [empty]));
+    fillRows($(`${this.table} tbody`), rows, t("common.nothing_found"));
     this.showPager(found.length > LIMIT ? found[LIMIT - 1].id : null);
   }
 
@@ -66,7 +65,6 @@ const events = new LogPart({
   table: "#security-events-table",
   pager: "#security-events-pager",
   message: "#security-events-message",
-  columns: 7,
   forbidden: () => t("admin.security.events_forbidden"),
   row: (event) => el(
     "tr",
@@ -86,7 +84,6 @@ const audit = new LogPart({
   table: "#audit-table",
   pager: "#audit-pager",
   message: "#audit-message",
-  columns: 5,
   forbidden: () => t("admin.security.audit_forbidden"),
   row: (record) => el(
     "tr",

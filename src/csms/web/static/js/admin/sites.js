@@ -1,7 +1,7 @@
 // Sites: chargers behind one grid connection, with the share of the limit csms has allocated; creating a site.
 
 import { t } from "../i18n.js";
-import { $, debounce, decimal, el, fill, isShown, onSubmit, pollWhileShown, say } from "../ui.js";
+import { $, debounce, decimal, el, fillRows, isShown, onSubmit, pollWhileShown, say } from "../ui.js";
 
 // The allocation moves on the allocator's own time (after a start, a stop, a change of draw): pages read it again this often.
 export const REFRESH_MS = 3000;
@@ -72,7 +72,7 @@ export async function show() {
 async function load() {
   const found = await api.get("/api/admin/sites");
   const rows = found.map(siteRow);
-  fill($("#sites-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 5, text: t("admin.sites.none") }))]));
+  fillRows($("#sites-table tbody"), rows, t("admin.sites.none"));
 }
 
 function siteRow(site) {

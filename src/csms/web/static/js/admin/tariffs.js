@@ -2,7 +2,7 @@
 // removing an assignment, and the check of which tariff a session would start with on a connector.
 
 import { t } from "../i18n.js";
-import { $, confirmAction, el, fill, money, onSubmit, percent, say, when } from "../ui.js";
+import { $, confirmAction, el, fill, fillRows, money, onSubmit, percent, say, when } from "../ui.js";
 
 const PRICES = ["price_per_kwh", "price_per_charging_minute", "price_per_idle_minute", "session_fee"];
 
@@ -41,18 +41,14 @@ export async function show() {
   ]);
   tariffsById = new Map(tariffs.map((tariff) => [tariff.id, tariff]));
   const newestFirst = [...tariffs].reverse();
-  fill($("#tariffs-table tbody"), ...rowsOr(newestFirst.map(tariffRow), 5, t("admin.tariffs.none")));
-  fill($("#tariff-assignments-table tbody"), ...rowsOr([...assignments].reverse().map(assignmentRow), 6, t("admin.tariffs.no_assignments")));
+  fillRows($("#tariffs-table tbody"), newestFirst.map(tariffRow), t("admin.tariffs.none"));
+  fillRows($("#tariff-assignments-table tbody"), [...assignments].reverse().map(assignmentRow), t("admin.tariffs.no_assignments"));
   const select = $("#assign-tariff").elements.tariff_id;
   const chosen = select.value;
   fill(select, ...newestFirst.map((tariff) => el("option", { value: tariff.id, text: tariffName(tariff.id) })));
   if (tariffsById.has(Number(chosen))) select.value = chosen;
   fill($("#tariff-chargers"), ...chargers.map((charger) => el("option", { value: charger.charge_point_id })));
   if (lastCheck) await showCheck(lastCheck);
-}
-
-function rowsOr(rows, columns, empty) {
-  return rows.length ? rows : [el("tr", {}, el("td", { colspan: columns, text: empty }))];
 }
 
 /** The form's fields as the API takes them: prices as typed (exact decimals), the tax from % to a fraction. */

@@ -2,7 +2,7 @@
 
 import { transactionCharts, transactionFacts } from "../transaction.js";
 import { t } from "../i18n.js";
-import { $, badge, confirmAction, debounce, download, el, fill, formData, isShown, kwh, money, onSubmit, pager, say, when, duration } from "../ui.js";
+import { $, badge, confirmAction, debounce, download, duration, el, fill, fillRows, formData, isShown, kwh, money, onSubmit, pager, say, when } from "../ui.js";
 
 const LIMIT = 25;
 let api;
@@ -45,7 +45,7 @@ export async function show() {
   query.set("offset", offset);
   const { items, total } = await api.page(`/api/admin/transactions?${query}`);
   const rows = items.map(transactionRow);
-  fill($("#transactions-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 10, text: t("admin.transactions.none") }))]));
+  fillRows($("#transactions-table tbody"), rows, t("admin.transactions.none"));
   pager($("#transactions-pager"), { offset, limit: LIMIT, total, go: (next) => { offset = next; show(); } });
 }
 

@@ -1,7 +1,7 @@
 // One account's page: who it is, its cards, vehicles, budget and recent sessions; block, role and delete.
 
 import { t } from "../i18n.js";
-import { $, badge, confirmAction, el, fill, kwh, money, say, when } from "../ui.js";
+import { $, badge, confirmAction, el, fill, fillRows, kwh, money, say, when } from "../ui.js";
 import { stateBadges } from "./transactions.js";
 import { activeBadge, blockButton, roleControl } from "./users.js";
 
@@ -59,7 +59,7 @@ function showCards(cards) {
     el("td", { text: card.label || "–" }),
     el("td", {}, badge(t(`card_status.${card.status}`, { defaultValue: card.status }), card.status === "Accepted" ? "online" : "offline")),
     el("td", { text: card.expiry_date ? when(card.expiry_date) : "–" })));
-  fill($("#user-cards tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, text: t("admin.user.no_cards") }))]));
+  fillRows($("#user-cards tbody"), rows, t("admin.user.no_cards"));
 }
 
 function showVehicles(vehicles) {
@@ -77,7 +77,7 @@ function showSessions(sessions) {
     el("td", { class: "num", text: kwh(tx.energy_wh) }),
     el("td", { class: "num", text: money(tx.cost, tx.currency) }),
     el("td", {}, ...stateBadges(tx))));
-  fill($("#user-sessions tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, text: t("admin.transactions.none") }))]));
+  fillRows($("#user-sessions tbody"), rows, t("admin.transactions.none"));
 }
 
 function showBudget(budget) {

@@ -2,7 +2,7 @@
 // one webhook's newest deliveries with their attempts and last answer.
 
 import { t } from "../i18n.js";
-import { $, badge, confirmAction, el, fill, onSubmit, pollWhileShown, say, when } from "../ui.js";
+import { $, badge, confirmAction, el, fill, fillRows, onSubmit, pollWhileShown, say, when } from "../ui.js";
 
 const DELIVERIES_POLL_MS = 3000;
 let api;
@@ -48,7 +48,7 @@ async function showList() {
   const found = await api.get("/api/admin/webhooks");
   const every = await eventKinds();
   const rows = found.map((webhook) => webhookRow(webhook, every));
-  fill($("#webhooks-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, text: t("admin.webhooks.none") }))]));
+  fillRows($("#webhooks-table tbody"), rows, t("admin.webhooks.none"));
 }
 
 function eventsText(events, every) {
@@ -110,7 +110,7 @@ export async function showOne({ id }) {
 async function showDeliveries() {
   const deliveries = await api.get(`/api/admin/webhooks/${shownId}/deliveries`);
   const rows = deliveries.map(deliveryRow);
-  fill($("#deliveries-table tbody"), ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, text: t("admin.webhook.none") }))]));
+  fillRows($("#deliveries-table tbody"), rows, t("admin.webhook.none"));
 }
 
 function readable(payload) {
