@@ -170,8 +170,11 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
     if overrides.get("bus_url"):
         overrides.setdefault("bus_namespace", bus_namespace_for(database_url))
     overrides.setdefault("files_dir", tempfile.mkdtemp(prefix="csms-test-files-"))
-    # Every test signs up from 127.0.0.1; the tests of the signup limit start a node with a low one.
+    # Every test signs up and connects chargers from 127.0.0.1: on a shared node, the per-address limits would
+    # count one test's signups and refused charger passwords against the next. The tests of each limit start a
+    # node with a low one.
     overrides.setdefault("signups_per_address", 1_000_000)
+    overrides.setdefault("charger_auth_failures_per_address", 1_000_000)
     return Settings(database_url=database_url, jwt_secret="test-secret-" + "x" * 40, **overrides)
 
 
