@@ -20,6 +20,8 @@ def vendor_in_main_file(database: Path, copy: Path, charge_point_id: str) -> str
             row = connection.execute(query, (charge_point_id,)).fetchone()
     except sqlite3.OperationalError:  # not even the tables are in the file yet
         return None
+    except sqlite3.DatabaseError:  # copied while a checkpoint was writing the file: a torn copy, look again
+        return None
     finally:
         copy.unlink()
     return row[0] if row else None
